@@ -1,0 +1,25 @@
+#!/usr/bin/env node
+// The only place that touches the process: argv, streams, signals, exit code.
+import { userInfo } from 'node:os';
+import { run } from '../dist/cli/run.js';
+
+const code = await run(process.argv.slice(2), {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  stdin: { isTTY: process.stdin.isTTY, stream: process.stdin },
+  env: process.env,
+  now: () => new Date(),
+  user: () => {
+    try {
+      return userInfo().username;
+    } catch {
+      return 'unknown';
+    }
+  },
+  cwd: process.cwd(),
+  // Only long-running commands (the server) take over SIGINT/SIGTERM; others die as usual.
+  onShutdown: (handler) => {
+    for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => handler(sig));
+  },
+});
+process.exitCode = code;

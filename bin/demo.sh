@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The main job end to end, on a fresh demo store of its own (./demo/consent.db).
+# Safe to run again: it starts from an empty demo folder each time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rm -rf demo && mkdir -p demo
+export CONSENT_DB=demo/consent.db CONSENT_ACTOR=demo
+consent() { node bin/consent.js "$@"; }
+
+echo "== Adding the demo profiles from fixtures/demo-profiles.csv" >&2
+tail -n +2 fixtures/demo-profiles.csv | while IFS=, read -r email phone first last; do
+  consent profile add --email "$email" ${phone:+--phone "$phone"} --first-name "$first" --last-name "$last"
+done
+
+echo "== Opting some out" >&2
+consent profile optout alice.martin@example.com --channel sms,phone --reason "asked at the shop"
+consent profile optout bruno.dupont@example.com --all --reason "complaint by phone"
+printf 'david.smith@example.org\n' | consent blocklist-all --file - --reason "bounced, then asked to stop"
+
+echo "== Alice's profile" >&2
+consent profile show alice.martin@example.com
+echo "== Who may receive email" >&2
+consent profile list --reachable email
+echo "== Alice's history" >&2
+consent profile history alice.martin@example.com
+echo "== The ledger" >&2
+consent ledger verify

@@ -1,0 +1,14 @@
+import type { Command } from 'commander';
+import type { Act } from '../run.js';
+import { registerProfile } from './profile.js';
+import { registerBlocklistAll } from './blocklist-all.js';
+import { registerLedger } from './ledger.js';
+import { registerBackup } from './backup.js';
+
+/** Each registers its noun (and verbs) on the program. Command bodies are loaded on use. */
+export const COMMANDS: ((program: Command, act: Act) => void)[] = [
+  registerProfile,
+  registerBlocklistAll,
+  registerLedger,
+  registerBackup,
+];

@@ -1,0 +1,57 @@
+import { Option, type Command } from 'commander';
+import { CHANNELS, CONTACT_CHANNELS } from '../../consent/channels.js';
+import type { Act } from '../run.js';
+
+export function registerProfile(program: Command, act: Act): void {
+  const profile = program.command('profile').description('add, show, list and change the consent of profiles');
+
+  profile
+    .command('add')
+    .description('add a profile')
+    .requiredOption('--email <email>', 'email address (the key; compared case-insensitively)')
+    .option('--phone <phone>', 'phone number in international form, e.g. +33612345678')
+    .option('--first-name <name>', 'first name')
+    .option('--last-name <name>', 'last name')
+    .option('--json', 'print the new profile as JSON')
+    .action(act(async (ctx, args, o) => (await import('./profile/add.js')).run(ctx, o)));
+
+  profile
+    .command('show')
+    .description('show a profile, its "No longer contact" flags and where it is reachable')
+    .argument('<ref>', 'profile id or email')
+    .option('--json', 'print as JSON')
+    .action(act(async (ctx, [ref], o) => (await import('./profile/show.js')).run(ctx, ref!, o)));
+
+  for (const verb of ['optout', 'optin'] as const) {
+    const cmd = profile
+      .command(verb)
+      .description(
+        verb === 'optout'
+          ? 'opt a profile out of channels (on a terminal with no option: tick the boxes)'
+          : 'opt a profile back in to channels (on a terminal with no option: untick the boxes)',
+      )
+      .argument('<ref>', 'profile id or email')
+      .option('--channel <channels>', `comma-separated channels: ${CHANNELS.join(', ')}`)
+      .option('--all', verb === 'optout' ? 'set "no longer contact by any channel"' : 'clear "no longer contact by any channel" (per-channel flags stay)');
+    cmd.option('--reason <text>', 'why, kept in the ledger');
+    cmd
+      .option('--json', 'print the profile after the change as JSON')
+      .action(act(async (ctx, [ref], o) => (await import('./profile/set-consent.js')).run(ctx, verb, ref!, o)));
+  }
+
+  profile
+    .command('history')
+    .description("the profile's consent ledger, newest first")
+    .argument('<ref>', 'profile id or email')
+    .option('--json', 'print as JSON')
+    .action(act(async (ctx, [ref], o) => (await import('./profile/history.js')).run(ctx, ref!, o)));
+
+  profile
+    .command('list')
+    .description('list profiles')
+    .addOption(new Option('--reachable <channel>', 'only those who may be contacted on this channel').choices(CONTACT_CHANNELS))
+    .addOption(new Option('--opted-out <channel>', 'only those opted out of this channel').choices(CHANNELS))
+    .option('--limit <n>', 'at most this many')
+    .option('--json', 'print as JSON')
+    .action(act(async (ctx, _args, o) => (await import('./profile/list.js')).run(ctx, o)));
+}

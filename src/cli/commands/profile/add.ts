@@ -1,0 +1,11 @@
+import { describeProfile } from '../../../consent/operations.js';
+import { parseNewProfile } from '../../../consent/profile.js';
+import type { CommandContext } from '../../context.js';
+
+export async function run(ctx: CommandContext, o: Record<string, unknown>): Promise<void> {
+  const input = parseNewProfile({ email: o.email, phone: o.phone, firstName: o.firstName, lastName: o.lastName });
+  const store = await ctx.store();
+  const profile = await store.addProfile(input, ctx.nowIso());
+  if (o.json) ctx.json(await describeProfile(store, profile));
+  else ctx.print(`Added profile ${profile.id} (${profile.email}).`);
+}

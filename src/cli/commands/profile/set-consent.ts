@@ -1,0 +1,39 @@
+import { CHANNEL_INFO, CHANNELS, type Channel, type OptOutFlags } from '../../../consent/channels.js';
+import { invalid } from '../../../consent/errors.js';
+import { describeProfile, requireProfile, setConsent, wantedFlags } from '../../../consent/operations.js';
+import { parseRef } from '../../../consent/profile.js';
+import { parseChannels, type CommandContext } from '../../context.js';
+
+export async function run(
+  ctx: CommandContext,
+  verb: 'optout' | 'optin',
+  ref: string,
+  o: Record<string, unknown>,
+): Promise<void> {
+  if (o.all && o.channel) throw invalid('Give either --channel or --all, not both.', 'Use --channel all,email to name the any-channel flag with others.');
+  const store = await ctx.store();
+  const profile = await requireProfile(store, parseRef(ref));
+
+  let wanted: Partial<OptOutFlags>;
+  if (o.all) wanted = wantedFlags(['all'], verb === 'optout');
+  else if (typeof o.channel === 'string') wanted = wantedFlags(parseChannels(o.channel), verb === 'optout');
+  else {
+    // As on the profile screen: one box per flag, ticked when opted out.
+    const prompter = ctx.prompter('pass --channel <channels> or --all');
+    const ticked = await prompter.checkbox<Channel>(
+      `No longer contact ${profile.email} (ticked = opted out):`,
+      CHANNELS.map((c) => ({ value: c, name: CHANNEL_INFO[c].label.en, checked: profile.optOut[c] })),
+    );
+    wanted = {};
+    for (const c of CHANNELS) wanted[c] = ticked.includes(c);
+  }
+
+  const result = await setConsent(store, profile, wanted, ctx.change('operator', (o.reason as string | undefined) ?? null));
+  if (result.changes.length === 0) {
+    ctx.notice(`Nothing changed: ${profile.email} already had those flags. No ledger entry was written.`);
+  } else {
+    const list = result.changes.map((c) => `${c.action} ${c.channel}`).join(', ');
+    if (!o.json) ctx.print(`${profile.email}: ${list}.`);
+  }
+  if (o.json) ctx.json({ ...(await describeProfile(store, result.profile)), changes: result.changes });
+}

@@ -1,0 +1,29 @@
+import type { Readable } from 'node:stream';
+import type { ConsentStore } from '../consent/store.js';
+import type { OpenOptions } from '../store/index.js';
+import type { Prompter } from './prompter.js';
+
+export interface OutStream {
+  write(chunk: string): unknown;
+  isTTY?: boolean;
+  columns?: number;
+}
+
+/**
+ * Everything a command needs from the outside world. `bin/consent.js` passes
+ * the real process; tests pass buffers, a fixed clock and a fake prompter.
+ */
+export interface CliDeps {
+  stdout: OutStream;
+  stderr: OutStream;
+  stdin: { isTTY?: boolean; stream: Readable };
+  env: Record<string, string | undefined>;
+  now: () => Date;
+  /** The OS user, the last fallback for `--actor`. */
+  user: () => string;
+  cwd: string;
+  prompter?: Prompter;
+  openStore?: (location: string, options: OpenOptions) => Promise<ConsentStore>;
+  /** Registers a handler for SIGINT/SIGTERM; only long-running commands (the server) call it. */
+  onShutdown?: (handler: (signal: string) => void) => void;
+}

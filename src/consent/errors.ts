@@ -1,0 +1,29 @@
+/**
+ * Typed errors. The CLI maps each kind to one exit code in one place
+ * (src/cli/exit-codes.ts); the HTTP server maps them to statuses.
+ * `hint` says what to do about it.
+ */
+export type ErrorKind = 'invalid' | 'not-found' | 'conflict' | 'busy' | 'cancelled' | 'integrity';
+
+export class ConsentError extends Error {
+  constructor(
+    readonly kind: ErrorKind,
+    message: string,
+    readonly hint?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'ConsentError';
+  }
+}
+
+export const invalid = (message: string, hint?: string) => new ConsentError('invalid', message, hint);
+export const notFound = (message: string, hint?: string) => new ConsentError('not-found', message, hint);
+export const conflict = (message: string, hint?: string) => new ConsentError('conflict', message, hint);
+export const busy = (message: string, hint?: string, cause?: unknown) =>
+  new ConsentError('busy', message, hint, { cause });
+export const cancelled = (message = 'Cancelled.') => new ConsentError('cancelled', message);
+
+export function isConsentError(e: unknown, kind?: ErrorKind): e is ConsentError {
+  return e instanceof ConsentError && (kind === undefined || e.kind === kind);
+}

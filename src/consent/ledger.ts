@@ -1,0 +1,77 @@
+import { createHash } from 'node:crypto';
+import type { Channel } from './channels.js';
+
+export type ConsentAction = 'optout' | 'optin';
+
+/** Who, when and how; shared by all events written in one change. */
+export interface ChangeContext {
+  /** `operator`, `import:<file>`, `landing:<slug>@v<n>`, `one-click`, … */
+  source: string;
+  actor: string;
+  reason?: string | null;
+  /** What the person saw and sent, for landing pages (page version, user agent, hashed address). */
+  evidence?: Record<string, unknown> | null;
+  occurredAt: string;
+}
+
+export interface LedgerEvent {
+  id: number;
+  profileId: number;
+  channel: Channel;
+  action: ConsentAction;
+  source: string;
+  actor: string;
+  reason: string | null;
+  evidence: Record<string, unknown> | null;
+  occurredAt: string;
+}
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+/**
+ * The exact bytes an event contributes to the chain. An array, not an object,
+ * so that key order can never change the hash. `evidence` is hashed as stored
+ * (its JSON text), so the store's text is what is proven.
+ */
+export function canonicalEvent(e: {
+  id: number;
+  profileId: number;
+  channel: string;
+  action: string;
+  source: string;
+  actor: string;
+  reason: string | null;
+  evidenceJson: string | null;
+  occurredAt: string;
+}): string {
+  return JSON.stringify([e.id, e.profileId, e.channel, e.action, e.source, e.actor, e.reason, e.evidenceJson, e.occurredAt]);
+}
+
+/**
+ * The ledger is a chain of blocks, one per transaction: a block's hash covers
+ * the previous block's hash and every event of the block in id order. An
+ * operator's change is a block of one or a few events; an import is a block of
+ * many, which keeps a million-row import from paying a million chain links.
+ */
+export class BlockHasher {
+  private readonly h = createHash('sha256');
+  private count = 0;
+  constructor(prevHash: string) {
+    this.h.update(prevHash);
+  }
+  add(canonical: string): void {
+    this.h.update('\n');
+    this.h.update(canonical);
+    this.count++;
+  }
+  get size(): number {
+    return this.count;
+  }
+  digest(): string {
+    return this.h.digest('hex');
+  }
+}
+
+export type LedgerVerification =
+  | { ok: true; blocks: number; events: number; /** The last block's hash: note it somewhere else to anchor the chain. */ head: string }
+  | { ok: false; blocks: number; events: number; brokenEventId: number | null; blockId: number | null; problem: string };

@@ -1,0 +1,117 @@
+/**
+ * The operator's use cases, written against the ConsentStore interface only.
+ */
+import { CHANNELS, type Channel, type OptOutFlags } from './channels.js';
+import { notFound } from './errors.js';
+import type { ChangeContext, LedgerEvent } from './ledger.js';
+import { reachability, refLabel, type Profile, type ProfileRef } from './profile.js';
+import type { ConsentResult, ConsentStore, LastChanges } from './store.js';
+
+export async function requireProfile(store: ConsentStore, ref: ProfileRef): Promise<Profile> {
+  const profile = await store.findProfile(ref);
+  if (!profile) {
+    throw notFound(`No profile ${refLabel(ref)}.`, 'Check the id or email with `consent profile list`.');
+  }
+  return profile;
+}
+
+export interface ProfileView {
+  id: number;
+  email: string;
+  phone: string | null;
+  firstName: string | null;
+  lastName: string | null;
+  optOut: OptOutFlags;
+  reachable: ReturnType<typeof reachability>;
+  lastChanged: Partial<Record<Channel, { action: string; source: string; actor: string; occurredAt: string }>>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** The stable JSON shape of a profile (`profile show --json`, `profile list --json`). */
+export function profileView(profile: Profile, last: LastChanges): ProfileView {
+  const lastChanged: ProfileView['lastChanged'] = {};
+  for (const c of CHANNELS) {
+    const e = last[c];
+    if (e) lastChanged[c] = { action: e.action, source: e.source, actor: e.actor, occurredAt: e.occurredAt };
+  }
+  return {
+    id: profile.id,
+    email: profile.email,
+    phone: profile.phone,
+    firstName: profile.firstName,
+    lastName: profile.lastName,
+    optOut: { ...profile.optOut },
+    reachable: reachability(profile.optOut),
+    lastChanged,
+    createdAt: profile.createdAt,
+    updatedAt: profile.updatedAt,
+  };
+}
+
+export async function describeProfile(store: ConsentStore, profile: Profile): Promise<ProfileView> {
+  return profileView(profile, await store.lastChanges(profile.id));
+}
+
+/** The flags wanted when opting channels out or in: only the named ones. */
+export function wantedFlags(channels: readonly Channel[], optOut: boolean): Partial<OptOutFlags> {
+  const wanted: Partial<OptOutFlags> = {};
+  for (const c of channels) wanted[c] = optOut;
+  return wanted;
+}
+
+export async function setConsent(
+  store: ConsentStore,
+  profile: Profile,
+  wanted: Partial<OptOutFlags>,
+  context: ChangeContext,
+): Promise<ConsentResult> {
+  const [result] = await store.applyConsent([{ profileId: profile.id, wanted }], context);
+  return result!;
+}
+
+export interface BlocklistPlan {
+  toChange: Profile[];
+  alreadyBlocked: Profile[];
+  unknown: string[];
+}
+
+/** Resolves refs for `blocklist-all`; duplicates are folded. */
+export async function planBlocklist(
+  store: ConsentStore,
+  refs: readonly { raw: string; ref: ProfileRef }[],
+): Promise<BlocklistPlan> {
+  const plan: BlocklistPlan = { toChange: [], alreadyBlocked: [], unknown: [] };
+  const seen = new Set<number>();
+  for (const { raw, ref } of refs) {
+    const p = await store.findProfile(ref);
+    if (!p) {
+      plan.unknown.push(raw);
+      continue;
+    }
+    if (seen.has(p.id)) continue;
+    seen.add(p.id);
+    (p.optOut.all ? plan.alreadyBlocked : plan.toChange).push(p);
+  }
+  return plan;
+}
+
+export async function applyBlocklist(store: ConsentStore, profiles: readonly Profile[], context: ChangeContext) {
+  return store.applyConsent(
+    profiles.map((p) => ({ profileId: p.id, wanted: { all: true } })),
+    context,
+  );
+}
+
+export function describeEvent(e: LedgerEvent) {
+  return {
+    id: e.id,
+    channel: e.channel,
+    action: e.action,
+    source: e.source,
+    actor: e.actor,
+    reason: e.reason,
+    evidence: e.evidence,
+    occurredAt: e.occurredAt,
+  };
+}

@@ -1,0 +1,149 @@
+import { z } from 'zod';
+import {
+  CHANNELS,
+  CONTACT_CHANNELS,
+  type Channel,
+  type ContactChannel,
+  type OptOutFlags,
+  type Reachability,
+} from './channels.js';
+import { invalid } from './errors.js';
+
+export interface Profile {
+  id: number;
+  email: string;
+  phone: string | null;
+  firstName: string | null;
+  lastName: string | null;
+  optOut: OptOutFlags;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A profile as the command line names it: its id or its email. */
+export type ProfileRef = { id: number } | { email: string };
+
+// Deliberately plain: one @, no spaces, a dot in the domain. Stricter checks
+// reject real addresses; the sending system is the final judge.
+const EMAIL_RE = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:".]{2,}$/;
+
+/** Lower-cased, trimmed, validated; `null` when it is not an email address. */
+export function normaliseEmail(raw: string): string | null {
+  const email = raw.trim().toLowerCase();
+  if (email.length > 254 || !EMAIL_RE.test(email)) return null;
+  const local = email.slice(0, email.lastIndexOf('@'));
+  if (local.length > 64 || local.startsWith('.') || local.endsWith('.') || email.includes('..')) return null;
+  return email;
+}
+
+/**
+ * E.164 after removing the usual separators. `00` is read as `+`. A national
+ * number (no country code) is refused: guessing a country would be wrong for
+ * someone's customers somewhere.
+ */
+export function normalisePhone(raw: string): string | null {
+  let p = raw.trim().replace(/[\s().\-/]/g, '');
+  if (p.startsWith('00')) p = '+' + p.slice(2);
+  return /^\+[1-9]\d{6,14}$/.test(p) ? p : null;
+}
+
+export function parseRef(raw: string): ProfileRef {
+  const s = raw.trim();
+  if (/^\d+$/.test(s)) return { id: Number(s) };
+  const email = normaliseEmail(s);
+  if (!email) {
+    throw invalid(`"${raw}" is neither a profile id nor an email address.`, 'Give the profile id (a number) or its email.');
+  }
+  return { email };
+}
+
+export function refLabel(ref: ProfileRef): string {
+  return 'id' in ref ? `id ${ref.id}` : ref.email;
+}
+
+const optionalName = z
+  .string()
+  .trim()
+  .max(200, 'at most 200 characters')
+  .optional()
+  .transform((v) => (v ? v : null));
+
+export const NewProfileSchema = z.object({
+  email: z.string().transform((v, ctx) => {
+    const email = normaliseEmail(v);
+    if (!email) {
+      ctx.addIssue({ code: 'custom', message: `"${v}" is not a valid email address` });
+      return z.NEVER;
+    }
+    return email;
+  }),
+  phone: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return null;
+      const phone = normalisePhone(v);
+      if (!phone) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `"${v}" is not a phone number in international form (e.g. +33612345678)`,
+        });
+        return z.NEVER;
+      }
+      return phone;
+    }),
+  firstName: optionalName,
+  lastName: optionalName,
+});
+export type NewProfile = z.output<typeof NewProfileSchema>;
+
+/** Validates with zod and turns the first problem into an `invalid` error naming the field. */
+export function parseNewProfile(input: unknown): NewProfile {
+  const result = NewProfileSchema.safeParse(input);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const field = issue.path.join('.') || 'input';
+    throw invalid(`Invalid ${field}: ${issue.message}.`);
+  }
+  return result.data;
+}
+
+export function reachability(optOut: OptOutFlags): Reachability {
+  const r = {} as Reachability;
+  for (const c of CONTACT_CHANNELS) r[c] = !optOut.all && !optOut[c];
+  return r;
+}
+
+/** Why a profile may or may not be contacted on a channel. */
+export function whyUnreachable(optOut: OptOutFlags, channel: ContactChannel): Channel[] {
+  const why: Channel[] = [];
+  if (optOut.all) why.push('all');
+  if (optOut[channel]) why.push(channel);
+  return why;
+}
+
+export interface ConsentChange {
+  channel: Channel;
+  action: 'optout' | 'optin';
+}
+
+/**
+ * The changes that take a profile from its current flags to the wanted ones.
+ * Channels whose wanted value equals the current one produce nothing: a change
+ * that changes nothing records nothing.
+ */
+export function planChanges(current: OptOutFlags, wanted: Partial<OptOutFlags>): ConsentChange[] {
+  const changes: ConsentChange[] = [];
+  for (const channel of CHANNELS) {
+    const want = wanted[channel];
+    if (want === undefined || want === current[channel]) continue;
+    changes.push({ channel, action: want ? 'optout' : 'optin' });
+  }
+  return changes;
+}
+
+export function applyChanges(current: OptOutFlags, changes: readonly ConsentChange[]): OptOutFlags {
+  const next = { ...current };
+  for (const c of changes) next[c.channel] = c.action === 'optout';
+  return next;
+}

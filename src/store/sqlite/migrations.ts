@@ -1,0 +1,85 @@
+import type { Database } from 'better-sqlite3';
+import { CHANNELS } from '../../consent/channels.js';
+
+/**
+ * Numbered, forward-only migrations. `PRAGMA user_version` holds the number
+ * of the last one applied. Never edit a released migration: add the next one.
+ * Keep to SQL that the sqlite3 shell of Debian 12 (3.40) reads.
+ */
+export interface Migration {
+  version: number;
+  description: string;
+  up(db: Database): void;
+}
+
+const optOutColumns = CHANNELS.map(
+  (c) => `optout_${c} INTEGER NOT NULL DEFAULT 0 CHECK (optout_${c} IN (0, 1))`,
+).join(',\n    ');
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'profiles, consent flags, and the hash-chained ledger',
+    up(db) {
+      db.exec(`
+  CREATE TABLE settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  );
+  CREATE TABLE profiles (
+    id INTEGER PRIMARY KEY,
+    email TEXT NOT NULL,
+    phone TEXT,
+    first_name TEXT,
+    last_name TEXT,
+    ${optOutColumns},
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  CREATE UNIQUE INDEX profiles_email ON profiles (email);
+  CREATE TABLE ledger_events (
+    id INTEGER PRIMARY KEY,
+    profile_id INTEGER NOT NULL REFERENCES profiles (id),
+    channel TEXT NOT NULL,
+    action TEXT NOT NULL CHECK (action IN ('optout', 'optin')),
+    source TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    reason TEXT,
+    evidence TEXT,
+    occurred_at TEXT NOT NULL
+  );
+  CREATE INDEX ledger_events_profile ON ledger_events (profile_id, channel, id);
+  CREATE TABLE ledger_blocks (
+    id INTEGER PRIMARY KEY,
+    first_event_id INTEGER NOT NULL,
+    last_event_id INTEGER NOT NULL,
+    event_count INTEGER NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  );
+  CREATE TRIGGER ledger_events_append_only_u BEFORE UPDATE ON ledger_events
+    BEGIN SELECT RAISE(ABORT, 'the consent ledger is append-only'); END;
+  CREATE TRIGGER ledger_events_append_only_d BEFORE DELETE ON ledger_events
+    BEGIN SELECT RAISE(ABORT, 'the consent ledger is append-only'); END;
+  CREATE TRIGGER ledger_blocks_append_only_u BEFORE UPDATE ON ledger_blocks
+    BEGIN SELECT RAISE(ABORT, 'the consent ledger is append-only'); END;
+  CREATE TRIGGER ledger_blocks_append_only_d BEFORE DELETE ON ledger_blocks
+    BEGIN SELECT RAISE(ABORT, 'the consent ledger is append-only'); END;
+`);
+    },
+  },
+];
+
+export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+/** Applies the migrations above `user_version`, up to `target`, each in the caller's transaction. */
+export function migrate(db: Database, target = LATEST_VERSION): number {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  for (const m of MIGRATIONS) {
+    if (m.version <= current || m.version > target) continue;
+    m.up(db);
+    db.pragma(`user_version = ${m.version}`);
+  }
+  return current;
+}

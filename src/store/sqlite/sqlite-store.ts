@@ -1,0 +1,374 @@
+import { existsSync, linkSync, statSync, unlinkSync } from 'node:fs';
+import type Database from 'better-sqlite3';
+import BetterSqlite from 'better-sqlite3';
+import { CHANNELS, type Channel, type OptOutFlags } from '../../consent/channels.js';
+import { ConsentError, conflict } from '../../consent/errors.js';
+import {
+  BlockHasher,
+  canonicalEvent,
+  GENESIS_HASH,
+  type ChangeContext,
+  type LedgerEvent,
+  type LedgerVerification,
+} from '../../consent/ledger.js';
+import { applyChanges, planChanges, type NewProfile, type Profile, type ProfileRef } from '../../consent/profile.js';
+import type {
+  ConsentRequest,
+  ConsentResult,
+  ConsentStore,
+  LastChanges,
+  ProfileFilter,
+} from '../../consent/store.js';
+import { DEFAULT_BUSY_TIMEOUT_MS, openDatabase, translateSqliteError, type OpenOptions } from './open.js';
+
+interface ProfileRow {
+  id: number;
+  email: string;
+  phone: string | null;
+  first_name: string | null;
+  last_name: string | null;
+  optout_all: number;
+  optout_email: number;
+  optout_sms: number;
+  optout_phone: number;
+  optout_postal: number;
+  optout_fax: number;
+  optout_push: number;
+  created_at: string;
+  updated_at: string;
+}
+
+interface EventRow {
+  id: number;
+  profile_id: number;
+  channel: string;
+  action: string;
+  source: string;
+  actor: string;
+  reason: string | null;
+  evidence: string | null;
+  occurred_at: string;
+}
+
+export function rowToProfile(r: ProfileRow): Profile {
+  const optOut = {} as OptOutFlags;
+  for (const c of CHANNELS) optOut[c] = r[`optout_${c}`] === 1;
+  return {
+    id: r.id,
+    email: r.email,
+    phone: r.phone,
+    firstName: r.first_name,
+    lastName: r.last_name,
+    optOut,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+function rowToEvent(r: EventRow): LedgerEvent {
+  return {
+    id: r.id,
+    profileId: r.profile_id,
+    channel: r.channel as Channel,
+    action: r.action as LedgerEvent['action'],
+    source: r.source,
+    actor: r.actor,
+    reason: r.reason,
+    evidence: r.evidence === null ? null : (JSON.parse(r.evidence) as Record<string, unknown>),
+    occurredAt: r.occurred_at,
+  };
+}
+
+export function canonicalRow(r: EventRow): string {
+  return canonicalEvent({
+    id: r.id,
+    profileId: r.profile_id,
+    channel: r.channel,
+    action: r.action,
+    source: r.source,
+    actor: r.actor,
+    reason: r.reason,
+    evidenceJson: r.evidence,
+    occurredAt: r.occurred_at,
+  });
+}
+
+const PAGE = 1000;
+
+export class SqliteStore implements ConsentStore {
+  private readonly busyTimeoutMs: number;
+  private readonly stmts;
+
+  constructor(
+    readonly db: Database.Database,
+    readonly location: string,
+    busyTimeoutMs = DEFAULT_BUSY_TIMEOUT_MS,
+  ) {
+    this.busyTimeoutMs = busyTimeoutMs;
+    this.stmts = {
+      byId: db.prepare<[number], ProfileRow>('SELECT * FROM profiles WHERE id = ?'),
+      byEmail: db.prepare<[string], ProfileRow>('SELECT * FROM profiles WHERE email = ?'),
+      insertProfile: db.prepare(
+        `INSERT INTO profiles (email, phone, first_name, last_name, created_at, updated_at)
+         VALUES (@email, @phone, @firstName, @lastName, @at, @at)`,
+      ),
+      insertEvent: db.prepare(
+        `INSERT INTO ledger_events (profile_id, channel, action, source, actor, reason, evidence, occurred_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      eventById: db.prepare<[number], EventRow>('SELECT * FROM ledger_events WHERE id = ?'),
+      lastBlock: db.prepare<[], { hash: string; last_event_id: number }>(
+        'SELECT hash, last_event_id FROM ledger_blocks ORDER BY id DESC LIMIT 1',
+      ),
+      insertBlock: db.prepare(
+        `INSERT INTO ledger_blocks (first_event_id, last_event_id, event_count, prev_hash, hash, created_at)
+         VALUES (?, ?, ?, ?, ?, ?)`,
+      ),
+      lastChanges: db.prepare<[number], EventRow>(
+        `SELECT e.* FROM ledger_events e
+         WHERE e.id IN (SELECT max(id) FROM ledger_events WHERE profile_id = ? GROUP BY channel)`,
+      ),
+      history: db.prepare<[number], EventRow>('SELECT * FROM ledger_events WHERE profile_id = ? ORDER BY id DESC'),
+    };
+  }
+
+  static open(path: string, options: OpenOptions = {}): SqliteStore {
+    const db = openDatabase(path, options);
+    return new SqliteStore(db, path, options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS);
+  }
+
+  /** Runs `fn` translating lock errors; every public method goes through here. */
+  private guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      throw translateSqliteError(e, this.busyTimeoutMs);
+    }
+  }
+
+  /** A write transaction that takes the write lock at BEGIN, so it never fails half-way on a lock upgrade. */
+  writeTransaction<T>(fn: () => T): T {
+    return this.guard(() => this.db.transaction(fn).immediate());
+  }
+
+  async addProfile(input: NewProfile, at: string): Promise<Profile> {
+    return this.writeTransaction(() => {
+      if (this.stmts.byEmail.get(input.email)) {
+        throw conflict(`A profile with email ${input.email} already exists.`, 'Use `consent profile show` to see it.');
+      }
+      const { lastInsertRowid } = this.stmts.insertProfile.run({ ...input, at });
+      return rowToProfile(this.stmts.byId.get(Number(lastInsertRowid))!);
+    });
+  }
+
+  async findProfile(ref: ProfileRef): Promise<Profile | null> {
+    return this.guard(() => {
+      const row = 'id' in ref ? this.stmts.byId.get(ref.id) : this.stmts.byEmail.get(ref.email);
+      return row ? rowToProfile(row) : null;
+    });
+  }
+
+  async *listProfiles(filter: ProfileFilter): AsyncIterable<Profile> {
+    const where = ['id > ?'];
+    if (filter.reachable) where.push(`optout_all = 0 AND optout_${filter.reachable} = 0`);
+    if (filter.optedOut) where.push(`optout_${filter.optedOut} = 1`);
+    const stmt = this.db.prepare<[number, number], ProfileRow>(
+      `SELECT * FROM profiles WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`,
+    );
+    let remaining = filter.limit ?? Infinity;
+    let after = 0;
+    // Keyset pages, not one open cursor: the caller may use the store between rows.
+    while (remaining > 0) {
+      const rows = this.guard(() => stmt.all(after, Math.min(PAGE, remaining)));
+      for (const r of rows) yield rowToProfile(r);
+      if (rows.length < PAGE) return;
+      remaining -= rows.length;
+      after = rows[rows.length - 1]!.id;
+    }
+  }
+
+  /**
+   * Appends events and their block to the chain. Must run inside a write
+   * transaction: the lock is what makes "the last block" well defined.
+   */
+  appendEvents(
+    events: Iterable<{ profileId: number; channel: Channel; action: string }>,
+    context: ChangeContext,
+  ): number {
+    const prev = this.stmts.lastBlock.get();
+    const hasher = new BlockHasher(prev?.hash ?? GENESIS_HASH);
+    const evidence = context.evidence ? JSON.stringify(context.evidence) : null;
+    const reason = context.reason ?? null;
+    let first = 0;
+    let last = 0;
+    for (const e of events) {
+      const id = Number(
+        this.stmts.insertEvent.run(e.profileId, e.channel, e.action, context.source, context.actor, reason, evidence, context.occurredAt)
+          .lastInsertRowid,
+      );
+      if (first === 0) first = id;
+      last = id;
+      hasher.add(
+        canonicalEvent({
+          id,
+          profileId: e.profileId,
+          channel: e.channel,
+          action: e.action,
+          source: context.source,
+          actor: context.actor,
+          reason,
+          evidenceJson: evidence,
+          occurredAt: context.occurredAt,
+        }),
+      );
+    }
+    if (hasher.size > 0) {
+      this.stmts.insertBlock.run(first, last, hasher.size, prev?.hash ?? GENESIS_HASH, hasher.digest(), context.occurredAt);
+    }
+    return hasher.size;
+  }
+
+  async applyConsent(requests: readonly ConsentRequest[], context: ChangeContext): Promise<ConsentResult[]> {
+    return this.writeTransaction(() => {
+      const results: ConsentResult[] = [];
+      const events: { profileId: number; channel: Channel; action: string }[] = [];
+      for (const req of requests) {
+        const row = this.stmts.byId.get(req.profileId);
+        if (!row) throw new ConsentError('not-found', `No profile id ${req.profileId}.`);
+        const profile = rowToProfile(row);
+        const changes = planChanges(profile.optOut, req.wanted);
+        if (changes.length > 0) {
+          const next = applyChanges(profile.optOut, changes);
+          const sets = changes.map((c) => `optout_${c.channel} = ${next[c.channel] ? 1 : 0}`).join(', ');
+          this.db.prepare(`UPDATE profiles SET ${sets}, updated_at = ? WHERE id = ?`).run(context.occurredAt, profile.id);
+          for (const c of changes) events.push({ profileId: profile.id, channel: c.channel, action: c.action });
+          results.push({ profile: { ...profile, optOut: next, updatedAt: context.occurredAt }, changes });
+        } else {
+          results.push({ profile, changes });
+        }
+      }
+      this.appendEvents(events, context);
+      return results;
+    });
+  }
+
+  async lastChanges(profileId: number): Promise<LastChanges> {
+    return this.guard(() => {
+      const last: LastChanges = {};
+      for (const r of this.stmts.lastChanges.all(profileId)) last[r.channel as Channel] = rowToEvent(r);
+      return last;
+    });
+  }
+
+  async history(profileId: number): Promise<LedgerEvent[]> {
+    return this.guard(() => this.stmts.history.all(profileId).map(rowToEvent));
+  }
+
+  async verifyLedger(): Promise<LedgerVerification> {
+    return this.guard(() => verifyChain(this.db));
+  }
+
+  async backup(path: string) {
+    if (existsSync(path)) {
+      throw conflict(`${path} already exists; a backup never overwrites a file.`, 'Choose a new file name.');
+    }
+    const tmp = `${path}.partial-${process.pid}`;
+    try {
+      // VACUUM INTO reads one consistent snapshot (a read transaction), so
+      // writers in other processes carry on and are not half-copied.
+      this.guard(() => this.db.prepare('VACUUM INTO ?').run(tmp));
+      const copy = new BetterSqlite(tmp, { readonly: true });
+      let counts: { profiles: number; events: number };
+      try {
+        const check = copy.pragma('integrity_check', { simple: true });
+        if (check !== 'ok') throw new ConsentError('integrity', `The backup copy failed its integrity check: ${String(check)}.`);
+        const chain = verifyChain(copy);
+        if (!chain.ok) throw new ConsentError('integrity', `The backup copy's ledger does not verify: ${chain.problem}.`);
+        counts = {
+          profiles: (copy.prepare('SELECT count(*) AS n FROM profiles').get() as { n: number }).n,
+          events: chain.events,
+        };
+      } finally {
+        copy.close();
+      }
+      try {
+        linkSync(tmp, path); // fails rather than overwrite a file created meanwhile
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
+          throw conflict(`${path} already exists; a backup never overwrites a file.`, 'Choose a new file name.');
+        }
+        throw e;
+      }
+      return { path, bytes: statSync(path).size, ...counts };
+    } finally {
+      if (existsSync(tmp)) unlinkSync(tmp);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}
+
+/** Recomputes every block's hash from its events; names the first place it breaks. */
+export function verifyChain(db: Database.Database): LedgerVerification {
+  const blocksStmt = db.prepare<[number], {
+    id: number;
+    first_event_id: number;
+    last_event_id: number;
+    event_count: number;
+    prev_hash: string;
+    hash: string;
+  }>('SELECT * FROM ledger_blocks WHERE id > ? ORDER BY id LIMIT 1000');
+  const eventsStmt = db.prepare<[number, number], EventRow>(
+    'SELECT * FROM ledger_events WHERE id BETWEEN ? AND ? ORDER BY id',
+  );
+  let prevHash = GENESIS_HASH;
+  let prevLast = 0;
+  let blocks = 0;
+  let events = 0;
+  let after = 0;
+  const fail = (brokenEventId: number | null, blockId: number | null, problem: string): LedgerVerification => ({
+    ok: false,
+    blocks,
+    events,
+    brokenEventId,
+    blockId,
+    problem,
+  });
+  for (;;) {
+    const page = blocksStmt.all(after);
+    if (page.length === 0) break;
+    for (const b of page) {
+      if (b.prev_hash !== prevHash) {
+        return fail(b.first_event_id, b.id, `block ${b.id} does not follow the block before it (a block was removed or rewritten)`);
+      }
+      if (b.first_event_id !== prevLast + 1) {
+        return fail(prevLast + 1, b.id, `event ${prevLast + 1} is missing (deleted)`);
+      }
+      const hasher = new BlockHasher(b.prev_hash);
+      let expected = b.first_event_id;
+      for (const e of eventsStmt.iterate(b.first_event_id, b.last_event_id)) {
+        if (e.id !== expected) return fail(expected, b.id, `event ${expected} is missing (deleted)`);
+        hasher.add(canonicalRow(e));
+        expected++;
+      }
+      if (expected !== b.last_event_id + 1) return fail(expected, b.id, `event ${expected} is missing (deleted)`);
+      if (hasher.size !== b.event_count || hasher.digest() !== b.hash) {
+        const where =
+          b.first_event_id === b.last_event_id
+            ? `event ${b.first_event_id}`
+            : `an event among ${b.first_event_id}–${b.last_event_id}`;
+        return fail(b.first_event_id, b.id, `${where} was edited after it was recorded (block ${b.id} no longer matches its hash)`);
+      }
+      prevHash = b.hash;
+      prevLast = b.last_event_id;
+      blocks++;
+      events += b.event_count;
+      after = b.id;
+    }
+  }
+  const stray = db.prepare<[number], { id: number }>('SELECT id FROM ledger_events WHERE id > ? ORDER BY id LIMIT 1').get(prevLast);
+  if (stray) return fail(stray.id, null, `event ${stray.id} was added outside the tool (it belongs to no block)`);
+  return { ok: true, blocks, events, head: prevHash };
+}
