@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import {
   CHANNELS,
   CONTACT_CHANNELS,
@@ -18,6 +17,13 @@ export interface Profile {
   optOut: OptOutFlags;
   createdAt: string;
   updatedAt: string;
+}
+
+export interface NewProfile {
+  email: string;
+  phone: string | null;
+  firstName: string | null;
+  lastName: string | null;
 }
 
 /** A profile as the command line names it: its id or its email. */
@@ -59,53 +65,6 @@ export function parseRef(raw: string): ProfileRef {
 
 export function refLabel(ref: ProfileRef): string {
   return 'id' in ref ? `id ${ref.id}` : ref.email;
-}
-
-const optionalName = z
-  .string()
-  .trim()
-  .max(200, 'at most 200 characters')
-  .optional()
-  .transform((v) => (v ? v : null));
-
-export const NewProfileSchema = z.object({
-  email: z.string().transform((v, ctx) => {
-    const email = normaliseEmail(v);
-    if (!email) {
-      ctx.addIssue({ code: 'custom', message: `"${v}" is not a valid email address` });
-      return z.NEVER;
-    }
-    return email;
-  }),
-  phone: z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v.trim() === '') return null;
-      const phone = normalisePhone(v);
-      if (!phone) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `"${v}" is not a phone number in international form (e.g. +33612345678)`,
-        });
-        return z.NEVER;
-      }
-      return phone;
-    }),
-  firstName: optionalName,
-  lastName: optionalName,
-});
-export type NewProfile = z.output<typeof NewProfileSchema>;
-
-/** Validates with zod and turns the first problem into an `invalid` error naming the field. */
-export function parseNewProfile(input: unknown): NewProfile {
-  const result = NewProfileSchema.safeParse(input);
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
-    const field = issue.path.join('.') || 'input';
-    throw invalid(`Invalid ${field}: ${issue.message}.`);
-  }
-  return result.data;
 }
 
 export function reachability(optOut: OptOutFlags): Reachability {

@@ -1,5 +1,5 @@
 import { describeProfile } from '../../../consent/operations.js';
-import { parseNewProfile } from '../../../consent/profile.js';
+import { parseNewProfile } from '../../../consent/profile-schema.js';
 import type { CommandContext } from '../../context.js';
 
 export async function run(ctx: CommandContext, o: Record<string, unknown>): Promise<void> {
