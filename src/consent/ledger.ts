@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import type { Channel } from './channels.js';
 
 export type ConsentAction = 'optout' | 'optin';
+/** Subscription events: `request` makes a double opt-in subscription pending. */
+export type SubscriptionAction = 'subscribe' | 'request' | 'confirm' | 'unsubscribe';
 
 /** Who, when and how; shared by all events written in one change. */
 export interface ChangeContext {
@@ -43,8 +45,12 @@ export function canonicalEvent(e: {
   reason: string | null;
   evidenceJson: string | null;
   occurredAt: string;
+  /** Set on subscription events only; left out otherwise so channel events hash as they always did. */
+  service?: string | null;
 }): string {
-  return JSON.stringify([e.id, e.profileId, e.channel, e.action, e.source, e.actor, e.reason, e.evidenceJson, e.occurredAt]);
+  const fields: unknown[] = [e.id, e.profileId, e.channel, e.action, e.source, e.actor, e.reason, e.evidenceJson, e.occurredAt];
+  if (e.service != null) fields.push(e.service);
+  return JSON.stringify(fields);
 }
 
 /**

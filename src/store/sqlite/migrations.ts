@@ -41,7 +41,10 @@ export const MIGRATIONS: readonly Migration[] = [
     id INTEGER PRIMARY KEY,
     profile_id INTEGER NOT NULL REFERENCES profiles (id),
     channel TEXT NOT NULL,
-    action TEXT NOT NULL CHECK (action IN ('optout', 'optin')),
+    -- channel flags: optout/optin; service subscriptions: subscribe, request
+    -- (pending double opt-in), confirm, unsubscribe (with service set)
+    service TEXT,
+    action TEXT NOT NULL CHECK (action IN ('optout', 'optin', 'subscribe', 'request', 'confirm', 'unsubscribe')),
     source TEXT NOT NULL,
     actor TEXT NOT NULL,
     reason TEXT,

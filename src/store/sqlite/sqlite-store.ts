@@ -42,6 +42,7 @@ interface EventRow {
   id: number;
   profile_id: number;
   channel: string;
+  service: string | null;
   action: string;
   source: string;
   actor: string;
@@ -90,6 +91,7 @@ export function canonicalRow(r: EventRow): string {
     reason: r.reason,
     evidenceJson: r.evidence,
     occurredAt: r.occurred_at,
+    service: r.service,
   });
 }
 
