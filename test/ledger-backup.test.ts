@@ -112,7 +112,10 @@ for (;;) {
 }`,
     );
     const writer = spawn(process.execPath, [script, db], { stdio: ['ignore', 'pipe', 'inherit'] });
-    await new Promise<void>((resolve) => writer.stdout!.once('data', () => resolve()));
+    await new Promise<void>((resolve, reject) => {
+      writer.stdout!.once('data', () => resolve());
+      writer.once('exit', (code) => reject(new Error(`the writer process exited early (${code}); is dist/ built?`)));
+    });
     await new Promise((r) => setTimeout(r, 300));
     const copies: string[] = [];
     try {

@@ -20,7 +20,9 @@ export interface LedgerEvent {
   id: number;
   profileId: number;
   channel: Channel;
-  action: ConsentAction;
+  /** Set on subscription events: the service's name (channel is then the service's channel). */
+  service: string | null;
+  action: ConsentAction | SubscriptionAction;
   source: string;
   actor: string;
   reason: string | null;

@@ -5,6 +5,7 @@ import { CHANNELS, type Channel, type OptOutFlags } from './channels.js';
 import { notFound } from './errors.js';
 import type { ChangeContext, LedgerEvent } from './ledger.js';
 import { reachability, refLabel, type Profile, type ProfileRef } from './profile.js';
+import type { Subscription } from './services.js';
 import type { ConsentResult, ConsentStore, LastChanges } from './store.js';
 
 export async function requireProfile(store: ConsentStore, ref: ProfileRef): Promise<Profile> {
@@ -24,12 +25,13 @@ export interface ProfileView {
   optOut: OptOutFlags;
   reachable: ReturnType<typeof reachability>;
   lastChanged: Partial<Record<Channel, { action: string; source: string; actor: string; occurredAt: string }>>;
+  subscriptions: Subscription[];
   createdAt: string;
   updatedAt: string;
 }
 
 /** The stable JSON shape of a profile (`profile show --json`, `profile list --json`). */
-export function profileView(profile: Profile, last: LastChanges): ProfileView {
+export function profileView(profile: Profile, last: LastChanges, subscriptions: Subscription[] = []): ProfileView {
   const lastChanged: ProfileView['lastChanged'] = {};
   for (const c of CHANNELS) {
     const e = last[c];
@@ -44,13 +46,14 @@ export function profileView(profile: Profile, last: LastChanges): ProfileView {
     optOut: { ...profile.optOut },
     reachable: reachability(profile.optOut),
     lastChanged,
+    subscriptions,
     createdAt: profile.createdAt,
     updatedAt: profile.updatedAt,
   };
 }
 
 export async function describeProfile(store: ConsentStore, profile: Profile): Promise<ProfileView> {
-  return profileView(profile, await store.lastChanges(profile.id));
+  return profileView(profile, await store.lastChanges(profile.id), await store.services.subscriptionsOf(profile.id));
 }
 
 /** The flags wanted when opting channels out or in: only the named ones. */
@@ -107,6 +110,7 @@ export function describeEvent(e: LedgerEvent) {
   return {
     id: e.id,
     channel: e.channel,
+    service: e.service,
     action: e.action,
     source: e.source,
     actor: e.actor,
@@ -114,4 +118,10 @@ export function describeEvent(e: LedgerEvent) {
     evidence: e.evidence,
     occurredAt: e.occurredAt,
   };
+}
+
+export async function requireService(store: ConsentStore, name: string) {
+  const service = await store.services.get(name);
+  if (!service) throw notFound(`No service ${name}.`, 'See `consent service list`, or create it with `consent service create`.');
+  return service;
 }

@@ -1,12 +1,15 @@
 import type { Channel, ContactChannel, OptOutFlags } from './channels.js';
 import type { ChangeContext, LedgerEvent, LedgerVerification } from './ledger.js';
 import type { ConsentChange, NewProfile, Profile, ProfileRef } from './profile.js';
+import type { ServiceRepository } from './services.js';
 
 export interface ProfileFilter {
   /** Only profiles that may be contacted on this channel. */
   reachable?: ContactChannel;
   /** Only profiles opted out of this channel (or `all`). */
   optedOut?: Channel;
+  /** Only those who may receive this service: subscribed and reachable on its channel. */
+  subscribed?: string;
   limit?: number;
 }
 
@@ -31,6 +34,7 @@ export interface ConsentResult {
  */
 export interface ConsentStore {
   readonly location: string;
+  readonly services: ServiceRepository;
   addProfile(profile: NewProfile, at: string): Promise<Profile>;
   findProfile(ref: ProfileRef): Promise<Profile | null>;
   listProfiles(filter: ProfileFilter): AsyncIterable<Profile>;

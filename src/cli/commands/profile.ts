@@ -40,6 +40,25 @@ export function registerProfile(program: Command, act: Act): void {
   }
 
   profile
+    .command('subscribe')
+    .description('subscribe a profile to a service (pending until confirmed, for a double-opt-in service)')
+    .argument('<ref>', 'profile id or email')
+    .argument('<service>', 'service name')
+    .option('--confirmed', 'the person already confirmed (double opt-in): needs --reason, the proof')
+    .option('--reason <text>', 'why, kept in the ledger')
+    .option('--json', 'print the outcome as JSON')
+    .action(act(async (ctx, [ref, service], o) => (await import('./profile/subscription.js')).run(ctx, 'subscribe', ref!, service!, o)));
+
+  profile
+    .command('unsubscribe')
+    .description('unsubscribe a profile from a service')
+    .argument('<ref>', 'profile id or email')
+    .argument('<service>', 'service name')
+    .option('--reason <text>', 'why, kept in the ledger')
+    .option('--json', 'print the outcome as JSON')
+    .action(act(async (ctx, [ref, service], o) => (await import('./profile/subscription.js')).run(ctx, 'unsubscribe', ref!, service!, o)));
+
+  profile
     .command('history')
     .description("the profile's consent ledger, newest first")
     .argument('<ref>', 'profile id or email')
@@ -51,6 +70,7 @@ export function registerProfile(program: Command, act: Act): void {
     .description('list profiles')
     .addOption(new Option('--reachable <channel>', 'only those who may be contacted on this channel').choices(CONTACT_CHANNELS))
     .addOption(new Option('--opted-out <channel>', 'only those opted out of this channel').choices(CHANNELS))
+    .option('--subscribed <service>', 'only those who may receive this service (subscribed and reachable on its channel)')
     .option('--limit <n>', 'at most this many')
     .option('--json', 'print as JSON')
     .action(act(async (ctx, _args, o) => (await import('./profile/list.js')).run(ctx, o)));

@@ -72,6 +72,31 @@ export const MIGRATIONS: readonly Migration[] = [
 `);
     },
   },
+  {
+    version: 2,
+    description: 'services and subscriptions',
+    up(db) {
+      db.exec(`
+  CREATE TABLE services (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    label TEXT NOT NULL,
+    description TEXT,
+    channel TEXT NOT NULL,
+    double_opt_in INTEGER NOT NULL DEFAULT 0 CHECK (double_opt_in IN (0, 1)),
+    created_at TEXT NOT NULL
+  );
+  CREATE TABLE subscriptions (
+    profile_id INTEGER NOT NULL REFERENCES profiles (id),
+    service_id INTEGER NOT NULL REFERENCES services (id),
+    status TEXT NOT NULL CHECK (status IN ('pending', 'subscribed', 'unsubscribed')),
+    since TEXT NOT NULL,
+    PRIMARY KEY (profile_id, service_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX subscriptions_service ON subscriptions (service_id, status);
+`);
+    },
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

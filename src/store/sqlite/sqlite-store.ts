@@ -2,7 +2,9 @@ import { existsSync, linkSync, statSync, unlinkSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import BetterSqlite from 'better-sqlite3';
 import { CHANNELS, type Channel, type OptOutFlags } from '../../consent/channels.js';
-import { ConsentError, conflict } from '../../consent/errors.js';
+import { ConsentError, conflict, notFound } from '../../consent/errors.js';
+import type { ServiceRepository } from '../../consent/services.js';
+import { SqliteServiceRepository } from './service-store.js';
 import {
   BlockHasher,
   canonicalEvent,
@@ -71,6 +73,7 @@ function rowToEvent(r: EventRow): LedgerEvent {
     id: r.id,
     profileId: r.profile_id,
     channel: r.channel as Channel,
+    service: r.service,
     action: r.action as LedgerEvent['action'],
     source: r.source,
     actor: r.actor,
@@ -100,6 +103,7 @@ const PAGE = 1000;
 export class SqliteStore implements ConsentStore {
   private readonly busyTimeoutMs: number;
   private readonly stmts;
+  readonly services: ServiceRepository;
 
   constructor(
     readonly db: Database.Database,
@@ -107,6 +111,7 @@ export class SqliteStore implements ConsentStore {
     busyTimeoutMs = DEFAULT_BUSY_TIMEOUT_MS,
   ) {
     this.busyTimeoutMs = busyTimeoutMs;
+    this.services = new SqliteServiceRepository(this);
     this.stmts = {
       byId: db.prepare<[number], ProfileRow>('SELECT * FROM profiles WHERE id = ?'),
       byEmail: db.prepare<[string], ProfileRow>('SELECT * FROM profiles WHERE email = ?'),
@@ -115,8 +120,8 @@ export class SqliteStore implements ConsentStore {
          VALUES (@email, @phone, @firstName, @lastName, @at, @at)`,
       ),
       insertEvent: db.prepare(
-        `INSERT INTO ledger_events (profile_id, channel, action, source, actor, reason, evidence, occurred_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO ledger_events (profile_id, channel, service, action, source, actor, reason, evidence, occurred_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       eventById: db.prepare<[number], EventRow>('SELECT * FROM ledger_events WHERE id = ?'),
       lastBlock: db.prepare<[], { hash: string; last_event_id: number }>(
@@ -140,7 +145,7 @@ export class SqliteStore implements ConsentStore {
   }
 
   /** Runs `fn` translating lock errors; every public method goes through here. */
-  private guard<T>(fn: () => T): T {
+  guard<T>(fn: () => T): T {
     try {
       return fn();
     } catch (e) {
@@ -171,17 +176,28 @@ export class SqliteStore implements ConsentStore {
   }
 
   async *listProfiles(filter: ProfileFilter): AsyncIterable<Profile> {
-    const where = ['id > ?'];
+    const where = ['id > @after'];
     if (filter.reachable) where.push(`optout_all = 0 AND optout_${filter.reachable} = 0`);
     if (filter.optedOut) where.push(`optout_${filter.optedOut} = 1`);
-    const stmt = this.db.prepare<[number, number], ProfileRow>(
-      `SELECT * FROM profiles WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`,
+    let channel: string | undefined;
+    if (filter.subscribed) {
+      const service = this.guard(() => this.db.prepare<[string], { channel: string }>('SELECT channel FROM services WHERE name = ?').get(filter.subscribed!));
+      if (!service) throw notFound(`No service ${filter.subscribed}.`, 'See `consent service list`.');
+      channel = service.channel;
+      // Subscribed and reachable on the service's channel: an opt-out wins over a subscription.
+      where.push(`optout_all = 0 AND optout_${channel} = 0`);
+      where.push(`id IN (SELECT s.profile_id FROM subscriptions s JOIN services v ON v.id = s.service_id
+                  WHERE v.name = @service AND s.status = 'subscribed')`);
+    }
+    const stmt = this.db.prepare<[{ after: number; limit: number; service?: string }], ProfileRow>(
+      `SELECT * FROM profiles WHERE ${where.join(' AND ')} ORDER BY id LIMIT @limit`,
     );
     let remaining = filter.limit ?? Infinity;
     let after = 0;
     // Keyset pages, not one open cursor: the caller may use the store between rows.
     while (remaining > 0) {
-      const rows = this.guard(() => stmt.all(after, Math.min(PAGE, remaining)));
+      const params = { after, limit: Math.min(PAGE, remaining), ...(filter.subscribed ? { service: filter.subscribed } : {}) };
+      const rows = this.guard(() => stmt.all(params));
       for (const r of rows) yield rowToProfile(r);
       if (rows.length < PAGE) return;
       remaining -= rows.length;
@@ -194,7 +210,7 @@ export class SqliteStore implements ConsentStore {
    * transaction: the lock is what makes "the last block" well defined.
    */
   appendEvents(
-    events: Iterable<{ profileId: number; channel: Channel; action: string }>,
+    events: Iterable<{ profileId: number; channel: Channel; action: string; service?: string | null }>,
     context: ChangeContext,
   ): number {
     const prev = this.stmts.lastBlock.get();
@@ -205,8 +221,17 @@ export class SqliteStore implements ConsentStore {
     let last = 0;
     for (const e of events) {
       const id = Number(
-        this.stmts.insertEvent.run(e.profileId, e.channel, e.action, context.source, context.actor, reason, evidence, context.occurredAt)
-          .lastInsertRowid,
+        this.stmts.insertEvent.run(
+          e.profileId,
+          e.channel,
+          e.service ?? null,
+          e.action,
+          context.source,
+          context.actor,
+          reason,
+          evidence,
+          context.occurredAt,
+        ).lastInsertRowid,
       );
       if (first === 0) first = id;
       last = id;
@@ -221,6 +246,7 @@ export class SqliteStore implements ConsentStore {
           reason,
           evidenceJson: evidence,
           occurredAt: context.occurredAt,
+          service: e.service ?? null,
         }),
       );
     }

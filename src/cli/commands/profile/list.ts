@@ -13,6 +13,7 @@ export async function run(ctx: CommandContext, o: Record<string, unknown>): Prom
   const profiles = store.listProfiles({
     reachable: o.reachable as ContactChannel | undefined,
     optedOut: o.optedOut as Channel | undefined,
+    subscribed: o.subscribed as string | undefined,
     limit,
   });
   if (o.json) {

@@ -35,4 +35,7 @@ export async function printProfile(ctx: CommandContext, v: ProfileView): Promise
   );
   const reach = CONTACT_CHANNELS.map((c) => (v.reachable[c] ? s.green(c) : s.dim(`${c}: no`)));
   ctx.print(`Reachable: ${reach.join('  ')}`);
+  if (v.subscriptions.length > 0) {
+    ctx.print(`Subscriptions: ${v.subscriptions.map((x) => `${x.service} (${x.status} since ${x.since})`).join(', ')}`);
+  }
 }

@@ -1,0 +1,128 @@
+/**
+ * Services (newsletters, offers, alerts): what a person is contacted about,
+ * where the channel flags say how. A subscription needs both: a profile may
+ * receive a service's messages only when subscribed AND reachable on the
+ * service's channel, so an opt-out always wins.
+ */
+import type { ContactChannel, OptOutFlags } from './channels.js';
+import { invalid } from './errors.js';
+import type { SubscriptionAction } from './ledger.js';
+import { reachability } from './profile.js';
+
+export interface Service {
+  name: string;
+  label: string;
+  description: string | null;
+  channel: ContactChannel;
+  doubleOptIn: boolean;
+  createdAt: string;
+}
+
+export type SubscriptionStatus = 'pending' | 'subscribed' | 'unsubscribed';
+
+export interface Subscription {
+  service: string;
+  status: SubscriptionStatus;
+  /** When the status last changed. */
+  since: string;
+}
+
+/** Same rules as a landing page slug: lower-case letters, digits, hyphens, at most 64. */
+export const NAME_RE = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
+
+export function checkServiceName(name: string): string {
+  if (!NAME_RE.test(name)) {
+    throw invalid(
+      `Invalid service name "${name}".`,
+      'Use lower-case letters, digits and hyphens (at most 64, not starting or ending with a hyphen).',
+    );
+  }
+  return name;
+}
+
+/**
+ * What a person or operator asks for:
+ * - `subscribe`: an explicit, confirmed subscription (operator with proof, or a confirmation link);
+ * - `request`: a subscription that still needs confirmation when the service has double opt-in
+ *   (a landing page without a confirmation, an import, an operator without proof);
+ * - `confirm`: the person confirms a pending subscription;
+ * - `unsubscribe`.
+ */
+export type SubscriptionIntent = 'subscribe' | 'request' | 'confirm' | 'unsubscribe';
+
+export interface SubscriptionStep {
+  action: SubscriptionAction;
+  next: SubscriptionStatus;
+}
+
+/**
+ * The ledger action and new status for an intent, or `null` when it changes
+ * nothing (and so records nothing). `confirm` only confirms a pending
+ * subscription; a subscribe to a double-opt-in service without proof goes to
+ * `pending`.
+ */
+export function planSubscription(
+  service: Pick<Service, 'doubleOptIn'>,
+  current: SubscriptionStatus | null,
+  intent: SubscriptionIntent,
+): SubscriptionStep | null {
+  switch (intent) {
+    case 'unsubscribe':
+      return current === 'subscribed' || current === 'pending' ? { action: 'unsubscribe', next: 'unsubscribed' } : null;
+    case 'confirm':
+      return current === 'pending' ? { action: 'confirm', next: 'subscribed' } : null;
+    case 'subscribe':
+      return current === 'subscribed' ? null : { action: 'subscribe', next: 'subscribed' };
+    case 'request':
+      if (current === 'subscribed' || current === 'pending') return null;
+      return service.doubleOptIn ? { action: 'request', next: 'pending' } : { action: 'subscribe', next: 'subscribed' };
+  }
+}
+
+/** May this profile receive this service's messages now? */
+export function mayReceive(optOut: OptOutFlags, service: Pick<Service, 'channel'>, status: SubscriptionStatus | null): boolean {
+  return status === 'subscribed' && reachability(optOut)[service.channel];
+}
+
+export interface ServiceSummary extends Service {
+  subscribers: number;
+  pending: number;
+  /** Subscribed and reachable on the service's channel: who may receive it today. */
+  receiving: number;
+}
+
+export interface NewService {
+  name: string;
+  label: string;
+  description: string | null;
+  channel: ContactChannel;
+  doubleOptIn: boolean;
+}
+
+export interface SubscriptionChange {
+  profileId: number;
+  service: string;
+  intent: SubscriptionIntent;
+}
+
+export interface SubscriptionResult {
+  profileId: number;
+  service: string;
+  before: SubscriptionStatus | null;
+  after: SubscriptionStatus | null;
+  /** The ledger action written, or null when nothing changed. */
+  action: SubscriptionAction | null;
+}
+
+/** The domain's view of where services and subscriptions are kept. */
+export interface ServiceRepository {
+  create(service: NewService, at: string): Promise<Service>;
+  get(name: string): Promise<Service | null>;
+  list(): Promise<ServiceSummary[]>;
+  summary(name: string): Promise<ServiceSummary | null>;
+  subscriptionsOf(profileId: number): Promise<Subscription[]>;
+  /** Applies the changes and their ledger events in one transaction. */
+  change(changes: readonly SubscriptionChange[], context: import('./ledger.js').ChangeContext): Promise<SubscriptionResult[]>;
+  /** Pending subscriptions of a service, by profile id, for confirmation mailings. */
+  pending(service: string): AsyncIterable<{ profileId: number; email: string; since: string }>;
+}

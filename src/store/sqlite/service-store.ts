@@ -1,0 +1,144 @@
+import type { ContactChannel } from '../../consent/channels.js';
+import { conflict, notFound } from '../../consent/errors.js';
+import type { ChangeContext } from '../../consent/ledger.js';
+import {
+  planSubscription,
+  type NewService,
+  type Service,
+  type ServiceRepository,
+  type ServiceSummary,
+  type Subscription,
+  type SubscriptionChange,
+  type SubscriptionResult,
+  type SubscriptionStatus,
+} from '../../consent/services.js';
+import type { SqliteStore } from './sqlite-store.js';
+
+interface ServiceRow {
+  id: number;
+  name: string;
+  label: string;
+  description: string | null;
+  channel: string;
+  double_opt_in: number;
+  created_at: string;
+}
+
+const toService = (r: ServiceRow): Service => ({
+  name: r.name,
+  label: r.label,
+  description: r.description,
+  channel: r.channel as ContactChannel,
+  doubleOptIn: r.double_opt_in === 1,
+  createdAt: r.created_at,
+});
+
+// Counts per service; `receiving` joins the profile flags (an opt-out wins).
+const SUMMARY_SQL = (where: string) => `
+  SELECT v.*,
+    (SELECT count(*) FROM subscriptions s WHERE s.service_id = v.id AND s.status = 'subscribed') AS subscribers,
+    (SELECT count(*) FROM subscriptions s WHERE s.service_id = v.id AND s.status = 'pending') AS pending,
+    (SELECT count(*) FROM subscriptions s JOIN profiles p ON p.id = s.profile_id
+      WHERE s.service_id = v.id AND s.status = 'subscribed' AND p.optout_all = 0 AND
+        CASE v.channel WHEN 'email' THEN p.optout_email WHEN 'sms' THEN p.optout_sms WHEN 'phone' THEN p.optout_phone
+          WHEN 'postal' THEN p.optout_postal WHEN 'fax' THEN p.optout_fax WHEN 'push' THEN p.optout_push END = 0) AS receiving
+  FROM services v ${where} ORDER BY v.name`;
+
+type SummaryRow = ServiceRow & { subscribers: number; pending: number; receiving: number };
+const toSummary = (r: SummaryRow): ServiceSummary => ({ ...toService(r), subscribers: r.subscribers, pending: r.pending, receiving: r.receiving });
+
+export class SqliteServiceRepository implements ServiceRepository {
+  constructor(private readonly store: SqliteStore) {}
+
+  private get db() {
+    return this.store.db;
+  }
+
+  private row(name: string): ServiceRow | undefined {
+    return this.db.prepare<[string], ServiceRow>('SELECT * FROM services WHERE name = ?').get(name);
+  }
+
+  async create(s: NewService, at: string): Promise<Service> {
+    return this.store.writeTransaction(() => {
+      if (this.row(s.name)) throw conflict(`A service named ${s.name} already exists.`, 'See `consent service show`.');
+      this.db
+        .prepare('INSERT INTO services (name, label, description, channel, double_opt_in, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(s.name, s.label, s.description, s.channel, s.doubleOptIn ? 1 : 0, at);
+      return toService(this.row(s.name)!);
+    });
+  }
+
+  async get(name: string): Promise<Service | null> {
+    return this.store.guard(() => {
+      const r = this.row(name);
+      return r ? toService(r) : null;
+    });
+  }
+
+  async list(): Promise<ServiceSummary[]> {
+    return this.store.guard(() => this.db.prepare<[], SummaryRow>(SUMMARY_SQL('')).all().map(toSummary));
+  }
+
+  async summary(name: string): Promise<ServiceSummary | null> {
+    return this.store.guard(() => {
+      const r = this.db.prepare<[string], SummaryRow>(SUMMARY_SQL('WHERE v.name = ?')).get(name);
+      return r ? toSummary(r) : null;
+    });
+  }
+
+  async subscriptionsOf(profileId: number): Promise<Subscription[]> {
+    return this.store.guard(() =>
+      this.db
+        .prepare<[number], { service: string; status: SubscriptionStatus; since: string }>(
+          `SELECT v.name AS service, s.status, s.since FROM subscriptions s JOIN services v ON v.id = s.service_id
+           WHERE s.profile_id = ? ORDER BY v.name`,
+        )
+        .all(profileId),
+    );
+  }
+
+  async change(changes: readonly SubscriptionChange[], context: ChangeContext): Promise<SubscriptionResult[]> {
+    return this.store.writeTransaction(() => {
+      const current = this.db.prepare<[number, number], { status: SubscriptionStatus }>(
+        'SELECT status FROM subscriptions WHERE profile_id = ? AND service_id = ?',
+      );
+      const upsert = this.db.prepare(
+        `INSERT INTO subscriptions (profile_id, service_id, status, since) VALUES (?, ?, ?, ?)
+         ON CONFLICT (profile_id, service_id) DO UPDATE SET status = excluded.status, since = excluded.since`,
+      );
+      const profileExists = this.db.prepare<[number], { id: number }>('SELECT id FROM profiles WHERE id = ?');
+      const results: SubscriptionResult[] = [];
+      const events: { profileId: number; channel: ContactChannel; service: string; action: string }[] = [];
+      for (const c of changes) {
+        const service = this.row(c.service);
+        if (!service) throw notFound(`No service ${c.service}.`, 'See `consent service list`.');
+        if (!profileExists.get(c.profileId)) throw notFound(`No profile id ${c.profileId}.`);
+        const before = current.get(c.profileId, service.id)?.status ?? null;
+        const step = planSubscription({ doubleOptIn: service.double_opt_in === 1 }, before, c.intent);
+        if (step) {
+          upsert.run(c.profileId, service.id, step.next, context.occurredAt);
+          events.push({ profileId: c.profileId, channel: service.channel as ContactChannel, service: service.name, action: step.action });
+        }
+        results.push({ profileId: c.profileId, service: service.name, before, after: step?.next ?? before, action: step?.action ?? null });
+      }
+      this.store.appendEvents(events, context);
+      return results;
+    });
+  }
+
+  async *pending(name: string): AsyncIterable<{ profileId: number; email: string; since: string }> {
+    const service = this.row(name);
+    if (!service) throw notFound(`No service ${name}.`, 'See `consent service list`.');
+    const stmt = this.db.prepare<[number, number], { profileId: number; email: string; since: string }>(
+      `SELECT p.id AS profileId, p.email, s.since FROM subscriptions s JOIN profiles p ON p.id = s.profile_id
+       WHERE s.service_id = ? AND s.status = 'pending' AND p.id > ? ORDER BY p.id LIMIT 1000`,
+    );
+    let after = 0;
+    for (;;) {
+      const rows = this.store.guard(() => stmt.all(service.id, after));
+      yield* rows;
+      if (rows.length < 1000) return;
+      after = rows[rows.length - 1]!.profileId;
+    }
+  }
+}
