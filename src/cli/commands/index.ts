@@ -4,6 +4,8 @@ import { registerProfile } from './profile.js';
 import { registerBlocklistAll } from './blocklist-all.js';
 import { registerLedger } from './ledger.js';
 import { registerBackup } from './backup.js';
+import { registerLanding } from './landing.js';
+import { registerKeys } from './keys.js';
 
 /** Each registers its noun (and verbs) on the program. Command bodies are loaded on use. */
 export const COMMANDS: ((program: Command, act: Act) => void)[] = [
@@ -11,4 +13,6 @@ export const COMMANDS: ((program: Command, act: Act) => void)[] = [
   registerBlocklistAll,
   registerLedger,
   registerBackup,
+  registerLanding,
+  registerKeys,
 ];
