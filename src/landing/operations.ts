@@ -9,7 +9,7 @@ import { conflict, notFound } from '../consent/errors.js';
 import type { Profile } from '../consent/profile.js';
 import type { ConsentStore } from '../consent/store.js';
 import type { PageDefinition, PageRecord, PageVersion } from './page.js';
-import { renderPage } from './render.js';
+import { channelField, renderPage } from './render.js';
 import { keyringFrom, signToken, verifyToken, type Keyring, type TokenCheck } from './tokens.js';
 import { oneClickUrl, pageUrl, personalUrl } from './urls.js';
 
@@ -120,9 +120,11 @@ export async function publishPage(
  * `all` is not touched either: whether ticking a box on an acquisition page
  * also clears "any channel" is the server's decision.
  */
-export function wantedFromForm(page: PageDefinition, tickedValues: readonly string[]): Partial<Record<ContactChannel, boolean>> {
-  const ticked = new Set(tickedValues);
+export function wantedFromForm(page: PageDefinition, form: Readonly<Record<string, unknown>>): Partial<Record<ContactChannel, boolean>> {
   const wanted: Partial<Record<ContactChannel, boolean>> = {};
-  for (const c of page.channels) wanted[c] = page.wording === 'optout' ? ticked.has(c) : !ticked.has(c);
+  for (const c of page.channels) {
+    const ticked = form[channelField(c)] !== undefined;
+    wanted[c] = page.wording === 'optout' ? ticked : !ticked;
+  }
   return wanted;
 }

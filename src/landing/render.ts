@@ -9,11 +9,14 @@ export const FORM_FIELDS = {
   /** The signed token, on a person's page (instead of `email`). */
   token: 't',
   email: 'email',
-  /** One `channel=<id>` per ticked box. */
-  channel: 'channel',
   /** The page version the form was rendered from. */
   version: 'v',
 } as const;
+
+/** A ticked box sends `channel-<id>=on`; an unticked one sends nothing (one name per box keeps form parsing simple). */
+export function channelField(channel: ContactChannel): string {
+  return `channel-${channel}`;
+}
 
 export const FORM_ID = 'consent-form';
 
@@ -126,7 +129,7 @@ export function renderPage(page: PageDefinition, options: RenderOptions): string
   if (page.type === 'acquisition') {
     const boxes = page.channels.map((c) => {
       const ticked = p ? boxTicked(page.wording, p.optOut, c) : false;
-      return html`<label><input type="checkbox" name="${FORM_FIELDS.channel}" value="${c}" data-channel="${c}"${
+      return html`<label><input type="checkbox" name="${channelField(c)}" value="on" data-channel="${c}"${
         ticked ? html` checked` : ''
       }>${channelLabel(page.wording, page.lang, c)}</label>\n`;
     });
