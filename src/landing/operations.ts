@@ -10,7 +10,7 @@ import type { Profile } from '../consent/profile.js';
 import type { ConsentStore } from '../consent/store.js';
 import type { PageDefinition, PageRecord, PageVersion } from './page.js';
 import { channelField, renderPage } from './render.js';
-import { keyringFrom, signToken, verifyToken, type Keyring, type TokenCheck } from './tokens.js';
+import { keyringFrom, tokenSigner, verifyToken, type Keyring, type TokenCheck } from './tokens.js';
 import { oneClickUrl, pageUrl, personalUrl } from './urls.js';
 
 export async function requirePage(store: ConsentStore, slug: string): Promise<PageRecord> {
@@ -58,11 +58,11 @@ export interface PersonLinks {
 
 /** Signs links with the current key. Build one per page and call it for each profile. */
 export function linkMaker(keyring: Keyring, page: PageDefinition, options: LinkOptions): (profileId: number) => PersonLinks {
-  const key = keyring.current();
+  const sign = tokenSigner(keyring.current(), page.slug);
   const expiresAt = options.expiresInSeconds ? Math.floor(options.now.getTime() / 1000) + options.expiresInSeconds : 0;
   const blocklist = page.type === 'blocklist';
   return (profileId) => {
-    const token = signToken(key, { profileId, slug: page.slug, expiresAt });
+    const token = sign(profileId, expiresAt);
     return {
       token,
       url: personalUrl(options.baseUrl, page.slug, token),

@@ -36,21 +36,24 @@ function csvField(s: string): string {
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-/** Batches writes into ~64 KiB chunks and waits for 'drain' when the stream asks to. */
+/**
+ * Batches rows into ~64 KiB chunks. `add` is synchronous and says when a
+ * chunk is due; `flush` writes it and waits for 'drain' when the stream asks
+ * to, so memory stays bounded however slow the reader.
+ */
 function chunkedWriter(stream: OutStream & { once?: unknown }) {
   let buf = '';
-  const flush = async () => {
-    if (!buf) return;
-    const ok = stream.write(buf);
-    buf = '';
-    if (ok === false && typeof stream.once === 'function') await once(stream as unknown as NodeJS.EventEmitter, 'drain');
-  };
   return {
-    async write(s: string) {
+    add(s: string): boolean {
       buf += s;
-      if (buf.length >= 65536) await flush();
+      return buf.length >= 65536;
     },
-    flush,
+    async flush(): Promise<void> {
+      if (!buf) return;
+      const ok = stream.write(buf);
+      buf = '';
+      if (ok === false && typeof stream.once === 'function') await once(stream as unknown as NodeJS.EventEmitter, 'drain');
+    },
   };
 }
 
@@ -62,14 +65,15 @@ export async function links(ctx: CommandContext, slug: string, o: Record<string,
   const jsonl = o.format === 'jsonl';
   let count = 0;
   try {
-    if (!jsonl) await out.write('id,email,url,oneClickUrl\n');
+    if (!jsonl) out.add('id,email,url,oneClickUrl\n');
     for await (const p of store.listProfiles({ reachable: o.reachable as ContactChannel | undefined })) {
       const l = make(p.id);
-      await out.write(
+      const due = out.add(
         jsonl
           ? JSON.stringify({ id: p.id, email: p.email, url: l.url, oneClickUrl: l.oneClickUrl }) + '\n'
           : `${p.id},${csvField(p.email)},${csvField(l.url)},${l.oneClickUrl ? csvField(l.oneClickUrl) : ''}\n`,
       );
+      if (due) await out.flush();
       count++;
     }
     await out.flush();
