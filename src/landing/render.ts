@@ -149,7 +149,7 @@ ${hidden}<fieldset>
 <legend>${CHANNEL_INFO.all.label[page.lang]}</legend>
 <p>${p ? s.blocklistPersonal : s.blocklistGeneric}</p>
 ${emailField}</fieldset>
-${p ? html`<noscript>${button}</noscript>\n<p>${s.blocklistSubmitting}</p>` : button}
+${p ? html`<noscript>${button}</noscript>` : button}
 </form>`;
   }
   return documentShell(page.lang, page.title, options.action, body, script);

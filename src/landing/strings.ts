@@ -8,7 +8,6 @@ export interface PageStrings {
   optoutLegend: string;
   blocklistGeneric: string;
   blocklistPersonal: string;
-  blocklistSubmitting: string;
   saveChoices: string;
   unsubscribeAll: string;
   thanksTitle: string;
@@ -24,7 +23,6 @@ export const STRINGS: Record<Lang, PageStrings> = {
     optoutLegend: 'No longer contact (on blocklist)',
     blocklistGeneric: 'Enter your email address to stop receiving any communication from us, on every channel.',
     blocklistPersonal: 'Confirm to stop receiving any communication from us, on every channel.',
-    blocklistSubmitting: 'Unsubscribing you from every channel…',
     saveChoices: 'Save my choices',
     unsubscribeAll: 'Unsubscribe from everything',
     thanksTitle: 'Thank you',
@@ -38,7 +36,6 @@ export const STRINGS: Record<Lang, PageStrings> = {
     optoutLegend: 'Ne plus contacter (en liste de blocage)',
     blocklistGeneric: 'Saisissez votre adresse email pour ne plus recevoir aucune communication de notre part, sur aucun canal.',
     blocklistPersonal: 'Confirmez pour ne plus recevoir aucune communication de notre part, sur aucun canal.',
-    blocklistSubmitting: 'Désinscription de tous les canaux en cours…',
     saveChoices: 'Enregistrer mes choix',
     unsubscribeAll: 'Me désinscrire de tout',
     thanksTitle: 'Merci',
