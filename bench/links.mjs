@@ -2,10 +2,11 @@
 // bench:links — wall time and peak RSS of `consent landing links <slug>` over
 // a store of N profiles (default 1,000,000), written to /dev/null, against the
 // sqlite3 shell exporting `id,email` of the same table as CSV, in the same run.
-// Also runs a store a tenth the size: a flat peak RSS means constant memory.
+// Also runs a store a tenth the size, and the full one with the V8 heap capped
+// at 32 MiB: a flat peak RSS and a capped run that completes mean constant memory.
 // Usage: npm run bench:links [-- --profiles 1000000]
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, openSync, closeSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -60,12 +61,29 @@ const big = build(profiles);
 const linksArgs = (db) => consent(db, ['landing', 'links', 'stop', '--base-url', 'https://pages.example.com']);
 
 const reference = best(() => measure('sqlite3', ['-csv', '-header', big, 'SELECT id, email FROM profiles ORDER BY id']));
+// Where the time goes: the same store iteration (store.listProfiles) printing id,email only, no links.
+const iterate = join(out, 'iterate.mjs');
+writeFileSync(
+  iterate,
+  `import { openStore } from ${JSON.stringify(join(root, 'dist/store/index.js'))};
+const store = await openStore(process.argv[2]);
+let buf = '';
+for await (const p of store.listProfiles({})) { buf += p.id + ',' + p.email + '\\n'; if (buf.length > 65536) { process.stdout.write(buf); buf = ''; } }
+process.stdout.write(buf);
+await store.close();
+`,
+);
+const iteration = best(() => measure(process.execPath, [iterate, big]));
 const links = best(() => measure(process.execPath, linksArgs(big)));
 const linksSmall = best(() => measure(process.execPath, linksArgs(small)));
+// With V8's old generation capped far below the output size, a run that kept rows would die.
+const capped = measure(process.execPath, ['--max-old-space-size=32', ...linksArgs(big)]);
 
 const fmt = (n) => n.toLocaleString('en-US');
 console.log(`profiles: ${fmt(profiles)}`);
 console.log(`reference  sqlite3 -csv id,email            ${reference.secs.toFixed(2)} s   peak RSS ${reference.rssMiB.toFixed(0)} MiB`);
 console.log(`consent landing links (CSV, 4 columns)     ${links.secs.toFixed(2)} s   peak RSS ${links.rssMiB.toFixed(0)} MiB   ${fmt(Math.round(profiles / links.secs))} links/s`);
+console.log(`of which store.listProfiles alone (id,email) ${iteration.secs.toFixed(2)} s   peak RSS ${iteration.rssMiB.toFixed(0)} MiB`);
 console.log(`ratio links / reference: ${(links.secs / reference.secs).toFixed(2)}x the time`);
+console.log(`constant memory: ${fmt(profiles)} links with the V8 heap capped at 32 MiB: done in ${capped.secs.toFixed(2)} s, peak RSS ${capped.rssMiB.toFixed(0)} MiB`);
 console.log(`constant memory: peak RSS ${linksSmall.rssMiB.toFixed(0)} MiB for ${fmt(Math.round(profiles / 10))} profiles vs ${links.rssMiB.toFixed(0)} MiB for ${fmt(profiles)}`);

@@ -2,6 +2,7 @@
  * Landing-page use cases, written against the ConsentStore interface only.
  * The CLI commands and the server (`landing serve`) both call these.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContactChannel } from '../consent/channels.js';
@@ -108,7 +109,7 @@ export async function publishPage(
   const dir = join(options.outDir, slug);
   await mkdir(dir, { recursive: true });
   const file = join(dir, 'index.html');
-  const tmp = `${file}.tmp-${process.pid}`;
+  const tmp = `${file}.tmp-${randomBytes(6).toString('hex')}`;
   await writeFile(tmp, renderGenericPage(version.definition, version.version, options.baseUrl), 'utf8');
   await rename(tmp, file);
   return { version, created, file };
