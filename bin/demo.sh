@@ -25,3 +25,13 @@ echo "== Alice's history" >&2
 consent profile history alice.martin@example.com
 echo "== The ledger" >&2
 consent ledger verify
+
+echo "== Landing pages: an acquisition page (from fixtures/landing-page.json) and a blocklist page, published into ./demo/public" >&2
+consent landing create stay-in-touch --from fixtures/landing-page.json
+consent landing create unsubscribe --type blocklist --title "Se désinscrire" --lang fr
+consent landing publish stay-in-touch --out-dir demo/public --base-url http://127.0.0.1:8080
+consent landing publish unsubscribe --out-dir demo/public --base-url http://127.0.0.1:8080
+consent landing list
+echo "== Alice's links (signed; no email inside)" >&2
+consent landing link stay-in-touch --profile alice.martin@example.com --base-url http://127.0.0.1:8080 --json
+consent landing link unsubscribe --profile alice.martin@example.com --base-url http://127.0.0.1:8080 --json

@@ -3,8 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/store/sqlite/open.js';
-import { LATEST_VERSION, MIGRATIONS } from '../src/store/sqlite/migrations.js';
-import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { LATEST_VERSION } from '../src/store/sqlite/migrations.js';
 import { runCli, runJson, tempDb, tempDir } from './helpers/run-cli.js';
 
 describe('choosing the store', () => {
@@ -76,30 +75,6 @@ describe('durability settings', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/newer than this consent knows/);
   });
-});
-
-describe('migrations', () => {
-  it('are numbered 1, 2, … without gaps', () => {
-    expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
-  });
-
-  // From every earlier version (0 = an empty file) to the latest, keeping what was there.
-  for (let from = 0; from < LATEST_VERSION; from++) {
-    it(`migrates a store from version ${from} to ${LATEST_VERSION}`, async () => {
-      const file = tempDb();
-      const old = openDatabase(file, { targetVersion: from });
-      expect(old.pragma('user_version', { simple: true })).toBe(from);
-      if (from >= 1) {
-        old.prepare("INSERT INTO profiles (email, optout_sms, created_at, updated_at) VALUES ('old@x.io', 1, 't', 't')").run();
-      }
-      old.close();
-      const store = SqliteStore.open(file);
-      expect(store.db.pragma('user_version', { simple: true })).toBe(LATEST_VERSION);
-      expect(store.db.pragma('integrity_check', { simple: true })).toBe('ok');
-      if (from >= 1) expect((await store.findProfile({ email: 'old@x.io' }))?.optOut.sms).toBe(true);
-      await store.close();
-    });
-  }
 });
 
 describe('the store file', () => {

@@ -1,5 +1,6 @@
 import type { Channel, ContactChannel, OptOutFlags } from './channels.js';
 import type { ChangeContext, LedgerEvent, LedgerVerification } from './ledger.js';
+import type { KeyRepository, PageRepository } from '../landing/repository.js';
 import type { ConsentChange, NewProfile, Profile, ProfileRef } from './profile.js';
 import type { ServiceRepository } from './services.js';
 
@@ -35,6 +36,10 @@ export interface ConsentResult {
 export interface ConsentStore {
   readonly location: string;
   readonly services: ServiceRepository;
+  /** Landing pages: drafts and published versions (src/landing). */
+  readonly pages: PageRepository;
+  /** The keys that sign landing-page links (src/landing/tokens.ts). */
+  readonly keys: KeyRepository;
   addProfile(profile: NewProfile, at: string): Promise<Profile>;
   findProfile(ref: ProfileRef): Promise<Profile | null>;
   listProfiles(filter: ProfileFilter): AsyncIterable<Profile>;

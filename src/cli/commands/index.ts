@@ -5,6 +5,8 @@ import { registerBlocklistAll } from './blocklist-all.js';
 import { registerLedger } from './ledger.js';
 import { registerBackup } from './backup.js';
 import { registerService } from './service.js';
+import { registerLanding } from './landing.js';
+import { registerKeys } from './keys.js';
 
 /** Each registers its noun (and verbs) on the program. Command bodies are loaded on use. */
 export const COMMANDS: ((program: Command, act: Act) => void)[] = [
@@ -13,4 +15,6 @@ export const COMMANDS: ((program: Command, act: Act) => void)[] = [
   registerLedger,
   registerBackup,
   registerService,
+  registerLanding,
+  registerKeys,
 ];

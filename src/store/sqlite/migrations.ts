@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
 import { CHANNELS } from '../../consent/channels.js';
 
@@ -95,6 +96,42 @@ export const MIGRATIONS: readonly Migration[] = [
   ) WITHOUT ROWID;
   CREATE INDEX subscriptions_service ON subscriptions (service_id, status);
 `);
+    },
+  },
+  {
+    version: 3,
+    description: 'landing pages (drafts, immutable published versions) and link-signing keys',
+    up(db) {
+      db.exec(`
+  CREATE TABLE landing_pages (
+    slug TEXT PRIMARY KEY,
+    draft TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  CREATE TABLE landing_page_versions (
+    slug TEXT NOT NULL REFERENCES landing_pages (slug),
+    version INTEGER NOT NULL CHECK (version >= 1),
+    definition TEXT NOT NULL,
+    published_at TEXT NOT NULL,
+    published_by TEXT NOT NULL,
+    PRIMARY KEY (slug, version)
+  );
+  CREATE TRIGGER landing_page_versions_immutable_u BEFORE UPDATE ON landing_page_versions
+    BEGIN SELECT RAISE(ABORT, 'published page versions are immutable'); END;
+  CREATE TRIGGER landing_page_versions_immutable_d BEFORE DELETE ON landing_page_versions
+    BEGIN SELECT RAISE(ABORT, 'published page versions are immutable'); END;
+  CREATE TABLE signing_keys (
+    id INTEGER PRIMARY KEY,
+    secret BLOB NOT NULL CHECK (length(secret) >= 32),
+    created_at TEXT NOT NULL,
+    retired_at TEXT
+  );
+`);
+      // The store's first link-signing key, made with the store.
+      db.prepare(`INSERT INTO signing_keys (secret, created_at) VALUES (?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`).run(
+        randomBytes(32),
+      );
     },
   },
 ];

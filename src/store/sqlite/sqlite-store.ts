@@ -21,6 +21,7 @@ import type {
   LastChanges,
   ProfileFilter,
 } from '../../consent/store.js';
+import { SqliteKeyRepository, SqlitePageRepository } from './landing-repository.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, openDatabase, translateSqliteError, type OpenOptions } from './open.js';
 
 interface ProfileRow {
@@ -104,6 +105,8 @@ export class SqliteStore implements ConsentStore {
   private readonly busyTimeoutMs: number;
   private readonly stmts;
   readonly services: ServiceRepository;
+  readonly pages: SqlitePageRepository;
+  readonly keys: SqliteKeyRepository;
 
   constructor(
     readonly db: Database.Database,
@@ -137,6 +140,8 @@ export class SqliteStore implements ConsentStore {
       ),
       history: db.prepare<[number], EventRow>('SELECT * FROM ledger_events WHERE profile_id = ? ORDER BY id DESC'),
     };
+    this.pages = new SqlitePageRepository(this);
+    this.keys = new SqliteKeyRepository(this);
   }
 
   static open(path: string, options: OpenOptions = {}): SqliteStore {
@@ -151,6 +156,11 @@ export class SqliteStore implements ConsentStore {
     } catch (e) {
       throw translateSqliteError(e, this.busyTimeoutMs);
     }
+  }
+
+  /** A read outside a transaction, with lock errors translated (for repositories). */
+  read<T>(fn: () => T): T {
+    return this.guard(fn);
   }
 
   /** A write transaction that takes the write lock at BEGIN, so it never fails half-way on a lock upgrade. */

@@ -1,0 +1,131 @@
+/**
+ * Landing-page use cases, written against the ConsentStore interface only.
+ * The CLI commands and the server (`landing serve`) both call these.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ContactChannel } from '../consent/channels.js';
+import { conflict, notFound } from '../consent/errors.js';
+import type { Profile } from '../consent/profile.js';
+import type { ConsentStore } from '../consent/store.js';
+import type { PageDefinition, PageRecord, PageVersion } from './page.js';
+import { channelField, renderPage } from './render.js';
+import { keyringFrom, tokenSigner, verifyToken, type Keyring, type TokenCheck } from './tokens.js';
+import { oneClickUrl, pageUrl, personalUrl } from './urls.js';
+
+export async function requirePage(store: ConsentStore, slug: string): Promise<PageRecord> {
+  const page = await store.pages.get(slug);
+  if (!page) throw notFound(`No page "${slug}".`, 'See `consent landing list`.');
+  return page;
+}
+
+/** The latest published version of a page, or null (unknown or never published): what the server serves. */
+export async function loadPublishedPage(store: ConsentStore, slug: string): Promise<PageVersion | null> {
+  return store.pages.latestVersion(slug);
+}
+
+/** Like loadPublishedPage, but a missing page is `not-found` and an unpublished one `conflict`. */
+export async function requirePublishedPage(store: ConsentStore, slug: string): Promise<PageVersion> {
+  await requirePage(store, slug);
+  const v = await store.pages.latestVersion(slug);
+  if (!v) throw conflict(`The page "${slug}" is not published yet.`, `Run \`consent landing publish ${slug}\` first.`);
+  return v;
+}
+
+/** The store's signing keys, with CONSENT_SECRET applied when set. Load once, reuse for every token. */
+export async function loadKeyring(store: ConsentStore, env: Record<string, string | undefined>): Promise<Keyring> {
+  return keyringFrom(await store.keys.list(), env);
+}
+
+/** Checks a token for a page; never throws. `now` is a Date (the injected clock). */
+export function checkToken(keyring: Keyring, token: unknown, slug: string, now: Date): TokenCheck {
+  return verifyToken(keyring, token, slug, Math.floor(now.getTime() / 1000));
+}
+
+export interface LinkOptions {
+  baseUrl: string;
+  /** Seconds from `now`; undefined = never expires. */
+  expiresInSeconds?: number;
+  now: Date;
+}
+
+export interface PersonLinks {
+  token: string;
+  url: string;
+  /** RFC 8058 one-click target; null unless the page is a blocklist page. */
+  oneClickUrl: string | null;
+}
+
+/** Signs links with the current key. Build one per page and call it for each profile. */
+export function linkMaker(keyring: Keyring, page: PageDefinition, options: LinkOptions): (profileId: number) => PersonLinks {
+  const sign = tokenSigner(keyring.current(), page.slug);
+  const expiresAt = options.expiresInSeconds ? Math.floor(options.now.getTime() / 1000) + options.expiresInSeconds : 0;
+  const blocklist = page.type === 'blocklist';
+  return (profileId) => {
+    const token = sign(profileId, expiresAt);
+    return {
+      token,
+      url: personalUrl(options.baseUrl, page.slug, token),
+      oneClickUrl: blocklist ? oneClickUrl(options.baseUrl, page.slug, token) : null,
+    };
+  };
+}
+
+/** A person's page: boxes from their current flags, their token in the form. */
+export function renderPersonalPage(
+  page: PageDefinition,
+  version: number | null,
+  profile: Pick<Profile, 'id' | 'optOut' | 'firstName'>,
+  token: string,
+  baseUrl: string,
+): string {
+  return renderPage(page, {
+    action: pageUrl(baseUrl, page.slug),
+    version,
+    personal: { token, optOut: profile.optOut, firstName: profile.firstName },
+  });
+}
+
+/** The generic page (an email field, no personal data). */
+export function renderGenericPage(page: PageDefinition, version: number | null, baseUrl: string): string {
+  return renderPage(page, { action: pageUrl(baseUrl, page.slug), version });
+}
+
+export interface PublishResult {
+  version: PageVersion;
+  created: boolean;
+  file: string;
+}
+
+/** Freezes the draft as a version (unless unchanged) and writes `<outDir>/<slug>/index.html`, atomically. */
+export async function publishPage(
+  store: ConsentStore,
+  slug: string,
+  options: { outDir: string; baseUrl: string; at: string; actor: string },
+): Promise<PublishResult> {
+  await requirePage(store, slug);
+  const { version, created } = await store.pages.publish(slug, options.at, options.actor);
+  const dir = join(options.outDir, slug);
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, 'index.html');
+  const tmp = `${file}.tmp-${randomBytes(6).toString('hex')}`;
+  await writeFile(tmp, renderGenericPage(version.definition, version.version, options.baseUrl), 'utf8');
+  await rename(tmp, file);
+  return { version, created, file };
+}
+
+/**
+ * The form's ticked boxes as the wanted flags, for the channels of this page
+ * version only (others are never touched). Unknown values are ignored.
+ * `all` is not touched either: whether ticking a box on an acquisition page
+ * also clears "any channel" is the server's decision.
+ */
+export function wantedFromForm(page: PageDefinition, form: Readonly<Record<string, unknown>>): Partial<Record<ContactChannel, boolean>> {
+  const wanted: Partial<Record<ContactChannel, boolean>> = {};
+  for (const c of page.channels) {
+    const ticked = form[channelField(c)] !== undefined;
+    wanted[c] = page.wording === 'optout' ? ticked : !ticked;
+  }
+  return wanted;
+}

@@ -1,0 +1,168 @@
+import { createHash } from 'node:crypto';
+import { CHANNEL_INFO, type ContactChannel, type OptOutFlags } from '../consent/channels.js';
+import { html, trustedHtml, type SafeHtml } from './html.js';
+import type { Lang, PageDefinition, Wording } from './page.js';
+import { STRINGS } from './strings.js';
+
+/** Form field names the server reads. */
+export const FORM_FIELDS = {
+  /** The signed token, on a person's page (instead of `email`). */
+  token: 't',
+  email: 'email',
+  /** The page version the form was rendered from. */
+  version: 'v',
+} as const;
+
+/** A ticked box sends `channel-<id>=on`; an unticked one sends nothing (one name per box keeps form parsing simple). */
+export function channelField(channel: ContactChannel): string {
+  return `channel-${channel}`;
+}
+
+export const FORM_ID = 'consent-form';
+
+/** The only script a page ever carries: the personal blocklist page submits itself. */
+export const AUTO_SUBMIT_SCRIPT = `document.getElementById("${FORM_ID}").submit();`;
+
+export const PAGE_CSS = [
+  'body{margin:0;font:1.05rem/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1a1a1a;background:#f6f6f4}',
+  'main{max-width:36rem;margin:0 auto;padding:1.5rem 1rem}',
+  'h1{font-size:1.5rem;line-height:1.25;margin:0 0 1rem}',
+  'p{margin:0 0 1rem}',
+  'fieldset{border:1px solid #bbb;border-radius:.5rem;padding:.75rem 1rem;margin:0 0 1rem}',
+  'legend{font-weight:600;padding:0 .25rem}',
+  'label{display:block;padding:.4rem 0}',
+  'input[type=checkbox]{width:1.25rem;height:1.25rem;margin:0 .5rem 0 0;vertical-align:middle}',
+  'input[type=email]{display:block;box-sizing:border-box;width:100%;font:inherit;padding:.5rem;margin-top:.25rem;border:1px solid #888;border-radius:.375rem}',
+  'button{font:inherit;padding:.65rem 1.25rem;border:0;border-radius:.375rem;background:#1f5fbf;color:#fff;cursor:pointer}',
+  'button:focus-visible,input:focus-visible{outline:3px solid #f0a000;outline-offset:2px}',
+].join('');
+
+const sha256 = (s: string) => `'sha256-${createHash('sha256').update(s, 'utf8').digest('base64')}'`;
+
+/** The CSP source of the auto-submit script and the page style: hashes, never 'unsafe-inline'. */
+export const SCRIPT_HASH = sha256(AUTO_SUBMIT_SCRIPT);
+export const STYLE_HASH = sha256(PAGE_CSS);
+
+/**
+ * The Content-Security-Policy of every page. `formAction` is the form's
+ * target: when it is absolute, its origin is allowed besides 'self'.
+ * `header: true` adds what only works as a header (frame-ancestors); the
+ * server sends that, a static page carries the rest in a <meta>.
+ */
+export function contentSecurityPolicy(options: { formAction?: string; header?: boolean } = {}): string {
+  const formAction = ["'self'"];
+  if (options.formAction && /^https?:\/\//.test(options.formAction)) formAction.push(new URL(options.formAction).origin);
+  const parts = [
+    "default-src 'none'",
+    `style-src ${STYLE_HASH}`,
+    `script-src ${SCRIPT_HASH}`,
+    `form-action ${formAction.join(' ')}`,
+    "base-uri 'none'",
+  ];
+  if (options.header) parts.push("frame-ancestors 'none'");
+  return parts.join('; ');
+}
+
+/** Whether a channel's box is ticked for a person: the two wordings are exact complements. */
+export function boxTicked(wording: Wording, optOut: OptOutFlags, channel: ContactChannel): boolean {
+  const unreachable = optOut.all || optOut[channel];
+  return wording === 'optout' ? unreachable : !unreachable;
+}
+
+export function channelLabel(wording: Wording, lang: Lang, channel: ContactChannel): string {
+  return wording === 'optout' ? CHANNEL_INFO[channel].label[lang] : CHANNEL_INFO[channel].name[lang];
+}
+
+export interface PersonalData {
+  token: string;
+  optOut: OptOutFlags;
+  firstName?: string | null;
+}
+
+export interface RenderOptions {
+  /** The form's target URL (see pageUrl). */
+  action: string;
+  /** The published version rendered, sent back with the form; null for a draft preview. */
+  version?: number | null;
+  /** A person's page: boxes from their flags, the token instead of an email field. */
+  personal?: PersonalData;
+}
+
+function documentShell(lang: Lang, title: string, action: string, body: SafeHtml, script = false): string {
+  return html`<!DOCTYPE html>
+<html lang="${lang}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="${contentSecurityPolicy({ formAction: action })}">
+<meta name="referrer" content="no-referrer">
+<title>${title}</title>
+<style>${trustedHtml(PAGE_CSS)}</style>
+</head>
+<body>
+<main>
+${body}
+</main>
+${script ? html`<script>${trustedHtml(AUTO_SUBMIT_SCRIPT)}</script>\n` : ''}</body>
+</html>
+`.value;
+}
+
+/**
+ * A page as HTML: the generic page (an email field) or, with `personal`, a
+ * person's page (boxes from their flags, their token in the form). Pure.
+ */
+export function renderPage(page: PageDefinition, options: RenderOptions): string {
+  const s = STRINGS[page.lang];
+  const p = options.personal;
+  const hidden = html`${p ? html`<input type="hidden" name="${FORM_FIELDS.token}" value="${p.token}">\n` : ''}${
+    options.version ? html`<input type="hidden" name="${FORM_FIELDS.version}" value="${options.version}">\n` : ''
+  }`;
+  const greeting = p?.firstName ? html`<p>${s.hello} ${p.firstName},</p>\n` : '';
+  const intro = page.intro ? html`<p>${page.intro}</p>\n` : '';
+  const emailField = p
+    ? ''
+    : html`<p><label>${s.emailLabel}<input type="email" name="${FORM_FIELDS.email}" required autocomplete="email"></label></p>\n`;
+
+  let body: SafeHtml;
+  let script = false;
+  if (page.type === 'acquisition') {
+    const boxes = page.channels.map((c) => {
+      const ticked = p ? boxTicked(page.wording, p.optOut, c) : false;
+      return html`<label><input type="checkbox" name="${channelField(c)}" value="on" data-channel="${c}"${
+        ticked ? html` checked` : ''
+      }>${channelLabel(page.wording, page.lang, c)}</label>\n`;
+    });
+    body = html`<h1>${page.title}</h1>
+${greeting}${intro}<form id="${FORM_ID}" method="post" action="${options.action}">
+${hidden}${emailField}<fieldset>
+<legend>${page.wording === 'optout' ? s.optoutLegend : s.consentLegend}</legend>
+${boxes}</fieldset>
+<button type="submit">${s.saveChoices}</button>
+</form>`;
+  } else {
+    const button = html`<button type="submit">${s.unsubscribeAll}</button>`;
+    script = Boolean(p);
+    body = html`<h1>${page.title}</h1>
+${greeting}${intro}<form id="${FORM_ID}" method="post" action="${options.action}">
+${hidden}<fieldset>
+<legend>${CHANNEL_INFO.all.label[page.lang]}</legend>
+<p>${p ? s.blocklistPersonal : s.blocklistGeneric}</p>
+${emailField}</fieldset>
+${p ? html`<noscript>${button}</noscript>` : button}
+</form>`;
+  }
+  return documentShell(page.lang, page.title, options.action, body, script);
+}
+
+/** The answer to a submission, in the page's language. */
+export function renderConfirmation(page: PageDefinition): string {
+  const s = STRINGS[page.lang];
+  const message = page.confirmation ?? (page.type === 'blocklist' ? s.blocklistConfirmation : s.acquisitionConfirmation);
+  return documentShell(page.lang, page.title, '', html`<h1>${s.thanksTitle}</h1>\n<p>${message}</p>`);
+}
+
+/** A plain message page (for the server's error answers), escaped like the rest. */
+export function renderMessage(lang: Lang, title: string, message: string): string {
+  return documentShell(lang, title, '', html`<h1>${title}</h1>\n<p>${message}</p>`);
+}

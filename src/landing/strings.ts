@@ -1,0 +1,45 @@
+import type { Lang } from './page.js';
+
+/** Every built-in page string, in each page language. Channel names and labels come from src/consent/channels.ts. */
+export interface PageStrings {
+  hello: string;
+  emailLabel: string;
+  consentLegend: string;
+  optoutLegend: string;
+  blocklistGeneric: string;
+  blocklistPersonal: string;
+  saveChoices: string;
+  unsubscribeAll: string;
+  thanksTitle: string;
+  acquisitionConfirmation: string;
+  blocklistConfirmation: string;
+}
+
+export const STRINGS: Record<Lang, PageStrings> = {
+  en: {
+    hello: 'Hello',
+    emailLabel: 'Your email address',
+    consentLegend: 'You may contact me by',
+    optoutLegend: 'No longer contact (on blocklist)',
+    blocklistGeneric: 'Enter your email address to stop receiving any communication from us, on every channel.',
+    blocklistPersonal: 'Confirm to stop receiving any communication from us, on every channel.',
+    saveChoices: 'Save my choices',
+    unsubscribeAll: 'Unsubscribe from everything',
+    thanksTitle: 'Thank you',
+    acquisitionConfirmation: 'Thank you, your choices have been saved.',
+    blocklistConfirmation: 'Done: you will no longer be contacted by any channel.',
+  },
+  fr: {
+    hello: 'Bonjour',
+    emailLabel: 'Votre adresse email',
+    consentLegend: 'Vous pouvez me contacter par',
+    optoutLegend: 'Ne plus contacter (en liste de blocage)',
+    blocklistGeneric: 'Saisissez votre adresse email pour ne plus recevoir aucune communication de notre part, sur aucun canal.',
+    blocklistPersonal: 'Confirmez pour ne plus recevoir aucune communication de notre part, sur aucun canal.',
+    saveChoices: 'Enregistrer mes choix',
+    unsubscribeAll: 'Me désinscrire de tout',
+    thanksTitle: 'Merci',
+    acquisitionConfirmation: 'Merci, vos choix ont été enregistrés.',
+    blocklistConfirmation: "C'est fait : vous ne serez plus contacté(e) par aucun canal.",
+  },
+};

@@ -1,0 +1,82 @@
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { openDatabase } from '../src/store/sqlite/open.js';
+import { LATEST_VERSION, MIGRATIONS } from '../src/store/sqlite/migrations.js';
+import { runCli, runJson, tempDb } from './helpers/run-cli.js';
+
+type Snapshot = Record<string, unknown[]>;
+
+/** Every row of every table, by table. */
+function snapshot(db: Database.Database): Snapshot {
+  const tables = db
+    .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+    .all();
+  const snap: Snapshot = {};
+  for (const { name } of tables) snap[name] = db.prepare(`SELECT * FROM "${name}" ORDER BY 1, 2`).all();
+  return snap;
+}
+
+const hasTable = (db: Database.Database, name: string) =>
+  db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
+
+/** Some data in whatever tables the schema has at this version (raw SQL: the store class only knows the latest schema). */
+function seed(db: Database.Database): void {
+  const at = '2026-01-01T00:00:00.000Z';
+  db.prepare('INSERT INTO profiles (email, first_name, optout_sms, created_at, updated_at) VALUES (?, ?, 1, ?, ?)').run('old@example.com', 'Old', at, at);
+  db.prepare("INSERT INTO settings (key, value) VALUES ('seeded', 'yes')").run();
+  if (hasTable(db, 'services')) {
+    db.prepare("INSERT INTO services (name, label, channel, double_opt_in, created_at) VALUES ('news', 'News', 'email', 1, ?)").run(at);
+    db.prepare("INSERT INTO subscriptions (profile_id, service_id, status, since) VALUES (1, 1, 'pending', ?)").run(at);
+  }
+  if (hasTable(db, 'landing_pages')) {
+    const def = JSON.stringify({ slug: 'old', type: 'blocklist', title: 'Old', intro: null, lang: 'en', channels: [], wording: 'consent', confirmation: null });
+    db.prepare('INSERT INTO landing_pages (slug, draft, created_at, updated_at) VALUES (?, ?, ?, ?)').run('old', def, at, at);
+    db.prepare('INSERT INTO landing_page_versions (slug, version, definition, published_at, published_by) VALUES (?, 1, ?, ?, ?)').run('old', def, at, 'seed');
+  }
+}
+
+describe('migrations', () => {
+  it('are numbered 1, 2, … without gaps', () => {
+    expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
+  });
+
+  const earlier = MIGRATIONS.filter((m) => m.version < LATEST_VERSION).map((m) => m.version);
+  it.each(earlier)('a store at version %i with data migrates to the latest, keeping its data', async (version) => {
+    const path = tempDb();
+    const old = openDatabase(path, { targetVersion: version });
+    expect(old.pragma('user_version', { simple: true })).toBe(version);
+    seed(old);
+    const before = snapshot(old);
+    old.close();
+
+    const db = openDatabase(path);
+    expect(db.pragma('user_version', { simple: true })).toBe(LATEST_VERSION);
+    const after = snapshot(db);
+    db.close();
+    for (const [table, rows] of Object.entries(before)) {
+      // Rows kept, each with its old columns unchanged (a later migration may add columns).
+      const now = after[table]!;
+      expect(now, table).toHaveLength(rows.length);
+      rows.forEach((row, i) => expect(now[i], table).toMatchObject(row as object));
+    }
+
+    // The migrated store works: the old profile is there, it has a signing key, pages can be made and linked.
+    const profile = await runJson(path, ['profile', 'show', 'old@example.com', '--json']);
+    expect(profile.optOut.sms).toBe(true);
+    if (version >= 2) expect(profile.subscriptions).toEqual([{ service: 'news', status: 'pending', since: '2026-01-01T00:00:00.000Z' }]);
+    expect(await runJson(path, ['keys', 'list', '--json'])).toHaveLength(1);
+    expect((await runCli(['--db', path, 'landing', 'create', 'new', '--type', 'blocklist', '--title', 'New'])).code).toBe(0);
+    expect((await runCli(['--db', path, 'landing', 'publish', 'new', '--out-dir', `${path}.out`])).code).toBe(0);
+    const link = await runJson(path, ['landing', 'link', 'new', '--profile', String(profile.id), '--json']);
+    expect(link.oneClickUrl).toMatch(/\/new\/one-click\?t=/);
+  });
+
+  it('published page versions cannot be changed or deleted', () => {
+    const path = tempDb();
+    const db = openDatabase(path);
+    seed(db);
+    expect(() => db.prepare("UPDATE landing_page_versions SET definition = '{}'").run()).toThrow(/immutable/);
+    expect(() => db.prepare('DELETE FROM landing_page_versions').run()).toThrow(/immutable/);
+    db.close();
+  });
+});
