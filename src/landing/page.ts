@@ -122,18 +122,7 @@ export interface PageVersion {
 }
 
 /** Canonical JSON of a definition, for storage and for "did the draft change" comparisons. */
-export function canonicalDefinition(p: PageDefinition): string {
-  return JSON.stringify({
-    slug: p.slug,
-    type: p.type,
-    title: p.title,
-    intro: p.intro,
-    lang: p.lang,
-    channels: p.channels,
-    wording: p.wording,
-    confirmation: p.confirmation,
-  });
-}
+export { canonicalDefinition } from './canonical.js';
 
 /** The stable JSON of `landing list --json` entries. */
 export function pageSummary(r: PageRecord) {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { conflict, notFound } from '../../consent/errors.js';
-import { canonicalDefinition, type PageDefinition, type PageRecord, type PageVersion } from '../../landing/page.js';
+import { canonicalDefinition } from '../../landing/canonical.js';
+import type { PageDefinition, PageRecord, PageVersion } from '../../landing/page.js';
 import type { KeyRepository, PageRepository, SigningKeyRecord } from '../../landing/repository.js';
 import type { SqliteStore } from './sqlite-store.js';
 
