@@ -16,18 +16,10 @@ export async function requireProfile(store: ConsentStore, ref: ProfileRef): Prom
   return profile;
 }
 
-export interface ProfileView {
-  id: number;
-  email: string;
-  phone: string | null;
-  firstName: string | null;
-  lastName: string | null;
-  optOut: OptOutFlags;
+export interface ProfileView extends Profile {
   reachable: ReturnType<typeof reachability>;
   lastChanged: Partial<Record<Channel, { action: string; source: string; actor: string; occurredAt: string }>>;
   subscriptions: Subscription[];
-  createdAt: string;
-  updatedAt: string;
 }
 
 /** The stable JSON shape of a profile (`profile show --json`, `profile list --json`). */
