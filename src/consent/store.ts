@@ -1,5 +1,6 @@
 import type { Channel, ContactChannel, OptOutFlags } from './channels.js';
 import type { ChangeContext, LedgerEvent, LedgerVerification } from './ledger.js';
+import type { BulkStore } from './bulk.js';
 import type { ConsentChange, NewProfile, Profile, ProfileRef } from './profile.js';
 
 export interface ProfileFilter {
@@ -31,6 +32,8 @@ export interface ConsentResult {
  */
 export interface ConsentStore {
   readonly location: string;
+  /** Bulk CSV import (staging and one set-based write). */
+  readonly bulk: BulkStore;
   addProfile(profile: NewProfile, at: string): Promise<Profile>;
   findProfile(ref: ProfileRef): Promise<Profile | null>;
   listProfiles(filter: ProfileFilter): AsyncIterable<Profile>;

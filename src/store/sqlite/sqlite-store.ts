@@ -19,6 +19,8 @@ import type {
   LastChanges,
   ProfileFilter,
 } from '../../consent/store.js';
+import type { BulkStore } from '../../consent/bulk.js';
+import { SqliteBulkStore } from './bulk-store.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, openDatabase, translateSqliteError, type OpenOptions } from './open.js';
 
 interface ProfileRow {
@@ -98,6 +100,7 @@ const PAGE = 1000;
 export class SqliteStore implements ConsentStore {
   private readonly busyTimeoutMs: number;
   private readonly stmts;
+  readonly bulk: BulkStore;
 
   constructor(
     readonly db: Database.Database,
@@ -105,6 +108,7 @@ export class SqliteStore implements ConsentStore {
     busyTimeoutMs = DEFAULT_BUSY_TIMEOUT_MS,
   ) {
     this.busyTimeoutMs = busyTimeoutMs;
+    this.bulk = new SqliteBulkStore(this);
     this.stmts = {
       byId: db.prepare<[number], ProfileRow>('SELECT * FROM profiles WHERE id = ?'),
       byEmail: db.prepare<[string], ProfileRow>('SELECT * FROM profiles WHERE email = ?'),
