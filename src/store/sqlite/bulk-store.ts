@@ -24,7 +24,7 @@ const anyChange = [
   textChanged('phone', 'cur_phone'),
   textChanged('first_name', 'cur_first_name'),
   textChanged('last_name', 'cur_last_name'),
-  ...C.map((c) => `n_${c} <> coalesce(cur_${c}, 0)`),
+  ...C.map((c) => `n_${c} <> coalesce(was_${c}, 0)`),
 ].join(' OR ');
 
 const STAGE_BATCH = 2000;
@@ -83,7 +83,7 @@ class SqliteImportSession implements ImportSession {
       SELECT g.email, g.n, g.line, g.phone, g.first_name, g.last_name,
         p.id AS profile_id, p.id IS NULL AS is_new,
         p.phone AS cur_phone, p.first_name AS cur_first_name, p.last_name AS cur_last_name,
-        ${C.map((c) => `g.o_${c}, p.optout_${c} AS cur_${c}, ${newFlag(c, allowOptin)} AS n_${c}`).join(',\n        ')}
+        ${C.map((c) => `g.o_${c}, p.optout_${c} AS was_${c}, ${newFlag(c, allowOptin)} AS n_${c}`).join(',\n        ')}
       FROM (SELECT email, count(*) AS n, max(line) AS line, phone, first_name, last_name,
               ${C.map((c) => `min(1, sum(o_${c})) AS o_${c}`).join(', ')}
             FROM temp.import_raw GROUP BY email) g
@@ -98,7 +98,7 @@ class SqliteImportSession implements ImportSession {
   }
 
   private counts(): Omit<ImportCounts, 'events'> {
-    const sumOver = (expr: (c: Channel) => string) => C.map((c) => `(${expr(c)})`).join(' + ');
+    const sumOver = (expr: (c: Channel) => string) => C.map((c) => `coalesce(${expr(c)}, 0)`).join(' + ');
     const row = this.db
       .prepare(
         `SELECT count(*) AS profiles,
@@ -106,9 +106,9 @@ class SqliteImportSession implements ImportSession {
           coalesce(sum(NOT is_new AND (${anyChange})), 0) AS updated,
           coalesce(sum(NOT is_new AND NOT (${anyChange})), 0) AS unchanged,
           coalesce(sum(n - 1), 0) AS duplicatesMerged,
-          coalesce(sum(${sumOver((c) => `n_${c} = 1 AND coalesce(cur_${c}, 0) = 0`)}), 0) AS optOutsSet,
-          coalesce(sum(${sumOver((c) => `n_${c} = 0 AND cur_${c} = 1`)}), 0) AS optInsApplied,
-          coalesce(sum(${sumOver((c) => `o_${c} = 0 AND cur_${c} = 1 AND n_${c} = 1`)}), 0) AS optInsNotApplied
+          coalesce(sum(${sumOver((c) => `n_${c} = 1 AND coalesce(was_${c}, 0) = 0`)}), 0) AS optOutsSet,
+          coalesce(sum(${sumOver((c) => `n_${c} = 0 AND was_${c} = 1`)}), 0) AS optInsApplied,
+          coalesce(sum(${sumOver((c) => `o_${c} = 0 AND was_${c} = 1 AND n_${c} = 1`)}), 0) AS optInsNotApplied
         FROM temp.import_plan`,
       )
       .get() as Omit<ImportCounts, 'events'>;
@@ -135,7 +135,7 @@ class SqliteImportSession implements ImportSession {
             first_name = coalesce(ip.first_name, profiles.first_name), last_name = coalesce(ip.last_name, profiles.last_name),
             ${C.map((c) => `optout_${c} = ip.n_${c}`).join(', ')}, updated_at = ?
           FROM temp.import_plan ip
-          WHERE profiles.id = ip.profile_id AND NOT ip.is_new AND (${anyChange.replace(/\b(phone|first_name|last_name|n_\w+|cur_\w+)\b/g, 'ip.$1')})`,
+          WHERE profiles.id = ip.profile_id AND NOT ip.is_new AND (${anyChange.replace(/\b(phone|first_name|last_name|n_\w+|cur_\w+|was_\w+)\b/g, 'ip.$1')})`,
         )
         .run(at);
       this.db
@@ -153,10 +153,10 @@ class SqliteImportSession implements ImportSession {
 
   /** The flag changes, read in pages: no statement stays open while events are written. */
   private *changes(): Generator<{ profileId: number; channel: Channel; action: string }> {
-    const differs = C.map((c) => `n_${c} <> coalesce(cur_${c}, 0)`).join(' OR ');
+    const differs = C.map((c) => `n_${c} <> coalesce(was_${c}, 0)`).join(' OR ');
     const page = this.db
       .prepare(
-        `SELECT rowid AS rid, profile_id, ${C.map((c) => `n_${c}, coalesce(cur_${c}, 0) AS c_${c}`).join(', ')}
+        `SELECT rowid AS rid, profile_id, ${C.map((c) => `n_${c}, coalesce(was_${c}, 0) AS c_${c}`).join(', ')}
         FROM temp.import_plan WHERE rowid > ? AND (${differs}) ORDER BY rowid LIMIT 5000`,
       )
       .raw();

@@ -125,6 +125,7 @@ function progressBar(ctx: CommandContext, input: Readable, size: number | null) 
       }
     },
     done() {
+      if (size) read = size;
       if (rows > 0 || last > 0) {
         draw();
         ctx.deps.stderr.write('\n');
