@@ -1,118 +1,213 @@
 import type Database from 'better-sqlite3';
 import { CHANNELS, type Channel } from '../../consent/channels.js';
-import type { ChangeContext } from '../../consent/ledger.js';
 import type { BulkStore, ImportCounts, ImportSession, StagedRow } from '../../consent/bulk.js';
+import type { ChangeContext } from '../../consent/ledger.js';
 import type { SqliteStore } from './sqlite-store.js';
 
 /*
- * Imports run as: stage every valid row into a TEMP table (not the store file:
- * dropping it costs nothing and a crash leaves no trace), then plan and write
- * with set-based SQL in one IMMEDIATE transaction. The rows reach
- * `profiles` grouped by email, i.e. in the unique index's order, so the index
- * is appended to instead of being updated at random places: that is what
- * makes a million random-order emails cheap.
+ * An import runs as: stage every valid row into a TEMP table (not the store
+ * file: dropping it costs nothing and a crash leaves no trace), then plan and
+ * write with set-based SQL in one IMMEDIATE transaction.
+ *
+ * Speed comes from two choices, both measured on a million random-order
+ * emails: the rows reach `profiles` grouped by email, i.e. in the unique
+ * index's order, so the index is appended to instead of being updated at
+ * random places; and the seven opt-out flags travel as two bit masks (bit i
+ * is CHANNELS[i]), so the plan is a few integer operations per row instead of
+ * seven CASE expressions.
  */
 
 const C = CHANNELS;
-const oCols = C.map((c) => `o_${c}`);
-/** The flag a row leaves in place: clear only when allowed. */
-const newFlag = (c: Channel, allowOptin: boolean) =>
-  `CASE WHEN g.o_${c} IS NULL THEN coalesce(p.optout_${c}, 0) WHEN g.o_${c} = 1 THEN 1 ` +
-  `WHEN coalesce(p.optout_${c}, 0) = 0 THEN 0 ELSE ${allowOptin ? 0 : 1} END`;
-const textChanged = (col: string, cur: string) => `(${col} IS NOT NULL AND ${col} IS NOT ${cur})`;
-const anyChange = [
-  textChanged('phone', 'cur_phone'),
-  textChanged('first_name', 'cur_first_name'),
-  textChanged('last_name', 'cur_last_name'),
-  ...C.map((c) => `n_${c} <> coalesce(was_${c}, 0)`),
-].join(' OR ');
-
-const STAGE_BATCH = 2000;
+const ALL_BITS = (1 << C.length) - 1;
+/** The profile's flags as a mask. */
+const curMask = (p: string) => C.map((c, i) => `(${p}.optout_${c} << ${i})`).join(' | ');
+const STAGE_ROWS_PER_STMT = 64;
+const PAGE = 5000;
 
 export class SqliteBulkStore implements BulkStore {
-  private sessions = 0;
   constructor(private readonly store: SqliteStore) {}
 
   async beginImport(): Promise<ImportSession> {
-    return new SqliteImportSession(this.store, ++this.sessions);
+    return new SqliteImportSession(this.store);
   }
 }
 
 class SqliteImportSession implements ImportSession {
   private readonly db: Database.Database;
-  private readonly insert: Database.Statement;
   private readonly stageBatch: (rows: readonly StagedRow[]) => void;
   private readonly savedCache: number;
 
-  constructor(
-    private readonly store: SqliteStore,
-    _id: number,
-  ) {
-    this.db = store.db;
+  constructor(private readonly store: SqliteStore) {
+    const db = (this.db = store.db);
     // More cache for the sorts and joins of a big import; still a fixed bound.
-    this.savedCache = this.db.pragma('cache_size', { simple: true }) as number;
-    this.db.pragma('cache_size = -32768');
-    this.db.pragma('temp.cache_size = -32768');
-    this.db.exec(`DROP TABLE IF EXISTS temp.import_raw; DROP TABLE IF EXISTS temp.import_plan;
+    this.savedCache = db.pragma('cache_size', { simple: true }) as number;
+    db.pragma('cache_size = -32768');
+    db.pragma('temp.cache_size = -32768');
+    db.exec(`DROP TABLE IF EXISTS temp.import_raw; DROP TABLE IF EXISTS temp.import_plan;
       CREATE TEMP TABLE import_raw (line INTEGER NOT NULL, email TEXT NOT NULL, phone TEXT, first_name TEXT, last_name TEXT,
-        ${oCols.map((c) => `${c} INTEGER`).join(', ')})`);
-    this.insert = this.db.prepare(
-      `INSERT INTO temp.import_raw VALUES (?, ?, ?, ?, ?, ${oCols.map(() => '?').join(', ')})`,
-    );
+        setm INTEGER NOT NULL, clearm INTEGER NOT NULL)`);
+    const tuple = '(?, ?, ?, ?, ?, ?, ?)';
+    const many = db.prepare(`INSERT INTO temp.import_raw VALUES ${Array(STAGE_ROWS_PER_STMT).fill(tuple).join(', ')}`);
+    const one = db.prepare(`INSERT INTO temp.import_raw VALUES ${tuple}`);
+    const args: unknown[] = new Array(7 * STAGE_ROWS_PER_STMT);
+    const put = (r: StagedRow, at: number) => {
+      let set = 0;
+      let clear = 0;
+      for (let i = 0; i < r.optOut.length; i++) {
+        const v = r.optOut[i];
+        if (v === 1) set |= 1 << i;
+        else if (v === 0) clear |= 1 << i;
+      }
+      args[at] = r.line;
+      args[at + 1] = r.email;
+      args[at + 2] = r.phone;
+      args[at + 3] = r.firstName;
+      args[at + 4] = r.lastName;
+      args[at + 5] = set;
+      args[at + 6] = clear;
+    };
     // Staging writes only the temp schema, so this deferred transaction never
     // takes the store's write lock: other processes carry on meanwhile.
-    this.stageBatch = this.db.transaction((rows: readonly StagedRow[]) => {
-      const ins = this.insert;
-      for (const r of rows) ins.run(r.line, r.email, r.phone, r.firstName, r.lastName, ...r.optOut);
+    this.stageBatch = db.transaction((rows: readonly StagedRow[]) => {
+      let i = 0;
+      // Many rows per statement: the per-call cost dominates a narrow insert.
+      for (; i + STAGE_ROWS_PER_STMT <= rows.length; i += STAGE_ROWS_PER_STMT) {
+        for (let k = 0; k < STAGE_ROWS_PER_STMT; k++) put(rows[i + k]!, 7 * k);
+        many.run(args);
+      }
+      for (; i < rows.length; i++) {
+        put(rows[i]!, 0);
+        one.run(args.slice(0, 7));
+      }
     });
   }
 
   async stage(rows: readonly StagedRow[]): Promise<void> {
-    for (let i = 0; i < rows.length; i += STAGE_BATCH) this.stageBatch(rows.slice(i, i + STAGE_BATCH));
+    this.stageBatch(rows);
   }
 
-  /** Merges duplicate emails and joins with the current profiles into temp.import_plan. */
+  /**
+   * temp.import_plan: one row per email, in email order, with the current
+   * profile (if any), the flags it will have (`newm`) and whether anything
+   * changes.
+   */
   private plan(allowOptin: boolean): void {
     const db = this.db;
-    db.exec(`DROP TABLE IF EXISTS temp.import_plan;
-      CREATE INDEX IF NOT EXISTS temp.import_raw_email ON import_raw (email, line);`);
-    // Bare columns of a group come from the row holding max(line), the last
-    // one in the file; for duplicates they are corrected below. An opt-out in
-    // any row of a group wins: sum() of 0/1/NULL is >0, 0, or NULL (no value).
+    db.exec('DROP TABLE IF EXISTS temp.import_plan');
+    // Grouping sorts by email. Bare columns come from the row holding
+    // max(line), the last one in the file; sum() of a single row's mask is the
+    // mask. Groups of several rows are folded properly below.
     db.exec(`CREATE TEMP TABLE import_plan AS
-      SELECT g.email, g.n, g.line, g.phone, g.first_name, g.last_name,
+      SELECT g.email, g.n, g.line, g.phone, g.first_name, g.last_name, g.setm, g.clearm,
         p.id AS profile_id, p.id IS NULL AS is_new,
         p.phone AS cur_phone, p.first_name AS cur_first_name, p.last_name AS cur_last_name,
-        ${C.map((c) => `g.o_${c}, p.optout_${c} AS was_${c}, ${newFlag(c, allowOptin)} AS n_${c}`).join(',\n        ')}
-      FROM (SELECT email, count(*) AS n, max(line) AS line, phone, first_name, last_name,
-              ${C.map((c) => `min(1, sum(o_${c})) AS o_${c}`).join(', ')}
+        coalesce(${curMask('p')}, 0) AS curm, 0 AS newm, 0 AS changed
+      FROM (SELECT email, count(*) AS n, max(line) AS line, phone, first_name, last_name, sum(setm) AS setm, sum(clearm) AS clearm
             FROM temp.import_raw GROUP BY email) g
-      LEFT JOIN main.profiles p ON p.email = g.email
-      ORDER BY g.email`);
-    // For an email given more than once, each text field takes the last
-    // non-empty value in the file.
-    const last = (col: string) =>
-      `(SELECT r.${col} FROM temp.import_raw r WHERE r.email = import_plan.email AND r.${col} IS NOT NULL ORDER BY r.line DESC LIMIT 1)`;
-    db.exec(`UPDATE temp.import_plan SET phone = ${last('phone')}, first_name = ${last('first_name')},
-      last_name = ${last('last_name')} WHERE n > 1`);
+      LEFT JOIN main.profiles p ON p.email = g.email`);
+    this.foldDuplicates();
+    // An opt-out in the file is set; a cleared one only with --allow-optin;
+    // a flag the file asks to set and clear (duplicates) stays set.
+    const clearable = allowOptin ? ALL_BITS : 0;
+    db.exec(`UPDATE temp.import_plan SET newm = (curm | setm) & ~(clearm & ~setm & ${clearable})`);
+    db.exec(`UPDATE temp.import_plan SET changed = 1 WHERE newm <> curm
+      OR (phone IS NOT NULL AND phone IS NOT cur_phone)
+      OR (first_name IS NOT NULL AND first_name IS NOT cur_first_name)
+      OR (last_name IS NOT NULL AND last_name IS NOT cur_last_name)`);
   }
 
-  private counts(): Omit<ImportCounts, 'events'> {
-    const sumOver = (expr: (c: Channel) => string) => C.map((c) => `coalesce(${expr(c)}, 0)`).join(' + ');
-    const row = this.db
+  /**
+   * For an email given more than once: an opt-out in any row wins, and each
+   * text field takes the last non-empty value in the file. Only duplicates
+   * are read back, a page at a time.
+   */
+  private foldDuplicates(): void {
+    const db = this.db;
+    const dups = (db.prepare('SELECT count(*) AS k FROM temp.import_plan WHERE n > 1').get() as { k: number }).k;
+    if (dups === 0) return;
+    db.exec(`DROP TABLE IF EXISTS temp.import_dups;
+      CREATE TEMP TABLE import_dups AS SELECT r.* FROM temp.import_raw r
+        WHERE r.email IN (SELECT email FROM temp.import_plan WHERE n > 1) ORDER BY r.email, r.line`);
+    const rows = db.prepare<[number], { rid: number; email: string; phone: string | null; first_name: string | null; last_name: string | null; setm: number; clearm: number }>(
+      `SELECT rowid AS rid, * FROM temp.import_dups WHERE rowid > ? ORDER BY rowid LIMIT ${PAGE}`,
+    );
+    const update = db.prepare(
+      'UPDATE temp.import_plan SET phone = ?, first_name = ?, last_name = ?, setm = ?, clearm = ? WHERE email = ?',
+    );
+    let cur: { email: string; phone: string | null; first: string | null; last: string | null; set: number; clear: number } | null = null;
+    const flush = () => {
+      if (cur) update.run(cur.phone, cur.first, cur.last, cur.set, cur.clear & ~cur.set, cur.email);
+    };
+    let after = 0;
+    for (;;) {
+      const page = rows.all(after);
+      for (const r of page) {
+        if (!cur || cur.email !== r.email) {
+          flush();
+          cur = { email: r.email, phone: null, first: null, last: null, set: 0, clear: 0 };
+        }
+        cur.phone = r.phone ?? cur.phone;
+        cur.first = r.first_name ?? cur.first;
+        cur.last = r.last_name ?? cur.last;
+        cur.set |= r.setm;
+        cur.clear |= r.clearm;
+      }
+      if (page.length < PAGE) break;
+      after = page[page.length - 1]!.rid;
+    }
+    flush();
+    db.exec('DROP TABLE temp.import_dups');
+  }
+
+  /**
+   * Walks the rows whose flags change or whose opt-ins are refused, counting
+   * them and, on a real import, yielding the ledger events. Pages, so that no
+   * statement is open while events are written.
+   */
+  private *flagChanges(counts: ImportCounts, withIds: boolean): Generator<{ profileId: number; channel: Channel; action: string }> {
+    const refused = 'clearm & curm & newm';
+    // After the write, new profiles' ids come from the email index (covering: no table access).
+    const page = this.db
       .prepare(
-        `SELECT count(*) AS profiles,
-          coalesce(sum(is_new), 0) AS new,
-          coalesce(sum(NOT is_new AND (${anyChange})), 0) AS updated,
-          coalesce(sum(NOT is_new AND NOT (${anyChange})), 0) AS unchanged,
-          coalesce(sum(n - 1), 0) AS duplicatesMerged,
-          coalesce(sum(${sumOver((c) => `n_${c} = 1 AND coalesce(was_${c}, 0) = 0`)}), 0) AS optOutsSet,
-          coalesce(sum(${sumOver((c) => `n_${c} = 0 AND was_${c} = 1`)}), 0) AS optInsApplied,
-          coalesce(sum(${sumOver((c) => `o_${c} = 0 AND was_${c} = 1 AND n_${c} = 1`)}), 0) AS optInsNotApplied
+        withIds
+          ? `SELECT ip.rowid, coalesce(ip.profile_id, p.id), ip.curm, ip.newm, ${refused}
+             FROM temp.import_plan ip JOIN main.profiles p ON p.email = ip.email
+             WHERE ip.rowid > ? AND (ip.newm <> ip.curm OR (ip.${refused}) <> 0) ORDER BY ip.rowid LIMIT ${PAGE}`
+          : `SELECT rowid, 0, curm, newm, ${refused} FROM temp.import_plan
+             WHERE rowid > ? AND (newm <> curm OR (${refused}) <> 0) ORDER BY rowid LIMIT ${PAGE}`,
+      )
+      .raw();
+    let after = 0;
+    for (;;) {
+      const rows = page.all(after) as number[][];
+      for (const r of rows) {
+        const cur = r[2]!;
+        const next = r[3]!;
+        const diff = cur ^ next;
+        if (r[4]) counts.optInsNotApplied += popcount(r[4]);
+        if (diff === 0) continue;
+        for (let i = 0; i < C.length; i++) {
+          const bit = 1 << i;
+          if (!(diff & bit)) continue;
+          if (next & bit) counts.optOutsSet++;
+          else counts.optInsApplied++;
+          if (withIds) yield { profileId: r[1]!, channel: C[i]!, action: next & bit ? 'optout' : 'optin' };
+        }
+      }
+      if (rows.length < PAGE) return;
+      after = rows[rows.length - 1]![0]!;
+    }
+  }
+
+  private baseCounts(): ImportCounts {
+    const r = this.db
+      .prepare(
+        `SELECT count(*) AS profiles, coalesce(sum(is_new), 0) AS new, coalesce(sum(changed AND NOT is_new), 0) AS updated,
+          coalesce(sum(NOT changed AND NOT is_new), 0) AS unchanged, coalesce(sum(n - 1), 0) AS duplicatesMerged
         FROM temp.import_plan`,
       )
-      .get() as Omit<ImportCounts, 'events'>;
-    return row;
+      .get() as Pick<ImportCounts, 'profiles' | 'new' | 'updated' | 'unchanged' | 'duplicatesMerged'>;
+    return { ...r, optOutsSet: 0, optInsApplied: 0, optInsNotApplied: 0, events: 0 };
   }
 
   async apply(options: { allowOptin: boolean }, context: ChangeContext | null): Promise<ImportCounts> {
@@ -120,64 +215,51 @@ class SqliteImportSession implements ImportSession {
       // A dry run reads one consistent snapshot and writes only temp tables.
       return this.db.transaction(() => {
         this.plan(options.allowOptin);
-        return { ...this.counts(), events: 0 };
+        const counts = this.baseCounts();
+        for (const _ of this.flagChanges(counts, false));
+        return counts;
       })();
     }
     return this.store.writeTransaction(() => {
       // Planned under the write lock, so no other process can change a
       // profile between the plan and the write.
       this.plan(options.allowOptin);
-      const counts = this.counts();
+      const counts = this.baseCounts();
       const at = context.occurredAt;
-      this.db
-        .prepare(
-          `UPDATE main.profiles SET phone = coalesce(ip.phone, profiles.phone),
-            first_name = coalesce(ip.first_name, profiles.first_name), last_name = coalesce(ip.last_name, profiles.last_name),
-            ${C.map((c) => `optout_${c} = ip.n_${c}`).join(', ')}, updated_at = ?
-          FROM temp.import_plan ip
-          WHERE profiles.id = ip.profile_id AND NOT ip.is_new AND (${anyChange.replace(/\b(phone|first_name|last_name|n_\w+|cur_\w+|was_\w+)\b/g, 'ip.$1')})`,
-        )
-        .run(at);
-      this.db
-        .prepare(
-          `INSERT INTO main.profiles (email, phone, first_name, last_name, ${C.map((c) => `optout_${c}`).join(', ')}, created_at, updated_at)
-          SELECT email, phone, first_name, last_name, ${C.map((c) => `n_${c}`).join(', ')}, ?, ? FROM temp.import_plan
-          WHERE is_new ORDER BY email`,
-        )
-        .run(at, at);
-      this.db.exec(`UPDATE temp.import_plan SET profile_id = (SELECT id FROM main.profiles p WHERE p.email = import_plan.email) WHERE is_new`);
-      const events = this.store.appendEvents(this.changes(), context);
-      return { ...counts, events };
+      if (counts.updated > 0) {
+        this.db
+          .prepare(
+            `UPDATE main.profiles SET phone = coalesce(ip.phone, profiles.phone),
+              first_name = coalesce(ip.first_name, profiles.first_name), last_name = coalesce(ip.last_name, profiles.last_name),
+              ${C.map((c, i) => `optout_${c} = (ip.newm >> ${i}) & 1`).join(', ')}, updated_at = ?
+            FROM temp.import_plan ip
+            WHERE profiles.id = ip.profile_id AND ip.changed AND NOT ip.is_new`,
+          )
+          .run(at);
+      }
+      if (counts.new > 0) {
+        this.db
+          .prepare(
+            `INSERT INTO main.profiles (email, phone, first_name, last_name, ${C.map((c) => `optout_${c}`).join(', ')}, created_at, updated_at)
+            SELECT email, phone, first_name, last_name, ${C.map((_, i) => `(newm >> ${i}) & 1`).join(', ')}, ?, ?
+            FROM temp.import_plan WHERE is_new ORDER BY rowid`,
+          )
+          .run(at, at);
+      }
+      counts.events = this.store.appendEvents(this.flagChanges(counts, true), context);
+      return counts;
     });
   }
 
-  /** The flag changes, read in pages: no statement stays open while events are written. */
-  private *changes(): Generator<{ profileId: number; channel: Channel; action: string }> {
-    const differs = C.map((c) => `n_${c} <> coalesce(was_${c}, 0)`).join(' OR ');
-    const page = this.db
-      .prepare(
-        `SELECT rowid AS rid, profile_id, ${C.map((c) => `n_${c}, coalesce(was_${c}, 0) AS c_${c}`).join(', ')}
-        FROM temp.import_plan WHERE rowid > ? AND (${differs}) ORDER BY rowid LIMIT 5000`,
-      )
-      .raw();
-    let after = 0;
-    for (;;) {
-      const rows = page.all(after) as number[][];
-      for (const r of rows) {
-        for (let i = 0; i < C.length; i++) {
-          const next = r[2 + 2 * i];
-          if (next !== r[3 + 2 * i]) yield { profileId: r[1]!, channel: C[i]!, action: next === 1 ? 'optout' : 'optin' };
-        }
-      }
-      if (rows.length < 5000) return;
-      after = rows[rows.length - 1]![0]!;
-    }
-  }
-
   async discard(): Promise<void> {
-    if (!this.db.open) return;
-    if (this.db.inTransaction) return; // the failing transaction rolls back the temp tables with it
+    if (!this.db.open || this.db.inTransaction) return;
     this.db.exec('DROP TABLE IF EXISTS temp.import_plan; DROP TABLE IF EXISTS temp.import_raw;');
     this.db.pragma(`cache_size = ${this.savedCache}`);
   }
+}
+
+function popcount(x: number): number {
+  let n = 0;
+  for (; x; x &= x - 1) n++;
+  return n;
 }
