@@ -96,24 +96,30 @@ class SqliteImportSession implements ImportSession {
     db.exec('DROP TABLE IF EXISTS temp.import_plan');
     // Grouping sorts by email. Bare columns come from the row holding
     // max(line), the last one in the file; sum() of a single row's mask is the
-    // mask. Groups of several rows are folded properly below.
-    db.exec(`CREATE TEMP TABLE import_plan AS
-      SELECT g.email, g.n, g.line, g.phone, g.first_name, g.last_name, g.setm, g.clearm,
-        p.id AS profile_id, p.id IS NULL AS is_new,
-        p.phone AS cur_phone, p.first_name AS cur_first_name, p.last_name AS cur_last_name,
-        coalesce(${curMask('p')}, 0) AS curm, 0 AS newm, 0 AS changed
-      FROM (SELECT email, count(*) AS n, max(line) AS line, phone, first_name, last_name, sum(setm) AS setm, sum(clearm) AS clearm
-            FROM temp.import_raw GROUP BY email) g
-      LEFT JOIN main.profiles p ON p.email = g.email`);
-    this.foldDuplicates();
+    // mask. Groups of several rows are folded properly afterwards.
     // An opt-out in the file is set; a cleared one only with --allow-optin;
     // a flag the file asks to set and clear (duplicates) stays set.
-    const clearable = allowOptin ? ALL_BITS : 0;
-    db.exec(`UPDATE temp.import_plan SET newm = (curm | setm) & ~(clearm & ~setm & ${clearable})`);
-    db.exec(`UPDATE temp.import_plan SET changed = 1 WHERE newm <> curm
+    const newm = `(curm | setm) & ~(clearm & ~setm & ${allowOptin ? ALL_BITS : 0})`;
+    const changed = `(newm <> curm
       OR (phone IS NOT NULL AND phone IS NOT cur_phone)
       OR (first_name IS NOT NULL AND first_name IS NOT cur_first_name)
-      OR (last_name IS NOT NULL AND last_name IS NOT cur_last_name)`);
+      OR (last_name IS NOT NULL AND last_name IS NOT cur_last_name))`;
+    // Computed in the one pass that builds the table (updating it afterwards
+    // would rewrite a million rows).
+    db.exec(`CREATE TEMP TABLE import_plan AS
+      SELECT y.*, ${changed} AS changed FROM (
+        SELECT x.*, ${newm} AS newm FROM (
+          SELECT g.email, g.n, g.line, g.phone, g.first_name, g.last_name, g.setm, g.clearm,
+            p.id AS profile_id, p.id IS NULL AS is_new,
+            p.phone AS cur_phone, p.first_name AS cur_first_name, p.last_name AS cur_last_name,
+            coalesce(${curMask('p')}, 0) AS curm
+          FROM (SELECT email, count(*) AS n, max(line) AS line, phone, first_name, last_name, sum(setm) AS setm, sum(clearm) AS clearm
+                FROM temp.import_raw GROUP BY email) g
+          LEFT JOIN main.profiles p ON p.email = g.email) x) y`);
+    if (this.foldDuplicates()) {
+      db.exec(`UPDATE temp.import_plan SET newm = ${newm} WHERE n > 1`);
+      db.exec(`UPDATE temp.import_plan SET changed = ${changed} WHERE n > 1`);
+    }
   }
 
   /**
@@ -121,10 +127,10 @@ class SqliteImportSession implements ImportSession {
    * text field takes the last non-empty value in the file. Only duplicates
    * are read back, a page at a time.
    */
-  private foldDuplicates(): void {
+  private foldDuplicates(): boolean {
     const db = this.db;
     const dups = (db.prepare('SELECT count(*) AS k FROM temp.import_plan WHERE n > 1').get() as { k: number }).k;
-    if (dups === 0) return;
+    if (dups === 0) return false;
     db.exec(`DROP TABLE IF EXISTS temp.import_dups;
       CREATE TEMP TABLE import_dups AS SELECT r.* FROM temp.import_raw r
         WHERE r.email IN (SELECT email FROM temp.import_plan WHERE n > 1) ORDER BY r.email, r.line`);
@@ -157,6 +163,7 @@ class SqliteImportSession implements ImportSession {
     }
     flush();
     db.exec('DROP TABLE temp.import_dups');
+    return true;
   }
 
   /**
