@@ -5,15 +5,18 @@
  */
 import type { ChangeContext } from './ledger.js';
 
-/** One valid, normalised data row. `optOut` follows CHANNELS' order: 1 set, 0 clear, null leave as is. */
-export interface StagedRow {
-  line: number;
-  email: string;
-  phone: string | null;
-  firstName: string | null;
-  lastName: string | null;
-  optOut: (0 | 1 | null)[];
+/**
+ * Valid, normalised rows, flattened so that a batch crosses threads cheaply:
+ * STAGED_WIDTH values per row, in the order line, email, phone, first name,
+ * last name, set mask, clear mask. Bit i of a mask is CHANNELS[i]: the set
+ * mask has the opt-outs the row sets, the clear mask those it asks to clear;
+ * a channel in neither is left as is.
+ */
+export interface StagedBatch {
+  rows: number;
+  values: (string | number | null)[];
 }
+export const STAGED_WIDTH = 7;
 
 export interface ImportCounts {
   /** Distinct emails in the file (after merging duplicates). */
@@ -38,7 +41,7 @@ export interface ImportCounts {
  * temporary storage; nothing in the store changes before `apply`.
  */
 export interface ImportSession {
-  stage(rows: readonly StagedRow[]): Promise<void>;
+  stage(batch: StagedBatch): Promise<void>;
   /**
    * Plans against the current store and, unless `context` is null (a dry
    * run), writes profiles and ledger events in one transaction.

@@ -10,7 +10,7 @@ export interface CsvRecord {
 export interface CsvSourceOptions {
   delimiter: string;
   /** Called with each batch of records, in order; the parser waits for it. */
-  onRecords(records: CsvRecord[]): Promise<void> | void;
+  onRecords(records: CsvRecord[], bytesRead: number): Promise<void> | void;
 }
 
 /**
@@ -22,6 +22,8 @@ export interface CsvSourceOptions {
  */
 export function readCsv(input: Readable, options: CsvSourceOptions): Promise<{ records: number; malformed: { line: number; message: string }[] }> {
   input.setEncoding('utf8');
+  let bytesRead = 0;
+  input.on('data', (chunk: string) => (bytesRead += Buffer.byteLength(chunk)));
   let nextLine = 1;
   let records = 0;
   let bomChecked = false;
@@ -62,7 +64,7 @@ export function readCsv(input: Readable, options: CsvSourceOptions): Promise<{ r
         records += batch.length;
         let pending: Promise<void> | void;
         try {
-          pending = options.onRecords(batch);
+          pending = options.onRecords(batch, bytesRead);
         } catch (e) {
           failed = true;
           parser.abort();

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { CHANNELS, type Channel } from '../../consent/channels.js';
-import type { BulkStore, ImportCounts, ImportSession, StagedRow } from '../../consent/bulk.js';
+import { STAGED_WIDTH, type BulkStore, type ImportCounts, type ImportSession, type StagedBatch } from '../../consent/bulk.js';
 import type { ChangeContext } from '../../consent/ledger.js';
 import type { SqliteStore } from './sqlite-store.js';
 
@@ -34,7 +34,7 @@ export class SqliteBulkStore implements BulkStore {
 
 class SqliteImportSession implements ImportSession {
   private readonly db: Database.Database;
-  private readonly stageBatch: (rows: readonly StagedRow[]) => void;
+  private readonly stageBatch: (batch: StagedBatch) => void;
   private readonly savedCache: number;
 
   constructor(private readonly store: SqliteStore) {
@@ -46,44 +46,24 @@ class SqliteImportSession implements ImportSession {
     db.exec(`DROP TABLE IF EXISTS temp.import_raw; DROP TABLE IF EXISTS temp.import_plan;
       CREATE TEMP TABLE import_raw (line INTEGER NOT NULL, email TEXT NOT NULL, phone TEXT, first_name TEXT, last_name TEXT,
         setm INTEGER NOT NULL, clearm INTEGER NOT NULL)`);
-    const tuple = '(?, ?, ?, ?, ?, ?, ?)';
+    const tuple = `(${Array(STAGED_WIDTH).fill('?').join(', ')})`;
     const many = db.prepare(`INSERT INTO temp.import_raw VALUES ${Array(STAGE_ROWS_PER_STMT).fill(tuple).join(', ')}`);
     const one = db.prepare(`INSERT INTO temp.import_raw VALUES ${tuple}`);
-    const args: unknown[] = new Array(7 * STAGE_ROWS_PER_STMT);
-    const put = (r: StagedRow, at: number) => {
-      let set = 0;
-      let clear = 0;
-      for (let i = 0; i < r.optOut.length; i++) {
-        const v = r.optOut[i];
-        if (v === 1) set |= 1 << i;
-        else if (v === 0) clear |= 1 << i;
-      }
-      args[at] = r.line;
-      args[at + 1] = r.email;
-      args[at + 2] = r.phone;
-      args[at + 3] = r.firstName;
-      args[at + 4] = r.lastName;
-      args[at + 5] = set;
-      args[at + 6] = clear;
-    };
+    const width = STAGED_WIDTH * STAGE_ROWS_PER_STMT;
     // Staging writes only the temp schema, so this deferred transaction never
     // takes the store's write lock: other processes carry on meanwhile.
-    this.stageBatch = db.transaction((rows: readonly StagedRow[]) => {
+    this.stageBatch = db.transaction((batch: StagedBatch) => {
+      const v = batch.values;
+      const end = batch.rows * STAGED_WIDTH;
       let i = 0;
       // Many rows per statement: the per-call cost dominates a narrow insert.
-      for (; i + STAGE_ROWS_PER_STMT <= rows.length; i += STAGE_ROWS_PER_STMT) {
-        for (let k = 0; k < STAGE_ROWS_PER_STMT; k++) put(rows[i + k]!, 7 * k);
-        many.run(args);
-      }
-      for (; i < rows.length; i++) {
-        put(rows[i]!, 0);
-        one.run(args.slice(0, 7));
-      }
+      for (; i + width <= end; i += width) many.run(v.slice(i, i + width));
+      for (; i < end; i += STAGED_WIDTH) one.run(v.slice(i, i + STAGED_WIDTH));
     });
   }
 
-  async stage(rows: readonly StagedRow[]): Promise<void> {
-    this.stageBatch(rows);
+  async stage(batch: StagedBatch): Promise<void> {
+    this.stageBatch(batch);
   }
 
   /**

@@ -1,9 +1,8 @@
-import { closeSync, createReadStream, openSync, statSync, writeSync } from 'node:fs';
+import { closeSync, openSync, statSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { invalid, notFound } from '../../../consent/errors.js';
-import { importProfiles, importSource, InvalidRowsError, MAX_ERRORS, type ImportSummary } from '../../../imports/import.js';
+import { importProfiles, importSource, InvalidRowsError, MAX_ERRORS, type ImportInput, type ImportSummary } from '../../../imports/import.js';
 import type { CommandContext } from '../../context.js';
 
 /** A buffered file writer for the rejects file (synchronous: it is written from the parse loop). */
@@ -30,9 +29,9 @@ export async function run(ctx: CommandContext, file: string, o: Record<string, u
   if (delimiter.length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r') {
     throw invalid(`--delimiter must be one character (not a quote or a newline), not "${delimiter}".`);
   }
-  let input: Readable;
+  let input: ImportInput;
   let size: number | null = null;
-  if (file === '-') input = ctx.deps.stdin.stream;
+  if (file === '-') input = { stream: ctx.deps.stdin.stream };
   else {
     const path = resolve(ctx.deps.cwd, file);
     try {
@@ -40,12 +39,12 @@ export async function run(ctx: CommandContext, file: string, o: Record<string, u
     } catch {
       throw notFound(`No file ${file}.`);
     }
-    input = createReadStream(path);
+    input = { path, size };
   }
 
   const store = await ctx.store();
   const rejects = typeof o.rejects === 'string' ? fileSink(resolve(ctx.deps.cwd, o.rejects)) : undefined;
-  const progress = ctx.deps.stderr.isTTY ? progressBar(ctx, input, size) : undefined;
+  const progress = ctx.deps.stderr.isTTY ? progressBar(ctx, size) : undefined;
   let summary: ImportSummary;
   try {
     summary = await importProfiles(store.bulk, input, file, {
@@ -97,12 +96,11 @@ export function formatSummary(s: ImportSummary): string {
 }
 
 /** Rows, rows/s and percent on stderr, redrawn at most every 200 ms; only on a terminal. */
-function progressBar(ctx: CommandContext, input: Readable, size: number | null) {
+function progressBar(ctx: CommandContext, size: number | null) {
   const start = performance.now();
   let last = 0;
   let read = 0;
   let rows = 0;
-  input.on('data', (c: string | Buffer) => (read += c.length));
   const draw = () => {
     const secs = (performance.now() - start) / 1000;
     const rate = secs > 0 ? Math.round(rows / secs) : 0;
@@ -116,8 +114,9 @@ function progressBar(ctx: CommandContext, input: Readable, size: number | null) 
     ctx.deps.stderr.write(`\r${line}\x1b[K`);
   };
   return {
-    update(n: number) {
+    update(n: number, bytes: number) {
       rows = n;
+      read = bytes;
       const now = performance.now();
       if (now - last >= 200) {
         last = now;
