@@ -134,6 +134,31 @@ describe('profile import', () => {
     expect(sam.lastName).toBe('Lee');
   });
 
+  it('merges duplicates the same way into an empty store and into a populated one', async () => {
+    const file = join(tempDir(), 'dups.csv');
+    writeFileSync(
+      file,
+      'email,first_name,optout_all,optout_email,optout_sms,optout_push\n' +
+        'd@example.com,One,0,1,1,\n' +
+        'x@example.com,X,,,,\n' +
+        'D@example.com,,0,1,0,1\n' +
+        'd@example.com,Three,,1,,0\n',
+    );
+    const empty = tempDb();
+    const populated = tempDb();
+    await runJson(populated, ['profile', 'add', '--email', 'someone@example.com', '--json']);
+    for (const db of [empty, populated]) {
+      const s = await runJson(db, ['profile', 'import', file, '--json']);
+      expect(s).toMatchObject({ rows: 4, profiles: 2, new: 2, duplicatesMerged: 2, optOutsSet: 3, events: 3 });
+      const d = await show(db, 'd@example.com');
+      expect(d.optOut).toEqual({ all: false, email: true, sms: true, phone: false, postal: false, fax: false, push: true });
+      expect(d.firstName).toBe('Three');
+      const h = await runJson(db, ['profile', 'history', 'd@example.com', '--json']);
+      expect(h.map((e: any) => `${e.channel}:${e.action}`).sort()).toEqual(['email:optout', 'push:optout', 'sms:optout']);
+      expect((await runCli(['--db', db, 'ledger', 'verify'])).code).toBe(0);
+    }
+  });
+
   it('never clears an opt-out without --allow-optin; records events with source import:<file>', async () => {
     const db = tempDb();
     const dir = tempDir();

@@ -36,6 +36,7 @@ class SqliteImportSession implements ImportSession {
   private readonly db: Database.Database;
   private readonly stageBatch: (batch: StagedBatch) => void;
   private readonly savedCache: number;
+  private stagedRows = 0;
 
   constructor(private readonly store: SqliteStore) {
     const db = (this.db = store.db);
@@ -64,6 +65,7 @@ class SqliteImportSession implements ImportSession {
 
   async stage(batch: StagedBatch): Promise<void> {
     this.stageBatch(batch);
+    this.stagedRows += batch.rows;
   }
 
   /**
@@ -96,7 +98,12 @@ class SqliteImportSession implements ImportSession {
           FROM (SELECT email, count(*) AS n, max(line) AS line, phone, first_name, last_name, sum(setm) AS setm, sum(clearm) AS clearm
                 FROM temp.import_raw GROUP BY email) g
           LEFT JOIN main.profiles p ON p.email = g.email) x) y`);
-    if (this.foldDuplicates()) {
+    const dups = (db.prepare('SELECT count(*) AS k FROM temp.import_plan WHERE n > 1').get() as { k: number }).k;
+    if (dups > 0) {
+      const update = db.prepare('UPDATE temp.import_plan SET phone = ?, first_name = ?, last_name = ?, setm = ?, clearm = ? WHERE email = ?');
+      this.foldDuplicates('SELECT email FROM temp.import_plan WHERE n > 1', (g) =>
+        update.run(g.phone, g.first, g.last, g.set, g.clear, g.email),
+      );
       db.exec(`UPDATE temp.import_plan SET newm = ${newm} WHERE n > 1`);
       db.exec(`UPDATE temp.import_plan SET changed = ${changed} WHERE n > 1`);
     }
@@ -104,25 +111,20 @@ class SqliteImportSession implements ImportSession {
 
   /**
    * For an email given more than once: an opt-out in any row wins, and each
-   * text field takes the last non-empty value in the file. Only duplicates
-   * are read back, a page at a time.
+   * text field takes the last non-empty value in the file. Only the rows of
+   * duplicated emails (`dupEmails`, a query) are read back, a page at a time.
    */
-  private foldDuplicates(): boolean {
+  private foldDuplicates(dupEmails: string, onGroup: (g: FoldedGroup) => void): void {
     const db = this.db;
-    const dups = (db.prepare('SELECT count(*) AS k FROM temp.import_plan WHERE n > 1').get() as { k: number }).k;
-    if (dups === 0) return false;
     db.exec(`DROP TABLE IF EXISTS temp.import_dups;
       CREATE TEMP TABLE import_dups AS SELECT r.* FROM temp.import_raw r
-        WHERE r.email IN (SELECT email FROM temp.import_plan WHERE n > 1) ORDER BY r.email, r.line`);
+        WHERE r.email IN (${dupEmails}) ORDER BY r.email, r.line`);
     const rows = db.prepare<[number], { rid: number; email: string; phone: string | null; first_name: string | null; last_name: string | null; setm: number; clearm: number }>(
       `SELECT rowid AS rid, * FROM temp.import_dups WHERE rowid > ? ORDER BY rowid LIMIT ${PAGE}`,
     );
-    const update = db.prepare(
-      'UPDATE temp.import_plan SET phone = ?, first_name = ?, last_name = ?, setm = ?, clearm = ? WHERE email = ?',
-    );
-    let cur: { email: string; phone: string | null; first: string | null; last: string | null; set: number; clear: number } | null = null;
+    let cur: FoldedGroup | null = null;
     const flush = () => {
-      if (cur) update.run(cur.phone, cur.first, cur.last, cur.set, cur.clear & ~cur.set, cur.email);
+      if (cur) onGroup({ ...cur, clear: cur.clear & ~cur.set });
     };
     let after = 0;
     for (;;) {
@@ -143,7 +145,6 @@ class SqliteImportSession implements ImportSession {
     }
     flush();
     db.exec('DROP TABLE temp.import_dups');
-    return true;
   }
 
   /**
@@ -208,8 +209,9 @@ class SqliteImportSession implements ImportSession {
       })();
     }
     return this.store.writeTransaction(() => {
-      // Planned under the write lock, so no other process can change a
-      // profile between the plan and the write.
+      // Decided under the write lock, like the plan: no other process can
+      // add or change a profile between the plan and the write.
+      if (!this.db.prepare('SELECT 1 FROM main.profiles LIMIT 1').get()) return this.applyToEmptyStore(context);
       this.plan(options.allowOptin);
       const counts = this.baseCounts();
       const at = context.occurredAt;
@@ -238,11 +240,76 @@ class SqliteImportSession implements ImportSession {
     });
   }
 
+  /**
+   * The first load of a store: no profile to match, so the grouped rows go
+   * straight into `profiles`, in email order, without a plan table. Then only
+   * duplicated emails (if any) are folded, and the events are read back from
+   * the new profiles.
+   */
+  private applyToEmptyStore(context: ChangeContext): ImportCounts {
+    const db = this.db;
+    const at = context.occurredAt;
+    const firstNewId = (db.prepare('SELECT coalesce(max(id), 0) + 1 AS id FROM main.profiles').get() as { id: number }).id;
+    // sum() is the mask for an email given once; duplicates are corrected below.
+    const inserted = db
+      .prepare(
+        `INSERT INTO main.profiles (email, phone, first_name, last_name, ${C.map((c) => `optout_${c}`).join(', ')}, created_at, updated_at)
+        SELECT email, phone, first_name, last_name, ${C.map((_, i) => `(setm >> ${i}) & 1`).join(', ')}, ?, ?
+        FROM (SELECT email, max(line) AS line, phone, first_name, last_name, sum(setm) AS setm FROM temp.import_raw GROUP BY email)`,
+      )
+      .run(at, at).changes;
+    const counts: ImportCounts = {
+      profiles: inserted, new: inserted, updated: 0, unchanged: 0, duplicatesMerged: this.stagedRows - inserted,
+      optOutsSet: 0, optInsApplied: 0, optInsNotApplied: 0, events: 0,
+    };
+    if (counts.duplicatesMerged > 0) {
+      const update = db.prepare(
+        `UPDATE main.profiles SET phone = ?, first_name = ?, last_name = ?, ${C.map((c) => `optout_${c} = ?`).join(', ')} WHERE email = ?`,
+      );
+      this.foldDuplicates('SELECT email FROM temp.import_raw GROUP BY email HAVING count(*) > 1', (g) =>
+        update.run(g.phone, g.first, g.last, ...C.map((_, i) => (g.set >> i) & 1), g.email),
+      );
+    }
+    const page = db
+      .prepare(
+        `SELECT id, ${curMask('p')} FROM main.profiles p
+        WHERE id >= ? AND (${C.map((c) => `optout_${c}`).join(' OR ')}) ORDER BY id LIMIT ${PAGE}`,
+      )
+      .raw();
+    function* events(): Generator<{ profileId: number; channel: Channel; action: string }> {
+      let from = firstNewId;
+      for (;;) {
+        const rows = page.all(from) as number[][];
+        for (const [id, mask] of rows) {
+          for (let i = 0; i < C.length; i++) {
+            if (mask! & (1 << i)) {
+              counts.optOutsSet++;
+              yield { profileId: id!, channel: C[i]!, action: 'optout' };
+            }
+          }
+        }
+        if (rows.length < PAGE) return;
+        from = rows[rows.length - 1]![0]! + 1;
+      }
+    }
+    counts.events = this.store.appendEvents(events(), context);
+    return counts;
+  }
+
   async discard(): Promise<void> {
     if (!this.db.open || this.db.inTransaction) return;
     this.db.exec('DROP TABLE IF EXISTS temp.import_plan; DROP TABLE IF EXISTS temp.import_raw;');
     this.db.pragma(`cache_size = ${this.savedCache}`);
   }
+}
+
+interface FoldedGroup {
+  email: string;
+  phone: string | null;
+  first: string | null;
+  last: string | null;
+  set: number;
+  clear: number;
 }
 
 function popcount(x: number): number {
