@@ -67,7 +67,8 @@ function parseInWorker(
   onBatch: (batch: ParsedBatch) => Promise<void> | void,
 ): Promise<ParseResult> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(WORKER_URL, { workerData: { path, ...options } });
+    // A bounded heap: the parser holds only a few batches at a time.
+    const worker = new Worker(WORKER_URL, { workerData: { path, ...options }, resourceLimits: { maxOldGenerationSizeMb: 96 } });
     let settled = false;
     let chain = Promise.resolve();
     const fail = (e: unknown) => {

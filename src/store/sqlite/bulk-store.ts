@@ -42,8 +42,8 @@ class SqliteImportSession implements ImportSession {
     const db = (this.db = store.db);
     // More cache for the sorts and joins of a big import; still a fixed bound.
     this.savedCache = db.pragma('cache_size', { simple: true }) as number;
-    db.pragma('cache_size = -32768');
-    db.pragma('temp.cache_size = -32768');
+    db.pragma('cache_size = -16384');
+    db.pragma('temp.cache_size = -16384');
     db.exec(`DROP TABLE IF EXISTS temp.import_raw; DROP TABLE IF EXISTS temp.import_plan;
       CREATE TEMP TABLE import_raw (line INTEGER NOT NULL, email TEXT NOT NULL, phone TEXT, first_name TEXT, last_name TEXT,
         setm INTEGER NOT NULL, clearm INTEGER NOT NULL)`);
