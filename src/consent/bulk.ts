@@ -7,8 +7,8 @@ import type { ChangeContext } from './ledger.js';
 
 /**
  * Valid, normalised rows, flattened so that a batch crosses threads cheaply:
- * STAGED_WIDTH values per row, in the order line, email, phone, first name,
- * last name, set mask, clear mask. Bit i of a mask is CHANNELS[i]: the set
+ * STAGED_WIDTH values per row, in the order email, phone, first name,
+ * last name, set mask, clear mask, in file order. Bit i of a mask is CHANNELS[i]: the set
  * mask has the opt-outs the row sets, the clear mask those it asks to clear;
  * a channel in neither is left as is.
  */
@@ -16,7 +16,7 @@ export interface StagedBatch {
   rows: number;
   values: (string | number | null)[];
 }
-export const STAGED_WIDTH = 7;
+export const STAGED_WIDTH = 6;
 
 export interface ImportCounts {
   /** Distinct emails in the file (after merging duplicates). */

@@ -94,7 +94,7 @@ function validateInto(rec: CsvRecord, l: Layout, out: (string | number | null)[]
     else if (v === undefined) fail(col(i), `"${cells[i]}" is not an opt-out value (use 1/0, true/false, yes/no or y/n)`);
   }
   if (errors) return errors;
-  out.push(rec.line, email, phone, firstName, lastName, set, clear);
+  out.push(email, phone, firstName, lastName, set, clear);
   return null;
 }
 

@@ -45,7 +45,7 @@ class SqliteImportSession implements ImportSession {
     db.pragma('cache_size = -16384');
     db.pragma('temp.cache_size = -16384');
     db.exec(`DROP TABLE IF EXISTS temp.import_raw; DROP TABLE IF EXISTS temp.import_plan;
-      CREATE TEMP TABLE import_raw (line INTEGER NOT NULL, email TEXT NOT NULL, phone TEXT, first_name TEXT, last_name TEXT,
+      CREATE TEMP TABLE import_raw (email TEXT NOT NULL, phone TEXT, first_name TEXT, last_name TEXT,
         setm INTEGER NOT NULL, clearm INTEGER NOT NULL)`);
     const tuple = `(${Array(STAGED_WIDTH).fill('?').join(', ')})`;
     const many = db.prepare(`INSERT INTO temp.import_raw VALUES ${Array(STAGE_ROWS_PER_STMT).fill(tuple).join(', ')}`);
@@ -77,7 +77,7 @@ class SqliteImportSession implements ImportSession {
     const db = this.db;
     db.exec('DROP TABLE IF EXISTS temp.import_plan');
     // Grouping sorts by email. Bare columns come from the row holding
-    // max(line), the last one in the file; sum() of a single row's mask is the
+    // max(rowid), the last one in the file (rows are staged in file order); sum() of a single row's mask is the
     // mask. Groups of several rows are folded properly afterwards.
     // An opt-out in the file is set; a cleared one only with --allow-optin;
     // a flag the file asks to set and clear (duplicates) stays set.
@@ -91,11 +91,11 @@ class SqliteImportSession implements ImportSession {
     db.exec(`CREATE TEMP TABLE import_plan AS
       SELECT y.*, ${changed} AS changed FROM (
         SELECT x.*, ${newm} AS newm FROM (
-          SELECT g.email, g.n, g.line, g.phone, g.first_name, g.last_name, g.setm, g.clearm,
+          SELECT g.email, g.n, g.phone, g.first_name, g.last_name, g.setm, g.clearm,
             p.id AS profile_id, p.id IS NULL AS is_new,
             p.phone AS cur_phone, p.first_name AS cur_first_name, p.last_name AS cur_last_name,
             coalesce(${curMask('p')}, 0) AS curm
-          FROM (SELECT email, count(*) AS n, max(line) AS line, phone, first_name, last_name, sum(setm) AS setm, sum(clearm) AS clearm
+          FROM (SELECT email, count(*) AS n, max(rowid) AS last_row, phone, first_name, last_name, sum(setm) AS setm, sum(clearm) AS clearm
                 FROM temp.import_raw GROUP BY email) g
           LEFT JOIN main.profiles p ON p.email = g.email) x) y`);
     const dups = (db.prepare('SELECT count(*) AS k FROM temp.import_plan WHERE n > 1').get() as { k: number }).k;
@@ -118,7 +118,7 @@ class SqliteImportSession implements ImportSession {
     const db = this.db;
     db.exec(`DROP TABLE IF EXISTS temp.import_dups;
       CREATE TEMP TABLE import_dups AS SELECT r.* FROM temp.import_raw r
-        WHERE r.email IN (${dupEmails}) ORDER BY r.email, r.line`);
+        WHERE r.email IN (${dupEmails}) ORDER BY r.email, r.rowid`);
     const rows = db.prepare<[number], { rid: number; email: string; phone: string | null; first_name: string | null; last_name: string | null; setm: number; clearm: number }>(
       `SELECT rowid AS rid, * FROM temp.import_dups WHERE rowid > ? ORDER BY rowid LIMIT ${PAGE}`,
     );
@@ -255,7 +255,7 @@ class SqliteImportSession implements ImportSession {
       .prepare(
         `INSERT INTO main.profiles (email, phone, first_name, last_name, ${C.map((c) => `optout_${c}`).join(', ')}, created_at, updated_at)
         SELECT email, phone, first_name, last_name, ${C.map((_, i) => `(setm >> ${i}) & 1`).join(', ')}, ?, ?
-        FROM (SELECT email, max(line) AS line, phone, first_name, last_name, sum(setm) AS setm FROM temp.import_raw GROUP BY email)`,
+        FROM (SELECT email, max(rowid) AS last_row, phone, first_name, last_name, sum(setm) AS setm FROM temp.import_raw GROUP BY email)`,
       )
       .run(at, at).changes;
     const counts: ImportCounts = {
