@@ -72,9 +72,15 @@ export function readCsv(input: Readable, options: CsvSourceOptions): Promise<{ r
           return;
         }
         if (pending && typeof (pending as Promise<void>).then === 'function') {
+          // Papa's pause only stops its parsing; the stream would go on
+          // filling Papa's queue. Pausing the stream too keeps memory flat.
           parser.pause();
+          input.pause();
           (pending as Promise<void>).then(
-            () => parser.resume(),
+            () => {
+              input.resume();
+              parser.resume();
+            },
             (e: unknown) => {
               failed = true;
               parser.abort();
