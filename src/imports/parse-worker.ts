@@ -21,10 +21,14 @@ port.on('message', () => {
 });
 
 try {
-  const result = await parseAndValidate(createReadStream(path), { delimiter, file, wantRejects }, async (batch) => {
+  // Returns a promise only when it must wait: the reader then pauses.
+  const result = await parseAndValidate(createReadStream(path), { delimiter, file, wantRejects }, (batch) => {
     port.postMessage({ type: 'batch', batch });
     inFlight++;
-    while (inFlight >= IN_FLIGHT) await new Promise<void>((r) => (wake = r));
+    if (inFlight < IN_FLIGHT) return;
+    return (async () => {
+      while (inFlight >= IN_FLIGHT) await new Promise<void>((r) => (wake = r));
+    })();
   });
   port.postMessage({ type: 'done', result });
 } catch (e) {
