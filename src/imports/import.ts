@@ -3,7 +3,7 @@
  * write. Every row is validated and staged before anything is written, so a
  * file with a bad row changes nothing.
  */
-import { existsSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -123,11 +123,7 @@ export async function importProfiles(bulk: BulkStore, input: ImportInput, file: 
     const useWorker = 'path' in input && input.size >= WORKER_MIN_BYTES && existsSync(fileURLToPath(WORKER_URL));
     const { malformed, sawHeader } = useWorker
       ? await parseInWorker((input as { path: string }).path, parseOptions, onBatch)
-      : await parseAndValidate(
-          'stream' in input ? input.stream : (await import('node:fs')).createReadStream(input.path),
-          parseOptions,
-          onBatch,
-        );
+      : await parseAndValidate('stream' in input ? input.stream : createReadStream(input.path), parseOptions, onBatch);
     if (!sawHeader) throw invalid(`${file} is empty: there is not even a header line.`);
     // A quoting error (an unclosed quote) leaves the rest of the file unreadable as meant.
     for (const m of malformed) {
