@@ -203,7 +203,6 @@ export class SqliteStore implements ConsentStore {
     const hasher = new BlockHasher(prev?.hash ?? GENESIS_HASH);
     const evidence = context.evidence ? JSON.stringify(context.evidence) : null;
     const reason = context.reason ?? null;
-    const tail = JSON.stringify([context.source, context.actor, reason, evidence, context.occurredAt]).slice(1);
     let first = 0;
     let last = 0;
     for (const e of events) {
@@ -213,8 +212,19 @@ export class SqliteStore implements ConsentStore {
       );
       if (first === 0) first = id;
       last = id;
-      // canonicalEvent(), with the fields shared by the whole context serialised once (same bytes).
-      hasher.add(`[${id},${e.profileId},${JSON.stringify(e.channel)},${JSON.stringify(e.action)},${tail}`);
+      hasher.add(
+        canonicalEvent({
+          id,
+          profileId: e.profileId,
+          channel: e.channel,
+          action: e.action,
+          source: context.source,
+          actor: context.actor,
+          reason,
+          evidenceJson: evidence,
+          occurredAt: context.occurredAt,
+        }),
+      );
     }
     if (hasher.size > 0) {
       this.stmts.insertBlock.run(first, last, hasher.size, prev?.hash ?? GENESIS_HASH, hasher.digest(), context.occurredAt);
