@@ -2,11 +2,6 @@ import { Option, type Command } from 'commander';
 import { CHANNEL_INFO, CHANNELS, CONTACT_CHANNELS } from '../../consent/channels.js';
 import type { Act } from '../run.js';
 
-// The same filters on `list` and `export`.
-const reachableOption = () =>
-  new Option('--reachable <channel>', 'only those who may be contacted on this channel').choices(CONTACT_CHANNELS);
-const optedOutOption = () => new Option('--opted-out <channel>', 'only those opted out of this channel').choices(CHANNELS);
-
 export function registerProfile(program: Command, act: Act): void {
   const profile = program.command('profile').description('add, show, list and change the consent of profiles');
 
@@ -54,8 +49,8 @@ export function registerProfile(program: Command, act: Act): void {
   profile
     .command('list')
     .description('list profiles')
-    .addOption(reachableOption())
-    .addOption(optedOutOption())
+    .addOption(new Option('--reachable <channel>', 'only those who may be contacted on this channel').choices(CONTACT_CHANNELS))
+    .addOption(new Option('--opted-out <channel>', 'only those opted out of this channel').choices(CHANNELS))
     .option('--limit <n>', 'at most this many')
     .option('--json', 'print as JSON')
     .action(act(async (ctx, _args, o) => (await import('./profile/list.js')).run(ctx, o)));
@@ -81,8 +76,8 @@ export function registerProfile(program: Command, act: Act): void {
   profile
     .command('export')
     .description('stream profiles as CSV (the import columns) or JSON lines')
-    .addOption(reachableOption())
-    .addOption(optedOutOption())
+    .addOption(new Option('--reachable <channel>', 'only those who may be contacted on this channel').choices(CONTACT_CHANNELS))
+    .addOption(new Option('--opted-out <channel>', 'only those opted out of this channel').choices(CHANNELS))
     .addOption(new Option('--format <format>', 'output format').choices(['csv', 'jsonl']).default('csv'))
     .option('--out <file>', 'write to this file instead of stdout')
     .action(act(async (ctx, _args, o) => (await import('./profile/export.js')).run(ctx, o)));
