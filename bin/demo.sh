@@ -7,10 +7,8 @@ rm -rf demo && mkdir -p demo
 export CONSENT_DB=demo/consent.db CONSENT_ACTOR=demo
 consent() { node bin/consent.js "$@"; }
 
-echo "== Adding the demo profiles from fixtures/demo-profiles.csv" >&2
-tail -n +2 fixtures/demo-profiles.csv | while IFS=, read -r email phone first last; do
-  consent profile add --email "$email" ${phone:+--phone "$phone"} --first-name "$first" --last-name "$last"
-done
+echo "== Importing the demo profiles from fixtures/demo-profiles.csv" >&2
+consent profile import fixtures/demo-profiles.csv
 
 echo "== Opting some out" >&2
 consent profile optout alice.martin@example.com --channel sms,phone --reason "asked at the shop"
@@ -23,6 +21,8 @@ echo "== Who may receive email" >&2
 consent profile list --reachable email
 echo "== Alice's history" >&2
 consent profile history alice.martin@example.com
+echo "== The email audience, as CSV for the sending system" >&2
+consent profile export --reachable email
 echo "== The ledger" >&2
 consent ledger verify
 

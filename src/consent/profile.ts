@@ -47,10 +47,13 @@ export function normaliseEmail(raw: string): string | null {
  * number (no country code) is refused: guessing a country would be wrong for
  * someone's customers somewhere.
  */
+const E164_RE = /^\+[1-9]\d{6,14}$/;
+
 export function normalisePhone(raw: string): string | null {
+  if (E164_RE.test(raw)) return raw; // already normal: the usual case in bulk imports
   let p = raw.trim().replace(/[\s().\-/]/g, '');
   if (p.startsWith('00')) p = '+' + p.slice(2);
-  return /^\+[1-9]\d{6,14}$/.test(p) ? p : null;
+  return E164_RE.test(p) ? p : null;
 }
 
 export function parseRef(raw: string): ProfileRef {

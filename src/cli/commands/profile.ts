@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { CHANNELS, CONTACT_CHANNELS } from '../../consent/channels.js';
+import { CHANNEL_INFO, CHANNELS, CONTACT_CHANNELS } from '../../consent/channels.js';
 import type { Act } from '../run.js';
 
 export function registerProfile(program: Command, act: Act): void {
@@ -74,4 +74,31 @@ export function registerProfile(program: Command, act: Act): void {
     .option('--limit <n>', 'at most this many')
     .option('--json', 'print as JSON')
     .action(act(async (ctx, _args, o) => (await import('./profile/list.js')).run(ctx, o)));
+
+  profile
+    .command('import')
+    .description('import profiles and opt-outs from CSV (one atomic change; opt-outs are never cleared without --allow-optin)')
+    .argument('<file>', 'CSV file with a header line, or - for stdin')
+    .option('--delimiter <char>', 'field delimiter', ',')
+    .option('--allow-optin', 'let 0/false/no cells clear existing opt-outs')
+    .option('--skip-invalid', 'import the valid rows and skip the invalid ones (see --rejects)')
+    .option('--rejects <file>', 'write invalid rows there, with a reason column')
+    .option('--dry-run', 'print the plan; write nothing')
+    .option('--json', 'print the summary as JSON')
+    .addHelpText(
+      'after',
+      `\nColumns (by header name): email (required), phone, first_name|firstName, last_name|lastName,\n` +
+        `${CHANNELS.map((c) => `optout_${c}|${CHANNEL_INFO[c].adobeField}`).join(', ')}.\n` +
+        'Opt-out values: 1/0, true/false, yes/no, y/n; an empty cell leaves the value as is.',
+    )
+    .action(act(async (ctx, [file], o) => (await import('./profile/import.js')).run(ctx, file!, o)));
+
+  profile
+    .command('export')
+    .description('stream profiles as CSV (the import columns) or JSON lines')
+    .addOption(new Option('--reachable <channel>', 'only those who may be contacted on this channel').choices(CONTACT_CHANNELS))
+    .addOption(new Option('--opted-out <channel>', 'only those opted out of this channel').choices(CHANNELS))
+    .addOption(new Option('--format <format>', 'output format').choices(['csv', 'jsonl']).default('csv'))
+    .option('--out <file>', 'write to this file instead of stdout')
+    .action(act(async (ctx, _args, o) => (await import('./profile/export.js')).run(ctx, o)));
 }

@@ -22,6 +22,8 @@ import type {
   ProfileFilter,
 } from '../../consent/store.js';
 import { SqliteKeyRepository, SqlitePageRepository } from './landing-repository.js';
+import type { BulkStore } from '../../consent/bulk.js';
+import { SqliteBulkStore } from './bulk-store.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, openDatabase, translateSqliteError, type OpenOptions } from './open.js';
 
 interface ProfileRow {
@@ -107,6 +109,7 @@ export class SqliteStore implements ConsentStore {
   readonly services: ServiceRepository;
   readonly pages: SqlitePageRepository;
   readonly keys: SqliteKeyRepository;
+  readonly bulk: BulkStore;
 
   constructor(
     readonly db: Database.Database,
@@ -115,6 +118,7 @@ export class SqliteStore implements ConsentStore {
   ) {
     this.busyTimeoutMs = busyTimeoutMs;
     this.services = new SqliteServiceRepository(this);
+    this.bulk = new SqliteBulkStore(this);
     this.stmts = {
       byId: db.prepare<[number], ProfileRow>('SELECT * FROM profiles WHERE id = ?'),
       byEmail: db.prepare<[string], ProfileRow>('SELECT * FROM profiles WHERE email = ?'),

@@ -1,0 +1,35 @@
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Channel, ContactChannel } from '../../../consent/channels.js';
+import { exportProfiles, type ExportFormat } from '../../../imports/export.js';
+import type { CommandContext } from '../../context.js';
+
+export async function run(ctx: CommandContext, o: Record<string, unknown>): Promise<void> {
+  const store = await ctx.store();
+  const options = {
+    reachable: o.reachable as ContactChannel | undefined,
+    optedOut: o.optedOut as Channel | undefined,
+    format: (o.format as ExportFormat | undefined) ?? 'csv',
+  };
+  if (typeof o.out !== 'string') {
+    const stdout = ctx.deps.stdout;
+    // A real stdout is a stream: wait for it to drain so memory stays flat on a slow pipe.
+    const emitter = stdout as unknown as { once?: (event: string, cb: () => void) => void };
+    const { profiles } = await exportProfiles(store, options, async (s) => {
+      if (stdout.write(s) === false && typeof emitter.once === 'function') {
+        await new Promise<void>((r) => emitter.once!('drain', r));
+      }
+    });
+    ctx.notice(`Exported ${profiles} profile(s).`);
+    return;
+  }
+  const path = resolve(ctx.deps.cwd, o.out);
+  const out = createWriteStream(path);
+  const { profiles } = await exportProfiles(store, options, async (s) => {
+    if (!out.write(s)) await once(out, 'drain');
+  });
+  out.end();
+  await once(out, 'finish');
+  ctx.notice(`Exported ${profiles} profile(s) to ${o.out}.`);
+}

@@ -1,0 +1,134 @@
+import { closeSync, openSync, statSync, writeSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { invalid, notFound } from '../../../consent/errors.js';
+import { importProfiles, importSource, InvalidRowsError, MAX_ERRORS, type ImportInput, type ImportSummary } from '../../../imports/import.js';
+import type { CommandContext } from '../../context.js';
+
+/** A buffered file writer for the rejects file (synchronous: it is written from the parse loop). */
+function fileSink(path: string) {
+  const fd = openSync(path, 'w');
+  let buf = '';
+  return {
+    write(text: string) {
+      buf += text;
+      if (buf.length > 1 << 16) {
+        writeSync(fd, buf);
+        buf = '';
+      }
+    },
+    close() {
+      if (buf) writeSync(fd, buf);
+      closeSync(fd);
+    },
+  };
+}
+
+export async function run(ctx: CommandContext, file: string, o: Record<string, unknown>): Promise<void> {
+  const delimiter = (o.delimiter as string | undefined) ?? ',';
+  if (delimiter.length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r') {
+    throw invalid(`--delimiter must be one character (not a quote or a newline), not "${delimiter}".`);
+  }
+  let input: ImportInput;
+  let size: number | null = null;
+  if (file === '-') input = { stream: ctx.deps.stdin.stream };
+  else {
+    const path = resolve(ctx.deps.cwd, file);
+    try {
+      size = statSync(path).size;
+    } catch {
+      throw notFound(`No file ${file}.`);
+    }
+    input = { path, size };
+  }
+
+  const store = await ctx.store();
+  const rejects = typeof o.rejects === 'string' ? fileSink(resolve(ctx.deps.cwd, o.rejects)) : undefined;
+  const progress = ctx.deps.stderr.isTTY ? progressBar(ctx, size) : undefined;
+  let summary: ImportSummary;
+  try {
+    summary = await importProfiles(store.bulk, input, file, {
+      delimiter,
+      allowOptin: Boolean(o.allowOptin),
+      skipInvalid: Boolean(o.skipInvalid),
+      dryRun: Boolean(o.dryRun),
+      context: o.dryRun ? null : ctx.change(importSource(file)),
+      rejects,
+      onProgress: progress?.update,
+    });
+  } catch (e) {
+    progress?.done();
+    if (e instanceof InvalidRowsError) {
+      const s = e.summary;
+      for (const err of s.errors) ctx.notice(`line ${err.line}, column ${err.column}: ${err.reason}`);
+      if (s.invalid > s.errors.length) ctx.notice(`… and more (${s.invalid} invalid rows in all; --rejects <file> lists them all).`);
+      throw invalid(
+        `${s.invalid} of ${s.rows} row(s) in ${file} are invalid; nothing was written.`,
+        rejects ? `The invalid rows are in ${String(o.rejects)} with a reason column; fix them, or pass --skip-invalid.` : 'Fix them, or pass --skip-invalid (with --rejects <file> to keep them).',
+      );
+    }
+    throw e;
+  } finally {
+    rejects?.close();
+  }
+  progress?.done();
+
+  for (const err of summary.errors.slice(0, MAX_ERRORS)) ctx.notice(`skipped line ${err.line}, column ${err.column}: ${err.reason}`);
+  if (summary.unknownColumns.length > 0) ctx.notice(`Ignored unknown column(s): ${summary.unknownColumns.join(', ')}.`);
+  if (o.json) return ctx.json(summary);
+  ctx.print(formatSummary(summary));
+  if (summary.optInsNotApplied > 0) ctx.notice(`${summary.optInsNotApplied} opt-in(s) not applied; use --allow-optin.`);
+}
+
+export function formatSummary(s: ImportSummary): string {
+  const verb = s.dryRun ? 'Would import' : 'Imported';
+  return [
+    `${verb} ${s.file}: ${s.rows} row(s), ${s.profiles} profile(s)${s.duplicatesMerged ? ` (${s.duplicatesMerged} duplicate row(s) merged)` : ''}.`,
+    `  new:                 ${s.new}`,
+    `  updated:             ${s.updated}`,
+    `  unchanged:           ${s.unchanged}`,
+    `  opt-outs set:        ${s.optOutsSet}`,
+    `  opt-ins applied:     ${s.optInsApplied}`,
+    `  opt-ins not applied: ${s.optInsNotApplied}${s.optInsNotApplied && !s.allowOptin ? ' (use --allow-optin)' : ''}`,
+    `  invalid (skipped):   ${s.invalid}`,
+    `  ledger events:       ${s.events}`,
+  ].join('\n');
+}
+
+/** Rows, rows/s and percent on stderr, redrawn at most every 200 ms; only on a terminal. */
+function progressBar(ctx: CommandContext, size: number | null) {
+  const start = performance.now();
+  let last = 0;
+  let read = 0;
+  let rows = 0;
+  const draw = () => {
+    const secs = (performance.now() - start) / 1000;
+    const rate = secs > 0 ? Math.round(rows / secs) : 0;
+    let line = `${rows.toLocaleString('en')} rows, ${rate.toLocaleString('en')} rows/s`;
+    if (size) {
+      const pct = Math.min(100, Math.floor((read / size) * 100));
+      const width = 24;
+      const filled = Math.round((pct / 100) * width);
+      line = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(pct).padStart(3)}% ${line}`;
+    }
+    ctx.deps.stderr.write(`\r${line}\x1b[K`);
+  };
+  return {
+    update(n: number, bytes: number) {
+      rows = n;
+      read = bytes;
+      const now = performance.now();
+      if (now - last >= 200) {
+        last = now;
+        draw();
+      }
+    },
+    done() {
+      if (size) read = size;
+      if (rows > 0 || last > 0) {
+        draw();
+        ctx.deps.stderr.write('\n');
+      }
+    },
+  };
+}

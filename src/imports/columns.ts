@@ -1,0 +1,101 @@
+/**
+ * The CSV columns of an import and an export, all derived from the channel
+ * registry, and the cell-level rules shared by both directions.
+ */
+import { CHANNEL_INFO, CHANNELS, type Channel } from '../consent/channels.js';
+
+export type Field = 'email' | 'phone' | 'firstName' | 'lastName' | `optout:${Channel}`;
+
+/** The columns an export writes, in order; an import reads them back. */
+export const EXPORT_COLUMNS: readonly string[] = ['email', 'phone', 'first_name', 'last_name', ...CHANNELS.map((c) => `optout_${c}`)];
+
+/** Every accepted header name (lower-cased) and the field it feeds. */
+const HEADER_FIELDS: ReadonlyMap<string, Field> = new Map<string, Field>([
+  ['email', 'email'],
+  ['phone', 'phone'],
+  ['first_name', 'firstName'],
+  ['firstname', 'firstName'],
+  ['last_name', 'lastName'],
+  ['lastname', 'lastName'],
+  ...CHANNELS.flatMap((c): [string, Field][] => [
+    [`optout_${c}`, `optout:${c}`],
+    [CHANNEL_INFO[c].adobeField.toLowerCase(), `optout:${c}`],
+  ]),
+]);
+
+export interface HeaderMap {
+  /** For each field present, the index of its column. */
+  index: Partial<Record<Field, number>>;
+  /** Column names that mean nothing to consent (reported, then ignored). */
+  unknown: string[];
+  /** Problems that make the file unusable (no email column, a field given twice). */
+  problems: string[];
+}
+
+export function mapHeader(header: readonly string[]): HeaderMap {
+  const index: HeaderMap['index'] = {};
+  const unknown: string[] = [];
+  const problems: string[] = [];
+  header.forEach((raw, i) => {
+    const name = raw.trim();
+    const field = HEADER_FIELDS.get(name.toLowerCase());
+    if (!field) {
+      unknown.push(name);
+      return;
+    }
+    const prev = index[field];
+    if (prev !== undefined) {
+      problems.push(`columns "${header[prev]!.trim()}" and "${name}" both give ${field.replace('optout:', 'the opt-out of ')}`);
+      return;
+    }
+    index[field] = i;
+  });
+  if (index.email === undefined) problems.push('there is no "email" column (the key of every row)');
+  return { index, unknown, problems };
+}
+
+const TRUE = new Set(['1', 'true', 'yes', 'y']);
+const FALSE = new Set(['0', 'false', 'no', 'n']);
+
+/** `1` opted out, `0` not, `null` leave as is (empty cell), `undefined` not a valid value. */
+export function parseOptOut(cell: string): 0 | 1 | null | undefined {
+  // The common cells first: this runs seven times per row.
+  if (cell === '') return null;
+  if (cell === '0') return 0;
+  if (cell === '1') return 1;
+  const v = cell.trim().toLowerCase();
+  if (v === '') return null;
+  if (TRUE.has(v)) return 1;
+  if (FALSE.has(v)) return 0;
+  return undefined;
+}
+
+// A spreadsheet runs a cell beginning with one of these as a formula.
+const FORMULA_START = /^[=+\-@\t\r]/;
+// Already-guarded cells (and values that genuinely start with quotes before
+// such a character) get one more quote, so that stripping one is exact.
+const NEEDS_GUARD = /^'*[=+\-@\t\r]/;
+const GUARDED = /^'+[=+\-@\t\r]/;
+
+/** The cell as an export writes it: a leading `'` when a spreadsheet would run it. */
+export function guardCell(value: string): string {
+  return NEEDS_GUARD.test(value) ? `'${value}` : value;
+}
+
+/** The inverse of guardCell, applied to every imported cell. */
+export function unguardCell(cell: string): string {
+  return cell.charCodeAt(0) === 39 && GUARDED.test(cell) ? cell.slice(1) : cell;
+}
+
+export { FORMULA_START };
+
+/** One CSV record, quoted only where RFC 4180 needs it. */
+export function csvLine(cells: readonly string[], delimiter = ','): string {
+  let out = '';
+  for (let i = 0; i < cells.length; i++) {
+    const c = cells[i]!;
+    if (i > 0) out += delimiter;
+    out += c.includes('"') || c.includes(delimiter) || c.includes('\n') || c.includes('\r') ? `"${c.replace(/"/g, '""')}"` : c;
+  }
+  return out + '\n';
+}

@@ -1,0 +1,146 @@
+/**
+ * `profile import`: stream → parse → validate → stage → plan → one atomic
+ * write. Every row is validated and staged before anything is written, so a
+ * file with a bad row changes nothing.
+ */
+import { createReadStream, existsSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { BulkStore, ImportCounts } from '../consent/bulk.js';
+import { ConsentError, invalid } from '../consent/errors.js';
+import type { ChangeContext } from '../consent/ledger.js';
+import { MAX_ERRORS, parseAndValidate, type ParsedBatch, type ParseResult, type RowError } from './parse.js';
+
+export { MAX_ERRORS, type RowError };
+
+export interface ImportOptions {
+  delimiter: string;
+  allowOptin: boolean;
+  skipInvalid: boolean;
+  dryRun: boolean;
+  /** Null on a dry run. */
+  context: ChangeContext | null;
+  /** Where invalid rows go (the original cells plus a `reason` column). */
+  rejects?: { write(text: string): void };
+  /** Called after each batch with the data rows and bytes read so far. */
+  onProgress?(rows: number, bytes: number): void;
+}
+
+/** Where the CSV comes from: a file (parsed in a worker thread when large) or any stream. */
+export type ImportInput = { path: string; size: number } | { stream: Readable };
+
+export interface ImportSummary extends ImportCounts {
+  file: string;
+  source: string;
+  dryRun: boolean;
+  /** Data rows read (blank lines not counted). */
+  rows: number;
+  invalid: number;
+  unknownColumns: string[];
+  allowOptin: boolean;
+  /** The first errors (at most MAX_ERRORS). */
+  errors: RowError[];
+}
+
+/** Thrown when invalid rows stop an import; carries the summary for printing. */
+export class InvalidRowsError extends Error {
+  constructor(readonly summary: ImportSummary) {
+    super(`${summary.invalid} invalid row(s); nothing was written.`);
+  }
+}
+
+/** `import:<file name>`, `import:-` for stdin: the ledger source of every event. */
+export function importSource(file: string): string {
+  if (file === '-') return 'import:-';
+  return `import:${file.split(/[\\/]/).pop()}`;
+}
+
+/** Below this a worker thread costs more than it saves. */
+const WORKER_MIN_BYTES = 4 << 20;
+const WORKER_URL = new URL('./parse-worker.js', import.meta.url);
+
+/** Runs the parse in a worker thread; batches arrive in order and are acknowledged one by one. */
+function parseInWorker(
+  path: string,
+  options: { delimiter: string; file: string; wantRejects: boolean },
+  onBatch: (batch: ParsedBatch) => Promise<void> | void,
+): Promise<ParseResult> {
+  return new Promise((resolve, reject) => {
+    // A bounded heap: the parser holds only a few batches at a time.
+    const worker = new Worker(WORKER_URL, { workerData: { path, ...options }, resourceLimits: { maxOldGenerationSizeMb: 96 } });
+    let settled = false;
+    let chain = Promise.resolve();
+    const fail = (e: unknown) => {
+      if (settled) return;
+      settled = true;
+      void worker.terminate();
+      reject(e);
+    };
+    worker.on('message', (m: { type: string; batch?: ParsedBatch; result?: ParseResult; error?: { kind?: string; message: string; hint?: string } }) => {
+      if (m.type === 'batch') {
+        chain = chain.then(async () => {
+          if (settled) return;
+          await onBatch(m.batch!);
+          worker.postMessage('ack');
+        }).catch(fail);
+      } else if (m.type === 'done') {
+        chain.then(() => {
+          if (!settled) {
+            settled = true;
+            resolve(m.result!);
+          }
+        }, fail);
+      } else if (m.type === 'error') {
+        const err = m.error!;
+        fail(err.kind ? new ConsentError(err.kind as ConsentError['kind'], err.message, err.hint) : new Error(err.message));
+      }
+    });
+    worker.on('error', fail);
+    worker.on('exit', (code) => {
+      if (code !== 0) fail(new Error(`the CSV parser thread stopped (exit code ${code})`));
+    });
+  });
+}
+
+export async function importProfiles(bulk: BulkStore, input: ImportInput, file: string, options: ImportOptions): Promise<ImportSummary> {
+  const session = await bulk.beginImport();
+  try {
+    let unknownColumns: string[] = [];
+    let rows = 0;
+    let invalidRows = 0;
+    const errors: RowError[] = [];
+    const onBatch = async (b: ParsedBatch) => {
+      if (b.unknownColumns) unknownColumns = b.unknownColumns;
+      rows += b.rows;
+      invalidRows += b.invalid;
+      for (const e of b.errors) if (errors.length < MAX_ERRORS) errors.push(e);
+      if (b.rejects) options.rejects?.write(b.rejects);
+      if (b.staged.rows > 0) await session.stage(b.staged);
+      options.onProgress?.(rows, b.bytesRead);
+    };
+    const parseOptions = { delimiter: options.delimiter, file, wantRejects: options.rejects !== undefined };
+    const useWorker = 'path' in input && input.size >= WORKER_MIN_BYTES && existsSync(fileURLToPath(WORKER_URL));
+    const { malformed, sawHeader } = useWorker
+      ? await parseInWorker((input as { path: string }).path, parseOptions, onBatch)
+      : await parseAndValidate('stream' in input ? input.stream : createReadStream(input.path), parseOptions, onBatch);
+    if (!sawHeader) throw invalid(`${file} is empty: there is not even a header line.`);
+    // A quoting error (an unclosed quote) leaves the rest of the file unreadable as meant.
+    for (const m of malformed) {
+      invalidRows++;
+      if (errors.length < MAX_ERRORS) errors.push(m);
+    }
+
+    const base = { file, source: importSource(file), dryRun: options.dryRun, rows, invalid: invalidRows, unknownColumns, allowOptin: options.allowOptin, errors };
+    if ((invalidRows > 0 && !options.skipInvalid) || malformed.length > 0) {
+      const none: ImportCounts = {
+        profiles: 0, new: 0, updated: 0, unchanged: 0, duplicatesMerged: 0, optOutsSet: 0, optInsApplied: 0, optInsNotApplied: 0, events: 0,
+      };
+      throw new InvalidRowsError({ ...base, ...none, dryRun: true });
+    }
+    const counts = await session.apply({ allowOptin: options.allowOptin }, options.dryRun ? null : options.context);
+    return { ...base, ...counts };
+  } finally {
+    await session.discard();
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * Parse and validate: CSV records in, validated rows (flattened for staging),
+ * row errors and rejects text out, in batches. Pure apart from reading the
+ * input stream, so it runs the same on the main thread or in a worker.
+ */
+import type { Readable } from 'node:stream';
+import { CHANNELS } from '../consent/channels.js';
+import { invalid } from '../consent/errors.js';
+import { normaliseEmail, normalisePhone } from '../consent/profile.js';
+import { STAGED_WIDTH, type StagedBatch } from '../consent/bulk.js';
+import { csvLine, mapHeader, parseOptOut, unguardCell, type Field } from './columns.js';
+import { readCsv, type CsvRecord } from './csv-source.js';
+
+export interface RowError {
+  line: number;
+  column: string;
+  reason: string;
+}
+
+/** The first problems are kept; beyond that they are only counted (and written to --rejects). */
+export const MAX_ERRORS = 20;
+
+export interface ParsedBatch {
+  /** Set on the first batch: the header's unknown columns. */
+  unknownColumns?: string[];
+  staged: StagedBatch;
+  /** Bytes of input read so far (for progress). */
+  bytesRead: number;
+  /** Data rows read in this batch (valid and invalid). */
+  rows: number;
+  invalid: number;
+  /** At most MAX_ERRORS per batch. */
+  errors: RowError[];
+  /** CSV lines for --rejects (the header line first, with a `reason` column); empty when not wanted. */
+  rejects: string;
+}
+
+export interface ParseResult {
+  malformed: RowError[];
+  sawHeader: boolean;
+}
+
+const NAME_MAX = 200;
+
+interface Layout {
+  header: string[];
+  index: Partial<Record<Field, number>>;
+  optIdx: (number | undefined)[];
+}
+
+/** Validates one record into `out` (flattened); returns its problems, each naming its column. */
+function validateInto(rec: CsvRecord, l: Layout, out: (string | number | null)[]): RowError[] | null {
+  const { header, index, optIdx } = l;
+  const cells = rec.cells;
+  let errors: RowError[] | null = null;
+  const fail = (column: string, reason: string) => (errors ??= []).push({ line: rec.line, column, reason });
+  const col = (i: number) => header[i]!.trim();
+  const cell = (i: number | undefined) => (i === undefined ? '' : unguardCell(cells[i] ?? ''));
+  if (cells.length !== header.length) {
+    fail('-', `${cells.length} fields where the header has ${header.length} (an unquoted delimiter?)`);
+  }
+  const emailRaw = cell(index.email);
+  let email: string | null = null;
+  if (emailRaw.trim() === '') fail(col(index.email!), 'missing email');
+  else {
+    email = normaliseEmail(emailRaw);
+    if (!email) fail(col(index.email!), `"${emailRaw}" is not a valid email address`);
+  }
+  let phone: string | null = null;
+  const phoneRaw = cell(index.phone);
+  if (phoneRaw !== '' && phoneRaw.trim() !== '') {
+    phone = normalisePhone(phoneRaw);
+    if (!phone) fail(col(index.phone!), `"${phoneRaw}" is not a phone number in international form (e.g. +33612345678)`);
+  }
+  const name = (i: number | undefined): string | null => {
+    if (i === undefined) return null;
+    const v = cell(i).trim();
+    if (v.length > NAME_MAX) {
+      fail(col(i), `longer than ${NAME_MAX} characters`);
+      return null;
+    }
+    return v === '' ? null : v;
+  };
+  const firstName = name(index.firstName);
+  const lastName = name(index.lastName);
+  let set = 0;
+  let clear = 0;
+  for (let k = 0; k < optIdx.length; k++) {
+    const i = optIdx[k];
+    if (i === undefined) continue;
+    const v = parseOptOut(cell(i));
+    if (v === 1) set |= 1 << k;
+    else if (v === 0) clear |= 1 << k;
+    else if (v === undefined) fail(col(i), `"${cells[i]}" is not an opt-out value (use 1/0, true/false, yes/no or y/n)`);
+  }
+  if (errors) return errors;
+  out.push(email, phone, firstName, lastName, set, clear);
+  return null;
+}
+
+/**
+ * Reads the whole input, calling `onBatch` (awaited: the reader pauses
+ * meanwhile) for each chunk of records. A header that cannot be used is an
+ * `invalid` error thrown before any row is handled.
+ */
+export async function parseAndValidate(
+  input: Readable,
+  options: { delimiter: string; file: string; wantRejects: boolean },
+  onBatch: (batch: ParsedBatch) => Promise<void> | void,
+): Promise<ParseResult> {
+  let layout: Layout | null = null;
+  const { malformed } = await readCsv(input, {
+    delimiter: options.delimiter,
+    onRecords: (records, bytesRead) => {
+      let start = 0;
+      let unknownColumns: string[] | undefined;
+      let rejects = '';
+      if (layout === null) {
+        if (records.length === 0) return;
+        const header = records[0]!.cells;
+        const map = mapHeader(header);
+        if (map.problems.length > 0) {
+          throw invalid(
+            `The header of ${options.file} cannot be used: ${map.problems.join('; ')}.`,
+            'The columns are listed in `consent profile import --help`.',
+          );
+        }
+        layout = { header, index: map.index, optIdx: CHANNELS.map((c) => map.index[`optout:${c}`]) };
+        unknownColumns = map.unknown;
+        start = 1;
+        if (options.wantRejects) rejects += csvLine([...header, 'reason']);
+      }
+      const values: (string | number | null)[] = [];
+      const errors: RowError[] = [];
+      let invalidRows = 0;
+      for (let i = start; i < records.length; i++) {
+        const rec = records[i]!;
+        const errs = validateInto(rec, layout, values);
+        if (errs) {
+          invalidRows++;
+          for (const e of errs) if (errors.length < MAX_ERRORS) errors.push(e);
+          if (options.wantRejects) rejects += csvLine([...rec.cells, errs.map((e) => `${e.column}: ${e.reason}`).join('; ')]);
+        }
+      }
+      return onBatch({
+        unknownColumns,
+        bytesRead,
+        staged: { rows: values.length / STAGED_WIDTH, values },
+        rows: records.length - start,
+        invalid: invalidRows,
+        errors,
+        rejects,
+      });
+    },
+  });
+  return {
+    sawHeader: layout !== null,
+    malformed: malformed.map((m) => ({ line: m.line, column: '-', reason: `malformed CSV: ${m.message}` })),
+  };
+}

@@ -1,0 +1,319 @@
+import type Database from 'better-sqlite3';
+import { CHANNELS, type Channel } from '../../consent/channels.js';
+import { STAGED_WIDTH, type BulkStore, type ImportCounts, type ImportSession, type StagedBatch } from '../../consent/bulk.js';
+import type { ChangeContext } from '../../consent/ledger.js';
+import type { SqliteStore } from './sqlite-store.js';
+
+/*
+ * An import runs as: stage every valid row into a TEMP table (not the store
+ * file: dropping it costs nothing and a crash leaves no trace), then plan and
+ * write with set-based SQL in one IMMEDIATE transaction.
+ *
+ * Speed comes from two choices, both measured on a million random-order
+ * emails: the rows reach `profiles` grouped by email, i.e. in the unique
+ * index's order, so the index is appended to instead of being updated at
+ * random places; and the seven opt-out flags travel as two bit masks (bit i
+ * is CHANNELS[i]), so the plan is a few integer operations per row instead of
+ * seven CASE expressions.
+ */
+
+const C = CHANNELS;
+const ALL_BITS = (1 << C.length) - 1;
+/** The profile's flags as a mask. */
+const curMask = (p: string) => C.map((c, i) => `(${p}.optout_${c} << ${i})`).join(' | ');
+const STAGE_ROWS_PER_STMT = 64;
+const PAGE = 5000;
+
+export class SqliteBulkStore implements BulkStore {
+  constructor(private readonly store: SqliteStore) {}
+
+  async beginImport(): Promise<ImportSession> {
+    return new SqliteImportSession(this.store);
+  }
+}
+
+class SqliteImportSession implements ImportSession {
+  private readonly db: Database.Database;
+  private readonly stageBatch: (batch: StagedBatch) => void;
+  private readonly savedCache: number;
+  private stagedRows = 0;
+
+  constructor(private readonly store: SqliteStore) {
+    const db = (this.db = store.db);
+    // More cache for the sorts and joins of a big import; still a fixed bound.
+    this.savedCache = db.pragma('cache_size', { simple: true }) as number;
+    db.pragma('cache_size = -16384');
+    db.pragma('temp.cache_size = -16384');
+    db.exec(`DROP TABLE IF EXISTS temp.import_raw; DROP TABLE IF EXISTS temp.import_plan;
+      CREATE TEMP TABLE import_raw (email TEXT NOT NULL, phone TEXT, first_name TEXT, last_name TEXT,
+        setm INTEGER NOT NULL, clearm INTEGER NOT NULL)`);
+    const tuple = `(${Array(STAGED_WIDTH).fill('?').join(', ')})`;
+    const many = db.prepare(`INSERT INTO temp.import_raw VALUES ${Array(STAGE_ROWS_PER_STMT).fill(tuple).join(', ')}`);
+    const one = db.prepare(`INSERT INTO temp.import_raw VALUES ${tuple}`);
+    const width = STAGED_WIDTH * STAGE_ROWS_PER_STMT;
+    // Staging writes only the temp schema, so this deferred transaction never
+    // takes the store's write lock: other processes carry on meanwhile.
+    this.stageBatch = db.transaction((batch: StagedBatch) => {
+      const v = batch.values;
+      const end = batch.rows * STAGED_WIDTH;
+      let i = 0;
+      // Many rows per statement: the per-call cost dominates a narrow insert.
+      for (; i + width <= end; i += width) many.run(v.slice(i, i + width));
+      for (; i < end; i += STAGED_WIDTH) one.run(v.slice(i, i + STAGED_WIDTH));
+    });
+  }
+
+  async stage(batch: StagedBatch): Promise<void> {
+    this.stageBatch(batch);
+    this.stagedRows += batch.rows;
+  }
+
+  /**
+   * temp.import_plan: one row per email, in email order, with the current
+   * profile (if any), the flags it will have (`newm`) and whether anything
+   * changes.
+   */
+  private plan(allowOptin: boolean): void {
+    const db = this.db;
+    db.exec('DROP TABLE IF EXISTS temp.import_plan');
+    // Grouping sorts by email. Bare columns come from the row holding
+    // max(rowid), the last one in the file (rows are staged in file order); sum() of a single row's mask is the
+    // mask. Groups of several rows are folded properly afterwards.
+    // An opt-out in the file is set; a cleared one only with --allow-optin;
+    // a flag the file asks to set and clear (duplicates) stays set.
+    const newm = `(curm | setm) & ~(clearm & ~setm & ${allowOptin ? ALL_BITS : 0})`;
+    const changed = `(newm <> curm
+      OR (phone IS NOT NULL AND phone IS NOT cur_phone)
+      OR (first_name IS NOT NULL AND first_name IS NOT cur_first_name)
+      OR (last_name IS NOT NULL AND last_name IS NOT cur_last_name))`;
+    // Computed in the one pass that builds the table (updating it afterwards
+    // would rewrite a million rows).
+    db.exec(`CREATE TEMP TABLE import_plan AS
+      SELECT y.*, ${changed} AS changed FROM (
+        SELECT x.*, ${newm} AS newm FROM (
+          SELECT g.email, g.n, g.phone, g.first_name, g.last_name, g.setm, g.clearm,
+            p.id AS profile_id, p.id IS NULL AS is_new,
+            p.phone AS cur_phone, p.first_name AS cur_first_name, p.last_name AS cur_last_name,
+            coalesce(${curMask('p')}, 0) AS curm
+          FROM (SELECT email, count(*) AS n, max(rowid) AS last_row, phone, first_name, last_name, sum(setm) AS setm, sum(clearm) AS clearm
+                FROM temp.import_raw GROUP BY email) g
+          LEFT JOIN main.profiles p ON p.email = g.email) x) y`);
+    const dups = (db.prepare('SELECT count(*) AS k FROM temp.import_plan WHERE n > 1').get() as { k: number }).k;
+    if (dups > 0) {
+      const update = db.prepare('UPDATE temp.import_plan SET phone = ?, first_name = ?, last_name = ?, setm = ?, clearm = ? WHERE email = ?');
+      this.foldDuplicates('SELECT email FROM temp.import_plan WHERE n > 1', (g) =>
+        update.run(g.phone, g.first, g.last, g.set, g.clear, g.email),
+      );
+      db.exec(`UPDATE temp.import_plan SET newm = ${newm} WHERE n > 1`);
+      db.exec(`UPDATE temp.import_plan SET changed = ${changed} WHERE n > 1`);
+    }
+  }
+
+  /**
+   * For an email given more than once: an opt-out in any row wins, and each
+   * text field takes the last non-empty value in the file. Only the rows of
+   * duplicated emails (`dupEmails`, a query) are read back, a page at a time.
+   */
+  private foldDuplicates(dupEmails: string, onGroup: (g: FoldedGroup) => void): void {
+    const db = this.db;
+    db.exec(`DROP TABLE IF EXISTS temp.import_dups;
+      CREATE TEMP TABLE import_dups AS SELECT r.* FROM temp.import_raw r
+        WHERE r.email IN (${dupEmails}) ORDER BY r.email, r.rowid`);
+    const rows = db.prepare<[number], { rid: number; email: string; phone: string | null; first_name: string | null; last_name: string | null; setm: number; clearm: number }>(
+      `SELECT rowid AS rid, * FROM temp.import_dups WHERE rowid > ? ORDER BY rowid LIMIT ${PAGE}`,
+    );
+    let cur: FoldedGroup | null = null;
+    const flush = () => {
+      if (cur) onGroup({ ...cur, clear: cur.clear & ~cur.set });
+    };
+    let after = 0;
+    for (;;) {
+      const page = rows.all(after);
+      for (const r of page) {
+        if (!cur || cur.email !== r.email) {
+          flush();
+          cur = { email: r.email, phone: null, first: null, last: null, set: 0, clear: 0 };
+        }
+        cur.phone = r.phone ?? cur.phone;
+        cur.first = r.first_name ?? cur.first;
+        cur.last = r.last_name ?? cur.last;
+        cur.set |= r.setm;
+        cur.clear |= r.clearm;
+      }
+      if (page.length < PAGE) break;
+      after = page[page.length - 1]!.rid;
+    }
+    flush();
+    db.exec('DROP TABLE temp.import_dups');
+  }
+
+  /**
+   * Walks the rows whose flags change or whose opt-ins are refused, counting
+   * them and, on a real import, yielding the ledger events. Pages, so that no
+   * statement is open while events are written.
+   */
+  private *flagChanges(counts: ImportCounts, withIds: boolean): Generator<{ profileId: number; channel: Channel; action: string }> {
+    const refused = 'clearm & curm & newm';
+    // After the write, new profiles' ids come from the email index (covering: no table access).
+    const page = this.db
+      .prepare(
+        withIds
+          ? `SELECT ip.rowid, coalesce(ip.profile_id, p.id), ip.curm, ip.newm, ${refused}
+             FROM temp.import_plan ip JOIN main.profiles p ON p.email = ip.email
+             WHERE ip.rowid > ? AND (ip.newm <> ip.curm OR (ip.${refused}) <> 0) ORDER BY ip.rowid LIMIT ${PAGE}`
+          : `SELECT rowid, 0, curm, newm, ${refused} FROM temp.import_plan
+             WHERE rowid > ? AND (newm <> curm OR (${refused}) <> 0) ORDER BY rowid LIMIT ${PAGE}`,
+      )
+      .raw();
+    let after = 0;
+    for (;;) {
+      const rows = page.all(after) as number[][];
+      for (const r of rows) {
+        const cur = r[2]!;
+        const next = r[3]!;
+        const diff = cur ^ next;
+        if (r[4]) counts.optInsNotApplied += popcount(r[4]);
+        if (diff === 0) continue;
+        for (let i = 0; i < C.length; i++) {
+          const bit = 1 << i;
+          if (!(diff & bit)) continue;
+          if (next & bit) counts.optOutsSet++;
+          else counts.optInsApplied++;
+          if (withIds) yield { profileId: r[1]!, channel: C[i]!, action: next & bit ? 'optout' : 'optin' };
+        }
+      }
+      if (rows.length < PAGE) return;
+      after = rows[rows.length - 1]![0]!;
+    }
+  }
+
+  private baseCounts(): ImportCounts {
+    const r = this.db
+      .prepare(
+        `SELECT count(*) AS profiles, coalesce(sum(is_new), 0) AS new, coalesce(sum(changed AND NOT is_new), 0) AS updated,
+          coalesce(sum(NOT changed AND NOT is_new), 0) AS unchanged, coalesce(sum(n - 1), 0) AS duplicatesMerged
+        FROM temp.import_plan`,
+      )
+      .get() as Pick<ImportCounts, 'profiles' | 'new' | 'updated' | 'unchanged' | 'duplicatesMerged'>;
+    return { ...r, optOutsSet: 0, optInsApplied: 0, optInsNotApplied: 0, events: 0 };
+  }
+
+  async apply(options: { allowOptin: boolean }, context: ChangeContext | null): Promise<ImportCounts> {
+    if (context === null) {
+      // A dry run reads one consistent snapshot and writes only temp tables.
+      return this.db.transaction(() => {
+        this.plan(options.allowOptin);
+        const counts = this.baseCounts();
+        for (const _ of this.flagChanges(counts, false));
+        return counts;
+      })();
+    }
+    return this.store.writeTransaction(() => {
+      // Decided under the write lock, like the plan: no other process can
+      // add or change a profile between the plan and the write.
+      if (!this.db.prepare('SELECT 1 FROM main.profiles LIMIT 1').get()) return this.applyToEmptyStore(context);
+      this.plan(options.allowOptin);
+      const counts = this.baseCounts();
+      const at = context.occurredAt;
+      if (counts.updated > 0) {
+        this.db
+          .prepare(
+            `UPDATE main.profiles SET phone = coalesce(ip.phone, profiles.phone),
+              first_name = coalesce(ip.first_name, profiles.first_name), last_name = coalesce(ip.last_name, profiles.last_name),
+              ${C.map((c, i) => `optout_${c} = (ip.newm >> ${i}) & 1`).join(', ')}, updated_at = ?
+            FROM temp.import_plan ip
+            WHERE profiles.id = ip.profile_id AND ip.changed AND NOT ip.is_new`,
+          )
+          .run(at);
+      }
+      if (counts.new > 0) {
+        this.db
+          .prepare(
+            `INSERT INTO main.profiles (email, phone, first_name, last_name, ${C.map((c) => `optout_${c}`).join(', ')}, created_at, updated_at)
+            SELECT email, phone, first_name, last_name, ${C.map((_, i) => `(newm >> ${i}) & 1`).join(', ')}, ?, ?
+            FROM temp.import_plan WHERE is_new ORDER BY rowid`,
+          )
+          .run(at, at);
+      }
+      counts.events = this.store.appendEvents(this.flagChanges(counts, true), context);
+      return counts;
+    });
+  }
+
+  /**
+   * The first load of a store: no profile to match, so the grouped rows go
+   * straight into `profiles`, in email order, without a plan table. Then only
+   * duplicated emails (if any) are folded, and the events are read back from
+   * the new profiles.
+   */
+  private applyToEmptyStore(context: ChangeContext): ImportCounts {
+    const db = this.db;
+    const at = context.occurredAt;
+    const firstNewId = (db.prepare('SELECT coalesce(max(id), 0) + 1 AS id FROM main.profiles').get() as { id: number }).id;
+    // sum() is the mask for an email given once; duplicates are corrected below.
+    const inserted = db
+      .prepare(
+        `INSERT INTO main.profiles (email, phone, first_name, last_name, ${C.map((c) => `optout_${c}`).join(', ')}, created_at, updated_at)
+        SELECT email, phone, first_name, last_name, ${C.map((_, i) => `(setm >> ${i}) & 1`).join(', ')}, ?, ?
+        FROM (SELECT email, max(rowid) AS last_row, phone, first_name, last_name, sum(setm) AS setm FROM temp.import_raw GROUP BY email)`,
+      )
+      .run(at, at).changes;
+    const counts: ImportCounts = {
+      profiles: inserted, new: inserted, updated: 0, unchanged: 0, duplicatesMerged: this.stagedRows - inserted,
+      optOutsSet: 0, optInsApplied: 0, optInsNotApplied: 0, events: 0,
+    };
+    if (counts.duplicatesMerged > 0) {
+      const update = db.prepare(
+        `UPDATE main.profiles SET phone = ?, first_name = ?, last_name = ?, ${C.map((c) => `optout_${c} = ?`).join(', ')} WHERE email = ?`,
+      );
+      this.foldDuplicates('SELECT email FROM temp.import_raw GROUP BY email HAVING count(*) > 1', (g) =>
+        update.run(g.phone, g.first, g.last, ...C.map((_, i) => (g.set >> i) & 1), g.email),
+      );
+    }
+    const page = db
+      .prepare(
+        `SELECT id, ${curMask('p')} FROM main.profiles p
+        WHERE id >= ? AND (${C.map((c) => `optout_${c}`).join(' OR ')}) ORDER BY id LIMIT ${PAGE}`,
+      )
+      .raw();
+    function* events(): Generator<{ profileId: number; channel: Channel; action: string }> {
+      let from = firstNewId;
+      for (;;) {
+        const rows = page.all(from) as number[][];
+        for (const [id, mask] of rows) {
+          for (let i = 0; i < C.length; i++) {
+            if (mask! & (1 << i)) {
+              counts.optOutsSet++;
+              yield { profileId: id!, channel: C[i]!, action: 'optout' };
+            }
+          }
+        }
+        if (rows.length < PAGE) return;
+        from = rows[rows.length - 1]![0]! + 1;
+      }
+    }
+    counts.events = this.store.appendEvents(events(), context);
+    return counts;
+  }
+
+  async discard(): Promise<void> {
+    if (!this.db.open || this.db.inTransaction) return;
+    this.db.exec('DROP TABLE IF EXISTS temp.import_plan; DROP TABLE IF EXISTS temp.import_raw;');
+    this.db.pragma(`cache_size = ${this.savedCache}`);
+  }
+}
+
+interface FoldedGroup {
+  email: string;
+  phone: string | null;
+  first: string | null;
+  last: string | null;
+  set: number;
+  clear: number;
+}
+
+function popcount(x: number): number {
+  let n = 0;
+  for (; x; x &= x - 1) n++;
+  return n;
+}

@@ -1,0 +1,133 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { tempDir } from './helpers/run-cli.js';
+
+const BIN = join(process.cwd(), 'bin/consent.js');
+const ROWS = 150_000;
+
+function bigCsv(path: string): void {
+  const out: string[] = ['email,phone,first_name,last_name,optout_all,optout_email,optout_sms'];
+  for (let i = 0; i < ROWS; i++) {
+    // A scrambled order, as real exports come.
+    const k = (i * 7919) % ROWS;
+    out.push(`person${k}@example.com,+3361${String(k).padStart(7, '0')},First${k},Last${k},${k % 13 === 0 ? 1 : 0},${k % 7 === 0 ? 1 : ''},${k % 5 === 0 ? 'yes' : 'no'}`);
+  }
+  writeFileSync(path, out.join('\n') + '\n');
+}
+
+/** A digest of everything in the store, and its integrity check. */
+function state(db: string): { digest: string; profiles: number; events: number; integrity: string } {
+  const d = new Database(db, { readonly: true });
+  try {
+    const h = createHash('sha256');
+    for (const t of ['profiles', 'ledger_events', 'ledger_blocks']) {
+      for (const row of d.prepare(`SELECT * FROM ${t} ORDER BY id`).raw().iterate()) h.update(JSON.stringify(row));
+    }
+    return {
+      digest: h.digest('hex'),
+      profiles: (d.prepare('SELECT count(*) AS n FROM profiles').get() as { n: number }).n,
+      events: (d.prepare('SELECT count(*) AS n FROM ledger_events').get() as { n: number }).n,
+      integrity: d.pragma('integrity_check', { simple: true }) as string,
+    };
+  } finally {
+    d.close();
+  }
+}
+
+function consent(db: string, ...args: string[]) {
+  return spawnSync(process.execPath, [BIN, '--db', db, ...args], { encoding: 'utf8' });
+}
+
+/** Starts an import and SIGKILLs it after `ms` (if still running). */
+function importKilledAfter(db: string, file: string, ms: number): Promise<string | null> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, '--db', db, 'profile', 'import', file], { stdio: 'ignore' });
+    const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+    child.on('exit', (_code, signal) => {
+      clearTimeout(timer);
+      resolve(signal);
+    });
+  });
+}
+
+describe('profile import under kill -9 (built binary)', () => {
+  it('leaves the store exactly as before at any moment, and a re-run completes it', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'big.csv');
+    bigCsv(file);
+    const db = join(dir, 'consent.db');
+    expect(consent(db, 'profile', 'add', '--email', 'person0@example.com', '--first-name', 'Zero').status).toBe(0);
+    expect(consent(db, 'profile', 'optout', 'person0@example.com', '--channel', 'fax').status).toBe(0);
+    const before = state(db);
+    expect(before.integrity).toBe('ok');
+
+    // How long a whole import takes here, on a copy of the store.
+    const probe = join(dir, 'probe.db');
+    consent(db, 'backup', probe);
+    const t0 = performance.now();
+    expect(consent(probe, 'profile', 'import', file).status).toBe(0);
+    const full = performance.now() - t0;
+    const complete = state(probe);
+    expect(complete.profiles).toBe(ROWS);
+
+    // Kill it at several points, from the parse to the write transaction.
+    let asBefore = 0;
+    for (const fraction of [0.1, 0.25, 0.4, 0.55, 0.7, 0.85]) {
+      await importKilledAfter(db, file, Math.round(full * fraction));
+      const after = state(db);
+      expect(after.integrity).toBe('ok');
+      if (after.digest === before.digest) {
+        asBefore++;
+        continue;
+      }
+      // Not as before: then the import had committed (killed on its way out,
+      // or it finished first), and it must be whole.
+      expect(after.profiles).toBe(complete.profiles);
+      expect(after.events).toBe(complete.events);
+      expect(consent(db, 'ledger', 'verify').status).toBe(0);
+      break;
+    }
+    expect(asBefore).toBeGreaterThanOrEqual(3);
+
+    const rerun = consent(db, 'profile', 'import', file, '--json');
+    expect(rerun.status).toBe(0);
+    const done = state(db);
+    expect(done.profiles).toBe(ROWS);
+    expect(done.integrity).toBe('ok');
+    expect(consent(db, 'ledger', 'verify').status).toBe(0);
+    const zero = JSON.parse(consent(db, 'profile', 'show', 'person0@example.com', '--json').stdout);
+    expect(zero.optOut).toMatchObject({ fax: true, all: true, email: true, sms: true });
+    expect(zero.firstName).toBe('First0');
+  }, 180_000);
+});
+
+describe('profile import of a large file (parsed in a worker thread by the built binary)', () => {
+  it('gives the same errors, line numbers and results as the in-process parse', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'big.csv');
+    bigCsv(file);
+    // One bad row deep in the file, after a quoted multi-line cell.
+    const text = readFileSync(file, 'utf8').split('\n');
+    text[100_000] = text[100_000]!.replace(/,First(\d+),/, ',"First\n$1",');
+    text[120_000] = 'bad-email,+33612345678,A,B,0,0,0';
+    writeFileSync(file, text.join('\n'));
+    const db = join(dir, 'consent.db');
+    const failed = consent(db, 'profile', 'import', file);
+    expect(failed.status).toBe(2);
+    expect(failed.stderr).toContain('line 120002, column email: "bad-email" is not a valid email address');
+    expect(failed.stdout).toBe('');
+    const rejects = join(dir, 'rejects.csv');
+    const ok = consent(db, 'profile', 'import', file, '--skip-invalid', '--rejects', rejects, '--json');
+    expect(ok.status).toBe(0);
+    const s = JSON.parse(ok.stdout);
+    expect(s).toMatchObject({ rows: ROWS, invalid: 1, new: ROWS - 1 });
+    expect(readFileSync(rejects, 'utf8').split('\n')[1]).toMatch(/^bad-email,/);
+    const k = Number(/person(\d+)@/.exec(text[100_000]!)![1]);
+    const p = JSON.parse(consent(db, 'profile', 'show', `person${k}@example.com`, '--json').stdout);
+    expect(p.firstName).toBe(`First\n${k}`);
+  }, 120_000);
+});

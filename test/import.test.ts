@@ -1,0 +1,289 @@
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { runCli, runJson, tempDb, tempDir } from './helpers/run-cli.js';
+
+const FIX = join(process.cwd(), 'fixtures/import');
+const fx = (name: string) => join(FIX, name);
+
+async function show(db: string, ref: string) {
+  return runJson(db, ['profile', 'show', ref, '--json']);
+}
+
+/** Every row of the store's tables, to prove that "nothing changed" exactly. */
+function snapshot(db: string): string {
+  const d = new Database(db, { readonly: true });
+  try {
+    const tables = ['profiles', 'ledger_events', 'ledger_blocks'];
+    return JSON.stringify(tables.map((t) => d.prepare(`SELECT * FROM ${t} ORDER BY id`).all()));
+  } finally {
+    d.close();
+  }
+}
+
+describe('profile import', () => {
+  it('reads a UTF-8 file with BOM and CRLF, quoted commas and quotes, normalising emails and phones', async () => {
+    const db = tempDb();
+    const s = await runJson(db, ['profile', 'import', fx('bom-crlf.csv'), '--json']);
+    expect(s).toMatchObject({ rows: 3, profiles: 3, new: 3, updated: 0, invalid: 0, optOutsSet: 3, events: 3, dryRun: false });
+    const anna = await show(db, 'anna.lind@example.com');
+    expect(anna.phone).toBe('+46701234567');
+    expect(anna.optOut).toMatchObject({ email: true, sms: false });
+    const bo = await show(db, 'bo.berg@example.se');
+    expect(bo.firstName).toBe('Bo, Jr.');
+    expect(bo.phone).toBeNull();
+    expect(bo.optOut.sms).toBe(true);
+    const carl = await show(db, 'carl@example.org');
+    expect(carl.firstName).toBe('Carl "CJ"');
+    expect(carl.phone).toBe('+33612345678');
+    expect(carl.optOut).toMatchObject({ email: false, sms: true });
+  });
+
+  it('keeps newlines inside quoted cells and counts physical lines in error messages', async () => {
+    const db = tempDb();
+    const s = await runJson(db, ['profile', 'import', fx('quoted-newlines.csv'), '--json']);
+    expect(s).toMatchObject({ rows: 3, new: 3 });
+    expect((await show(db, 'dora@example.com')).lastName).toBe('Smith\nof the Hill');
+    expect((await show(db, 'eve@example.com')).firstName).toBe('Eve\nMarie\nAnne');
+    expect((await show(db, 'dora@example.com')).optOut.postal).toBe(true);
+
+    // The same file with a bad row after the multi-line cells: line 8, not line 5.
+    const dir = tempDir();
+    const bad = join(dir, 'bad.csv');
+    writeFileSync(bad, readFileSync(fx('quoted-newlines.csv'), 'utf8') + 'not-an-email,X,Y,1\n');
+    const r = await runCli(['--db', tempDb(), 'profile', 'import', bad]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('line 8, column email: "not-an-email" is not a valid email address');
+  });
+
+  it('imports an Adobe Campaign export (; delimiter) as is and reports unknown columns', async () => {
+    const db = tempDb();
+    const r = await runCli(['--db', db, 'profile', 'import', fx('adobe-export.csv'), '--delimiter', ';', '--json']);
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.stdout);
+    expect(s.unknownColumns).toEqual(['mobilePhone', 'created']);
+    expect(r.stderr).toContain('Ignored unknown column(s): mobilePhone, created.');
+    expect((await show(db, 'gina@example.com')).optOut).toEqual({ all: false, email: true, sms: false, phone: false, postal: false, fax: false, push: false });
+    expect((await show(db, 'hugo@example.com')).optOut.all).toBe(true);
+    expect((await show(db, 'ines@example.com')).optOut).toMatchObject({ sms: true, phone: true, push: true, email: false });
+    expect((await show(db, 'gina@example.com')).firstName).toBe('Gina');
+  });
+
+  it('fails on one bad row with exit 2, names line, column and reason, and writes nothing', async () => {
+    const db = tempDb();
+    await runJson(db, ['profile', 'add', '--email', 'ok1@example.com', '--json']);
+    const before = snapshot(db);
+    const dir = tempDir();
+    const rejects = join(dir, 'rejects.csv');
+    const r = await runCli(['--db', db, 'profile', 'import', fx('one-bad-row.csv'), '--rejects', rejects, '--json']);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('line 4, column phone: "12345" is not a phone number in international form');
+    expect(r.stderr).toContain('1 of 4 row(s)');
+    expect(r.stderr).toContain('nothing was written');
+    expect(snapshot(db)).toBe(before);
+    expect(readFileSync(rejects, 'utf8')).toBe(
+      'email,phone,first_name,optout_email,reason\nok3@example.com,12345,Bad,0,"phone: ""12345"" is not a phone number in international form (e.g. +33612345678)"\n',
+    );
+  });
+
+  it('with --skip-invalid imports the valid rows and writes the rest to --rejects', async () => {
+    const db = tempDb();
+    const rejects = join(tempDir(), 'rejects.csv');
+    const s = await runJson(db, ['profile', 'import', fx('one-bad-row.csv'), '--skip-invalid', '--rejects', rejects, '--json']);
+    expect(s).toMatchObject({ rows: 4, invalid: 1, new: 3, profiles: 3 });
+    expect(s.errors).toEqual([{ line: 4, column: 'phone', reason: expect.stringContaining('"12345"') }]);
+    expect(readFileSync(rejects, 'utf8').split('\n')[1]).toMatch(/^ok3@example\.com,12345,Bad,0,/);
+    expect((await runCli(['--db', db, 'profile', 'show', 'ok3@example.com'])).code).toBe(3);
+    expect((await show(db, 'ok4@example.com')).optOut.email).toBe(true);
+  });
+
+  it('rejects bad opt-out values and missing emails; lists only the first 20 errors on stderr', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'many.csv');
+    const lines = ['email,optout_sms', ',1', 'x@example.com,perhaps'];
+    for (let i = 0; i < 30; i++) lines.push(`bad${i}`);
+    writeFileSync(file, lines.join('\n') + '\n');
+    const rejects = join(dir, 'rej.csv');
+    const r = await runCli(['--db', tempDb(), 'profile', 'import', file, '--rejects', rejects]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('line 2, column email: missing email');
+    expect(r.stderr).toContain('line 3, column optout_sms: "perhaps" is not an opt-out value');
+    expect(r.stderr.match(/^line \d+/gm)).toHaveLength(20);
+    expect(r.stderr).toContain('32 invalid rows in all');
+    expect(readFileSync(rejects, 'utf8').trim().split('\n')).toHaveLength(33);
+  });
+
+  it('refuses a file without an email column', async () => {
+    const file = join(tempDir(), 'noemail.csv');
+    writeFileSync(file, 'mail,phone\na@b.co,\n');
+    const r = await runCli(['--db', tempDb(), 'profile', 'import', file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('there is no "email" column');
+  });
+
+  it('merges a duplicate key: an opt-out in either row wins, the last non-empty text wins', async () => {
+    const db = tempDb();
+    const s = await runJson(db, ['profile', 'import', fx('duplicate-key.csv'), '--json']);
+    expect(s).toMatchObject({ rows: 3, profiles: 2, new: 2, duplicatesMerged: 1 });
+    const sam = await show(db, 'sam@example.com');
+    expect(sam.optOut).toMatchObject({ email: true, sms: false });
+    expect(sam.phone).toBe('+33611111111');
+    expect(sam.firstName).toBe('Samuel');
+    expect(sam.lastName).toBe('Lee');
+  });
+
+  it('merges duplicates the same way into an empty store and into a populated one', async () => {
+    const file = join(tempDir(), 'dups.csv');
+    writeFileSync(
+      file,
+      'email,first_name,optout_all,optout_email,optout_sms,optout_push\n' +
+        'd@example.com,One,0,1,1,\n' +
+        'x@example.com,X,,,,\n' +
+        'D@example.com,,0,1,0,1\n' +
+        'd@example.com,Three,,1,,0\n',
+    );
+    const empty = tempDb();
+    const populated = tempDb();
+    await runJson(populated, ['profile', 'add', '--email', 'someone@example.com', '--json']);
+    for (const db of [empty, populated]) {
+      const s = await runJson(db, ['profile', 'import', file, '--json']);
+      expect(s).toMatchObject({ rows: 4, profiles: 2, new: 2, duplicatesMerged: 2, optOutsSet: 3, events: 3 });
+      const d = await show(db, 'd@example.com');
+      expect(d.optOut).toEqual({ all: false, email: true, sms: true, phone: false, postal: false, fax: false, push: true });
+      expect(d.firstName).toBe('Three');
+      const h = await runJson(db, ['profile', 'history', 'd@example.com', '--json']);
+      expect(h.map((e: any) => `${e.channel}:${e.action}`).sort()).toEqual(['email:optout', 'push:optout', 'sms:optout']);
+      expect((await runCli(['--db', db, 'ledger', 'verify'])).code).toBe(0);
+    }
+  });
+
+  it('never clears an opt-out without --allow-optin; records events with source import:<file>', async () => {
+    const db = tempDb();
+    const dir = tempDir();
+    await runJson(db, ['profile', 'add', '--email', 'a@example.com', '--first-name', 'Ann', '--json']);
+    await runCli(['--db', db, 'profile', 'optout', 'a@example.com', '--channel', 'email,sms']);
+    const file = join(dir, 'optin.csv');
+    writeFileSync(file, 'email,optout_email,optout_sms,optout_fax,last_name\na@example.com,0,,1,Smith\nnew@example.com,0,1,,\n');
+
+    const r = await runCli(['--db', db, 'profile', 'import', file]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('opt-ins not applied: 1 (use --allow-optin)');
+    expect(r.stderr).toContain('1 opt-in(s) not applied; use --allow-optin.');
+    let a = await show(db, 'a@example.com');
+    expect(a.optOut).toMatchObject({ email: true, sms: true, fax: true });
+    expect(a.firstName).toBe('Ann'); // column absent: unchanged
+    expect(a.lastName).toBe('Smith');
+    const hist = await runJson(db, ['profile', 'history', 'a@example.com', '--json']);
+    expect(hist[0]).toMatchObject({ channel: 'fax', action: 'optout', source: 'import:optin.csv' });
+    const nw = await runJson(db, ['profile', 'history', 'new@example.com', '--json']);
+    expect(nw).toEqual([expect.objectContaining({ channel: 'sms', action: 'optout', source: 'import:optin.csv' })]);
+
+    const s = await runJson(db, ['profile', 'import', file, '--allow-optin', '--json']);
+    expect(s).toMatchObject({ optInsApplied: 1, optInsNotApplied: 0, updated: 1, unchanged: 1, events: 1 });
+    a = await show(db, 'a@example.com');
+    expect(a.optOut).toMatchObject({ email: false, sms: true, fax: true });
+    const hist2 = await runJson(db, ['profile', 'history', 'a@example.com', '--json']);
+    expect(hist2[0]).toMatchObject({ channel: 'email', action: 'optin', source: 'import:optin.csv' });
+
+    const v = await runCli(['--db', db, 'ledger', 'verify']);
+    expect(v.code).toBe(0);
+  });
+
+  it('empty cells change nothing and a re-import of the same file changes nothing', async () => {
+    const db = tempDb();
+    await runJson(db, ['profile', 'import', fx('bom-crlf.csv'), '--json']);
+    const before = snapshot(db);
+    const s = await runJson(db, ['profile', 'import', fx('bom-crlf.csv'), '--json']);
+    expect(s).toMatchObject({ new: 0, updated: 0, unchanged: 3, events: 0 });
+    expect(snapshot(db)).toBe(before);
+  });
+
+  it('--dry-run prints the plan and writes nothing', async () => {
+    const db = tempDb();
+    await runJson(db, ['profile', 'add', '--email', 'sam@example.com', '--json']);
+    const before = snapshot(db);
+    const r = await runCli(['--db', db, 'profile', 'import', fx('duplicate-key.csv'), '--dry-run']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Would import');
+    expect(r.stdout).toMatch(/new: +1/);
+    expect(r.stdout).toMatch(/updated: +1/);
+    expect(snapshot(db)).toBe(before);
+    const s = await runJson(db, ['profile', 'import', fx('duplicate-key.csv'), '--dry-run', '--json']);
+    expect(s).toEqual({
+      file: fx('duplicate-key.csv'),
+      source: 'import:duplicate-key.csv',
+      dryRun: true,
+      rows: 3,
+      invalid: 0,
+      unknownColumns: [],
+      allowOptin: false,
+      errors: [],
+      profiles: 2,
+      new: 1,
+      updated: 1,
+      unchanged: 0,
+      duplicatesMerged: 1,
+      optOutsSet: 1,
+      optInsApplied: 0,
+      optInsNotApplied: 0,
+      events: 0,
+    });
+    expect(snapshot(db)).toBe(before);
+  });
+
+  it('reads stdin with source import:-', async () => {
+    const db = tempDb();
+    const s = await runJson(db, ['profile', 'import', '-', '--json'], { stdin: 'email,optout_all\nz@example.com,true\n' });
+    expect(s).toMatchObject({ new: 1, source: 'import:-' });
+    const h = await runJson(db, ['profile', 'history', 'z@example.com', '--json']);
+    expect(h[0]).toMatchObject({ channel: 'all', source: 'import:-' });
+  });
+
+  it('strips the formula guard on import', async () => {
+    const db = tempDb();
+    await runJson(db, ['profile', 'import', fx('formula-cells.csv'), '--json']);
+    const f = await show(db, 'formula@example.com');
+    expect(f.phone).toBe('+33622222222');
+    expect(f.firstName).toBe('=HYPERLINK("http://x")');
+    expect(f.lastName).toBe('@SUM(A1)');
+    const p = await show(db, 'plain@example.com');
+    expect(p.firstName).toBe("'quoted"); // no formula character after the quote: kept
+    expect(p.lastName).toBe('-minus');
+  });
+
+  it('the ledger still verifies after an import, and catches an edited import event', async () => {
+    const db = tempDb();
+    await runJson(db, ['profile', 'import', fx('adobe-export.csv'), '--delimiter', ';', '--json']);
+    expect((await runCli(['--db', db, 'ledger', 'verify'])).code).toBe(0);
+    const d = new Database(db);
+    d.exec('DROP TRIGGER ledger_events_append_only_u');
+    d.prepare("UPDATE ledger_events SET action = 'optin' WHERE id = 2").run();
+    d.close();
+    const r = await runCli(['--db', db, 'ledger', 'verify']);
+    expect(r.code).toBe(6);
+    expect(r.stderr).toContain('was edited');
+  });
+
+  it('draws a progress bar on stderr only when stderr is a terminal', async () => {
+    const plain = await runCli(['--db', tempDb(), 'profile', 'import', fx('bom-crlf.csv')]);
+    expect(plain.code).toBe(0);
+    expect(plain.stderr).not.toContain('rows/s');
+    expect(plain.stderr).not.toContain('\r');
+    const tty = await runCli(['--db', tempDb(), 'profile', 'import', fx('bom-crlf.csv')], { tty: true });
+    expect(tty.code).toBe(0);
+    expect(tty.stderr).toMatch(/\r\[#+\] 100% 3 rows, [\d,]+ rows\/s/);
+    expect(tty.stdout).not.toContain('rows/s');
+  });
+
+  it('copies of a fixture under another name are recorded under that name', async () => {
+    const dir = tempDir();
+    const copy = join(dir, 'suppression list.csv');
+    copyFileSync(fx('bom-crlf.csv'), copy);
+    const db = tempDb();
+    await runJson(db, ['profile', 'import', copy, '--json']);
+    const h = await runJson(db, ['profile', 'history', 'anna.lind@example.com', '--json']);
+    expect(h[0].source).toBe('import:suppression list.csv');
+  });
+});
