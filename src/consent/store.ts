@@ -1,6 +1,7 @@
 import type { Channel, ContactChannel, OptOutFlags } from './channels.js';
 import type { ChangeContext, LedgerEvent, LedgerVerification } from './ledger.js';
 import type { KeyRepository, PageRepository } from '../landing/repository.js';
+import type { LandingSubmissions } from '../landing/submissions.js';
 import type { ConsentChange, NewProfile, Profile, ProfileRef } from './profile.js';
 import type { ServiceRepository } from './services.js';
 
@@ -40,6 +41,8 @@ export interface ConsentStore {
   readonly pages: PageRepository;
   /** The keys that sign landing-page links (src/landing/tokens.ts). */
   readonly keys: KeyRepository;
+  /** What the landing server needs: find-or-create by email, group commit, the client-address salt. */
+  readonly landing: LandingSubmissions;
   addProfile(profile: NewProfile, at: string): Promise<Profile>;
   findProfile(ref: ProfileRef): Promise<Profile | null>;
   listProfiles(filter: ProfileFilter): AsyncIterable<Profile>;

@@ -22,6 +22,7 @@ import type {
   ProfileFilter,
 } from '../../consent/store.js';
 import { SqliteKeyRepository, SqlitePageRepository } from './landing-repository.js';
+import { SqliteLandingSubmissions } from './landing-submissions.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, openDatabase, translateSqliteError, type OpenOptions } from './open.js';
 
 interface ProfileRow {
@@ -107,6 +108,7 @@ export class SqliteStore implements ConsentStore {
   readonly services: ServiceRepository;
   readonly pages: SqlitePageRepository;
   readonly keys: SqliteKeyRepository;
+  readonly landing: SqliteLandingSubmissions;
 
   constructor(
     readonly db: Database.Database,
@@ -142,6 +144,7 @@ export class SqliteStore implements ConsentStore {
     };
     this.pages = new SqlitePageRepository(this);
     this.keys = new SqliteKeyRepository(this);
+    this.landing = new SqliteLandingSubmissions(this);
   }
 
   static open(path: string, options: OpenOptions = {}): SqliteStore {
@@ -267,7 +270,12 @@ export class SqliteStore implements ConsentStore {
   }
 
   async applyConsent(requests: readonly ConsentRequest[], context: ChangeContext): Promise<ConsentResult[]> {
-    return this.writeTransaction(() => {
+    return this.writeTransaction(() => this.applyInTransaction(requests, context));
+  }
+
+  /** applyConsent's work; must run inside a write transaction (group commit runs several in one). */
+  applyInTransaction(requests: readonly ConsentRequest[], context: ChangeContext): ConsentResult[] {
+    {
       const results: ConsentResult[] = [];
       const events: { profileId: number; channel: Channel; action: string }[] = [];
       for (const req of requests) {
@@ -287,7 +295,7 @@ export class SqliteStore implements ConsentStore {
       }
       this.appendEvents(events, context);
       return results;
-    });
+    }
   }
 
   async lastChanges(profileId: number): Promise<LastChanges> {
