@@ -68,7 +68,7 @@ const MESSAGES: Record<Lang, Record<'notFound' | 'method' | 'badLink' | 'oldLink
   en: {
     notFound: ['Page not found', 'There is no page at this address.'],
     method: ['Method not allowed', 'This address does not accept this kind of request.'],
-    badLink: ['Invalid link', 'This link is not valid. Please use the link exactly as you received it.'],
+    badLink: ['Invalid link', 'This link is not valid, so nothing was changed. Please use the link exactly as you received it.'],
     oldLink: ['Link no longer valid', 'This link has expired or is no longer valid. Nothing was changed.'],
     badEmail: ['Invalid email address', 'Please go back and enter a valid email address. Nothing was changed.'],
     badRequest: ['Bad request', 'This request could not be understood. Nothing was changed.'],
@@ -81,7 +81,7 @@ const MESSAGES: Record<Lang, Record<'notFound' | 'method' | 'badLink' | 'oldLink
   fr: {
     notFound: ['Page introuvable', "Il n'y a pas de page à cette adresse."],
     method: ['Méthode non autorisée', "Cette adresse n'accepte pas ce type de requête."],
-    badLink: ['Lien invalide', "Ce lien n'est pas valide. Utilisez le lien exactement tel que vous l'avez reçu."],
+    badLink: ['Lien invalide', "Ce lien n'est pas valide : rien n'a été modifié. Utilisez le lien exactement tel que vous l'avez reçu."],
     oldLink: ['Lien expiré', "Ce lien a expiré ou n'est plus valide. Rien n'a été modifié."],
     badEmail: ['Adresse email invalide', "Revenez en arrière et saisissez une adresse email valide. Rien n'a été modifié."],
     badRequest: ['Requête invalide', "Cette requête n'a pas pu être comprise. Rien n'a été modifié."],
