@@ -111,6 +111,7 @@ describe('landing serve: acquisition form with a token', () => {
     const { token } = await f.link('prefs', 'bob@example.com');
     await f.cli('landing', 'edit', 'prefs', '--channels', 'email');
     await f.cli('landing', 'publish', 'prefs', '--out-dir', `${f.dir}/public`);
+    f.clock.now = new Date(f.clock.now.getTime() + 2_000); // past the server's page cache (PAGE_TTL_MS)
     // The person still has version 1 open: its unticked sms box counts, with source @v1.
     expect((await post(`${f.url}/prefs`, form({ t: token, v: '1', 'channel-email': 'on' }))).status).toBe(200);
     const h = await f.history('bob@example.com');

@@ -11,7 +11,6 @@
  * committer and is answered only once committed.
  */
 import { createHmac } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import formbody from '@fastify/formbody';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -32,6 +31,8 @@ import { ONE_CLICK_SEGMENT, TOKEN_PARAM } from './urls.js';
 export const BODY_LIMIT = 64 * 1024;
 /** Signing keys are re-read at most this often, so `keys rotate` / `keys retire` take effect without a restart. */
 export const KEYRING_TTL_MS = 5_000;
+/** Published pages are re-read at most this often: a new version is served within a second of `landing publish`. */
+export const PAGE_TTL_MS = 1_000;
 /** After this long, close() drops the connections still open. */
 const CLOSE_GRACE_MS = 4_000;
 
@@ -146,6 +147,8 @@ export interface ServerContext {
   now: () => Date;
   committer: GroupCommitter;
   keyring(): Promise<Keyring>;
+  /** The latest published version of a page (null: unknown or never published), cached for PAGE_TTL_MS. */
+  page(slug: string): Promise<PageVersion | null>;
   /** The evidence every landing change carries. */
   evidence(req: FastifyRequest, page: PageVersion, via: string): Promise<Record<string, unknown>>;
 }
@@ -161,6 +164,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
 
   let keyring: { value: Keyring; loadedAt: number } | null = null;
+  const pages = new Map<string, { value: PageVersion | null; loadedAt: number }>();
   const salt = await store.landing.clientSalt();
   const ctx: ServerContext = {
     store,
@@ -173,6 +177,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         keyring = { value: await loadKeyring(store, options.env), loadedAt: t };
       }
       return keyring.value;
+    },
+    async page(slug) {
+      const t = now().getTime();
+      const hit = pages.get(slug);
+      if (hit && t - hit.loadedAt <= PAGE_TTL_MS && t >= hit.loadedAt) return hit.value;
+      const value = await loadPublishedPage(store, slug);
+      if (pages.size >= 1000) pages.clear(); // unknown slugs must not grow it without bound
+      pages.set(slug, { value, loadedAt: t });
+      return value;
     },
     async evidence(req, page, via) {
       const ua = req.headers['user-agent'];
@@ -200,27 +213,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     limits: { fieldNameSize: 200, fieldSize: BODY_LIMIT, fields: 200, fileSize: BODY_LIMIT, files: 10, parts: 220, headerPairs: 100 },
   });
 
-  const started = new WeakMap<FastifyRequest, number>();
-  app.addHook('onRequest', async (req, reply) => {
-    started.set(req, performance.now());
+  // Callback-style hooks: no promise per request on the hot path.
+  const headers = securityHeaders(options.baseUrl);
+  app.addHook('onRequest', (req, reply, done) => {
+    reply.headers(headers); // on every answer, errors included
     // multipart reads the raw stream, past fastify's bodyLimit: bound it by its declared length.
     const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > BODY_LIMIT) throw new HttpAnswer(413, 'tooLarge');
+    if (declared > BODY_LIMIT) return done(new HttpAnswer(413, 'tooLarge'));
     if (req.headers['transfer-encoding'] && /multipart\//i.test(req.headers['content-type'] ?? '')) {
       reply.header('connection', 'close');
-      throw new HttpAnswer(411, 'badRequest');
+      return done(new HttpAnswer(411, 'badRequest'));
     }
+    done();
   });
-  const headers = securityHeaders(options.baseUrl);
-  app.addHook('onSend', async (_req, reply, payload) => {
-    reply.headers(headers);
-    reply.removeHeader('set-cookie');
-    return payload;
-  });
-  app.addHook('onResponse', async (req, reply) => {
-    const t0 = started.get(req);
-    const ms = t0 === undefined ? 0 : performance.now() - t0;
-    log(`${req.method} ${loggablePath(req.url)} ${reply.statusCode} ${ms.toFixed(1)}ms`);
+  app.addHook('onResponse', (req, reply, done) => {
+    log(`${req.method} ${loggablePath(req.url)} ${reply.statusCode} ${reply.elapsedTime.toFixed(1)}ms`);
+    done();
   });
 
   const sendPage = (reply: FastifyReply, status: number, body: string) =>
@@ -289,7 +297,7 @@ type SlugParams = { Params: { slug: string }; Querystring: Record<string, unknow
 
 /** The latest published version of a page, or a 404. */
 async function publishedPage(ctx: ServerContext, slug: string): Promise<PageVersion> {
-  const page = SLUG_RE.test(slug) ? await loadPublishedPage(ctx.store, slug) : null;
+  const page = SLUG_RE.test(slug) ? await ctx.page(slug) : null;
   if (!page) throw new HttpAnswer(404, 'notFound');
   return page;
 }

@@ -30,5 +30,6 @@ export async function serve(ctx: CommandContext, o: Record<string, unknown>): Pr
   const signal = await new Promise<string>((resolve) => ctx.deps.onShutdown!(resolve));
   ctx.notice(`${signal}: stopping (finishing requests in flight)…`);
   await server.close();
-  ctx.notice('Stopped.');
+  const { submissions, commits } = server.stats;
+  ctx.notice(`Stopped. ${submissions} changes committed in ${commits} transactions.`);
 }
