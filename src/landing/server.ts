@@ -202,17 +202,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
 
   // Only what a form or a one-click client sends; anything else is 415.
+  // (multipart is registered with the POST routes only: its hook would cost every GET.)
   app.removeAllContentTypeParsers();
   await app.register(formbody, { bodyLimit: BODY_LIMIT });
-  await app.register(multipart, {
-    attachFieldsToBody: true,
-    // Files are not expected: drained and ignored, like any unknown field.
-    onFile: async (part) => {
-      part.file.resume();
-    },
-    limits: { fieldNameSize: 200, fieldSize: BODY_LIMIT, fields: 200, fileSize: BODY_LIMIT, files: 10, parts: 220, headerPairs: 100 },
-  });
-
   // Callback-style hooks: no promise per request on the hot path.
   const headers = securityHeaders(options.baseUrl);
   app.addHook('onRequest', (req, reply, done) => {
@@ -319,8 +311,17 @@ async function commit(ctx: ServerContext, profileId: number, wanted: Partial<Opt
   await ctx.committer.submit({ requests: [{ profileId, wanted }], context });
 }
 
-export function registerPageRoutes(app: App, ctx: ServerContext): void {
-  app.get<SlugParams>('/:slug', async (req, reply) => {
+const MULTIPART_OPTIONS = {
+  attachFieldsToBody: true,
+  // Files are not expected: drained and ignored, like any unknown field.
+  onFile: async (part: { file: { resume(): unknown } }) => {
+    part.file.resume();
+  },
+  limits: { fieldNameSize: 200, fieldSize: BODY_LIMIT, fields: 200, fileSize: BODY_LIMIT, files: 10, parts: 220, headerPairs: 100 },
+} as const;
+
+export function registerPageRoutes(root: App, ctx: ServerContext): void {
+  root.get<SlugParams>('/:slug', async (req, reply) => {
     const page = await publishedPage(ctx, req.params.slug);
     const token = req.query[TOKEN_PARAM];
     if (token === undefined) return sendHtml(reply, renderGenericPage(page.definition, page.version, ctx.baseUrl));
@@ -328,6 +329,15 @@ export function registerPageRoutes(app: App, ctx: ServerContext): void {
     return sendHtml(reply, renderPersonalPage(page.definition, page.version, profile, String(token), ctx.baseUrl));
   });
 
+  // The routes that take a body, in a scope of their own with the multipart parser.
+  root.register(async (app) => {
+    await app.register(multipart, MULTIPART_OPTIONS);
+    registerPostRoutes(app, ctx);
+  });
+}
+
+/** POST routes (and the 405s of their paths); issue 6 adds its confirmation and per-service one-click here. */
+function registerPostRoutes(app: App, ctx: ServerContext): void {
   app.post<SlugParams>('/:slug', async (req, reply) => {
     let page = await publishedPage(ctx, req.params.slug);
     const form = formOf(req.body);
