@@ -296,6 +296,10 @@ describe('landing serve: bad requests change nothing', () => {
         expect(await r.text(), name).toMatch(/nothing was changed/i);
       }
     }
+    // A repeated t counts as its first value (here a retired key's token): still a 4xx, never a 500.
+    expect((await fetch(`${f.url}/stop?t=${good}&t=x`)).status).toBe(410);
+    expect((await post(`${f.url}/stop`, form({ t: [good, 'x'] }))).status).toBe(410);
+    expect((await post(`${f.url}/stop`, form({ t: ['x', good] }))).status).toBe(400);
     expect(await f.eventCount()).toBe(before);
     expect((await f.profile('ann@example.com')).optOut.all).toBe(false);
     // The new key's links work.
@@ -370,6 +374,26 @@ describe('landing serve: concurrency, locks, logs', () => {
     expect(r.status).toBe(200);
     expect(waited).toBeGreaterThan(500);
     await new Promise((resolve) => holder.on('close', resolve));
+    expect((await f.profile('ann@example.com')).optOut.all).toBe(true);
+  });
+
+  it('a lock held past the busy timeout is a 503 with Retry-After that changes nothing; the retry succeeds', async () => {
+    const f = await serverFixture({ busyTimeoutMs: 200 });
+    const { oneClickUrl } = await f.link('stop', 'ann@example.com');
+    const holder = spawn(
+      process.execPath,
+      ['-e', `const db = new (require('better-sqlite3'))(process.argv[1]); db.exec('BEGIN IMMEDIATE'); process.stdout.write('locked\\n'); setTimeout(() => { db.exec('COMMIT'); db.close(); }, 1500);`, f.db],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const released = new Promise((resolve) => holder.on('close', resolve));
+    await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
+    const r = await post(`${f.url}${oneClickUrl}`, form({ 'List-Unsubscribe': 'One-Click' }));
+    expect(r.status).toBe(503);
+    expect(r.headers.get('retry-after')).toBe('5');
+    expectSecurityHeaders(r);
+    await released;
+    expect((await f.profile('ann@example.com')).optOut.all).toBe(false);
+    expect((await post(`${f.url}${oneClickUrl}`, form({ 'List-Unsubscribe': 'One-Click' }))).status).toBe(200);
     expect((await f.profile('ann@example.com')).optOut.all).toBe(true);
   });
 

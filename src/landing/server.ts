@@ -323,7 +323,7 @@ const MULTIPART_OPTIONS = {
 export function registerPageRoutes(root: App, ctx: ServerContext): void {
   root.get<SlugParams>('/:slug', async (req, reply) => {
     const page = await publishedPage(ctx, req.params.slug);
-    const token = req.query[TOKEN_PARAM];
+    const token = first(req.query[TOKEN_PARAM]);
     if (token === undefined) return sendHtml(reply, renderGenericPage(page.definition, page.version, ctx.baseUrl));
     const profile = await profileFromToken(ctx, token, page);
     return sendHtml(reply, renderPersonalPage(page.definition, page.version, profile, String(token), ctx.baseUrl));
@@ -351,10 +351,10 @@ function registerPostRoutes(app: App, ctx: ServerContext): void {
       page = seen;
     }
     const source = `landing:${page.slug}@v${page.version}`;
-    const token = form[FORM_FIELDS.token] ?? req.query[TOKEN_PARAM];
+    const token = first(form[FORM_FIELDS.token] ?? req.query[TOKEN_PARAM]);
     const at = ctx.now().toISOString();
     if (token !== undefined) {
-      const profile = await profileFromToken(ctx, Array.isArray(token) ? token[0] : token, page);
+      const profile = await profileFromToken(ctx, token, page);
       const evidence = await ctx.evidence(req, page, 'link');
       await commit(ctx, profile.id, wantedWithToken(page.definition, form), { source, actor: ACTORS.subject, reason: null, evidence, occurredAt: at });
     } else {
@@ -380,7 +380,7 @@ function registerPostRoutes(app: App, ctx: ServerContext): void {
     if (page.definition.type !== 'blocklist') throw new HttpAnswer(404, 'notFound', page.definition.lang);
     const form = formOf(req.body);
     if (formString(form, 'List-Unsubscribe') !== 'One-Click') throw new HttpAnswer(400, 'oneClickBody', page.definition.lang);
-    const profile = await profileFromToken(ctx, req.query[TOKEN_PARAM], page);
+    const profile = await profileFromToken(ctx, first(req.query[TOKEN_PARAM]), page);
     const evidence = await ctx.evidence(req, page, 'one-click');
     await commit(ctx, profile.id, { all: true }, { source: 'one-click', actor: ACTORS.subject, reason: null, evidence, occurredAt: ctx.now().toISOString() });
     return sendHtml(reply, renderConfirmation(page.definition));
@@ -388,6 +388,11 @@ function registerPostRoutes(app: App, ctx: ServerContext): void {
 
   app.route({ method: [...OTHER_METHODS], url: '/:slug', handler: methodNotAllowed('GET, HEAD, POST') });
   app.route({ method: ['GET', ...OTHER_METHODS], url: `/:slug/${ONE_CLICK_SEGMENT}`, handler: methodNotAllowed('POST') });
+}
+
+/** A repeated field or parameter counts as its first value. */
+function first(v: unknown): unknown {
+  return Array.isArray(v) ? v[0] : v;
 }
 
 function sendHtml(reply: FastifyReply, body: string) {

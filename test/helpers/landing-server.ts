@@ -36,7 +36,7 @@ export interface Fixture {
  * acquisition page `prefs` (email, sms, postal; consent wording), a
  * published blocklist page `stop`, and the server on 127.0.0.1:0.
  */
-export async function serverFixture(options: { baseUrl?: string } = {}): Promise<Fixture> {
+export async function serverFixture(options: { baseUrl?: string; busyTimeoutMs?: number } = {}): Promise<Fixture> {
   const dir = tempDir();
   const db = join(dir, 'consent.db');
   const cli = async (...argv: string[]) => {
@@ -52,7 +52,7 @@ export async function serverFixture(options: { baseUrl?: string } = {}): Promise
   await cli('landing', 'publish', 'prefs', '--out-dir', join(dir, 'public'));
   await cli('landing', 'publish', 'stop', '--out-dir', join(dir, 'public'));
 
-  const store = await openStore(db, { busyTimeoutMs: 5000 });
+  const store = await openStore(db, { busyTimeoutMs: options.busyTimeoutMs ?? 5000 });
   const logs: string[] = [];
   const clock = { now: new Date('2026-06-01T10:00:00.000Z') };
   const server = await startServer({
