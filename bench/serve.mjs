@@ -11,7 +11,7 @@
 // Each phase lasts --duration seconds (default 10), so the bench stops by itself.
 // Usage: npm run bench:serve [-- --duration 10 --connections 50 --profiles 200000]
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -58,19 +58,34 @@ const urls = (slug, column) =>
 const personal = urls('prefs', 'url').slice(0, 20000);
 const oneClick = urls('stop', 'oneClickUrl');
 
-function startChild(args, env = {}) {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
-  let stderr = '';
+/**
+ * A server in a process of its own. Its stderr (the serve log, a line per
+ * request) goes to a file, not a pipe, so that reading it does not take CPU
+ * from the load generator; the server still writes every line.
+ */
+function startChild(name, args) {
+  const logFile = join(out, `${name}.log`);
+  const fd = openSync(logFile, 'w');
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', fd] });
+  closeSync(fd);
   const url = new Promise((resolve, reject) => {
-    child.stderr.on('data', (c) => {
-      stderr = (stderr + c).slice(-4096); // the serve log has a line per request: keep the tail only
-      const m = /(http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
-      if (m) resolve(m[1]);
+    const poll = setInterval(() => {
+      const m = /(http:\/\/127\.0\.0\.1:\d+)/.exec(readFileSync(logFile, 'utf8').slice(0, 4096));
+      if (m) {
+        clearInterval(poll);
+        resolve(m[1]);
+      }
+    }, 50);
+    child.on('exit', (code) => {
+      clearInterval(poll);
+      reject(new Error(`${name} exited ${code}: ${readFileSync(logFile, 'utf8').slice(-2000)}`));
     });
-    child.on('exit', (code) => reject(new Error(`exited ${code}: ${stderr.slice(-2000)}`)));
   });
-  // The serve log (one line per request) goes nowhere but must be drained.
-  return { child, url, tail: () => stderr, stop: () => new Promise((r) => (child.once('exit', r), child.kill('SIGTERM'))) };
+  const tail = () => {
+    const text = readFileSync(logFile, 'utf8');
+    return text.slice(-4096);
+  };
+  return { child, url, tail, stop: () => new Promise((r) => (child.once('exit', r), child.kill('SIGTERM'))) };
 }
 
 async function load(name, url, requests) {
@@ -81,13 +96,13 @@ async function load(name, url, requests) {
   return { name, rps, total: r.requests.total, errors: r.errors + r.timeouts, non2xx: r.non2xx, p99: r.latency.p99 };
 }
 
-const server = startChild([join(root, 'bin/consent.js'), '--db', db, 'landing', 'serve', '--port', '0']);
+const server = startChild('serve', [join(root, 'bin/consent.js'), '--db', db, 'landing', 'serve', '--port', '0']);
 const base = await server.url;
 const pageBytes = Buffer.from(await (await fetch(`${base}${personal[0]}`)).arrayBuffer());
 const pageFile = join(out, 'page.html');
 writeFileSync(pageFile, pageBytes);
 
-const bare = startChild([
+const bare = startChild('bare', [
   '-e',
   `const body = require('fs').readFileSync(process.argv[1]);
    const s = require('http').createServer((req, res) => { res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': body.length }); res.end(body); });

@@ -273,6 +273,14 @@ export class SqliteStore implements ConsentStore {
     return this.writeTransaction(() => this.applyInTransaction(requests, context));
   }
 
+  // A handful of distinct SET lists in practice; preparing one per change cost more than the change (landing serve).
+  private readonly updates = new Map<string, Database.Statement>();
+  private updateStatement(sets: string): Database.Statement {
+    let stmt = this.updates.get(sets);
+    if (!stmt) this.updates.set(sets, (stmt = this.db.prepare(`UPDATE profiles SET ${sets}, updated_at = ? WHERE id = ?`)));
+    return stmt;
+  }
+
   /** applyConsent's work; must run inside a write transaction (group commit runs several in one). */
   applyInTransaction(requests: readonly ConsentRequest[], context: ChangeContext): ConsentResult[] {
     {
@@ -286,7 +294,7 @@ export class SqliteStore implements ConsentStore {
         if (changes.length > 0) {
           const next = applyChanges(profile.optOut, changes);
           const sets = changes.map((c) => `optout_${c.channel} = ${next[c.channel] ? 1 : 0}`).join(', ');
-          this.db.prepare(`UPDATE profiles SET ${sets}, updated_at = ? WHERE id = ?`).run(context.occurredAt, profile.id);
+          this.updateStatement(sets).run(context.occurredAt, profile.id);
           for (const c of changes) events.push({ profileId: profile.id, channel: c.channel, action: c.action });
           results.push({ profile: { ...profile, optOut: next, updatedAt: context.occurredAt }, changes });
         } else {
