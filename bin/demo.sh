@@ -35,3 +35,9 @@ consent landing list
 echo "== Alice's links (signed; no email inside)" >&2
 consent landing link stay-in-touch --profile alice.martin@example.com --base-url http://127.0.0.1:8080 --json
 consent landing link unsubscribe --profile alice.martin@example.com --base-url http://127.0.0.1:8080 --json
+
+echo "== Serve the pages (Ctrl-C to stop), then open Alice's link in a browser:" >&2
+alice_url=$(consent landing link stay-in-touch --profile alice.martin@example.com --base-url http://127.0.0.1:8080 --json 2>/dev/null | node -e 'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>console.log(JSON.parse(s).url))')
+echo "  consent --db demo/consent.db landing serve --port 8080 --base-url http://127.0.0.1:8080" >&2
+echo "  (from this checkout without installing: node bin/consent.js --db demo/consent.db landing serve …)" >&2
+echo "  $alice_url" >&2

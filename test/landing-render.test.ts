@@ -56,6 +56,10 @@ describe('every page variant is valid HTML', () => {
         renderPage(acq, { action: 'https://pages.example.com/p', version: 2, personal: { token: 'tok', optOut: flags({ sms: true }), firstName: 'Zoé' } }),
       ]);
     }
+    variants.push([
+      `acquisition ${lang} personal with "any channel" set`,
+      renderPage(page({ type: 'acquisition', lang }), { action: '/p', version: 1, personal: { token: 'tok', optOut: flags({ all: true }) } }),
+    ]);
     const bl = page({ type: 'blocklist', lang, intro: null });
     variants.push([`blocklist ${lang} generic`, renderPage(bl, { action: '/p' })]);
     variants.push([`blocklist ${lang} personal`, renderPage(bl, { action: '/p', version: 1, personal: { token: 'tok', optOut: flags() } })]);
@@ -111,9 +115,21 @@ describe('acquisition pages', () => {
     expect(checkboxes(optout).map((b) => b.includes(' checked'))).toEqual([false, true, false]);
     expect(optout).toContain(`>${CHANNEL_INFO.sms.label.fr}</label>`);
     expect(optout).toContain(`<legend>${STRINGS.fr.optoutLegend}</legend>`);
-    // "any channel" set: no channel is reachable.
-    const all = checkboxes(renderPage(page({ type: 'acquisition' }), { action: '/p', personal: { token: 't', optOut: flags({ all: true }) } }));
-    expect(all.some((b) => b.includes('checked'))).toBe(false);
+  });
+
+  it('"any channel" set: its own box, ticked, first; the channel boxes then show their own flags', () => {
+    for (const wording of ['consent', 'optout'] as const) {
+      const doc = renderPage(page({ type: 'acquisition', wording }), { action: '/p', personal: { token: 't', optOut: flags({ all: true, sms: true }) } });
+      const boxes = checkboxes(doc);
+      expect(boxes[0]).toBe('<input type="checkbox" name="channel-all" value="on" data-channel="all" checked>');
+      expect(boxes.slice(1).map((b) => b.includes(' checked'))).toEqual(wording === 'consent' ? [true, false, true] : [false, true, false]);
+      expect(doc).toContain(`checked>${CHANNEL_INFO.all.label.en}</label>`);
+      expect(doc).toContain('<input type="hidden" name="all-shown" value="1">');
+    }
+    // Not set: no such box, no marker.
+    const none = renderPage(page({ type: 'acquisition' }), { action: '/p', personal: { token: 't', optOut: flags({ sms: true }) } });
+    expect(none).not.toContain('channel-all');
+    expect(none).not.toContain('all-shown');
   });
 
   it('a personal page carries the token instead of an email field', () => {

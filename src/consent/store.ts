@@ -2,6 +2,7 @@ import type { Channel, ContactChannel, OptOutFlags } from './channels.js';
 import type { ChangeContext, LedgerEvent, LedgerVerification } from './ledger.js';
 import type { KeyRepository, PageRepository } from '../landing/repository.js';
 import type { BulkStore } from './bulk.js';
+import type { LandingSubmissions } from '../landing/submissions.js';
 import type { ConsentChange, NewProfile, Profile, ProfileRef } from './profile.js';
 import type { ServiceRepository } from './services.js';
 
@@ -43,6 +44,8 @@ export interface ConsentStore {
   readonly keys: KeyRepository;
   /** Bulk CSV import (staging and one set-based write). */
   readonly bulk: BulkStore;
+  /** What the landing server needs: find-or-create by email, group commit, the client-address salt. */
+  readonly landing: LandingSubmissions;
   addProfile(profile: NewProfile, at: string): Promise<Profile>;
   findProfile(ref: ProfileRef): Promise<Profile | null>;
   listProfiles(filter: ProfileFilter): AsyncIterable<Profile>;

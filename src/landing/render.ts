@@ -11,7 +11,16 @@ export const FORM_FIELDS = {
   email: 'email',
   /** The page version the form was rendered from. */
   version: 'v',
+  /**
+   * Sent (hidden) with a person's acquisition page that shows the "any
+   * channel" box, so the server can tell an unticked box from a box that was
+   * never shown: only the former clears `all`.
+   */
+  allShown: 'all-shown',
 } as const;
+
+/** The "No longer contact (by any channel)" box, shown only to a person who has `all` set. */
+export const ALL_FIELD = 'channel-all';
 
 /** A ticked box sends `channel-<id>=on`; an unticked one sends nothing (one name per box keeps form parsing simple). */
 export function channelField(channel: ContactChannel): string {
@@ -127,8 +136,18 @@ export function renderPage(page: PageDefinition, options: RenderOptions): string
   let body: SafeHtml;
   let script = false;
   if (page.type === 'acquisition') {
+    // `all` is never cleared silently: a person who has it set sees it as a
+    // box of its own, ticked, and clears it by unticking it. While it shows,
+    // each channel box shows that channel's own flag, so saving without
+    // touching anything changes nothing.
+    const showAll = Boolean(p?.optOut.all);
+    const channelFlags = showAll ? { ...p!.optOut, all: false } : p?.optOut;
+    const allBox = showAll
+      ? html`<input type="hidden" name="${FORM_FIELDS.allShown}" value="1">
+<label><input type="checkbox" name="${ALL_FIELD}" value="on" data-channel="all" checked>${CHANNEL_INFO.all.label[page.lang]}</label>\n`
+      : '';
     const boxes = page.channels.map((c) => {
-      const ticked = p ? boxTicked(page.wording, p.optOut, c) : false;
+      const ticked = channelFlags ? boxTicked(page.wording, channelFlags, c) : false;
       return html`<label><input type="checkbox" name="${channelField(c)}" value="on" data-channel="${c}"${
         ticked ? html` checked` : ''
       }>${channelLabel(page.wording, page.lang, c)}</label>\n`;
@@ -137,7 +156,7 @@ export function renderPage(page: PageDefinition, options: RenderOptions): string
 ${greeting}${intro}<form id="${FORM_ID}" method="post" action="${options.action}">
 ${hidden}${emailField}<fieldset>
 <legend>${page.wording === 'optout' ? s.optoutLegend : s.consentLegend}</legend>
-${boxes}</fieldset>
+${allBox}${boxes}</fieldset>
 <button type="submit">${s.saveChoices}</button>
 </form>`;
   } else {

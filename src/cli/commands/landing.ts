@@ -87,4 +87,12 @@ export function registerLanding(program: Command, act: Act): void {
     .addOption(new Option('--format <format>', 'output format').choices(['csv', 'jsonl']).default('csv'))
     .option('--out <file>', 'write to this file instead of stdout')
     .action(act(async (ctx, [slug], o) => (await import('./landing/links.js')).links(ctx, slug!, o)));
+
+  landing
+    .command('serve')
+    .description('serve the published pages: personal pages, form submissions, RFC 8058 one-click unsubscribe (until Ctrl-C)')
+    .option('--port <n>', 'the port to listen on (0 = any free port)', '8080')
+    .option('--host <host>', 'the address to listen on', '127.0.0.1')
+    .option('--base-url <url>', `the public URL of the pages, for form targets ${baseUrl}`)
+    .action(act(async (ctx, _args, o) => (await import('./landing/serve.js')).serve(ctx, o)));
 }

@@ -24,6 +24,7 @@ import type {
 import { SqliteKeyRepository, SqlitePageRepository } from './landing-repository.js';
 import type { BulkStore } from '../../consent/bulk.js';
 import { SqliteBulkStore } from './bulk-store.js';
+import { SqliteLandingSubmissions } from './landing-submissions.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, openDatabase, translateSqliteError, type OpenOptions } from './open.js';
 
 interface ProfileRow {
@@ -110,6 +111,7 @@ export class SqliteStore implements ConsentStore {
   readonly pages: SqlitePageRepository;
   readonly keys: SqliteKeyRepository;
   readonly bulk: BulkStore;
+  readonly landing: SqliteLandingSubmissions;
 
   constructor(
     readonly db: Database.Database,
@@ -146,6 +148,7 @@ export class SqliteStore implements ConsentStore {
     };
     this.pages = new SqlitePageRepository(this);
     this.keys = new SqliteKeyRepository(this);
+    this.landing = new SqliteLandingSubmissions(this);
   }
 
   static open(path: string, options: OpenOptions = {}): SqliteStore {
@@ -271,7 +274,20 @@ export class SqliteStore implements ConsentStore {
   }
 
   async applyConsent(requests: readonly ConsentRequest[], context: ChangeContext): Promise<ConsentResult[]> {
-    return this.writeTransaction(() => {
+    return this.writeTransaction(() => this.applyInTransaction(requests, context));
+  }
+
+  // A handful of distinct SET lists in practice; preparing one per change cost more than the change (landing serve).
+  private readonly updates = new Map<string, Database.Statement>();
+  private updateStatement(sets: string): Database.Statement {
+    let stmt = this.updates.get(sets);
+    if (!stmt) this.updates.set(sets, (stmt = this.db.prepare(`UPDATE profiles SET ${sets}, updated_at = ? WHERE id = ?`)));
+    return stmt;
+  }
+
+  /** applyConsent's work; must run inside a write transaction (group commit runs several in one). */
+  applyInTransaction(requests: readonly ConsentRequest[], context: ChangeContext): ConsentResult[] {
+    {
       const results: ConsentResult[] = [];
       const events: { profileId: number; channel: Channel; action: string }[] = [];
       for (const req of requests) {
@@ -282,7 +298,7 @@ export class SqliteStore implements ConsentStore {
         if (changes.length > 0) {
           const next = applyChanges(profile.optOut, changes);
           const sets = changes.map((c) => `optout_${c.channel} = ${next[c.channel] ? 1 : 0}`).join(', ');
-          this.db.prepare(`UPDATE profiles SET ${sets}, updated_at = ? WHERE id = ?`).run(context.occurredAt, profile.id);
+          this.updateStatement(sets).run(context.occurredAt, profile.id);
           for (const c of changes) events.push({ profileId: profile.id, channel: c.channel, action: c.action });
           results.push({ profile: { ...profile, optOut: next, updatedAt: context.occurredAt }, changes });
         } else {
@@ -291,7 +307,7 @@ export class SqliteStore implements ConsentStore {
       }
       this.appendEvents(events, context);
       return results;
-    });
+    }
   }
 
   async lastChanges(profileId: number): Promise<LastChanges> {

@@ -1,0 +1,35 @@
+import { conflict, invalid } from '../../../consent/errors.js';
+import { startServer } from '../../../landing/server.js';
+import { resolveBaseUrl } from '../../../landing/urls.js';
+import type { CommandContext } from '../../context.js';
+
+function parsePort(raw: unknown): number {
+  const s = String(raw ?? '8080');
+  const n = Number(s);
+  if (!/^\d+$/.test(s) || n > 65535) throw invalid(`--port must be a port number (0-65535), not "${s}".`, '0 picks a free port.');
+  return n;
+}
+
+/** Serves until SIGINT/SIGTERM, then stops accepting, finishes in-flight requests and returns (exit 0). */
+export async function serve(ctx: CommandContext, o: Record<string, unknown>): Promise<void> {
+  const port = parsePort(o.port);
+  const host = String(o.host ?? '127.0.0.1');
+  const baseUrl = resolveBaseUrl(o.baseUrl, ctx.env);
+  if (!ctx.deps.onShutdown) throw invalid('landing serve needs a process to run in (use the consent binary).');
+  const store = await ctx.store();
+  let server;
+  try {
+    server = await startServer({ store, host, port, baseUrl, env: ctx.env, now: ctx.deps.now, log: (line) => ctx.notice(line) });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw conflict(`Port ${port} on ${host} is already in use.`, 'Choose another --port (0 picks a free one).');
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EACCES') throw invalid(`Cannot listen on ${host}:${port} (${code}).`);
+    throw e;
+  }
+  ctx.notice(`Serving landing pages at ${server.url} (Ctrl-C to stop).`);
+  const signal = await new Promise<string>((resolve) => ctx.deps.onShutdown!(resolve));
+  ctx.notice(`${signal}: stopping (finishing requests in flight)…`);
+  await server.close();
+  const { submissions, commits } = server.stats;
+  ctx.notice(`Stopped. ${submissions} changes committed in ${commits} transactions.`);
+}

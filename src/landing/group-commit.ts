@@ -1,0 +1,83 @@
+import { isConsentError } from '../consent/errors.js';
+import type { ConsentResult } from '../consent/store.js';
+import type { ConsentGroup } from './submissions.js';
+
+interface Waiting {
+  group: ConsentGroup;
+  resolve: (r: ConsentResult[]) => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * Group commit. Submissions that arrive together (in the same turn of the
+ * event loop, or while the previous commit runs) are written in one
+ * transaction, so many concurrent one-click POSTs pay one fsync instead of
+ * one each. Each submission's promise settles only after its commit: an
+ * answer sent on it means the change is durable.
+ */
+export class GroupCommitter {
+  private queue: Waiting[] = [];
+  private scheduled = false;
+  private running: Promise<void> | null = null;
+  /** Transactions committed and submissions they carried, for tests and the bench. */
+  readonly stats = { commits: 0, submissions: 0 };
+
+  constructor(
+    private readonly apply: (groups: readonly ConsentGroup[]) => Promise<ConsentResult[][]>,
+    private readonly maxBatch = 500,
+  ) {}
+
+  submit(group: ConsentGroup): Promise<ConsentResult[]> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ group, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Settles when everything submitted so far is committed (or failed). */
+  async drain(): Promise<void> {
+    while (this.queue.length > 0 || this.running || this.scheduled) {
+      await (this.running ?? new Promise((r) => setImmediate(r)));
+    }
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.running) return;
+    this.scheduled = true;
+    // setImmediate: after the poll phase, so every request already read in this turn joins the batch.
+    setImmediate(() => {
+      this.scheduled = false;
+      this.running = this.flush().finally(() => {
+        this.running = null;
+        if (this.queue.length > 0) this.schedule();
+      });
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.queue.splice(0, this.maxBatch);
+    if (batch.length === 0) return;
+    try {
+      const results = await this.apply(batch.map((w) => w.group));
+      this.stats.commits++;
+      this.stats.submissions += batch.length;
+      batch.forEach((w, i) => w.resolve(results[i]!));
+    } catch (e) {
+      if (batch.length === 1 || isConsentError(e, 'busy')) {
+        for (const w of batch) w.reject(e);
+        return;
+      }
+      // One bad submission must not fail the others it happened to share a transaction with.
+      for (const w of batch) {
+        try {
+          const [r] = await this.apply([w.group]);
+          this.stats.commits++;
+          this.stats.submissions++;
+          w.resolve(r!);
+        } catch (e2) {
+          w.reject(e2);
+        }
+      }
+    }
+  }
+}

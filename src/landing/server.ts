@@ -1,0 +1,400 @@
+/**
+ * `consent landing serve`: the published pages, their form submissions and
+ * RFC 8058 one-click unsubscribe, over HTTP (fastify).
+ *
+ *   GET  /<slug>                 the generic page (email field)
+ *   GET  /<slug>?t=<token>       a person's page, boxes from their profile now
+ *   POST /<slug>                 the form: with `t`, that person's choices; without, an email address
+ *   POST /<slug>/one-click?t=…   RFC 8058 one-click: `List-Unsubscribe=One-Click` sets `all`
+ *
+ * A GET never changes anything. Every change goes through the group
+ * committer and is answered only once committed.
+ */
+import { createHmac } from 'node:crypto';
+import formbody from '@fastify/formbody';
+import multipart from '@fastify/multipart';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { OptOutFlags } from '../consent/channels.js';
+import { isConsentError } from '../consent/errors.js';
+import type { ChangeContext } from '../consent/ledger.js';
+import { normaliseEmail, type Profile } from '../consent/profile.js';
+import type { ConsentStore } from '../consent/store.js';
+import { GroupCommitter } from './group-commit.js';
+import { checkToken, loadKeyring, loadPublishedPage, renderGenericPage, renderPersonalPage } from './operations.js';
+import { SLUG_RE, type Lang, type PageVersion } from './page.js';
+import { contentSecurityPolicy, FORM_FIELDS, renderConfirmation, renderMessage } from './render.js';
+import { formString, wantedWithoutToken, wantedWithToken, type Form } from './submit.js';
+import type { Keyring, TokenFailure } from './tokens.js';
+import { ONE_CLICK_SEGMENT, TOKEN_PARAM } from './urls.js';
+
+/** Bodies larger than this are refused with 413, whatever their type. */
+export const BODY_LIMIT = 64 * 1024;
+/** Signing keys are re-read at most this often, so `keys rotate` / `keys retire` take effect without a restart. */
+export const KEYRING_TTL_MS = 5_000;
+/** Published pages are re-read at most this often: a new version is served within a second of `landing publish`. */
+export const PAGE_TTL_MS = 1_000;
+/** After this long, close() drops the connections still open. */
+const CLOSE_GRACE_MS = 4_000;
+
+/** Who made a change, as the ledger's `actor`. */
+export const ACTORS = {
+  /** The person themself, identified by their signed link (a token, or a one-click POST to it). */
+  subject: 'subject',
+  /** Whoever typed an address in a static page's email field: unverified, so it may only add opt-outs. */
+  emailForm: 'email-form',
+} as const;
+
+export interface ServerOptions {
+  store: ConsentStore;
+  host: string;
+  /** 0 = an ephemeral port (tests). */
+  port: number;
+  /** Form targets and links: '' = relative to this server's root. */
+  baseUrl: string;
+  env: Record<string, string | undefined>;
+  now: () => Date;
+  /** One line per request (no query string, never a token or an email). */
+  log: (line: string) => void;
+}
+
+export interface RunningServer {
+  url: string;
+  /** Stops accepting, finishes what is in flight and commits what is queued. */
+  close(): Promise<void>;
+  /** The group committer's counters. */
+  readonly stats: { commits: number; submissions: number };
+}
+
+const MESSAGES: Record<Lang, Record<'notFound' | 'method' | 'badLink' | 'oldLink' | 'badEmail' | 'badRequest' | 'tooLarge' | 'mediaType' | 'busy' | 'error' | 'oneClickBody', [string, string]>> = {
+  en: {
+    notFound: ['Page not found', 'There is no page at this address.'],
+    method: ['Method not allowed', 'This address does not accept this kind of request.'],
+    badLink: ['Invalid link', 'This link is not valid, so nothing was changed. Please use the link exactly as you received it.'],
+    oldLink: ['Link no longer valid', 'This link has expired or is no longer valid. Nothing was changed.'],
+    badEmail: ['Invalid email address', 'Please go back and enter a valid email address. Nothing was changed.'],
+    badRequest: ['Bad request', 'This request could not be understood. Nothing was changed.'],
+    tooLarge: ['Request too large', 'This request is too large. Nothing was changed.'],
+    mediaType: ['Unsupported request', 'This kind of content is not accepted here. Nothing was changed.'],
+    busy: ['Please try again', 'We could not save your choices just now. Please try again in a moment.'],
+    error: ['Something went wrong', 'Your request could not be completed. Please try again later.'],
+    oneClickBody: ['Bad request', 'A one-click unsubscribe request carries List-Unsubscribe=One-Click. Nothing was changed.'],
+  },
+  fr: {
+    notFound: ['Page introuvable', "Il n'y a pas de page à cette adresse."],
+    method: ['Méthode non autorisée', "Cette adresse n'accepte pas ce type de requête."],
+    badLink: ['Lien invalide', "Ce lien n'est pas valide : rien n'a été modifié. Utilisez le lien exactement tel que vous l'avez reçu."],
+    oldLink: ['Lien expiré', "Ce lien a expiré ou n'est plus valide. Rien n'a été modifié."],
+    badEmail: ['Adresse email invalide', "Revenez en arrière et saisissez une adresse email valide. Rien n'a été modifié."],
+    badRequest: ['Requête invalide', "Cette requête n'a pas pu être comprise. Rien n'a été modifié."],
+    tooLarge: ['Requête trop grande', "Cette requête est trop grande. Rien n'a été modifié."],
+    mediaType: ['Requête non prise en charge', "Ce type de contenu n'est pas accepté ici. Rien n'a été modifié."],
+    busy: ['Veuillez réessayer', "Vos choix n'ont pas pu être enregistrés à l'instant. Réessayez dans un moment."],
+    error: ['Une erreur est survenue', "Votre demande n'a pas pu aboutir. Réessayez plus tard."],
+    oneClickBody: ['Requête invalide', "Une désinscription en un clic porte List-Unsubscribe=One-Click. Rien n'a été modifié."],
+  },
+};
+type MessageKey = keyof (typeof MESSAGES)['en'];
+
+/** A 4xx/5xx answer as a page (never a stack trace); `lang` is the page's when known. */
+class HttpAnswer extends Error {
+  constructor(
+    readonly status: number,
+    readonly key: MessageKey,
+    readonly lang: Lang = 'en',
+  ) {
+    super(key);
+  }
+}
+
+const TOKEN_STATUS: Record<TokenFailure, [number, MessageKey]> = {
+  malformed: [400, 'badLink'], // empty, truncated, not base64url
+  'bad-signature': [403, 'badLink'], // tampered, or a token for another page
+  'unknown-key': [403, 'badLink'],
+  'retired-key': [410, 'oldLink'],
+  expired: [410, 'oldLink'],
+};
+
+const securityHeaders = (baseUrl: string) => ({
+  // form-action also allows the base URL's origin, where the forms post when it is absolute.
+  'content-security-policy': contentSecurityPolicy({ formAction: baseUrl || undefined, header: true }),
+  'referrer-policy': 'no-referrer',
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'cache-control': 'no-store',
+});
+
+/** The path as logged: the query (and its token) never; anything that is not a page path is redacted (it could carry an address). */
+export function loggablePath(url: string): string {
+  const path = url.split('?', 1)[0]!;
+  return /^(\/[a-z0-9-]{1,64}){0,2}\/?$/.test(path) ? path : '/[other]';
+}
+
+/** The body as a flat form: urlencoded bodies are already; multipart fields arrive as `{ value }` parts. */
+function formOf(body: unknown): Form {
+  if (body === null || typeof body !== 'object') return {};
+  const form: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(body as Record<string, unknown>)) {
+    const one = (x: unknown) => (x !== null && typeof x === 'object' && 'value' in x && (x as { type?: string }).type === 'field' ? (x as { value: unknown }).value : x);
+    form[k] = Array.isArray(v) ? v.map(one) : one(v);
+  }
+  return form;
+}
+
+/** Everything the route handlers share; issue 6 (services) adds its routes on the same context. */
+export interface ServerContext {
+  store: ConsentStore;
+  baseUrl: string;
+  now: () => Date;
+  committer: GroupCommitter;
+  keyring(): Promise<Keyring>;
+  /** The latest published version of a page (null: unknown or never published), cached for PAGE_TTL_MS. */
+  page(slug: string): Promise<PageVersion | null>;
+  /** The evidence every landing change carries. */
+  evidence(req: FastifyRequest, page: PageVersion, via: string): Promise<Record<string, unknown>>;
+}
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const { store, now, log } = options;
+  const app = Fastify({
+    logger: false,
+    bodyLimit: BODY_LIMIT,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+
+  let keyring: { value: Keyring; loadedAt: number } | null = null;
+  const pages = new Map<string, { value: PageVersion | null; loadedAt: number }>();
+  const salt = await store.landing.clientSalt();
+  const ctx: ServerContext = {
+    store,
+    baseUrl: options.baseUrl,
+    now,
+    committer: new GroupCommitter((groups) => store.landing.applyConsentGroups(groups)),
+    async keyring() {
+      const t = now().getTime();
+      if (!keyring || t - keyring.loadedAt > KEYRING_TTL_MS || t < keyring.loadedAt) {
+        keyring = { value: await loadKeyring(store, options.env), loadedAt: t };
+      }
+      return keyring.value;
+    },
+    async page(slug) {
+      const t = now().getTime();
+      const hit = pages.get(slug);
+      if (hit && t - hit.loadedAt <= PAGE_TTL_MS && t >= hit.loadedAt) return hit.value;
+      const value = await loadPublishedPage(store, slug);
+      if (pages.size >= 1000) pages.clear(); // unknown slugs must not grow it without bound
+      pages.set(slug, { value, loadedAt: t });
+      return value;
+    },
+    async evidence(req, page, via) {
+      const ua = req.headers['user-agent'];
+      return {
+        page: page.slug,
+        version: page.version,
+        via,
+        submittedAt: now().toISOString(),
+        userAgent: typeof ua === 'string' ? ua.slice(0, 512) : null,
+        // A salted hash, never the address: it tells submissions from one client apart without keeping the client.
+        client: createHmac('sha256', salt).update(req.ip ?? '').digest('hex').slice(0, 32),
+      };
+    },
+  };
+
+  // Only what a form or a one-click client sends; anything else is 415.
+  // (multipart is registered with the POST routes only: its hook would cost every GET.)
+  app.removeAllContentTypeParsers();
+  await app.register(formbody, { bodyLimit: BODY_LIMIT });
+  // Callback-style hooks: no promise per request on the hot path.
+  const headers = securityHeaders(options.baseUrl);
+  app.addHook('onRequest', (req, reply, done) => {
+    reply.headers(headers); // on every answer, errors included
+    // multipart reads the raw stream, past fastify's bodyLimit: bound it by its declared length.
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > BODY_LIMIT) return done(new HttpAnswer(413, 'tooLarge'));
+    if (req.headers['transfer-encoding'] && /multipart\//i.test(req.headers['content-type'] ?? '')) {
+      reply.header('connection', 'close');
+      return done(new HttpAnswer(411, 'badRequest'));
+    }
+    done();
+  });
+  app.addHook('onResponse', (req, reply, done) => {
+    log(`${req.method} ${loggablePath(req.url)} ${reply.statusCode} ${reply.elapsedTime.toFixed(1)}ms`);
+    done();
+  });
+
+  const sendPage = (reply: FastifyReply, status: number, body: string) =>
+    reply.code(status).type('text/html; charset=utf-8').send(body);
+
+  app.setErrorHandler(async (error, _req, reply) => {
+    let answer: HttpAnswer;
+    if (error instanceof HttpAnswer) answer = error;
+    else if (isConsentError(error, 'busy')) {
+      reply.header('retry-after', '5');
+      answer = new HttpAnswer(503, 'busy');
+    } else {
+      const status = (error as { statusCode?: number }).statusCode ?? 500;
+      const key: MessageKey = status === 413 ? 'tooLarge' : status === 415 ? 'mediaType' : status < 500 ? 'badRequest' : 'error';
+      answer = new HttpAnswer(status >= 400 && status < 600 ? status : 500, key);
+      if (answer.status >= 500) log(`error: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    const [title, message] = MESSAGES[answer.lang][answer.key];
+    return sendPage(reply, answer.status, renderMessage(answer.lang, title, message));
+  });
+  app.setNotFoundHandler(async () => {
+    throw new HttpAnswer(404, 'notFound');
+  });
+
+  registerPageRoutes(app, ctx);
+
+  await app.listen({ host: options.host, port: options.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+
+  return {
+    url: `http://${host}:${port}`,
+    stats: ctx.committer.stats,
+    async close() {
+      let timer: NodeJS.Timeout | undefined;
+      const force = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          app.server.closeAllConnections();
+          resolve();
+        }, CLOSE_GRACE_MS);
+      });
+      try {
+        await Promise.race([app.close(), force]);
+      } finally {
+        clearTimeout(timer);
+      }
+      await ctx.committer.drain();
+    },
+  };
+}
+
+type App = FastifyInstance;
+
+/** Methods answered 405 (with Allow) on each route; fastify answers HEAD with GET's handler. */
+const OTHER_METHODS = ['DELETE', 'PATCH', 'PUT', 'OPTIONS'] as const;
+
+function methodNotAllowed(allow: string) {
+  return async (_req: FastifyRequest, reply: FastifyReply) => {
+    reply.header('allow', allow);
+    throw new HttpAnswer(405, 'method');
+  };
+}
+
+type SlugParams = { Params: { slug: string }; Querystring: Record<string, unknown>; Body: unknown };
+
+/** The latest published version of a page, or a 404. */
+async function publishedPage(ctx: ServerContext, slug: string): Promise<PageVersion> {
+  const page = SLUG_RE.test(slug) ? await ctx.page(slug) : null;
+  if (!page) throw new HttpAnswer(404, 'notFound');
+  return page;
+}
+
+/** The token's profile, or the 4xx its failure deserves; never throws anything else. */
+async function profileFromToken(ctx: ServerContext, token: unknown, page: PageVersion): Promise<Profile> {
+  const check = checkToken(await ctx.keyring(), token, page.slug, ctx.now());
+  const lang = page.definition.lang;
+  if (!check.ok) {
+    const [status, key] = TOKEN_STATUS[check.reason];
+    throw new HttpAnswer(status, key, lang);
+  }
+  const profile = await ctx.store.findProfile({ id: check.profileId });
+  if (!profile) throw new HttpAnswer(410, 'oldLink', lang);
+  return profile;
+}
+
+async function commit(ctx: ServerContext, profileId: number, wanted: Partial<OptOutFlags>, context: ChangeContext): Promise<void> {
+  await ctx.committer.submit({ requests: [{ profileId, wanted }], context });
+}
+
+const MULTIPART_OPTIONS = {
+  attachFieldsToBody: true,
+  // Files are not expected: drained and ignored, like any unknown field.
+  onFile: async (part: { file: { resume(): unknown } }) => {
+    part.file.resume();
+  },
+  limits: { fieldNameSize: 200, fieldSize: BODY_LIMIT, fields: 200, fileSize: BODY_LIMIT, files: 10, parts: 220, headerPairs: 100 },
+} as const;
+
+export function registerPageRoutes(root: App, ctx: ServerContext): void {
+  root.get<SlugParams>('/:slug', async (req, reply) => {
+    const page = await publishedPage(ctx, req.params.slug);
+    const token = first(req.query[TOKEN_PARAM]);
+    if (token === undefined) return sendHtml(reply, renderGenericPage(page.definition, page.version, ctx.baseUrl));
+    const profile = await profileFromToken(ctx, token, page);
+    return sendHtml(reply, renderPersonalPage(page.definition, page.version, profile, String(token), ctx.baseUrl));
+  });
+
+  // The routes that take a body, in a scope of their own with the multipart parser.
+  root.register(async (app) => {
+    await app.register(multipart, MULTIPART_OPTIONS);
+    registerPostRoutes(app, ctx);
+  });
+}
+
+/** POST routes (and the 405s of their paths); issue 6 adds its confirmation and per-service one-click here. */
+function registerPostRoutes(app: App, ctx: ServerContext): void {
+  app.post<SlugParams>('/:slug', async (req, reply) => {
+    let page = await publishedPage(ctx, req.params.slug);
+    const form = formOf(req.body);
+    const lang = page.definition.lang;
+    // Apply the channels of the version the person saw (the form says which); versions are immutable.
+    const v = formString(form, FORM_FIELDS.version);
+    if (v !== undefined && v !== String(page.version)) {
+      const n = /^[1-9]\d{0,8}$/.test(v) ? Number(v) : NaN;
+      const seen = Number.isInteger(n) ? await ctx.store.pages.version(page.slug, n) : null;
+      if (!seen) throw new HttpAnswer(400, 'badRequest', lang);
+      page = seen;
+    }
+    const source = `landing:${page.slug}@v${page.version}`;
+    const token = first(form[FORM_FIELDS.token] ?? req.query[TOKEN_PARAM]);
+    const at = ctx.now().toISOString();
+    if (token !== undefined) {
+      const profile = await profileFromToken(ctx, token, page);
+      const evidence = await ctx.evidence(req, page, 'link');
+      await commit(ctx, profile.id, wantedWithToken(page.definition, form), { source, actor: ACTORS.subject, reason: null, evidence, occurredAt: at });
+    } else {
+      const email = normaliseEmail(formString(form, FORM_FIELDS.email) ?? '');
+      if (!email) throw new HttpAnswer(400, 'badEmail', lang);
+      const wanted = wantedWithoutToken(page.definition, form);
+      // Known or not, the answer is the same page with the same status: it never tells whether an address is known.
+      const profile =
+        page.definition.type === 'acquisition'
+          ? (await ctx.store.landing.findOrCreateProfile(email, at)).profile
+          : await ctx.store.findProfile({ email });
+      if (profile && Object.keys(wanted).length > 0) {
+        const evidence = await ctx.evidence(req, page, 'email-form');
+        await commit(ctx, profile.id, wanted, { source, actor: ACTORS.emailForm, reason: null, evidence, occurredAt: at });
+      }
+    }
+    return sendHtml(reply, renderConfirmation(page.definition));
+  });
+
+  // RFC 8058: no cookie, no login, no Origin check; 200, never a redirect.
+  app.post<SlugParams>(`/:slug/${ONE_CLICK_SEGMENT}`, async (req, reply) => {
+    const page = await publishedPage(ctx, req.params.slug);
+    if (page.definition.type !== 'blocklist') throw new HttpAnswer(404, 'notFound', page.definition.lang);
+    const form = formOf(req.body);
+    if (formString(form, 'List-Unsubscribe') !== 'One-Click') throw new HttpAnswer(400, 'oneClickBody', page.definition.lang);
+    const profile = await profileFromToken(ctx, first(req.query[TOKEN_PARAM]), page);
+    const evidence = await ctx.evidence(req, page, 'one-click');
+    await commit(ctx, profile.id, { all: true }, { source: 'one-click', actor: ACTORS.subject, reason: null, evidence, occurredAt: ctx.now().toISOString() });
+    return sendHtml(reply, renderConfirmation(page.definition));
+  });
+
+  app.route({ method: [...OTHER_METHODS], url: '/:slug', handler: methodNotAllowed('GET, HEAD, POST') });
+  app.route({ method: ['GET', ...OTHER_METHODS], url: `/:slug/${ONE_CLICK_SEGMENT}`, handler: methodNotAllowed('POST') });
+}
+
+/** A repeated field or parameter counts as its first value. */
+function first(v: unknown): unknown {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function sendHtml(reply: FastifyReply, body: string) {
+  return reply.code(200).type('text/html; charset=utf-8').send(body);
+}

@@ -1,0 +1,29 @@
+import type { ChangeContext } from '../consent/ledger.js';
+import type { Profile } from '../consent/profile.js';
+import type { ConsentRequest, ConsentResult } from '../consent/store.js';
+
+/** Consent changes that share one context (one source, one piece of evidence). */
+export interface ConsentGroup {
+  requests: readonly ConsentRequest[];
+  context: ChangeContext;
+}
+
+/**
+ * What the landing server needs from a store beyond ConsentStore itself
+ * (implemented in src/store/sqlite/landing-submissions.ts).
+ */
+export interface LandingSubmissions {
+  /**
+   * The secret salt of client-address hashes: made once, kept in the store,
+   * never leaves the server. The raw address is never stored.
+   */
+  clientSalt(): Promise<Buffer>;
+  /** The profile with this (normalised) email, created when there is none; atomic, so concurrent submissions of one new email make one profile. */
+  findOrCreateProfile(email: string, at: string): Promise<{ profile: Profile; created: boolean }>;
+  /**
+   * Group commit: every group applied in ONE write transaction (one fsync),
+   * each group with its own context (its own ledger block and evidence), as
+   * applyConsent would apply it. All or nothing.
+   */
+  applyConsentGroups(groups: readonly ConsentGroup[]): Promise<ConsentResult[][]>;
+}

@@ -1,0 +1,100 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli, runJson, tempDb } from './helpers/run-cli.js';
+
+const BIN = join(import.meta.dirname, '..', 'bin', 'consent.js');
+
+function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+}
+
+/** Starts `consent landing serve --port 0` and waits for the URL it prints on stderr. */
+async function serve(db: string): Promise<{ child: ChildProcess; url: string; stderr: () => string; stdout: () => string }> {
+  const child = spawn(process.execPath, [BIN, '--db', db, 'landing', 'serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  let stdout = '';
+  child.stdout!.on('data', (c) => (stdout += c));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stderr!.on('data', (c) => {
+      stderr += c;
+      const m = /at (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
+      if (m) resolve(m[1]!);
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
+  });
+  return { child, url, stderr: () => stderr, stdout: () => stdout };
+}
+
+describe('consent landing serve (the built binary)', () => {
+  it('prints its URL, logs requests, and on SIGTERM finishes the request in flight and exits 0 within 5 s', async () => {
+    const db = tempDb();
+    const cli = async (...a: string[]) => expect((await runCli(['--db', db, ...a])).code).toBe(0);
+    await cli('profile', 'add', '--email', 'ann@example.com');
+    await cli('landing', 'create', 'stop', '--type', 'blocklist', '--title', 'Stop');
+    await cli('landing', 'publish', 'stop', '--out-dir', `${db}.public`);
+    const { oneClickUrl } = await runJson(db, ['landing', 'link', 'stop', '--profile', 'ann@example.com', '--json']);
+
+    const s = await serve(db);
+    expect((await fetch(`${s.url}/stop`)).status).toBe(200);
+
+    // Another process holds the write lock for a second: the one-click POST is in flight when SIGTERM comes.
+    const holder = spawn(
+      process.execPath,
+      ['-e', `const db = new (require('better-sqlite3'))(process.argv[1]); db.exec('BEGIN IMMEDIATE'); process.stdout.write('locked\\n'); setTimeout(() => { db.exec('COMMIT'); db.close(); }, 1000);`, db],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const holderExit = exited(holder);
+    await new Promise<void>((resolve) => holder.stdout!.once('data', () => resolve()));
+    const inFlight = fetch(`${s.url}${oneClickUrl}`, { method: 'POST', body: new URLSearchParams({ 'List-Unsubscribe': 'One-Click' }) });
+    await new Promise((r) => setTimeout(r, 300));
+    const exit = exited(s.child);
+    const t0 = Date.now();
+    s.child.kill('SIGTERM');
+    expect((await inFlight).status).toBe(200);
+    expect(await exit).toEqual({ code: 0, signal: null });
+    expect(Date.now() - t0).toBeLessThan(5000);
+    await holderExit;
+
+    expect(s.stdout()).toBe('');
+    expect(s.stderr()).toMatch(/^GET \/stop 200 \d+\.\dms$/m);
+    expect(s.stderr()).toMatch(/^POST \/stop\/one-click 200 \d+\.\dms$/m);
+    expect(s.stderr()).not.toContain('?t=');
+    expect(s.stderr()).toContain('SIGTERM');
+    const p = await runJson(db, ['profile', 'show', 'ann@example.com', '--json']);
+    expect(p.optOut.all).toBe(true);
+  });
+
+  it('SIGINT with an idle keep-alive connection open still exits 0 at once', async () => {
+    const db = tempDb();
+    const s = await serve(db);
+    expect((await fetch(`${s.url}/nope`)).status).toBe(404); // leaves a keep-alive socket in fetch's pool
+    const exit = exited(s.child);
+    const t0 = Date.now();
+    s.child.kill('SIGINT');
+    expect(await exit).toEqual({ code: 0, signal: null });
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
+
+  it('a port in use is a clear error with the conflict exit code; a bad port a usage error', async () => {
+    const db = tempDb();
+    const s = await serve(db);
+    const port = new URL(s.url).port;
+    const run = (args: string[]) =>
+      new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const c = spawn(process.execPath, [BIN, '--db', db, 'landing', 'serve', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        c.stderr!.on('data', (d) => (stderr += d));
+        c.on('close', (code) => resolve({ code, stderr }));
+      });
+    const busyPort = await run(['--port', port]);
+    const exit = exited(s.child);
+    s.child.kill('SIGTERM');
+    await exit;
+    expect(busyPort.stderr).toContain(`Port ${port} on 127.0.0.1 is already in use`);
+    expect(busyPort.code).toBe(4);
+    const bad = await run(['--port', 'abc']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--port must be a port number');
+  });
+});
