@@ -75,6 +75,7 @@ export function registerLanding(program: Command, act: Act): void {
     .requiredOption('--profile <ref>', 'profile id or email')
     .option('--base-url <url>', baseUrl)
     .option('--expires-in <duration>', expiresIn)
+    .option('--service <name>', 'oneClickUrl unsubscribes from this service only (it must be on the page)')
     .option('--json', 'print { url, oneClickUrl } as JSON')
     .action(act(async (ctx, [slug], o) => (await import('./landing/links.js')).link(ctx, slug!, o)));
 
