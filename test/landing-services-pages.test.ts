@@ -68,7 +68,7 @@ describe('service boxes', () => {
   });
 
   it('ticked when subscribed or pending, not when unsubscribed or never subscribed', () => {
-    expect(['subscribed', 'pending', 'unsubscribed', null, undefined].map(serviceTicked)).toEqual([true, true, false, false, false]);
+    expect((['subscribed', 'pending', 'unsubscribed', null, undefined] as const).map((s) => serviceTicked(s))).toEqual([true, true, false, false, false]);
     const doc = renderPage(page({ services: ['news', 'offers'] }), {
       action: '/club',
       services: SERVICES,
