@@ -1,19 +1,9 @@
-import { chromium, type Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useChromium } from './helpers/browser.js';
 import { serverFixture } from './helpers/landing-server.js';
 import { runCli } from './helpers/run-cli.js';
 
-// Debian's chromium (installed by .ci/run); playwright never downloads a browser here.
-let browser: Browser;
-beforeAll(async () => {
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-}, 30_000);
-afterAll(async () => {
-  await browser?.close();
-});
+const chromium = useChromium();
 
 describe('a page with channels and services in a real browser', () => {
   it('boxes reflect the profile; tick, untick, submit; the store changes; then the confirmation link, Confirm, subscribed', async () => {
@@ -27,7 +17,7 @@ describe('a page with channels and services in a real browser', () => {
       Object.fromEntries(((await f.profile('ann@example.com')) as unknown as { subscriptions: { service: string; status: string }[] }).subscriptions.map((s) => [s.service, s.status]));
 
     const { url } = await f.link('club', 'ann@example.com');
-    const page = await browser.newPage();
+    const page = await chromium().newPage();
     const violations: string[] = [];
     page.on('console', (m) => {
       if (/Content Security Policy/i.test(m.text())) violations.push(m.text());

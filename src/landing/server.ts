@@ -325,9 +325,9 @@ async function knownService(ctx: ServerContext, name: string, lang: Lang): Promi
   return service;
 }
 
-/** The profile of a service token (`service:<name>:confirm|unsubscribe`), or the 4xx its failure deserves. */
-async function profileFromServiceToken(ctx: ServerContext, token: unknown, namespace: string, lang: Lang): Promise<Profile> {
-  const check = checkToken(await ctx.keyring(), token, namespace, ctx.now());
+/** The profile of a token signed for `slug` (a page, or a service namespace `service:<name>:confirm|unsubscribe`), or the 4xx its failure deserves. */
+async function profileFromSigned(ctx: ServerContext, token: unknown, slug: string, lang: Lang): Promise<Profile> {
+  const check = checkToken(await ctx.keyring(), token, slug, ctx.now());
   if (!check.ok) {
     const [status, key] = TOKEN_STATUS[check.reason];
     throw new HttpAnswer(status, key, lang);
@@ -346,15 +346,7 @@ async function publishedPage(ctx: ServerContext, slug: string): Promise<PageVers
 
 /** The token's profile, or the 4xx its failure deserves; never throws anything else. */
 async function profileFromToken(ctx: ServerContext, token: unknown, page: PageVersion): Promise<Profile> {
-  const check = checkToken(await ctx.keyring(), token, page.slug, ctx.now());
-  const lang = page.definition.lang;
-  if (!check.ok) {
-    const [status, key] = TOKEN_STATUS[check.reason];
-    throw new HttpAnswer(status, key, lang);
-  }
-  const profile = await ctx.store.findProfile({ id: check.profileId });
-  if (!profile) throw new HttpAnswer(410, 'oldLink', lang);
-  return profile;
+  return profileFromSigned(ctx, token, page.slug, page.definition.lang);
 }
 
 async function commit(
@@ -405,7 +397,7 @@ export function registerPageRoutes(root: App, ctx: ServerContext): void {
     const lang = langOf(req.query[LANG_PARAM]);
     const service = await knownService(ctx, req.params.service, lang);
     const token = first(req.query[TOKEN_PARAM]);
-    await profileFromServiceToken(ctx, token, confirmNamespace(service.name), lang);
+    await profileFromSigned(ctx, token, confirmNamespace(service.name), lang);
     return sendHtml(reply, renderConfirmPrompt(lang, service, String(token), ctx.baseUrl));
   });
 
@@ -472,7 +464,7 @@ function registerPostRoutes(app: App, ctx: ServerContext): void {
     if (serviceName !== undefined) {
       // One service only; the token is bound to it (another service's token fails), the page only gives the language and evidence.
       const service = await knownService(ctx, String(serviceName), lang);
-      const profile = await profileFromServiceToken(ctx, first(req.query[TOKEN_PARAM]), unsubscribeNamespace(service.name), lang);
+      const profile = await profileFromSigned(ctx, first(req.query[TOKEN_PARAM]), unsubscribeNamespace(service.name), lang);
       const evidence = { ...(await ctx.evidence(req, page, 'one-click')), service: service.name };
       await commit(ctx, profile.id, {}, { source: 'one-click', actor: ACTORS.subject, reason: null, evidence, occurredAt: ctx.now().toISOString() }, [
         { service: service.name, intent: 'unsubscribe' },
@@ -490,7 +482,7 @@ function registerPostRoutes(app: App, ctx: ServerContext): void {
     const form = formOf(req.body);
     const lang = langOf(form[LANG_PARAM] ?? req.query[LANG_PARAM]);
     const service = await knownService(ctx, req.params.service, lang);
-    const profile = await profileFromServiceToken(ctx, first(form[FORM_FIELDS.token] ?? req.query[TOKEN_PARAM]), confirmNamespace(service.name), lang);
+    const profile = await profileFromSigned(ctx, first(form[FORM_FIELDS.token] ?? req.query[TOKEN_PARAM]), confirmNamespace(service.name), lang);
     const evidence = ctx.clientEvidence(req, { service: service.name, via: 'confirmation-link' });
     await commit(ctx, profile.id, {}, { source: `confirm:${service.name}`, actor: ACTORS.subject, reason: null, evidence, occurredAt: ctx.now().toISOString() }, [
       { service: service.name, intent: 'confirm' },

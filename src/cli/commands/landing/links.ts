@@ -56,7 +56,7 @@ export function csvField(s: string): string {
  * chunk is due; `flush` writes it and waits for 'drain' when the stream asks
  * to, so memory stays bounded however slow the reader.
  */
-export function chunkedWriter(stream: OutStream & { once?: unknown }) {
+function chunkedWriter(stream: OutStream & { once?: unknown }) {
   let buf = '';
   return {
     add(s: string): boolean {
@@ -72,23 +72,27 @@ export function chunkedWriter(stream: OutStream & { once?: unknown }) {
   };
 }
 
-export async function links(ctx: CommandContext, slug: string, o: Record<string, unknown>): Promise<void> {
-  const { store, make } = await prepare(ctx, slug, o);
-  const file = typeof o.out === 'string' ? createWriteStream(resolve(ctx.deps.cwd, o.out)) : undefined;
+/**
+ * Streams rows to `--out <file>` or stdout in ~64 KiB chunks (constant memory,
+ * waiting on 'drain'), one `line(row)` each after an optional CSV header.
+ * Returns the count and the file written (undefined for stdout).
+ */
+export async function streamRows<T>(
+  ctx: CommandContext,
+  outPath: unknown,
+  header: string | null,
+  rows: AsyncIterable<T>,
+  line: (row: T) => string,
+): Promise<{ count: number; file: string | undefined }> {
+  const path = typeof outPath === 'string' ? resolve(ctx.deps.cwd, outPath) : undefined;
+  const file = path ? createWriteStream(path) : undefined;
   if (file) await once(file, 'open');
   const out = chunkedWriter(file ?? ctx.deps.stdout);
-  const jsonl = o.format === 'jsonl';
   let count = 0;
   try {
-    if (!jsonl) out.add('id,email,url,oneClickUrl\n');
-    for await (const p of store.listProfiles({ reachable: o.reachable as ContactChannel | undefined })) {
-      const l = make(p.id);
-      const due = out.add(
-        jsonl
-          ? JSON.stringify({ id: p.id, email: p.email, url: l.url, oneClickUrl: l.oneClickUrl }) + '\n'
-          : `${p.id},${csvField(p.email)},${csvField(l.url)},${l.oneClickUrl ? csvField(l.oneClickUrl) : ''}\n`,
-      );
-      if (due) await out.flush();
+    if (header) out.add(header);
+    for await (const row of rows) {
+      if (out.add(line(row))) await out.flush();
       count++;
     }
     await out.flush();
@@ -98,5 +102,23 @@ export async function links(ctx: CommandContext, slug: string, o: Record<string,
       await once(file, 'close');
     }
   }
-  ctx.notice(`${count} link(s)${file ? ` written to ${resolve(ctx.deps.cwd, String(o.out))}` : ''}.`);
+  return { count, file: path };
+}
+
+export async function links(ctx: CommandContext, slug: string, o: Record<string, unknown>): Promise<void> {
+  const { store, make } = await prepare(ctx, slug, o);
+  const jsonl = o.format === 'jsonl';
+  const { count, file } = await streamRows(
+    ctx,
+    o.out,
+    jsonl ? null : 'id,email,url,oneClickUrl\n',
+    store.listProfiles({ reachable: o.reachable as ContactChannel | undefined }),
+    (p) => {
+      const l = make(p.id);
+      return jsonl
+        ? JSON.stringify({ id: p.id, email: p.email, url: l.url, oneClickUrl: l.oneClickUrl }) + '\n'
+        : `${p.id},${csvField(p.email)},${csvField(l.url)},${l.oneClickUrl ? csvField(l.oneClickUrl) : ''}\n`;
+    },
+  );
+  ctx.notice(`${count} link(s)${file ? ` written to ${file}` : ''}.`);
 }
