@@ -1,24 +1,14 @@
-import { chromium, type Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useChromium } from './helpers/browser.js';
 import { serverFixture } from './helpers/landing-server.js';
 
-// Debian's chromium (installed by .ci/run); playwright never downloads a browser here.
-let browser: Browser;
-beforeAll(async () => {
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-}, 30_000);
-afterAll(async () => {
-  await browser?.close();
-});
+const chromium = useChromium();
 
 describe('landing pages in a real browser', () => {
   it("a person's acquisition link: boxes from the profile, tick and untick, submit, the store changes", async () => {
     const f = await serverFixture();
     const { url } = await f.link('prefs', 'ann@example.com'); // ann: opted out of sms
-    const page = await browser.newPage();
+    const page = await chromium().newPage();
     const violations: string[] = [];
     page.on('console', (m) => {
       if (/Content Security Policy/i.test(m.text())) violations.push(m.text());
@@ -63,7 +53,7 @@ describe('landing pages in a real browser', () => {
     expect((await f.profile('ann@example.com')).optOut.all).toBe(false);
 
     // A person: the page submits itself (its script is allowed by the CSP hash).
-    const page = await browser.newPage();
+    const page = await chromium().newPage();
     await Promise.all([page.waitForURL(`${f.url}/stop`), page.goto(`${f.url}${bob.url}`)]);
     await page.waitForSelector('text=Thank you');
     expect((await f.profile('bob@example.com')).optOut.all).toBe(true);

@@ -19,7 +19,7 @@ describe('landing create', () => {
     const db = tempDb();
     const page = await runJson(db, ['landing', 'create', 'news', '--type', 'acquisition', '--title', 'News', '--channels', 'sms,email', '--lang', 'fr', '--wording', 'optout', '--json']);
     expect(page).toMatchObject({ slug: 'news', type: 'acquisition', title: 'News', status: 'draft', version: null, published: null });
-    expect(page.draft).toEqual({ slug: 'news', type: 'acquisition', title: 'News', intro: null, lang: 'fr', channels: ['sms', 'email'], wording: 'optout', confirmation: null });
+    expect(page.draft).toEqual({ slug: 'news', type: 'acquisition', title: 'News', intro: null, lang: 'fr', channels: ['sms', 'email'], services: [], wording: 'optout', confirmation: null });
     expect(await runJson(db, ['landing', 'list', '--json'])).toEqual([{ slug: 'news', type: 'acquisition', title: 'News', status: 'draft', version: null }]);
   });
 

@@ -46,9 +46,13 @@ export function checkServiceName(name: string): string {
  * - `request`: a subscription that still needs confirmation when the service has double opt-in
  *   (a landing page without a confirmation, an import, an operator without proof);
  * - `confirm`: the person confirms a pending subscription;
- * - `unsubscribe`.
+ * - `unsubscribe`;
+ * - `request-unverified`: a `request` from someone who proved nothing (a static
+ *   page's email field): like `request`, except that it never re-subscribes a
+ *   person who unsubscribed from a single-opt-in service (a double-opt-in one
+ *   only goes to `pending`, which needs the person's own confirmation).
  */
-export type SubscriptionIntent = 'subscribe' | 'request' | 'confirm' | 'unsubscribe';
+export type SubscriptionIntent = 'subscribe' | 'request' | 'request-unverified' | 'confirm' | 'unsubscribe';
 
 export interface SubscriptionStep {
   action: SubscriptionAction;
@@ -73,6 +77,9 @@ export function planSubscription(
       return current === 'pending' ? { action: 'confirm', next: 'subscribed' } : null;
     case 'subscribe':
       return current === 'subscribed' ? null : { action: 'subscribe', next: 'subscribed' };
+    case 'request-unverified':
+      if (current === 'unsubscribed' && !service.doubleOptIn) return null;
+      return planSubscription(service, current, 'request');
     case 'request':
       if (current === 'subscribed' || current === 'pending') return null;
       return service.doubleOptIn ? { action: 'request', next: 'pending' } : { action: 'subscribe', next: 'subscribed' };

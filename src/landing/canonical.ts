@@ -11,7 +11,16 @@ export function canonicalDefinition(p: PageDefinition): string {
     intro: p.intro,
     lang: p.lang,
     channels: p.channels,
+    // Only when there are some: definitions stored before services existed keep their exact JSON.
+    ...(p.services?.length ? { services: p.services } : {}),
     wording: p.wording,
     confirmation: p.confirmation,
   });
+}
+
+/** A stored definition read back; `services` defaults to none (definitions stored before it existed). */
+export function readDefinition(json: string): PageDefinition {
+  const d = JSON.parse(json) as PageDefinition;
+  if (!Array.isArray(d.services)) d.services = [];
+  return d;
 }

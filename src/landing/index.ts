@@ -7,3 +7,4 @@ export * from './urls.js';
 export * from './operations.js';
 export { STRINGS, type PageStrings } from './strings.js';
 export { html, trustedHtml, SafeHtml } from './html.js';
+export * from './services.js';

@@ -10,7 +10,9 @@ import { conflict, notFound } from '../consent/errors.js';
 import type { Profile } from '../consent/profile.js';
 import type { ConsentStore } from '../consent/store.js';
 import type { PageDefinition, PageRecord, PageVersion } from './page.js';
-import { channelField, renderPage } from './render.js';
+import type { SubscriptionStatus } from '../consent/services.js';
+import { channelField, renderPage, type ServiceBox } from './render.js';
+import { resolvePageServices } from './services.js';
 import { keyringFrom, tokenSigner, verifyToken, type Keyring, type TokenCheck } from './tokens.js';
 import { oneClickUrl, pageUrl, personalUrl } from './urls.js';
 
@@ -79,17 +81,26 @@ export function renderPersonalPage(
   profile: Pick<Profile, 'id' | 'optOut' | 'firstName'>,
   token: string,
   baseUrl: string,
+  services: { boxes: readonly ServiceBox[]; subscriptions: Readonly<Record<string, SubscriptionStatus>> } = { boxes: [], subscriptions: {} },
 ): string {
   return renderPage(page, {
     action: pageUrl(baseUrl, page.slug),
     version,
-    personal: { token, optOut: profile.optOut, firstName: profile.firstName },
+    personal: { token, optOut: profile.optOut, firstName: profile.firstName, subscriptions: services.subscriptions },
+    services: services.boxes,
   });
 }
 
-/** The generic page (an email field, no personal data). */
-export function renderGenericPage(page: PageDefinition, version: number | null, baseUrl: string): string {
-  return renderPage(page, { action: pageUrl(baseUrl, page.slug), version });
+/** The generic page (an email field, no personal data). `services`: the page's services (resolvePageServices). */
+export function renderGenericPage(page: PageDefinition, version: number | null, baseUrl: string, services: readonly ServiceBox[] = []): string {
+  return renderPage(page, { action: pageUrl(baseUrl, page.slug), version, services });
+}
+
+/** A profile's subscriptions as `{ service: status }`, for rendering its page. */
+export async function subscriptionMap(store: ConsentStore, profileId: number): Promise<Record<string, SubscriptionStatus>> {
+  const map: Record<string, SubscriptionStatus> = {};
+  for (const s of await store.services.subscriptionsOf(profileId)) map[s.service] = s.status;
+  return map;
 }
 
 export interface PublishResult {
@@ -104,13 +115,15 @@ export async function publishPage(
   slug: string,
   options: { outDir: string; baseUrl: string; at: string; actor: string },
 ): Promise<PublishResult> {
-  await requirePage(store, slug);
+  const record = await requirePage(store, slug);
+  // Unknown services are refused before anything is frozen (exit 2, naming them).
+  const services = await resolvePageServices(store, record.draft);
   const { version, created } = await store.pages.publish(slug, options.at, options.actor);
   const dir = join(options.outDir, slug);
   await mkdir(dir, { recursive: true });
   const file = join(dir, 'index.html');
   const tmp = `${file}.tmp-${randomBytes(6).toString('hex')}`;
-  await writeFile(tmp, renderGenericPage(version.definition, version.version, options.baseUrl), 'utf8');
+  await writeFile(tmp, renderGenericPage(version.definition, version.version, options.baseUrl, services), 'utf8');
   await rename(tmp, file);
   return { version, created, file };
 }

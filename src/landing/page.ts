@@ -17,11 +17,21 @@ export type Wording = (typeof WORDINGS)[number];
 /** Lower-case letters, digits and inner hyphens, at most 64: safe as a file name and a URL path segment. */
 export const SLUG_RE = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
 
+/**
+ * Slugs that can never be a page: the server routes `/confirm/<service>`
+ * (subscription confirmations, issue 6) under it.
+ */
+export const RESERVED_SLUGS: readonly string[] = ['confirm'];
+
 export const SlugSchema = z
   .string()
-  .regex(SLUG_RE, 'lower-case letters, digits and hyphens only (no leading or trailing hyphen), at most 64');
+  .regex(SLUG_RE, 'lower-case letters, digits and hyphens only (no leading or trailing hyphen), at most 64')
+  .refine((s) => !RESERVED_SLUGS.includes(s), 'this slug is reserved by the server (it serves /confirm/<service>)');
 
 export function parseSlug(raw: string): string {
+  if (RESERVED_SLUGS.includes(raw)) {
+    throw invalid(`The slug "${raw}" is reserved: the server serves subscription confirmations under /${raw}/<service>.`, 'Choose another slug.');
+  }
   if (!SLUG_RE.test(raw)) {
     throw invalid(
       `Invalid slug "${raw}": use lower-case letters, digits and hyphens only (no leading or trailing hyphen), at most 64 characters.`,
@@ -50,12 +60,21 @@ export const PageDefinitionSchema = z
     channels: z
       .array(z.enum(CONTACT_CHANNELS, { error: `must be one of ${CONTACT_CHANNELS.join(', ')}` }))
       .default([]),
+    services: z
+      .array(z.string().regex(SLUG_RE, 'a service name: lower-case letters, digits and hyphens, at most 64'))
+      .default([]),
     wording: z.enum(WORDINGS, { error: `must be one of ${WORDINGS.join(', ')}` }).default('consent'),
     confirmation: optionalText(1000),
   })
   .superRefine((p, ctx) => {
-    if (p.type === 'acquisition' && p.channels.length === 0) {
+    if (p.type === 'acquisition' && p.channels.length === 0 && p.services.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['channels'], message: 'an acquisition page needs at least one channel' });
+    }
+    if (p.type === 'blocklist' && p.services.length > 0) {
+      ctx.addIssue({ code: 'custom', path: ['services'], message: 'a blocklist page stops everything; it takes no service list' });
+    }
+    if (new Set(p.services).size !== p.services.length) {
+      ctx.addIssue({ code: 'custom', path: ['services'], message: 'a service is listed twice' });
     }
     if (p.type === 'blocklist' && p.channels.length > 0) {
       ctx.addIssue({
@@ -77,6 +96,11 @@ export interface PageDefinition {
   lang: Lang;
   /** In the order shown; empty for a blocklist page. */
   channels: ContactChannel[];
+  /**
+   * Services (newsletters) offered as boxes, by name, in the order shown;
+   * empty for a blocklist page. Publishing refuses names that are not services.
+   */
+  services: string[];
   wording: Wording;
   /** Shown after a submission; null means the built-in message of the page's language. */
   confirmation: string | null;
@@ -90,7 +114,7 @@ export function parsePageDefinition(input: unknown, where = 'page'): PageDefinit
     if (issue.code === 'unrecognized_keys') {
       throw invalid(
         `Invalid ${where}: unknown field ${issue.keys.map((k) => `"${k}"`).join(', ')}.`,
-        'Fields: slug, type, title, intro, lang, channels, wording, confirmation.',
+        'Fields: slug, type, title, intro, lang, channels, services, wording, confirmation.',
       );
     }
     const field = issue.path.join('.') || 'input';

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { CHANNEL_INFO, type ContactChannel, type OptOutFlags } from '../consent/channels.js';
 import { html, trustedHtml, type SafeHtml } from './html.js';
+import type { Service, SubscriptionStatus } from '../consent/services.js';
 import type { Lang, PageDefinition, Wording } from './page.js';
 import { STRINGS } from './strings.js';
 
@@ -27,6 +28,23 @@ export function channelField(channel: ContactChannel): string {
   return `channel-${channel}`;
 }
 
+/** A ticked service box sends `service-<name>=on`; an unticked one nothing. */
+export function serviceField(name: string): string {
+  return `service-${name}`;
+}
+
+/** What a page shows of a service. */
+export type ServiceBox = Pick<Service, 'name' | 'label' | 'description'>;
+
+/**
+ * A service box is ticked when the person is subscribed OR pending: pending
+ * means they asked for it (waiting for their confirmation), so showing it
+ * unticked would invite a submit that unsubscribes them by accident.
+ */
+export function serviceTicked(status: SubscriptionStatus | null | undefined): boolean {
+  return status === 'subscribed' || status === 'pending';
+}
+
 export const FORM_ID = 'consent-form';
 
 /** The only script a page ever carries: the personal blocklist page submits itself. */
@@ -43,6 +61,7 @@ export const PAGE_CSS = [
   'input[type=checkbox]{width:1.25rem;height:1.25rem;margin:0 .5rem 0 0;vertical-align:middle}',
   'input[type=email]{display:block;box-sizing:border-box;width:100%;font:inherit;padding:.5rem;margin-top:.25rem;border:1px solid #888;border-radius:.375rem}',
   'button{font:inherit;padding:.65rem 1.25rem;border:0;border-radius:.375rem;background:#1f5fbf;color:#fff;cursor:pointer}',
+  '.desc{display:block;margin-left:1.75rem;font-size:.9rem;color:#555}',
   'button:focus-visible,input:focus-visible{outline:3px solid #f0a000;outline-offset:2px}',
 ].join('');
 
@@ -86,6 +105,8 @@ export interface PersonalData {
   token: string;
   optOut: OptOutFlags;
   firstName?: string | null;
+  /** The person's subscriptions, by service name (absent = never subscribed). */
+  subscriptions?: Readonly<Record<string, SubscriptionStatus>>;
 }
 
 export interface RenderOptions {
@@ -95,9 +116,15 @@ export interface RenderOptions {
   version?: number | null;
   /** A person's page: boxes from their flags, the token instead of an email field. */
   personal?: PersonalData;
+  /**
+   * The page's services (`page.services`, resolved from the store), in page
+   * order. Required when the page lists services: rendering without them fails.
+   */
+  services?: readonly ServiceBox[];
 }
 
-function documentShell(lang: Lang, title: string, action: string, body: SafeHtml, script = false): string {
+/** The page around a body: head, CSP meta, our style; `action` is the form target (for the CSP). */
+export function documentShell(lang: Lang, title: string, action: string, body: SafeHtml, script = false): string {
   return html`<!DOCTYPE html>
 <html lang="${lang}">
 <head>
@@ -152,12 +179,16 @@ export function renderPage(page: PageDefinition, options: RenderOptions): string
         ticked ? html` checked` : ''
       }>${channelLabel(page.wording, page.lang, c)}</label>\n`;
     });
-    body = html`<h1>${page.title}</h1>
-${greeting}${intro}<form id="${FORM_ID}" method="post" action="${options.action}">
-${hidden}${emailField}<fieldset>
+    const channelSet =
+      page.channels.length > 0 || allBox
+        ? html`<fieldset>
 <legend>${page.wording === 'optout' ? s.optoutLegend : s.consentLegend}</legend>
 ${allBox}${boxes}</fieldset>
-<button type="submit">${s.saveChoices}</button>
+`
+        : '';
+    body = html`<h1>${page.title}</h1>
+${greeting}${intro}<form id="${FORM_ID}" method="post" action="${options.action}">
+${hidden}${emailField}${channelSet}${serviceSet(page, options.services, p?.subscriptions)}<button type="submit">${s.saveChoices}</button>
 </form>`;
   } else {
     const button = html`<button type="submit">${s.unsubscribeAll}</button>`;
@@ -172,6 +203,28 @@ ${p ? html`<noscript>${button}</noscript>` : button}
 </form>`;
   }
   return documentShell(page.lang, page.title, options.action, body, script);
+}
+
+/** The services fieldset: one box per service, `data-service` (never `data-channel`), label and description escaped. */
+function serviceSet(
+  page: PageDefinition,
+  services: readonly ServiceBox[] | undefined,
+  subscriptions: Readonly<Record<string, SubscriptionStatus>> | undefined,
+): SafeHtml | '' {
+  if (page.services.length === 0) return '';
+  const byName = new Map((services ?? []).map((v) => [v.name, v]));
+  const boxes = page.services.map((name) => {
+    const v = byName.get(name);
+    if (!v) throw new Error(`renderPage: the service "${name}" of page "${page.slug}" was not given`);
+    const ticked = serviceTicked(subscriptions?.[name]);
+    return html`<label><input type="checkbox" name="${serviceField(name)}" value="on" data-service="${name}"${ticked ? html` checked` : ''}>${v.label}${
+      v.description ? html`<span class="desc">${v.description}</span>` : ''
+    }</label>\n`;
+  });
+  return html`<fieldset>
+<legend>${STRINGS[page.lang].servicesLegend}</legend>
+${boxes}</fieldset>
+`;
 }
 
 /** The answer to a submission, in the page's language. */

@@ -6,6 +6,9 @@
  *   GET  /<slug>?t=<token>       a person's page, boxes from their profile now
  *   POST /<slug>                 the form: with `t`, that person's choices; without, an email address
  *   POST /<slug>/one-click?t=…   RFC 8058 one-click: `List-Unsubscribe=One-Click` sets `all`
+ *   POST /<slug>/one-click?s=<service>&t=…  the same for one service: unsubscribes from it only
+ *   GET  /confirm/<service>?t=…  a page with a Confirm button (changes nothing: mail scanners)
+ *   POST /confirm/<service>      confirms a pending subscription (`t` in the form)
  *
  * A GET never changes anything. Every change goes through the group
  * committer and is answered only once committed.
@@ -15,17 +18,30 @@ import formbody from '@fastify/formbody';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { OptOutFlags } from '../consent/channels.js';
+import type { Service, SubscriptionChange } from '../consent/services.js';
 import { isConsentError } from '../consent/errors.js';
 import type { ChangeContext } from '../consent/ledger.js';
 import { normaliseEmail, type Profile } from '../consent/profile.js';
 import type { ConsentStore } from '../consent/store.js';
 import { GroupCommitter } from './group-commit.js';
-import { checkToken, loadKeyring, loadPublishedPage, renderGenericPage, renderPersonalPage } from './operations.js';
+import { checkToken, loadKeyring, loadPublishedPage, renderGenericPage, renderPersonalPage, subscriptionMap } from './operations.js';
 import { SLUG_RE, type Lang, type PageVersion } from './page.js';
 import { contentSecurityPolicy, FORM_FIELDS, renderConfirmation, renderMessage } from './render.js';
 import { formString, wantedWithoutToken, wantedWithToken, type Form } from './submit.js';
 import type { Keyring, TokenFailure } from './tokens.js';
 import { ONE_CLICK_SEGMENT, TOKEN_PARAM } from './urls.js';
+import {
+  CONFIRM_SEGMENT,
+  confirmNamespace,
+  LANG_PARAM,
+  renderConfirmed,
+  renderConfirmPrompt,
+  renderServiceUnsubscribed,
+  SERVICE_PARAM,
+  subscriptionsWithoutToken,
+  subscriptionsWithToken,
+  unsubscribeNamespace,
+} from './services.js';
 
 /** Bodies larger than this are refused with 413, whatever their type. */
 export const BODY_LIMIT = 64 * 1024;
@@ -149,8 +165,12 @@ export interface ServerContext {
   keyring(): Promise<Keyring>;
   /** The latest published version of a page (null: unknown or never published), cached for PAGE_TTL_MS. */
   page(slug: string): Promise<PageVersion | null>;
+  /** A service by name (null: unknown), cached for PAGE_TTL_MS. */
+  service(name: string): Promise<Service | null>;
   /** The evidence every landing change carries. */
   evidence(req: FastifyRequest, page: PageVersion, via: string): Promise<Record<string, unknown>>;
+  /** The same evidence without a page (a confirmation link): `fields` first, then time, user agent and client hash. */
+  clientEvidence(req: FastifyRequest, fields: Record<string, unknown>): Record<string, unknown>;
 }
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
@@ -165,6 +185,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   let keyring: { value: Keyring; loadedAt: number } | null = null;
   const pages = new Map<string, { value: PageVersion | null; loadedAt: number }>();
+  const services = new Map<string, { value: Service | null; loadedAt: number }>();
   const salt = await store.landing.clientSalt();
   const ctx: ServerContext = {
     store,
@@ -187,12 +208,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       pages.set(slug, { value, loadedAt: t });
       return value;
     },
+    async service(name) {
+      const t = now().getTime();
+      const hit = services.get(name);
+      if (hit && t - hit.loadedAt <= PAGE_TTL_MS && t >= hit.loadedAt) return hit.value;
+      const value = SLUG_RE.test(name) ? await store.services.get(name) : null;
+      if (services.size >= 1000) services.clear();
+      services.set(name, { value, loadedAt: t });
+      return value;
+    },
     async evidence(req, page, via) {
+      return this.clientEvidence(req, { page: page.slug, version: page.version, via });
+    },
+    clientEvidence(req, fields) {
       const ua = req.headers['user-agent'];
       return {
-        page: page.slug,
-        version: page.version,
-        via,
+        ...fields,
         submittedAt: now().toISOString(),
         userAgent: typeof ua === 'string' ? ua.slice(0, 512) : null,
         // A salted hash, never the address: it tells submissions from one client apart without keeping the client.
@@ -286,6 +317,25 @@ function methodNotAllowed(allow: string) {
 }
 
 type SlugParams = { Params: { slug: string }; Querystring: Record<string, unknown>; Body: unknown };
+type ServiceParams = { Params: { service: string }; Querystring: Record<string, unknown>; Body: unknown };
+
+async function knownService(ctx: ServerContext, name: string, lang: Lang): Promise<Service> {
+  const service = await ctx.service(name);
+  if (!service) throw new HttpAnswer(404, 'notFound', lang);
+  return service;
+}
+
+/** The profile of a token signed for `slug` (a page, or a service namespace `service:<name>:confirm|unsubscribe`), or the 4xx its failure deserves. */
+async function profileFromSigned(ctx: ServerContext, token: unknown, slug: string, lang: Lang): Promise<Profile> {
+  const check = checkToken(await ctx.keyring(), token, slug, ctx.now());
+  if (!check.ok) {
+    const [status, key] = TOKEN_STATUS[check.reason];
+    throw new HttpAnswer(status, key, lang);
+  }
+  const profile = await ctx.store.findProfile({ id: check.profileId });
+  if (!profile) throw new HttpAnswer(410, 'oldLink', lang);
+  return profile;
+}
 
 /** The latest published version of a page, or a 404. */
 async function publishedPage(ctx: ServerContext, slug: string): Promise<PageVersion> {
@@ -296,20 +346,31 @@ async function publishedPage(ctx: ServerContext, slug: string): Promise<PageVers
 
 /** The token's profile, or the 4xx its failure deserves; never throws anything else. */
 async function profileFromToken(ctx: ServerContext, token: unknown, page: PageVersion): Promise<Profile> {
-  const check = checkToken(await ctx.keyring(), token, page.slug, ctx.now());
-  const lang = page.definition.lang;
-  if (!check.ok) {
-    const [status, key] = TOKEN_STATUS[check.reason];
-    throw new HttpAnswer(status, key, lang);
-  }
-  const profile = await ctx.store.findProfile({ id: check.profileId });
-  if (!profile) throw new HttpAnswer(410, 'oldLink', lang);
-  return profile;
+  return profileFromSigned(ctx, token, page.slug, page.definition.lang);
 }
 
-async function commit(ctx: ServerContext, profileId: number, wanted: Partial<OptOutFlags>, context: ChangeContext): Promise<void> {
-  await ctx.committer.submit({ requests: [{ profileId, wanted }], context });
+async function commit(
+  ctx: ServerContext,
+  profileId: number,
+  wanted: Partial<OptOutFlags>,
+  context: ChangeContext,
+  subscriptions: readonly Pick<SubscriptionChange, 'service' | 'intent'>[] = [],
+): Promise<void> {
+  await ctx.committer.submit({
+    requests: Object.keys(wanted).length > 0 ? [{ profileId, wanted }] : [],
+    subscriptions: subscriptions.map((c) => ({ ...c, profileId })),
+    context,
+  });
 }
+
+/** A page's services as boxes; a name that is no longer a service (none can be deleted today) fails loudly. */
+async function pageServices(ctx: ServerContext, page: PageVersion): Promise<Service[]> {
+  const found = await Promise.all(page.definition.services.map((n) => ctx.service(n)));
+  if (found.some((v) => !v)) throw new Error(`page ${page.slug} v${page.version} names a service that does not exist`);
+  return found as Service[];
+}
+
+const langOf = (v: unknown): Lang => (first(v) === 'fr' ? 'fr' : 'en');
 
 const MULTIPART_OPTIONS = {
   attachFieldsToBody: true,
@@ -324,9 +385,20 @@ export function registerPageRoutes(root: App, ctx: ServerContext): void {
   root.get<SlugParams>('/:slug', async (req, reply) => {
     const page = await publishedPage(ctx, req.params.slug);
     const token = first(req.query[TOKEN_PARAM]);
-    if (token === undefined) return sendHtml(reply, renderGenericPage(page.definition, page.version, ctx.baseUrl));
+    const boxes = page.definition.services.length > 0 ? await pageServices(ctx, page) : [];
+    if (token === undefined) return sendHtml(reply, renderGenericPage(page.definition, page.version, ctx.baseUrl, boxes));
     const profile = await profileFromToken(ctx, token, page);
-    return sendHtml(reply, renderPersonalPage(page.definition, page.version, profile, String(token), ctx.baseUrl));
+    const subscriptions = boxes.length > 0 ? await subscriptionMap(ctx.store, profile.id) : {};
+    return sendHtml(reply, renderPersonalPage(page.definition, page.version, profile, String(token), ctx.baseUrl, { boxes, subscriptions }));
+  });
+
+  // A confirmation link: only shows the Confirm button (a POST); mail scanners' GETs change nothing.
+  root.get<ServiceParams>(`/${CONFIRM_SEGMENT}/:service`, async (req, reply) => {
+    const lang = langOf(req.query[LANG_PARAM]);
+    const service = await knownService(ctx, req.params.service, lang);
+    const token = first(req.query[TOKEN_PARAM]);
+    await profileFromSigned(ctx, token, confirmNamespace(service.name), lang);
+    return sendHtml(reply, renderConfirmPrompt(lang, service, String(token), ctx.baseUrl));
   });
 
   // The routes that take a body, in a scope of their own with the multipart parser.
@@ -356,19 +428,26 @@ function registerPostRoutes(app: App, ctx: ServerContext): void {
     if (token !== undefined) {
       const profile = await profileFromToken(ctx, token, page);
       const evidence = await ctx.evidence(req, page, 'link');
-      await commit(ctx, profile.id, wantedWithToken(page.definition, form), { source, actor: ACTORS.subject, reason: null, evidence, occurredAt: at });
+      await commit(
+        ctx,
+        profile.id,
+        wantedWithToken(page.definition, form),
+        { source, actor: ACTORS.subject, reason: null, evidence, occurredAt: at },
+        subscriptionsWithToken(page.definition, form),
+      );
     } else {
       const email = normaliseEmail(formString(form, FORM_FIELDS.email) ?? '');
       if (!email) throw new HttpAnswer(400, 'badEmail', lang);
       const wanted = wantedWithoutToken(page.definition, form);
+      const subscriptions = subscriptionsWithoutToken(page.definition, form);
       // Known or not, the answer is the same page with the same status: it never tells whether an address is known.
       const profile =
         page.definition.type === 'acquisition'
           ? (await ctx.store.landing.findOrCreateProfile(email, at)).profile
           : await ctx.store.findProfile({ email });
-      if (profile && Object.keys(wanted).length > 0) {
+      if (profile && (Object.keys(wanted).length > 0 || subscriptions.length > 0)) {
         const evidence = await ctx.evidence(req, page, 'email-form');
-        await commit(ctx, profile.id, wanted, { source, actor: ACTORS.emailForm, reason: null, evidence, occurredAt: at });
+        await commit(ctx, profile.id, wanted, { source, actor: ACTORS.emailForm, reason: null, evidence, occurredAt: at }, subscriptions);
       }
     }
     return sendHtml(reply, renderConfirmation(page.definition));
@@ -377,16 +456,42 @@ function registerPostRoutes(app: App, ctx: ServerContext): void {
   // RFC 8058: no cookie, no login, no Origin check; 200, never a redirect.
   app.post<SlugParams>(`/:slug/${ONE_CLICK_SEGMENT}`, async (req, reply) => {
     const page = await publishedPage(ctx, req.params.slug);
-    if (page.definition.type !== 'blocklist') throw new HttpAnswer(404, 'notFound', page.definition.lang);
+    const lang = page.definition.lang;
+    const serviceName = first(req.query[SERVICE_PARAM]);
+    if (serviceName === undefined && page.definition.type !== 'blocklist') throw new HttpAnswer(404, 'notFound', lang);
     const form = formOf(req.body);
-    if (formString(form, 'List-Unsubscribe') !== 'One-Click') throw new HttpAnswer(400, 'oneClickBody', page.definition.lang);
+    if (formString(form, 'List-Unsubscribe') !== 'One-Click') throw new HttpAnswer(400, 'oneClickBody', lang);
+    if (serviceName !== undefined) {
+      // One service only; the token is bound to it (another service's token fails), the page only gives the language and evidence.
+      const service = await knownService(ctx, String(serviceName), lang);
+      const profile = await profileFromSigned(ctx, first(req.query[TOKEN_PARAM]), unsubscribeNamespace(service.name), lang);
+      const evidence = { ...(await ctx.evidence(req, page, 'one-click')), service: service.name };
+      await commit(ctx, profile.id, {}, { source: 'one-click', actor: ACTORS.subject, reason: null, evidence, occurredAt: ctx.now().toISOString() }, [
+        { service: service.name, intent: 'unsubscribe' },
+      ]);
+      return sendHtml(reply, renderServiceUnsubscribed(lang, service));
+    }
     const profile = await profileFromToken(ctx, first(req.query[TOKEN_PARAM]), page);
     const evidence = await ctx.evidence(req, page, 'one-click');
     await commit(ctx, profile.id, { all: true }, { source: 'one-click', actor: ACTORS.subject, reason: null, evidence, occurredAt: ctx.now().toISOString() });
     return sendHtml(reply, renderConfirmation(page.definition));
   });
 
+  // A confirmation: the person pressed Confirm. Idempotent: nothing pending → nothing recorded, the same answer.
+  app.post<ServiceParams>(`/${CONFIRM_SEGMENT}/:service`, async (req, reply) => {
+    const form = formOf(req.body);
+    const lang = langOf(form[LANG_PARAM] ?? req.query[LANG_PARAM]);
+    const service = await knownService(ctx, req.params.service, lang);
+    const profile = await profileFromSigned(ctx, first(form[FORM_FIELDS.token] ?? req.query[TOKEN_PARAM]), confirmNamespace(service.name), lang);
+    const evidence = ctx.clientEvidence(req, { service: service.name, via: 'confirmation-link' });
+    await commit(ctx, profile.id, {}, { source: `confirm:${service.name}`, actor: ACTORS.subject, reason: null, evidence, occurredAt: ctx.now().toISOString() }, [
+      { service: service.name, intent: 'confirm' },
+    ]);
+    return sendHtml(reply, renderConfirmed(lang, service));
+  });
+
   app.route({ method: [...OTHER_METHODS], url: '/:slug', handler: methodNotAllowed('GET, HEAD, POST') });
+  app.route({ method: [...OTHER_METHODS], url: `/${CONFIRM_SEGMENT}/:service`, handler: methodNotAllowed('GET, HEAD, POST') });
   app.route({ method: ['GET', ...OTHER_METHODS], url: `/:slug/${ONE_CLICK_SEGMENT}`, handler: methodNotAllowed('POST') });
 }
 

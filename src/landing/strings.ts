@@ -13,6 +13,13 @@ export interface PageStrings {
   thanksTitle: string;
   acquisitionConfirmation: string;
   blocklistConfirmation: string;
+  /** Services (issue 6). */
+  servicesLegend: string;
+  confirmTitle: string;
+  confirmText: string;
+  confirmButton: string;
+  confirmedText: string;
+  serviceUnsubscribedText: string;
 }
 
 export const STRINGS: Record<Lang, PageStrings> = {
@@ -28,6 +35,12 @@ export const STRINGS: Record<Lang, PageStrings> = {
     thanksTitle: 'Thank you',
     acquisitionConfirmation: 'Thank you, your choices have been saved.',
     blocklistConfirmation: 'Done: you will no longer be contacted by any channel.',
+    servicesLegend: 'Send me',
+    confirmTitle: 'Confirm your subscription',
+    confirmText: 'Please confirm that you want to receive:',
+    confirmButton: 'Confirm my subscription',
+    confirmedText: 'Your subscription is confirmed:',
+    serviceUnsubscribedText: 'Done: you are unsubscribed from',
   },
   fr: {
     hello: 'Bonjour',
@@ -41,5 +54,11 @@ export const STRINGS: Record<Lang, PageStrings> = {
     thanksTitle: 'Merci',
     acquisitionConfirmation: 'Merci, vos choix ont été enregistrés.',
     blocklistConfirmation: "C'est fait : vous ne serez plus contacté(e) par aucun canal.",
+    servicesLegend: 'Envoyez-moi',
+    confirmTitle: 'Confirmez votre abonnement',
+    confirmText: 'Merci de confirmer que vous souhaitez recevoir :',
+    confirmButton: 'Confirmer mon abonnement',
+    confirmedText: 'Votre abonnement est confirmé :',
+    serviceUnsubscribedText: "C'est fait : vous êtes désabonné(e) de",
   },
 };

@@ -1,10 +1,16 @@
 import type { ChangeContext } from '../consent/ledger.js';
 import type { Profile } from '../consent/profile.js';
+import type { SubscriptionChange } from '../consent/services.js';
 import type { ConsentRequest, ConsentResult } from '../consent/store.js';
 
-/** Consent changes that share one context (one source, one piece of evidence). */
+/**
+ * Consent changes that share one context (one source, one piece of evidence):
+ * channel flags and, from a page with services, subscription changes, written
+ * in the same transaction.
+ */
 export interface ConsentGroup {
   requests: readonly ConsentRequest[];
+  subscriptions?: readonly SubscriptionChange[];
   context: ChangeContext;
 }
 

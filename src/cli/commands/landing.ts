@@ -8,6 +8,7 @@ const definitionOptions = (cmd: Command) =>
     .option('--title <text>', 'the page title')
     .option('--intro <text>', 'a paragraph under the title')
     .option('--channels <list>', `acquisition pages: comma-separated channels shown, of ${CONTACT_CHANNELS.join(', ')}`)
+    .option('--services <list>', 'acquisition pages: comma-separated services (newsletters) offered as boxes; publish refuses unknown ones')
     .option('--lang <lang>', 'en or fr (default en): every built-in string of the page')
     .option('--wording <wording>', 'consent ("Email", ticked = may contact; default) or optout ("No longer contact by email", ticked = opted out)')
     .option('--confirmation <text>', 'the message shown after a submission (default: a built-in one)')
@@ -74,6 +75,7 @@ export function registerLanding(program: Command, act: Act): void {
     .requiredOption('--profile <ref>', 'profile id or email')
     .option('--base-url <url>', baseUrl)
     .option('--expires-in <duration>', expiresIn)
+    .option('--service <name>', 'oneClickUrl unsubscribes from this service only (it must be on the page)')
     .option('--json', 'print { url, oneClickUrl } as JSON')
     .action(act(async (ctx, [slug], o) => (await import('./landing/links.js')).link(ctx, slug!, o)));
 

@@ -23,6 +23,16 @@ export function registerService(program: Command, act: Act): void {
     .action(act(async (ctx, _a, o) => (await import('./service/service.js')).list(ctx, o)));
 
   service
+    .command('confirmations')
+    .description('one row per pending subscription with its signed confirmation link (id,email,service,confirmUrl), for the sending system to mail')
+    .argument('<name>', 'service name')
+    .option('--base-url <url>', 'the URL `landing serve` is reached at (default: $CONSENT_BASE_URL, else relative to the server root)')
+    .addOption(new Option('--lang <lang>', 'the language of the confirmation page').choices(['en', 'fr']).default('en'))
+    .addOption(new Option('--format <format>', 'output format').choices(['csv', 'jsonl']).default('csv'))
+    .option('--out <file>', 'write to this file instead of stdout')
+    .action(act(async (ctx, [name], o) => (await import('./service/confirmations.js')).confirmations(ctx, name!, o)));
+
+  service
     .command('show')
     .description('show a service and its counts')
     .argument('<name>', 'service name')

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { conflict, notFound } from '../../consent/errors.js';
-import { canonicalDefinition } from '../../landing/canonical.js';
+import { canonicalDefinition, readDefinition } from '../../landing/canonical.js';
 import type { PageDefinition, PageRecord, PageVersion } from '../../landing/page.js';
 import type { KeyRepository, PageRepository, SigningKeyRecord } from '../../landing/repository.js';
 import type { SqliteStore } from './sqlite-store.js';
@@ -42,7 +42,7 @@ const PAGE_SELECT = `
 function toRecord(r: PageRow): PageRecord {
   return {
     slug: r.slug,
-    draft: JSON.parse(r.draft) as PageDefinition,
+    draft: readDefinition(r.draft),
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     latestVersion: r.latest_version ?? 0,
@@ -55,7 +55,7 @@ function toVersion(r: VersionRow): PageVersion {
   return {
     slug: r.slug,
     version: r.version,
-    definition: JSON.parse(r.definition) as PageDefinition,
+    definition: readDefinition(r.definition),
     publishedAt: r.published_at,
     publishedBy: r.published_by,
   };

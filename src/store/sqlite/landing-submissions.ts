@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Profile } from '../../consent/profile.js';
 import type { ConsentResult } from '../../consent/store.js';
 import type { ConsentGroup, LandingSubmissions } from '../../landing/submissions.js';
+import type { SqliteServiceRepository } from './service-store.js';
 import { rowToProfile, type SqliteStore } from './sqlite-store.js';
 
 const SALT_KEY = 'landing.client-address-salt';
@@ -42,6 +43,14 @@ export class SqliteLandingSubmissions implements LandingSubmissions {
 
   async applyConsentGroups(groups: readonly ConsentGroup[]): Promise<ConsentResult[][]> {
     if (groups.length === 0) return [];
-    return this.store.writeTransaction(() => groups.map((g) => this.store.applyInTransaction(g.requests, g.context)));
+    const services = this.store.services as SqliteServiceRepository;
+    return this.store.writeTransaction(() =>
+      groups.map((g) => {
+        const results = this.store.applyInTransaction(g.requests, g.context);
+        // Same transaction, same context: channel and subscription events of one submission commit together.
+        if (g.subscriptions?.length) services.changeInTransaction(g.subscriptions, g.context);
+        return results;
+      }),
+    );
   }
 }

@@ -98,7 +98,12 @@ export class SqliteServiceRepository implements ServiceRepository {
   }
 
   async change(changes: readonly SubscriptionChange[], context: ChangeContext): Promise<SubscriptionResult[]> {
-    return this.store.writeTransaction(() => {
+    return this.store.writeTransaction(() => this.changeInTransaction(changes, context));
+  }
+
+  /** `change` inside a write transaction the caller holds (the landing server's group commit). */
+  changeInTransaction(changes: readonly SubscriptionChange[], context: ChangeContext): SubscriptionResult[] {
+    {
       const current = this.db.prepare<[number, number], { status: SubscriptionStatus }>(
         'SELECT status FROM subscriptions WHERE profile_id = ? AND service_id = ?',
       );
@@ -123,7 +128,7 @@ export class SqliteServiceRepository implements ServiceRepository {
       }
       this.store.appendEvents(events, context);
       return results;
-    });
+    }
   }
 
   async *pending(name: string): AsyncIterable<{ profileId: number; email: string; since: string }> {

@@ -29,6 +29,12 @@ async function readFrom(ctx: CommandContext, path: string, slug: string): Promis
 function flagFields(o: Fields): Fields {
   const f: Fields = {};
   for (const k of ['type', 'title', 'intro', 'lang', 'wording', 'confirmation'] as const) if (o[k] !== undefined) f[k] = o[k];
+  if (o.services !== undefined) {
+    f.services = String(o.services)
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x !== '');
+  }
   if (o.channels !== undefined) {
     f.channels = String(o.channels).trim() === '' ? [] : parseChannels(String(o.channels), CONTACT_CHANNELS);
   }
@@ -41,6 +47,7 @@ export async function create(ctx: CommandContext, rawSlug: string, o: Fields): P
   const missing: string[] = [];
   if (fields.type === undefined) missing.push('--type');
   if (fields.title === undefined) missing.push('--title');
+  if (fields.channels === undefined && Array.isArray(fields.services) && fields.services.length > 0) fields.channels = []; // a services-only page
   if (fields.channels === undefined && fields.type !== 'blocklist') missing.push('--channels');
   if (missing.length > 0) {
     // Ask only on a terminal; otherwise fail at once naming every missing flag.
@@ -81,6 +88,7 @@ export async function edit(ctx: CommandContext, rawSlug: string, o: Fields): Pro
   const fields: Fields = { ...base, ...flags };
   // Switching to a blocklist page drops the channel list rather than refusing.
   if (flags.type === 'blocklist' && flags.channels === undefined) fields.channels = [];
+  if (flags.type === 'blocklist' && flags.services === undefined) fields.services = [];
   const def: PageDefinition = parsePageDefinition({ ...fields, slug });
   const record = await store.pages.saveDraft(def, ctx.nowIso());
   if (o.json) return ctx.json(await pageView(store, record));

@@ -8,6 +8,8 @@ import { linkMaker, loadKeyring, requirePublishedPage } from '../../../landing/o
 import { parseSlug } from '../../../landing/page.js';
 import { parseExpiresIn } from '../../../landing/tokens.js';
 import { resolveBaseUrl } from '../../../landing/urls.js';
+import { invalid, notFound } from '../../../consent/errors.js';
+import { serviceOneClickMaker } from '../../../landing/services.js';
 import type { CommandContext } from '../../context.js';
 import type { OutStream } from '../../deps.js';
 
@@ -19,20 +21,33 @@ async function prepare(ctx: CommandContext, rawSlug: string, o: Record<string, u
   const version = await requirePublishedPage(store, slug);
   const keyring = await loadKeyring(store, ctx.env);
   if (!baseUrl) ctx.notice('No --base-url (nor CONSENT_BASE_URL): the links are relative to the server root.');
-  return { store, make: linkMaker(keyring, version.definition, { baseUrl, expiresInSeconds, now: ctx.deps.now() }) };
+  return { store, version, keyring, baseUrl, expiresInSeconds, make: linkMaker(keyring, version.definition, { baseUrl, expiresInSeconds, now: ctx.deps.now() }) };
 }
 
 export async function link(ctx: CommandContext, slug: string, o: Record<string, unknown>): Promise<void> {
-  const { store, make } = await prepare(ctx, slug, o);
+  const { store, make, version, keyring, baseUrl, expiresInSeconds } = await prepare(ctx, slug, o);
   const profile = await requireProfile(store, parseRef(String(o.profile)));
-  const { url, oneClickUrl } = make(profile.id);
+  let { url, oneClickUrl } = make(profile.id);
+  if (typeof o.service === 'string') {
+    // The page link lets the person manage the service; the one-click link unsubscribes from it only.
+    const service = await store.services.get(o.service);
+    if (!service) throw notFound(`No service ${o.service}.`, 'See `consent service list`.');
+    if (!version.definition.services.includes(service.name)) {
+      throw invalid(
+        `The page "${version.slug}" (version ${version.version}) does not offer the service ${service.name}.`,
+        `Add it with \`consent landing edit ${version.slug} --services …\` and publish, or use a page that offers it.`,
+      );
+    }
+    const expiresAt = expiresInSeconds ? Math.floor(ctx.deps.now().getTime() / 1000) + expiresInSeconds : 0;
+    oneClickUrl = serviceOneClickMaker(keyring, version.slug, service.name, { baseUrl, expiresAt })(profile.id);
+  }
   if (o.json) return ctx.json({ url, oneClickUrl });
   ctx.print(url);
   if (oneClickUrl) ctx.notice(`One-click (RFC 8058, List-Unsubscribe): ${oneClickUrl}`);
 }
 
 /** RFC 4180 quoting, only when needed. Emails are kept byte for byte: this file feeds a mail merge. */
-function csvField(s: string): string {
+export function csvField(s: string): string {
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
@@ -57,23 +72,27 @@ function chunkedWriter(stream: OutStream & { once?: unknown }) {
   };
 }
 
-export async function links(ctx: CommandContext, slug: string, o: Record<string, unknown>): Promise<void> {
-  const { store, make } = await prepare(ctx, slug, o);
-  const file = typeof o.out === 'string' ? createWriteStream(resolve(ctx.deps.cwd, o.out)) : undefined;
+/**
+ * Streams rows to `--out <file>` or stdout in ~64 KiB chunks (constant memory,
+ * waiting on 'drain'), one `line(row)` each after an optional CSV header.
+ * Returns the count and the file written (undefined for stdout).
+ */
+export async function streamRows<T>(
+  ctx: CommandContext,
+  outPath: unknown,
+  header: string | null,
+  rows: AsyncIterable<T>,
+  line: (row: T) => string,
+): Promise<{ count: number; file: string | undefined }> {
+  const path = typeof outPath === 'string' ? resolve(ctx.deps.cwd, outPath) : undefined;
+  const file = path ? createWriteStream(path) : undefined;
   if (file) await once(file, 'open');
   const out = chunkedWriter(file ?? ctx.deps.stdout);
-  const jsonl = o.format === 'jsonl';
   let count = 0;
   try {
-    if (!jsonl) out.add('id,email,url,oneClickUrl\n');
-    for await (const p of store.listProfiles({ reachable: o.reachable as ContactChannel | undefined })) {
-      const l = make(p.id);
-      const due = out.add(
-        jsonl
-          ? JSON.stringify({ id: p.id, email: p.email, url: l.url, oneClickUrl: l.oneClickUrl }) + '\n'
-          : `${p.id},${csvField(p.email)},${csvField(l.url)},${l.oneClickUrl ? csvField(l.oneClickUrl) : ''}\n`,
-      );
-      if (due) await out.flush();
+    if (header) out.add(header);
+    for await (const row of rows) {
+      if (out.add(line(row))) await out.flush();
       count++;
     }
     await out.flush();
@@ -83,5 +102,23 @@ export async function links(ctx: CommandContext, slug: string, o: Record<string,
       await once(file, 'close');
     }
   }
-  ctx.notice(`${count} link(s)${file ? ` written to ${resolve(ctx.deps.cwd, String(o.out))}` : ''}.`);
+  return { count, file: path };
+}
+
+export async function links(ctx: CommandContext, slug: string, o: Record<string, unknown>): Promise<void> {
+  const { store, make } = await prepare(ctx, slug, o);
+  const jsonl = o.format === 'jsonl';
+  const { count, file } = await streamRows(
+    ctx,
+    o.out,
+    jsonl ? null : 'id,email,url,oneClickUrl\n',
+    store.listProfiles({ reachable: o.reachable as ContactChannel | undefined }),
+    (p) => {
+      const l = make(p.id);
+      return jsonl
+        ? JSON.stringify({ id: p.id, email: p.email, url: l.url, oneClickUrl: l.oneClickUrl }) + '\n'
+        : `${p.id},${csvField(p.email)},${csvField(l.url)},${l.oneClickUrl ? csvField(l.oneClickUrl) : ''}\n`;
+    },
+  );
+  ctx.notice(`${count} link(s)${file ? ` written to ${file}` : ''}.`);
 }

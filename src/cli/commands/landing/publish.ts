@@ -10,7 +10,9 @@ import {
   renderGenericPage,
   renderPersonalPage,
   requirePage,
+  subscriptionMap,
 } from '../../../landing/operations.js';
+import { resolvePageServices } from '../../../landing/services.js';
 import { parseSlug } from '../../../landing/page.js';
 import { parseExpiresIn } from '../../../landing/tokens.js';
 import { resolveBaseUrl } from '../../../landing/urls.js';
@@ -54,14 +56,15 @@ export async function render(ctx: CommandContext, rawSlug: string, o: Record<str
     definition = v.definition;
     version = v.version;
   }
+  const services = await resolvePageServices(store, definition);
   let htmlText: string;
   if (o.profile !== undefined) {
     const profile = await requireProfile(store, parseRef(String(o.profile)));
     const keyring = await loadKeyring(store, ctx.env);
     const { token } = linkMaker(keyring, definition, { baseUrl, expiresInSeconds: expiresIn, now: ctx.deps.now() })(profile.id);
-    htmlText = renderPersonalPage(definition, version, profile, token, baseUrl);
+    htmlText = renderPersonalPage(definition, version, profile, token, baseUrl, { boxes: services, subscriptions: await subscriptionMap(store, profile.id) });
   } else {
-    htmlText = renderGenericPage(definition, version, baseUrl);
+    htmlText = renderGenericPage(definition, version, baseUrl, services);
   }
   if (typeof o.out === 'string') {
     const file = resolve(ctx.deps.cwd, o.out);

@@ -1,0 +1,25 @@
+import { notFound } from '../../../consent/errors.js';
+import { loadKeyring } from '../../../landing/operations.js';
+import type { Lang } from '../../../landing/page.js';
+import { confirmationLinkMaker } from '../../../landing/services.js';
+import { resolveBaseUrl } from '../../../landing/urls.js';
+import type { CommandContext } from '../../context.js';
+import { csvField, streamRows } from '../landing/links.js';
+
+/** `service confirmations <name>`: every pending subscription with its signed confirmation link, streamed. */
+export async function confirmations(ctx: CommandContext, name: string, o: Record<string, unknown>): Promise<void> {
+  const baseUrl = resolveBaseUrl(o.baseUrl, ctx.env);
+  const store = await ctx.store();
+  const service = await store.services.get(name);
+  if (!service) throw notFound(`No service ${name}.`, 'See `consent service list`.');
+  const make = confirmationLinkMaker(await loadKeyring(store, ctx.env), service.name, { baseUrl, lang: o.lang as Lang });
+  if (!baseUrl) ctx.notice('No --base-url (nor CONSENT_BASE_URL): the links are relative to the server root.');
+  const jsonl = o.format === 'jsonl';
+  const { count, file } = await streamRows(ctx, o.out, jsonl ? null : 'id,email,service,confirmUrl\n', store.services.pending(service.name), (p) => {
+    const confirmUrl = make(p.profileId);
+    return jsonl
+      ? JSON.stringify({ id: p.profileId, email: p.email, service: service.name, confirmUrl }) + '\n'
+      : `${p.profileId},${csvField(p.email)},${service.name},${csvField(confirmUrl)}\n`;
+  });
+  ctx.notice(`${count} pending subscription(s) to ${service.name}${file ? `, written to ${file}` : ''}.`);
+}
