@@ -26,7 +26,7 @@ consent profile export --reachable email
 echo "== The ledger" >&2
 consent ledger verify
 
-echo "== Landing pages: an acquisition page (from fixtures/landing-page.json) and a blocklist page, published into ./demo/public" >&2
+echo "== Landing pages: an acquisition page (from fixtures/landing-page.json) and a blocklist page, published into ./public" >&2
 consent landing create stay-in-touch --from fixtures/landing-page.json
 consent landing create unsubscribe --type blocklist --title "Se désinscrire" --lang fr
 echo "== Services: a double-opt-in newsletter, offered on the acquisition page" >&2
@@ -35,8 +35,8 @@ consent landing edit stay-in-touch --services newsletter --json >/dev/null
 consent profile subscribe alice.martin@example.com newsletter
 echo "== Alice's newsletter confirmation link (pending until she presses Confirm on it)" >&2
 consent service confirmations newsletter --base-url http://127.0.0.1:8080
-consent landing publish stay-in-touch --out-dir demo/public --base-url http://127.0.0.1:8080
-consent landing publish unsubscribe --out-dir demo/public --base-url http://127.0.0.1:8080
+consent landing publish stay-in-touch --out-dir public --base-url http://127.0.0.1:8080
+consent landing publish unsubscribe --out-dir public --base-url http://127.0.0.1:8080
 consent landing list
 echo "== Alice's links (signed; no email inside)" >&2
 consent landing link stay-in-touch --profile alice.martin@example.com --base-url http://127.0.0.1:8080 --json
