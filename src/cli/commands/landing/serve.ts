@@ -10,6 +10,26 @@ function parsePort(raw: unknown): number {
   return n;
 }
 
+/**
+ * Log lines gathered during one turn of the event loop and written together:
+ * under load one write per turn instead of one per request.
+ */
+function batchedLog(write: (text: string) => void) {
+  let pending: string[] = [];
+  const flush = () => {
+    if (pending.length === 0) return;
+    const text = pending.join('\n') + '\n';
+    pending = [];
+    write(text);
+  };
+  return {
+    line(line: string) {
+      if (pending.push(line) === 1) setImmediate(flush);
+    },
+    flush,
+  };
+}
+
 /** Serves until SIGINT/SIGTERM, then stops accepting, finishes in-flight requests and returns (exit 0). */
 export async function serve(ctx: CommandContext, o: Record<string, unknown>): Promise<void> {
   const port = parsePort(o.port);
@@ -17,9 +37,10 @@ export async function serve(ctx: CommandContext, o: Record<string, unknown>): Pr
   const baseUrl = resolveBaseUrl(o.baseUrl, ctx.env);
   if (!ctx.deps.onShutdown) throw invalid('landing serve needs a process to run in (use the consent binary).');
   const store = await ctx.store();
+  const log = batchedLog((text) => ctx.deps.stderr.write(text));
   let server;
   try {
-    server = await startServer({ store, host, port, baseUrl, env: ctx.env, now: ctx.deps.now, log: (line) => ctx.notice(line) });
+    server = await startServer({ store, host, port, baseUrl, env: ctx.env, now: ctx.deps.now, log: log.line });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') throw conflict(`Port ${port} on ${host} is already in use.`, 'Choose another --port (0 picks a free one).');
@@ -30,6 +51,7 @@ export async function serve(ctx: CommandContext, o: Record<string, unknown>): Pr
   const signal = await new Promise<string>((resolve) => ctx.deps.onShutdown!(resolve));
   ctx.notice(`${signal}: stopping (finishing requests in flight)…`);
   await server.close();
+  log.flush();
   const { submissions, commits } = server.stats;
   ctx.notice(`Stopped. ${submissions} changes committed in ${commits} transactions.`);
 }
