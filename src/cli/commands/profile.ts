@@ -80,7 +80,7 @@ export function registerProfile(program: Command, act: Act): void {
     .description('import profiles and opt-outs from CSV (one atomic change; opt-outs are never cleared without --allow-optin)')
     .argument('<file>', 'CSV file with a header line, or - for stdin')
     .option('--delimiter <char>', 'field delimiter', ',')
-    .option('--allow-optin', 'let 0/false/no cells clear existing opt-outs')
+    .option('--allow-optin', 'let 0/false/no cells clear existing opt-outs, and 1 cells resubscribe the unsubscribed')
     .option('--skip-invalid', 'import the valid rows and skip the invalid ones (see --rejects)')
     .option('--rejects <file>', 'write invalid rows there, with a reason column')
     .option('--dry-run', 'print the plan; write nothing')
@@ -89,7 +89,8 @@ export function registerProfile(program: Command, act: Act): void {
       'after',
       `\nColumns (by header name): email (required), phone, first_name|firstName, last_name|lastName,\n` +
         `${CHANNELS.map((c) => `optout_${c}|${CHANNEL_INFO[c].adobeField}`).join(', ')}.\n` +
-        'Opt-out values: 1/0, true/false, yes/no, y/n; an empty cell leaves the value as is.',
+        'Opt-out values: 1/0, true/false, yes/no, y/n; an empty cell leaves the value as is.\n' +
+        'subscribe_<service>: 1 subscribes (pending for a double opt-in service), 0 unsubscribes.',
     )
     .action(act(async (ctx, [file], o) => (await import('./profile/import.js')).run(ctx, file!, o)));
 

@@ -1,6 +1,16 @@
 import type Database from 'better-sqlite3';
 import { CHANNELS, type Channel } from '../../consent/channels.js';
-import { STAGED_WIDTH, type BulkStore, type ImportCounts, type ImportSession, type StagedBatch } from '../../consent/bulk.js';
+import {
+  planImportedSubscription,
+  STAGED_WIDTH,
+  type ApplyOptions,
+  type BulkStore,
+  type ImportCounts,
+  type ImportSession,
+  type StagedBatch,
+} from '../../consent/bulk.js';
+import { notFound } from '../../consent/errors.js';
+import type { SubscriptionStatus } from '../../consent/services.js';
 import type { ChangeContext } from '../../consent/ledger.js';
 import type { SqliteStore } from './sqlite-store.js';
 
@@ -19,6 +29,8 @@ import type { SqliteStore } from './sqlite-store.js';
 
 const C = CHANNELS;
 const ALL_BITS = (1 << C.length) - 1;
+/** Subscription bits sit above the opt-out bits in the staged masks. */
+const SUB_SHIFT = C.length;
 /** The profile's flags as a mask. */
 const curMask = (p: string) => C.map((c, i) => `(${p}.optout_${c} << ${i})`).join(' | ');
 const STAGE_ROWS_PER_STMT = 64;
@@ -81,7 +93,7 @@ class SqliteImportSession implements ImportSession {
     // mask. Groups of several rows are folded properly afterwards.
     // An opt-out in the file is set; a cleared one only with --allow-optin;
     // a flag the file asks to set and clear (duplicates) stays set.
-    const newm = `(curm | setm) & ~(clearm & ~setm & ${allowOptin ? ALL_BITS : 0})`;
+    const newm = `(curm | (setm & ${ALL_BITS})) & ~(clearm & ~setm & ${allowOptin ? ALL_BITS : 0})`;
     const changed = `(newm <> curm
       OR (phone IS NOT NULL AND phone IS NOT cur_phone)
       OR (first_name IS NOT NULL AND first_name IS NOT cur_first_name)
@@ -123,8 +135,10 @@ class SqliteImportSession implements ImportSession {
       `SELECT rowid AS rid, * FROM temp.import_dups WHERE rowid > ? ORDER BY rowid LIMIT ${PAGE}`,
     );
     let cur: FoldedGroup | null = null;
+    // An opt-out in any row wins over a row clearing it; for subscriptions
+    // (the bits above) an unsubscribe in any row wins, so those clear bits stay.
     const flush = () => {
-      if (cur) onGroup({ ...cur, clear: cur.clear & ~cur.set });
+      if (cur) onGroup({ ...cur, clear: (cur.clear & ~cur.set & ALL_BITS) | (cur.clear & ~ALL_BITS) });
     };
     let after = 0;
     for (;;) {
@@ -195,23 +209,103 @@ class SqliteImportSession implements ImportSession {
         FROM temp.import_plan`,
       )
       .get() as Pick<ImportCounts, 'profiles' | 'new' | 'updated' | 'unchanged' | 'duplicatesMerged'>;
-    return { ...r, optOutsSet: 0, optInsApplied: 0, optInsNotApplied: 0, events: 0 };
+    return { ...r, ...ZERO_FLAG_COUNTS };
   }
 
-  async apply(options: { allowOptin: boolean }, context: ChangeContext | null): Promise<ImportCounts> {
+  async knownServices(): Promise<string[]> {
+    return this.store.read(() => this.db.prepare('SELECT name FROM main.services ORDER BY name').pluck().all() as string[]);
+  }
+
+  private services(names: readonly string[]): ImportService[] {
+    const get = this.db.prepare<[string], { id: number; channel: Channel; double_opt_in: number }>(
+      'SELECT id, channel, double_opt_in FROM main.services WHERE name = ?',
+    );
+    return names.map((name) => {
+      const r = get.get(name);
+      if (!r) throw notFound(`No service ${name} (subscribe_${name} column).`, 'See `consent service list`.');
+      return { id: r.id, name, channel: r.channel, doubleOptIn: r.double_opt_in === 1 };
+    });
+  }
+
+  /**
+   * Walks the plan rows with subscription cells, counting the changes and,
+   * with `write` (after the profiles are written, so every email has an id),
+   * writing each subscription and yielding its ledger event.
+   */
+  private *subscriptionChanges(
+    counts: ImportCounts,
+    services: readonly ImportService[],
+    allowOptin: boolean,
+    at: string,
+    write: boolean,
+  ): Generator<{ profileId: number; channel: Channel; service: string; action: string }> {
+    if (services.length === 0) return;
+    const db = this.db;
+    const page = db
+      .prepare(
+        write
+          ? `SELECT ip.rowid, p.id, ip.setm >> ${SUB_SHIFT}, ip.clearm >> ${SUB_SHIFT}
+             FROM temp.import_plan ip JOIN main.profiles p ON p.email = ip.email
+             WHERE ip.rowid > ? AND ((ip.setm | ip.clearm) >> ${SUB_SHIFT}) <> 0 ORDER BY ip.rowid LIMIT ${PAGE}`
+          : `SELECT rowid, coalesce(profile_id, 0), setm >> ${SUB_SHIFT}, clearm >> ${SUB_SHIFT} FROM temp.import_plan
+             WHERE rowid > ? AND ((setm | clearm) >> ${SUB_SHIFT}) <> 0 ORDER BY rowid LIMIT ${PAGE}`,
+      )
+      .raw();
+    const current = db
+      .prepare<[number, number], SubscriptionStatus>('SELECT status FROM main.subscriptions WHERE profile_id = ? AND service_id = ?')
+      .pluck();
+    const upsert = db.prepare(
+      `INSERT INTO main.subscriptions (profile_id, service_id, status, since) VALUES (?, ?, ?, ?)
+       ON CONFLICT (profile_id, service_id) DO UPDATE SET status = excluded.status, since = excluded.since`,
+    );
+    let after = 0;
+    for (;;) {
+      const rows = page.all(after) as number[][];
+      for (const [, profileId, sub, unsub] of rows) {
+        for (let k = 0; k < services.length; k++) {
+          const want = (unsub! >> k) & 1 ? 0 : (sub! >> k) & 1 ? 1 : null;
+          if (want === null) continue;
+          const s = services[k]!;
+          const step = planImportedSubscription(s, (current.get(profileId!, s.id) as SubscriptionStatus | undefined) ?? null, want, allowOptin);
+          if (step === null) continue;
+          if (step === 'not-applied') {
+            counts.subscriptionsNotApplied++;
+            continue;
+          }
+          if (step.next === 'subscribed') counts.subscriptionsSet++;
+          else if (step.next === 'pending') counts.subscriptionsPending++;
+          else counts.unsubscribed++;
+          if (write) {
+            upsert.run(profileId, s.id, step.next, at);
+            yield { profileId: profileId!, channel: s.channel, service: s.name, action: step.action };
+          }
+        }
+      }
+      if (rows.length < PAGE) return;
+      after = rows[rows.length - 1]![0]!;
+    }
+  }
+
+  async apply(options: ApplyOptions, context: ChangeContext | null): Promise<ImportCounts> {
     if (context === null) {
       // A dry run reads one consistent snapshot and writes only temp tables.
-      return this.db.transaction(() => {
-        this.plan(options.allowOptin);
-        const counts = this.baseCounts();
-        for (const _ of this.flagChanges(counts, false));
-        return counts;
-      })();
+      return this.store.read(() =>
+        this.db.transaction(() => {
+          const services = this.services(options.services);
+          this.plan(options.allowOptin);
+          const counts = this.baseCounts();
+          for (const _ of this.flagChanges(counts, false));
+          for (const _ of this.subscriptionChanges(counts, services, options.allowOptin, '', false));
+          return counts;
+        })(),
+      );
     }
     return this.store.writeTransaction(() => {
+      const services = this.services(options.services);
       // Decided under the write lock, like the plan: no other process can
-      // add or change a profile between the plan and the write.
-      if (!this.db.prepare('SELECT 1 FROM main.profiles LIMIT 1').get()) return this.applyToEmptyStore(context);
+      // add or change a profile between the plan and the write. (A file with
+      // subscription columns takes the general path: it plans subscriptions.)
+      if (services.length === 0 && !this.db.prepare('SELECT 1 FROM main.profiles LIMIT 1').get()) return this.applyToEmptyStore(context);
       this.plan(options.allowOptin);
       const counts = this.baseCounts();
       const at = context.occurredAt;
@@ -235,7 +329,13 @@ class SqliteImportSession implements ImportSession {
           )
           .run(at, at);
       }
-      counts.events = this.store.appendEvents(this.flagChanges(counts, true), context);
+      // One block: the opt-out events, then the subscription events.
+      const self = this;
+      function* events() {
+        yield* self.flagChanges(counts, true);
+        yield* self.subscriptionChanges(counts, services, options.allowOptin, at, true);
+      }
+      counts.events = this.store.appendEvents(events(), context);
       return counts;
     });
   }
@@ -260,7 +360,7 @@ class SqliteImportSession implements ImportSession {
       .run(at, at).changes;
     const counts: ImportCounts = {
       profiles: inserted, new: inserted, updated: 0, unchanged: 0, duplicatesMerged: this.stagedRows - inserted,
-      optOutsSet: 0, optInsApplied: 0, optInsNotApplied: 0, events: 0,
+      ...ZERO_FLAG_COUNTS,
     };
     if (counts.duplicatesMerged > 0) {
       const update = db.prepare(
@@ -301,6 +401,18 @@ class SqliteImportSession implements ImportSession {
     this.db.exec('DROP TABLE IF EXISTS temp.import_plan; DROP TABLE IF EXISTS temp.import_raw;');
     this.db.pragma(`cache_size = ${this.savedCache}`);
   }
+}
+
+const ZERO_FLAG_COUNTS = {
+  optOutsSet: 0, optInsApplied: 0, optInsNotApplied: 0,
+  subscriptionsSet: 0, subscriptionsPending: 0, unsubscribed: 0, subscriptionsNotApplied: 0, events: 0,
+} as const;
+
+interface ImportService {
+  id: number;
+  name: string;
+  channel: Channel;
+  doubleOptIn: boolean;
 }
 
 interface FoldedGroup {
