@@ -58,8 +58,6 @@ export interface ImportSession {
    * run), writes profiles and ledger events in one transaction.
    */
   apply(options: ApplyOptions, context: ChangeContext | null): Promise<ImportCounts>;
-  /** The names of the store's services (what `subscribe_<service>` columns may name). */
-  knownServices(): Promise<string[]>;
   /** Drops the staging data; always called, also after a failure. */
   discard(): Promise<void>;
 }
@@ -72,6 +70,10 @@ export interface ApplyOptions {
 
 export interface BulkStore {
   beginImport(): Promise<ImportSession>;
+  /** The store's service names, sorted (what `subscribe_<service>` columns may name, and what an export writes). */
+  serviceNames(): Promise<string[]>;
+  /** The subscriptions of the profiles whose ids are in [fromId, toId], by profile id then service name (for exports). */
+  subscriptionsBetween(fromId: number, toId: number): Promise<{ profileId: number; service: string; status: SubscriptionStatus; since: string }[]>;
 }
 
 /**

@@ -119,7 +119,7 @@ export async function importProfiles(bulk: BulkStore, input: ImportInput, file: 
       if (b.staged.rows > 0) await session.stage(b.staged);
       options.onProgress?.(rows, b.bytesRead);
     };
-    const parseOptions = { delimiter: options.delimiter, file, wantRejects: options.rejects !== undefined, knownServices: await session.knownServices() };
+    const parseOptions = { delimiter: options.delimiter, file, wantRejects: options.rejects !== undefined, knownServices: await bulk.serviceNames() };
     const useWorker = 'path' in input && input.size >= WORKER_MIN_BYTES && existsSync(fileURLToPath(WORKER_URL));
     const { malformed, sawHeader, services } = useWorker
       ? await parseInWorker((input as { path: string }).path, parseOptions, onBatch)

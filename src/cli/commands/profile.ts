@@ -96,9 +96,10 @@ export function registerProfile(program: Command, act: Act): void {
 
   profile
     .command('export')
-    .description('stream profiles as CSV (the import columns) or JSON lines')
+    .description('stream profiles as CSV (the import columns, subscribe_<service> included) or JSON lines')
     .addOption(new Option('--reachable <channel>', 'only those who may be contacted on this channel').choices(CONTACT_CHANNELS))
     .addOption(new Option('--opted-out <channel>', 'only those opted out of this channel').choices(CHANNELS))
+    .option('--subscribed <service>', 'only those who may receive this service (subscribed and reachable on its channel)')
     .addOption(new Option('--format <format>', 'output format').choices(['csv', 'jsonl']).default('csv'))
     .option('--out <file>', 'write to this file instead of stdout')
     .action(act(async (ctx, _args, o) => (await import('./profile/export.js')).run(ctx, o)));

@@ -42,6 +42,22 @@ export class SqliteBulkStore implements BulkStore {
   async beginImport(): Promise<ImportSession> {
     return new SqliteImportSession(this.store);
   }
+
+  async serviceNames(): Promise<string[]> {
+    return this.store.read(() => this.store.db.prepare('SELECT name FROM main.services ORDER BY name').pluck().all() as string[]);
+  }
+
+  async subscriptionsBetween(fromId: number, toId: number) {
+    return this.store.read(() =>
+      this.store.db
+        .prepare<[number, number], { profileId: number; service: string; status: SubscriptionStatus; since: string }>(
+          `SELECT s.profile_id AS profileId, v.name AS service, s.status, s.since
+           FROM main.subscriptions s JOIN main.services v ON v.id = s.service_id
+           WHERE s.profile_id BETWEEN ? AND ? ORDER BY s.profile_id, v.name`,
+        )
+        .all(fromId, toId),
+    );
+  }
 }
 
 class SqliteImportSession implements ImportSession {
@@ -210,10 +226,6 @@ class SqliteImportSession implements ImportSession {
       )
       .get() as Pick<ImportCounts, 'profiles' | 'new' | 'updated' | 'unchanged' | 'duplicatesMerged'>;
     return { ...r, ...ZERO_FLAG_COUNTS };
-  }
-
-  async knownServices(): Promise<string[]> {
-    return this.store.read(() => this.db.prepare('SELECT name FROM main.services ORDER BY name').pluck().all() as string[]);
   }
 
   private services(names: readonly string[]): ImportService[] {
