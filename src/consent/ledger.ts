@@ -72,6 +72,12 @@ export class BlockHasher {
     this.h.update(canonical);
     this.count++;
   }
+  /** The same bytes as add() for each, in one update: for events read back in bulk. */
+  addAll(canonicals: readonly string[]): void {
+    if (canonicals.length === 0) return;
+    this.h.update('\n' + canonicals.join('\n'));
+    this.count += canonicals.length;
+  }
   get size(): number {
     return this.count;
   }

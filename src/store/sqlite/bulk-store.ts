@@ -177,44 +177,35 @@ class SqliteImportSession implements ImportSession {
     db.exec('DROP TABLE temp.import_dups');
   }
 
-  /**
-   * Walks the rows whose flags change or whose opt-ins are refused, counting
-   * them and, on a real import, yielding the ledger events. Pages, so that no
-   * statement is open while events are written.
-   */
-  private *flagChanges(counts: ImportCounts, withIds: boolean): Generator<{ profileId: number; channel: Channel; action: string }> {
-    const refused = 'clearm & curm & newm';
-    // After the write, new profiles' ids come from the email index (covering: no table access).
-    const page = this.db
+  /** Counts the opt-out flags set, cleared and refused, from the plan (set-based, dry run or not). */
+  private countFlags(counts: ImportCounts): void {
+    const r = this.db
       .prepare(
-        withIds
-          ? `SELECT ip.rowid, coalesce(ip.profile_id, p.id), ip.curm, ip.newm, ${refused}
-             FROM temp.import_plan ip JOIN main.profiles p ON p.email = ip.email
-             WHERE ip.rowid > ? AND (ip.newm <> ip.curm OR (ip.${refused}) <> 0) ORDER BY ip.rowid LIMIT ${PAGE}`
-          : `SELECT rowid, 0, curm, newm, ${refused} FROM temp.import_plan
-             WHERE rowid > ? AND (newm <> curm OR (${refused}) <> 0) ORDER BY rowid LIMIT ${PAGE}`,
+        `SELECT coalesce(sum(${popcountSql('(newm & ~curm)')}), 0), coalesce(sum(${popcountSql('(curm & ~newm)')}), 0),
+          coalesce(sum(${popcountSql('(clearm & curm & newm)')}), 0)
+        FROM temp.import_plan WHERE newm <> curm OR (clearm & curm & newm) <> 0`,
       )
-      .raw();
-    let after = 0;
-    for (;;) {
-      const rows = page.all(after) as number[][];
-      for (const r of rows) {
-        const cur = r[2]!;
-        const next = r[3]!;
-        const diff = cur ^ next;
-        if (r[4]) counts.optInsNotApplied += popcount(r[4]);
-        if (diff === 0) continue;
-        for (let i = 0; i < C.length; i++) {
-          const bit = 1 << i;
-          if (!(diff & bit)) continue;
-          if (next & bit) counts.optOutsSet++;
-          else counts.optInsApplied++;
-          if (withIds) yield { profileId: r[1]!, channel: C[i]!, action: next & bit ? 'optout' : 'optin' };
-        }
-      }
-      if (rows.length < PAGE) return;
-      after = rows[rows.length - 1]![0]!;
-    }
+      .raw()
+      .get() as number[];
+    counts.optOutsSet = r[0]!;
+    counts.optInsApplied = r[1]!;
+    counts.optInsNotApplied = r[2]!;
+  }
+
+  /**
+   * The opt-out events of the plan, one per flag that changes, inserted by one
+   * statement (after the profiles are written: new profiles' ids come from the
+   * email index). XOR is (a | b) - (a & b).
+   */
+  private insertFlagEvents(ledger: ImportLedger): number {
+    return ledger.insertSelect(
+      `SELECT x.pid, c.name, NULL, CASE WHEN (x.newm >> c.bit) & 1 THEN 'optout' ELSE 'optin' END
+       FROM (SELECT ip.rowid AS r, coalesce(ip.profile_id, p.id) AS pid, ip.curm, ip.newm
+             FROM temp.import_plan ip JOIN main.profiles p ON p.email = ip.email WHERE ip.newm <> ip.curm) x
+       CROSS JOIN ${CHANNEL_BITS} c
+       WHERE (((x.curm | x.newm) - (x.curm & x.newm)) >> c.bit) & 1
+       ORDER BY x.r, c.bit`,
+    );
   }
 
   private baseCounts(): ImportCounts {
@@ -306,7 +297,7 @@ class SqliteImportSession implements ImportSession {
           const services = this.services(options.services);
           this.plan(options.allowOptin);
           const counts = this.baseCounts();
-          for (const _ of this.flagChanges(counts, false));
+          this.countFlags(counts);
           for (const _ of this.subscriptionChanges(counts, services, options.allowOptin, '', false));
           return counts;
         })(),
@@ -342,12 +333,13 @@ class SqliteImportSession implements ImportSession {
           .run(at, at);
       }
       // One block: the opt-out events, then the subscription events.
-      const self = this;
-      function* events() {
-        yield* self.flagChanges(counts, true);
-        yield* self.subscriptionChanges(counts, services, options.allowOptin, at, true);
+      this.countFlags(counts);
+      const ledger = new ImportLedger(this.store, context);
+      this.insertFlagEvents(ledger);
+      for (const e of this.subscriptionChanges(counts, services, options.allowOptin, at, true)) {
+        ledger.insertOne(e.profileId, e.channel, e.service, e.action);
       }
-      counts.events = this.store.appendEvents(events(), context);
+      counts.events = ledger.seal();
       return counts;
     });
   }
@@ -382,29 +374,15 @@ class SqliteImportSession implements ImportSession {
         update.run(g.phone, g.first, g.last, ...C.map((_, i) => (g.set >> i) & 1), g.email),
       );
     }
-    const page = db
-      .prepare(
-        `SELECT id, ${curMask('p')} FROM main.profiles p
-        WHERE id >= ? AND (${C.map((c) => `optout_${c}`).join(' OR ')}) ORDER BY id LIMIT ${PAGE}`,
-      )
-      .raw();
-    function* events(): Generator<{ profileId: number; channel: Channel; action: string }> {
-      let from = firstNewId;
-      for (;;) {
-        const rows = page.all(from) as number[][];
-        for (const [id, mask] of rows) {
-          for (let i = 0; i < C.length; i++) {
-            if (mask! & (1 << i)) {
-              counts.optOutsSet++;
-              yield { profileId: id!, channel: C[i]!, action: 'optout' };
-            }
-          }
-        }
-        if (rows.length < PAGE) return;
-        from = rows[rows.length - 1]![0]! + 1;
-      }
-    }
-    counts.events = this.store.appendEvents(events(), context);
+    // Every opt-out of the new profiles is an event, in id then channel order.
+    const ledger = new ImportLedger(this.store, context);
+    counts.optOutsSet = ledger.insertSelect(
+      `SELECT p.id, c.name, NULL, 'optout' FROM main.profiles p CROSS JOIN ${CHANNEL_BITS} c
+       WHERE p.id >= ? AND (${C.map((c) => `p.optout_${c}`).join(' OR ')}) AND ((${curMask('p')}) >> c.bit) & 1
+       ORDER BY p.id, c.bit`,
+      firstNewId,
+    );
+    counts.events = ledger.seal();
     return counts;
   }
 
@@ -412,6 +390,86 @@ class SqliteImportSession implements ImportSession {
     if (!this.db.open || this.db.inTransaction) return;
     this.db.exec('DROP TABLE IF EXISTS temp.import_plan; DROP TABLE IF EXISTS temp.import_raw;');
     this.db.pragma(`cache_size = ${this.savedCache}`);
+  }
+}
+
+
+/** The channel registry as a SQL table expression: bit i is CHANNELS[i]. */
+const CHANNEL_BITS = `(SELECT column1 AS bit, column2 AS name FROM (VALUES ${C.map((c, i) => `(${i}, '${c}')`).join(', ')}))`;
+/** Number of bits set among the opt-out bits of a mask expression. */
+const popcountSql = (x: string) => C.map((_, i) => `((${x} >> ${i}) & 1)`).join(' + ');
+const EVENT_COLUMNS = 'profile_id, channel, service, action, source, actor, reason, evidence, occurred_at';
+const HASH_PAGE = 20000;
+
+/**
+ * The ledger side of an import, set-based: events are inserted by
+ * INSERT … SELECT (or one by one for the few computed in JavaScript), then the
+ * whole range is read back in id order with a lean statement and hashed into
+ * one block. The canonical text is built from the stored id, profile id,
+ * channel, action and service, and from the context every row was inserted
+ * with, so it is byte for byte what `ledger verify` recomputes from the rows
+ * (canonicalEvent: a JSON array; the service only when set).
+ */
+class ImportLedger {
+  readonly first: number;
+  private readonly params: { source: string; actor: string; reason: string | null; evidence: string | null; at: string };
+  private readonly one: Database.Statement;
+
+  constructor(private readonly store: SqliteStore, private readonly context: ChangeContext) {
+    const db = store.db;
+    this.first = (db.prepare('SELECT coalesce(max(id), 0) + 1 FROM main.ledger_events').pluck().get() as number);
+    this.params = {
+      source: context.source,
+      actor: context.actor,
+      reason: context.reason ?? null,
+      evidence: context.evidence ? JSON.stringify(context.evidence) : null,
+      at: context.occurredAt,
+    };
+    this.one = db.prepare(
+      `INSERT INTO main.ledger_events (${EVENT_COLUMNS}) VALUES (?, ?, ?, ?, @source, @actor, @reason, @evidence, @at)`,
+    );
+  }
+
+  /** `select` gives profile_id, channel, service, action, in the order the events are to be numbered. */
+  insertSelect(select: string, ...params: unknown[]): number {
+    return this.store.db
+      .prepare(`INSERT INTO main.ledger_events (${EVENT_COLUMNS}) SELECT sel.*, @source, @actor, @reason, @evidence, @at FROM (${select}) sel`)
+      .run(...params, this.params).changes;
+  }
+
+  insertOne(profileId: number, channel: string, service: string | null, action: string): void {
+    this.one.run(profileId, channel, service, action, this.params);
+  }
+
+  /** Seals every event inserted since construction into one block; returns how many. */
+  seal(): number {
+    const db = this.store.db;
+    const last = (db.prepare('SELECT coalesce(max(id), 0) FROM main.ledger_events').pluck().get() as number);
+    if (last < this.first) return 0;
+    const p = this.params;
+    // JSON.stringify of the fields after `action`, as canonicalEvent writes them.
+    const tail = ',' + JSON.stringify([p.source, p.actor, p.reason, p.evidence, p.at]).slice(1, -1);
+    const page = db
+      .prepare(`SELECT id, profile_id, channel, action, service FROM main.ledger_events WHERE id BETWEEN ? AND ? ORDER BY id`)
+      .raw();
+    this.store.sealBlock(
+      this.first,
+      last,
+      (hasher) => {
+        for (let from = this.first; from <= last; from += HASH_PAGE) {
+          const rows = page.all(from, Math.min(last, from + HASH_PAGE - 1)) as [number, number, string, string, string | null][];
+          const texts = new Array<string>(rows.length);
+          for (let i = 0; i < rows.length; i++) {
+            const [id, pid, channel, action, service] = rows[i]!;
+            texts[i] =
+              `[${id},${pid},${JSON.stringify(channel)},${JSON.stringify(action)}${tail}` + (service === null ? ']' : `,${JSON.stringify(service)}]`);
+          }
+          hasher.addAll(texts);
+        }
+      },
+      p.at,
+    );
+    return last - this.first + 1;
   }
 }
 
@@ -436,8 +494,3 @@ interface FoldedGroup {
   clear: number;
 }
 
-function popcount(x: number): number {
-  let n = 0;
-  for (; x; x &= x - 1) n++;
-  return n;
-}

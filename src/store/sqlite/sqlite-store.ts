@@ -273,6 +273,19 @@ export class SqliteStore implements ConsentStore {
     return hasher.size;
   }
 
+  /**
+   * Seals events that were inserted by set-based SQL (ids `first`..`last`,
+   * contiguous, inside the current write transaction) into one block:
+   * `hashEvents` adds their canonical texts to the hasher in id order.
+   */
+  sealBlock(first: number, last: number, hashEvents: (hasher: BlockHasher) => void, at: string): void {
+    const prev = this.stmts.lastBlock.get();
+    const hasher = new BlockHasher(prev?.hash ?? GENESIS_HASH);
+    hashEvents(hasher);
+    if (hasher.size !== last - first + 1) throw new ConsentError('integrity', `block of events ${first}–${last}: ${hasher.size} hashed`);
+    this.stmts.insertBlock.run(first, last, hasher.size, prev?.hash ?? GENESIS_HASH, hasher.digest(), at);
+  }
+
   async applyConsent(requests: readonly ConsentRequest[], context: ChangeContext): Promise<ConsentResult[]> {
     return this.writeTransaction(() => this.applyInTransaction(requests, context));
   }
