@@ -485,24 +485,25 @@ class ImportLedger {
     const last = (db.prepare('SELECT coalesce(max(id), 0) FROM main.ledger_events').pluck().get() as number);
     if (last < this.first) return 0;
     const p = this.params;
-    // JSON.stringify of the fields after `action`, as canonicalEvent writes them.
+    // The fields after `action` as canonicalEvent writes them (JSON.stringify).
     const tail = ',' + JSON.stringify([p.source, p.actor, p.reason, p.evidence, p.at]).slice(1, -1);
+    // The rest is built in SQL, a page of events per string: integers print
+    // as in JavaScript, and json_quote matches JSON.stringify on the channel,
+    // action and service names (fixed vocabularies and service-name rules).
     const page = db
-      .prepare(`SELECT id, profile_id, channel, action, service FROM main.ledger_events WHERE id BETWEEN ? AND ? ORDER BY id`)
+      .prepare(
+        `SELECT group_concat('[' || id || ',' || profile_id || ',' || json_quote(channel) || ',' || json_quote(action) || @tail
+           || CASE WHEN service IS NULL THEN ']' ELSE ',' || json_quote(service) || ']' END, char(10) ORDER BY id), count(*)
+         FROM main.ledger_events WHERE id BETWEEN @from AND @to`,
+      )
       .raw();
     this.store.sealBlock(
       this.first,
       last,
       (hasher) => {
         for (let from = this.first; from <= last; from += HASH_PAGE) {
-          const rows = page.all(from, Math.min(last, from + HASH_PAGE - 1)) as [number, number, string, string, string | null][];
-          const texts = new Array<string>(rows.length);
-          for (let i = 0; i < rows.length; i++) {
-            const [id, pid, channel, action, service] = rows[i]!;
-            texts[i] =
-              `[${id},${pid},${JSON.stringify(channel)},${JSON.stringify(action)}${tail}` + (service === null ? ']' : `,${JSON.stringify(service)}]`);
-          }
-          hasher.addAll(texts);
+          const [text, n] = page.get({ tail, from, to: Math.min(last, from + HASH_PAGE - 1) }) as [string, number];
+          hasher.addJoined(text, n);
         }
       },
       p.at,
