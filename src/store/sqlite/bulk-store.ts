@@ -196,17 +196,17 @@ class SqliteImportSession implements ImportSession {
 
   /**
    * The opt-out events of the plan, one per flag that changes, inserted by one
-   * statement (after the profiles are written: new profiles' ids come from the
-   * email index). XOR is (a | b) - (a & b).
+   * statement in plan (email) then channel order, the scan's. After the
+   * profiles are written: new profiles' ids come from the email index.
+   * XOR is (a | b) - (a & b).
    */
   private insertFlagEvents(ledger: ImportLedger): number {
     return ledger.insertSelect(
       `SELECT x.pid, c.name, NULL, CASE WHEN (x.newm >> c.bit) & 1 THEN 'optout' ELSE 'optin' END
-       FROM (SELECT ip.rowid AS r, coalesce(ip.profile_id, p.id) AS pid, ip.curm, ip.newm
-             FROM temp.import_plan ip JOIN main.profiles p ON p.email = ip.email WHERE ip.newm <> ip.curm) x
+       FROM (SELECT coalesce(ip.profile_id, (SELECT p.id FROM main.profiles p WHERE p.email = ip.email)) AS pid, ip.curm, ip.newm
+             FROM temp.import_plan ip WHERE ip.newm <> ip.curm) x
        CROSS JOIN ${CHANNEL_BITS} c
-       WHERE (((x.curm | x.newm) - (x.curm & x.newm)) >> c.bit) & 1
-       ORDER BY x.r, c.bit`,
+       WHERE (((x.curm | x.newm) - (x.curm & x.newm)) >> c.bit) & 1`,
     );
   }
 
