@@ -4,6 +4,7 @@
  * temporary staging table and set-based SQL.
  */
 import type { ChangeContext } from './ledger.js';
+import type { ProfileFilter } from './store.js';
 import { planSubscription, type Service, type SubscriptionStatus, type SubscriptionStep } from './services.js';
 
 /**
@@ -72,6 +73,11 @@ export interface BulkStore {
   beginImport(): Promise<ImportSession>;
   /** The store's service names, sorted (what `subscribe_<service>` columns may name, and what an export writes). */
   serviceNames(): Promise<string[]>;
+  /**
+   * A lean listing for mailings and link files: pages of [id, email] in id
+   * order, filtered like listProfiles (which builds whole profiles, one at a time).
+   */
+  listContacts(filter: ProfileFilter): AsyncIterable<ReadonlyArray<readonly [id: number, email: string]>>;
   /** The subscriptions of the profiles whose ids are in [fromId, toId], by profile id then service name (for exports). */
   subscriptionsBetween(fromId: number, toId: number): Promise<{ profileId: number; service: string; status: SubscriptionStatus; since: string }[]>;
 }

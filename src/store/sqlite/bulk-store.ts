@@ -11,6 +11,7 @@ import {
 } from '../../consent/bulk.js';
 import { notFound } from '../../consent/errors.js';
 import type { SubscriptionStatus } from '../../consent/services.js';
+import type { ProfileFilter } from '../../consent/store.js';
 import type { ChangeContext } from '../../consent/ledger.js';
 import type { SqliteStore } from './sqlite-store.js';
 
@@ -37,12 +38,29 @@ const STAGE_ROWS_PER_STMT = 64;
 /** As migration 1 creates it. */
 const PROFILES_EMAIL_INDEX = 'CREATE UNIQUE INDEX profiles_email ON profiles (email)';
 const PAGE = 5000;
+const CONTACT_PAGE = 5000;
 
 export class SqliteBulkStore implements BulkStore {
   constructor(private readonly store: SqliteStore) {}
 
   async beginImport(): Promise<ImportSession> {
     return new SqliteImportSession(this.store);
+  }
+
+  async *listContacts(filter: ProfileFilter): AsyncIterable<ReadonlyArray<readonly [number, string]>> {
+    const { where, params } = this.store.filterSql(filter);
+    const stmt = this.store.db.prepare(`SELECT id, email FROM main.profiles WHERE ${where} ORDER BY id LIMIT @limit`).raw();
+    let remaining = filter.limit ?? Infinity;
+    let after = 0;
+    // Keyset pages (the caller may use the store between pages), as arrays: no object per row.
+    while (remaining > 0) {
+      const limit = Math.min(CONTACT_PAGE, remaining);
+      const rows = this.store.read(() => stmt.all({ after, limit, ...params })) as [number, string][];
+      if (rows.length > 0) yield rows;
+      if (rows.length < limit) return;
+      remaining -= rows.length;
+      after = rows[rows.length - 1]![0];
+    }
   }
 
   async serviceNames(): Promise<string[]> {

@@ -66,15 +66,18 @@ export async function links(ctx: CommandContext, slug: string, o: Record<string,
   let count = 0;
   try {
     if (!jsonl) out.add('id,email,url,oneClickUrl\n');
-    for await (const p of store.listProfiles({ reachable: o.reachable as ContactChannel | undefined })) {
-      const l = make(p.id);
-      const due = out.add(
-        jsonl
-          ? JSON.stringify({ id: p.id, email: p.email, url: l.url, oneClickUrl: l.oneClickUrl }) + '\n'
-          : `${p.id},${csvField(p.email)},${csvField(l.url)},${l.oneClickUrl ? csvField(l.oneClickUrl) : ''}\n`,
-      );
-      if (due) await out.flush();
-      count++;
+    // The lean listing: pages of [id, email], no Profile objects.
+    for await (const page of store.bulk.listContacts({ reachable: o.reachable as ContactChannel | undefined })) {
+      for (const [id, email] of page) {
+        const l = make(id);
+        const due = out.add(
+          jsonl
+            ? JSON.stringify({ id, email, url: l.url, oneClickUrl: l.oneClickUrl }) + '\n'
+            : `${id},${csvField(email)},${csvField(l.url)},${l.oneClickUrl ? csvField(l.oneClickUrl) : ''}\n`,
+        );
+        if (due) await out.flush();
+        count++;
+      }
     }
     await out.flush();
   } finally {
