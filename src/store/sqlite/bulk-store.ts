@@ -374,31 +374,18 @@ class SqliteImportSession implements ImportSession {
     const db = this.db;
     const at = context.occurredAt;
     const firstNewId = (db.prepare('SELECT coalesce(max(id), 0) + 1 AS id FROM main.profiles').get() as { id: number }).id;
-    const fast = this.loadWithoutIndex(at);
-    const inserted = fast ?? this.loadGrouped(at);
+    const inserted = this.loadWithoutIndex(at) ?? this.loadGrouped(at);
     const counts: ImportCounts = {
       profiles: inserted, new: inserted, updated: 0, unchanged: 0, duplicatesMerged: this.stagedRows - inserted,
       ...ZERO_FLAG_COUNTS,
     };
     // Every opt-out of the new profiles is an event (in id order: the scan's).
     const ledger = new ImportLedger(this.store, context);
-    const raw = db.prepare('SELECT count(*), coalesce(max(rowid), 0) FROM temp.import_raw').raw().get() as number[];
-    const lastId = db.prepare('SELECT coalesce(max(id), 0) FROM main.profiles').pluck().get() as number;
-    if (fast !== null && raw[0] === fast && raw[1] === fast && lastId === firstNewId + fast - 1) {
-      // Loaded in rowid order, the staged row r became profile firstNewId - 1 + r:
-      // the events come from the narrower staging rows, without a look-up.
-      counts.optOutsSet = ledger.insertSelect(
-        `SELECT ? + r.rowid, c.name, NULL, 'optout' FROM temp.import_raw r CROSS JOIN ${CHANNEL_BITS} c
-         WHERE (r.setm & ${ALL_BITS}) <> 0 AND (r.setm >> c.bit) & 1`,
-        firstNewId - 1,
-      );
-    } else {
-      counts.optOutsSet = ledger.insertSelect(
-        `SELECT p.id, c.name, NULL, 'optout' FROM main.profiles p CROSS JOIN ${CHANNEL_BITS} c
-         WHERE p.id >= ? AND (${C.map((c) => `p.optout_${c}`).join(' OR ')}) AND ((${curMask('p')}) >> c.bit) & 1`,
-        firstNewId,
-      );
-    }
+    counts.optOutsSet = ledger.insertSelect(
+      `SELECT p.id, c.name, NULL, 'optout' FROM main.profiles p CROSS JOIN ${CHANNEL_BITS} c
+       WHERE p.id >= ? AND (${C.map((c) => `p.optout_${c}`).join(' OR ')}) AND ((${curMask('p')}) >> c.bit) & 1`,
+      firstNewId,
+    );
     counts.events = ledger.seal();
     return counts;
   }
@@ -420,7 +407,7 @@ class SqliteImportSession implements ImportSession {
         const n = db
           .prepare(
             `INSERT INTO main.profiles (email, phone, first_name, last_name, ${C.map((c) => `optout_${c}`).join(', ')}, created_at, updated_at)
-            SELECT email, phone, first_name, last_name, ${C.map((_, i) => `(setm >> ${i}) & 1`).join(', ')}, ?, ? FROM temp.import_raw ORDER BY rowid`,
+            SELECT email, phone, first_name, last_name, ${C.map((_, i) => `(setm >> ${i}) & 1`).join(', ')}, ?, ? FROM temp.import_raw`,
           )
           .run(at, at).changes;
         // The migration's exact definition.
