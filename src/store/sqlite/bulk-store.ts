@@ -35,8 +35,6 @@ const SUB_SHIFT = C.length;
 /** The profile's flags as a mask. */
 const curMask = (p: string) => C.map((c, i) => `(${p}.optout_${c} << ${i})`).join(' | ');
 const STAGE_ROWS_PER_STMT = 64;
-/** As migration 1 creates it. */
-const PROFILES_EMAIL_INDEX = 'CREATE UNIQUE INDEX profiles_email ON profiles (email)';
 const PAGE = 5000;
 const CONTACT_PAGE = 5000;
 
@@ -374,55 +372,6 @@ class SqliteImportSession implements ImportSession {
     const db = this.db;
     const at = context.occurredAt;
     const firstNewId = (db.prepare('SELECT coalesce(max(id), 0) + 1 AS id FROM main.profiles').get() as { id: number }).id;
-    const inserted = this.loadWithoutIndex(at) ?? this.loadGrouped(at);
-    const counts: ImportCounts = {
-      profiles: inserted, new: inserted, updated: 0, unchanged: 0, duplicatesMerged: this.stagedRows - inserted,
-      ...ZERO_FLAG_COUNTS,
-    };
-    // Every opt-out of the new profiles is an event (in id order: the scan's).
-    const ledger = new ImportLedger(this.store, context);
-    counts.optOutsSet = ledger.insertSelect(
-      `SELECT p.id, c.name, NULL, 'optout' FROM main.profiles p CROSS JOIN ${CHANNEL_BITS} c
-       WHERE p.id >= ? AND (${C.map((c) => `p.optout_${c}`).join(' OR ')}) AND ((${curMask('p')}) >> c.bit) & 1`,
-      firstNewId,
-    );
-    counts.events = ledger.seal();
-    return counts;
-  }
-
-  /**
-   * The fast first load, as the sqlite3 shell does it: rows go into
-   * `profiles` in file order with the email index dropped, and the index is
-   * built afterwards in one sort (much cheaper than keeping it up to date or
-   * sorting whole rows). Both inside the import's transaction, in a savepoint:
-   * if the index cannot be built because the file repeats an email, the
-   * savepoint is rolled back and null returned (the grouped load then merges
-   * the duplicates).
-   */
-  private loadWithoutIndex(at: string): number | null {
-    const db = this.db;
-    try {
-      return db.transaction(() => {
-        db.exec('DROP INDEX main.profiles_email');
-        const n = db
-          .prepare(
-            `INSERT INTO main.profiles (email, phone, first_name, last_name, ${C.map((c) => `optout_${c}`).join(', ')}, created_at, updated_at)
-            SELECT email, phone, first_name, last_name, ${C.map((_, i) => `(setm >> ${i}) & 1`).join(', ')}, ?, ? FROM temp.import_raw`,
-          )
-          .run(at, at).changes;
-        // The migration's exact definition.
-        db.exec(PROFILES_EMAIL_INDEX);
-        return n;
-      })();
-    } catch (e) {
-      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') return null;
-      throw e;
-    }
-  }
-
-  /** The first load of a file with duplicate emails: grouped by email (the unique index's order), duplicates folded. */
-  private loadGrouped(at: string): number {
-    const db = this.db;
     // sum() is the mask for an email given once; duplicates are corrected below.
     const inserted = db
       .prepare(
@@ -431,7 +380,11 @@ class SqliteImportSession implements ImportSession {
         FROM (SELECT email, max(rowid) AS last_row, phone, first_name, last_name, sum(setm) AS setm FROM temp.import_raw GROUP BY email)`,
       )
       .run(at, at).changes;
-    if (this.stagedRows > inserted) {
+    const counts: ImportCounts = {
+      profiles: inserted, new: inserted, updated: 0, unchanged: 0, duplicatesMerged: this.stagedRows - inserted,
+      ...ZERO_FLAG_COUNTS,
+    };
+    if (counts.duplicatesMerged > 0) {
       const update = db.prepare(
         `UPDATE main.profiles SET phone = ?, first_name = ?, last_name = ?, ${C.map((c) => `optout_${c} = ?`).join(', ')} WHERE email = ?`,
       );
@@ -439,7 +392,16 @@ class SqliteImportSession implements ImportSession {
         update.run(g.phone, g.first, g.last, ...C.map((_, i) => (g.set >> i) & 1), g.email),
       );
     }
-    return inserted;
+    // Every opt-out of the new profiles is an event, in id then channel order.
+    const ledger = new ImportLedger(this.store, context);
+    counts.optOutsSet = ledger.insertSelect(
+      `SELECT p.id, c.name, NULL, 'optout' FROM main.profiles p CROSS JOIN ${CHANNEL_BITS} c
+       WHERE p.id >= ? AND (${C.map((c) => `p.optout_${c}`).join(' OR ')}) AND ((${curMask('p')}) >> c.bit) & 1
+       ORDER BY p.id, c.bit`,
+      firstNewId,
+    );
+    counts.events = ledger.seal();
+    return counts;
   }
 
   async discard(): Promise<void> {
