@@ -392,12 +392,11 @@ class SqliteImportSession implements ImportSession {
         update.run(g.phone, g.first, g.last, ...C.map((_, i) => (g.set >> i) & 1), g.email),
       );
     }
-    // Every opt-out of the new profiles is an event, in id then channel order.
+    // Every opt-out of the new profiles is an event, in id order (the scan's: no sort).
     const ledger = new ImportLedger(this.store, context);
     counts.optOutsSet = ledger.insertSelect(
       `SELECT p.id, c.name, NULL, 'optout' FROM main.profiles p CROSS JOIN ${CHANNEL_BITS} c
-       WHERE p.id >= ? AND (${C.map((c) => `p.optout_${c}`).join(' OR ')}) AND ((${curMask('p')}) >> c.bit) & 1
-       ORDER BY p.id, c.bit`,
+       WHERE p.id >= ? AND (${C.map((c) => `p.optout_${c}`).join(' OR ')}) AND ((${curMask('p')}) >> c.bit) & 1`,
       firstNewId,
     );
     counts.events = ledger.seal();
