@@ -74,6 +74,19 @@ await store.close();
 `,
 );
 const iteration = best(() => measure(process.execPath, [iterate, big]));
+// The lean listing `landing links` uses: pages of [id, email].
+const iterateLean = join(out, 'iterate-lean.mjs');
+writeFileSync(
+  iterateLean,
+  `import { openStore } from ${JSON.stringify(join(root, 'dist/store/index.js'))};
+const store = await openStore(process.argv[2]);
+let buf = '';
+for await (const page of store.bulk.listContacts({})) for (const [id, email] of page) { buf += id + ',' + email + '\\n'; if (buf.length > 65536) { process.stdout.write(buf); buf = ''; } }
+process.stdout.write(buf);
+await store.close();
+`,
+);
+const iterationLean = best(() => measure(process.execPath, [iterateLean, big]));
 const links = best(() => measure(process.execPath, linksArgs(big)));
 const linksSmall = best(() => measure(process.execPath, linksArgs(small)));
 // With V8's old generation capped far below the output size, a run that kept rows would die.
@@ -84,6 +97,7 @@ console.log(`profiles: ${fmt(profiles)}`);
 console.log(`reference  sqlite3 -csv id,email            ${reference.secs.toFixed(2)} s   peak RSS ${reference.rssMiB.toFixed(0)} MiB`);
 console.log(`consent landing links (CSV, 4 columns)     ${links.secs.toFixed(2)} s   peak RSS ${links.rssMiB.toFixed(0)} MiB   ${fmt(Math.round(profiles / links.secs))} links/s`);
 console.log(`of which store.listProfiles alone (id,email) ${iteration.secs.toFixed(2)} s   peak RSS ${iteration.rssMiB.toFixed(0)} MiB`);
+console.log(`of which store.bulk.listContacts alone (id,email) ${iterationLean.secs.toFixed(2)} s   peak RSS ${iterationLean.rssMiB.toFixed(0)} MiB`);
 console.log(`ratio links / reference: ${(links.secs / reference.secs).toFixed(2)}x the time`);
 console.log(`constant memory: ${fmt(profiles)} links with the V8 heap capped at 32 MiB: done in ${capped.secs.toFixed(2)} s, peak RSS ${capped.rssMiB.toFixed(0)} MiB`);
 console.log(`constant memory: peak RSS ${linksSmall.rssMiB.toFixed(0)} MiB for ${fmt(Math.round(profiles / 10))} profiles vs ${links.rssMiB.toFixed(0)} MiB for ${fmt(profiles)}`);

@@ -228,6 +228,10 @@ describe('profile import', () => {
       optOutsSet: 1,
       optInsApplied: 0,
       optInsNotApplied: 0,
+      subscriptionsSet: 0,
+      subscriptionsPending: 0,
+      unsubscribed: 0,
+      subscriptionsNotApplied: 0,
       events: 0,
     });
     expect(snapshot(db)).toBe(before);

@@ -4,13 +4,17 @@
  * temporary staging table and set-based SQL.
  */
 import type { ChangeContext } from './ledger.js';
+import type { ProfileFilter } from './store.js';
+import { planSubscription, type Service, type SubscriptionStatus, type SubscriptionStep } from './services.js';
 
 /**
  * Valid, normalised rows, flattened so that a batch crosses threads cheaply:
  * STAGED_WIDTH values per row, in the order email, phone, first name,
  * last name, set mask, clear mask, in file order. Bit i of a mask is CHANNELS[i]: the set
  * mask has the opt-outs the row sets, the clear mask those it asks to clear;
- * a channel in neither is left as is.
+ * a channel in neither is left as is. Bit CHANNELS.length + k is the file's
+ * k-th `subscribe_<service>` column: set = subscribe (`1`), clear =
+ * unsubscribe (`0`).
  */
 export interface StagedBatch {
   rows: number;
@@ -32,6 +36,14 @@ export interface ImportCounts {
   optInsApplied: number;
   /** Opt-out flags the file asked to clear and that were kept (no --allow-optin). */
   optInsNotApplied: number;
+  /** Subscriptions made `subscribed` (services without double opt-in). */
+  subscriptionsSet: number;
+  /** Subscriptions made `pending` (double opt-in services: they await confirmation). */
+  subscriptionsPending: number;
+  /** Subscriptions made `unsubscribed` (a `0` cell on a subscribed or pending one). */
+  unsubscribed: number;
+  /** `1` cells on an `unsubscribed` subscription, kept unsubscribed (no --allow-optin). */
+  subscriptionsNotApplied: number;
   /** Ledger events written (0 on a dry run). */
   events: number;
 }
@@ -46,11 +58,46 @@ export interface ImportSession {
    * Plans against the current store and, unless `context` is null (a dry
    * run), writes profiles and ledger events in one transaction.
    */
-  apply(options: { allowOptin: boolean }, context: ChangeContext | null): Promise<ImportCounts>;
+  apply(options: ApplyOptions, context: ChangeContext | null): Promise<ImportCounts>;
   /** Drops the staging data; always called, also after a failure. */
   discard(): Promise<void>;
 }
 
+export interface ApplyOptions {
+  allowOptin: boolean;
+  /** The services of the staged subscription bits, in bit order (bit CHANNELS.length + k is services[k]). */
+  services: readonly string[];
+}
+
 export interface BulkStore {
   beginImport(): Promise<ImportSession>;
+  /** The store's service names, sorted (what `subscribe_<service>` columns may name, and what an export writes). */
+  serviceNames(): Promise<string[]>;
+  /**
+   * A lean listing for mailings and link files: pages of [id, email] in id
+   * order, filtered like listProfiles (which builds whole profiles, one at a time).
+   */
+  listContacts(filter: ProfileFilter): AsyncIterable<ReadonlyArray<readonly [id: number, email: string]>>;
+  /** The subscriptions of the profiles whose ids are in [fromId, toId], by profile id then service name (for exports). */
+  subscriptionsBetween(fromId: number, toId: number): Promise<{ profileId: number; service: string; status: SubscriptionStatus; since: string }[]>;
+}
+
+/**
+ * What a `subscribe_<service>` cell does to a subscription: `want` is 1 for a
+ * `1` cell, 0 for a `0` cell. A `1` is a request (double opt-in services go to
+ * `pending`: an import proves no confirmation); on an `unsubscribed`
+ * subscription it applies only with --allow-optin, like an opt-in, and is
+ * otherwise `not-applied`. A `0` unsubscribes, and is recorded even where
+ * there was no subscription, like an imported opt-out on a new profile: the
+ * person said no, and subscribing them later needs --allow-optin.
+ */
+export function planImportedSubscription(
+  service: Pick<Service, 'doubleOptIn'>,
+  current: SubscriptionStatus | null,
+  want: 0 | 1,
+  allowOptin: boolean,
+): SubscriptionStep | 'not-applied' | null {
+  if (want === 0) return current === null ? { action: 'unsubscribe', next: 'unsubscribed' } : planSubscription(service, current, 'unsubscribe');
+  if (current === 'unsubscribed' && !allowOptin) return 'not-applied';
+  return planSubscription(service, current, 'request');
 }

@@ -6,6 +6,15 @@ import { CHANNEL_INFO, CHANNELS, type Channel } from '../consent/channels.js';
 
 export type Field = 'email' | 'phone' | 'firstName' | 'lastName' | `optout:${Channel}`;
 
+/** `subscribe_<service>`: 1 subscribes (pending for a double opt-in service), 0 unsubscribes. */
+export const SUBSCRIBE_PREFIX = 'subscribe_';
+/**
+ * Subscription cells travel in the staged rows' masks above the opt-out bits
+ * (bit CHANNELS.length + k is the k-th subscribe column), so at most this many
+ * per file: JavaScript's bitwise operators stop at 31 bits.
+ */
+export const MAX_SUBSCRIBE_COLUMNS = 31 - CHANNELS.length;
+
 /** The columns an export writes, in order; an import reads them back. */
 export const EXPORT_COLUMNS: readonly string[] = ['email', 'phone', 'first_name', 'last_name', ...CHANNELS.map((c) => `optout_${c}`)];
 
@@ -30,15 +39,26 @@ export interface HeaderMap {
   unknown: string[];
   /** Problems that make the file unusable (no email column, a field given twice). */
   problems: string[];
+  /** The `subscribe_<service>` columns: service names and column indexes, in header order. */
+  subscribe: { service: string; column: string; index: number }[];
 }
 
 export function mapHeader(header: readonly string[]): HeaderMap {
   const index: HeaderMap['index'] = {};
   const unknown: string[] = [];
   const problems: string[] = [];
+  const subscribe: HeaderMap['subscribe'] = [];
   header.forEach((raw, i) => {
     const name = raw.trim();
     const field = HEADER_FIELDS.get(name.toLowerCase());
+    if (!field && name.toLowerCase().startsWith(SUBSCRIBE_PREFIX)) {
+      // Service names are lower-case; the column name is matched case-insensitively like the others.
+      const service = name.slice(SUBSCRIBE_PREFIX.length).toLowerCase();
+      const prev = subscribe.find((s) => s.service === service);
+      if (prev) problems.push(`columns "${prev.column}" and "${name}" both give the subscription to ${service}`);
+      else subscribe.push({ service, column: name, index: i });
+      return;
+    }
     if (!field) {
       unknown.push(name);
       return;
@@ -51,13 +71,14 @@ export function mapHeader(header: readonly string[]): HeaderMap {
     index[field] = i;
   });
   if (index.email === undefined) problems.push('there is no "email" column (the key of every row)');
-  return { index, unknown, problems };
+  if (subscribe.length > MAX_SUBSCRIBE_COLUMNS) problems.push(`${subscribe.length} subscribe_ columns, at most ${MAX_SUBSCRIBE_COLUMNS} per file`);
+  return { index, unknown, problems, subscribe };
 }
 
 const TRUE = new Set(['1', 'true', 'yes', 'y']);
 const FALSE = new Set(['0', 'false', 'no', 'n']);
 
-/** `1` opted out, `0` not, `null` leave as is (empty cell), `undefined` not a valid value. */
+/** `1` opted out (or subscribe), `0` not (unsubscribe), `null` leave as is (empty cell), `undefined` not a valid value. */
 export function parseOptOut(cell: string): 0 | 1 | null | undefined {
   // The common cells first: this runs seven times per row.
   if (cell === '') return null;

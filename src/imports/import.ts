@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads';
 import type { BulkStore, ImportCounts } from '../consent/bulk.js';
 import { ConsentError, invalid } from '../consent/errors.js';
 import type { ChangeContext } from '../consent/ledger.js';
-import { MAX_ERRORS, parseAndValidate, type ParsedBatch, type ParseResult, type RowError } from './parse.js';
+import { MAX_ERRORS, parseAndValidate, type ParsedBatch, type ParseOptions, type ParseResult, type RowError } from './parse.js';
 
 export { MAX_ERRORS, type RowError };
 
@@ -63,7 +63,7 @@ const WORKER_URL = new URL('./parse-worker.js', import.meta.url);
 /** Runs the parse in a worker thread; batches arrive in order and are acknowledged one by one. */
 function parseInWorker(
   path: string,
-  options: { delimiter: string; file: string; wantRejects: boolean },
+  options: ParseOptions,
   onBatch: (batch: ParsedBatch) => Promise<void> | void,
 ): Promise<ParseResult> {
   return new Promise((resolve, reject) => {
@@ -119,9 +119,9 @@ export async function importProfiles(bulk: BulkStore, input: ImportInput, file: 
       if (b.staged.rows > 0) await session.stage(b.staged);
       options.onProgress?.(rows, b.bytesRead);
     };
-    const parseOptions = { delimiter: options.delimiter, file, wantRejects: options.rejects !== undefined };
+    const parseOptions = { delimiter: options.delimiter, file, wantRejects: options.rejects !== undefined, knownServices: await bulk.serviceNames() };
     const useWorker = 'path' in input && input.size >= WORKER_MIN_BYTES && existsSync(fileURLToPath(WORKER_URL));
-    const { malformed, sawHeader } = useWorker
+    const { malformed, sawHeader, services } = useWorker
       ? await parseInWorker((input as { path: string }).path, parseOptions, onBatch)
       : await parseAndValidate('stream' in input ? input.stream : createReadStream(input.path), parseOptions, onBatch);
     if (!sawHeader) throw invalid(`${file} is empty: there is not even a header line.`);
@@ -134,11 +134,12 @@ export async function importProfiles(bulk: BulkStore, input: ImportInput, file: 
     const base = { file, source: importSource(file), dryRun: options.dryRun, rows, invalid: invalidRows, unknownColumns, allowOptin: options.allowOptin, errors };
     if ((invalidRows > 0 && !options.skipInvalid) || malformed.length > 0) {
       const none: ImportCounts = {
-        profiles: 0, new: 0, updated: 0, unchanged: 0, duplicatesMerged: 0, optOutsSet: 0, optInsApplied: 0, optInsNotApplied: 0, events: 0,
+        profiles: 0, new: 0, updated: 0, unchanged: 0, duplicatesMerged: 0, optOutsSet: 0, optInsApplied: 0, optInsNotApplied: 0,
+        subscriptionsSet: 0, subscriptionsPending: 0, unsubscribed: 0, subscriptionsNotApplied: 0, events: 0,
       };
       throw new InvalidRowsError({ ...base, ...none, dryRun: true });
     }
-    const counts = await session.apply({ allowOptin: options.allowOptin }, options.dryRun ? null : options.context);
+    const counts = await session.apply({ allowOptin: options.allowOptin, services }, options.dryRun ? null : options.context);
     return { ...base, ...counts };
   } finally {
     await session.discard();

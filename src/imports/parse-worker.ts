@@ -7,10 +7,10 @@
 import { createReadStream } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { isConsentError } from '../consent/errors.js';
-import { parseAndValidate } from './parse.js';
+import { parseAndValidate, type ParseOptions } from './parse.js';
 
 const IN_FLIGHT = 4;
-const { path, delimiter, file, wantRejects } = workerData as { path: string; delimiter: string; file: string; wantRejects: boolean };
+const { path, ...options } = workerData as { path: string } & ParseOptions;
 const port = parentPort!;
 let inFlight = 0;
 let wake: (() => void) | null = null;
@@ -22,7 +22,7 @@ port.on('message', () => {
 
 try {
   // Returns a promise only when it must wait: the reader then pauses.
-  const result = await parseAndValidate(createReadStream(path), { delimiter, file, wantRejects }, (batch) => {
+  const result = await parseAndValidate(createReadStream(path), options, (batch) => {
     port.postMessage({ type: 'batch', batch });
     inFlight++;
     if (inFlight < IN_FLIGHT) return;

@@ -38,19 +38,32 @@ export interface ParsedBatch {
 export interface ParseResult {
   malformed: RowError[];
   sawHeader: boolean;
+  /** The services of the file's `subscribe_<service>` columns, in mask-bit order. */
+  services: string[];
+}
+
+export interface ParseOptions {
+  delimiter: string;
+  file: string;
+  wantRejects: boolean;
+  /** The store's service names: a `subscribe_<service>` column naming another one makes the file unusable. */
+  knownServices: readonly string[];
 }
 
 const NAME_MAX = 200;
+const SUB_SHIFT = CHANNELS.length;
 
 interface Layout {
   header: string[];
   index: Partial<Record<Field, number>>;
   optIdx: (number | undefined)[];
+  /** Column index of each subscribe_ column, in bit order (after the opt-out bits). */
+  subIdx: number[];
 }
 
 /** Validates one record into `out` (flattened); returns its problems, each naming its column. */
 function validateInto(rec: CsvRecord, l: Layout, out: (string | number | null)[]): RowError[] | null {
-  const { header, index, optIdx } = l;
+  const { header, index, optIdx, subIdx } = l;
   const cells = rec.cells;
   let errors: RowError[] | null = null;
   const fail = (column: string, reason: string) => (errors ??= []).push({ line: rec.line, column, reason });
@@ -93,6 +106,14 @@ function validateInto(rec: CsvRecord, l: Layout, out: (string | number | null)[]
     else if (v === 0) clear |= 1 << k;
     else if (v === undefined) fail(col(i), `"${cells[i]}" is not an opt-out value (use 1/0, true/false, yes/no or y/n)`);
   }
+  // Subscriptions ride above the opt-out bits: set = subscribe (1), clear = unsubscribe (0).
+  for (let k = 0; k < subIdx.length; k++) {
+    const i = subIdx[k]!;
+    const v = parseOptOut(cell(i));
+    if (v === 1) set |= 1 << (SUB_SHIFT + k);
+    else if (v === 0) clear |= 1 << (SUB_SHIFT + k);
+    else if (v === undefined) fail(col(i), `"${cells[i]}" is not a subscription value (1 subscribes, 0 unsubscribes; true/false, yes/no, y/n too)`);
+  }
   if (errors) return errors;
   out.push(email, phone, firstName, lastName, set, clear);
   return null;
@@ -105,10 +126,11 @@ function validateInto(rec: CsvRecord, l: Layout, out: (string | number | null)[]
  */
 export async function parseAndValidate(
   input: Readable,
-  options: { delimiter: string; file: string; wantRejects: boolean },
+  options: ParseOptions,
   onBatch: (batch: ParsedBatch) => Promise<void> | void,
 ): Promise<ParseResult> {
   let layout: Layout | null = null;
+  let services: string[] = [];
   const { malformed } = await readCsv(input, {
     delimiter: options.delimiter,
     onRecords: (records, bytesRead) => {
@@ -119,13 +141,19 @@ export async function parseAndValidate(
         if (records.length === 0) return;
         const header = records[0]!.cells;
         const map = mapHeader(header);
+        for (const sub of map.subscribe) {
+          if (!options.knownServices.includes(sub.service)) {
+            map.problems.push(`column "${sub.column}" names no service "${sub.service}" (see \`consent service list\`)`);
+          }
+        }
         if (map.problems.length > 0) {
           throw invalid(
             `The header of ${options.file} cannot be used: ${map.problems.join('; ')}.`,
             'The columns are listed in `consent profile import --help`.',
           );
         }
-        layout = { header, index: map.index, optIdx: CHANNELS.map((c) => map.index[`optout:${c}`]) };
+        layout = { header, index: map.index, optIdx: CHANNELS.map((c) => map.index[`optout:${c}`]), subIdx: map.subscribe.map((x) => x.index) };
+        services = map.subscribe.map((x) => x.service);
         unknownColumns = map.unknown;
         start = 1;
         if (options.wantRejects) rejects += csvLine([...header, 'reason']);
@@ -155,6 +183,7 @@ export async function parseAndValidate(
   });
   return {
     sawHeader: layout !== null,
+    services,
     malformed: malformed.map((m) => ({ line: m.line, column: '-', reason: `malformed CSV: ${m.message}` })),
   };
 }

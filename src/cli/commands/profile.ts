@@ -80,7 +80,7 @@ export function registerProfile(program: Command, act: Act): void {
     .description('import profiles and opt-outs from CSV (one atomic change; opt-outs are never cleared without --allow-optin)')
     .argument('<file>', 'CSV file with a header line, or - for stdin')
     .option('--delimiter <char>', 'field delimiter', ',')
-    .option('--allow-optin', 'let 0/false/no cells clear existing opt-outs')
+    .option('--allow-optin', 'let 0/false/no cells clear existing opt-outs, and 1 cells resubscribe the unsubscribed')
     .option('--skip-invalid', 'import the valid rows and skip the invalid ones (see --rejects)')
     .option('--rejects <file>', 'write invalid rows there, with a reason column')
     .option('--dry-run', 'print the plan; write nothing')
@@ -89,15 +89,17 @@ export function registerProfile(program: Command, act: Act): void {
       'after',
       `\nColumns (by header name): email (required), phone, first_name|firstName, last_name|lastName,\n` +
         `${CHANNELS.map((c) => `optout_${c}|${CHANNEL_INFO[c].adobeField}`).join(', ')}.\n` +
-        'Opt-out values: 1/0, true/false, yes/no, y/n; an empty cell leaves the value as is.',
+        'Opt-out values: 1/0, true/false, yes/no, y/n; an empty cell leaves the value as is.\n' +
+        'subscribe_<service>: 1 subscribes (pending for a double opt-in service), 0 unsubscribes.',
     )
     .action(act(async (ctx, [file], o) => (await import('./profile/import.js')).run(ctx, file!, o)));
 
   profile
     .command('export')
-    .description('stream profiles as CSV (the import columns) or JSON lines')
+    .description('stream profiles as CSV (the import columns, subscribe_<service> included) or JSON lines')
     .addOption(new Option('--reachable <channel>', 'only those who may be contacted on this channel').choices(CONTACT_CHANNELS))
     .addOption(new Option('--opted-out <channel>', 'only those opted out of this channel').choices(CHANNELS))
+    .option('--subscribed <service>', 'only those who may receive this service (subscribed and reachable on its channel)')
     .addOption(new Option('--format <format>', 'output format').choices(['csv', 'jsonl']).default('csv'))
     .option('--out <file>', 'write to this file instead of stdout')
     .action(act(async (ctx, _args, o) => (await import('./profile/export.js')).run(ctx, o)));

@@ -1,6 +1,17 @@
 import type Database from 'better-sqlite3';
 import { CHANNELS, type Channel } from '../../consent/channels.js';
-import { STAGED_WIDTH, type BulkStore, type ImportCounts, type ImportSession, type StagedBatch } from '../../consent/bulk.js';
+import {
+  planImportedSubscription,
+  STAGED_WIDTH,
+  type ApplyOptions,
+  type BulkStore,
+  type ImportCounts,
+  type ImportSession,
+  type StagedBatch,
+} from '../../consent/bulk.js';
+import { notFound } from '../../consent/errors.js';
+import type { SubscriptionStatus } from '../../consent/services.js';
+import type { ProfileFilter } from '../../consent/store.js';
 import type { ChangeContext } from '../../consent/ledger.js';
 import type { SqliteStore } from './sqlite-store.js';
 
@@ -19,16 +30,51 @@ import type { SqliteStore } from './sqlite-store.js';
 
 const C = CHANNELS;
 const ALL_BITS = (1 << C.length) - 1;
+/** Subscription bits sit above the opt-out bits in the staged masks. */
+const SUB_SHIFT = C.length;
 /** The profile's flags as a mask. */
 const curMask = (p: string) => C.map((c, i) => `(${p}.optout_${c} << ${i})`).join(' | ');
 const STAGE_ROWS_PER_STMT = 64;
 const PAGE = 5000;
+const CONTACT_PAGE = 5000;
 
 export class SqliteBulkStore implements BulkStore {
   constructor(private readonly store: SqliteStore) {}
 
   async beginImport(): Promise<ImportSession> {
     return new SqliteImportSession(this.store);
+  }
+
+  async *listContacts(filter: ProfileFilter): AsyncIterable<ReadonlyArray<readonly [number, string]>> {
+    const { where, params } = this.store.filterSql(filter);
+    const stmt = this.store.db.prepare(`SELECT id, email FROM main.profiles WHERE ${where} ORDER BY id LIMIT @limit`).raw();
+    let remaining = filter.limit ?? Infinity;
+    let after = 0;
+    // Keyset pages (the caller may use the store between pages), as arrays: no object per row.
+    while (remaining > 0) {
+      const limit = Math.min(CONTACT_PAGE, remaining);
+      const rows = this.store.read(() => stmt.all({ after, limit, ...params })) as [number, string][];
+      if (rows.length > 0) yield rows;
+      if (rows.length < limit) return;
+      remaining -= rows.length;
+      after = rows[rows.length - 1]![0];
+    }
+  }
+
+  async serviceNames(): Promise<string[]> {
+    return this.store.read(() => this.store.db.prepare('SELECT name FROM main.services ORDER BY name').pluck().all() as string[]);
+  }
+
+  async subscriptionsBetween(fromId: number, toId: number) {
+    return this.store.read(() =>
+      this.store.db
+        .prepare<[number, number], { profileId: number; service: string; status: SubscriptionStatus; since: string }>(
+          `SELECT s.profile_id AS profileId, v.name AS service, s.status, s.since
+           FROM main.subscriptions s JOIN main.services v ON v.id = s.service_id
+           WHERE s.profile_id BETWEEN ? AND ? ORDER BY s.profile_id, v.name`,
+        )
+        .all(fromId, toId),
+    );
   }
 }
 
@@ -81,7 +127,7 @@ class SqliteImportSession implements ImportSession {
     // mask. Groups of several rows are folded properly afterwards.
     // An opt-out in the file is set; a cleared one only with --allow-optin;
     // a flag the file asks to set and clear (duplicates) stays set.
-    const newm = `(curm | setm) & ~(clearm & ~setm & ${allowOptin ? ALL_BITS : 0})`;
+    const newm = `(curm | (setm & ${ALL_BITS})) & ~(clearm & ~setm & ${allowOptin ? ALL_BITS : 0})`;
     const changed = `(newm <> curm
       OR (phone IS NOT NULL AND phone IS NOT cur_phone)
       OR (first_name IS NOT NULL AND first_name IS NOT cur_first_name)
@@ -123,8 +169,10 @@ class SqliteImportSession implements ImportSession {
       `SELECT rowid AS rid, * FROM temp.import_dups WHERE rowid > ? ORDER BY rowid LIMIT ${PAGE}`,
     );
     let cur: FoldedGroup | null = null;
+    // An opt-out in any row wins over a row clearing it; for subscriptions
+    // (the bits above) an unsubscribe in any row wins, so those clear bits stay.
     const flush = () => {
-      if (cur) onGroup({ ...cur, clear: cur.clear & ~cur.set });
+      if (cur) onGroup({ ...cur, clear: (cur.clear & ~cur.set & ALL_BITS) | (cur.clear & ~ALL_BITS) });
     };
     let after = 0;
     for (;;) {
@@ -147,44 +195,35 @@ class SqliteImportSession implements ImportSession {
     db.exec('DROP TABLE temp.import_dups');
   }
 
-  /**
-   * Walks the rows whose flags change or whose opt-ins are refused, counting
-   * them and, on a real import, yielding the ledger events. Pages, so that no
-   * statement is open while events are written.
-   */
-  private *flagChanges(counts: ImportCounts, withIds: boolean): Generator<{ profileId: number; channel: Channel; action: string }> {
-    const refused = 'clearm & curm & newm';
-    // After the write, new profiles' ids come from the email index (covering: no table access).
-    const page = this.db
+  /** Counts the opt-out flags set, cleared and refused, from the plan (set-based, dry run or not). */
+  private countFlags(counts: ImportCounts): void {
+    const r = this.db
       .prepare(
-        withIds
-          ? `SELECT ip.rowid, coalesce(ip.profile_id, p.id), ip.curm, ip.newm, ${refused}
-             FROM temp.import_plan ip JOIN main.profiles p ON p.email = ip.email
-             WHERE ip.rowid > ? AND (ip.newm <> ip.curm OR (ip.${refused}) <> 0) ORDER BY ip.rowid LIMIT ${PAGE}`
-          : `SELECT rowid, 0, curm, newm, ${refused} FROM temp.import_plan
-             WHERE rowid > ? AND (newm <> curm OR (${refused}) <> 0) ORDER BY rowid LIMIT ${PAGE}`,
+        `SELECT coalesce(sum(${popcountSql('(newm & ~curm)')}), 0), coalesce(sum(${popcountSql('(curm & ~newm)')}), 0),
+          coalesce(sum(${popcountSql('(clearm & curm & newm)')}), 0)
+        FROM temp.import_plan WHERE newm <> curm OR (clearm & curm & newm) <> 0`,
       )
-      .raw();
-    let after = 0;
-    for (;;) {
-      const rows = page.all(after) as number[][];
-      for (const r of rows) {
-        const cur = r[2]!;
-        const next = r[3]!;
-        const diff = cur ^ next;
-        if (r[4]) counts.optInsNotApplied += popcount(r[4]);
-        if (diff === 0) continue;
-        for (let i = 0; i < C.length; i++) {
-          const bit = 1 << i;
-          if (!(diff & bit)) continue;
-          if (next & bit) counts.optOutsSet++;
-          else counts.optInsApplied++;
-          if (withIds) yield { profileId: r[1]!, channel: C[i]!, action: next & bit ? 'optout' : 'optin' };
-        }
-      }
-      if (rows.length < PAGE) return;
-      after = rows[rows.length - 1]![0]!;
-    }
+      .raw()
+      .get() as number[];
+    counts.optOutsSet = r[0]!;
+    counts.optInsApplied = r[1]!;
+    counts.optInsNotApplied = r[2]!;
+  }
+
+  /**
+   * The opt-out events of the plan, one per flag that changes, inserted by one
+   * statement in plan (email) then channel order, the scan's. After the
+   * profiles are written: new profiles' ids come from the email index.
+   * XOR is (a | b) - (a & b).
+   */
+  private insertFlagEvents(ledger: ImportLedger): number {
+    return ledger.insertSelect(
+      `SELECT x.pid, c.name, NULL, CASE WHEN (x.newm >> c.bit) & 1 THEN 'optout' ELSE 'optin' END
+       FROM (SELECT coalesce(ip.profile_id, (SELECT p.id FROM main.profiles p WHERE p.email = ip.email)) AS pid, ip.curm, ip.newm
+             FROM temp.import_plan ip WHERE ip.newm <> ip.curm) x
+       CROSS JOIN ${CHANNEL_BITS} c
+       WHERE (((x.curm | x.newm) - (x.curm & x.newm)) >> c.bit) & 1`,
+    );
   }
 
   private baseCounts(): ImportCounts {
@@ -195,23 +234,99 @@ class SqliteImportSession implements ImportSession {
         FROM temp.import_plan`,
       )
       .get() as Pick<ImportCounts, 'profiles' | 'new' | 'updated' | 'unchanged' | 'duplicatesMerged'>;
-    return { ...r, optOutsSet: 0, optInsApplied: 0, optInsNotApplied: 0, events: 0 };
+    return { ...r, ...ZERO_FLAG_COUNTS };
   }
 
-  async apply(options: { allowOptin: boolean }, context: ChangeContext | null): Promise<ImportCounts> {
+  private services(names: readonly string[]): ImportService[] {
+    const get = this.db.prepare<[string], { id: number; channel: Channel; double_opt_in: number }>(
+      'SELECT id, channel, double_opt_in FROM main.services WHERE name = ?',
+    );
+    return names.map((name) => {
+      const r = get.get(name);
+      if (!r) throw notFound(`No service ${name} (subscribe_${name} column).`, 'See `consent service list`.');
+      return { id: r.id, name, channel: r.channel, doubleOptIn: r.double_opt_in === 1 };
+    });
+  }
+
+  /**
+   * Walks the plan rows with subscription cells, counting the changes and,
+   * with `write` (after the profiles are written, so every email has an id),
+   * writing each subscription and yielding its ledger event.
+   */
+  private *subscriptionChanges(
+    counts: ImportCounts,
+    services: readonly ImportService[],
+    allowOptin: boolean,
+    at: string,
+    write: boolean,
+  ): Generator<{ profileId: number; channel: Channel; service: string; action: string }> {
+    if (services.length === 0) return;
+    const db = this.db;
+    const page = db
+      .prepare(
+        write
+          ? `SELECT ip.rowid, p.id, ip.setm >> ${SUB_SHIFT}, ip.clearm >> ${SUB_SHIFT}
+             FROM temp.import_plan ip JOIN main.profiles p ON p.email = ip.email
+             WHERE ip.rowid > ? AND ((ip.setm | ip.clearm) >> ${SUB_SHIFT}) <> 0 ORDER BY ip.rowid LIMIT ${PAGE}`
+          : `SELECT rowid, coalesce(profile_id, 0), setm >> ${SUB_SHIFT}, clearm >> ${SUB_SHIFT} FROM temp.import_plan
+             WHERE rowid > ? AND ((setm | clearm) >> ${SUB_SHIFT}) <> 0 ORDER BY rowid LIMIT ${PAGE}`,
+      )
+      .raw();
+    const current = db
+      .prepare<[number, number], SubscriptionStatus>('SELECT status FROM main.subscriptions WHERE profile_id = ? AND service_id = ?')
+      .pluck();
+    const upsert = db.prepare(
+      `INSERT INTO main.subscriptions (profile_id, service_id, status, since) VALUES (?, ?, ?, ?)
+       ON CONFLICT (profile_id, service_id) DO UPDATE SET status = excluded.status, since = excluded.since`,
+    );
+    let after = 0;
+    for (;;) {
+      const rows = page.all(after) as number[][];
+      for (const [, profileId, sub, unsub] of rows) {
+        for (let k = 0; k < services.length; k++) {
+          const want = (unsub! >> k) & 1 ? 0 : (sub! >> k) & 1 ? 1 : null;
+          if (want === null) continue;
+          const s = services[k]!;
+          const step = planImportedSubscription(s, (current.get(profileId!, s.id) as SubscriptionStatus | undefined) ?? null, want, allowOptin);
+          if (step === null) continue;
+          if (step === 'not-applied') {
+            counts.subscriptionsNotApplied++;
+            continue;
+          }
+          if (step.next === 'subscribed') counts.subscriptionsSet++;
+          else if (step.next === 'pending') counts.subscriptionsPending++;
+          else counts.unsubscribed++;
+          if (write) {
+            upsert.run(profileId, s.id, step.next, at);
+            yield { profileId: profileId!, channel: s.channel, service: s.name, action: step.action };
+          }
+        }
+      }
+      if (rows.length < PAGE) return;
+      after = rows[rows.length - 1]![0]!;
+    }
+  }
+
+  async apply(options: ApplyOptions, context: ChangeContext | null): Promise<ImportCounts> {
     if (context === null) {
       // A dry run reads one consistent snapshot and writes only temp tables.
-      return this.db.transaction(() => {
-        this.plan(options.allowOptin);
-        const counts = this.baseCounts();
-        for (const _ of this.flagChanges(counts, false));
-        return counts;
-      })();
+      return this.store.read(() =>
+        this.db.transaction(() => {
+          const services = this.services(options.services);
+          this.plan(options.allowOptin);
+          const counts = this.baseCounts();
+          this.countFlags(counts);
+          for (const _ of this.subscriptionChanges(counts, services, options.allowOptin, '', false));
+          return counts;
+        })(),
+      );
     }
     return this.store.writeTransaction(() => {
+      const services = this.services(options.services);
       // Decided under the write lock, like the plan: no other process can
-      // add or change a profile between the plan and the write.
-      if (!this.db.prepare('SELECT 1 FROM main.profiles LIMIT 1').get()) return this.applyToEmptyStore(context);
+      // add or change a profile between the plan and the write. (A file with
+      // subscription columns takes the general path: it plans subscriptions.)
+      if (services.length === 0 && !this.db.prepare('SELECT 1 FROM main.profiles LIMIT 1').get()) return this.applyToEmptyStore(context);
       this.plan(options.allowOptin);
       const counts = this.baseCounts();
       const at = context.occurredAt;
@@ -235,7 +350,14 @@ class SqliteImportSession implements ImportSession {
           )
           .run(at, at);
       }
-      counts.events = this.store.appendEvents(this.flagChanges(counts, true), context);
+      // One block: the opt-out events, then the subscription events.
+      this.countFlags(counts);
+      const ledger = new ImportLedger(this.store, context);
+      this.insertFlagEvents(ledger);
+      for (const e of this.subscriptionChanges(counts, services, options.allowOptin, at, true)) {
+        ledger.insertOne(e.profileId, e.channel, e.service, e.action);
+      }
+      counts.events = ledger.seal();
       return counts;
     });
   }
@@ -260,7 +382,7 @@ class SqliteImportSession implements ImportSession {
       .run(at, at).changes;
     const counts: ImportCounts = {
       profiles: inserted, new: inserted, updated: 0, unchanged: 0, duplicatesMerged: this.stagedRows - inserted,
-      optOutsSet: 0, optInsApplied: 0, optInsNotApplied: 0, events: 0,
+      ...ZERO_FLAG_COUNTS,
     };
     if (counts.duplicatesMerged > 0) {
       const update = db.prepare(
@@ -270,29 +392,14 @@ class SqliteImportSession implements ImportSession {
         update.run(g.phone, g.first, g.last, ...C.map((_, i) => (g.set >> i) & 1), g.email),
       );
     }
-    const page = db
-      .prepare(
-        `SELECT id, ${curMask('p')} FROM main.profiles p
-        WHERE id >= ? AND (${C.map((c) => `optout_${c}`).join(' OR ')}) ORDER BY id LIMIT ${PAGE}`,
-      )
-      .raw();
-    function* events(): Generator<{ profileId: number; channel: Channel; action: string }> {
-      let from = firstNewId;
-      for (;;) {
-        const rows = page.all(from) as number[][];
-        for (const [id, mask] of rows) {
-          for (let i = 0; i < C.length; i++) {
-            if (mask! & (1 << i)) {
-              counts.optOutsSet++;
-              yield { profileId: id!, channel: C[i]!, action: 'optout' };
-            }
-          }
-        }
-        if (rows.length < PAGE) return;
-        from = rows[rows.length - 1]![0]! + 1;
-      }
-    }
-    counts.events = this.store.appendEvents(events(), context);
+    // Every opt-out of the new profiles is an event, in id order (the scan's: no sort).
+    const ledger = new ImportLedger(this.store, context);
+    counts.optOutsSet = ledger.insertSelect(
+      `SELECT p.id, c.name, NULL, 'optout' FROM main.profiles p CROSS JOIN ${CHANNEL_BITS} c
+       WHERE p.id >= ? AND (${C.map((c) => `p.optout_${c}`).join(' OR ')}) AND ((${curMask('p')}) >> c.bit) & 1`,
+      firstNewId,
+    );
+    counts.events = ledger.seal();
     return counts;
   }
 
@@ -301,6 +408,99 @@ class SqliteImportSession implements ImportSession {
     this.db.exec('DROP TABLE IF EXISTS temp.import_plan; DROP TABLE IF EXISTS temp.import_raw;');
     this.db.pragma(`cache_size = ${this.savedCache}`);
   }
+}
+
+
+/** The channel registry as a SQL table expression: bit i is CHANNELS[i]. */
+const CHANNEL_BITS = `(SELECT column1 AS bit, column2 AS name FROM (VALUES ${C.map((c, i) => `(${i}, '${c}')`).join(', ')}))`;
+/** Number of bits set among the opt-out bits of a mask expression. */
+const popcountSql = (x: string) => C.map((_, i) => `((${x} >> ${i}) & 1)`).join(' + ');
+const EVENT_COLUMNS = 'profile_id, channel, service, action, source, actor, reason, evidence, occurred_at';
+const HASH_PAGE = 20000;
+
+/**
+ * The ledger side of an import, set-based: events are inserted by
+ * INSERT … SELECT (or one by one for the few computed in JavaScript), then the
+ * whole range is read back in id order with a lean statement and hashed into
+ * one block. The canonical text is built from the stored id, profile id,
+ * channel, action and service, and from the context every row was inserted
+ * with, so it is byte for byte what `ledger verify` recomputes from the rows
+ * (canonicalEvent: a JSON array; the service only when set).
+ */
+class ImportLedger {
+  readonly first: number;
+  private readonly params: { source: string; actor: string; reason: string | null; evidence: string | null; at: string };
+  private readonly one: Database.Statement;
+
+  constructor(private readonly store: SqliteStore, private readonly context: ChangeContext) {
+    const db = store.db;
+    this.first = (db.prepare('SELECT coalesce(max(id), 0) + 1 FROM main.ledger_events').pluck().get() as number);
+    this.params = {
+      source: context.source,
+      actor: context.actor,
+      reason: context.reason ?? null,
+      evidence: context.evidence ? JSON.stringify(context.evidence) : null,
+      at: context.occurredAt,
+    };
+    this.one = db.prepare(
+      `INSERT INTO main.ledger_events (${EVENT_COLUMNS}) VALUES (?, ?, ?, ?, @source, @actor, @reason, @evidence, @at)`,
+    );
+  }
+
+  /** `select` gives profile_id, channel, service, action, in the order the events are to be numbered. */
+  insertSelect(select: string, ...params: unknown[]): number {
+    return this.store.db
+      .prepare(`INSERT INTO main.ledger_events (${EVENT_COLUMNS}) SELECT sel.*, @source, @actor, @reason, @evidence, @at FROM (${select}) sel`)
+      .run(...params, this.params).changes;
+  }
+
+  insertOne(profileId: number, channel: string, service: string | null, action: string): void {
+    this.one.run(profileId, channel, service, action, this.params);
+  }
+
+  /** Seals every event inserted since construction into one block; returns how many. */
+  seal(): number {
+    const db = this.store.db;
+    const last = (db.prepare('SELECT coalesce(max(id), 0) FROM main.ledger_events').pluck().get() as number);
+    if (last < this.first) return 0;
+    const p = this.params;
+    // The fields after `action` as canonicalEvent writes them (JSON.stringify).
+    const tail = ',' + JSON.stringify([p.source, p.actor, p.reason, p.evidence, p.at]).slice(1, -1);
+    // The rest is built in SQL, a page of events per string: integers print
+    // as in JavaScript, and json_quote matches JSON.stringify on the channel,
+    // action and service names (fixed vocabularies and service-name rules).
+    const page = db
+      .prepare(
+        `SELECT group_concat('[' || id || ',' || profile_id || ',' || json_quote(channel) || ',' || json_quote(action) || @tail
+           || CASE WHEN service IS NULL THEN ']' ELSE ',' || json_quote(service) || ']' END, char(10) ORDER BY id), count(*)
+         FROM main.ledger_events WHERE id BETWEEN @from AND @to`,
+      )
+      .raw();
+    this.store.sealBlock(
+      this.first,
+      last,
+      (hasher) => {
+        for (let from = this.first; from <= last; from += HASH_PAGE) {
+          const [text, n] = page.get({ tail, from, to: Math.min(last, from + HASH_PAGE - 1) }) as [string, number];
+          hasher.addJoined(text, n);
+        }
+      },
+      p.at,
+    );
+    return last - this.first + 1;
+  }
+}
+
+const ZERO_FLAG_COUNTS = {
+  optOutsSet: 0, optInsApplied: 0, optInsNotApplied: 0,
+  subscriptionsSet: 0, subscriptionsPending: 0, unsubscribed: 0, subscriptionsNotApplied: 0, events: 0,
+} as const;
+
+interface ImportService {
+  id: number;
+  name: string;
+  channel: Channel;
+  doubleOptIn: boolean;
 }
 
 interface FoldedGroup {
@@ -312,8 +512,3 @@ interface FoldedGroup {
   clear: number;
 }
 
-function popcount(x: number): number {
-  let n = 0;
-  for (; x; x &= x - 1) n++;
-  return n;
-}

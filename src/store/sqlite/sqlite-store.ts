@@ -192,28 +192,32 @@ export class SqliteStore implements ConsentStore {
     });
   }
 
-  async *listProfiles(filter: ProfileFilter): AsyncIterable<Profile> {
+  /** The SQL condition and parameters of a filter (listProfiles, and the bulk store's lean listing). */
+  filterSql(filter: ProfileFilter): { where: string; params: { service?: string } } {
     const where = ['id > @after'];
     if (filter.reachable) where.push(`optout_all = 0 AND optout_${filter.reachable} = 0`);
     if (filter.optedOut) where.push(`optout_${filter.optedOut} = 1`);
-    let channel: string | undefined;
     if (filter.subscribed) {
       const service = this.guard(() => this.db.prepare<[string], { channel: string }>('SELECT channel FROM services WHERE name = ?').get(filter.subscribed!));
       if (!service) throw notFound(`No service ${filter.subscribed}.`, 'See `consent service list`.');
-      channel = service.channel;
       // Subscribed and reachable on the service's channel: an opt-out wins over a subscription.
-      where.push(`optout_all = 0 AND optout_${channel} = 0`);
+      where.push(`optout_all = 0 AND optout_${service.channel} = 0`);
       where.push(`id IN (SELECT s.profile_id FROM subscriptions s JOIN services v ON v.id = s.service_id
                   WHERE v.name = @service AND s.status = 'subscribed')`);
     }
+    return { where: where.join(' AND '), params: filter.subscribed ? { service: filter.subscribed } : {} };
+  }
+
+  async *listProfiles(filter: ProfileFilter): AsyncIterable<Profile> {
+    const { where, params: extra } = this.filterSql(filter);
     const stmt = this.db.prepare<[{ after: number; limit: number; service?: string }], ProfileRow>(
-      `SELECT * FROM profiles WHERE ${where.join(' AND ')} ORDER BY id LIMIT @limit`,
+      `SELECT * FROM profiles WHERE ${where} ORDER BY id LIMIT @limit`,
     );
     let remaining = filter.limit ?? Infinity;
     let after = 0;
     // Keyset pages, not one open cursor: the caller may use the store between rows.
     while (remaining > 0) {
-      const params = { after, limit: Math.min(PAGE, remaining), ...(filter.subscribed ? { service: filter.subscribed } : {}) };
+      const params = { after, limit: Math.min(PAGE, remaining), ...extra };
       const rows = this.guard(() => stmt.all(params));
       for (const r of rows) yield rowToProfile(r);
       if (rows.length < PAGE) return;
@@ -271,6 +275,19 @@ export class SqliteStore implements ConsentStore {
       this.stmts.insertBlock.run(first, last, hasher.size, prev?.hash ?? GENESIS_HASH, hasher.digest(), context.occurredAt);
     }
     return hasher.size;
+  }
+
+  /**
+   * Seals events that were inserted by set-based SQL (ids `first`..`last`,
+   * contiguous, inside the current write transaction) into one block:
+   * `hashEvents` adds their canonical texts to the hasher in id order.
+   */
+  sealBlock(first: number, last: number, hashEvents: (hasher: BlockHasher) => void, at: string): void {
+    const prev = this.stmts.lastBlock.get();
+    const hasher = new BlockHasher(prev?.hash ?? GENESIS_HASH);
+    hashEvents(hasher);
+    if (hasher.size !== last - first + 1) throw new ConsentError('integrity', `block of events ${first}–${last}: ${hasher.size} hashed`);
+    this.stmts.insertBlock.run(first, last, hasher.size, prev?.hash ?? GENESIS_HASH, hasher.digest(), at);
   }
 
   async applyConsent(requests: readonly ConsentRequest[], context: ChangeContext): Promise<ConsentResult[]> {

@@ -73,7 +73,7 @@ function chunkedWriter(stream: OutStream & { once?: unknown }) {
 }
 
 /**
- * Streams rows to `--out <file>` or stdout in ~64 KiB chunks (constant memory,
+ * Streams pages of rows to `--out <file>` or stdout in ~64 KiB chunks (constant memory,
  * waiting on 'drain'), one `line(row)` each after an optional CSV header.
  * Returns the count and the file written (undefined for stdout).
  */
@@ -81,7 +81,7 @@ export async function streamRows<T>(
   ctx: CommandContext,
   outPath: unknown,
   header: string | null,
-  rows: AsyncIterable<T>,
+  pages: AsyncIterable<readonly T[]>,
   line: (row: T) => string,
 ): Promise<{ count: number; file: string | undefined }> {
   const path = typeof outPath === 'string' ? resolve(ctx.deps.cwd, outPath) : undefined;
@@ -91,9 +91,11 @@ export async function streamRows<T>(
   let count = 0;
   try {
     if (header) out.add(header);
-    for await (const row of rows) {
-      if (out.add(line(row))) await out.flush();
-      count++;
+    for await (const page of pages) {
+      for (const row of page) {
+        if (out.add(line(row))) await out.flush();
+        count++;
+      }
     }
     await out.flush();
   } finally {
@@ -105,6 +107,19 @@ export async function streamRows<T>(
   return { count, file: path };
 }
 
+/** Rows one at a time, as pages for streamRows. */
+export async function* inPages<T>(rows: AsyncIterable<T>, size = 1000): AsyncIterable<T[]> {
+  let page: T[] = [];
+  for await (const row of rows) {
+    page.push(row);
+    if (page.length >= size) {
+      yield page;
+      page = [];
+    }
+  }
+  if (page.length > 0) yield page;
+}
+
 export async function links(ctx: CommandContext, slug: string, o: Record<string, unknown>): Promise<void> {
   const { store, make } = await prepare(ctx, slug, o);
   const jsonl = o.format === 'jsonl';
@@ -112,12 +127,13 @@ export async function links(ctx: CommandContext, slug: string, o: Record<string,
     ctx,
     o.out,
     jsonl ? null : 'id,email,url,oneClickUrl\n',
-    store.listProfiles({ reachable: o.reachable as ContactChannel | undefined }),
-    (p) => {
-      const l = make(p.id);
+    // The lean listing: pages of [id, email], no Profile objects.
+    store.bulk.listContacts({ reachable: o.reachable as ContactChannel | undefined }),
+    ([id, email]) => {
+      const l = make(id);
       return jsonl
-        ? JSON.stringify({ id: p.id, email: p.email, url: l.url, oneClickUrl: l.oneClickUrl }) + '\n'
-        : `${p.id},${csvField(p.email)},${csvField(l.url)},${l.oneClickUrl ? csvField(l.oneClickUrl) : ''}\n`;
+        ? JSON.stringify({ id, email, url: l.url, oneClickUrl: l.oneClickUrl }) + '\n'
+        : `${id},${csvField(email)},${csvField(l.url)},${l.oneClickUrl ? csvField(l.oneClickUrl) : ''}\n`;
     },
   );
   ctx.notice(`${count} link(s)${file ? ` written to ${file}` : ''}.`);

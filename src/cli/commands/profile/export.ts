@@ -10,6 +10,7 @@ export async function run(ctx: CommandContext, o: Record<string, unknown>): Prom
   const options = {
     reachable: o.reachable as ContactChannel | undefined,
     optedOut: o.optedOut as Channel | undefined,
+    subscribed: o.subscribed as string | undefined,
     format: (o.format as ExportFormat | undefined) ?? 'csv',
   };
   if (typeof o.out !== 'string') {

@@ -78,6 +78,9 @@ export async function run(ctx: CommandContext, file: string, o: Record<string, u
   if (o.json) return ctx.json(summary);
   ctx.print(formatSummary(summary));
   if (summary.optInsNotApplied > 0) ctx.notice(`${summary.optInsNotApplied} opt-in(s) not applied; use --allow-optin.`);
+  if (summary.subscriptionsNotApplied > 0) {
+    ctx.notice(`${summary.subscriptionsNotApplied} subscription(s) of unsubscribed profiles not applied; use --allow-optin.`);
+  }
 }
 
 export function formatSummary(s: ImportSummary): string {
@@ -90,6 +93,14 @@ export function formatSummary(s: ImportSummary): string {
     `  opt-outs set:        ${s.optOutsSet}`,
     `  opt-ins applied:     ${s.optInsApplied}`,
     `  opt-ins not applied: ${s.optInsNotApplied}${s.optInsNotApplied && !s.allowOptin ? ' (use --allow-optin)' : ''}`,
+    ...(s.subscriptionsSet + s.subscriptionsPending + s.unsubscribed + s.subscriptionsNotApplied > 0
+      ? [
+          `  subscribed:          ${s.subscriptionsSet}`,
+          `  pending (double opt-in): ${s.subscriptionsPending}`,
+          `  unsubscribed:        ${s.unsubscribed}`,
+          `  subscriptions not applied: ${s.subscriptionsNotApplied}${s.subscriptionsNotApplied && !s.allowOptin ? ' (use --allow-optin)' : ''}`,
+        ]
+      : []),
     `  invalid (skipped):   ${s.invalid}`,
     `  ledger events:       ${s.events}`,
   ].join('\n');

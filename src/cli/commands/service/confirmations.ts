@@ -4,7 +4,7 @@ import type { Lang } from '../../../landing/page.js';
 import { confirmationLinkMaker } from '../../../landing/services.js';
 import { resolveBaseUrl } from '../../../landing/urls.js';
 import type { CommandContext } from '../../context.js';
-import { csvField, streamRows } from '../landing/links.js';
+import { csvField, inPages, streamRows } from '../landing/links.js';
 
 /** `service confirmations <name>`: every pending subscription with its signed confirmation link, streamed. */
 export async function confirmations(ctx: CommandContext, name: string, o: Record<string, unknown>): Promise<void> {
@@ -15,7 +15,7 @@ export async function confirmations(ctx: CommandContext, name: string, o: Record
   const make = confirmationLinkMaker(await loadKeyring(store, ctx.env), service.name, { baseUrl, lang: o.lang as Lang });
   if (!baseUrl) ctx.notice('No --base-url (nor CONSENT_BASE_URL): the links are relative to the server root.');
   const jsonl = o.format === 'jsonl';
-  const { count, file } = await streamRows(ctx, o.out, jsonl ? null : 'id,email,service,confirmUrl\n', store.services.pending(service.name), (p) => {
+  const { count, file } = await streamRows(ctx, o.out, jsonl ? null : 'id,email,service,confirmUrl\n', inPages(store.services.pending(service.name)), (p) => {
     const confirmUrl = make(p.profileId);
     return jsonl
       ? JSON.stringify({ id: p.profileId, email: p.email, service: service.name, confirmUrl }) + '\n'
