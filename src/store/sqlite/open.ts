@@ -38,9 +38,6 @@ export function openDatabase(path: string, options: OpenOptions = {}): Database.
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
-    // Reads through the OS page cache without a read() per page: the server's
-    // profile lookups are random access over the whole table.
-    db.pragma('mmap_size = 268435456');
     const target = options.targetVersion ?? LATEST_VERSION;
     const current = db.pragma('user_version', { simple: true }) as number;
     if (current > LATEST_VERSION) {
