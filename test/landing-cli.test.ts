@@ -248,6 +248,13 @@ describe('link and links', () => {
     const r = await cli(db, ['landing', 'link', 'p', '--profile', '1', '--base-url', 'https://p.example.com']);
     expect(r.stdout).toMatch(/^https:\/\/p\.example\.com\/p\?t=[A-Za-z0-9_-]{66}\n$/);
     expect(r.stderr).toContain('https://p.example.com/p/one-click?t=');
+    // The person's email is nowhere in the link, not even inside the decoded token.
+    const token = new URL(r.stdout.trim()).searchParams.get('t')!;
+    const email = 'p1@example.com';
+    for (const text of [r.stdout, r.stderr, Buffer.from(token, 'base64url').toString('latin1')]) {
+      expect(text.toLowerCase()).not.toContain(email);
+      expect(text).not.toContain(encodeURIComponent(email));
+    }
   });
 
   it('links: CSV with a header, every profile, the same links as `link`', async () => {

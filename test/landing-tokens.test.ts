@@ -44,10 +44,6 @@ describe('tokens (pure)', () => {
     expect(verifyToken(ring, exp, 'news', NOW + 10)).toEqual({ ok: false, reason: 'expired' });
   });
 
-  it('never contains the email: only ids and a MAC', () => {
-    expect(Buffer.from(good, 'base64url').length).toBe(49);
-  });
-
   it('--expires-in is at least 30 days', () => {
     expect(parseExpiresIn('30d')).toBe(30 * 86400);
     expect(parseExpiresIn('13w')).toBe(91 * 86400);

@@ -68,9 +68,6 @@ export function isChannel(value: string): value is Channel {
   return (CHANNELS as readonly string[]).includes(value);
 }
 
-export function isContactChannel(value: string): value is ContactChannel {
-  return (CONTACT_CHANNELS as readonly string[]).includes(value);
-}
 
 export type OptOutFlags = Record<Channel, boolean>;
 export type Reachability = Record<ContactChannel, boolean>;

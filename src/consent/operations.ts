@@ -2,10 +2,10 @@
  * The operator's use cases, written against the ConsentStore interface only.
  */
 import { CHANNELS, type Channel, type OptOutFlags } from './channels.js';
-import { notFound } from './errors.js';
+import { invalid, notFound } from './errors.js';
 import type { ChangeContext, LedgerEvent } from './ledger.js';
 import { reachability, refLabel, type Profile, type ProfileRef } from './profile.js';
-import type { Subscription } from './services.js';
+import { mayReceive, type Service, type Subscription, type SubscriptionResult } from './services.js';
 import type { ConsentResult, ConsentStore, LastChanges } from './store.js';
 
 export async function requireProfile(store: ConsentStore, ref: ProfileRef): Promise<Profile> {
@@ -116,4 +116,26 @@ export async function requireService(store: ConsentStore, name: string) {
   const service = await store.services.get(name);
   if (!service) throw notFound(`No service ${name}.`, 'See `consent service list`, or create it with `consent service create`.');
   return service;
+}
+
+/**
+ * An operator's subscribe or unsubscribe. Subscribing a double-opt-in
+ * service stays pending unless the operator states the proof (`confirmed`
+ * with a reason), which is then kept as the event's evidence.
+ */
+export async function operatorSubscription(
+  store: ConsentStore,
+  profile: Profile,
+  service: Service,
+  verb: 'subscribe' | 'unsubscribe',
+  options: { confirmed: boolean },
+  context: ChangeContext,
+): Promise<SubscriptionResult & { mayReceive: boolean }> {
+  if (options.confirmed && !context.reason) {
+    throw invalid("--confirmed needs --reason: the operator's statement is the proof of consent.", 'e.g. --reason "signed paper form, 2026-11-02"');
+  }
+  const intent = verb === 'unsubscribe' ? 'unsubscribe' : options.confirmed ? 'subscribe' : 'request';
+  const evidence = options.confirmed ? { proof: 'operator-statement', statement: context.reason } : context.evidence;
+  const [result] = await store.services.change([{ profileId: profile.id, service: service.name, intent }], { ...context, evidence });
+  return { ...result!, mayReceive: mayReceive(profile.optOut, service, result!.after) };
 }

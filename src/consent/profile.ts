@@ -76,14 +76,6 @@ export function reachability(optOut: OptOutFlags): Reachability {
   return r;
 }
 
-/** Why a profile may or may not be contacted on a channel. */
-export function whyUnreachable(optOut: OptOutFlags, channel: ContactChannel): Channel[] {
-  const why: Channel[] = [];
-  if (optOut.all) why.push('all');
-  if (optOut[channel]) why.push(channel);
-  return why;
-}
-
 export interface ConsentChange {
   channel: Channel;
   action: 'optout' | 'optin';

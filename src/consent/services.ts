@@ -98,6 +98,16 @@ export interface ServiceSummary extends Service {
   receiving: number;
 }
 
+/** A new service's fields, checked: errors name the field. */
+export function checkNewService(s: NewService): NewService {
+  checkServiceName(s.name);
+  const label = s.label.trim();
+  if (!label) throw invalid('Invalid label: it is empty.', 'Give --label the name people will see, e.g. "Weekly newsletter".');
+  if (label.length > 200) throw invalid('Invalid label: at most 200 characters.');
+  const description = s.description?.trim() || null;
+  return { ...s, label, description };
+}
+
 export interface NewService {
   name: string;
   label: string;

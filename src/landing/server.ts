@@ -287,6 +287,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     throw new HttpAnswer(404, 'notFound');
   });
 
+  // Keys read (and CONSENT_SECRET checked) before listening: a bad secret stops `serve` at once, not every request.
+  await ctx.keyring();
   registerPageRoutes(app, ctx);
   fastGet = (req, res, fallback) => {
     if (req.method !== 'GET' || !req.url) return false;
@@ -485,13 +487,12 @@ function registerPostRoutes(app: App, ctx: ServerContext): void {
       const wanted = wantedWithoutToken(page.definition, form);
       const subscriptions = subscriptionsWithoutToken(page.definition, form);
       // Known or not, the answer is the same page with the same status: it never tells whether an address is known.
-      const profile =
-        page.definition.type === 'acquisition'
-          ? (await ctx.store.landing.findOrCreateProfile(email, at)).profile
-          : await ctx.store.findProfile({ email });
-      if (profile && (Object.keys(wanted).length > 0 || subscriptions.length > 0)) {
-        const evidence = await ctx.evidence(req, page, 'email-form');
-        await commit(ctx, profile.id, wanted, { source, actor: ACTORS.emailForm, reason: null, evidence, occurredAt: at }, subscriptions);
+      const context = { source, actor: ACTORS.emailForm, reason: null, evidence: await ctx.evidence(req, page, 'email-form'), occurredAt: at };
+      if (page.definition.type === 'acquisition') {
+        await ctx.store.landing.createAndApply(email, { wanted, subscriptions, context });
+      } else {
+        const profile = await ctx.store.findProfile({ email });
+        if (profile && Object.keys(wanted).length > 0) await commit(ctx, profile.id, wanted, context, subscriptions);
       }
     }
     return sendHtml(reply, renderConfirmation(page.definition));

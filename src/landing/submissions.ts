@@ -1,5 +1,4 @@
 import type { ChangeContext } from '../consent/ledger.js';
-import type { Profile } from '../consent/profile.js';
 import type { SubscriptionChange } from '../consent/services.js';
 import type { ConsentRequest, ConsentResult } from '../consent/store.js';
 
@@ -24,8 +23,15 @@ export interface LandingSubmissions {
    * never leaves the server. The raw address is never stored.
    */
   clientSalt(): Promise<Buffer>;
-  /** The profile with this (normalised) email, created when there is none; atomic, so concurrent submissions of one new email make one profile. */
-  findOrCreateProfile(email: string, at: string): Promise<{ profile: Profile; created: boolean }>;
+  /**
+   * A static page's submission: the profile with this email (created when
+   * there is none) and its choices, in ONE transaction, so a profile never
+   * exists without the choices it was created with.
+   */
+  createAndApply(
+    email: string,
+    group: { wanted: ConsentRequest['wanted']; subscriptions?: readonly Omit<SubscriptionChange, 'profileId'>[]; context: ChangeContext },
+  ): Promise<void>;
   /**
    * Group commit: every group applied in ONE write transaction (one fsync),
    * each group with its own context (its own ledger block and evidence), as

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import type { Profile } from '../../consent/profile.js';
-import type { ConsentResult } from '../../consent/store.js';
+import type { ConsentRequest, ConsentResult } from '../../consent/store.js';
 import type { ConsentGroup, LandingSubmissions } from '../../landing/submissions.js';
 import type { SqliteServiceRepository } from './service-store.js';
-import { rowToProfile, type SqliteStore } from './sqlite-store.js';
+import type { SqliteStore } from './sqlite-store.js';
 
 const SALT_KEY = 'landing.client-address-salt';
 
@@ -27,17 +26,17 @@ export class SqliteLandingSubmissions implements LandingSubmissions {
     return this.salt;
   }
 
-  async findOrCreateProfile(email: string, at: string): Promise<{ profile: Profile; created: boolean }> {
+  async createAndApply(email: string, group: Omit<ConsentGroup, 'requests'> & { wanted: ConsentRequest['wanted'] }): Promise<void> {
     const db = this.store.db;
-    return this.store.writeTransaction(() => {
-      const inserted = db
-        .prepare(
-          `INSERT INTO profiles (email, created_at, updated_at) VALUES (?, ?, ?)
-           ON CONFLICT (email) DO NOTHING`,
-        )
-        .run(email, at, at);
-      const row = db.prepare('SELECT * FROM profiles WHERE email = ?').get(email) as Parameters<typeof rowToProfile>[0];
-      return { profile: rowToProfile(row), created: inserted.changes === 1 };
+    const services = this.store.services as SqliteServiceRepository;
+    const at = group.context.occurredAt;
+    this.store.writeTransaction(() => {
+      db.prepare('INSERT INTO profiles (email, created_at, updated_at) VALUES (?, ?, ?) ON CONFLICT (email) DO NOTHING').run(email, at, at);
+      const { id } = db.prepare<[string], { id: number }>('SELECT id FROM profiles WHERE email = ?').get(email)!;
+      this.store.applyInTransaction([{ profileId: id, wanted: group.wanted }], group.context);
+      if (group.subscriptions?.length) {
+        services.changeInTransaction(group.subscriptions.map((c) => ({ ...c, profileId: id })), group.context);
+      }
     });
   }
 

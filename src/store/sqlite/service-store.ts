@@ -132,12 +132,12 @@ export class SqliteServiceRepository implements ServiceRepository {
   }
 
   async *pending(name: string): AsyncIterable<{ profileId: number; email: string; since: string }> {
-    const service = this.row(name);
+    const service = this.store.guard(() => this.row(name));
     if (!service) throw notFound(`No service ${name}.`, 'See `consent service list`.');
-    const stmt = this.db.prepare<[number, number], { profileId: number; email: string; since: string }>(
+    const stmt = this.store.guard(() => this.db.prepare<[number, number], { profileId: number; email: string; since: string }>(
       `SELECT p.id AS profileId, p.email, s.since FROM subscriptions s JOIN profiles p ON p.id = s.profile_id
        WHERE s.service_id = ? AND s.status = 'pending' AND p.id > ? ORDER BY p.id LIMIT 1000`,
-    );
+    ));
     let after = 0;
     for (;;) {
       const rows = this.store.guard(() => stmt.all(service.id, after));

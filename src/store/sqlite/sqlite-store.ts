@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync, linkSync, statSync, unlinkSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import BetterSqlite from 'better-sqlite3';
@@ -347,7 +348,7 @@ export class SqliteStore implements ConsentStore {
     if (existsSync(path)) {
       throw conflict(`${path} already exists; a backup never overwrites a file.`, 'Choose a new file name.');
     }
-    const tmp = `${path}.partial-${process.pid}`;
+    const tmp = `${path}.partial-${randomBytes(6).toString('hex')}`;
     try {
       // VACUUM INTO reads one consistent snapshot (a read transaction), so
       // writers in other processes carry on and are not half-copied.

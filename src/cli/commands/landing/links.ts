@@ -2,13 +2,13 @@ import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
 import type { ContactChannel } from '../../../consent/channels.js';
-import { requireProfile } from '../../../consent/operations.js';
+import { requireProfile, requireService } from '../../../consent/operations.js';
 import { parseRef } from '../../../consent/profile.js';
 import { linkMaker, loadKeyring, requirePublishedPage } from '../../../landing/operations.js';
 import { parseSlug } from '../../../landing/page.js';
 import { parseExpiresIn } from '../../../landing/tokens.js';
 import { resolveBaseUrl } from '../../../landing/urls.js';
-import { invalid, notFound } from '../../../consent/errors.js';
+import { invalid } from '../../../consent/errors.js';
 import { serviceOneClickMaker } from '../../../landing/services.js';
 import type { CommandContext } from '../../context.js';
 import type { OutStream } from '../../deps.js';
@@ -30,8 +30,7 @@ export async function link(ctx: CommandContext, slug: string, o: Record<string, 
   let { url, oneClickUrl } = make(profile.id);
   if (typeof o.service === 'string') {
     // The page link lets the person manage the service; the one-click link unsubscribes from it only.
-    const service = await store.services.get(o.service);
-    if (!service) throw notFound(`No service ${o.service}.`, 'See `consent service list`.');
+    const service = await requireService(store, o.service);
     if (!version.definition.services.includes(service.name)) {
       throw invalid(
         `The page "${version.slug}" (version ${version.version}) does not offer the service ${service.name}.`,

@@ -2,11 +2,14 @@ import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Channel, ContactChannel } from '../../../consent/channels.js';
+import { requireService } from '../../../consent/operations.js';
 import { exportProfiles, type ExportFormat } from '../../../imports/export.js';
 import type { CommandContext } from '../../context.js';
 
 export async function run(ctx: CommandContext, o: Record<string, unknown>): Promise<void> {
   const store = await ctx.store();
+  // Checked before --out is opened or anything is written.
+  if (typeof o.subscribed === 'string') await requireService(store, o.subscribed);
   const options = {
     reachable: o.reachable as ContactChannel | undefined,
     optedOut: o.optedOut as Channel | undefined,

@@ -1,6 +1,6 @@
 import type { Channel, ContactChannel } from '../../../consent/channels.js';
 import { invalid } from '../../../consent/errors.js';
-import { describeProfile } from '../../../consent/operations.js';
+import { describeProfile, requireService } from '../../../consent/operations.js';
 import type { CommandContext } from '../../context.js';
 
 export async function run(ctx: CommandContext, o: Record<string, unknown>): Promise<void> {
@@ -10,6 +10,8 @@ export async function run(ctx: CommandContext, o: Record<string, unknown>): Prom
     if (!Number.isInteger(limit) || limit < 1) throw invalid(`--limit must be a whole number of at least 1, not "${String(o.limit)}".`);
   }
   const store = await ctx.store();
+  // Checked before the first byte: on an error stdout stays empty, even with --json.
+  if (typeof o.subscribed === 'string') await requireService(store, o.subscribed);
   const profiles = store.listProfiles({
     reachable: o.reachable as ContactChannel | undefined,
     optedOut: o.optedOut as Channel | undefined,

@@ -1,4 +1,4 @@
-import { notFound } from '../../../consent/errors.js';
+import { requireService } from '../../../consent/operations.js';
 import { loadKeyring } from '../../../landing/operations.js';
 import type { Lang } from '../../../landing/page.js';
 import { confirmationLinkMaker } from '../../../landing/services.js';
@@ -10,8 +10,7 @@ import { csvField, inPages, streamRows } from '../landing/links.js';
 export async function confirmations(ctx: CommandContext, name: string, o: Record<string, unknown>): Promise<void> {
   const baseUrl = resolveBaseUrl(o.baseUrl, ctx.env);
   const store = await ctx.store();
-  const service = await store.services.get(name);
-  if (!service) throw notFound(`No service ${name}.`, 'See `consent service list`.');
+  const service = await requireService(store, name);
   const make = confirmationLinkMaker(await loadKeyring(store, ctx.env), service.name, { baseUrl, lang: o.lang as Lang });
   if (!baseUrl) ctx.notice('No --base-url (nor CONSENT_BASE_URL): the links are relative to the server root.');
   const jsonl = o.format === 'jsonl';

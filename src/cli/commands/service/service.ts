@@ -1,18 +1,18 @@
 import type { ContactChannel } from '../../../consent/channels.js';
 import { notFound } from '../../../consent/errors.js';
-import { checkServiceName, type ServiceSummary } from '../../../consent/services.js';
+import { checkNewService, type ServiceSummary } from '../../../consent/services.js';
 import type { CommandContext } from '../../context.js';
 
 export async function create(ctx: CommandContext, name: string, o: Record<string, unknown>): Promise<void> {
   const store = await ctx.store();
   const service = await store.services.create(
-    {
-      name: checkServiceName(name),
-      label: String(o.label).trim(),
-      description: typeof o.description === 'string' && o.description.trim() ? o.description.trim() : null,
+    checkNewService({
+      name,
+      label: String(o.label),
+      description: typeof o.description === 'string' ? o.description : null,
       channel: o.channel as ContactChannel,
       doubleOptIn: Boolean(o.doubleOptIn),
-    },
+    }),
     ctx.nowIso(),
   );
   if (o.json) return ctx.json(service);
