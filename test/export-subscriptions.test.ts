@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, runJson, tempDb, tempDir } from './helpers/run-cli.js';
@@ -62,6 +62,10 @@ describe('profile export: subscriptions', () => {
     expect(none.code).toBe(3);
     expect(none.stdout).toBe('');
     expect(none.stderr).toContain('No service nope');
+    // --out is not even created when the filter is refused.
+    const out = join(tempDir(), 'audience.csv');
+    expect((await runCli(['--db', db, 'profile', 'export', '--subscribed', 'nope', '--out', out])).code).toBe(3);
+    expect(existsSync(out)).toBe(false);
   });
 
   it('JSON lines carry the exact statuses and times', async () => {

@@ -97,4 +97,18 @@ describe('consent landing serve (the built binary)', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--port must be a port number');
   });
+
+  it('a CONSENT_SECRET too short stops it at startup (exit 2), not on every request', async () => {
+    const db = tempDb();
+    const c = spawn(process.execPath, [BIN, '--db', db, 'landing', 'serve', '--port', '0'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, CONSENT_SECRET: 'tiny-secret-xyz' },
+    });
+    let stderr = '';
+    c.stderr!.on('data', (d) => (stderr += d));
+    const code = await new Promise<number | null>((resolve) => c.on('close', resolve));
+    expect(code).toBe(2);
+    expect(stderr).toContain('CONSENT_SECRET is too short');
+    expect(stderr).not.toContain('tiny-secret-xyz'); // the secret itself never appears
+  });
 });

@@ -30,6 +30,9 @@ describe('service create / list / show', () => {
     const ch = await runCli(['--db', db, 'service', 'create', 'x', '--label', 'X', '--channel', 'all']);
     expect(ch.code).toBe(2);
     expect(ch.stderr).toMatch(/email, sms, phone, postal, fax, push/);
+    const blank = await runCli(['--db', db, 'service', 'create', 'z', '--label', '   ']);
+    expect(blank.code).toBe(2);
+    expect(blank.stderr).toMatch(/Invalid label/);
     const label = await runCli(['--db', db, 'service', 'create', 'y']);
     expect(label.code).toBe(2);
     expect(label.stderr).toMatch(/--label/);
@@ -102,7 +105,9 @@ describe('an opt-out wins over a subscription', () => {
     expect(warn2.code).toBe(0);
     const w = await runCli(['--db', db, 'profile', 'subscribe', '2', 'letters']);
     expect(w.stderr).toMatch(/opted out of email; the opt-out wins/);
-    expect((await runCli(['--db', db, 'profile', 'list', '--subscribed', 'ghost'])).code).toBe(3);
+    const ghost = await runCli(['--db', db, 'profile', 'list', '--subscribed', 'ghost', '--json']);
+    expect(ghost.code).toBe(3);
+    expect(ghost.stdout).toBe('');
   });
 
   it('subscription events are in the same hash chain', async () => {
