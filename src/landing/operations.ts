@@ -6,13 +6,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContactChannel } from '../consent/channels.js';
-import { conflict, notFound } from '../consent/errors.js';
+import { conflict, invalid, notFound } from '../consent/errors.js';
 import type { Profile } from '../consent/profile.js';
 import type { ConsentStore } from '../consent/store.js';
 import type { PageDefinition, PageRecord, PageVersion } from './page.js';
 import type { SubscriptionStatus } from '../consent/services.js';
 import { channelField, renderPage, type ServiceBox } from './render.js';
-import { resolvePageServices } from './services.js';
+import { resolvePageServices, serviceOneClickMaker } from './services.js';
 import { keyringFrom, tokenSigner, verifyToken, type Keyring, type TokenCheck } from './tokens.js';
 import { oneClickUrl, pageUrl, personalUrl } from './urls.js';
 
@@ -60,9 +60,28 @@ export interface PersonLinks {
 }
 
 /** Signs links with the current key. Build one per page and call it for each profile. */
+/** Unix seconds when links made now expire; 0 = never. */
+function expiryOf(options: LinkOptions): number {
+  return options.expiresInSeconds ? Math.floor(options.now.getTime() / 1000) + options.expiresInSeconds : 0;
+}
+
+/**
+ * A person's RFC 8058 one-click link for one service of a published page: it
+ * unsubscribes from that service only. The page must offer the service.
+ */
+export function serviceOneClickLink(keyring: Keyring, page: PageVersion, service: string, options: LinkOptions): (profileId: number) => string {
+  if (!page.definition.services.includes(service)) {
+    throw invalid(
+      `The page "${page.slug}" (version ${page.version}) does not offer the service ${service}.`,
+      `Add it with \`consent landing edit ${page.slug} --services …\` and publish, or use a page that offers it.`,
+    );
+  }
+  return serviceOneClickMaker(keyring, page.slug, service, { baseUrl: options.baseUrl, expiresAt: expiryOf(options) });
+}
+
 export function linkMaker(keyring: Keyring, page: PageDefinition, options: LinkOptions): (profileId: number) => PersonLinks {
   const sign = tokenSigner(keyring.current(), page.slug);
-  const expiresAt = options.expiresInSeconds ? Math.floor(options.now.getTime() / 1000) + options.expiresInSeconds : 0;
+  const expiresAt = expiryOf(options);
   const blocklist = page.type === 'blocklist';
   return (profileId) => {
     const token = sign(profileId, expiresAt);

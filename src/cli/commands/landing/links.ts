@@ -4,12 +4,10 @@ import { resolve } from 'node:path';
 import type { ContactChannel } from '../../../consent/channels.js';
 import { requireProfile, requireService } from '../../../consent/operations.js';
 import { parseRef } from '../../../consent/profile.js';
-import { linkMaker, loadKeyring, requirePublishedPage } from '../../../landing/operations.js';
+import { linkMaker, loadKeyring, requirePublishedPage, serviceOneClickLink } from '../../../landing/operations.js';
 import { parseSlug } from '../../../landing/page.js';
 import { parseExpiresIn } from '../../../landing/tokens.js';
 import { resolveBaseUrl } from '../../../landing/urls.js';
-import { invalid } from '../../../consent/errors.js';
-import { serviceOneClickMaker } from '../../../landing/services.js';
 import type { CommandContext } from '../../context.js';
 import type { OutStream } from '../../deps.js';
 
@@ -31,14 +29,7 @@ export async function link(ctx: CommandContext, slug: string, o: Record<string, 
   if (typeof o.service === 'string') {
     // The page link lets the person manage the service; the one-click link unsubscribes from it only.
     const service = await requireService(store, o.service);
-    if (!version.definition.services.includes(service.name)) {
-      throw invalid(
-        `The page "${version.slug}" (version ${version.version}) does not offer the service ${service.name}.`,
-        `Add it with \`consent landing edit ${version.slug} --services …\` and publish, or use a page that offers it.`,
-      );
-    }
-    const expiresAt = expiresInSeconds ? Math.floor(ctx.deps.now().getTime() / 1000) + expiresInSeconds : 0;
-    oneClickUrl = serviceOneClickMaker(keyring, version.slug, service.name, { baseUrl, expiresAt })(profile.id);
+    oneClickUrl = serviceOneClickLink(keyring, version, service.name, { baseUrl, expiresInSeconds, now: ctx.deps.now() })(profile.id);
   }
   if (o.json) return ctx.json({ url, oneClickUrl });
   ctx.print(url);
