@@ -9,7 +9,11 @@
 //                a DIFFERENT person: every answer is a durable write (synchronous=FULL)
 // Targets: personal ≥ 0.5x bare, one-click ≥ 0.1x bare, zero errors and non-2xx.
 // Each phase lasts --duration seconds (default 10), so the bench stops by itself.
-// Usage: npm run bench:serve [-- --duration 10 --connections 50 --profiles 200000]
+// The GET phases run --rounds times (default 3), bare and personal in turn, and
+// the best round of each counts: on this 2-CPU machine the load generator and
+// the server share the CPUs, and a single 5 s bare run varied from 22k to 38k
+// req/s; one unlucky round must not decide the ratio either way.
+// Usage: npm run bench:serve [-- --duration 10 --rounds 3 --connections 50 --profiles 200000]
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -21,11 +25,13 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
   options: {
     duration: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '50' },
     profiles: { type: 'string', default: '200000' },
   },
 });
 const duration = Number(values.duration);
+const rounds = Math.max(1, Number(values.rounds));
 const connections = Number(values.connections);
 const profiles = Number(values.profiles);
 const out = join(root, 'bench/out/serve');
@@ -112,27 +118,33 @@ const bare = startChild('bare', [
 ]);
 const bareUrl = await bare.url;
 
-process.stderr.write(`Measuring, ${duration} s per phase, ${connections} connections…\n`);
-const results = [];
+process.stderr.write(`Measuring, ${duration} s per phase, ${connections} connections, ${rounds} round(s) of the GET phases…\n`);
 // The reference gets the very same requests (the same paths, made by the same
 // setupRequest callback): autocannon's per-request callback costs the load
 // generator about a third of its rate here, and that cost must not count
 // against consent. (A plain run, with autocannon's fastest client, is shown too.)
 const plainBare = await load('bare node:http GET, plain client (not the reference)', bareUrl, undefined);
+const best = (a, b) => (!a || b.rps > a.rps ? b : a);
+let bareBest;
+let getsBest;
 let bi = 0;
-results.push(
-  await load('bare node:http GET (same requests)', bareUrl, [
-    { method: 'GET', setupRequest: (req) => ({ ...req, path: personal[bi++ % personal.length] }) },
-  ]),
-);
-await bare.stop();
-
 let g = 0;
-results.push(
-  await load('personal GET (different tokens)', base, [
-    { method: 'GET', setupRequest: (req) => ({ ...req, path: personal[g++ % personal.length] }) },
-  ]),
-);
+for (let round = 0; round < rounds; round++) {
+  bareBest = best(
+    bareBest,
+    await load('bare node:http GET (same requests)', bareUrl, [
+      { method: 'GET', setupRequest: (req) => ({ ...req, path: personal[bi++ % personal.length] }) },
+    ]),
+  );
+  getsBest = best(
+    getsBest,
+    await load('personal GET (different tokens)', base, [
+      { method: 'GET', setupRequest: (req) => ({ ...req, path: personal[g++ % personal.length] }) },
+    ]),
+  );
+}
+await bare.stop();
+const results = [bareBest, getsBest];
 
 const eventsBefore = Number(sql('SELECT count(*) FROM ledger_events'));
 let o = 0;
@@ -156,7 +168,10 @@ const ratio = (x) => x.rps / bare0.rps;
 const line = (x, target) =>
   `${x.name.padEnd(52)} ${x.rps.toFixed(0).padStart(7)} req/s  p99 ${String(x.p99).padStart(4)} ms  errors ${x.errors}  non-2xx ${x.non2xx}` +
   (target ? `  ${ratio(x).toFixed(2)}x bare (target ≥ ${target}x) ${ratio(x) >= target && x.errors + x.non2xx === 0 ? 'OK' : 'MISSED'}` : '');
-console.log(`bench:serve — ${duration} s per phase, ${connections} connections, autocannon on 127.0.0.1, Node ${process.version}`);
+console.log(
+  `bench:serve — ${duration} s per phase, ${connections} connections, autocannon on 127.0.0.1, Node ${process.version}, ` +
+    `best of ${rounds} round(s) for the GET phases`,
+);
 console.log(line(plainBare));
 console.log(line(bare0));
 console.log(line(gets, 0.5));

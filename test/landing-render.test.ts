@@ -6,10 +6,13 @@ import {
   AUTO_SUBMIT_SCRIPT,
   contentSecurityPolicy,
   PAGE_CSS,
+  PersonalPageRenderer,
   renderConfirmation,
   renderMessage,
   renderPage,
   SCRIPT_HASH,
+  type PersonalData,
+  type ServiceBox,
 } from '../src/landing/render.js';
 import { wantedFromForm } from '../src/landing/operations.js';
 import { STRINGS } from '../src/landing/strings.js';
@@ -203,6 +206,41 @@ describe('hostile input comes out inert', () => {
       expect(doc).not.toContain(' onmouseover="x"');
       expect(doc).not.toContain('<!--');
       expect(doc).toContain('&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39; onmouseover=&quot;x&quot;');
+    }
+  });
+});
+
+describe("the server's personal-page renderer", () => {
+  // Every page the server sends from its fast path comes from PersonalPageRenderer: it must be renderPage's page, byte for byte.
+  const services: ServiceBox[] = [
+    { name: 'news', label: 'News <weekly>', description: 'Once a "week"' },
+    { name: 'offers', label: 'Offers', description: null },
+  ];
+  const people: PersonalData[] = [
+    { token: 'AAAA', optOut: flags(), firstName: 'Ann' },
+    { token: 'BBBB', optOut: flags(), firstName: HOSTILE }, // the same shape as Ann's, a hostile name
+    { token: 'CCCC', optOut: flags(), firstName: null },
+    { token: 'DDDD', optOut: flags({ sms: true, push: true }), firstName: 'Zoé 😀', subscriptions: { news: 'pending' } },
+    { token: 'GGGG', optOut: flags({ sms: true, push: true, postal: true }), firstName: 'Zoé', subscriptions: { news: 'subscribed' } }, // the shape before it but for postal
+    { token: 'EEEE', optOut: flags({ all: true }), firstName: 'Åsa', subscriptions: { offers: 'subscribed', news: 'unsubscribed' } },
+    { token: 'FFFF', optOut: flags({ all: true, email: true }), firstName: '', subscriptions: { news: 'subscribed' } },
+    { token: `"><b>x</b>`, optOut: flags({ postal: true }), firstName: 'tokenmark and namemark' },
+    { token: 'AAAA', optOut: flags(), firstName: 'Ann' }, // again, from the kept shape
+  ];
+  const pages: [string, PageDefinition, ServiceBox[]][] = [];
+  for (const lang of ['en', 'fr'] as const) {
+    for (const wording of ['consent', 'optout'] as const) pages.push([`acquisition ${wording} ${lang}`, page({ type: 'acquisition', lang, wording }), []]);
+    pages.push([`blocklist ${lang}`, page({ type: 'blocklist', lang }), []]);
+    pages.push([`services ${lang}`, page({ type: 'acquisition', lang, services: ['news', 'offers'] }), services]);
+  }
+  it.each(pages)('%s: the same bytes as renderPage, and the right byte count', (_name, def, boxes) => {
+    const options = { action: 'https://pages.example.com/p', version: 3, services: boxes };
+    const renderer = new PersonalPageRenderer(def, options);
+    for (const person of people) {
+      const expected = renderPage(def, { ...options, personal: person });
+      const got = renderer.render(person);
+      expect(got.html).toBe(expected);
+      expect(got.bytes).toBe(Buffer.byteLength(expected));
     }
   });
 });

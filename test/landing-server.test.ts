@@ -332,6 +332,39 @@ describe('landing serve: bad requests change nothing', () => {
 });
 
 describe('landing serve: concurrency, locks, logs', () => {
+  it("personal pages asked for at once each show their own person, and bad links among them still get their 4xx", async () => {
+    const f = await serverFixture();
+    const people = Array.from({ length: 12 }, (_, i) => ({ email: `c${i}@example.com`, name: `Carl${i}`, sms: i % 3 === 0, postal: i % 2 === 0 }));
+    for (const p of people) {
+      await f.cli('profile', 'add', '--email', p.email, '--first-name', p.name);
+      for (const c of ['sms', 'postal'] as const) if (p[c]) await f.cli('profile', 'optout', p.email, '--channel', c);
+    }
+    const links = await Promise.all(people.map((p) => f.link('prefs', p.email)));
+    const bad = links[0]!.token.slice(0, 40) + (links[0]!.token[40] === 'A' ? 'B' : 'A') + links[0]!.token.slice(41);
+    const before = await f.eventCount();
+    const asks = [...links.map((l) => `${f.url}${l.url}`), `${f.url}/prefs?t=${bad}`, `${f.url}/prefs?t=short`, ...links.map((l) => `${f.url}${l.url}`)];
+    const answers = await Promise.all(asks.map(async (u) => ({ u, r: await fetch(u) })));
+    for (const { u, r } of answers) {
+      const i = links.findIndex((l) => u.endsWith(l.url));
+      if (i < 0) {
+        expect(r.status, u).toBeGreaterThanOrEqual(400);
+        expect(r.status, u).toBeLessThan(500);
+        continue;
+      }
+      expect(r.status).toBe(200);
+      expectSecurityHeaders(r);
+      const page = await r.text();
+      const p = people[i]!;
+      expect(page).toContain(`Hello ${p.name},`);
+      expect(page).toContain(`name="t" value="${links[i]!.token}"`);
+      expect(page).toMatch(p.sms ? /data-channel="sms">/ : /data-channel="sms" checked>/);
+      expect(page).toMatch(p.postal ? /data-channel="postal">/ : /data-channel="postal" checked>/);
+      expect(page).toMatch(/data-channel="email" checked>/);
+      expect(Number(r.headers.get('content-length'))).toBe(Buffer.byteLength(page));
+    }
+    expect(await f.eventCount()).toBe(before);
+  });
+
   it('fifty identical submissions at once record one change; fifty one-clicks for different people are group-committed', async () => {
     const f = await serverFixture();
     const { token } = await f.link('prefs', 'bob@example.com');

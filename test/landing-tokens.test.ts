@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { openStore } from '../src/store/index.js';
 import { checkToken, loadKeyring } from '../src/landing/operations.js';
-import { Keyring, parseExpiresIn, signToken, verifyToken } from '../src/landing/tokens.js';
+import { Keyring, parseExpiresIn, signToken, tokenVerifier, verifyToken } from '../src/landing/tokens.js';
 import { FIXED_NOW, runCli, runJson, tempDb } from './helpers/run-cli.js';
 
 const key = (id: number, fill: number, retired = false) => ({ id, secret: Buffer.alloc(32, fill), retired });
@@ -34,6 +34,32 @@ describe('tokens (pure)', () => {
     for (const odd of [undefined, null, 42, {}, ['x'], Buffer.from('x')]) {
       expect(verifyToken(ring, odd, 'news', NOW)).toEqual({ ok: false, reason: 'malformed' });
     }
+  });
+
+  it('refuses a non-canonical spelling of a valid token (the same bytes, another last character)', () => {
+    // 49 bytes leave 4 unused bits in the last base64url character: decoders ignore them, we do not.
+    const last = good[65]!;
+    const alias = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'[
+      'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.indexOf(last) + 1
+    ]!;
+    const twin = good.slice(0, 65) + alias;
+    expect(Buffer.from(twin, 'base64url').equals(Buffer.from(good, 'base64url'))).toBe(true);
+    expect(verifyToken(ring, twin, 'news', NOW)).toEqual({ ok: false, reason: 'malformed' });
+    expect(verifyToken(ring, good, 'news', NOW).ok).toBe(true);
+  });
+
+  it('a verifier made once checks many tokens, each on its own', () => {
+    const verify = tokenVerifier(ring, 'news');
+    const tokens = [1, 2, 3, 900_000_000_000].map((id) => signToken(ring.current(), { profileId: id, slug: 'news' }));
+    const other = signToken(ring.current(), { profileId: 5, slug: 'other' });
+    expect([...tokens, other, tokens[0]!].map((t) => verify(t, NOW))).toEqual([
+      { ok: true, profileId: 1, keyId: 2, expiresAt: null },
+      { ok: true, profileId: 2, keyId: 2, expiresAt: null },
+      { ok: true, profileId: 3, keyId: 2, expiresAt: null },
+      { ok: true, profileId: 900_000_000_000, keyId: 2, expiresAt: null },
+      { ok: false, reason: 'bad-signature' },
+      { ok: true, profileId: 1, keyId: 2, expiresAt: null },
+    ]);
   });
 
   it('knows unknown and retired keys, and expiry', () => {

@@ -48,6 +48,8 @@ export interface ConsentStore {
   readonly landing: LandingSubmissions;
   addProfile(profile: NewProfile, at: string): Promise<Profile>;
   findProfile(ref: ProfileRef): Promise<Profile | null>;
+  /** Several profiles by id, read from one snapshot; null where there is none. Same order as `ids`. */
+  findProfiles(ids: readonly number[]): Promise<(Profile | null)[]>;
   listProfiles(filter: ProfileFilter): AsyncIterable<Profile>;
   /**
    * Applies each request's difference and writes its ledger events, all in one

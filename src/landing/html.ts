@@ -14,13 +14,20 @@ export class SafeHtml {
 
 type Interpolation = SafeHtml | string | number | boolean | null | undefined | readonly Interpolation[];
 
+/**
+ * The one escaping of outside text. escape-html escapes & < > " and ', so a
+ * value is inert both in text and inside a double-quoted attribute (every
+ * attribute in our templates is).
+ */
+export function escapeText(v: string): string {
+  return escapeHtml(v);
+}
+
 function emit(v: Interpolation): string {
   if (v === null || v === undefined || v === false) return '';
   if (v instanceof SafeHtml) return v.value;
   if (Array.isArray(v)) return (v as readonly Interpolation[]).map(emit).join('');
-  // escape-html escapes & < > " and ', so a value is inert both in text and
-  // inside a double-quoted attribute (every attribute in our templates is).
-  return escapeHtml(String(v));
+  return escapeText(String(v));
 }
 
 /** A tagged template whose interpolations are escaped unless they are SafeHtml. */

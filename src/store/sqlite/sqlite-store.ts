@@ -28,22 +28,31 @@ import { SqliteBulkStore } from './bulk-store.js';
 import { SqliteLandingSubmissions } from './landing-submissions.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, openDatabase, translateSqliteError, type OpenOptions } from './open.js';
 
-interface ProfileRow {
-  id: number;
-  email: string;
-  phone: string | null;
-  first_name: string | null;
-  last_name: string | null;
-  optout_all: number;
-  optout_email: number;
-  optout_sms: number;
-  optout_phone: number;
-  optout_postal: number;
-  optout_fax: number;
-  optout_push: number;
-  created_at: string;
-  updated_at: string;
-}
+/**
+ * A profile row as an array, in PROFILE_COLUMNS order: better-sqlite3's raw
+ * mode, which skips building an object keyed by column name for every row
+ * (a third of a point read's cost).
+ */
+type ProfileRow = [
+  id: number,
+  email: string,
+  phone: string | null,
+  first_name: string | null,
+  last_name: string | null,
+  optout_all: number,
+  optout_email: number,
+  optout_sms: number,
+  optout_phone: number,
+  optout_postal: number,
+  optout_fax: number,
+  optout_push: number,
+  created_at: string,
+  updated_at: string,
+];
+
+/** The columns every profile read selects, in ProfileRow order. */
+const PROFILE_COLUMNS =
+  'id, email, phone, first_name, last_name, optout_all, optout_email, optout_sms, optout_phone, optout_postal, optout_fax, optout_push, created_at, updated_at';
 
 interface EventRow {
   id: number;
@@ -59,18 +68,17 @@ interface EventRow {
 }
 
 export function rowToProfile(r: ProfileRow): Profile {
-  const optOut = {} as OptOutFlags;
-  for (const c of CHANNELS) optOut[c] = r[`optout_${c}`] === 1;
-  return {
-    id: r.id,
-    email: r.email,
-    phone: r.phone,
-    firstName: r.first_name,
-    lastName: r.last_name,
-    optOut,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
+  // CHANNELS order (all, email, sms, phone, postal, fax, push), spelt out: no per-row key building.
+  const optOut: OptOutFlags = {
+    all: r[5] === 1,
+    email: r[6] === 1,
+    sms: r[7] === 1,
+    phone: r[8] === 1,
+    postal: r[9] === 1,
+    fax: r[10] === 1,
+    push: r[11] === 1,
   };
+  return { id: r[0], email: r[1], phone: r[2], firstName: r[3], lastName: r[4], optOut, createdAt: r[12], updatedAt: r[13] };
 }
 
 function rowToEvent(r: EventRow): LedgerEvent {
@@ -123,8 +131,8 @@ export class SqliteStore implements ConsentStore {
     this.services = new SqliteServiceRepository(this);
     this.bulk = new SqliteBulkStore(this);
     this.stmts = {
-      byId: db.prepare<[number], ProfileRow>('SELECT * FROM profiles WHERE id = ?'),
-      byEmail: db.prepare<[string], ProfileRow>('SELECT * FROM profiles WHERE email = ?'),
+      byId: db.prepare<[number], ProfileRow>(`SELECT ${PROFILE_COLUMNS} FROM profiles WHERE id = ?`).raw(),
+      byEmail: db.prepare<[string], ProfileRow>(`SELECT ${PROFILE_COLUMNS} FROM profiles WHERE email = ?`).raw(),
       insertProfile: db.prepare(
         `INSERT INTO profiles (email, phone, first_name, last_name, created_at, updated_at)
          VALUES (@email, @phone, @firstName, @lastName, @at, @at)`,
@@ -193,6 +201,15 @@ export class SqliteStore implements ConsentStore {
     });
   }
 
+  async findProfiles(ids: readonly number[]): Promise<(Profile | null)[]> {
+    const one = (id: number) => {
+      const row = this.stmts.byId.get(id);
+      return row ? rowToProfile(row) : null;
+    };
+    // One read transaction for all: one snapshot, and the locking paid once rather than per profile.
+    return this.guard(() => (ids.length === 1 ? [one(ids[0]!)] : this.db.transaction(() => ids.map(one))()));
+  }
+
   /** The SQL condition and parameters of a filter (listProfiles, and the bulk store's lean listing). */
   filterSql(filter: ProfileFilter): { where: string; params: { service?: string } } {
     const where = ['id > @after'];
@@ -212,8 +229,8 @@ export class SqliteStore implements ConsentStore {
   async *listProfiles(filter: ProfileFilter): AsyncIterable<Profile> {
     const { where, params: extra } = this.filterSql(filter);
     const stmt = this.db.prepare<[{ after: number; limit: number; service?: string }], ProfileRow>(
-      `SELECT * FROM profiles WHERE ${where} ORDER BY id LIMIT @limit`,
-    );
+      `SELECT ${PROFILE_COLUMNS} FROM profiles WHERE ${where} ORDER BY id LIMIT @limit`,
+    ).raw();
     let remaining = filter.limit ?? Infinity;
     let after = 0;
     // Keyset pages, not one open cursor: the caller may use the store between rows.
@@ -223,7 +240,7 @@ export class SqliteStore implements ConsentStore {
       for (const r of rows) yield rowToProfile(r);
       if (rows.length < PAGE) return;
       remaining -= rows.length;
-      after = rows[rows.length - 1]!.id;
+      after = rows[rows.length - 1]![0];
     }
   }
 
