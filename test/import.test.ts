@@ -159,6 +159,60 @@ describe('profile import', () => {
     }
   });
 
+  it('a first load leaves the unique email index in place, whether or not the file repeats an email', async () => {
+    const dir = tempDir();
+    const once = join(dir, 'once.csv');
+    const twice = join(dir, 'twice.csv');
+    writeFileSync(once, 'email,optout_sms\na@example.com,1\nb@example.com,0\n');
+    writeFileSync(twice, 'email,optout_sms\na@example.com,1\nb@example.com,0\nA@example.com,0\n');
+    for (const file of [once, twice]) {
+      const db = tempDb();
+      expect(await runJson(db, ['profile', 'import', file, '--json'])).toMatchObject({ new: 2, optOutsSet: 1 });
+      const d = new Database(db, { readonly: true });
+      try {
+        expect(d.prepare("SELECT sql FROM sqlite_master WHERE name = 'profiles_email'").pluck().get()).toBe(
+          'CREATE UNIQUE INDEX profiles_email ON profiles (email)',
+        );
+        expect(d.pragma('integrity_check', { simple: true })).toBe('ok');
+      } finally {
+        d.close();
+      }
+      const again = await runCli(['--db', db, 'profile', 'add', '--email', 'a@example.com']);
+      expect(again.code).not.toBe(0);
+      expect(again.stderr).toContain('already exists');
+    }
+  });
+
+  it('merges several repeated emails in one re-import, existing profiles and new ones alike', async () => {
+    const db = tempDb();
+    await runJson(db, ['profile', 'add', '--email', 'old1@example.com', '--first-name', 'Old', '--json']);
+    await runJson(db, ['profile', 'add', '--email', 'old2@example.com', '--json']);
+    await runCli(['--db', db, 'profile', 'optout', 'old2@example.com', '--channel', 'fax']);
+    const file = join(tempDir(), 'many-dups.csv');
+    writeFileSync(
+      file,
+      'email,first_name,optout_email,optout_sms,optout_fax\n' +
+        'old1@example.com,,1,,\n' +
+        'new1@example.com,N1,,1,\n' +
+        'old2@example.com,Two,0,,0\n' +
+        'OLD1@example.com,Renamed,0,1,\n' +
+        'new1@example.com,,0,0,1\n' +
+        'old2@example.com,,,1,\n' +
+        'new2@example.com,N2,,,\n',
+    );
+    const s = await runJson(db, ['profile', 'import', file, '--json']);
+    expect(s).toMatchObject({ rows: 7, profiles: 4, new: 2, updated: 2, duplicatesMerged: 3, optInsNotApplied: 1 });
+    const flags = async (ref: string) => {
+      const p = await show(db, ref);
+      return { name: p.firstName, email: p.optOut.email, sms: p.optOut.sms, fax: p.optOut.fax };
+    };
+    expect(await flags('old1@example.com')).toEqual({ name: 'Renamed', email: true, sms: true, fax: false });
+    expect(await flags('old2@example.com')).toEqual({ name: 'Two', email: false, sms: true, fax: true }); // fax kept: no --allow-optin
+    expect(await flags('new1@example.com')).toEqual({ name: 'N1', email: false, sms: true, fax: true });
+    expect(await flags('new2@example.com')).toEqual({ name: 'N2', email: false, sms: false, fax: false });
+    expect((await runCli(['--db', db, 'ledger', 'verify'])).code).toBe(0);
+  });
+
   it('never clears an opt-out without --allow-optin; records events with source import:<file>', async () => {
     const db = tempDb();
     const dir = tempDir();

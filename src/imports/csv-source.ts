@@ -23,7 +23,14 @@ export interface CsvSourceOptions {
 export function readCsv(input: Readable, options: CsvSourceOptions): Promise<{ records: number; malformed: { line: number; message: string }[] }> {
   input.setEncoding('utf8');
   let bytesRead = 0;
-  input.on('data', (chunk: string) => (bytesRead += Buffer.byteLength(chunk)));
+  // Only a quoted cell can hold a line break: until the input shows a quote
+  // character, no cell needs scanning for one. (This listener runs before the
+  // parser's, so it has seen every character the parser has.)
+  let quoted = false;
+  input.on('data', (chunk: string) => {
+    bytesRead += Buffer.byteLength(chunk);
+    if (!quoted && chunk.includes('"')) quoted = true;
+  });
   let nextLine = 1;
   let records = 0;
   let bomChecked = false;
@@ -44,11 +51,13 @@ export function readCsv(input: Readable, options: CsvSourceOptions): Promise<{ r
           const cells = data[i]!;
           const line = nextLine;
           let lines = 1;
-          for (const c of cells) {
-            let at = c.indexOf('\n');
-            while (at !== -1) {
-              lines++;
-              at = c.indexOf('\n', at + 1);
+          if (quoted) {
+            for (const c of cells) {
+              let at = c.indexOf('\n');
+              while (at !== -1) {
+                lines++;
+                at = c.indexOf('\n', at + 1);
+              }
             }
           }
           nextLine += lines;

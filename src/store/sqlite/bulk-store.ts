@@ -35,6 +35,12 @@ const SUB_SHIFT = C.length;
 /** The profile's flags as a mask. */
 const curMask = (p: string) => C.map((c, i) => `(${p}.optout_${c} << ${i})`).join(' | ');
 const STAGE_ROWS_PER_STMT = 64;
+/**
+ * Helper threads for the sort that builds the email index after a first load
+ * (`PRAGMA threads`): the parser thread is done by then, so a second core
+ * would idle. Each costs sort memory, hence a small number, for that sort only.
+ */
+const INDEX_SORT_THREADS = 2;
 const PAGE = 5000;
 const CONTACT_PAGE = 5000;
 
@@ -133,23 +139,36 @@ class SqliteImportSession implements ImportSession {
       OR (first_name IS NOT NULL AND first_name IS NOT cur_first_name)
       OR (last_name IS NOT NULL AND last_name IS NOT cur_last_name))`;
     // Computed in the one pass that builds the table (updating it afterwards
-    // would rewrite a million rows).
+    // would rewrite a million rows). The current profiles are read in id
+    // order: each email's id comes from the email index alone (no table
+    // access), the groups are sorted by it, and the profile rows are then
+    // read in the table's own order rather than at random (profiles are in
+    // the order they were loaded, not in email order). New emails sort first.
     db.exec(`CREATE TEMP TABLE import_plan AS
+      WITH g AS MATERIALIZED (
+        SELECT g0.*, (SELECT id FROM main.profiles WHERE email = g0.email) AS pid
+        FROM (SELECT email, count(*) AS n, max(rowid) AS last_row, phone, first_name, last_name, sum(setm) AS setm, sum(clearm) AS clearm
+              FROM temp.import_raw GROUP BY email) g0
+        ORDER BY pid)
       SELECT y.*, ${changed} AS changed FROM (
         SELECT x.*, ${newm} AS newm FROM (
           SELECT g.email, g.n, g.phone, g.first_name, g.last_name, g.setm, g.clearm,
             p.id AS profile_id, p.id IS NULL AS is_new,
             p.phone AS cur_phone, p.first_name AS cur_first_name, p.last_name AS cur_last_name,
             coalesce(${curMask('p')}, 0) AS curm
-          FROM (SELECT email, count(*) AS n, max(rowid) AS last_row, phone, first_name, last_name, sum(setm) AS setm, sum(clearm) AS clearm
-                FROM temp.import_raw GROUP BY email) g
-          LEFT JOIN main.profiles p ON p.email = g.email) x) y`);
+          FROM g LEFT JOIN main.profiles p ON p.id = g.pid) x) y`);
     const dups = (db.prepare('SELECT count(*) AS k FROM temp.import_plan WHERE n > 1').get() as { k: number }).k;
     if (dups > 0) {
-      const update = db.prepare('UPDATE temp.import_plan SET phone = ?, first_name = ?, last_name = ?, setm = ?, clearm = ? WHERE email = ?');
-      this.foldDuplicates('SELECT email FROM temp.import_plan WHERE n > 1', (g) =>
-        update.run(g.phone, g.first, g.last, g.set, g.clear, g.email),
+      // The plan has no email index: the repeated emails' plan rows are found through a small one of their own.
+      db.exec(`DROP TABLE IF EXISTS temp.import_plan_dups;
+        CREATE TEMP TABLE import_plan_dups (email TEXT PRIMARY KEY, plan_row INTEGER NOT NULL) WITHOUT ROWID;
+        INSERT INTO temp.import_plan_dups SELECT email, rowid FROM temp.import_plan WHERE n > 1;`);
+      const update = db.prepare(
+        `UPDATE temp.import_plan SET phone = ?, first_name = ?, last_name = ?, setm = ?, clearm = ?
+         WHERE rowid = (SELECT plan_row FROM temp.import_plan_dups WHERE email = ?)`,
       );
+      this.foldDuplicates('SELECT email FROM temp.import_plan_dups', (g) => update.run(g.phone, g.first, g.last, g.set, g.clear, g.email));
+      db.exec('DROP TABLE temp.import_plan_dups');
       db.exec(`UPDATE temp.import_plan SET newm = ${newm} WHERE n > 1`);
       db.exec(`UPDATE temp.import_plan SET changed = ${changed} WHERE n > 1`);
     }
@@ -363,15 +382,71 @@ class SqliteImportSession implements ImportSession {
   }
 
   /**
-   * The first load of a store: no profile to match, so the grouped rows go
-   * straight into `profiles`, in email order, without a plan table. Then only
-   * duplicated emails (if any) are folded, and the events are read back from
-   * the new profiles.
+   * The first load of a store: no profile to match, so no plan table. The
+   * rows go into `profiles` as the sqlite3 shell would load them (see
+   * loadWithoutIndex); a file that repeats an email is loaded grouped instead
+   * (loadGrouped). Then every opt-out of the new profiles becomes an event.
    */
   private applyToEmptyStore(context: ChangeContext): ImportCounts {
     const db = this.db;
     const at = context.occurredAt;
     const firstNewId = (db.prepare('SELECT coalesce(max(id), 0) + 1 AS id FROM main.profiles').get() as { id: number }).id;
+    const inserted = this.loadWithoutIndex(at) ?? this.loadGrouped(at);
+    const counts: ImportCounts = {
+      profiles: inserted, new: inserted, updated: 0, unchanged: 0, duplicatesMerged: this.stagedRows - inserted,
+      ...ZERO_FLAG_COUNTS,
+    };
+    // In id order (the scan's: no sort); each (profile, channel) pair tests one column.
+    const ledger = new ImportLedger(this.store, context);
+    counts.optOutsSet = ledger.insertSelect(
+      `SELECT p.id, c.name, NULL, 'optout' FROM main.profiles p CROSS JOIN ${CHANNEL_BITS} c
+       WHERE p.id >= ? AND (${C.map((c) => `p.optout_${c}`).join(' OR ')})
+         AND CASE c.bit ${C.map((c, i) => `WHEN ${i} THEN p.optout_${c}`).join(' ')} END`,
+      firstNewId,
+    );
+    counts.events = ledger.seal();
+    return counts;
+  }
+
+  /**
+   * The fast first load, as the sqlite3 shell does it: the staged rows go
+   * into `profiles` in file order with the email index dropped, and the index
+   * is built afterwards in one sort of the emails alone (rather than sorting
+   * whole rows, or keeping the index up to date row by row). In a savepoint of
+   * the import's transaction: when the index cannot be built because the file
+   * repeats an email, the savepoint is rolled back (the index is back, nothing
+   * loaded) and null returned.
+   */
+  private loadWithoutIndex(at: string): number | null {
+    const db = this.db;
+    const indexSql = db.prepare("SELECT sql FROM main.sqlite_master WHERE type = 'index' AND name = 'profiles_email'").pluck().get() as string;
+    try {
+      return db.transaction(() => {
+        db.exec('DROP INDEX main.profiles_email');
+        const n = db
+          .prepare(
+            `INSERT INTO main.profiles (email, phone, first_name, last_name, ${C.map((c) => `optout_${c}`).join(', ')}, created_at, updated_at)
+            SELECT email, phone, first_name, last_name, ${C.map((_, i) => `(setm >> ${i}) & 1`).join(', ')}, ?, ? FROM temp.import_raw ORDER BY rowid`,
+          )
+          .run(at, at).changes;
+        const threads = db.pragma('threads', { simple: true }) as number;
+        db.pragma(`threads = ${INDEX_SORT_THREADS}`);
+        try {
+          db.exec(indexSql);
+        } finally {
+          db.pragma(`threads = ${threads}`);
+        }
+        return n;
+      })();
+    } catch (e) {
+      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') return null;
+      throw e;
+    }
+  }
+
+  /** The first load of a file that repeats emails: grouped by email, duplicates folded (an opt-out in any row wins). */
+  private loadGrouped(at: string): number {
+    const db = this.db;
     // sum() is the mask for an email given once; duplicates are corrected below.
     const inserted = db
       .prepare(
@@ -380,11 +455,7 @@ class SqliteImportSession implements ImportSession {
         FROM (SELECT email, max(rowid) AS last_row, phone, first_name, last_name, sum(setm) AS setm FROM temp.import_raw GROUP BY email)`,
       )
       .run(at, at).changes;
-    const counts: ImportCounts = {
-      profiles: inserted, new: inserted, updated: 0, unchanged: 0, duplicatesMerged: this.stagedRows - inserted,
-      ...ZERO_FLAG_COUNTS,
-    };
-    if (counts.duplicatesMerged > 0) {
+    if (this.stagedRows > inserted) {
       const update = db.prepare(
         `UPDATE main.profiles SET phone = ?, first_name = ?, last_name = ?, ${C.map((c) => `optout_${c} = ?`).join(', ')} WHERE email = ?`,
       );
@@ -392,15 +463,7 @@ class SqliteImportSession implements ImportSession {
         update.run(g.phone, g.first, g.last, ...C.map((_, i) => (g.set >> i) & 1), g.email),
       );
     }
-    // Every opt-out of the new profiles is an event, in id order (the scan's: no sort).
-    const ledger = new ImportLedger(this.store, context);
-    counts.optOutsSet = ledger.insertSelect(
-      `SELECT p.id, c.name, NULL, 'optout' FROM main.profiles p CROSS JOIN ${CHANNEL_BITS} c
-       WHERE p.id >= ? AND (${C.map((c) => `p.optout_${c}`).join(' OR ')}) AND ((${curMask('p')}) >> c.bit) & 1`,
-      firstNewId,
-    );
-    counts.events = ledger.seal();
-    return counts;
+    return inserted;
   }
 
   async discard(): Promise<void> {
