@@ -49,10 +49,18 @@ export interface ImportCounts {
 }
 
 /**
- * One import, from staging to its single atomic write. Staging touches only
- * temporary storage; nothing in the store changes before `apply`.
+ * One import, from staging to its single atomic write. Nothing of it is
+ * visible in the store before `apply` commits; a failure (or a kill) before
+ * that leaves the store as it was.
  */
 export interface ImportSession {
+  /**
+   * What the file's header says, before the first stage(). A store may then
+   * choose how to stage: into an empty store, rows may go straight into its
+   * tables within the import's one write transaction (which then holds the
+   * write lock from here to the commit).
+   */
+  header(header: { services: readonly string[] }): Promise<void>;
   stage(batch: StagedBatch): Promise<void>;
   /**
    * Plans against the current store and, unless `context` is null (a dry
@@ -70,7 +78,8 @@ export interface ApplyOptions {
 }
 
 export interface BulkStore {
-  beginImport(): Promise<ImportSession>;
+  /** `context` is the one `apply` will get: null for a dry run. */
+  beginImport(context: ChangeContext | null): Promise<ImportSession>;
   /** The store's service names, sorted (what `subscribe_<service>` columns may name, and what an export writes). */
   serviceNames(): Promise<string[]>;
   /**

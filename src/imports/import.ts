@@ -104,7 +104,7 @@ function parseInWorker(
 }
 
 export async function importProfiles(bulk: BulkStore, input: ImportInput, file: string, options: ImportOptions): Promise<ImportSummary> {
-  const session = await bulk.beginImport();
+  const session = await bulk.beginImport(options.dryRun ? null : options.context);
   try {
     let unknownColumns: string[] = [];
     let rows = 0;
@@ -112,6 +112,7 @@ export async function importProfiles(bulk: BulkStore, input: ImportInput, file: 
     const errors: RowError[] = [];
     const onBatch = async (b: ParsedBatch) => {
       if (b.unknownColumns) unknownColumns = b.unknownColumns;
+      if (b.services) await session.header({ services: b.services });
       rows += b.rows;
       invalidRows += b.invalid;
       for (const e of b.errors) if (errors.length < MAX_ERRORS) errors.push(e);

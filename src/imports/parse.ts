@@ -23,6 +23,8 @@ export const MAX_ERRORS = 20;
 export interface ParsedBatch {
   /** Set on the first batch: the header's unknown columns. */
   unknownColumns?: string[];
+  /** Set on the first batch: the services of its `subscribe_<service>` columns, in mask-bit order. */
+  services?: string[];
   staged: StagedBatch;
   /** Bytes of input read so far (for progress). */
   bytesRead: number;
@@ -136,6 +138,7 @@ export async function parseAndValidate(
     onRecords: (records, bytesRead) => {
       let start = 0;
       let unknownColumns: string[] | undefined;
+      let headerServices: string[] | undefined;
       let rejects = '';
       if (layout === null) {
         if (records.length === 0) return;
@@ -155,6 +158,7 @@ export async function parseAndValidate(
         layout = { header, index: map.index, optIdx: CHANNELS.map((c) => map.index[`optout:${c}`]), subIdx: map.subscribe.map((x) => x.index) };
         services = map.subscribe.map((x) => x.service);
         unknownColumns = map.unknown;
+        headerServices = services;
         start = 1;
         if (options.wantRejects) rejects += csvLine([...header, 'reason']);
       }
@@ -172,6 +176,7 @@ export async function parseAndValidate(
       }
       return onBatch({
         unknownColumns,
+        services: headerServices,
         bytesRead,
         staged: { rows: values.length / STAGED_WIDTH, values },
         rows: records.length - start,

@@ -47,8 +47,8 @@ const CONTACT_PAGE = 5000;
 export class SqliteBulkStore implements BulkStore {
   constructor(private readonly store: SqliteStore) {}
 
-  async beginImport(): Promise<ImportSession> {
-    return new SqliteImportSession(this.store);
+  async beginImport(context: ChangeContext | null): Promise<ImportSession> {
+    return new SqliteImportSession(this.store, context);
   }
 
   async *listContacts(filter: ProfileFilter): AsyncIterable<ReadonlyArray<readonly [number, string]>> {
@@ -89,8 +89,13 @@ class SqliteImportSession implements ImportSession {
   private readonly stageBatch: (batch: StagedBatch) => void;
   private readonly savedCache: number;
   private stagedRows = 0;
+  /** Set while a first load goes straight into the store (see DirectLoad). */
+  private direct: DirectLoad | null = null;
 
-  constructor(private readonly store: SqliteStore) {
+  constructor(
+    private readonly store: SqliteStore,
+    private readonly context: ChangeContext | null,
+  ) {
     const db = (this.db = store.db);
     // More cache for the sorts and joins of a big import; still a fixed bound.
     this.savedCache = db.pragma('cache_size', { simple: true }) as number;
@@ -115,8 +120,15 @@ class SqliteImportSession implements ImportSession {
     });
   }
 
+  async header(header: { services: readonly string[] }): Promise<void> {
+    // Not for a dry run (it writes nothing), nor for subscription columns (planned against the store's services).
+    if (this.context === null || header.services.length > 0) return;
+    this.direct = DirectLoad.begin(this.store, this.context.occurredAt);
+  }
+
   async stage(batch: StagedBatch): Promise<void> {
-    this.stageBatch(batch);
+    if (this.direct) this.store.guard(() => this.direct!.load(batch));
+    else this.stageBatch(batch);
     this.stagedRows += batch.rows;
   }
 
@@ -327,6 +339,7 @@ class SqliteImportSession implements ImportSession {
   }
 
   async apply(options: ApplyOptions, context: ChangeContext | null): Promise<ImportCounts> {
+    if (this.direct && context) return this.store.guard(() => this.finishDirect(this.direct!, context));
     if (context === null) {
       // A dry run reads one consistent snapshot and writes only temp tables.
       return this.store.read(() =>
@@ -387,16 +400,56 @@ class SqliteImportSession implements ImportSession {
    * loadWithoutIndex); a file that repeats an email is loaded grouped instead
    * (loadGrouped). Then every opt-out of the new profiles becomes an event.
    */
-  private applyToEmptyStore(context: ChangeContext): ImportCounts {
+  private applyToEmptyStore(context: ChangeContext, repeatsEmails = false): ImportCounts {
     const db = this.db;
     const at = context.occurredAt;
     const firstNewId = (db.prepare('SELECT coalesce(max(id), 0) + 1 AS id FROM main.profiles').get() as { id: number }).id;
-    const inserted = this.loadWithoutIndex(at) ?? this.loadGrouped(at);
+    const inserted = (repeatsEmails ? null : this.loadWithoutIndex(at)) ?? this.loadGrouped(at);
     const counts: ImportCounts = {
       profiles: inserted, new: inserted, updated: 0, unchanged: 0, duplicatesMerged: this.stagedRows - inserted,
       ...ZERO_FLAG_COUNTS,
     };
-    // In id order (the scan's: no sort); each (profile, channel) pair tests one column.
+    this.newProfileEvents(counts, context, firstNewId);
+    return counts;
+  }
+
+  /**
+   * The end of a direct first load, in its open transaction: the email index,
+   * the events, the commit. When the file repeats an email the index cannot
+   * be built as loaded: the rows move to staging (in file order) and the
+   * store is emptied again, then the grouped load merges them, all in the same
+   * transaction.
+   */
+  private finishDirect(direct: DirectLoad, context: ChangeContext): ImportCounts {
+    const db = this.db;
+    try {
+      let counts: ImportCounts;
+      if (direct.buildIndex()) {
+        counts = { profiles: this.stagedRows, new: this.stagedRows, updated: 0, unchanged: 0, duplicatesMerged: 0, ...ZERO_FLAG_COUNTS };
+        this.newProfileEvents(counts, context, 1);
+      } else {
+        db.exec(`INSERT INTO temp.import_raw SELECT email, phone, first_name, last_name, ${curMask('p')}, 0 FROM main.profiles p ORDER BY id;
+          DELETE FROM main.profiles;`);
+        direct.restoreIndex();
+        counts = this.applyToEmptyStore(context, true);
+      }
+      db.exec('COMMIT');
+      this.direct = null;
+      return counts;
+    } catch (e) {
+      this.rollbackDirect();
+      throw e;
+    }
+  }
+
+  private rollbackDirect(): void {
+    this.direct = null;
+    if (this.db.open && this.db.inTransaction) this.db.exec('ROLLBACK');
+  }
+
+  /** Every opt-out of the new profiles (ids from `firstNewId` on) is an event, in id order (the scan's: no sort). */
+  private newProfileEvents(counts: ImportCounts, context: ChangeContext, firstNewId: number): void {
+    // Each (profile, channel) pair tests one column.
     const ledger = new ImportLedger(this.store, context);
     counts.optOutsSet = ledger.insertSelect(
       `SELECT p.id, c.name, NULL, 'optout' FROM main.profiles p CROSS JOIN ${CHANNEL_BITS} c
@@ -405,7 +458,6 @@ class SqliteImportSession implements ImportSession {
       firstNewId,
     );
     counts.events = ledger.seal();
-    return counts;
   }
 
   /**
@@ -467,6 +519,7 @@ class SqliteImportSession implements ImportSession {
   }
 
   async discard(): Promise<void> {
+    if (this.direct) this.rollbackDirect(); // never applied: nothing of it stays
     if (!this.db.open || this.db.inTransaction) return;
     this.db.exec('DROP TABLE IF EXISTS temp.import_plan; DROP TABLE IF EXISTS temp.import_raw;');
     this.db.pragma(`cache_size = ${this.savedCache}`);
@@ -480,6 +533,87 @@ const CHANNEL_BITS = `(SELECT column1 AS bit, column2 AS name FROM (VALUES ${C.m
 const popcountSql = (x: string) => C.map((_, i) => `((${x} >> ${i}) & 1)`).join(' + ');
 const EVENT_COLUMNS = 'profile_id, channel, service, action, source, actor, reason, evidence, occurred_at';
 const HASH_PAGE = 20000;
+
+/**
+ * The first load of an empty store, straight into `profiles`: the rows go in
+ * as the parser thread hands them over, in file order, with the email index
+ * dropped, inside the import's write transaction (opened here, committed by
+ * apply, rolled back by discard; a kill leaves an uncommitted transaction,
+ * which SQLite discards). This is the sqlite3 shell's own way of loading, and
+ * it saves copying every row from staging afterwards; the price is holding
+ * the write lock while the file is read, acceptable for a store that has no
+ * profile yet.
+ */
+class DirectLoad {
+  private constructor(
+    private readonly db: Database.Database,
+    private readonly indexSql: string,
+    readonly load: (batch: StagedBatch) => void,
+  ) {}
+
+  /** Opens the transaction and returns the load, or null (nothing held) when the store has profiles. */
+  static begin(store: SqliteStore, at: string): DirectLoad | null {
+    const db = store.db;
+    store.guard(() => db.exec('BEGIN IMMEDIATE'));
+    try {
+      if (db.prepare('SELECT 1 FROM main.profiles LIMIT 1').get()) {
+        db.exec('ROLLBACK');
+        return null;
+      }
+      const indexSql = db.prepare("SELECT sql FROM main.sqlite_master WHERE type = 'index' AND name = 'profiles_email'").pluck().get() as string;
+      db.exec('DROP INDEX main.profiles_email');
+      // The time twice, then email, phone, first and last name and set mask per row; the flags come out of the mask in SQL.
+      const insert = (rows: number) =>
+        db.prepare(
+          `INSERT INTO main.profiles (email, phone, first_name, last_name, ${C.map((c) => `optout_${c}`).join(', ')}, created_at, updated_at)
+           SELECT column1, column2, column3, column4, ${C.map((_, i) => `(column5 >> ${i}) & 1`).join(', ')}, ?, ?
+           FROM (VALUES ${Array(rows).fill('(?, ?, ?, ?, ?)').join(', ')})`,
+        );
+      const many = insert(STAGE_ROWS_PER_STMT);
+      const one = insert(1);
+      const args: (string | number | null)[] = Array(2 + 5 * STAGE_ROWS_PER_STMT).fill(at);
+      const put = (v: StagedBatch['values'], row: number, k: number) => {
+        const src = row * STAGED_WIDTH;
+        const dst = 2 + 5 * k;
+        for (let j = 0; j < 5; j++) args[dst + j] = v[src + j]!; // not the clear mask: nothing to clear in a new profile
+      };
+      return new DirectLoad(db, indexSql, (batch) => {
+        const v = batch.values;
+        let row = 0;
+        for (; row + STAGE_ROWS_PER_STMT <= batch.rows; row += STAGE_ROWS_PER_STMT) {
+          for (let k = 0; k < STAGE_ROWS_PER_STMT; k++) put(v, row + k, k);
+          many.run(args);
+        }
+        for (; row < batch.rows; row++) {
+          put(v, row, 0);
+          one.run(args.slice(0, 7));
+        }
+      });
+    } catch (e) {
+      if (db.inTransaction) db.exec('ROLLBACK');
+      throw e;
+    }
+  }
+
+  /** Builds the email index; false (and no index) when the loaded rows repeat an email. */
+  buildIndex(): boolean {
+    const threads = this.db.pragma('threads', { simple: true }) as number;
+    this.db.pragma(`threads = ${INDEX_SORT_THREADS}`);
+    try {
+      this.db.exec(this.indexSql);
+      return true;
+    } catch (e) {
+      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') return false;
+      throw e;
+    } finally {
+      this.db.pragma(`threads = ${threads}`);
+    }
+  }
+
+  restoreIndex(): void {
+    this.db.exec(this.indexSql);
+  }
+}
 
 /**
  * The ledger side of an import, set-based: events are inserted by
