@@ -3,6 +3,13 @@
 import { userInfo } from 'node:os';
 import { run } from '../dist/cli/run.js';
 
+// The reader of our output went away (`consent profile export | head`): stop
+// at once and quietly, as SIGPIPE stops a C program (exit code 141).
+process.stdout.on('error', (e) => {
+  if (e.code === 'EPIPE') process.exit(141);
+  throw e;
+});
+
 const code = await run(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,

@@ -88,3 +88,25 @@ describe('profile export', () => {
     expect(r.stdout).toBe('');
   });
 });
+
+describe('a reader that stops early (built binary)', () => {
+  it('`… | head`: export, list and links stop quietly with 141, as SIGPIPE would, nothing on stderr', async () => {
+    const { spawn } = await import('node:child_process');
+    const db = tempDb();
+    const file = join(tempDir(), 'many.csv');
+    writeFileSync(file, 'email,optout_sms\n' + Array.from({ length: 20000 }, (_, i) => `reader${i}@example.com,${i % 2}`).join('\n') + '\n');
+    await runJson(db, ['profile', 'import', file, '--json']);
+    await runCli(['--db', db, 'landing', 'create', 'p', '--type', 'blocklist', '--title', 'P']);
+    await runCli(['--db', db, 'landing', 'publish', 'p', '--out-dir', join(tempDir(), 'public')]);
+    for (const args of [['profile', 'export'], ['profile', 'list', '--json'], ['landing', 'links', 'p', '--format', 'jsonl', '--base-url', 'https://x.example']]) {
+      const child = spawn(process.execPath, [join(process.cwd(), 'bin/consent.js'), '--db', db, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      // Read one chunk, then close our end, as `head -1` does.
+      await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+      child.stdout.destroy();
+      const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+      expect({ args: args.join(' '), code, stderr }).toEqual({ args: args.join(' '), code: 141, stderr: '' });
+    }
+  }, 60_000);
+});

@@ -10,6 +10,8 @@ export const EXIT = {
   busy: 5,
   integrity: 6,
   cancelled: 130,
+  /** stdout closed by its reader (`… | head`): what a command killed by SIGPIPE reports. */
+  closedPipe: 141,
 } as const;
 
 export const EXIT_DESCRIPTIONS: readonly [number, string][] = [
@@ -21,6 +23,7 @@ export const EXIT_DESCRIPTIONS: readonly [number, string][] = [
   [EXIT.busy, 'store busy: another process held its lock too long'],
   [EXIT.integrity, 'integrity failure (the ledger does not verify)'],
   [EXIT.cancelled, 'cancelled at a prompt'],
+  [EXIT.closedPipe, 'stdout closed by its reader (e.g. `| head`): stopped quietly, as SIGPIPE would'],
 ];
 
 export function exitCodeFor(kind: ErrorKind): number {
