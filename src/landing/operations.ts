@@ -7,7 +7,8 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContactChannel } from '../consent/channels.js';
 import { conflict, invalid, notFound } from '../consent/errors.js';
-import type { Profile } from '../consent/profile.js';
+import type { Profile, ProfileRef } from '../consent/profile.js';
+import { requireProfile } from '../consent/operations.js';
 import type { ConsentStore } from '../consent/store.js';
 import type { PageDefinition, PageRecord, PageVersion } from './page.js';
 import type { SubscriptionStatus } from '../consent/services.js';
@@ -113,6 +114,40 @@ export function renderPersonalPage(
 /** The generic page (an email field, no personal data). `services`: the page's services (resolvePageServices). */
 export function renderGenericPage(page: PageDefinition, version: number | null, baseUrl: string, services: readonly ServiceBox[] = []): string {
   return renderPage(page, { action: pageUrl(baseUrl, page.slug), version, services });
+}
+
+export interface PreviewOptions {
+  /** Which definition: undefined = the draft; `latest` or a number = that published version. */
+  pageVersion?: string;
+  /** A person's page for this profile, with a link signed now; else the generic page. */
+  profile?: ProfileRef;
+  /** For the keyring (CONSENT_SECRET), when a profile is given. */
+  env: Record<string, string | undefined>;
+  baseUrl: string;
+  expiresInSeconds?: number;
+  now: Date;
+}
+
+/** `landing render`: the draft or a published version, generic or for one person, as HTML. */
+export async function renderPreview(store: ConsentStore, slug: string, o: PreviewOptions): Promise<string> {
+  const page = await requirePage(store, slug);
+  let definition = page.draft;
+  let version: number | null = null;
+  if (o.pageVersion !== undefined) {
+    const raw = o.pageVersion;
+    const n = raw === 'latest' ? page.latestVersion : /^\d{1,9}$/.test(raw) ? Number(raw) : NaN;
+    if (!Number.isInteger(n)) throw invalid(`--page-version must be a version number or "latest", not "${raw}".`);
+    const v = n > 0 ? await store.pages.version(slug, n) : null;
+    if (!v) throw notFound(`The page "${slug}" has no published version ${raw}.`, `Its latest version is ${page.latestVersion || 'none'}.`);
+    definition = v.definition;
+    version = v.version;
+  }
+  const services = await resolvePageServices(store, definition);
+  if (o.profile === undefined) return renderGenericPage(definition, version, o.baseUrl, services);
+  const profile = await requireProfile(store, o.profile);
+  const keyring = await loadKeyring(store, o.env);
+  const { token } = linkMaker(keyring, definition, { baseUrl: o.baseUrl, expiresInSeconds: o.expiresInSeconds, now: o.now })(profile.id);
+  return renderPersonalPage(definition, version, profile, token, o.baseUrl, { boxes: services, subscriptions: await subscriptionMap(store, profile.id) });
 }
 
 /** A profile's subscriptions as `{ service: status }`, for rendering its page. */
