@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { CHANNELS, CONTACT_CHANNELS, isChannel, type Channel } from '../consent/channels.js';
 import { invalid } from '../consent/errors.js';
 import type { ChangeContext } from '../consent/ledger.js';
-import type { ConsentStore } from '../consent/store.js';
+import type { LandingStore } from '../landing/repository.js';
 import type { CliDeps } from './deps.js';
 import { inquirerPrompter, type Prompter } from './prompter.js';
 import { makeStyle, renderTable, wantsColor, type Style } from './output.js';
@@ -16,7 +16,7 @@ export interface GlobalOptions {
 
 /** What every command gets: the deps, the global options, and helpers built on them. */
 export class CommandContext {
-  private storePromise?: Promise<ConsentStore>;
+  private storePromise?: Promise<LandingStore>;
 
   constructor(
     readonly deps: CliDeps,
@@ -40,7 +40,7 @@ export class CommandContext {
     return n;
   }
 
-  store(): Promise<ConsentStore> {
+  store(): Promise<LandingStore> {
     if (!this.storePromise) {
       const open =
         this.deps.openStore ?? (async (loc, o) => (await import('../store/index.js')).openStore(loc, o));

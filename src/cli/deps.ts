@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { ConsentStore } from '../consent/store.js';
+import type { LandingStore } from '../landing/repository.js';
 import type { OpenOptions } from '../store/index.js';
 import type { Prompter } from './prompter.js';
 
@@ -23,7 +23,7 @@ export interface CliDeps {
   user: () => string;
   cwd: string;
   prompter?: Prompter;
-  openStore?: (location: string, options: OpenOptions) => Promise<ConsentStore>;
+  openStore?: (location: string, options: OpenOptions) => Promise<LandingStore>;
   /** Registers a handler for SIGINT/SIGTERM; only long-running commands (the server) call it. */
   onShutdown?: (handler: (signal: string) => void) => void;
 }

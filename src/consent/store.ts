@@ -1,8 +1,6 @@
 import type { Channel, ContactChannel, OptOutFlags } from './channels.js';
 import type { ChangeContext, LedgerEvent, LedgerVerification } from './ledger.js';
-import type { KeyRepository, PageRepository } from '../landing/repository.js';
 import type { BulkStore } from './bulk.js';
-import type { LandingSubmissions } from '../landing/submissions.js';
 import type { ConsentChange, NewProfile, Profile, ProfileRef } from './profile.js';
 import type { ServiceRepository } from './services.js';
 
@@ -38,14 +36,8 @@ export interface ConsentResult {
 export interface ConsentStore {
   readonly location: string;
   readonly services: ServiceRepository;
-  /** Landing pages: drafts and published versions (src/landing). */
-  readonly pages: PageRepository;
-  /** The keys that sign landing-page links (src/landing/tokens.ts). */
-  readonly keys: KeyRepository;
   /** Bulk CSV import (staging and one set-based write). */
   readonly bulk: BulkStore;
-  /** What the landing server needs: find-or-create by email, group commit, the client-address salt. */
-  readonly landing: LandingSubmissions;
   addProfile(profile: NewProfile, at: string): Promise<Profile>;
   findProfile(ref: ProfileRef): Promise<Profile | null>;
   /** Several profiles by id, read from one snapshot; null where there is none. Same order as `ids`. */

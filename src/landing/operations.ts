@@ -1,5 +1,5 @@
 /**
- * Landing-page use cases, written against the ConsentStore interface only.
+ * Landing-page use cases, written against the LandingStore interface only.
  * The CLI commands and the server (`landing serve`) both call these.
  */
 import { randomBytes } from 'node:crypto';
@@ -9,27 +9,27 @@ import type { ContactChannel } from '../consent/channels.js';
 import { conflict, invalid, notFound } from '../consent/errors.js';
 import type { Profile, ProfileRef } from '../consent/profile.js';
 import { requireProfile } from '../consent/operations.js';
-import type { ConsentStore } from '../consent/store.js';
 import type { PageDefinition, PageRecord, PageVersion } from './page.js';
 import type { SubscriptionStatus } from '../consent/services.js';
 import { channelField, renderPage, type ServiceBox } from './render.js';
 import { resolvePageServices, serviceOneClickMaker } from './services.js';
 import { keyringFrom, tokenSigner, verifyToken, type Keyring, type TokenCheck } from './tokens.js';
 import { oneClickUrl, pageUrl, personalUrl } from './urls.js';
+import type { LandingStore } from './repository.js';
 
-export async function requirePage(store: ConsentStore, slug: string): Promise<PageRecord> {
+export async function requirePage(store: LandingStore, slug: string): Promise<PageRecord> {
   const page = await store.pages.get(slug);
   if (!page) throw notFound(`No page "${slug}".`, 'See `consent landing list`.');
   return page;
 }
 
 /** The latest published version of a page, or null (unknown or never published): what the server serves. */
-export async function loadPublishedPage(store: ConsentStore, slug: string): Promise<PageVersion | null> {
+export async function loadPublishedPage(store: LandingStore, slug: string): Promise<PageVersion | null> {
   return store.pages.latestVersion(slug);
 }
 
 /** Like loadPublishedPage, but a missing page is `not-found` and an unpublished one `conflict`. */
-export async function requirePublishedPage(store: ConsentStore, slug: string): Promise<PageVersion> {
+export async function requirePublishedPage(store: LandingStore, slug: string): Promise<PageVersion> {
   await requirePage(store, slug);
   const v = await store.pages.latestVersion(slug);
   if (!v) throw conflict(`The page "${slug}" is not published yet.`, `Run \`consent landing publish ${slug}\` first.`);
@@ -37,7 +37,7 @@ export async function requirePublishedPage(store: ConsentStore, slug: string): P
 }
 
 /** The store's signing keys, with CONSENT_SECRET applied when set. Load once, reuse for every token. */
-export async function loadKeyring(store: ConsentStore, env: Record<string, string | undefined>): Promise<Keyring> {
+export async function loadKeyring(store: LandingStore, env: Record<string, string | undefined>): Promise<Keyring> {
   return keyringFrom(await store.keys.list(), env);
 }
 
@@ -129,7 +129,7 @@ export interface PreviewOptions {
 }
 
 /** `landing render`: the draft or a published version, generic or for one person, as HTML. */
-export async function renderPreview(store: ConsentStore, slug: string, o: PreviewOptions): Promise<string> {
+export async function renderPreview(store: LandingStore, slug: string, o: PreviewOptions): Promise<string> {
   const page = await requirePage(store, slug);
   let definition = page.draft;
   let version: number | null = null;
@@ -151,7 +151,7 @@ export async function renderPreview(store: ConsentStore, slug: string, o: Previe
 }
 
 /** A profile's subscriptions as `{ service: status }`, for rendering its page. */
-export async function subscriptionMap(store: ConsentStore, profileId: number): Promise<Record<string, SubscriptionStatus>> {
+export async function subscriptionMap(store: LandingStore, profileId: number): Promise<Record<string, SubscriptionStatus>> {
   const map: Record<string, SubscriptionStatus> = {};
   for (const s of await store.services.subscriptionsOf(profileId)) map[s.service] = s.status;
   return map;
@@ -165,7 +165,7 @@ export interface PublishResult {
 
 /** Freezes the draft as a version (unless unchanged) and writes `<outDir>/<slug>/index.html`, atomically. */
 export async function publishPage(
-  store: ConsentStore,
+  store: LandingStore,
   slug: string,
   options: { outDir: string; baseUrl: string; at: string; actor: string },
 ): Promise<PublishResult> {

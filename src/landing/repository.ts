@@ -1,4 +1,20 @@
+import type { ConsentStore } from '../consent/store.js';
 import type { PageDefinition, PageRecord, PageVersion } from './page.js';
+import type { LandingSubmissions } from './submissions.js';
+
+/**
+ * A consent store that also keeps landing pages: what src/landing works
+ * against. The domain's ConsentStore knows nothing of pages; the SQLite
+ * store implements both.
+ */
+export interface LandingStore extends ConsentStore {
+  /** Landing pages: drafts and published versions. */
+  readonly pages: PageRepository;
+  /** The keys that sign landing-page links (tokens.ts). */
+  readonly keys: KeyRepository;
+  /** What the landing server needs: find-or-create by email, group commit, the client-address salt. */
+  readonly landing: LandingSubmissions;
+}
 
 /**
  * What landing pages need from a store (implemented in src/store/sqlite).

@@ -23,7 +23,6 @@ import type { Service, SubscriptionChange } from '../consent/services.js';
 import { isConsentError } from '../consent/errors.js';
 import type { ChangeContext } from '../consent/ledger.js';
 import { normaliseEmail, type Profile } from '../consent/profile.js';
-import type { ConsentStore } from '../consent/store.js';
 import { GroupCommitter } from './group-commit.js';
 import { checkToken, loadKeyring, loadPublishedPage, renderGenericPage, renderPersonalPage, subscriptionMap } from './operations.js';
 import { SLUG_RE, type Lang, type PageVersion } from './page.js';
@@ -43,6 +42,7 @@ import {
   subscriptionsWithToken,
   unsubscribeNamespace,
 } from './services.js';
+import type { LandingStore } from './repository.js';
 
 /** Bodies larger than this are refused with 413, whatever their type. */
 export const BODY_LIMIT = 64 * 1024;
@@ -62,7 +62,7 @@ export const ACTORS = {
 } as const;
 
 export interface ServerOptions {
-  store: ConsentStore;
+  store: LandingStore;
   host: string;
   /** 0 = an ephemeral port (tests). */
   port: number;
@@ -159,7 +159,7 @@ function formOf(body: unknown): Form {
 
 /** Everything the route handlers share; issue 6 (services) adds its routes on the same context. */
 export interface ServerContext {
-  store: ConsentStore;
+  store: LandingStore;
   baseUrl: string;
   now: () => Date;
   committer: GroupCommitter;

@@ -18,11 +18,11 @@ import { applyChanges, planChanges, type NewProfile, type Profile, type ProfileR
 import type {
   ConsentRequest,
   ConsentResult,
-  ConsentStore,
   LastChanges,
   ProfileFilter,
 } from '../../consent/store.js';
 import { SqliteKeyRepository, SqlitePageRepository } from './landing-repository.js';
+import type { LandingStore } from '../../landing/repository.js';
 import type { BulkStore } from '../../consent/bulk.js';
 import { SqliteBulkStore } from './bulk-store.js';
 import { SqliteLandingSubmissions } from './landing-submissions.js';
@@ -113,7 +113,7 @@ export function canonicalRow(r: EventRow): string {
 
 const PAGE = 1000;
 
-export class SqliteStore implements ConsentStore {
+export class SqliteStore implements LandingStore {
   private readonly busyTimeoutMs: number;
   private readonly stmts;
   readonly services: ServiceRepository;

@@ -1,10 +1,10 @@
-import type { ConsentStore } from '../../../consent/store.js';
 import { pageSummary, parseSlug, type PageRecord } from '../../../landing/page.js';
 import { requirePage } from '../../../landing/operations.js';
 import type { CommandContext } from '../../context.js';
+import type { LandingStore } from '../../../landing/repository.js';
 
 /** The stable JSON of `landing show --json` (and create/edit --json). */
-export async function pageView(store: ConsentStore, r: PageRecord) {
+export async function pageView(store: LandingStore, r: PageRecord) {
   const published = r.latestVersion > 0 ? await store.pages.version(r.slug, r.latestVersion) : null;
   return {
     ...pageSummary(r),
