@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { expectSecurityHeaders, form, serverFixture } from './helpers/landing-server.js';
+import { runCli } from './helpers/run-cli.js';
 
 const post = (url: string, body: URLSearchParams | FormData | string, headers: Record<string, string> = {}) =>
   fetch(url, { method: 'POST', body, headers, redirect: 'manual' });
@@ -328,6 +329,38 @@ describe('landing serve: bad requests change nothing', () => {
     // Just under the limit is fine.
     const ok = await post(`${f.url}/prefs`, form({ t: token, 'channel-sms': 'on', pad: 'x'.repeat(60 * 1024) }));
     expect(ok.status).toBe(200);
+  });
+});
+
+describe('landing serve: behind a reverse proxy', () => {
+  const clientOf = async (f: Awaited<ReturnType<typeof serverFixture>>, email: string, forwardedFor: string) => {
+    const { token } = await f.link('prefs', email);
+    const r = await post(`${f.url}/prefs`, form({ t: token, v: '1' }), { 'x-forwarded-for': forwardedFor });
+    expect(r.status).toBe(200);
+    const h = (await f.history(email)).filter((e) => e.source === 'landing:prefs@v1');
+    return h[0]!.evidence!.client;
+  };
+
+  it('with --trust-proxy the client hash follows X-Forwarded-For; without it the header is ignored', async () => {
+    const behind = await serverFixture({ trustProxy: '127.0.0.1' });
+    const a = await clientOf(behind, 'ann@example.com', '203.0.113.9');
+    const b = await clientOf(behind, 'bob@example.com', '198.51.100.7');
+    expect(a).toMatch(/^[0-9a-f]{32}$/);
+    expect(a).not.toBe(b);
+    const hops = await serverFixture({ trustProxy: 1 });
+    expect(await clientOf(hops, 'ann@example.com', '203.0.113.9')).not.toBe(await clientOf(hops, 'bob@example.com', '198.51.100.7'));
+    const direct = await serverFixture();
+    // Anyone can send the header: without --trust-proxy both are the connection's own address.
+    expect(await clientOf(direct, 'ann@example.com', '203.0.113.9')).toBe(await clientOf(direct, 'bob@example.com', '198.51.100.7'));
+  });
+
+  it('a --trust-proxy that is neither hops nor addresses is a usage error', async () => {
+    const db = (await serverFixture()).db;
+    for (const bad of ['nonsense', '10.0.0.0/8,evil.example.com', '1.2.3', '1,2', '10.0.0.0/33']) {
+      const r = await runCli(['--db', db, 'landing', 'serve', '--port', '0', '--trust-proxy', bad]);
+      expect(r.code, bad).toBe(2);
+      expect(r.stderr).toContain('--trust-proxy must be a number of proxy hops');
+    }
   });
 });
 

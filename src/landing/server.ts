@@ -72,6 +72,13 @@ export interface ServerOptions {
   now: () => Date;
   /** One line per request (no query string, never a token or an email). */
   log: (line: string) => void;
+  /**
+   * Behind a reverse proxy: which X-Forwarded-For hops to believe for the
+   * client address (its salted hash is part of each change's evidence): a
+   * number of hops, or the proxies' addresses / CIDR ranges, comma-separated.
+   * Unset: the connection's own address.
+   */
+  trustProxy?: number | string;
 }
 
 export interface RunningServer {
@@ -192,6 +199,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // A hop count as proxy-addr reads it: the first `n` addresses from the socket's end are proxies.
+    ...(options.trustProxy === undefined
+      ? {}
+      : { trustProxy: typeof options.trustProxy === 'number' ? (_address: string, hop: number) => hop < (options.trustProxy as number) : options.trustProxy }),
   });
 
   let keyring: { value: Keyring; loadedAt: number } | null = null;

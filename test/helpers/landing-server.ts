@@ -36,7 +36,7 @@ export interface Fixture {
  * acquisition page `prefs` (email, sms, postal; consent wording), a
  * published blocklist page `stop`, and the server on 127.0.0.1:0.
  */
-export async function serverFixture(options: { baseUrl?: string; busyTimeoutMs?: number } = {}): Promise<Fixture> {
+export async function serverFixture(options: { baseUrl?: string; busyTimeoutMs?: number; trustProxy?: number | string } = {}): Promise<Fixture> {
   const dir = tempDir();
   const db = join(dir, 'consent.db');
   const cli = async (...argv: string[]) => {
@@ -63,6 +63,7 @@ export async function serverFixture(options: { baseUrl?: string; busyTimeoutMs?:
     env: {},
     now: () => clock.now,
     log: (l) => logs.push(l),
+    trustProxy: options.trustProxy,
   });
   open.push({ server, store });
   return {

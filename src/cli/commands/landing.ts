@@ -96,5 +96,9 @@ export function registerLanding(program: Command, act: Act): void {
     .option('--port <n>', 'the port to listen on (0 = any free port)', '8080')
     .option('--host <host>', 'the address to listen on', '127.0.0.1')
     .option('--base-url <url>', `the public URL of the pages, for form targets ${baseUrl}`)
+    .option(
+      '--trust-proxy <hops|addresses>',
+      'behind a reverse proxy: believe X-Forwarded-For for this many hops, or from these proxy addresses/CIDRs (default: $CONSENT_TRUST_PROXY, else none)',
+    )
     .action(act(async (ctx, _args, o) => (await import('./landing/serve.js')).serve(ctx, o)));
 }

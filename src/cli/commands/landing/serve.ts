@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { conflict, invalid } from '../../../consent/errors.js';
 import { startServer } from '../../../landing/server.js';
 import { resolveBaseUrl } from '../../../landing/urls.js';
@@ -8,6 +9,28 @@ function parsePort(raw: unknown): number {
   const n = Number(s);
   if (!/^\d+$/.test(s) || n > 65535) throw invalid(`--port must be a port number (0-65535), not "${s}".`, '0 picks a free port.');
   return n;
+}
+
+/** `--trust-proxy` (else CONSENT_TRUST_PROXY): a number of hops, or proxy addresses / CIDR ranges. */
+function parseTrustProxy(raw: unknown): number | string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const s = String(raw).trim();
+  if (/^\d{1,2}$/.test(s)) return Number(s);
+  const parts = s.split(',').map((p) => p.trim());
+  const valid = (p: string) => {
+    if (p === 'loopback' || p === 'linklocal' || p === 'uniquelocal') return true;
+    const [ip, bits, extra] = p.split('/');
+    const family = isIP(ip ?? '');
+    if (family === 0 || extra !== undefined) return false;
+    return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+  };
+  if (!parts.every(valid)) {
+    throw invalid(
+      `--trust-proxy must be a number of proxy hops or the proxies' addresses, not "${s}".`,
+      'E.g. --trust-proxy 1 (one proxy in front), or --trust-proxy 10.0.0.0/8,127.0.0.1 (also: loopback, linklocal, uniquelocal).',
+    );
+  }
+  return parts.join(',');
 }
 
 /**
@@ -35,12 +58,13 @@ export async function serve(ctx: CommandContext, o: Record<string, unknown>): Pr
   const port = parsePort(o.port);
   const host = String(o.host ?? '127.0.0.1');
   const baseUrl = resolveBaseUrl(o.baseUrl, ctx.env);
+  const trustProxy = parseTrustProxy(o.trustProxy ?? ctx.env.CONSENT_TRUST_PROXY);
   if (!ctx.deps.onShutdown) throw invalid('landing serve needs a process to run in (use the consent binary).');
   const store = await ctx.store();
   const log = batchedLog((text) => ctx.deps.stderr.write(text));
   let server;
   try {
-    server = await startServer({ store, host, port, baseUrl, env: ctx.env, now: ctx.deps.now, log: log.line });
+    server = await startServer({ store, host, port, baseUrl, env: ctx.env, now: ctx.deps.now, log: log.line, trustProxy });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') throw conflict(`Port ${port} on ${host} is already in use.`, 'Choose another --port (0 picks a free one).');
