@@ -80,9 +80,11 @@ function report(e: unknown, deps: CliDeps, debug: boolean): number {
     if (debug && e.stack) deps.stderr.write(`${e.stack}\n`);
     return exitCodeFor(e.kind);
   }
-  // The reader of our output went away (`consent profile export | head`): not
-  // a failure to report, just the end, as SIGPIPE ends a C program.
-  if ((e as { code?: unknown })?.code === 'EPIPE') return EXIT.closedPipe;
+  // The reader of our stdout went away (`consent profile export | head`): not
+  // a failure to report, just the end, as SIGPIPE ends a C program. (Only
+  // stdout's: a broken --rejects pipe is an error like any other.)
+  const stdoutError = (deps.stdout as { errored?: { code?: unknown } | null }).errored;
+  if ((e as { code?: unknown })?.code === 'EPIPE' && stdoutError?.code === 'EPIPE') return EXIT.closedPipe;
   const err = e instanceof Error ? e : new Error(String(e));
   deps.stderr.write(`Error: unexpected failure: ${err.message}\n`);
   deps.stderr.write(debug ? `${err.stack}\n` : 'Run again with --debug to see where it failed, and report it.\n');

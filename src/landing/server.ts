@@ -336,10 +336,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // and data in the CPU's caches.
   let pending: PendingGet[] = [];
   const answer = (g: PendingGet, page: { html: string; bytes: number } | null) => {
+    if (g.res.headersSent) return; // answered already: never twice
     if (page === null) return g.fallback(g.req, g.res);
     g.res.writeHead(200, [...pageHeaders, 'content-length', String(page.bytes)]);
     g.res.end(page.html);
-    log(`GET /${g.slug} 200 ${(performance.now() - g.started).toFixed(1)}ms`);
+    try {
+      log(`GET /${g.slug} 200 ${(performance.now() - g.started).toFixed(1)}ms`);
+    } catch {
+      // a log that fails never touches an answer already sent
+    }
   };
   const flushGets = async () => {
     const batch = pending;
@@ -384,15 +389,30 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
   };
   fastGet = (req, res, fallback) => {
-    // Only the exact shape of a link, `/<slug>?t=<token>`; anything else is fastify's.
+    // A link, `/<slug>?t=<token>`, possibly with other parameters (a mailer's
+    // utm_…, ignored as the route ignores them); anything else is fastify's.
     const url = req.url;
     if (req.method !== 'GET' || !url) return false;
     const q = url.indexOf('?');
-    if (q < 2 || url.charCodeAt(q + 1) !== 116 /* t */ || url.charCodeAt(q + 2) !== 61 /* = */ || url.indexOf('&', q) >= 0) return false;
+    if (q < 2) return false;
     const slug = url.slice(1, q);
     if (!SLUG_RE.test(slug)) return false;
-    pending.push({ req, res, fallback, slug, token: url.slice(q + 3), started: performance.now() });
-    if (pending.length === 1) setImmediate(() => void flushGets());
+    let token: string;
+    if (url.charCodeAt(q + 1) === 116 /* t */ && url.charCodeAt(q + 2) === 61 /* = */ && url.indexOf('&', q) < 0) token = url.slice(q + 3);
+    else {
+      const tokens = new URLSearchParams(url.slice(q + 1)).getAll(TOKEN_PARAM);
+      if (tokens.length !== 1) return false;
+      token = tokens[0]!;
+    }
+    pending.push({ req, res, fallback, slug, token, started: performance.now() });
+    if (pending.length === 1) {
+      setImmediate(() =>
+        flushGets().catch((e: unknown) => {
+          // Each request has its own fallback inside flushGets; this is only a last guard against a crash.
+          log(`error: ${e instanceof Error ? e.message : String(e)}`);
+        }),
+      );
+    }
     return true;
   };
 

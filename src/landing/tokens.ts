@@ -109,8 +109,18 @@ export type TokenCheck =
  * constant-time. `nowSeconds` is Unix seconds.
  */
 export function verifyToken(keyring: Keyring, token: unknown, slug: string, nowSeconds: number): TokenCheck {
-  return tokenVerifier(keyring, slug)(token, nowSeconds);
+  let bySlug = verifiers.get(keyring);
+  if (!bySlug) verifiers.set(keyring, (bySlug = new Map()));
+  let verify = bySlug.get(slug);
+  if (!verify) {
+    if (bySlug.size >= 1000) bySlug.clear();
+    bySlug.set(slug, (verify = tokenVerifier(keyring, slug)));
+  }
+  return verify(token, nowSeconds);
 }
+
+/** verifyToken's verifiers, per keyring (gone with it) and slug. */
+const verifiers = new WeakMap<Keyring, Map<string, ReturnType<typeof tokenVerifier>>>();
 
 /** The last base64url character of a canonical token: 49 bytes leave its low 4 bits unused, so they must be 0. */
 const CANONICAL_LAST = new Set(['A', 'Q', 'g', 'w']);
