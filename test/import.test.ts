@@ -307,6 +307,34 @@ describe('profile import', () => {
     expect(h[0]).toMatchObject({ channel: 'all', source: 'import:-' });
   });
 
+  it('a first load from stdin does not hold the write lock while stdin is still being read', async () => {
+    const { spawn } = await import('node:child_process');
+    const db = tempDb();
+    await runCli(['--db', db, 'ledger', 'verify']); // an empty store
+    const child = spawn(process.execPath, [join(process.cwd(), 'bin/consent.js'), '--db', db, 'profile', 'import', '-', '--json'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, CONSENT_BUSY_TIMEOUT_MS: '5000' },
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stdin.write('email,optout_all\nslow1@example.com,1\n');
+    await new Promise((r) => setTimeout(r, 500)); // the importer has read the header and a row by now
+    // Another writer meanwhile: it must not have to wait for the import's end.
+    const t0 = performance.now();
+    const add = await runCli(['--db', db, 'profile', 'add', '--email', 'meanwhile@example.com', '--json'], { env: { CONSENT_BUSY_TIMEOUT_MS: '1000' } });
+    expect(add.code).toBe(0);
+    expect(performance.now() - t0).toBeLessThan(900);
+    child.stdin.end('slow2@example.com,0\n');
+    const code = await new Promise((r) => child.on('close', r));
+    expect(code).toBe(0);
+    expect(JSON.parse(out)).toMatchObject({ new: 2, optOutsSet: 1 });
+    expect((await runJson(db, ['profile', 'list', '--json'])).map((p: { email: string }) => p.email).sort()).toEqual([
+      'meanwhile@example.com',
+      'slow1@example.com',
+      'slow2@example.com',
+    ]);
+  }, 30_000);
+
   it('strips the formula guard on import', async () => {
     const db = tempDb();
     await runJson(db, ['profile', 'import', fx('formula-cells.csv'), '--json']);

@@ -78,8 +78,12 @@ export interface ApplyOptions {
 }
 
 export interface BulkStore {
-  /** `context` is the one `apply` will get: null for a dry run. */
-  beginImport(context: ChangeContext | null): Promise<ImportSession>;
+  /**
+   * `context` is the one `apply` will get: null for a dry run. `mayLoadDirectly`:
+   * whether a first load may write (and hold the write lock) while the input is
+   * still being read; true for a file, false for a stream of unknown pace (stdin).
+   */
+  beginImport(context: ChangeContext | null, options: { mayLoadDirectly: boolean }): Promise<ImportSession>;
   /** The store's service names, sorted (what `subscribe_<service>` columns may name, and what an export writes). */
   serviceNames(): Promise<string[]>;
   /**

@@ -104,7 +104,7 @@ function parseInWorker(
 }
 
 export async function importProfiles(bulk: BulkStore, input: ImportInput, file: string, options: ImportOptions): Promise<ImportSummary> {
-  const session = await bulk.beginImport(options.dryRun ? null : options.context);
+  const session = await bulk.beginImport(options.dryRun ? null : options.context, { mayLoadDirectly: 'path' in input });
   try {
     let unknownColumns: string[] = [];
     let rows = 0;

@@ -47,8 +47,8 @@ const CONTACT_PAGE = 5000;
 export class SqliteBulkStore implements BulkStore {
   constructor(private readonly store: SqliteStore) {}
 
-  async beginImport(context: ChangeContext | null): Promise<ImportSession> {
-    return new SqliteImportSession(this.store, context);
+  async beginImport(context: ChangeContext | null, options: { mayLoadDirectly: boolean }): Promise<ImportSession> {
+    return new SqliteImportSession(this.store, context, options.mayLoadDirectly);
   }
 
   async *listContacts(filter: ProfileFilter): AsyncIterable<ReadonlyArray<readonly [number, string]>> {
@@ -95,6 +95,7 @@ class SqliteImportSession implements ImportSession {
   constructor(
     private readonly store: SqliteStore,
     private readonly context: ChangeContext | null,
+    private readonly mayLoadDirectly: boolean,
   ) {
     const db = (this.db = store.db);
     // More cache for the sorts and joins of a big import; still a fixed bound.
@@ -121,8 +122,9 @@ class SqliteImportSession implements ImportSession {
   }
 
   async header(header: { services: readonly string[] }): Promise<void> {
-    // Not for a dry run (it writes nothing), nor for subscription columns (planned against the store's services).
-    if (this.context === null || header.services.length > 0) return;
+    // Not for a dry run (it writes nothing), nor for subscription columns (planned against the store's
+    // services), nor for a stream of unknown pace such as stdin (the lock would be held as long as it lasts).
+    if (this.context === null || header.services.length > 0 || !this.mayLoadDirectly) return;
     this.direct = DirectLoad.begin(this.store, this.context.occurredAt);
   }
 
