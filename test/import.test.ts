@@ -7,6 +7,25 @@ import { runCli, runJson, tempDb, tempDir } from './helpers/run-cli.js';
 const FIX = join(process.cwd(), 'fixtures/import');
 const fx = (name: string) => join(FIX, name);
 
+/** A new store, `empty` (created, no profile) or `populated` (one profile, ok1@example.com). */
+async function storeOf(kind: string): Promise<string> {
+  const db = tempDb();
+  if (kind === 'a populated store') await runJson(db, ['profile', 'add', '--email', 'ok1@example.com', '--json']);
+  else await runCli(['--db', db, 'ledger', 'verify']);
+  return db;
+}
+
+/** The definition of the unique email index, or undefined when the store has none. */
+function emailIndexSql(db: string): string | undefined {
+  const d = new Database(db, { readonly: true });
+  try {
+    return d.prepare("SELECT sql FROM sqlite_master WHERE name = 'profiles_email'").pluck().get() as string | undefined;
+  } finally {
+    d.close();
+  }
+}
+const EMAIL_INDEX = 'CREATE UNIQUE INDEX profiles_email ON profiles (email)';
+
 async function show(db: string, ref: string) {
   return runJson(db, ['profile', 'show', ref, '--json']);
 }
@@ -71,9 +90,7 @@ describe('profile import', () => {
   });
 
   it.each(['a populated store', 'an empty store'])('fails on one bad row with exit 2, names line, column and reason, and writes nothing (%s)', async (kind) => {
-    const db = tempDb();
-    if (kind === 'a populated store') await runJson(db, ['profile', 'add', '--email', 'ok1@example.com', '--json']);
-    else await runCli(['--db', db, 'ledger', 'verify']);
+    const db = await storeOf(kind);
     const before = snapshot(db);
     const dir = tempDir();
     const rejects = join(dir, 'rejects.csv');
@@ -84,16 +101,26 @@ describe('profile import', () => {
     expect(r.stderr).toContain('1 of 4 row(s)');
     expect(r.stderr).toContain('nothing was written');
     expect(snapshot(db)).toBe(before);
-    const d = new Database(db, { readonly: true });
-    try {
-      // The empty store's direct load dropped the email index in its transaction: the rollback put it back.
-      expect(d.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'profiles_email'").pluck().get()).toBe(1);
-    } finally {
-      d.close();
-    }
+    // The empty store's direct load dropped the email index in its transaction: the rollback put it back.
+    expect(emailIndexSql(db)).toBe(EMAIL_INDEX);
     expect(readFileSync(rejects, 'utf8')).toBe(
       'email,phone,first_name,optout_email,reason\nok3@example.com,12345,Bad,0,"phone: ""12345"" is not a phone number in international form (e.g. +33612345678)"\n',
     );
+  });
+
+  it.each(['a populated store', 'an empty store'])('an unclosed quote stops the import, even with --skip-invalid: exit 2, the line named, nothing written (%s)', async (kind) => {
+    const db = await storeOf(kind);
+    const before = snapshot(db);
+    const file = join(tempDir(), 'unclosed.csv');
+    writeFileSync(file, 'email,first_name,optout_sms\na@example.com,Ann,1\nb@example.com,"Bob,0\nc@example.com,Cy,1\n');
+    for (const extra of [[], ['--skip-invalid']]) {
+      const r = await runCli(['--db', db, 'profile', 'import', file, ...extra]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('line 3, column -: malformed CSV');
+      expect(r.stderr).toContain('nothing was written');
+      expect(snapshot(db)).toBe(before);
+    }
+    expect(emailIndexSql(db)).toBe(EMAIL_INDEX);
   });
 
   it('with --skip-invalid imports the valid rows and writes the rest to --rejects', async () => {
@@ -176,11 +203,9 @@ describe('profile import', () => {
     for (const file of [once, twice]) {
       const db = tempDb();
       expect(await runJson(db, ['profile', 'import', file, '--json'])).toMatchObject({ new: 2, optOutsSet: 1 });
+      expect(emailIndexSql(db)).toBe(EMAIL_INDEX);
       const d = new Database(db, { readonly: true });
       try {
-        expect(d.prepare("SELECT sql FROM sqlite_master WHERE name = 'profiles_email'").pluck().get()).toBe(
-          'CREATE UNIQUE INDEX profiles_email ON profiles (email)',
-        );
         expect(d.pragma('integrity_check', { simple: true })).toBe('ok');
       } finally {
         d.close();

@@ -2,6 +2,9 @@ import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { expectSecurityHeaders, form, serverFixture } from './helpers/landing-server.js';
 import { runCli } from './helpers/run-cli.js';
+import { openStore } from '../src/store/index.js';
+import { loadKeyring } from '../src/landing/operations.js';
+import { signToken } from '../src/landing/tokens.js';
 
 const post = (url: string, body: URLSearchParams | FormData | string, headers: Record<string, string> = {}) =>
   fetch(url, { method: 'POST', body, headers, redirect: 'manual' });
@@ -305,6 +308,24 @@ describe('landing serve: bad requests change nothing', () => {
     expect((await f.profile('ann@example.com')).optOut.all).toBe(false);
     // The new key's links work.
     expect((await fetch(`${f.url}${(await f.link('stop', 'ann@example.com')).url}`)).status).toBe(200);
+  });
+
+  it("a well-signed link for a profile that does not exist is 410, also among good links asked for at once", async () => {
+    const f = await serverFixture();
+    const store = await openStore(f.db);
+    let ghost: string;
+    try {
+      // Signed with the store's own key, for an id no profile has.
+      ghost = signToken((await loadKeyring(store, {})).current(), { profileId: 999_999, slug: 'prefs' });
+    } finally {
+      await store.close();
+    }
+    const good = await f.link('prefs', 'ann@example.com');
+    const answers = await Promise.all([`/prefs?t=${ghost}`, good.url, `/prefs?t=${ghost}&utm_source=x`, good.url].map((u) => fetch(`${f.url}${u}`)));
+    expect(answers.map((r) => r.status)).toEqual([410, 200, 410, 200]);
+    expect(await answers[0]!.text()).toMatch(/nothing was changed/i);
+    expect(await answers[1]!.text()).toContain('Hello Ann');
+    expect((await post(`${f.url}/prefs`, form({ t: ghost, v: '1' }))).status).toBe(410);
   });
 
   it('413 over 64 KiB (urlencoded or multipart), 415 for other content types; nothing changed', async () => {

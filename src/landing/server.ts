@@ -28,7 +28,7 @@ import { checkToken, loadKeyring, loadPublishedPage, renderGenericPage, renderPe
 import { SLUG_RE, type Lang, type PageVersion } from './page.js';
 import { contentSecurityPolicy, FORM_FIELDS, PersonalPageRenderer, renderConfirmation, renderMessage } from './render.js';
 import { formString, wantedWithoutToken, wantedWithToken, type Form } from './submit.js';
-import { tokenVerifier, type Keyring, type TokenFailure } from './tokens.js';
+import { verifyToken, type Keyring, type TokenFailure } from './tokens.js';
 import { ONE_CLICK_SEGMENT, pageUrl, TOKEN_PARAM } from './urls.js';
 import {
   CONFIRM_SEGMENT,
@@ -322,7 +322,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       page,
       keyring: ring,
       boxes,
-      verify: tokenVerifier(ring, slug),
       renderer: new PersonalPageRenderer(page.definition, { action: pageUrl(ctx.baseUrl, slug), version: page.version, services: boxes }),
     };
     if (views.size >= 1000) views.clear();
@@ -355,7 +354,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     for (const g of batch) {
       try {
         const view = viewNow(g.slug) ?? (await buildView(g.slug));
-        const check = view?.verify(g.token, nowSeconds);
+        const check = view && verifyToken(view.keyring, g.token, g.slug, nowSeconds);
         if (!view || !check?.ok) {
           answer(g, null);
           continue;
@@ -487,7 +486,6 @@ interface PersonalView {
   page: PageVersion;
   keyring: Keyring;
   boxes: Service[];
-  verify: ReturnType<typeof tokenVerifier>;
   renderer: PersonalPageRenderer;
 }
 

@@ -2,6 +2,13 @@ import { Option, type Command } from 'commander';
 import { CHANNEL_INFO, CHANNELS, CONTACT_CHANNELS } from '../../consent/channels.js';
 import type { Act } from '../run.js';
 
+/** The filters `profile list` and `profile export` share (a ProfileFilter), worded once. */
+const FILTERS = {
+  reachable: () => new Option('--reachable <channel>', 'only those who may be contacted on this channel').choices(CONTACT_CHANNELS),
+  optedOut: () => new Option('--opted-out <channel>', 'only those opted out of this channel').choices(CHANNELS),
+  subscribed: () => new Option('--subscribed <service>', 'only those who may receive this service (subscribed and reachable on its channel)'),
+};
+
 export function registerProfile(program: Command, act: Act): void {
   const profile = program.command('profile').description('add, show, list and change the consent of profiles');
 
@@ -68,9 +75,9 @@ export function registerProfile(program: Command, act: Act): void {
   profile
     .command('list')
     .description('list profiles')
-    .addOption(new Option('--reachable <channel>', 'only those who may be contacted on this channel').choices(CONTACT_CHANNELS))
-    .addOption(new Option('--opted-out <channel>', 'only those opted out of this channel').choices(CHANNELS))
-    .option('--subscribed <service>', 'only those who may receive this service (subscribed and reachable on its channel)')
+    .addOption(FILTERS.reachable())
+    .addOption(FILTERS.optedOut())
+    .addOption(FILTERS.subscribed())
     .option('--limit <n>', 'at most this many')
     .option('--json', 'print as JSON')
     .action(act(async (ctx, _args, o) => (await import('./profile/list.js')).run(ctx, o)));
@@ -97,9 +104,9 @@ export function registerProfile(program: Command, act: Act): void {
   profile
     .command('export')
     .description('stream profiles as CSV (the import columns, subscribe_<service> included) or JSON lines')
-    .addOption(new Option('--reachable <channel>', 'only those who may be contacted on this channel').choices(CONTACT_CHANNELS))
-    .addOption(new Option('--opted-out <channel>', 'only those opted out of this channel').choices(CHANNELS))
-    .option('--subscribed <service>', 'only those who may receive this service (subscribed and reachable on its channel)')
+    .addOption(FILTERS.reachable())
+    .addOption(FILTERS.optedOut())
+    .addOption(FILTERS.subscribed())
     .addOption(new Option('--format <format>', 'output format').choices(['csv', 'jsonl']).default('csv'))
     .option('--out <file>', 'write to this file instead of stdout')
     .action(act(async (ctx, _args, o) => (await import('./profile/export.js')).run(ctx, o)));

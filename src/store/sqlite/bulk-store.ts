@@ -426,13 +426,13 @@ class SqliteImportSession implements ImportSession {
     const db = this.db;
     try {
       let counts: ImportCounts;
-      if (direct.buildIndex()) {
+      if (direct.index.build()) {
         counts = { profiles: this.stagedRows, new: this.stagedRows, updated: 0, unchanged: 0, duplicatesMerged: 0, ...ZERO_FLAG_COUNTS };
         this.newProfileEvents(counts, context, 1);
       } else {
         db.exec(`INSERT INTO temp.import_raw SELECT email, phone, first_name, last_name, ${curMask('p')}, 0 FROM main.profiles p ORDER BY id;
           DELETE FROM main.profiles;`);
-        direct.restoreIndex();
+        direct.index.build(); // no profile left: it cannot fail
         counts = this.applyToEmptyStore(context, true);
       }
       db.exec('COMMIT');
@@ -473,27 +473,21 @@ class SqliteImportSession implements ImportSession {
    */
   private loadWithoutIndex(at: string): number | null {
     const db = this.db;
-    const indexSql = db.prepare("SELECT sql FROM main.sqlite_master WHERE type = 'index' AND name = 'profiles_email'").pluck().get() as string;
+    const index = new EmailIndex(db);
     try {
       return db.transaction(() => {
-        db.exec('DROP INDEX main.profiles_email');
+        index.drop();
         const n = db
           .prepare(
             `INSERT INTO main.profiles (email, phone, first_name, last_name, ${C.map((c) => `optout_${c}`).join(', ')}, created_at, updated_at)
             SELECT email, phone, first_name, last_name, ${C.map((_, i) => `(setm >> ${i}) & 1`).join(', ')}, ?, ? FROM temp.import_raw ORDER BY rowid`,
           )
           .run(at, at).changes;
-        const threads = db.pragma('threads', { simple: true }) as number;
-        db.pragma(`threads = ${INDEX_SORT_THREADS}`);
-        try {
-          db.exec(indexSql);
-        } finally {
-          db.pragma(`threads = ${threads}`);
-        }
+        if (!index.build()) throw REPEATED_EMAILS; // rolls the savepoint back
         return n;
       })();
     } catch (e) {
-      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') return null;
+      if (e === REPEATED_EMAILS) return null;
       throw e;
     }
   }
@@ -548,8 +542,7 @@ const HASH_PAGE = 20000;
  */
 class DirectLoad {
   private constructor(
-    private readonly db: Database.Database,
-    private readonly indexSql: string,
+    readonly index: EmailIndex,
     readonly load: (batch: StagedBatch) => void,
   ) {}
 
@@ -562,8 +555,8 @@ class DirectLoad {
         db.exec('ROLLBACK');
         return null;
       }
-      const indexSql = db.prepare("SELECT sql FROM main.sqlite_master WHERE type = 'index' AND name = 'profiles_email'").pluck().get() as string;
-      db.exec('DROP INDEX main.profiles_email');
+      const index = new EmailIndex(db);
+      index.drop();
       // The time twice, then email, phone, first and last name and set mask per row; the flags come out of the mask in SQL.
       const insert = (rows: number) =>
         db.prepare(
@@ -579,7 +572,7 @@ class DirectLoad {
         const dst = 2 + 5 * k;
         for (let j = 0; j < 5; j++) args[dst + j] = v[src + j]!; // not the clear mask: nothing to clear in a new profile
       };
-      return new DirectLoad(db, indexSql, (batch) => {
+      return new DirectLoad(index, (batch) => {
         const v = batch.values;
         let row = 0;
         for (; row + STAGE_ROWS_PER_STMT <= batch.rows; row += STAGE_ROWS_PER_STMT) {
@@ -597,12 +590,32 @@ class DirectLoad {
     }
   }
 
-  /** Builds the email index; false (and no index) when the loaded rows repeat an email. */
-  buildIndex(): boolean {
+}
+
+/** Thrown inside a savepoint to roll a load back when its rows repeat an email. */
+const REPEATED_EMAILS = new Error('the loaded rows repeat an email');
+
+/**
+ * The unique email index of `profiles`, dropped for a first load and built
+ * once afterwards in one sort of the emails alone, as the sqlite3 shell does
+ * (the migration's own definition, read back from the schema).
+ */
+class EmailIndex {
+  private readonly sql: string;
+  constructor(private readonly db: Database.Database) {
+    this.sql = db.prepare("SELECT sql FROM main.sqlite_master WHERE type = 'index' AND name = 'profiles_email'").pluck().get() as string;
+  }
+
+  drop(): void {
+    this.db.exec('DROP INDEX main.profiles_email');
+  }
+
+  /** Builds it; false (and no index) when the profiles repeat an email. */
+  build(): boolean {
     const threads = this.db.pragma('threads', { simple: true }) as number;
     this.db.pragma(`threads = ${INDEX_SORT_THREADS}`);
     try {
-      this.db.exec(this.indexSql);
+      this.db.exec(this.sql);
       return true;
     } catch (e) {
       if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') return false;
@@ -610,10 +623,6 @@ class DirectLoad {
     } finally {
       this.db.pragma(`threads = ${threads}`);
     }
-  }
-
-  restoreIndex(): void {
-    this.db.exec(this.indexSql);
   }
 }
 
