@@ -1,13 +1,17 @@
 #!/usr/bin/env node
 // The only place that touches the process: argv, streams, signals, exit code.
 import { userInfo } from 'node:os';
-import { run } from '../dist/cli/run.js';
+import { run, streamFailure } from '../dist/cli/run.js';
 
 // The reader of our output went away (`consent profile export | head`): stop
-// at once and quietly, as SIGPIPE stops a C program (exit code 141).
+// at once and quietly, as SIGPIPE stops a C program (exit code 141). Any other
+// failure of stdout (a full disk behind `> file`) ends the command with the
+// exit code and sentence of the one table.
 process.stdout.on('error', (e) => {
   if (e.code === 'EPIPE') process.exit(141);
-  throw e;
+  const { code, message } = streamFailure(e, 'standard output');
+  process.stderr.write(message);
+  process.exit(code);
 });
 
 const code = await run(process.argv.slice(2), {

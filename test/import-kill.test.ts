@@ -67,7 +67,7 @@ describe('profile import under kill -9 (built binary)', () => {
       expect(consent(db, 'profile', 'add', '--email', 'person0@example.com', '--first-name', 'Zero').status).toBe(0);
       expect(consent(db, 'profile', 'optout', 'person0@example.com', '--channel', 'fax').status).toBe(0);
     } else {
-      expect(consent(db, 'ledger', 'verify').status).toBe(0); // creates the empty store
+      expect(consent(db, 'store', 'init').status).toBe(0); // creates the empty store
     }
     const before = state(db);
     expect(before.integrity).toBe('ok');

@@ -11,6 +11,7 @@ function exited(child: ChildProcess): Promise<{ code: number | null; signal: Nod
 
 /** Starts `consent landing serve --port 0` and waits for the URL it prints on stderr. */
 async function serve(db: string): Promise<{ child: ChildProcess; url: string; stderr: () => string; stdout: () => string }> {
+  expect((await runCli(['--db', db, 'store', 'init'])).code).toBe(0); // serve needs an existing store
   const child = spawn(process.execPath, [BIN, '--db', db, 'landing', 'serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   let stdout = '';
@@ -100,6 +101,7 @@ describe('consent landing serve (the built binary)', () => {
 
   it('a CONSENT_SECRET too short stops it at startup (exit 2), not on every request', async () => {
     const db = tempDb();
+    expect((await runCli(['--db', db, 'store', 'init'])).code).toBe(0);
     const c = spawn(process.execPath, [BIN, '--db', db, 'landing', 'serve', '--port', '0'], {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, CONSENT_SECRET: 'tiny-secret-xyz' },

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { runCli, runJson, scriptedPrompter, tempDb, tempDir } from './helpers/run-cli.js';
 import { join } from 'node:path';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 
 async function withProfile(db: string, email = 'alice@example.com', extra: string[] = []) {
   return runJson(db, ['profile', 'add', '--email', email, ...extra, '--json']);
@@ -29,9 +29,9 @@ describe('profile add', () => {
     const r = await runCli(['--db', db, 'profile', 'add', '--email', 'not-an-email', '--json']);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/Invalid email: "not-an-email" is not a valid email address/);
-    const list = await runJson(db, ['profile', 'list', '--json']);
-    expect(list).toEqual([]);
+    expect(JSON.parse(r.stderr).error.message).toMatch(/Invalid email: "not-an-email" is not a valid email address/);
+    // Not even an empty store is left behind.
+    expect(existsSync(db)).toBe(false);
   });
 
   it('refuses a phone number that is not international', async () => {
@@ -66,6 +66,7 @@ describe('profile show', () => {
 
   it('exits 3 for an unknown ref, with nothing on stdout', async () => {
     const db = tempDb();
+    await runJson(db, ['profile', 'add', '--email', 'someone@example.com', '--json']);
     for (const ref of ['42', 'nobody@example.com']) {
       const r = await runCli(['--db', db, 'profile', 'show', ref, '--json']);
       expect(r.code).toBe(3);
@@ -75,7 +76,9 @@ describe('profile show', () => {
   });
 
   it('exits 2 for a ref that is neither an id nor an email', async () => {
-    const r = await runCli(['--db', tempDb(), 'profile', 'show', 'bob']);
+    const db = tempDb();
+    await runJson(db, ['profile', 'add', '--email', 'someone@example.com', '--json']);
+    const r = await runCli(['--db', db, 'profile', 'show', 'bob']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/neither a profile id nor an email/);
   });

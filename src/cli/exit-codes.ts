@@ -9,6 +9,8 @@ export const EXIT = {
   conflict: 4,
   busy: 5,
   integrity: 6,
+  notPermitted: 7,
+  noSpace: 8,
   cancelled: 130,
   /** stdout closed by its reader (`… | head`): what a command killed by SIGPIPE reports. */
   closedPipe: 141,
@@ -18,10 +20,12 @@ export const EXIT_DESCRIPTIONS: readonly [number, string][] = [
   [EXIT.ok, 'success'],
   [EXIT.unexpected, 'unexpected error (a bug: rerun with --debug and report it)'],
   [EXIT.usage, 'usage error or invalid input'],
-  [EXIT.notFound, 'not found (profile, page, file)'],
+  [EXIT.notFound, 'not found (store, profile, page, file or folder)'],
   [EXIT.conflict, 'conflict (duplicate email, existing file or page, unpublished page)'],
   [EXIT.busy, 'store busy: another process held its lock too long'],
-  [EXIT.integrity, 'integrity failure (the ledger does not verify)'],
+  [EXIT.integrity, 'integrity failure (the ledger does not verify, or disagrees with the stored state)'],
+  [EXIT.notPermitted, 'not permitted: a file or folder cannot be read or written (permissions, read-only store or disk)'],
+  [EXIT.noSpace, 'no space left on the disk (nothing of the change was written)'],
   [EXIT.cancelled, 'cancelled at a prompt'],
   [EXIT.closedPipe, 'stdout closed by its reader (e.g. `| head`): stopped quietly, as SIGPIPE would'],
 ];
@@ -40,6 +44,10 @@ export function exitCodeFor(kind: ErrorKind): number {
       return EXIT.integrity;
     case 'cancelled':
       return EXIT.cancelled;
+    case 'not-permitted':
+      return EXIT.notPermitted;
+    case 'no-space':
+      return EXIT.noSpace;
   }
 }
 

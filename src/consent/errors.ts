@@ -3,18 +3,31 @@
  * (src/cli/exit-codes.ts); the HTTP server maps them to statuses.
  * `hint` says what to do about it.
  */
-export type ErrorKind = 'invalid' | 'not-found' | 'conflict' | 'busy' | 'cancelled' | 'integrity';
+export type ErrorKind =
+  | 'invalid'
+  | 'not-found'
+  | 'conflict'
+  | 'busy'
+  | 'cancelled'
+  | 'integrity'
+  /** The environment refuses: permission denied, a read-only file or file system. */
+  | 'not-permitted'
+  /** The disk (or quota) is full. */
+  | 'no-space';
 
 export class ConsentError extends Error {
   constructor(
     readonly kind: ErrorKind,
     message: string,
     readonly hint?: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; details?: unknown },
   ) {
     super(message, options);
     this.name = 'ConsentError';
+    this.details = options?.details;
   }
+  /** Machine-readable specifics for scripts (`--json` errors): e.g. the unknown refs, the first bad rows. */
+  readonly details?: unknown;
 }
 
 export const invalid = (message: string, hint?: string) => new ConsentError('invalid', message, hint);
@@ -22,6 +35,9 @@ export const notFound = (message: string, hint?: string) => new ConsentError('no
 export const conflict = (message: string, hint?: string) => new ConsentError('conflict', message, hint);
 export const busy = (message: string, hint?: string, cause?: unknown) =>
   new ConsentError('busy', message, hint, { cause });
+export const notPermitted = (message: string, hint?: string, cause?: unknown) =>
+  new ConsentError('not-permitted', message, hint, { cause });
+export const noSpace = (message: string, hint?: string, cause?: unknown) => new ConsentError('no-space', message, hint, { cause });
 export const cancelled = (message = 'Cancelled.') => new ConsentError('cancelled', message);
 
 export function isConsentError(e: unknown, kind?: ErrorKind): e is ConsentError {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, linkSync, statSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import BetterSqlite from 'better-sqlite3';
 import { CHANNELS, type Channel, type OptOutFlags } from '../../consent/channels.js';
@@ -170,7 +171,7 @@ export class SqliteStore implements LandingStore {
     try {
       return fn();
     } catch (e) {
-      throw translateSqliteError(e, this.busyTimeoutMs);
+      throw translateSqliteError(e, this.busyTimeoutMs, this.location);
     }
   }
 
@@ -362,6 +363,10 @@ export class SqliteStore implements LandingStore {
   }
 
   async backup(path: string) {
+    const folder = dirname(path);
+    if (!existsSync(folder) || !statSync(folder).isDirectory()) {
+      throw notFound(`Cannot write the backup ${path}: there is no folder ${folder}.`, 'Create the folder first, or choose another path.');
+    }
     if (existsSync(path)) {
       throw conflict(`${path} already exists; a backup never overwrites a file.`, 'Choose a new file name.');
     }

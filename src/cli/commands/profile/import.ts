@@ -1,7 +1,7 @@
 import { closeSync, openSync, statSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { invalid, notFound } from '../../../consent/errors.js';
+import { ConsentError, invalid, notFound } from '../../../consent/errors.js';
 import { importProfiles, importSource, InvalidRowsError, MAX_ERRORS, type ImportInput, type ImportSummary } from '../../../imports/import.js';
 import type { CommandContext } from '../../context.js';
 
@@ -34,11 +34,14 @@ export async function run(ctx: CommandContext, file: string, o: Record<string, u
   if (file === '-') input = { stream: ctx.deps.stdin.stream };
   else {
     const path = resolve(ctx.deps.cwd, file);
+    let st;
     try {
-      size = statSync(path).size;
+      st = statSync(path);
     } catch {
       throw notFound(`No file ${file}.`);
     }
+    if (st.isDirectory()) throw invalid(`${file} is a folder, not a CSV file.`, 'Give the path of the file to import (or - for stdin).');
+    size = st.size;
     input = { path, size };
   }
 
@@ -60,11 +63,14 @@ export async function run(ctx: CommandContext, file: string, o: Record<string, u
     progress?.done();
     if (e instanceof InvalidRowsError) {
       const s = e.summary;
-      for (const err of s.errors) ctx.notice(`line ${err.line}, column ${err.column}: ${err.reason}`);
-      if (s.invalid > s.errors.length) ctx.notice(`… and more (${s.invalid} invalid rows in all; --rejects <file> lists them all).`);
-      throw invalid(
+      // With --json the rows travel in the error's details instead.
+      if (!o.json) for (const err of s.errors) ctx.notice(`line ${err.line}, column ${err.column}: ${err.reason}`);
+      if (!o.json && s.invalid > s.errors.length) ctx.notice(`… and more (${s.invalid} invalid rows in all; --rejects <file> lists them all).`);
+      throw new ConsentError(
+        'invalid',
         `${s.invalid} of ${s.rows} row(s) in ${file} are invalid; nothing was written.`,
         rejects ? `The invalid rows are in ${String(o.rejects)} with a reason column; fix them, or pass --skip-invalid.` : 'Fix them, or pass --skip-invalid (with --rejects <file> to keep them).',
+        { details: { rows: s.rows, invalid: s.invalid, errors: s.errors.map((e) => ({ line: e.line, column: e.column, reason: e.reason })) } },
       );
     }
     throw e;
