@@ -14,6 +14,7 @@ export async function run(ctx: CommandContext, o: Record<string, unknown>): Prom
   if (typeof o.subscribed === 'string') await requireService(store, o.subscribed);
   const profiles = store.listProfiles({
     reachable: o.reachable as ContactChannel | undefined,
+    unreachable: o.unreachable as ContactChannel | undefined,
     optedOut: o.optedOut as Channel | undefined,
     subscribed: o.subscribed as string | undefined,
     limit,
