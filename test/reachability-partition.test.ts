@@ -91,6 +91,13 @@ describe('--reachable c and --unreachable c partition the store, for every chann
     expect(both.length).toBeGreaterThan(0);
     const limited = await runJson<Listed[]>(db, ['profile', 'list', '--unreachable', 'push', '--limit', '3', '--json']);
     expect(ids(limited)).toEqual(ids(everyone.filter((p) => !p.reachable.push)).slice(0, 3));
+    // The same channel on both sides matches no one: refused, not an empty list that looks like "nobody to suppress".
+    for (const cmd of ['list', 'export']) {
+      const none = await runCli(['--db', db, 'profile', cmd, '--reachable', 'sms', '--unreachable', 'sms']);
+      expect(none.code).toBe(2);
+      expect(none.stdout).toBe('');
+      expect(none.stderr).toContain('--reachable sms and --unreachable sms together match no one');
+    }
     const bad = await runCli(['--db', db, 'profile', 'list', '--unreachable', 'all']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/email, sms, phone, postal, fax, push/);

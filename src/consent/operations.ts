@@ -6,7 +6,7 @@ import { invalid, notFound } from './errors.js';
 import type { ChangeContext, LedgerEvent } from './ledger.js';
 import { blockedBy, reachability, refLabel, type Profile, type ProfileRef } from './profile.js';
 import { mayReceive, type Service, type Subscription, type SubscriptionResult } from './services.js';
-import type { ConsentResult, ConsentStore, LastChanges } from './store.js';
+import type { ConsentResult, ConsentStore, LastChanges, ProfileFilter } from './store.js';
 
 export async function requireProfile(store: ConsentStore, ref: ProfileRef): Promise<Profile> {
   const profile = await store.findProfile(ref);
@@ -110,6 +110,20 @@ export function describeEvent(e: LedgerEvent) {
     evidence: e.evidence,
     occurredAt: e.occurredAt,
   };
+}
+
+/**
+ * A filter that can match no one is refused rather than run: an empty
+ * suppression list looks like "nobody to leave out".
+ */
+export function checkProfileFilter(filter: ProfileFilter): ProfileFilter {
+  if (filter.reachable && filter.reachable === filter.unreachable) {
+    throw invalid(
+      `--reachable ${filter.reachable} and --unreachable ${filter.unreachable} together match no one: they are each other's complement.`,
+      'Give one of them (or two different channels).',
+    );
+  }
+  return filter;
 }
 
 export async function requireService(store: ConsentStore, name: string) {
