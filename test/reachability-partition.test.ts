@@ -8,16 +8,17 @@
  * `--opted-out c` counts an opt-out of `all`.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHANNELS, CONTACT_CHANNELS } from '../src/consent/channels.js';
-import { tmpdir } from 'node:os';
+import { CHANNELS, CONTACT_CHANNELS, type OptOutFlags } from '../src/consent/channels.js';
+import { isOptedOut, isReachable } from '../src/consent/profile.js';
 import { runCli, runJson } from './helpers/run-cli.js';
 
 interface Listed {
   id: number;
   email: string;
-  optOut: Record<string, boolean>;
+  optOut: OptOutFlags;
   reachable: Record<string, boolean>;
 }
 
@@ -68,7 +69,8 @@ describe('--reachable c and --unreachable c partition the store, for every chann
       // The SQL predicate against the domain's reachability() (profile JSON's `reachable`).
       expect(ids(reachable)).toEqual(ids(everyone.filter((p) => p.reachable[c])));
       expect(ids(unreachable)).toEqual(ids(everyone.filter((p) => !p.reachable[c])));
-      // And against the flags themselves: unreachable = opted out of c or of all.
+      // And against the domain's definition itself, on the flags (today: unreachable = opted out of c or of all).
+      expect(ids(reachable)).toEqual(ids(everyone.filter((p) => isReachable(p.optOut, c))));
       expect(ids(unreachable)).toEqual(ids(everyone.filter((p) => p.optOut.all || p.optOut[c])));
       expect(unreachable.length).toBeGreaterThan(0);
       expect(reachable.length).toBeGreaterThan(0);
@@ -109,6 +111,7 @@ describe('--opted-out', () => {
     for (const c of CONTACT_CHANNELS) {
       const listed = await runJson<Listed[]>(db, ['profile', 'list', '--opted-out', c, '--json']);
       expect(ids(listed)).toEqual(ids(everyone.filter((p) => p.optOut[c] || p.optOut.all)));
+      expect(ids(listed)).toEqual(ids(everyone.filter((p) => isOptedOut(p.optOut, c))));
       // Someone opted out of all but not of c is in it.
       expect(listed.some((p) => p.optOut.all && !p.optOut[c])).toBe(true);
       const exported = await runCli(['--db', db, 'profile', 'export', '--opted-out', c]);

@@ -6,7 +6,7 @@
  * reachability is added here, once, and `unreachable` (its negation) follows.
  * test/reachability-partition.test.ts checks it against the domain function.
  */
-import { CONTACT_CHANNELS, type ContactChannel } from '../../consent/channels.js';
+import { CONTACT_CHANNELS, type Channel, type ContactChannel } from '../../consent/channels.js';
 
 /** A channel known when the SQL is built, or an SQL expression holding a channel name (e.g. `v.channel`). */
 export type ChannelOperand = ContactChannel | { sql: string };
@@ -31,4 +31,9 @@ export function reachableSql(channel: ChannelOperand, profile = ''): string {
 /** Exactly the profiles `reachableSql` leaves out. */
 export function unreachableSql(channel: ChannelOperand, profile = ''): string {
   return `NOT ${reachableSql(channel, profile)}`;
+}
+
+/** The SQL form of the domain's `isOptedOut`: `all` itself for `all`, else the channel's flag or `all`. */
+export function optedOutSql(channel: Channel, profile = ''): string {
+  return channel === 'all' ? `${profile}optout_all = 1` : `(${profile}optout_all = 1 OR ${flag(profile, channel)} = 1)`;
 }

@@ -3,7 +3,7 @@ import { existsSync, linkSync, statSync, unlinkSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import BetterSqlite from 'better-sqlite3';
 import { CHANNELS, type Channel, type ContactChannel, type OptOutFlags } from '../../consent/channels.js';
-import { reachableSql, unreachableSql } from './reachability-sql.js';
+import { optedOutSql, reachableSql, unreachableSql } from './reachability-sql.js';
 import { ConsentError, conflict, notFound } from '../../consent/errors.js';
 import type { ServiceRepository } from '../../consent/services.js';
 import { SqliteServiceRepository } from './service-store.js';
@@ -216,8 +216,7 @@ export class SqliteStore implements LandingStore {
     const where = ['id > @after'];
     if (filter.reachable) where.push(reachableSql(filter.reachable));
     if (filter.unreachable) where.push(unreachableSql(filter.unreachable));
-    // Opted out of a channel includes opted out of `all` (isOptedOut in the domain).
-    if (filter.optedOut) where.push(filter.optedOut === 'all' ? 'optout_all = 1' : `(optout_all = 1 OR optout_${filter.optedOut} = 1)`);
+    if (filter.optedOut) where.push(optedOutSql(filter.optedOut));
     if (filter.subscribed) {
       const service = this.guard(() => this.db.prepare<[string], { channel: string }>('SELECT channel FROM services WHERE name = ?').get(filter.subscribed!));
       if (!service) throw notFound(`No service ${filter.subscribed}.`, 'See `consent service list`.');
