@@ -1,7 +1,7 @@
 import { CHANNEL_INFO, CHANNELS, CONTACT_CHANNELS, type Channel, type OptOutFlags } from '../../../consent/channels.js';
 import { invalid } from '../../../consent/errors.js';
 import { describeProfile, requireProfile, setConsent, wantedFlags } from '../../../consent/operations.js';
-import { isReachable, parseRef, type Profile } from '../../../consent/profile.js';
+import { blockedBy, isReachable, parseRef, type Profile } from '../../../consent/profile.js';
 import { parseChannels, type CommandContext } from '../../context.js';
 import { blockedNotice } from './blocked.js';
 
@@ -50,7 +50,9 @@ function stillBlocked(ctx: CommandContext, profile: Profile, wanted: Partial<Opt
   const asked = CONTACT_CHANNELS.filter((c) => wanted[c] === false);
   const blocked = asked.filter((c) => !isReachable(profile.optOut, c));
   if (blocked.length > 0) {
-    ctx.notice(blockedNotice(profile, ['all'], `they are still not reachable on ${blocked.join(', ')} (all wins over every channel)`));
+    // The named channels were just cleared, so what blocks them is `all` (which wins over every channel).
+    const flags = [...new Set(blocked.flatMap((c) => blockedBy(profile.optOut, c)))];
+    ctx.notice(blockedNotice(profile, flags, `they are still not reachable on ${blocked.join(', ')} (all wins over every channel)`));
   } else if (wanted.all === false && !profile.optOut.all) {
     const remaining = CONTACT_CHANNELS.filter((c) => profile.optOut[c]);
     if (remaining.length > 0) {
