@@ -4,10 +4,31 @@ import type { BulkStore } from './bulk.js';
 import type { ConsentChange, NewProfile, Profile, ProfileRef } from './profile.js';
 import type { ServiceRepository } from './services.js';
 
+/**
+ * Which profiles a listing returns (`listProfiles`, `bulk.listContacts`).
+ * Every criterion given must hold (AND); none given: every profile. Profiles
+ * come in id order; `limit` caps how many.
+ */
 export interface ProfileFilter {
-  /** Only profiles that may be contacted on this channel. */
+  /**
+   * Only profiles that may be contacted on this channel: `isReachable(optOut,
+   * channel)` (profile.ts), i.e. neither `all` nor the channel opted out.
+   */
   reachable?: ContactChannel;
-  /** Only profiles opted out of this channel (or `all`). */
+  /**
+   * Only profiles that may NOT be contacted on this channel: exactly the
+   * complement of `reachable` for the same channel, whatever rules
+   * reachability gains (a store implements it as the negation of its one
+   * `reachable` predicate, never as a second rule). The suppression list a
+   * sending system loads: `reachable: c` and `unreachable: c` partition the
+   * store.
+   */
+  unreachable?: ContactChannel;
+  /**
+   * Only profiles opted out of this channel: `isOptedOut(optOut, channel)`
+   * (profile.ts), i.e. for `all` the `all` flag itself, for a contact channel
+   * its flag OR `all`.
+   */
   optedOut?: Channel;
   /** Only those who may receive this service: subscribed and reachable on its channel. */
   subscribed?: string;

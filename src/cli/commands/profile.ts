@@ -4,8 +4,16 @@ import type { Act } from '../run.js';
 
 /** The filters `profile list` and `profile export` share (a ProfileFilter), worded once. */
 const FILTERS = {
-  reachable: () => new Option('--reachable <channel>', 'only those who may be contacted on this channel').choices(CONTACT_CHANNELS),
-  optedOut: () => new Option('--opted-out <channel>', 'only those opted out of this channel').choices(CHANNELS),
+  reachable: () =>
+    new Option('--reachable <channel>', 'only those who may be contacted on this channel (opted out of neither it nor all): the audience').choices(
+      CONTACT_CHANNELS,
+    ),
+  unreachable: () =>
+    new Option('--unreachable <channel>', 'only those who may not be contacted on this channel, exactly the rest of --reachable: the suppression list').choices(
+      CONTACT_CHANNELS,
+    ),
+  optedOut: () =>
+    new Option('--opted-out <channel>', 'only those opted out of this channel or of all (--opted-out all: of all itself)').choices(CHANNELS),
   subscribed: () => new Option('--subscribed <service>', 'only those who may receive this service (subscribed and reachable on its channel)'),
 };
 
@@ -76,6 +84,7 @@ export function registerProfile(program: Command, act: Act): void {
     .command('list')
     .description('list profiles')
     .addOption(FILTERS.reachable())
+    .addOption(FILTERS.unreachable())
     .addOption(FILTERS.optedOut())
     .addOption(FILTERS.subscribed())
     .option('--limit <n>', 'at most this many')
@@ -105,9 +114,15 @@ export function registerProfile(program: Command, act: Act): void {
     .command('export')
     .description('stream profiles as CSV (the import columns, subscribe_<service> included) or JSON lines')
     .addOption(FILTERS.reachable())
+    .addOption(FILTERS.unreachable())
     .addOption(FILTERS.optedOut())
     .addOption(FILTERS.subscribed())
     .addOption(new Option('--format <format>', 'output format').choices(['csv', 'jsonl']).default('csv'))
     .option('--out <file>', 'write to this file instead of stdout')
+    .addHelpText(
+      'after',
+      '\nWithout a filter it exports everyone, with their flags (a backup, or another system\'s import).\n' +
+        'To send: --reachable <channel> is the audience; --unreachable <channel> the suppression list.',
+    )
     .action(act(async (ctx, _args, o) => (await import('./profile/export.js')).run(ctx, o)));
 }

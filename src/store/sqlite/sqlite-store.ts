@@ -3,7 +3,8 @@ import { existsSync, linkSync, statSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import BetterSqlite from 'better-sqlite3';
-import { CHANNELS, type Channel, type OptOutFlags } from '../../consent/channels.js';
+import { CHANNELS, type Channel, type ContactChannel, type OptOutFlags } from '../../consent/channels.js';
+import { optedOutSql, reachableSql, unreachableSql } from './reachability-sql.js';
 import { ConsentError, conflict, notFound } from '../../consent/errors.js';
 import type { ServiceRepository } from '../../consent/services.js';
 import { SqliteServiceRepository } from './service-store.js';
@@ -214,13 +215,14 @@ export class SqliteStore implements LandingStore {
   /** The SQL condition and parameters of a filter (listProfiles, and the bulk store's lean listing). */
   filterSql(filter: ProfileFilter): { where: string; params: { service?: string } } {
     const where = ['id > @after'];
-    if (filter.reachable) where.push(`optout_all = 0 AND optout_${filter.reachable} = 0`);
-    if (filter.optedOut) where.push(`optout_${filter.optedOut} = 1`);
+    if (filter.reachable) where.push(reachableSql(filter.reachable));
+    if (filter.unreachable) where.push(unreachableSql(filter.unreachable));
+    if (filter.optedOut) where.push(optedOutSql(filter.optedOut));
     if (filter.subscribed) {
       const service = this.guard(() => this.db.prepare<[string], { channel: string }>('SELECT channel FROM services WHERE name = ?').get(filter.subscribed!));
       if (!service) throw notFound(`No service ${filter.subscribed}.`, 'See `consent service list`.');
       // Subscribed and reachable on the service's channel: an opt-out wins over a subscription.
-      where.push(`optout_all = 0 AND optout_${service.channel} = 0`);
+      where.push(reachableSql(service.channel as ContactChannel));
       where.push(`id IN (SELECT s.profile_id FROM subscriptions s JOIN services v ON v.id = s.service_id
                   WHERE v.name = @service AND s.status = 'subscribed')`);
     }

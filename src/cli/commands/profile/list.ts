@@ -1,6 +1,6 @@
 import type { Channel, ContactChannel } from '../../../consent/channels.js';
 import { invalid } from '../../../consent/errors.js';
-import { describeProfile, requireService } from '../../../consent/operations.js';
+import { checkProfileFilter, describeProfile, requireService } from '../../../consent/operations.js';
 import type { CommandContext } from '../../context.js';
 
 export async function run(ctx: CommandContext, o: Record<string, unknown>): Promise<void> {
@@ -9,15 +9,17 @@ export async function run(ctx: CommandContext, o: Record<string, unknown>): Prom
     limit = Number(o.limit);
     if (!Number.isInteger(limit) || limit < 1) throw invalid(`--limit must be a whole number of at least 1, not "${String(o.limit)}".`);
   }
-  const store = await ctx.store();
-  // Checked before the first byte: on an error stdout stays empty, even with --json.
-  if (typeof o.subscribed === 'string') await requireService(store, o.subscribed);
-  const profiles = store.listProfiles({
+  const filter = checkProfileFilter({
     reachable: o.reachable as ContactChannel | undefined,
+    unreachable: o.unreachable as ContactChannel | undefined,
     optedOut: o.optedOut as Channel | undefined,
     subscribed: o.subscribed as string | undefined,
     limit,
   });
+  const store = await ctx.store();
+  // Checked before the first byte: on an error stdout stays empty, even with --json.
+  if (typeof o.subscribed === 'string') await requireService(store, o.subscribed);
+  const profiles = store.listProfiles(filter);
   if (o.json) {
     // Streamed as one JSON array, so a large list never sits whole in memory.
     let first = true;
