@@ -10,6 +10,8 @@ export const EXIT = {
   busy: 5,
   integrity: 6,
   cancelled: 130,
+  /** Stopped by SIGTERM (128 + 15, what a shell reports for a process killed by it). */
+  terminated: 143,
   /** stdout closed by its reader (`… | head`): what a command killed by SIGPIPE reports. */
   closedPipe: 141,
 } as const;
@@ -22,7 +24,8 @@ export const EXIT_DESCRIPTIONS: readonly [number, string][] = [
   [EXIT.conflict, 'conflict (duplicate email, existing file or page, unpublished page)'],
   [EXIT.busy, 'store busy: another process held its lock too long'],
   [EXIT.integrity, 'integrity failure (the ledger does not verify)'],
-  [EXIT.cancelled, 'cancelled at a prompt'],
+  [EXIT.cancelled, 'cancelled at a prompt, or interrupted by Ctrl-C (SIGINT): nothing was written'],
+  [EXIT.terminated, 'stopped by SIGTERM: nothing was written'],
   [EXIT.closedPipe, 'stdout closed by its reader (e.g. `| head`): stopped quietly, as SIGPIPE would'],
 ];
 
@@ -40,6 +43,8 @@ export function exitCodeFor(kind: ErrorKind): number {
       return EXIT.integrity;
     case 'cancelled':
       return EXIT.cancelled;
+    case 'terminated':
+      return EXIT.terminated;
   }
 }
 

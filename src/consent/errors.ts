@@ -3,7 +3,7 @@
  * (src/cli/exit-codes.ts); the HTTP server maps them to statuses.
  * `hint` says what to do about it.
  */
-export type ErrorKind = 'invalid' | 'not-found' | 'conflict' | 'busy' | 'cancelled' | 'integrity';
+export type ErrorKind = 'invalid' | 'not-found' | 'conflict' | 'busy' | 'cancelled' | 'terminated' | 'integrity';
 
 export class ConsentError extends Error {
   constructor(
@@ -23,6 +23,9 @@ export const conflict = (message: string, hint?: string) => new ConsentError('co
 export const busy = (message: string, hint?: string, cause?: unknown) =>
   new ConsentError('busy', message, hint, { cause });
 export const cancelled = (message = 'Cancelled.') => new ConsentError('cancelled', message);
+/** Stopped by SIGINT (`cancelled`, as Ctrl-C at a prompt) or SIGTERM (`terminated`). */
+export const interrupted = (signal: string, message: string) =>
+  new ConsentError(signal === 'SIGTERM' ? 'terminated' : 'cancelled', message);
 
 export function isConsentError(e: unknown, kind?: ErrorKind): e is ConsentError {
   return e instanceof ConsentError && (kind === undefined || e.kind === kind);
