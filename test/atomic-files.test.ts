@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, runJson, tempDir } from './helpers/run-cli.js';
@@ -59,6 +59,7 @@ describe('every file the tool writes appears whole or not at all', () => {
     const s = await setup();
     const out = join(s.work, 'out.txt');
     writeFileSync(out, 'old content\n');
+    chmodSync(out, 0o600);
     const stop = new AbortController();
     stop.abort('SIGINT');
     const r = await runCli(['--db', s.db, ...w.argv(s, 'out.txt')], { cwd: s.work, interrupt: stop.signal });
@@ -73,6 +74,7 @@ describe('every file the tool writes appears whole or not at all', () => {
     const expected = await w.expected(s);
     expect(expected.length).toBeGreaterThan(0);
     expect(readFileSync(out, 'utf8')).toBe(expected);
+    expect(statSync(out).mode & 0o777).toBe(0o600); // the replaced file's permissions are kept
     expect(tree(s.work)).toEqual(['out.txt']);
   });
 

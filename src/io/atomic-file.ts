@@ -13,7 +13,7 @@
  * No domain, no terminal: usable from src/cli, src/landing and src/imports.
  */
 import { randomBytes } from 'node:crypto';
-import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /** Writes are gathered into chunks of about this size before they reach the disk. */
@@ -53,7 +53,18 @@ export async function openAtomicFile(path: string, options: AtomicFileOptions = 
   const { signal } = options;
   signal?.throwIfAborted();
   const tempPath = tempPathFor(path);
+  // A file being replaced keeps its permissions (an export someone made private stays private).
+  const previousMode = await stat(path).then((st) => (st.isFile() ? st.mode & 0o7777 : undefined), () => undefined);
   const handle: FileHandle = await open(tempPath, 'wx', 0o666);
+  if (previousMode !== undefined) {
+    try {
+      await handle.chmod(previousMode);
+    } catch (e) {
+      await handle.close().catch(() => undefined);
+      await unlink(tempPath).catch(() => undefined);
+      throw e;
+    }
+  }
   let buffer = '';
   let state: 'open' | 'committed' | 'discarded' = 'open';
 

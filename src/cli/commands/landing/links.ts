@@ -64,7 +64,8 @@ function chunkedWriter(stream: OutStream & { once?: unknown }) {
 
 /**
  * Streams pages of rows to `--out <file>` or stdout in ~64 KiB chunks (constant memory,
- * waiting on 'drain'), one `line(row)` each after an optional CSV header.
+ * waiting on 'drain' or on each write), one `line(row)` each after an optional CSV header.
+ * A file is written atomically (whole or not at all; Ctrl-C removes it, see output-file.ts).
  * Returns the count and the file written (undefined for stdout).
  */
 export async function streamRows<T>(
