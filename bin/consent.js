@@ -14,6 +14,7 @@ process.stdout.on('error', (e) => {
   process.exit(code);
 });
 
+let interrupts;
 const code = await run(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
@@ -28,9 +29,14 @@ const code = await run(process.argv.slice(2), {
     }
   },
   cwd: process.cwd(),
-  // Only long-running commands (the server) take over SIGINT/SIGTERM; others die as usual.
-  onShutdown: (handler) => {
-    for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => handler(sig));
+  // Only commands that must clean up (file writers, the server) take over
+  // SIGINT/SIGTERM; others die as usual. Once only: a second Ctrl-C kills.
+  interrupts: () => {
+    if (!interrupts) {
+      interrupts = new AbortController();
+      for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => interrupts.abort(sig));
+    }
+    return interrupts.signal;
   },
 });
 process.exitCode = code;

@@ -284,7 +284,7 @@ describe('landing serve: bad requests change nothing', () => {
     // retired: sign with key 1, rotate, retire key 1; the server re-reads keys after KEYRING_TTL_MS.
     bad.retired = good;
     await f.cli('keys', 'rotate');
-    await f.cli('keys', 'retire', '1');
+    await f.cli('keys', 'retire', '1', '--yes');
     f.clock.now = new Date(f.clock.now.getTime() + 60_000);
     const before = await f.eventCount();
     for (const [name, t] of Object.entries(bad)) {

@@ -12,6 +12,8 @@ export const EXIT = {
   notPermitted: 7,
   noSpace: 8,
   cancelled: 130,
+  /** Stopped by SIGTERM (128 + 15, what a shell reports for a process killed by it). */
+  terminated: 143,
   /** stdout closed by its reader (`… | head`): what a command killed by SIGPIPE reports. */
   closedPipe: 141,
 } as const;
@@ -26,7 +28,8 @@ export const EXIT_DESCRIPTIONS: readonly [number, string][] = [
   [EXIT.integrity, 'integrity failure (the ledger does not verify, or disagrees with the stored state)'],
   [EXIT.notPermitted, 'not permitted: a file or folder cannot be read or written (permissions, read-only store or disk)'],
   [EXIT.noSpace, 'no space left on the disk (nothing of the change was written)'],
-  [EXIT.cancelled, 'cancelled at a prompt'],
+  [EXIT.cancelled, 'cancelled at a prompt, or interrupted by Ctrl-C (SIGINT): nothing was written'],
+  [EXIT.terminated, 'stopped by SIGTERM: nothing was written'],
   [EXIT.closedPipe, 'stdout closed by its reader (e.g. `| head`): stopped quietly, as SIGPIPE would'],
 ];
 
@@ -48,6 +51,8 @@ export function exitCodeFor(kind: ErrorKind): number {
       return EXIT.notPermitted;
     case 'no-space':
       return EXIT.noSpace;
+    case 'terminated':
+      return EXIT.terminated;
   }
 }
 

@@ -9,6 +9,8 @@ export type ErrorKind =
   | 'conflict'
   | 'busy'
   | 'cancelled'
+  /** Stopped by SIGTERM. */
+  | 'terminated'
   | 'integrity'
   /** The environment refuses: permission denied, a read-only file or file system. */
   | 'not-permitted'
@@ -39,6 +41,9 @@ export const notPermitted = (message: string, hint?: string, cause?: unknown) =>
   new ConsentError('not-permitted', message, hint, { cause });
 export const noSpace = (message: string, hint?: string, cause?: unknown) => new ConsentError('no-space', message, hint, { cause });
 export const cancelled = (message = 'Cancelled.') => new ConsentError('cancelled', message);
+/** Stopped by SIGINT (`cancelled`, as Ctrl-C at a prompt) or SIGTERM (`terminated`). */
+export const interrupted = (signal: string, message: string) =>
+  new ConsentError(signal === 'SIGTERM' ? 'terminated' : 'cancelled', message);
 
 export function isConsentError(e: unknown, kind?: ErrorKind): e is ConsentError {
   return e instanceof ConsentError && (kind === undefined || e.kind === kind);

@@ -21,8 +21,10 @@ export interface ImportOptions {
   dryRun: boolean;
   /** Null on a dry run. */
   context: ChangeContext | null;
-  /** Where invalid rows go (the original cells plus a `reason` column). */
-  rejects?: { write(text: string): void };
+  /** Where invalid rows go (the original cells plus a `reason` column); each write is awaited (backpressure). */
+  rejects?: { write(text: string): Promise<void> | void };
+  /** Aborted (SIGINT/SIGTERM): the import stops before its next batch or before it applies, writing nothing. */
+  signal?: AbortSignal;
   /** Called after each batch with the data rows and bytes read so far. */
   onProgress?(rows: number, bytes: number): void;
 }
@@ -111,12 +113,13 @@ export async function importProfiles(bulk: BulkStore, input: ImportInput, file: 
     let invalidRows = 0;
     const errors: RowError[] = [];
     const onBatch = async (b: ParsedBatch) => {
+      options.signal?.throwIfAborted();
       if (b.unknownColumns) unknownColumns = b.unknownColumns;
       if (b.services) await session.header({ services: b.services });
       rows += b.rows;
       invalidRows += b.invalid;
       for (const e of b.errors) if (errors.length < MAX_ERRORS) errors.push(e);
-      if (b.rejects) options.rejects?.write(b.rejects);
+      if (b.rejects) await options.rejects?.write(b.rejects);
       if (b.staged.rows > 0) await session.stage(b.staged);
       options.onProgress?.(rows, b.bytesRead);
     };
@@ -140,6 +143,7 @@ export async function importProfiles(bulk: BulkStore, input: ImportInput, file: 
       };
       throw new InvalidRowsError({ ...base, ...none, dryRun: true });
     }
+    options.signal?.throwIfAborted();
     const counts = await session.apply({ allowOptin: options.allowOptin, services }, options.dryRun ? null : options.context);
     return { ...base, ...counts };
   } finally {

@@ -22,6 +22,8 @@ export interface RunOptions {
   env?: Record<string, string | undefined>;
   now?: Date;
   cwd?: string;
+  /** What `deps.interrupts()` returns: abort it to play SIGINT/SIGTERM (reason = the signal's name). */
+  interrupt?: AbortSignal;
 }
 
 const dirs: string[] = [];
@@ -58,6 +60,7 @@ export async function runCli(argv: string[], options: RunOptions = {}): Promise<
     user: () => 'tester',
     cwd: options.cwd ?? process.cwd(),
     prompter: options.prompter,
+    ...(options.interrupt ? { interrupts: () => options.interrupt! } : {}),
   };
   const code = await run(argv, deps);
   return { code, stdout, stderr };

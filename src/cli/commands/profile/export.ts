@@ -1,10 +1,8 @@
-import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
-import { resolve } from 'node:path';
 import type { Channel, ContactChannel } from '../../../consent/channels.js';
 import { checkProfileFilter, requireService } from '../../../consent/operations.js';
 import { exportProfiles, type ExportFormat } from '../../../imports/export.js';
 import type { CommandContext } from '../../context.js';
+import { writeOutputFile } from '../../output-file.js';
 
 export async function run(ctx: CommandContext, o: Record<string, unknown>): Promise<void> {
   const filter = checkProfileFilter({
@@ -29,12 +27,7 @@ export async function run(ctx: CommandContext, o: Record<string, unknown>): Prom
     ctx.notice(`Exported ${profiles} profile(s).`);
     return;
   }
-  const path = resolve(ctx.deps.cwd, o.out);
-  const out = createWriteStream(path);
-  const { profiles } = await exportProfiles(store, options, async (s) => {
-    if (!out.write(s)) await once(out, 'drain');
-  });
-  out.end();
-  await once(out, 'finish');
+  // Written under a temp name and renamed when whole: a sync job never sees a partial audience.
+  const { profiles } = await writeOutputFile(ctx, o.out, (out) => exportProfiles(store, options, (s) => out.write(s)));
   ctx.notice(`Exported ${profiles} profile(s) to ${o.out}.`);
 }

@@ -1,28 +1,10 @@
-import { closeSync, openSync, statSync, writeSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ConsentError, invalid, notFound } from '../../../consent/errors.js';
 import { importProfiles, importSource, InvalidRowsError, MAX_ERRORS, type ImportInput, type ImportSummary } from '../../../imports/import.js';
 import type { CommandContext } from '../../context.js';
-
-/** A buffered file writer for the rejects file (synchronous: it is written from the parse loop). */
-function fileSink(path: string) {
-  const fd = openSync(path, 'w');
-  let buf = '';
-  return {
-    write(text: string) {
-      buf += text;
-      if (buf.length > 1 << 16) {
-        writeSync(fd, buf);
-        buf = '';
-      }
-    },
-    close() {
-      if (buf) writeSync(fd, buf);
-      closeSync(fd);
-    },
-  };
-}
+import { interruptSignal, writeOutputFile } from '../../output-file.js';
 
 export async function run(ctx: CommandContext, file: string, o: Record<string, unknown>): Promise<void> {
   const delimiter = (o.delimiter as string | undefined) ?? ',';
@@ -46,19 +28,44 @@ export async function run(ctx: CommandContext, file: string, o: Record<string, u
   }
 
   const store = await ctx.store();
-  const rejects = typeof o.rejects === 'string' ? fileSink(resolve(ctx.deps.cwd, o.rejects)) : undefined;
   const progress = ctx.deps.stderr.isTTY ? progressBar(ctx, size) : undefined;
-  let summary: ImportSummary;
-  try {
-    summary = await importProfiles(store.bulk, input, file, {
+  const rejectsPath = typeof o.rejects === 'string' ? o.rejects : undefined;
+  // With --rejects a file is being written: Ctrl-C stops the import, writes nothing, and removes the temp file.
+  const signal = rejectsPath ? interruptSignal(ctx) : undefined;
+  const runImport = (rejects?: { write(text: string): Promise<void> }) =>
+    importProfiles(store.bulk, input, file, {
       delimiter,
       allowOptin: Boolean(o.allowOptin),
       skipInvalid: Boolean(o.skipInvalid),
       dryRun: Boolean(o.dryRun),
       context: o.dryRun ? null : ctx.change(importSource(file)),
       rejects,
+      signal,
       onProgress: progress?.update,
     });
+  let summary: ImportSummary;
+  try {
+    if (!rejectsPath) summary = await runImport();
+    else {
+      // The rejects file is written whole, also when invalid rows stop the import: it is what the user fixes.
+      let stopped: InvalidRowsError | undefined;
+      const done = await writeOutputFile(
+        ctx,
+        rejectsPath,
+        async (out) => {
+          try {
+            return await runImport(out);
+          } catch (e) {
+            if (!(e instanceof InvalidRowsError)) throw e;
+            stopped = e;
+            return undefined;
+          }
+        },
+        signal,
+      );
+      if (stopped) throw stopped;
+      summary = done!;
+    }
   } catch (e) {
     progress?.done();
     if (e instanceof InvalidRowsError) {
@@ -69,13 +76,11 @@ export async function run(ctx: CommandContext, file: string, o: Record<string, u
       throw new ConsentError(
         'invalid',
         `${s.invalid} of ${s.rows} row(s) in ${file} are invalid; nothing was written.`,
-        rejects ? `The invalid rows are in ${String(o.rejects)} with a reason column; fix them, or pass --skip-invalid.` : 'Fix them, or pass --skip-invalid (with --rejects <file> to keep them).',
+        rejectsPath ? `The invalid rows are in ${rejectsPath} with a reason column; fix them, or pass --skip-invalid.` : 'Fix them, or pass --skip-invalid (with --rejects <file> to keep them).',
         { details: { rows: s.rows, invalid: s.invalid, errors: s.errors.map((e) => ({ line: e.line, column: e.column, reason: e.reason })) } },
       );
     }
     throw e;
-  } finally {
-    rejects?.close();
   }
   progress?.done();
 
