@@ -31,6 +31,7 @@ const WRITE_COMMANDS_NEEDING_A_STORE: string[][] = [
   ['profile', 'optin', 'ann@example.com', '--channel', 'email'],
   ['blocklist-all', 'ann@example.com'],
   ['landing', 'publish', 'prefs'],
+  ['keys', 'retire', '1', '--yes'],
 ];
 
 describe('a read command never creates a store (a mistyped --db is not an empty store)', () => {
