@@ -10,11 +10,14 @@ export class ConsentError extends Error {
     readonly kind: ErrorKind,
     message: string,
     readonly hint?: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; details?: unknown },
   ) {
     super(message, options);
     this.name = 'ConsentError';
+    this.details = options?.details;
   }
+  /** Machine-readable specifics for scripts (`--json` errors): e.g. the unknown refs, the first bad rows. */
+  readonly details?: unknown;
 }
 
 export const invalid = (message: string, hint?: string) => new ConsentError('invalid', message, hint);
