@@ -123,10 +123,11 @@ export type LedgerVerification =
 /** Where a verification stands, for a progress display. */
 export type VerifyProgress =
   | { phase: 'chain'; events: number; total: number }
+  | { phase: 'replay'; events: number; total: number }
   | { phase: 'state'; profiles: number; total: number };
 
 export interface VerifyOptions {
-  /** Called now and then (about every 100,000 events or profiles), never after the result. */
+  /** Called now and then (every 20,000 to 100,000 events or profiles), never after the result. */
   onProgress?: (p: VerifyProgress) => void;
 }
 

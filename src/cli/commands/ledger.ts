@@ -50,7 +50,9 @@ function progressLine(ctx: CommandContext) {
       const line =
         p.phase === 'chain'
           ? `Verifying chain… ${n(p.events)} / ${n(p.total)} events`
-          : `Checking state… ${n(p.profiles)} / ${n(p.total)} profiles`;
+          : p.phase === 'replay'
+            ? `Replaying ledger… ${n(p.events)} / ${n(p.total)} events`
+            : `Checking state of profiles… ${n(p.profiles)} / ${n(p.total)}`;
       ctx.deps.stderr.write(`\r${line}\x1b[K`);
       drawn = true;
     },
