@@ -23,7 +23,7 @@ export function registerLedger(program: Command, act: Act): void {
           if ('disagreement' in result) {
             throw new ConsentError(
               'integrity',
-              `The state of profile ${result.disagreement.profileId} disagrees with the ledger: ${result.problem}.`,
+              `The ledger is intact but does not vouch for the state: ${result.problem}.`,
               `The chain itself is intact (${result.blocks} blocks, ${result.events} events): the profile or subscription rows were changed behind the tool's back. Restore from a backup and investigate who wrote to the store.`,
               { details: result },
             );

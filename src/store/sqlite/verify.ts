@@ -157,6 +157,7 @@ export function verifyChain(db: Database.Database, options: VerifyOptions = {}):
     }
   };
 
+  options.onProgress?.({ phase: 'chain', events: 0, total });
   let after = 0;
   for (;;) {
     const page = blocksStmt.all(after);
