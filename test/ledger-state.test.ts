@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { openStore } from '../src/store/index.js';
-import { verifyState, verifyStateSql } from '../src/store/sqlite/verify.js';
+import { canonicalEvent } from '../src/consent/ledger.js';
+import { CANONICAL_SQL, verifyState, verifyStateSql } from '../src/store/sqlite/verify.js';
 import { form, serverFixture } from './helpers/landing-server.js';
 import { runCli, runJson, tempDb, tempDir } from './helpers/run-cli.js';
 
@@ -284,6 +285,15 @@ describe('the chain check reads texts built by SQLite: they must be canonicalEve
       const r = await runCli(['--db', db, '--actor', reason, i % 2 ? 'profile optin' : 'profile optout', '1', '--channel', 'email', '--reason', reason].flatMap((x) => (x.startsWith('profile ') ? x.split(' ') : [x])));
       expect(r.code, r.stderr).toBe(0);
     }
+    // The fast path's text is canonicalEvent's for every row (else verify would only pass by its row-by-row fallback).
+    const raw = new Database(db, { readonly: true });
+    const rows = raw.prepare(`SELECT *, ${CANONICAL_SQL} AS text FROM ledger_events ORDER BY id`).all() as any[];
+    raw.close();
+    expect(rows).toHaveLength(4);
+    for (const e of rows) {
+      expect(e.text).toBe(canonicalEvent({ ...e, profileId: e.profile_id, evidenceJson: e.evidence, occurredAt: e.occurred_at }));
+    }
+    expect(rows.map((e) => e.reason)).toEqual(odd);
     const store = await openStore(db);
     try {
       expect(await store.verifyLedger()).toMatchObject({ ok: true, events: 4 });

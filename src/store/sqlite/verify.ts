@@ -51,7 +51,7 @@ interface EventRow {
  * ordered by id, which the rowid range scan yields without a sort (an ORDER BY
  * inside group_concat would sort every page).
  */
-const CANONICAL_SQL = `CASE WHEN service IS NULL
+export const CANONICAL_SQL = `CASE WHEN service IS NULL
   THEN json_array(id, profile_id, channel, action, source, actor, reason, evidence, occurred_at)
   ELSE json_array(id, profile_id, channel, action, source, actor, reason, evidence, occurred_at, service) END`;
 
