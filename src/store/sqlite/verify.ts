@@ -258,6 +258,7 @@ export function verifyState(db: Database.Database, options: VerifyOptions = {}):
   const bottom = Math.min(one('SELECT min(id) FROM profiles'), one('SELECT min(profile_id) FROM ledger_events'), one('SELECT min(profile_id) FROM subscriptions'));
   if (top > MAX_DENSE_ID || bottom < 0) return verifyStateSql(db, options);
   const serviceKeys = Math.max(one('SELECT max(id) FROM services'), one('SELECT max(service_id) FROM subscriptions')) + 1;
+  if (serviceKeys * (top + 1) > Number.MAX_SAFE_INTEGER) return verifyStateSql(db, options); // keys would collide
   const totalProfiles = one('SELECT count(*) FROM profiles');
   const lastEvent = one('SELECT max(id) FROM ledger_events');
 
