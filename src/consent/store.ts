@@ -1,5 +1,5 @@
 import type { Channel, ContactChannel, OptOutFlags } from './channels.js';
-import type { ChangeContext, LedgerEvent, LedgerVerification } from './ledger.js';
+import type { ChangeContext, LedgerEvent, LedgerVerification, VerifyOptions } from './ledger.js';
 import type { BulkStore } from './bulk.js';
 import type { ConsentChange, NewProfile, Profile, ProfileRef } from './profile.js';
 import type { ServiceRepository } from './services.js';
@@ -72,8 +72,26 @@ export interface ConsentStore {
   lastChanges(profileId: number): Promise<LastChanges>;
   /** Newest first. */
   history(profileId: number): Promise<LedgerEvent[]>;
-  verifyLedger(): Promise<LedgerVerification>;
-  /** A consistent copy of the store, checked, at a path that must not exist yet. */
+  /**
+   * Checks the ledger from one read snapshot, in two steps, and returns the first failure:
+   * 1. the chain: every block's hash recomputed from its events (a ChainBroken result
+   *    names the first broken event; nothing else is checked then);
+   * 2. the state: the ledger replayed (replayLedger in ledger.ts: every flag and
+   *    subscription is what its last event says; no event = opted in, no
+   *    subscription) and compared, for every profile id found in `profiles`, in the
+   *    events or in the subscriptions, with the profile's seven flags and its
+   *    subscription rows (service by name, status). A StateDisagrees result names the
+   *    lowest such profile id and the first disagreement of that profile as
+   *    compareState orders them (missing profile row, flags in CHANNELS order,
+   *    subscriptions by service name), with its `detail` sentence from compareState.
+   * `onProgress` is called during both steps.
+   */
+  verifyLedger(options?: VerifyOptions): Promise<LedgerVerification>;
+  /**
+   * A consistent copy of the store at a path that must not exist yet, checked
+   * (integrity, then verifyLedger's two steps on the copy) before it is put in
+   * place: when a check fails, an integrity error is thrown and no file is left.
+   */
   backup(path: string): Promise<{ path: string; bytes: number; profiles: number; events: number }>;
   close(): Promise<void>;
 }

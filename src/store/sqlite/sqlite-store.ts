@@ -15,7 +15,9 @@ import {
   type ChangeContext,
   type LedgerEvent,
   type LedgerVerification,
+  type VerifyOptions,
 } from '../../consent/ledger.js';
+import { verifyStore } from './verify.js';
 import { applyChanges, planChanges, type NewProfile, type Profile, type ProfileRef } from '../../consent/profile.js';
 import type {
   ConsentRequest,
@@ -360,8 +362,9 @@ export class SqliteStore implements LandingStore {
     return this.guard(() => this.stmts.history.all(profileId).map(rowToEvent));
   }
 
-  async verifyLedger(): Promise<LedgerVerification> {
-    return this.guard(() => verifyChain(this.db));
+  async verifyLedger(options: VerifyOptions = {}): Promise<LedgerVerification> {
+    // One read transaction: the chain and the state are checked on one snapshot.
+    return this.guard(() => this.db.transaction(() => verifyStore(this.db, options))());
   }
 
   async backup(path: string) {
@@ -382,8 +385,11 @@ export class SqliteStore implements LandingStore {
       try {
         const check = copy.pragma('integrity_check', { simple: true });
         if (check !== 'ok') throw new ConsentError('integrity', `The backup copy failed its integrity check: ${String(check)}.`);
-        const chain = verifyChain(copy);
-        if (!chain.ok) throw new ConsentError('integrity', `The backup copy's ledger does not verify: ${chain.problem}.`);
+        const chain = copy.transaction(() => verifyStore(copy))();
+        if (!chain.ok) {
+          const what = 'disagreement' in chain ? 'state disagrees with its ledger' : 'ledger does not verify';
+          throw new ConsentError('integrity', `The backup copy's ${what}: ${chain.problem}.`, 'No backup was written. Run `consent ledger verify` on the store and restore it from an earlier backup.');
+        }
         counts = {
           profiles: (copy.prepare('SELECT count(*) AS n FROM profiles').get() as { n: number }).n,
           events: chain.events,
@@ -410,65 +416,4 @@ export class SqliteStore implements LandingStore {
   }
 }
 
-/** Recomputes every block's hash from its events; names the first place it breaks. */
-export function verifyChain(db: Database.Database): LedgerVerification {
-  const blocksStmt = db.prepare<[number], {
-    id: number;
-    first_event_id: number;
-    last_event_id: number;
-    event_count: number;
-    prev_hash: string;
-    hash: string;
-  }>('SELECT * FROM ledger_blocks WHERE id > ? ORDER BY id LIMIT 1000');
-  const eventsStmt = db.prepare<[number, number], EventRow>(
-    'SELECT * FROM ledger_events WHERE id BETWEEN ? AND ? ORDER BY id',
-  );
-  let prevHash = GENESIS_HASH;
-  let prevLast = 0;
-  let blocks = 0;
-  let events = 0;
-  let after = 0;
-  const fail = (brokenEventId: number | null, blockId: number | null, problem: string): LedgerVerification => ({
-    ok: false,
-    blocks,
-    events,
-    brokenEventId,
-    blockId,
-    problem,
-  });
-  for (;;) {
-    const page = blocksStmt.all(after);
-    if (page.length === 0) break;
-    for (const b of page) {
-      if (b.prev_hash !== prevHash) {
-        return fail(b.first_event_id, b.id, `block ${b.id} does not follow the block before it (a block was removed or rewritten)`);
-      }
-      if (b.first_event_id !== prevLast + 1) {
-        return fail(prevLast + 1, b.id, `event ${prevLast + 1} is missing (deleted)`);
-      }
-      const hasher = new BlockHasher(b.prev_hash);
-      let expected = b.first_event_id;
-      for (const e of eventsStmt.iterate(b.first_event_id, b.last_event_id)) {
-        if (e.id !== expected) return fail(expected, b.id, `event ${expected} is missing (deleted)`);
-        hasher.add(canonicalRow(e));
-        expected++;
-      }
-      if (expected !== b.last_event_id + 1) return fail(expected, b.id, `event ${expected} is missing (deleted)`);
-      if (hasher.size !== b.event_count || hasher.digest() !== b.hash) {
-        const where =
-          b.first_event_id === b.last_event_id
-            ? `event ${b.first_event_id}`
-            : `an event among ${b.first_event_id}–${b.last_event_id}`;
-        return fail(b.first_event_id, b.id, `${where} was edited after it was recorded (block ${b.id} no longer matches its hash)`);
-      }
-      prevHash = b.hash;
-      prevLast = b.last_event_id;
-      blocks++;
-      events += b.event_count;
-      after = b.id;
-    }
-  }
-  const stray = db.prepare<[number], { id: number }>('SELECT id FROM ledger_events WHERE id > ? ORDER BY id LIMIT 1').get(prevLast);
-  if (stray) return fail(stray.id, null, `event ${stray.id} was added outside the tool (it belongs to no block)`);
-  return { ok: true, blocks, events, head: prevHash };
-}
+export { verifyChain, verifyState, verifyStore } from './verify.js';
