@@ -85,8 +85,8 @@ export interface RunningServer {
   url: string;
   /** Stops accepting, finishes what is in flight and commits what is queued. */
   close(): Promise<void>;
-  /** The group committer's counters. */
-  readonly stats: { commits: number; submissions: number };
+  /** The group committer's counters: transactions, submissions, and consent changes (ledger events) written. */
+  readonly stats: { commits: number; submissions: number; changes: number };
 }
 
 const MESSAGES: Record<Lang, Record<'notFound' | 'method' | 'badLink' | 'oldLink' | 'badEmail' | 'badRequest' | 'tooLarge' | 'mediaType' | 'busy' | 'error' | 'oneClickBody', [string, string]>> = {
@@ -603,7 +603,7 @@ function registerPostRoutes(app: App, ctx: ServerContext): void {
       // Known or not, the answer is the same page with the same status: it never tells whether an address is known.
       const context = { source, actor: ACTORS.emailForm, reason: null, evidence: await ctx.evidence(req, page, 'email-form'), occurredAt: at };
       if (page.definition.type === 'acquisition') {
-        await ctx.store.landing.createAndApply(email, { wanted, subscriptions, context });
+        await ctx.committer.commitAlone(() => ctx.store.landing.createAndApply(email, { wanted, subscriptions, context }));
       } else {
         const profile = await ctx.store.findProfile({ email });
         if (profile && Object.keys(wanted).length > 0) await commit(ctx, profile.id, wanted, context, subscriptions);
