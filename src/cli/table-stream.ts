@@ -77,17 +77,24 @@ class TsvStream extends PagedStream {
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
 
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
+/** Terminal columns of a text without control characters; printable ASCII (most cells) without string-width's cost. */
+function width(text: string): number {
+  return PRINTABLE_ASCII.test(text) ? text.length : stringWidth(text);
+}
+
 /** A cell as shown: controls replaced, cut to `max` columns with an ellipsis. */
 export function fitCell(text: string, max = Infinity): string {
   const clean = text.replace(CONTROL, '\ufffd');
-  if (stringWidth(clean) <= max) return clean;
+  if (width(clean) <= max) return clean;
   let out = '';
-  let width = 0;
+  let used = 0;
   for (const ch of clean) {
-    const w = stringWidth(ch);
-    if (width + w > max - 1) break;
+    const w = width(ch);
+    if (used + w > max - 1) break;
     out += ch;
-    width += w;
+    used += w;
   }
   return out + '…';
 }
@@ -97,18 +104,24 @@ class BoxedStream extends PagedStream {
 
   protected render(page: readonly (readonly string[])[]): string {
     const cells = page.map((r) => this.columns.map((c, i) => fitCell(r[i] ?? '', c.max)));
-    const natural = this.columns.map((c, i) => Math.max(stringWidth(c.head), ...cells.map((r) => stringWidth(r[i]!))));
+    const widths = cells.map((r) => r.map(width));
+    const natural = this.columns.map((c, i) => {
+      let w = width(c.head);
+      for (const r of widths) if (r[i]! > w) w = r[i]!;
+      return w;
+    });
     let out = '';
     const prev = this.widths;
     if (!prev || natural.some((w, i) => w > prev[i]!)) {
       if (prev) out += this.line('└', '┴', '┘', prev);
-      const widths = prev ? natural.map((w, i) => Math.max(w, prev[i]!)) : natural;
-      this.widths = widths;
-      out += this.line('┌', '┬', '┐', widths);
-      out += this.cells(this.columns.map((c) => c.head), widths, true);
-      out += this.line('├', '┼', '┤', widths);
+      const grown = prev ? natural.map((w, i) => Math.max(w, prev[i]!)) : natural;
+      this.widths = grown;
+      const head = this.columns.map((c) => c.head);
+      out += this.line('┌', '┬', '┐', grown);
+      out += this.cells(head, head.map(width), grown, true);
+      out += this.line('├', '┼', '┤', grown);
     }
-    for (const r of cells) out += this.cells(r, this.widths!);
+    for (let r = 0; r < cells.length; r++) out += this.cells(cells[r]!, widths[r]!, this.widths!);
     return out;
   }
 
@@ -120,9 +133,10 @@ class BoxedStream extends PagedStream {
     return left + widths.map((w) => '─'.repeat(w + 2)).join(mid) + right + '\n';
   }
 
-  private cells(row: readonly string[], widths: readonly number[], head = false): string {
+  /** One line: each text (of terminal width `used[i]`) padded to its column's width. */
+  private cells(row: readonly string[], used: readonly number[], widths: readonly number[], head = false): string {
     const padded = row.map((text, i) => {
-      const gap = ' '.repeat(widths[i]! - stringWidth(text));
+      const gap = ' '.repeat(widths[i]! - used[i]!);
       return !head && this.columns[i]!.align === 'right' ? gap + text : text + gap;
     });
     return '│ ' + padded.join(' │ ') + ' │\n';
