@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LandingStore } from '../src/landing/repository.js';
 import { openStore } from '../src/store/index.js';
 import { runCli, tempDir } from './helpers/run-cli.js';
@@ -14,8 +15,7 @@ import { runCli, tempDir } from './helpers/run-cli.js';
 const BIN = join(import.meta.dirname, '..', 'bin', 'consent.js');
 
 /** A store with `n` profiles, imported through the CLI from a generated CSV (emails of varying length, some names, some opt-outs). */
-async function storeWith(n: number): Promise<{ db: string; dir: string; email: (i: number) => string }> {
-  const dir = tempDir();
+async function storeWith(n: number, dir = tempDir()): Promise<{ db: string; dir: string; email: (i: number) => string }> {
   const db = join(dir, 'consent.db');
   const email = (i: number) => `person.${'x'.repeat(i % 7)}${i}@example.com`;
   const lines = ['email,first_name,last_name,optout_sms,optout_all'];
@@ -137,33 +137,66 @@ describe('profile list streams', () => {
     expect(none).toEqual({ code: 0, stdout: '', stderr: 'No profiles match.\n' });
   });
 
-  it('the binary on a real terminal (a PTY): 200,000 profiles are listed to the last one, exit 0, in a 32 MiB heap and under 160 MiB of memory', async () => {
-    const n = 200_000;
-    const { db, email } = await storeWith(n);
-    /** Runs `consent profile list` with a PTY as its terminal (script(1)); returns its exit code, output and peak RSS. */
+});
+
+describe('profile list through the binary, 200,000 profiles', () => {
+  const n = 200_000;
+  let big: Awaited<ReturnType<typeof storeWith>>;
+  // A folder of its own: the helper's folders are removed after each test, this one is shared by the file's tests.
+  const dir = mkdtempSync(join(tmpdir(), 'consent-list-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  beforeAll(async () => {
+    big = await storeWith(n, dir);
+  }, 120_000);
+
+  /** `consent profile list …` under /usr/bin/time with the JS heap capped at 32 MiB: a listing held in memory cannot finish. */
+  const command = (argv: string[]) => ['/usr/bin/time', '-f', 'peak-rss-kib=%M', process.execPath, '--max-old-space-size=32', BIN, '--db', big.db, 'profile', 'list', ...argv];
+  const peakRss = (text: string) => Number(/peak-rss-kib=(\d+)/.exec(text)?.[1] ?? NaN);
+
+  it('on a real terminal (a PTY): listed to the last one, exit 0, in a 32 MiB heap and under 160 MiB of memory', async () => {
+    /** Runs the command with a PTY as its terminal (script(1)); returns its exit code and everything it showed. */
     const onTerminal = () =>
-      new Promise<{ code: number | null; out: string; rssKiB: number }>((resolve) => {
-        const cmd = ['/usr/bin/time', '-f', 'peak-rss-kib=%M', process.execPath, '--max-old-space-size=32', BIN, '--db', db, 'profile', 'list']
+      new Promise<{ code: number | null; out: string }>((resolve) => {
+        const cmd = command([])
           .map((a) => `'${a.replace(/'/g, `'\\''`)}'`)
           .join(' ');
         const child = spawn('script', ['-qec', cmd, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TERM: 'xterm' } });
         const chunks: Buffer[] = [];
         child.stdout.on('data', (c: Buffer) => chunks.push(c));
         child.stderr.on('data', (c: Buffer) => chunks.push(c));
-        child.on('close', (code) => {
-          const out = Buffer.concat(chunks).toString('utf8');
-          const m = /peak-rss-kib=(\d+)/.exec(out);
-          resolve({ code, out, rssKiB: m ? Number(m[1]) : NaN });
-        });
+        child.on('close', (code) => resolve({ code, out: Buffer.concat(chunks).toString('utf8') }));
       });
     const full = await onTerminal();
     expect(full.code, full.out.slice(-500)).toBe(0);
     expect(full.out).toContain('┌'); // it did see a terminal: a boxed table, not tab-separated text
     expect(full.out).not.toContain('Maximum call stack');
-    expect(full.out).toContain(`│ ${email(n)}`);
+    expect(full.out).toContain(`│ ${big.email(n)}`);
     expect(full.out.match(/^│ +\d+ │/gm)).toHaveLength(n);
-    // Flat: with the JS heap capped at 32 MiB a listing held in memory could not finish; the whole process stays small.
-    expect(full.rssKiB).toBeGreaterThan(0);
-    expect(full.rssKiB).toBeLessThan(160 * 1024);
+    expect(peakRss(full.out)).toBeLessThan(160 * 1024);
   }, 120_000);
+
+  for (const argv of [['--json'], []]) {
+    it(`piped into a slow reader (${argv.join(' ') || 'tab-separated'}): it waits for the pipe instead of queueing the listing in memory`, async () => {
+      const [bin, ...args] = command(argv);
+      const child = spawn(bin!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (c) => (stderr += c));
+      const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+      // Not read for two seconds: the pipe fills at once and the command must wait for it.
+      child.stdout.pause();
+      await new Promise((r) => setTimeout(r, 2000));
+      let bytes = 0;
+      let tail = '';
+      child.stdout.on('data', (c: Buffer) => {
+        bytes += c.length;
+        tail = (tail + c.toString('utf8')).slice(-2000);
+      });
+      child.stdout.resume();
+      expect(await closed, stderr).toBe(0);
+      expect(bytes).toBeGreaterThan(n * 40);
+      expect(tail).toContain(big.email(n));
+      if (argv[0] === '--json') expect(tail.endsWith('\n]\n')).toBe(true);
+      expect(peakRss(stderr)).toBeLessThan(160 * 1024);
+    }, 120_000);
+  }
 });

@@ -1,5 +1,19 @@
+import { once } from 'node:events';
 import stringWidth from 'string-width';
 import type { OutStream } from './deps.js';
+
+/**
+ * Writes, and when the stream asks to wait (a pipe whose reader is slower:
+ * Node then queues the text in memory), waits for it to drain. Our store
+ * calls never yield to the event loop, so without this wait a long listing
+ * piped into a slow reader would queue all of itself.
+ */
+export function writeOut(stream: OutStream, text: string): Promise<void> | undefined {
+  const ok = stream.write(text);
+  const emitter = stream as OutStream & { once?: unknown };
+  if (ok === false && typeof emitter.once === 'function') return once(emitter as unknown as NodeJS.EventEmitter, 'drain').then(() => undefined);
+  return undefined;
+}
 
 export interface StreamColumn {
   head: string;
@@ -9,9 +23,10 @@ export interface StreamColumn {
 }
 
 export interface TableStream {
-  row(cells: readonly string[]): void;
+  /** Adds a row; a promise when a page was written and the stream must drain first (await it). */
+  row(cells: readonly string[]): Promise<void> | undefined;
   /** Writes what is buffered and closes the table. */
-  end(): void;
+  end(): Promise<void> | undefined;
   /** Data rows written so far. */
   readonly rows: number;
 }
@@ -44,26 +59,33 @@ abstract class PagedStream implements TableStream {
     private readonly pageRows: number,
   ) {}
 
-  row(cells: readonly string[]): void {
+  row(cells: readonly string[]): Promise<void> | undefined {
     this.page.push(cells);
-    if (this.page.length >= this.pageRows) this.flush();
+    return this.page.length >= this.pageRows ? this.flush() : undefined;
   }
 
-  end(): void {
-    this.flush();
-    this.close();
+  end(): Promise<void> | undefined {
+    const text = (this.page.length > 0 ? this.take() : '') + this.close();
+    return text ? writeOut(this.out, text) : undefined;
   }
 
-  private flush(): void {
-    if (this.page.length === 0) return;
+  private take(): string {
     const page = this.page;
     this.page = [];
-    this.out.write(this.render(page));
+    const text = this.render(page);
     this.rows += page.length;
+    return text;
+  }
+
+  private flush(): Promise<void> | undefined {
+    return writeOut(this.out, this.take());
   }
 
   protected abstract render(page: readonly (readonly string[])[]): string;
-  protected close(): void {}
+  /** What closes the table ('' when nothing does). */
+  protected close(): string {
+    return '';
+  }
 }
 
 class TsvStream extends PagedStream {
@@ -125,8 +147,8 @@ class BoxedStream extends PagedStream {
     return out;
   }
 
-  protected override close(): void {
-    if (this.widths) this.out.write(this.line('└', '┴', '┘', this.widths));
+  protected override close(): string {
+    return this.widths ? this.line('└', '┴', '┘', this.widths) : '';
   }
 
   private line(left: string, mid: string, right: string, widths: readonly number[]): string {

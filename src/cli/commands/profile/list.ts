@@ -2,7 +2,7 @@ import type { Channel, ContactChannel } from '../../../consent/channels.js';
 import { invalid } from '../../../consent/errors.js';
 import { describeProfile, requireService } from '../../../consent/operations.js';
 import type { CommandContext } from '../../context.js';
-import { openTableStream, type StreamColumn } from '../../table-stream.js';
+import { openTableStream, TABLE_PAGE_ROWS, writeOut, type StreamColumn } from '../../table-stream.js';
 
 export async function run(ctx: CommandContext, o: Record<string, unknown>): Promise<void> {
   let limit: number | undefined;
@@ -20,14 +20,20 @@ export async function run(ctx: CommandContext, o: Record<string, unknown>): Prom
     limit,
   });
   if (o.json) {
-    // Streamed as one JSON array, so a large list never sits whole in memory.
+    // Streamed as one JSON array, a page of objects per write, so a large list never sits whole in memory.
+    const out = ctx.deps.stdout;
     let first = true;
-    ctx.deps.stdout.write('[');
+    let page = '[';
+    let n = 0;
     for await (const p of profiles) {
-      ctx.deps.stdout.write((first ? '\n' : ',\n') + JSON.stringify(await describeProfile(store, p)));
+      page += (first ? '\n' : ',\n') + JSON.stringify(await describeProfile(store, p));
       first = false;
+      if (++n % TABLE_PAGE_ROWS === 0) {
+        await writeOut(out, page);
+        page = '';
+      }
     }
-    ctx.deps.stdout.write(first ? ']\n' : '\n]\n');
+    await writeOut(out, page + (first ? ']\n' : '\n]\n'));
     return;
   }
   // Streamed a page at a time, on a terminal as in a pipe: a million profiles never sit in memory.
@@ -36,9 +42,9 @@ export async function run(ctx: CommandContext, o: Record<string, unknown>): Prom
     const out = Object.entries(p.optOut)
       .filter(([, v]) => v)
       .map(([c]) => c);
-    table.row([String(p.id), p.email, p.phone ?? '', [p.firstName, p.lastName].filter(Boolean).join(' '), out.join(',') || '-']);
+    await table.row([String(p.id), p.email, p.phone ?? '', [p.firstName, p.lastName].filter(Boolean).join(' '), out.join(',') || '-']);
   }
-  table.end();
+  await table.end();
   if (table.rows === 0) ctx.notice('No profiles match.');
 }
 
