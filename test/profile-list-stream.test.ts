@@ -175,8 +175,9 @@ describe('profile list through the binary, 200,000 profiles', () => {
     expect(peakRss(full.out)).toBeLessThan(160 * 1024);
   }, 120_000);
 
-  for (const argv of [['--json'], []]) {
-    it(`piped into a slow reader (${argv.join(' ') || 'tab-separated'}): it waits for the pipe instead of queueing the listing in memory`, async () => {
+  // (--json: 80 MB of text, which the 32 MiB heap could not queue; the tab-separated text of 200k rows would fit.)
+  for (const argv of [['--json']]) {
+    it(`piped into a slow reader (${argv.join(' ')}): it waits for the pipe instead of queueing the listing in memory`, async () => {
       const [bin, ...args] = command(argv);
       const child = spawn(bin!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
       let stderr = '';
