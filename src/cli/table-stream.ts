@@ -96,7 +96,6 @@ class TsvStream extends PagedStream {
 }
 
 // C0 and C1 controls (and DEL) would move the cursor or change the terminal's state: shown as U+FFFD.
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
 
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
