@@ -62,9 +62,9 @@ describe('landing serve: pages', () => {
       expectSecurityHeaders(r);
     }
     const { oneClickUrl } = await f.link('stop', 'ann@example.com');
-    const g = await fetch(`${f.url}${oneClickUrl}`);
+    const g = await fetch(`${f.url}${oneClickUrl}`, { method: 'PUT' });
     expect(g.status).toBe(405);
-    expect(g.headers.get('allow')).toBe('POST');
+    expect(g.headers.get('allow')).toBe('GET, HEAD, POST');
   });
 });
 

@@ -14,6 +14,7 @@ import {
   type SubscriptionStatus,
 } from '../../consent/services.js';
 import { reachableSql } from './reachability-sql.js';
+import type { Statement } from 'better-sqlite3';
 import type { SqliteStore } from './sqlite-store.js';
 
 interface ServiceRow {
@@ -86,15 +87,18 @@ export class SqliteServiceRepository implements ServiceRepository {
     });
   }
 
+  // Prepared once: `profile list --json` calls it for every profile, and preparing a statement per call cost
+  // a prepare per row and native memory that V8 does not see until it collects the object.
+  private subscriptionsStmt?: Statement<[number], { service: string; status: SubscriptionStatus; since: string }>;
+
   async subscriptionsOf(profileId: number): Promise<Subscription[]> {
-    return this.store.guard(() =>
-      this.db
-        .prepare<[number], { service: string; status: SubscriptionStatus; since: string }>(
-          `SELECT v.name AS service, s.status, s.since FROM subscriptions s JOIN services v ON v.id = s.service_id
-           WHERE s.profile_id = ? ORDER BY v.name`,
-        )
-        .all(profileId),
-    );
+    return this.store.guard(() => {
+      this.subscriptionsStmt ??= this.db.prepare(
+        `SELECT v.name AS service, s.status, s.since FROM subscriptions s JOIN services v ON v.id = s.service_id
+         WHERE s.profile_id = ? ORDER BY v.name`,
+      );
+      return this.subscriptionsStmt.all(profileId);
+    });
   }
 
   async change(changes: readonly SubscriptionChange[], context: ChangeContext): Promise<SubscriptionResult[]> {

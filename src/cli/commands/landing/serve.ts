@@ -53,6 +53,8 @@ function batchedLog(write: (text: string) => void) {
   };
 }
 
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
 /** Serves until SIGINT/SIGTERM, then stops accepting, finishes in-flight requests and returns (exit 0). */
 export async function serve(ctx: CommandContext, o: Record<string, unknown>): Promise<void> {
   const port = parsePort(o.port);
@@ -80,6 +82,7 @@ export async function serve(ctx: CommandContext, o: Record<string, unknown>): Pr
   ctx.notice(`${signal}: stopping (finishing requests in flight)…`);
   await server.close();
   log.flush();
-  const { submissions, commits } = server.stats;
-  ctx.notice(`Stopped. ${submissions} changes committed in ${commits} transactions.`);
+  // Changes as the ledger counts them (one per flag or subscription changed), not submissions: a repeat changes nothing.
+  const { changes, commits } = server.stats;
+  ctx.notice(`Stopped. ${plural(changes, 'change')} committed in ${plural(commits, 'transaction')}.`);
 }
