@@ -201,6 +201,12 @@ export class SqliteStore implements LandingStore {
     });
   }
 
+  async findProfilesByPhone(phone: string): Promise<Profile[]> {
+    return this.guard(() =>
+      this.db.prepare<[string], ProfileRow>(`SELECT ${PROFILE_COLUMNS} FROM profiles WHERE phone = ? ORDER BY id`).raw().all(phone).map(rowToProfile),
+    );
+  }
+
   async findProfiles(ids: readonly number[]): Promise<(Profile | null)[]> {
     const one = (id: number) => {
       const row = this.stmts.byId.get(id);

@@ -3,7 +3,9 @@ import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { invalid, notFound } from '../../../consent/errors.js';
 import { importProfiles, importSource, InvalidRowsError, MAX_ERRORS, type ImportInput, type ImportSummary } from '../../../imports/import.js';
+import { parseEncoding } from '../../../imports/decode.js';
 import type { CommandContext } from '../../context.js';
+import { defaultCountry } from './country.js';
 
 /** A buffered file writer for the rejects file (synchronous: it is written from the parse loop). */
 function fileSink(path: string) {
@@ -25,10 +27,13 @@ function fileSink(path: string) {
 }
 
 export async function run(ctx: CommandContext, file: string, o: Record<string, unknown>): Promise<void> {
-  const delimiter = (o.delimiter as string | undefined) ?? ',';
-  if (delimiter.length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r') {
+  let delimiter = o.delimiter as string | undefined;
+  if (delimiter === '\\t' || delimiter === 'tab') delimiter = '\t';
+  if (delimiter !== undefined && (delimiter.length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r')) {
     throw invalid(`--delimiter must be one character (not a quote or a newline), not "${delimiter}".`);
   }
+  const encoding = typeof o.encoding === 'string' ? parseEncoding(o.encoding) : null;
+  const country = defaultCountry(ctx, o);
   let input: ImportInput;
   let size: number | null = null;
   if (file === '-') input = { stream: ctx.deps.stdin.stream };
@@ -49,6 +54,9 @@ export async function run(ctx: CommandContext, file: string, o: Record<string, u
   try {
     summary = await importProfiles(store.bulk, input, file, {
       delimiter,
+      encoding,
+      defaultCountry: country,
+      onDelimiter: (d, detected) => ctx.notice(`Reading ${file} with delimiter ${d === '\t' ? 'tab' : `"${d}"`}${detected ? ' (detected)' : ''}.`),
       allowOptin: Boolean(o.allowOptin),
       skipInvalid: Boolean(o.skipInvalid),
       dryRun: Boolean(o.dryRun),

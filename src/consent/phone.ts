@@ -1,0 +1,61 @@
+/**
+ * Phone numbers, read with libphonenumber-js (Google's metadata), stored as
+ * E.164. Kept apart from profile.ts: the metadata costs tens of milliseconds
+ * to load, and only commands that read a phone number pay for it.
+ *
+ * The `max` metadata: `isValid()` then checks the number against the
+ * country's real number ranges (with `min` it checks only the length), so a
+ * number no operator could have issued is refused instead of being stored.
+ */
+import { parsePhoneNumberFromString, isSupportedCountry, validatePhoneNumberLength, type CountryCode } from 'libphonenumber-js/max';
+import { invalid } from './errors.js';
+
+export type PhoneResult = { phone: string } | { problem: string };
+
+/** An ISO 3166 alpha-2 code libphonenumber knows (`FR`, `de`…), upper-cased; an `invalid` error otherwise. */
+export function parseCountry(raw: string, flag = '--default-country'): string {
+  const c = raw.trim().toUpperCase();
+  if (!/^[A-Z]{2}$/.test(c) || !isSupportedCountry(c)) {
+    throw invalid(`${flag} "${raw}" is not a country code with a phone numbering plan.`, 'Give a two-letter ISO 3166 code, e.g. FR, DE, GB, US.');
+  }
+  return c;
+}
+
+const LENGTH_PROBLEM: Record<string, string> = {
+  TOO_SHORT: 'too short',
+  TOO_LONG: 'too long',
+  INVALID_LENGTH: 'not a possible length',
+  NOT_A_NUMBER: 'not a phone number',
+  INVALID_COUNTRY: 'no such country code',
+};
+
+/**
+ * The E.164 form of `raw`, or the reason it is refused. `00` is read as `+`
+ * (the international prefix of most of the world). A national number (no
+ * `+`/`00`) needs `defaultCountry`; a number that is not possible (length) or
+ * not valid (number ranges) for its country is refused: storing it would give
+ * a wrong number to every gateway.
+ */
+export function normalisePhone(raw: string, defaultCountry?: string | null): PhoneResult {
+  let s = raw.trim();
+  if (s.startsWith('00')) s = '+' + s.slice(2);
+  const international = s.startsWith('+');
+  if (!international && !defaultCountry) {
+    return { problem: `"${raw}" is a national number without a country: pass --default-country (e.g. FR) or write it as +<country code>…` };
+  }
+  const country = (international ? undefined : defaultCountry) as CountryCode | undefined;
+  const where = international ? '' : ` for ${country}`;
+  const p = parsePhoneNumberFromString(s, country);
+  if (!p) {
+    const why = validatePhoneNumberLength(s, country);
+    return { problem: `"${raw}" is not a possible number${where}${why ? ` (${LENGTH_PROBLEM[why] ?? why})` : ''}` };
+  }
+  if (!p.isPossible()) {
+    const why = validatePhoneNumberLength(s, country);
+    return { problem: `"${raw}" is not a possible number${where || ` for +${p.countryCallingCode}`}${why ? ` (${LENGTH_PROBLEM[why] ?? why})` : ''}` };
+  }
+  if (!p.isValid()) {
+    return { problem: `"${raw}" is not a valid number${where || ` for +${p.countryCallingCode}`} (no such number range)` };
+  }
+  return { phone: p.number };
+}
