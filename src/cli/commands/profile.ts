@@ -88,7 +88,7 @@ export function registerProfile(program: Command, act: Act): void {
     .command('import')
     .description('import profiles and opt-outs from CSV (one atomic change; opt-outs are never cleared without --allow-optin)')
     .argument('<file>', 'CSV file with a header line, or - for stdin')
-    .option('--delimiter <char>', 'field delimiter (default: detected from the header among , ; and tab)')
+    .option('--delimiter <char>', 'field delimiter, tab for a tab (default: detected from the header among , ; and tab)')
     .option('--encoding <name>', 'the file\'s encoding: utf-8 (default; a UTF-16 BOM is recognised), windows-1252, latin1, utf-16le')
     .option('--default-country <code>', 'country of national phone numbers, e.g. FR (default $CONSENT_DEFAULT_COUNTRY)')
     .option('--allow-optin', 'let 0/false/no cells clear existing opt-outs, and 1 cells resubscribe the unsubscribed')
