@@ -131,6 +131,33 @@ describe('encodings', () => {
     expect(storedProfiles(db)).toEqual([]);
   });
 
+  it('writes --rejects in the input encoding, so the fixed file re-imports with the same flags', async () => {
+    const db = tempDb();
+    const rejects = join(tempDir(), 'rejects.csv');
+    // 0x80 is the euro sign in Windows-1252 (a C1 control in latin1): the real Excel encoding, not its subset.
+    const cp1252 = (text: string) => Buffer.from(text.replace('€', '\u0080'), 'latin1');
+    const csv = file('excel.csv', cp1252('email;first_name;last_name;optout_email\r\nrene@example.com;René;Müller €;maybe\r\nzoe@example.com;Zoë;Brontë;1\r\n'));
+    const r = await runCli(['--db', db, 'profile', 'import', csv, '--encoding', 'windows-1252', '--skip-invalid', '--rejects', rejects]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('with delimiter ";" (detected), encoding windows-1252.');
+    const bytes = readFileSync(rejects);
+    expect(bytes.includes(Buffer.from([0x52, 0x65, 0x6e, 0xe9]))).toBe(true); // "René" in Windows-1252
+    expect(bytes.includes(Buffer.from([0x80]))).toBe(true); // "€"
+    const fixed = file('fixed.csv', Buffer.from(bytes.toString('latin1').replace(';maybe;', ';1;'), 'latin1'));
+    expect((await runCli(['--db', db, 'profile', 'import', fixed, '--encoding', 'windows-1252', '--skip-invalid'])).code).toBe(0);
+    expect(storedProfiles(db).map((p) => [p.email, p.first_name, p.last_name])).toEqual([
+      ['zoe@example.com', 'Zoë', 'Brontë'],
+      ['rene@example.com', 'René', 'Müller €'],
+    ]);
+    // A UTF-16 file (recognised by its BOM) gets UTF-16 rejects, BOM included.
+    const u16 = file('unicode.txt', Buffer.from('\uFEFFemail\tfirst_name\r\nbad-email\tRené\r\n', 'utf16le'));
+    const rejects16 = join(tempDir(), 'rejects.txt');
+    expect((await runCli(['--db', tempDb(), 'profile', 'import', u16, '--skip-invalid', '--rejects', rejects16])).code).toBe(0);
+    const back = readFileSync(rejects16);
+    expect([back[0], back[1]]).toEqual([0xff, 0xfe]);
+    expect(back.toString('utf16le')).toContain('bad-email\tRené\t');
+  });
+
   it('refuses an unknown --encoding, listing the valid ones', async () => {
     const r = await runCli(['--db', tempDb(), 'profile', 'import', file('a.csv', names), '--encoding', 'ebcdic']);
     expect(r.code).toBe(2);

@@ -104,7 +104,7 @@ describe('profile import', () => {
     // The empty store's direct load dropped the email index in its transaction: the rollback put it back.
     expect(emailIndexSql(db)).toBe(EMAIL_INDEX);
     expect(readFileSync(rejects, 'utf8')).toBe(
-      'email,phone,first_name,optout_email,reason\nok3@example.com,12345,Bad,0,"phone: ""12345"" is a national number without a country: pass --default-country (e.g. FR) or write it as +<country code>…"\n',
+      'email,phone,first_name,optout_email,reason\nok3@example.com,12345,Bad,0,"phone: ""12345"" is a national number without a country: pass --default-country (e.g. FR) or write it as +<country code>..."\n',
     );
   });
 

@@ -15,8 +15,8 @@ export interface CsvSourceOptions {
   encoding?: Encoding | null;
   /** The file's name, for messages. */
   file?: string;
-  /** Called once, before any record, with the delimiter used and whether it was detected. */
-  onDelimiter?(delimiter: string, detected: boolean): void;
+  /** Called once, before the first records, with the delimiter used (given or detected) and the encoding read. */
+  onHeader?(info: { delimiter: string; detected: boolean; encoding: Encoding }): void;
   /** Called with each batch of records, in order; the parser waits for it. */
   onRecords(records: CsvRecord[], bytesRead: number): Promise<void> | void;
 }
@@ -45,8 +45,8 @@ export async function readCsv(raw: Readable, options: CsvSourceOptions): Promise
     input = peeked.ended ? Readable.from(head ? [head] : [], { objectMode: true }) : decoded;
     if (!peeked.ended && head) decoded.unshift(head);
     delimiter = detectDelimiter(head.slice(0, head.indexOf('\n') === -1 ? undefined : head.indexOf('\n')));
-    options.onDelimiter?.(delimiter, true);
-  } else options.onDelimiter?.(delimiter, false);
+  }
+  const detected = options.delimiter === undefined;
   // Only a quoted cell can hold a line break: until the input shows a quote
   // character, no cell needs scanning for one. (This listener runs before the
   // parser's, so it has seen every character the parser has.)
@@ -67,6 +67,7 @@ export async function readCsv(raw: Readable, options: CsvSourceOptions): Promise
       skipEmptyLines: false,
       chunk(results, parser) {
         if (failed) return;
+        if (!bomChecked) options.onHeader?.({ delimiter: delimiter!, detected, encoding: decoded.encodingUsed });
         const batch: CsvRecord[] = [];
         const errorsByRow = new Map<number, string>();
         for (const e of results.errors) if (e.row !== undefined) errorsByRow.set(e.row, e.message);

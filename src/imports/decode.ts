@@ -2,9 +2,15 @@
  * Bytes to text for the CSV parser, streaming (no whole-file buffer), never
  * replacing anything: bytes that are not valid in the encoding are an error
  * naming the line. UTF-8 by default; a UTF-16 BOM (Excel's "Unicode text")
- * switches to UTF-16; `--encoding` names another one. Node's TextDecoder
- * (full ICU) does the conversion: no dependency, and its UTF-8 path is native.
+ * switches to UTF-16; `--encoding` names another one.
+ *
+ * UTF-8 is checked with node:buffer's native isUtf8 a run of whole lines at a
+ * time (so the bad line can be named), UTF-16 with TextDecoder (fatal,
+ * streaming). Windows-1252 goes through iconv-lite: Node 20's TextDecoder
+ * decodes 'windows-1252' as ISO-8859-1 (0x80 comes out as U+0080, not €).
+ * latin1 is ISO-8859-1 proper (every byte is its code point).
  */
+import iconv from 'iconv-lite';
 import { isUtf8 } from 'node:buffer';
 import { Transform, type TransformCallback } from 'node:stream';
 import { TextDecoder } from 'node:util';
@@ -51,6 +57,11 @@ export class DecodeStream extends Transform {
     this.encoding = encoding;
   }
 
+  /** The encoding in use (given, or detected from the first bytes); utf-8 before any byte. */
+  get encodingUsed(): Encoding {
+    return this.encoding ?? 'utf-8';
+  }
+
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     try {
       if (!this.started) {
@@ -60,9 +71,9 @@ export class DecodeStream extends Transform {
           else if (chunk[0] === 0xfe && chunk[1] === 0xff && this.encoding === null) this.encoding = 'utf-16be';
         }
         this.encoding ??= 'utf-8';
-        if (this.encoding !== 'utf-8') this.decoder = new TextDecoder(this.encoding, { fatal: true, ignoreBOM: true });
+        if (this.encoding === 'utf-16le' || this.encoding === 'utf-16be') this.decoder = new TextDecoder(this.encoding, { fatal: true, ignoreBOM: true });
       }
-      const text = this.decoder ? this.decodeOther(chunk, false) : this.decodeUtf8(chunk, false);
+      const text = this.decoder ? this.decodeOther(chunk, false) : this.encoding === 'utf-8' ? this.decodeUtf8(chunk, false) : this.decodeSingleByte(chunk);
       if (text) this.push(text);
       done();
     } catch (e) {
@@ -72,7 +83,7 @@ export class DecodeStream extends Transform {
 
   override _flush(done: TransformCallback): void {
     try {
-      const text = this.decoder ? this.decodeOther(new Uint8Array(0), true) : this.decodeUtf8(Buffer.alloc(0), true);
+      const text = this.decoder ? this.decodeOther(new Uint8Array(0), true) : this.encoding === 'utf-8' || this.encoding === null ? this.decodeUtf8(Buffer.alloc(0), true) : '';
       if (text) this.push(text);
       done();
     } catch (e) {
@@ -101,6 +112,19 @@ export class DecodeStream extends Transform {
     }
     this.lines += countNewlines(part);
     return part.toString('utf8');
+  }
+
+  /** One byte, one character: chunks decode on their own. Windows-1252 leaves five bytes undefined: an error. */
+  private decodeSingleByte(chunk: Buffer): string {
+    const text = this.encoding === 'latin1' ? chunk.toString('latin1') : iconv.decode(chunk, 'windows-1252');
+    const bad = this.encoding === 'latin1' ? -1 : text.indexOf('\uFFFD');
+    if (bad !== -1) {
+      let line = this.lines + 1;
+      for (let at = text.indexOf('\n'); at !== -1 && at < bad; at = text.indexOf('\n', at + 1)) line++;
+      throw this.badBytes(line, 'WINDOWS-1252');
+    }
+    this.lines += countNewlines(chunk);
+    return text;
   }
 
   private decodeOther(chunk: Uint8Array, last: boolean): string {
@@ -139,4 +163,18 @@ export function detectDelimiter(header: string): string {
   let best = ',';
   for (const d of [';', '\t']) if (counts[d]! > counts[best]!) best = d;
   return best;
+}
+
+/**
+ * Text to bytes in `encoding`, for files written back for a re-import with
+ * the same flags (--rejects). A UTF-16 file gets its BOM back (that is how it
+ * is recognised). Characters the encoding lacks (only in our own messages)
+ * become `?`.
+ */
+export function encodeText(text: string, encoding: Encoding, first: boolean): Buffer {
+  if (encoding === 'utf-8') return Buffer.from(text, 'utf8');
+  if (encoding === 'utf-16le') return Buffer.from((first ? '\uFEFF' : '') + text, 'utf16le');
+  if (encoding === 'utf-16be') return Buffer.from((first ? '\uFEFF' : '') + text, 'utf16le').swap16();
+  if (encoding === 'latin1') return Buffer.from(text.replace(/[^\u0000-\u00ff]/gu, '?'), 'latin1');
+  return iconv.encode(text, 'windows-1252');
 }

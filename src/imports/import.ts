@@ -22,8 +22,8 @@ export interface ImportOptions {
   encoding?: Encoding | null;
   /** ISO 3166 alpha-2: the country of national phone numbers. */
   defaultCountry?: string | null;
-  /** Called once the header is read, with the delimiter used. */
-  onDelimiter?(delimiter: string, detected: boolean): void;
+  /** Called once the header is read (before any rejects are written), with the delimiter and encoding used. */
+  onHeader?(info: { delimiter: string; detected: boolean; encoding: Encoding }): void;
   allowOptin: boolean;
   skipInvalid: boolean;
   dryRun: boolean;
@@ -121,7 +121,7 @@ export async function importProfiles(bulk: BulkStore, input: ImportInput, file: 
     let invalidRows = 0;
     const errors: RowError[] = [];
     const onBatch = async (b: ParsedBatch) => {
-      if (b.delimiter) options.onDelimiter?.(b.delimiter.char, b.delimiter.detected);
+      if (b.delimiter) options.onHeader?.({ delimiter: b.delimiter.char, detected: b.delimiter.detected, encoding: b.delimiter.encoding });
       if (b.unknownColumns) unknownColumns = b.unknownColumns;
       if (b.services) await session.header({ services: b.services });
       rows += b.rows;

@@ -23,8 +23,8 @@ export interface RowError {
 export const MAX_ERRORS = 20;
 
 export interface ParsedBatch {
-  /** Set on the first batch: the delimiter used, and whether it was detected. */
-  delimiter?: { char: string; detected: boolean };
+  /** Set on the first batch: the delimiter used, whether it was detected, and the encoding read. */
+  delimiter?: { char: string; detected: boolean; encoding: Encoding };
   /** Set on the first batch: the header's unknown columns. */
   unknownColumns?: string[];
   /** Set on the first batch: the services of its `subscribe_<service>` columns, in mask-bit order. */
@@ -146,12 +146,12 @@ export async function parseAndValidate(
 ): Promise<ParseResult> {
   let layout: Layout | null = null;
   let services: string[] = [];
-  let used: { char: string; detected: boolean } = { char: options.delimiter ?? ',', detected: false };
+  let used: { char: string; detected: boolean; encoding: Encoding } = { char: options.delimiter ?? ',', detected: false, encoding: 'utf-8' };
   const { malformed, delimiter } = await readCsv(input, {
     delimiter: options.delimiter,
     encoding: options.encoding,
     file: options.file,
-    onDelimiter: (char, detected) => (used = { char, detected }),
+    onHeader: (h) => (used = { char: h.delimiter, detected: h.detected, encoding: h.encoding }),
     onRecords: (records, bytesRead) => {
       let start = 0;
       let unknownColumns: string[] | undefined;

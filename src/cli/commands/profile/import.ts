@@ -3,24 +3,35 @@ import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { invalid, notFound } from '../../../consent/errors.js';
 import { importProfiles, importSource, InvalidRowsError, MAX_ERRORS, type ImportInput, type ImportSummary } from '../../../imports/import.js';
-import { parseEncoding } from '../../../imports/decode.js';
+import { encodeText, parseEncoding, type Encoding } from '../../../imports/decode.js';
 import type { CommandContext } from '../../context.js';
 import { defaultCountry } from './country.js';
 
-/** A buffered file writer for the rejects file (synchronous: it is written from the parse loop). */
+/**
+ * A buffered file writer for the rejects file (synchronous: it is written from
+ * the parse loop), in the input's encoding so that the fixed file re-imports
+ * with the same flags.
+ */
 function fileSink(path: string) {
   const fd = openSync(path, 'w');
   let buf = '';
+  let encoding: Encoding = 'utf-8';
+  let first = true;
+  const flush = () => {
+    writeSync(fd, encodeText(buf, encoding, first));
+    first = false;
+    buf = '';
+  };
   return {
+    setEncoding(e: Encoding) {
+      encoding = e;
+    },
     write(text: string) {
       buf += text;
-      if (buf.length > 1 << 16) {
-        writeSync(fd, buf);
-        buf = '';
-      }
+      if (buf.length > 1 << 16) flush();
     },
     close() {
-      if (buf) writeSync(fd, buf);
+      if (buf) flush();
       closeSync(fd);
     },
   };
@@ -56,7 +67,10 @@ export async function run(ctx: CommandContext, file: string, o: Record<string, u
       delimiter,
       encoding,
       defaultCountry: country,
-      onDelimiter: (d, detected) => ctx.notice(`Reading ${file} with delimiter ${d === '\t' ? 'tab' : `"${d}"`}${detected ? ' (detected)' : ''}.`),
+      onHeader: ({ delimiter: d, detected, encoding: e }) => {
+        rejects?.setEncoding(e);
+        ctx.notice(`Reading ${file} with delimiter ${d === '\t' ? 'tab' : `"${d}"`}${detected ? ' (detected)' : ''}${e === 'utf-8' ? '' : `, encoding ${e}`}.`);
+      },
       allowOptin: Boolean(o.allowOptin),
       skipInvalid: Boolean(o.skipInvalid),
       dryRun: Boolean(o.dryRun),
