@@ -600,21 +600,16 @@ const REPEATED_EMAILS = new Error('the loaded rows repeat an email');
 /**
  * The unique email index of `profiles`, dropped for a first load and built
  * once afterwards in one sort of the emails alone, as the sqlite3 shell does
- * (the migration's own definition, read back from the schema). The phone
- * index goes with it, rebuilt once the email index stands.
+ * (the migration's own definition, read back from the schema).
  */
 class EmailIndex {
   private readonly sql: string;
-  private readonly phoneSql: string | undefined;
   constructor(private readonly db: Database.Database) {
-    const def = db.prepare<[string], string>("SELECT sql FROM main.sqlite_master WHERE type = 'index' AND name = ?").pluck();
-    this.sql = def.get('profiles_email') as string;
-    this.phoneSql = def.get('profiles_phone') as string | undefined;
+    this.sql = db.prepare("SELECT sql FROM main.sqlite_master WHERE type = 'index' AND name = 'profiles_email'").pluck().get() as string;
   }
 
   drop(): void {
     this.db.exec('DROP INDEX main.profiles_email');
-    this.db.exec('DROP INDEX IF EXISTS main.profiles_phone');
   }
 
   /** Builds it; false (and no index) when the profiles repeat an email. */
@@ -623,7 +618,6 @@ class EmailIndex {
     this.db.pragma(`threads = ${INDEX_SORT_THREADS}`);
     try {
       this.db.exec(this.sql);
-      if (this.phoneSql) this.db.exec(this.phoneSql);
       return true;
     } catch (e) {
       if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') return false;

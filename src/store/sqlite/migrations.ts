@@ -134,14 +134,6 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     },
   },
-  {
-    version: 4,
-    description: 'an index on profiles.phone, for finding profiles by phone',
-    up(db) {
-      // Partial: most lookups are by email and many profiles have no phone.
-      db.exec('CREATE INDEX profiles_phone ON profiles (phone) WHERE phone IS NOT NULL;');
-    },
-  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
