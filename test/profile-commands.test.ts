@@ -34,10 +34,10 @@ describe('profile add', () => {
     expect(existsSync(db)).toBe(false);
   });
 
-  it('refuses a phone number that is not international', async () => {
+  it('refuses a national phone number without a default country, naming the flag', async () => {
     const r = await runCli(['--db', tempDb(), 'profile', 'add', '--email', 'a@b.co', '--phone', '0612345678']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/Invalid phone: "0612345678" is not a phone number in international form/);
+    expect(r.stderr).toMatch(/Invalid phone: "0612345678" is a national number without a country: pass --default-country/);
   });
 
   it('refuses a duplicate email (any case) with exit 4', async () => {

@@ -2,7 +2,7 @@
  * The operator's use cases, written against the ConsentStore interface only.
  */
 import { CHANNELS, type Channel, type OptOutFlags } from './channels.js';
-import { invalid, notFound } from './errors.js';
+import { conflict, invalid, notFound } from './errors.js';
 import type { ChangeContext, LedgerEvent } from './ledger.js';
 import { blockedBy, reachability, refLabel, type Profile, type ProfileRef } from './profile.js';
 import { mayReceive, type Service, type Subscription, type SubscriptionResult } from './services.js';
@@ -14,6 +14,22 @@ export async function requireProfile(store: ConsentStore, ref: ProfileRef): Prom
     throw notFound(`No profile ${refLabel(ref)}.`, 'Check the id or email with `consent profile list`.');
   }
   return profile;
+}
+
+/**
+ * The one profile with this phone (E.164). None: not found; several: a
+ * conflict listing them, since acting on one of them at random would be wrong.
+ */
+export async function requireProfileByPhone(store: ConsentStore, phone: string): Promise<Profile> {
+  const found = await store.findProfilesByPhone(phone);
+  if (found.length === 0) throw notFound(`No profile has the phone ${phone}.`, 'Check it with `consent profile list`.');
+  if (found.length > 1) {
+    throw conflict(
+      `${found.length} profiles have the phone ${phone}: ${found.map((p) => `${p.id} (${p.email})`).join(', ')}.`,
+      'Name one by its id or email.',
+    );
+  }
+  return found[0]!;
 }
 
 export interface ProfileView extends Profile {

@@ -43,17 +43,14 @@ export function normaliseEmail(raw: string): string | null {
 }
 
 /**
- * E.164 after removing the usual separators. `00` is read as `+`. A national
- * number (no country code) is refused: guessing a country would be wrong for
- * someone's customers somewhere.
+ * Whether a profile ref names a phone rather than an id or an email: it starts
+ * with `+` or `00`, or, when `national` (a default country is set), it is a national number
+ * starting with 0 (digits and the usual separators). Ids never start with 0.
  */
-const E164_RE = /^\+[1-9]\d{6,14}$/;
-
-export function normalisePhone(raw: string): string | null {
-  if (E164_RE.test(raw)) return raw; // already normal: the usual case in bulk imports
-  let p = raw.trim().replace(/[\s().\-/]/g, '');
-  if (p.startsWith('00')) p = '+' + p.slice(2);
-  return E164_RE.test(p) ? p : null;
+export function looksLikePhone(ref: string, national: boolean): boolean {
+  const s = ref.trim();
+  if (/^(\+|00)[\d\s().\-/]+$/.test(s)) return true;
+  return national && /^0[\d\s().\-/]+$/.test(s);
 }
 
 export function parseRef(raw: string): ProfileRef {

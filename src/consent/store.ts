@@ -61,6 +61,12 @@ export interface ConsentStore {
   readonly bulk: BulkStore;
   addProfile(profile: NewProfile, at: string): Promise<Profile>;
   findProfile(ref: ProfileRef): Promise<Profile | null>;
+  /**
+   * Every profile whose stored phone is exactly `phone` (an E.164 string such
+   * as `+33612345678`, compared as stored, no normalisation), in id order;
+   * empty when none. Several profiles may share a phone.
+   */
+  findProfilesByPhone(phone: string): Promise<Profile[]>;
   /** Several profiles by id, read from one snapshot; null where there is none. Same order as `ids`. */
   findProfiles(ids: readonly number[]): Promise<(Profile | null)[]>;
   listProfiles(filter: ProfileFilter): AsyncIterable<Profile>;

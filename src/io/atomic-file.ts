@@ -32,9 +32,10 @@ export interface AtomicFile {
   /**
    * Appends text. Resolves once the text is buffered or on disk: awaiting
    * each call is the backpressure (at most ~64 KiB are held in memory).
-   * Throws the signal's reason once the signal is aborted.
+   * Throws the signal's reason once the signal is aborted. Text is written
+   * as UTF-8; bytes (another encoding, already encoded) as they are.
    */
-  write(text: string): Promise<void>;
+  write(text: string | Uint8Array): Promise<void>;
   /** Flushes and fsyncs what was written so far, so that a full disk shows now, before anything depends on it. */
   sync(): Promise<void>;
   /** Flushes, fsyncs, closes, renames over the final name, fsyncs the folder. */
@@ -65,24 +66,28 @@ export async function openAtomicFile(path: string, options: AtomicFileOptions = 
       throw e;
     }
   }
-  let buffer = '';
+  let buffer: (string | Uint8Array)[] = [];
+  let buffered = 0;
   let state: 'open' | 'committed' | 'discarded' = 'open';
 
   const flush = async () => {
-    if (!buffer) return;
-    const text = buffer;
-    buffer = '';
-    await handle.write(text, null, 'utf8');
+    if (buffered === 0) return;
+    const parts = buffer;
+    buffer = [];
+    buffered = 0;
+    if (parts.every((p) => typeof p === 'string')) await handle.write(parts.join(''), null, 'utf8');
+    else await handle.write(Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p))));
   };
 
   return {
     path,
     tempPath,
-    async write(text: string) {
+    async write(text: string | Uint8Array) {
       if (state !== 'open') throw new Error(`write after ${state}: ${path}`);
       signal?.throwIfAborted();
-      buffer += text;
-      if (buffer.length >= CHUNK) await flush();
+      buffer.push(text);
+      buffered += text.length;
+      if (buffered >= CHUNK) await flush();
     },
     async sync() {
       if (state !== 'open') throw new Error(`sync after ${state}: ${path}`);
@@ -106,7 +111,8 @@ export async function openAtomicFile(path: string, options: AtomicFileOptions = 
     async discard() {
       if (state !== 'open') return;
       state = 'discarded';
-      buffer = '';
+      buffer = [];
+      buffered = 0;
       await handle.close().catch(() => undefined);
       await unlink(tempPath).catch(() => undefined);
     },

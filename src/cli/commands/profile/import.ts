@@ -3,14 +3,38 @@ import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ConsentError, invalid, notFound } from '../../../consent/errors.js';
 import { importProfiles, importSource, InvalidRowsError, MAX_ERRORS, type ImportInput, type ImportSummary } from '../../../imports/import.js';
+import { encodeText, parseEncoding, type Encoding } from '../../../imports/decode.js';
 import type { CommandContext } from '../../context.js';
 import { interruptSignal, writeOutputFile } from '../../output-file.js';
+import { defaultCountry } from './country.js';
+
+/**
+ * The rejects file in the input's encoding (known once the header is read),
+ * so that the fixed file re-imports with the same flags.
+ */
+function encodedRejects(out: { write(bytes: Uint8Array): Promise<void> }) {
+  let encoding: Encoding = 'utf-8';
+  let first = true;
+  return {
+    setEncoding(e: Encoding) {
+      encoding = e;
+    },
+    write(text: string) {
+      const bytes = encodeText(text, encoding, first);
+      first = false;
+      return out.write(bytes);
+    },
+  };
+}
 
 export async function run(ctx: CommandContext, file: string, o: Record<string, unknown>): Promise<void> {
-  const delimiter = (o.delimiter as string | undefined) ?? ',';
-  if (delimiter.length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r') {
+  let delimiter = o.delimiter as string | undefined;
+  if (delimiter === '\\t' || delimiter === 'tab') delimiter = '\t';
+  if (delimiter !== undefined && (delimiter.length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r')) {
     throw invalid(`--delimiter must be one character (not a quote or a newline), not "${delimiter}".`);
   }
+  const encoding = typeof o.encoding === 'string' ? parseEncoding(o.encoding) : null;
+  const country = defaultCountry(ctx, o);
   let input: ImportInput;
   let size: number | null = null;
   if (file === '-') input = { stream: ctx.deps.stdin.stream };
@@ -32,9 +56,15 @@ export async function run(ctx: CommandContext, file: string, o: Record<string, u
   const rejectsPath = typeof o.rejects === 'string' ? o.rejects : undefined;
   // With --rejects a file is being written: Ctrl-C stops the import, writes nothing, and removes the temp file.
   const signal = rejectsPath ? interruptSignal(ctx) : undefined;
-  const runImport = (rejects?: { write(text: string): Promise<void> }) =>
+  const runImport = (rejects?: ReturnType<typeof encodedRejects>) =>
     importProfiles(store.bulk, input, file, {
       delimiter,
+      encoding,
+      defaultCountry: country,
+      onHeader: ({ delimiter: d, detected, encoding: e }) => {
+        rejects?.setEncoding(e);
+        ctx.notice(`Reading ${file} with delimiter ${d === '\t' ? 'tab' : `"${d}"`}${detected ? ' (detected)' : ''}${e === 'utf-8' ? '' : `, encoding ${e}`}.`);
+      },
       allowOptin: Boolean(o.allowOptin),
       skipInvalid: Boolean(o.skipInvalid),
       dryRun: Boolean(o.dryRun),
@@ -54,7 +84,7 @@ export async function run(ctx: CommandContext, file: string, o: Record<string, u
         rejectsPath,
         async (out) => {
           try {
-            return await runImport(out);
+            return await runImport(encodedRejects(out));
           } catch (e) {
             if (!(e instanceof InvalidRowsError)) throw e;
             stopped = e;
