@@ -14,6 +14,7 @@ import { channelField, renderPage, type ServiceBox } from './render.js';
 import { resolvePageServices, serviceOneClickMaker } from './services.js';
 import { keyringFrom, tokenSigner, verifyToken, type Keyring, type TokenCheck } from './tokens.js';
 import { oneClickUrl, pageUrl, personalUrl } from './urls.js';
+import type { LinkFormat, LinkLineSpec } from './link-lines.js';
 import type { LandingStore } from './repository.js';
 import { canonicalDefinition } from './canonical.js';
 import { withAtomicFile, writeFileAtomic } from '../io/atomic-file.js';
@@ -93,6 +94,12 @@ export function linkMaker(keyring: Keyring, page: PageDefinition, options: LinkO
       oneClickUrl: blocklist ? oneClickUrl(options.baseUrl, page.slug, token) : null,
     };
   };
+}
+
+/** What `landing links` signs and prints for `page` now (see link-lines.ts): the current key, the same expiry and URLs as linkMaker. */
+export function linkLineSpec(keyring: Keyring, page: PageDefinition, options: LinkOptions, format: LinkFormat): LinkLineSpec {
+  const key = keyring.current();
+  return { key: { id: key.id, secret: key.secret }, slug: page.slug, oneClick: page.type === 'blocklist', baseUrl: options.baseUrl, expiresAt: expiryOf(options), format };
 }
 
 /** A person's page: boxes from their current flags, their token in the form. */

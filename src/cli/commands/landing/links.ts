@@ -3,7 +3,10 @@ import { resolve } from 'node:path';
 import type { ContactChannel } from '../../../consent/channels.js';
 import { requireProfile, requireService } from '../../../consent/operations.js';
 import { parseRef } from '../../../consent/profile.js';
-import { linkMaker, loadKeyring, requirePublishedPage, serviceOneClickLink } from '../../../landing/operations.js';
+import { invalid } from '../../../consent/errors.js';
+import { linkHeader } from '../../../landing/link-lines.js';
+import { linkTexts, defaultSigningThreads } from '../../../landing/link-signer-pool.js';
+import { linkLineSpec, linkMaker, loadKeyring, requirePublishedPage, serviceOneClickLink } from '../../../landing/operations.js';
 import { parseSlug } from '../../../landing/page.js';
 import { parseExpiresIn } from '../../../landing/tokens.js';
 import { resolveBaseUrl } from '../../../landing/urls.js';
@@ -36,10 +39,7 @@ export async function link(ctx: CommandContext, slug: string, o: Record<string, 
   if (oneClickUrl) ctx.notice(`One-click (RFC 8058, List-Unsubscribe): ${oneClickUrl}`);
 }
 
-/** RFC 4180 quoting, only when needed. Emails are kept byte for byte: this file feeds a mail merge. */
-export function csvField(s: string): string {
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
+export { csvField } from '../../../landing/link-lines.js';
 
 /**
  * Batches rows into ~64 KiB chunks. `add` is synchronous and says when a
@@ -119,21 +119,48 @@ export async function* inPages<T>(rows: AsyncIterable<T>, size = 1000): AsyncIte
   if (page.length > 0) yield page;
 }
 
+/** `--threads`: how many threads sign the links (0 = the main thread). */
+function signingThreads(raw: unknown): number {
+  if (raw === undefined) return defaultSigningThreads();
+  const n = typeof raw === 'string' && /^\d{1,2}$/.test(raw.trim()) ? Number(raw) : NaN;
+  if (!(n >= 0 && n <= 16)) throw invalid(`Invalid --threads "${String(raw)}".`, 'Give a number of threads from 0 (sign on the main thread) to 16.');
+  return n;
+}
+
 export async function links(ctx: CommandContext, slug: string, o: Record<string, unknown>): Promise<void> {
-  const { store, make } = await prepare(ctx, slug, o);
-  const jsonl = o.format === 'jsonl';
-  const { count, file } = await streamRows(
-    ctx,
-    o.out,
-    jsonl ? null : 'id,email,url,oneClickUrl\n',
-    // The lean listing: pages of [id, email], no Profile objects.
-    store.bulk.listContacts({ reachable: o.reachable as ContactChannel | undefined }),
-    ([id, email]) => {
-      const l = make(id);
-      return jsonl
-        ? JSON.stringify({ id, email, url: l.url, oneClickUrl: l.oneClickUrl }) + '\n'
-        : `${id},${csvField(email)},${csvField(l.url)},${l.oneClickUrl ? csvField(l.oneClickUrl) : ''}\n`;
-    },
-  );
+  const threads = signingThreads(o.threads);
+  const { store, keyring, version, baseUrl, expiresInSeconds } = await prepare(ctx, slug, o);
+  const format = o.format === 'jsonl' ? 'jsonl' : 'csv';
+  const spec = linkLineSpec(keyring, version.definition, { baseUrl, expiresInSeconds, now: ctx.deps.now() }, format);
+  // The lean listing: pages of [id, email], no Profile objects; signed and formatted a page at a time, in order.
+  const texts = linkTexts(spec, store.bulk.listContacts({ reachable: o.reachable as ContactChannel | undefined }), threads);
+  const { count, file } = await streamText(ctx, o.out, linkHeader(format), texts);
   ctx.notice(`${count} link(s)${file ? ` written to ${file}` : ''}.`);
+}
+
+/**
+ * Like streamRows for text already made a page at a time: to `--out <file>`
+ * (atomically, awaiting each write) or stdout (waiting on 'drain').
+ */
+async function streamText(
+  ctx: CommandContext,
+  outPath: unknown,
+  header: string | null,
+  texts: AsyncIterable<{ text: string; rows: number }>,
+): Promise<{ count: number; file: string | undefined }> {
+  const fill = async (write: (s: string) => Promise<void>) => {
+    let count = 0;
+    if (header) await write(header);
+    for await (const { text, rows } of texts) {
+      await write(text);
+      count += rows;
+    }
+    return count;
+  };
+  if (typeof outPath !== 'string') {
+    const stdout = chunkedWriter(ctx.deps.stdout);
+    return { count: await fill((s) => (stdout.add(s), stdout.flush())), file: undefined };
+  }
+  const count = await writeOutputFile(ctx, outPath, (file) => fill((s) => file.write(s)));
+  return { count, file: resolve(ctx.deps.cwd, outPath) };
 }
