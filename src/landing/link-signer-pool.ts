@@ -13,18 +13,31 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { linkLineFormatter, type LinkLineSpec } from './link-lines.js';
 
-const WORKER_URL = new URL('./link-signer-worker.js', import.meta.url);
+/**
+ * The threads' script: next to this module once built. Run from the
+ * TypeScript sources (as the in-process tests do), the built copy in dist/
+ * (`npm test` builds first): a worker thread cannot load TypeScript.
+ */
+const WORKER_URL = import.meta.url.endsWith('.ts')
+  ? new URL('../../dist/landing/link-signer-worker.js', import.meta.url)
+  : new URL('./link-signer-worker.js', import.meta.url);
 const IN_FLIGHT = 2;
+/** A thread's young generation (V8's default is larger): its garbage is short-lived strings, and peak RSS stays low. */
+const YOUNG_MB = 8;
 /** More threads than this would only wait on the store and the disk. */
 export const MAX_SIGNING_THREADS = 4;
 
-/** The default number of signing threads: the cores available, at most MAX_SIGNING_THREADS. */
+/**
+ * The default number of signing threads: one per core available but the
+ * main thread's (which reads the store and writes the file), at least one,
+ * at most MAX_SIGNING_THREADS.
+ */
 export function defaultSigningThreads(): number {
-  return Math.max(1, Math.min(MAX_SIGNING_THREADS, availableParallelism()));
+  return Math.max(1, Math.min(MAX_SIGNING_THREADS, availableParallelism() - 1));
 }
 
 interface Pending {
-  resolve: (text: string) => void;
+  resolve: (bytes: Uint8Array) => void;
   reject: (e: Error) => void;
 }
 
@@ -36,13 +49,13 @@ class SignerPool {
 
   constructor(spec: LinkLineSpec, threads: number) {
     for (let i = 0; i < threads; i++) {
-      const w = new Worker(WORKER_URL, { workerData: spec });
-      w.on('message', (m: { seq: number; text?: string; error?: string }) => {
+      const w = new Worker(WORKER_URL, { workerData: spec, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_MB } });
+      w.on('message', (m: { seq: number; bytes?: Uint8Array; error?: string }) => {
         const p = this.pending.get(m.seq);
         if (!p) return;
         this.pending.delete(m.seq);
         if (m.error !== undefined) p.reject(new Error(`A link-signing thread failed: ${m.error}`));
-        else p.resolve(m.text!);
+        else p.resolve(m.bytes!);
       });
       w.on('error', (e) => this.fail(e));
       w.on('exit', (code) => {
@@ -59,10 +72,10 @@ class SignerPool {
   }
 
   /** The text of one page's lines, signed by the next thread in turn (each answers in the order it is sent). */
-  format(ids: Float64Array, emails: string[]): Promise<string> {
+  format(ids: Float64Array, emails: string[]): Promise<Uint8Array> {
     if (this.failure) return Promise.reject(this.failure);
     const seq = this.seq++;
-    const promise = new Promise<string>((resolve, reject) => this.pending.set(seq, { resolve, reject }));
+    const promise = new Promise<Uint8Array>((resolve, reject) => this.pending.set(seq, { resolve, reject }));
     this.workers[seq % this.workers.length]!.postMessage({ seq, ids, emails }, [ids.buffer as ArrayBuffer]);
     return promise;
   }
@@ -84,7 +97,7 @@ export async function* linkTexts(
   spec: LinkLineSpec,
   pages: AsyncIterable<ReadonlyArray<readonly [number, string]>>,
   threads: number,
-): AsyncGenerator<{ text: string; rows: number }> {
+): AsyncGenerator<{ text: string | Uint8Array; rows: number }> {
   if (threads <= 0) {
     const format = linkLineFormatter(spec);
     for await (const page of pages) {
@@ -100,7 +113,7 @@ export async function* linkTexts(
     return;
   }
   let pool: SignerPool | null = null;
-  const queue: { text: Promise<string>; rows: number }[] = [];
+  const queue: { text: Promise<Uint8Array>; rows: number }[] = [];
   try {
     for await (const page of pages) {
       if (page.length === 0) continue;

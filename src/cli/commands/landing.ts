@@ -90,7 +90,7 @@ export function registerLanding(program: Command, act: Act): void {
     .option('--expires-in <duration>', expiresIn)
     .addOption(new Option('--format <format>', 'output format').choices(['csv', 'jsonl']).default('csv'))
     .option('--out <file>', 'write to this file instead of stdout')
-    .option('--threads <n>', 'threads that sign the links, 0 = the main thread (default: the cores available, at most 4)')
+    .option('--threads <n>', 'threads that sign the links, 0 = the main thread (default: the cores available but one, at least 1, at most 4)')
     .addHelpText(
       'after',
       '\nFor pages, not for mailing: without --reachable it lists everyone, including those who may not be\n' +

@@ -146,9 +146,9 @@ async function streamText(
   ctx: CommandContext,
   outPath: unknown,
   header: string | null,
-  texts: AsyncIterable<{ text: string; rows: number }>,
+  texts: AsyncIterable<{ text: string | Uint8Array; rows: number }>,
 ): Promise<{ count: number; file: string | undefined }> {
-  const fill = async (write: (s: string) => Promise<void>) => {
+  const fill = async (write: (s: string | Uint8Array) => Promise<void>) => {
     let count = 0;
     if (header) await write(header);
     for await (const { text, rows } of texts) {
@@ -159,7 +159,8 @@ async function streamText(
   };
   if (typeof outPath !== 'string') {
     const stdout = chunkedWriter(ctx.deps.stdout);
-    return { count: await fill((s) => (stdout.add(s), stdout.flush())), file: undefined };
+    const decoder = new TextDecoder();
+    return { count: await fill((s) => (stdout.add(typeof s === 'string' ? s : decoder.decode(s)), stdout.flush())), file: undefined };
   }
   const count = await writeOutputFile(ctx, outPath, (file) => fill((s) => file.write(s)));
   return { count, file: resolve(ctx.deps.cwd, outPath) };
