@@ -75,7 +75,8 @@ export async function openAtomicFile(path: string, options: AtomicFileOptions = 
     const parts = buffer;
     buffer = [];
     buffered = 0;
-    if (parts.every((p) => typeof p === 'string')) await handle.write(parts.join(''), null, 'utf8');
+    if (parts.length === 1 && typeof parts[0] !== 'string') await handle.write(parts[0]!);
+    else if (parts.every((p) => typeof p === 'string')) await handle.write(parts.join(''), null, 'utf8');
     else await handle.write(Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p))));
   };
 

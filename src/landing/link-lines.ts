@@ -4,7 +4,7 @@
  * built from a plain, cloneable spec so that signing threads
  * (link-signer-pool.ts) and the main thread format the very same bytes.
  */
-import { tokenSigner } from './tokens.js';
+import { TOKEN_BYTES, TOKEN_CHARS, tokenBytesSigner, tokenSigner } from './tokens.js';
 import { oneClickUrl, personalUrl } from './urls.js';
 
 export type LinkFormat = 'csv' | 'jsonl';
@@ -34,8 +34,8 @@ export function csvField(s: string): string {
 
 const NEEDS_QUOTES = /[",\r\n]/;
 
-/** `(ids, emails) => text`: the lines of those profiles, in order, each ending with "\n". */
-export function linkLineFormatter(spec: LinkLineSpec): (ids: ArrayLike<number>, emails: readonly string[]) => string {
+/** `(ids, emails) => text`: the lines of those profiles, in order, each ending with "\n", as a string or as UTF-8 bytes. */
+export function linkLineFormatter(spec: LinkLineSpec): (ids: ArrayLike<number>, emails: readonly string[]) => string | Uint8Array {
   const sign = tokenSigner(spec.key, spec.slug);
   const { baseUrl, slug, expiresAt, oneClick } = spec;
   if (spec.format === 'jsonl') {
@@ -64,15 +64,83 @@ export function linkLineFormatter(spec: LinkLineSpec): (ids: ArrayLike<number>, 
       return text;
     };
   }
-  const before = ',' + sample;
-  const between = oneClick ? ',' + oneClickUrl(baseUrl, slug, '') : null;
+  return csvBytesFormatter(spec, ',' + sample, oneClick ? ',' + oneClickUrl(baseUrl, slug, '') : null);
+}
+
+const B64URL = new TextEncoder().encode('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_');
+
+/**
+ * The CSV lines as UTF-8 bytes, written straight into one buffer per page
+ * (no string per token or line): `id,email` + `before` + token [+ `between`
+ * + token] + "\n", where `before` and `between` are the URLs' constant parts
+ * (they need no CSV quoting) and the token is base64url (unpadded) of its bytes.
+ * An email needing quotes, or not ASCII, goes through csvField and UTF-8.
+ */
+function csvBytesFormatter(spec: LinkLineSpec, before: string, between: string | null): (ids: ArrayLike<number>, emails: readonly string[]) => Uint8Array {
+  const signInto = tokenBytesSigner(spec.key, spec.slug);
+  const { expiresAt } = spec;
+  const beforeBytes = Buffer.from(before, 'utf8');
+  const betweenBytes = between === null ? null : Buffer.from(between, 'utf8');
+  const raw = new Uint8Array(TOKEN_BYTES);
+  // Per line, besides the email: id (at most 16 digits), two commas, the URLs' parts, two tokens, "\n".
+  const fixed = 16 + 2 + beforeBytes.length + (betweenBytes?.length ?? 1) + 2 * TOKEN_CHARS + 1;
   return (ids, emails) => {
-    let text = '';
+    let capacity = 0;
+    for (let i = 0; i < ids.length; i++) capacity += fixed + emails[i]!.length * 6 + 2;
+    const out = Buffer.allocUnsafeSlow(capacity);
+    let pos = 0;
     for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      signInto(id, expiresAt, raw, 0);
+      // The id's decimal digits.
+      const digits = String(id);
+      for (let j = 0; j < digits.length; j++) out[pos++] = digits.charCodeAt(j);
+      out[pos++] = 0x2c;
       const email = emails[i]!;
-      const token = sign(ids[i]!, expiresAt);
-      text += ids[i]! + ',' + (NEEDS_QUOTES.test(email) ? csvField(email) : email) + before + token + (between === null ? ',\n' : between + token + '\n');
+      let plain = true;
+      for (let j = 0; j < email.length; j++) {
+        const c = email.charCodeAt(j);
+        if (c >= 0x80 || c === 0x22 || c === 0x2c || c === 0x0a || c === 0x0d) {
+          plain = false;
+          break;
+        }
+        out[pos + j] = c;
+      }
+      pos += plain ? email.length : out.write(csvField(email), pos, 'utf8');
+      out.set(beforeBytes, pos);
+      pos += beforeBytes.length;
+      const token = pos;
+      pos = base64urlInto(raw, out, pos);
+      if (betweenBytes) {
+        out.set(betweenBytes, pos);
+        pos += betweenBytes.length;
+        out.copyWithin(pos, token, token + TOKEN_CHARS);
+        pos += TOKEN_CHARS;
+      } else {
+        out[pos++] = 0x2c;
+      }
+      out[pos++] = 0x0a;
     }
-    return text;
+    return out.subarray(0, pos);
   };
+}
+
+/** Unpadded base64url of `bytes` at `out[pos]`; returns the position after it. */
+function base64urlInto(bytes: Uint8Array, out: Uint8Array, pos: number): number {
+  const n = bytes.length;
+  let i = 0;
+  for (; i + 2 < n; i += 3) {
+    const v = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
+    out[pos++] = B64URL[v >>> 18]!;
+    out[pos++] = B64URL[(v >>> 12) & 63]!;
+    out[pos++] = B64URL[(v >>> 6) & 63]!;
+    out[pos++] = B64URL[v & 63]!;
+  }
+  if (i < n) {
+    const v = (bytes[i]! << 16) | (i + 1 < n ? bytes[i + 1]! << 8 : 0);
+    out[pos++] = B64URL[v >>> 18]!;
+    out[pos++] = B64URL[(v >>> 12) & 63]!;
+    if (i + 1 < n) out[pos++] = B64URL[(v >>> 6) & 63]!;
+  }
+  return pos;
 }

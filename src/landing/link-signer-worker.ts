@@ -12,8 +12,9 @@ const format = linkLineFormatter(workerData as LinkLineSpec);
 port.on('message', (m: { seq: number; ids: Float64Array; emails: string[] }) => {
   try {
     // As UTF-8 bytes in a buffer of their own, handed over without a copy.
-    const bytes = encoder.encode(format(m.ids, m.emails));
-    port.postMessage({ seq: m.seq, bytes }, [bytes.buffer]);
+    const text = format(m.ids, m.emails);
+    const bytes = typeof text === 'string' ? encoder.encode(text) : text;
+    port.postMessage({ seq: m.seq, bytes }, [bytes.buffer as ArrayBuffer]);
   } catch (e) {
     port.postMessage({ seq: m.seq, error: (e as Error)?.message ?? String(e) });
   }

@@ -78,11 +78,33 @@ export function signToken(key: Pick<SigningKey, 'id' | 'secret'>, claims: TokenC
 
 /**
  * Signs many tokens for one page with one key: `(profileId, expiresAt = 0) => token`.
- * The signed message (domain, slug, token head) sits in one reused buffer and
- * the key's HMAC pads are hashed once (hmac-sha256.ts): about two SHA-256
- * compressions per token. tokenVerifier checks the same bytes with node:crypto.
+ * See tokenBytesSigner.
  */
 export function tokenSigner(key: { readonly id: number; readonly secret: Uint8Array }, slug: string): (profileId: number, expiresAt?: number) => string {
+  const signInto = tokenBytesSigner(key, slug);
+  const token = Buffer.alloc(BYTES);
+  return (profileId, exp = 0) => {
+    signInto(profileId, exp, token, 0);
+    return token.toString('base64url');
+  };
+}
+
+/** A token's length in bytes (before base64url) and in characters (after). */
+export const TOKEN_BYTES = BYTES;
+export { TOKEN_CHARS };
+
+/**
+ * Signs many tokens for one page with one key, as bytes (before base64url):
+ * `(profileId, expiresAt, out, offset)` writes the TOKEN_BYTES bytes at
+ * `out[offset]`. The signed message (domain, slug, token head) sits in one
+ * reused buffer and the key's HMAC pads are hashed once (hmac-sha256.ts):
+ * about two SHA-256 compressions per token. tokenVerifier checks the same
+ * bytes with node:crypto.
+ */
+export function tokenBytesSigner(
+  key: { readonly id: number; readonly secret: Uint8Array },
+  slug: string,
+): (profileId: number, expiresAt: number, out: Uint8Array, offset: number) => void {
   const prefix = Buffer.from(`${DOMAIN}${slug}\0`, 'utf8');
   const mac = fixedLengthHmacSha256(key.secret, prefix.length + HEAD);
   const message = Buffer.from(mac.message.buffer, mac.message.byteOffset, mac.message.length);
@@ -90,17 +112,15 @@ export function tokenSigner(key: { readonly id: number; readonly secret: Uint8Ar
   const head = message.subarray(prefix.length);
   head[0] = FORMAT;
   head.writeUInt32BE(key.id, 1);
-  const token = Buffer.alloc(BYTES);
-  return (profileId, exp = 0) => {
+  return (profileId, exp, out, offset) => {
     if (!Number.isSafeInteger(profileId) || profileId < 1) throw invalid(`Cannot sign for profile id ${profileId}.`);
     if (!Number.isInteger(exp) || exp < 0 || exp > 0xffffffff) throw invalid(`Invalid expiry ${exp}.`);
     // The uint64 id as two uint32 halves (same bytes as writeBigUInt64BE, without a BigInt per token).
     head.writeUInt32BE(Math.floor(profileId / 0x100000000), 5);
     head.writeUInt32BE(profileId >>> 0, 9);
     head.writeUInt32BE(exp, 13);
-    head.copy(token, 0);
-    mac.digestInto(token, HEAD);
-    return token.toString('base64url');
+    out.set(head, offset);
+    mac.digestInto(out, offset + HEAD);
   };
 }
 
