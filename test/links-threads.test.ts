@@ -12,6 +12,8 @@ import { FIXED_NOW, runCli, tempDb, tempDir } from './helpers/run-cli.js';
 const SECRET = 'links-threads-test-secret-0123456789abcdef';
 const env = { CONSENT_SECRET: SECRET, CONSENT_ACTOR: 'tester' };
 const PROFILES = 12_345; // more than two pages of the store's listing (5,000)
+const UNICODE = 'zoë.ünï@exämple.com';
+const emailOf = (id: number) => (id === PROFILES + 1 ? UNICODE : `person.${id}@example.com`);
 const LONG_SLUG = 'a-very-long-slug-so-that-the-signed-message-spans-two-sha256-blocks-x'.slice(0, 64);
 
 async function store(): Promise<string> {
@@ -22,6 +24,8 @@ async function store(): Promise<string> {
   writeFileSync(csv, text);
   const imported = await runCli(['--db', db, 'profile', 'import', csv], { env });
   expect(imported.code, imported.stderr).toBe(0);
+  // One more, not ASCII (its UTF-8 bytes are written another way).
+  expect((await runCli(['--db', db, 'profile', 'add', '--email', UNICODE], { env })).code).toBe(0);
   for (const [slug, type] of [['stop', 'blocklist'], [LONG_SLUG, 'blocklist'], ['news', 'acquisition']] as const) {
     const args = ['--db', db, 'landing', 'create', slug, '--type', type, '--title', 'T', ...(type === 'acquisition' ? ['--channels', 'email'] : [])];
     expect((await runCli(args, { env })).code).toBe(0);
@@ -53,6 +57,8 @@ describe('landing links on signing threads', () => {
       { slug: 'stop', args: ['--format', 'jsonl', '--expires-in', '90d'] },
       { slug: LONG_SLUG, args: [...base, '--reachable', 'email', '--expires-in', '1y'] },
       { slug: 'news', args: ['--format', 'jsonl', '--reachable', 'email'] },
+      // A base URL with a comma: every URL is quoted.
+      { slug: 'stop', args: ['--base-url', 'https://pages.example.com/a,b'] },
     ];
     for (const { slug, args } of cases) {
       const main = await links(db, [slug, ...args, '--threads', '0']);
@@ -67,10 +73,11 @@ describe('landing links on signing threads', () => {
 
       // Each line, from an independent signer: order, ids, emails, URLs, tokens.
       const reachable = args.includes('--reachable');
-      const ids = Array.from({ length: PROFILES }, (_, i) => i + 1).filter((i) => !reachable || (i % 4 !== 0 && i % 97 !== 0));
+      const ids = Array.from({ length: PROFILES + 1 }, (_, i) => i + 1).filter((i) => !reachable || (i % 4 !== 0 && i % 97 !== 0));
       const days = args.includes('90d') ? 90 : args.includes('1y') ? 365 : 0;
       const exp = days ? Math.floor(FIXED_NOW.getTime() / 1000) + days * 86400 : 0;
-      const prefix = args.includes('--base-url') ? 'https://pages.example.com' : '';
+      const prefix = args.includes('--base-url') ? args[args.indexOf('--base-url') + 1]! : '';
+      const q = (field: string) => (field.includes(',') ? `"${field}"` : field);
       const oneClick = slug !== 'news';
       const jsonl = args.includes('jsonl');
       const lines = main.stdout.split('\n');
@@ -82,7 +89,7 @@ describe('landing links on signing threads', () => {
         const t = expectedToken(slug, id, exp);
         const url = `${prefix}/${slug}?t=${t}`;
         const oc = oneClick ? `${prefix}/${slug}/one-click?t=${t}` : null;
-        const want = jsonl ? JSON.stringify({ id, email: `person.${id}@example.com`, url, oneClickUrl: oc }) : `${id},person.${id}@example.com,${url},${oc ?? ''}`;
+        const want = jsonl ? JSON.stringify({ id, email: emailOf(id), url, oneClickUrl: oc }) : `${id},${emailOf(id)},${q(url)},${oc === null ? '' : q(oc)}`;
         if (line !== want) expect(line).toBe(want);
       });
       expect(main.stderr).toContain(`${ids.length} link(s)`);
@@ -94,9 +101,11 @@ describe('landing links on signing threads', () => {
     for (const bad of ['-1', '17', 'two', '']) {
       const r = await links(db, ['stop', '--threads', bad]);
       expect(r.code).toBe(2);
-      expect(r.stderr).toContain('--threads');
+      expect(r.stderr).toContain(`Invalid --threads "${bad}".`);
+      expect(r.stderr).toContain('from 0 (sign on the main thread) to 16');
       expect(r.stdout).toBe('');
     }
+    expect((await links(db, ['stop', '--threads', '16'])).code).toBe(0);
   }, 60_000);
 });
 
