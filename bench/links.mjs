@@ -15,7 +15,9 @@
 //   bare HMACs        a bare Node script computing the same HMAC-SHA256s with
 //                     node:crypto, single-threaded, writing nothing
 // Best of --repeat (default 3) turns, contestants interleaved within each turn
-// (this machine is shared), each after a `sync`; peak RSS is the worst turn's.
+// (this machine is shared), each after a `sync`; peak RSS is the worst turn's,
+// CPU (user + system, all threads) the least: wall time well above the CPU
+// time of a one-thread run means the run waited for a core.
 // Then the same at a tenth of the size and with V8's old generation capped at
 // 32 MiB: a flat peak RSS and a capped run that completes mean constant memory.
 // Usage: npm run bench:links [-- --profiles 1000000 --repeat 3]
@@ -60,7 +62,8 @@ function timed(cmd, args, { stdout } = {}) {
     throw new Error(`${cmd} ${args.join(' ')} failed`);
   }
   const rss = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr)?.[1] ?? NaN) / 1024;
-  return { secs, rss };
+  const field = (name) => Number(new RegExp(`${name} \\(seconds\\): ([\\d.]+)`).exec(r.stderr)?.[1] ?? NaN);
+  return { secs, rss, cpu: field('User time') + field('System time') };
 }
 const consent = (db, args) => [bin, '--db', db, ...args];
 
@@ -122,7 +125,7 @@ for (let turn = 0; turn < REPEAT; turn++) {
   contestants.forEach(([, f], i) => {
     const r = f();
     const b = best[i];
-    best[i] = b === null ? r : { secs: Math.min(b.secs, r.secs), rss: Math.max(b.rss, r.rss) };
+    best[i] = b === null ? r : { secs: Math.min(b.secs, r.secs), rss: Math.max(b.rss, r.rss), cpu: Math.min(b.cpu, r.cpu) };
   });
 }
 const linksBytes = statSync(file).size;
@@ -136,7 +139,7 @@ console.log(
     `best of ${REPEAT} interleaved turns, sync before each`,
 );
 console.log(`store: ${n(PROFILES)} profiles imported from the realistic export; links file ${(linksBytes / 2 ** 20).toFixed(0)} MiB`);
-contestants.forEach(([name], i) => console.log(`${pad(name)} ${best[i].secs.toFixed(2)} s   peak RSS ${best[i].rss.toFixed(0)} MiB`));
+contestants.forEach(([name], i) => console.log(`${pad(name)} ${best[i].secs.toFixed(2)} s   CPU ${best[i].cpu.toFixed(2)} s   peak RSS ${best[i].rss.toFixed(0)} MiB`));
 const [all, reach, single, ref, refReach, hm] = best;
 console.log(`ratio links / sqlite3 export: ${(all.secs / ref.secs).toFixed(2)}x; --reachable email: ${(reach.secs / refReach.secs).toFixed(2)}x`);
 console.log(`ratio links / bare single-threaded HMACs: ${(all.secs / hm.secs).toFixed(2)}x; signing threads vs --threads 0: ${(all.secs / single.secs).toFixed(2)}x the time`);
