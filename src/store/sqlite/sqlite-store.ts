@@ -26,6 +26,7 @@ import type { LandingStore } from '../../landing/repository.js';
 import type { BulkStore } from '../../consent/bulk.js';
 import { SqliteBulkStore } from './bulk-store.js';
 import { SqliteLandingSubmissions } from './landing-submissions.js';
+import { ChainVerifier, type BlockRow, type EventRow } from '../shared/ledger-chain.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, openDatabase, translateSqliteError, type OpenOptions } from './open.js';
 
 /**
@@ -54,18 +55,6 @@ type ProfileRow = [
 const PROFILE_COLUMNS =
   'id, email, phone, first_name, last_name, optout_all, optout_email, optout_sms, optout_phone, optout_postal, optout_fax, optout_push, created_at, updated_at';
 
-interface EventRow {
-  id: number;
-  profile_id: number;
-  channel: string;
-  service: string | null;
-  action: string;
-  source: string;
-  actor: string;
-  reason: string | null;
-  evidence: string | null;
-  occurred_at: string;
-}
 
 export function rowToProfile(r: ProfileRow): Profile {
   // CHANNELS order (all, email, sms, phone, postal, fax, push), spelt out: no per-row key building.
@@ -96,20 +85,6 @@ function rowToEvent(r: EventRow): LedgerEvent {
   };
 }
 
-export function canonicalRow(r: EventRow): string {
-  return canonicalEvent({
-    id: r.id,
-    profileId: r.profile_id,
-    channel: r.channel,
-    action: r.action,
-    source: r.source,
-    actor: r.actor,
-    reason: r.reason,
-    evidenceJson: r.evidence,
-    occurredAt: r.occurred_at,
-    service: r.service,
-  });
-}
 
 const PAGE = 1000;
 
@@ -403,65 +378,27 @@ export class SqliteStore implements LandingStore {
   }
 }
 
-/** Recomputes every block's hash from its events; names the first place it breaks. */
+/** Recomputes every block's hash from its events; names the first place it breaks (the shared ChainVerifier). */
 export function verifyChain(db: Database.Database): LedgerVerification {
-  const blocksStmt = db.prepare<[number], {
-    id: number;
-    first_event_id: number;
-    last_event_id: number;
-    event_count: number;
-    prev_hash: string;
-    hash: string;
-  }>('SELECT * FROM ledger_blocks WHERE id > ? ORDER BY id LIMIT 1000');
-  const eventsStmt = db.prepare<[number, number], EventRow>(
-    'SELECT * FROM ledger_events WHERE id BETWEEN ? AND ? ORDER BY id',
-  );
-  let prevHash = GENESIS_HASH;
-  let prevLast = 0;
-  let blocks = 0;
-  let events = 0;
+  const blocksStmt = db.prepare<[number], BlockRow>('SELECT * FROM ledger_blocks WHERE id > ? ORDER BY id LIMIT 1000');
+  const eventsStmt = db.prepare<[number, number], EventRow>('SELECT * FROM ledger_events WHERE id BETWEEN ? AND ? ORDER BY id');
+  const v = new ChainVerifier();
   let after = 0;
-  const fail = (brokenEventId: number | null, blockId: number | null, problem: string): LedgerVerification => ({
-    ok: false,
-    blocks,
-    events,
-    brokenEventId,
-    blockId,
-    problem,
-  });
   for (;;) {
     const page = blocksStmt.all(after);
     if (page.length === 0) break;
     for (const b of page) {
-      if (b.prev_hash !== prevHash) {
-        return fail(b.first_event_id, b.id, `block ${b.id} does not follow the block before it (a block was removed or rewritten)`);
-      }
-      if (b.first_event_id !== prevLast + 1) {
-        return fail(prevLast + 1, b.id, `event ${prevLast + 1} is missing (deleted)`);
-      }
-      const hasher = new BlockHasher(b.prev_hash);
-      let expected = b.first_event_id;
+      const bad = v.block(b);
+      if (bad) return bad;
       for (const e of eventsStmt.iterate(b.first_event_id, b.last_event_id)) {
-        if (e.id !== expected) return fail(expected, b.id, `event ${expected} is missing (deleted)`);
-        hasher.add(canonicalRow(e));
-        expected++;
+        const broken = v.event(e);
+        if (broken) return broken;
       }
-      if (expected !== b.last_event_id + 1) return fail(expected, b.id, `event ${expected} is missing (deleted)`);
-      if (hasher.size !== b.event_count || hasher.digest() !== b.hash) {
-        const where =
-          b.first_event_id === b.last_event_id
-            ? `event ${b.first_event_id}`
-            : `an event among ${b.first_event_id}–${b.last_event_id}`;
-        return fail(b.first_event_id, b.id, `${where} was edited after it was recorded (block ${b.id} no longer matches its hash)`);
-      }
-      prevHash = b.hash;
-      prevLast = b.last_event_id;
-      blocks++;
-      events += b.event_count;
+      const wrong = v.endBlock();
+      if (wrong) return wrong;
       after = b.id;
     }
   }
-  const stray = db.prepare<[number], { id: number }>('SELECT id FROM ledger_events WHERE id > ? ORDER BY id LIMIT 1').get(prevLast);
-  if (stray) return fail(stray.id, null, `event ${stray.id} was added outside the tool (it belongs to no block)`);
-  return { ok: true, blocks, events, head: prevHash };
+  const stray = db.prepare<[number], { id: number }>('SELECT id FROM ledger_events WHERE id > ? ORDER BY id LIMIT 1').get(v.lastEventId);
+  return v.finish(stray?.id ?? null);
 }
