@@ -1,0 +1,46 @@
+import { randomBytes } from 'node:crypto';
+import type { ConsentRequest, ConsentResult } from '../../consent/store.js';
+import type { ConsentGroup, LandingSubmissions } from '../../landing/submissions.js';
+import type { PgStore } from './pg-store.js';
+
+const SALT_KEY = 'landing.client-address-salt';
+
+export class PgLandingSubmissions implements LandingSubmissions {
+  private salt?: Buffer;
+
+  constructor(private readonly store: PgStore) {}
+
+  async clientSalt(): Promise<Buffer> {
+    if (this.salt) return this.salt;
+    // Whoever inserts first wins; every instance on the database then reads the same salt.
+    await this.store.query('INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [SALT_KEY, randomBytes(32).toString('hex')]);
+    const [row] = await this.store.query<{ value: string }>('SELECT value FROM settings WHERE key = $1', [SALT_KEY]);
+    this.salt = Buffer.from(row!.value, 'hex');
+    return this.salt;
+  }
+
+  async createAndApply(email: string, group: Omit<ConsentGroup, 'requests'> & { wanted: ConsentRequest['wanted'] }): Promise<void> {
+    const at = group.context.occurredAt;
+    await this.store.transaction(async (tx) => {
+      await tx.query('INSERT INTO profiles (email, created_at, updated_at) VALUES ($1, $2, $2) ON CONFLICT (email) DO NOTHING', [email, at]);
+      const [{ id }] = (await tx.query<{ id: number }>('SELECT id FROM profiles WHERE email = $1', [email])) as [{ id: number }];
+      await this.store.applyInTransaction(tx, [{ profileId: id, wanted: group.wanted }], group.context);
+      if (group.subscriptions?.length) {
+        await this.store.services.changeInTransaction(tx, group.subscriptions.map((c) => ({ ...c, profileId: id })), group.context);
+      }
+    });
+  }
+
+  async applyConsentGroups(groups: readonly ConsentGroup[]): Promise<ConsentResult[][]> {
+    if (groups.length === 0) return [];
+    return this.store.transaction(async (tx) => {
+      const all: ConsentResult[][] = [];
+      for (const g of groups) {
+        all.push(await this.store.applyInTransaction(tx, g.requests, g.context));
+        // Same transaction, same context: channel and subscription events of one submission commit together.
+        if (g.subscriptions?.length) await this.store.services.changeInTransaction(tx, g.subscriptions, g.context);
+      }
+      return all;
+    });
+  }
+}
