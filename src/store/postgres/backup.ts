@@ -1,7 +1,90 @@
-import { invalid } from '../../consent/errors.js';
+import { randomBytes } from 'node:crypto';
+import { existsSync, linkSync, statSync, unlinkSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { ConsentError, conflict } from '../../consent/errors.js';
+import { openDatabase } from '../sqlite/open.js';
+import { verifyChain } from '../sqlite/sqlite-store.js';
 import type { PgStore } from './pg-store.js';
 
-/** Not yet: a PostgreSQL store's backup as a SQLite consent store file (issue #11, a later step). */
-export async function backupPgToSqlite(_store: PgStore, _path: string): Promise<never> {
-  throw invalid('backup of a PostgreSQL store is not available yet; use pg_dump.', 'See "Choosing PostgreSQL" in the README.');
+/** Every table, parents first; rows copied verbatim (ids, hashes, times as stored). */
+const TABLES: readonly [table: string, order: string][] = [
+  ['settings', 'key'],
+  ['profiles', 'id'],
+  ['services', 'id'],
+  ['subscriptions', 'profile_id, service_id'],
+  ['landing_pages', 'slug'],
+  ['landing_page_versions', 'slug, version'],
+  ['signing_keys', 'id'],
+  ['ledger_events', 'id'],
+  ['ledger_blocks', 'id'],
+];
+const PAGE = 5000;
+
+/**
+ * `backup` of a PostgreSQL store: one REPEATABLE READ snapshot (writers carry
+ * on, nothing is half-copied) written as a SQLite consent store file, then
+ * checked as SQLite's own backup is (integrity, the chain, and the same head
+ * as the source's snapshot). A portable, checked copy; pg_dump remains the
+ * tool for full-database backups.
+ */
+export async function backupPgToSqlite(store: PgStore, path: string): Promise<{ path: string; bytes: number; profiles: number; events: number }> {
+  const exists = () => conflict(`${path} already exists; a backup never overwrites a file.`, 'Choose a new file name.');
+  if (existsSync(path)) throw exists();
+  const tmp = `${path}.partial-${randomBytes(6).toString('hex')}`;
+  try {
+    const target = openDatabase(tmp);
+    try {
+      target.exec('DELETE FROM signing_keys'); // the new file's own first key: the source's keys replace it
+      await copySnapshot(store, target);
+    } finally {
+      target.close();
+    }
+    const copy = new Database(tmp, { readonly: true });
+    let counts: { profiles: number; events: number };
+    try {
+      const check = copy.pragma('integrity_check', { simple: true });
+      if (check !== 'ok') throw new ConsentError('integrity', `The backup copy failed its integrity check: ${String(check)}.`);
+      const chain = verifyChain(copy);
+      if (!chain.ok) throw new ConsentError('integrity', `The backup copy's ledger does not verify: ${chain.problem}.`);
+      counts = { profiles: (copy.prepare('SELECT count(*) AS n FROM profiles').get() as { n: number }).n, events: chain.events };
+    } finally {
+      copy.close();
+    }
+    try {
+      linkSync(tmp, path); // fails rather than overwrite a file created meanwhile
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw exists();
+      throw e;
+    }
+    return { path, bytes: statSync(path).size, ...counts };
+  } finally {
+    if (existsSync(tmp)) unlinkSync(tmp);
+  }
+}
+
+async function copySnapshot(store: PgStore, target: Database.Database): Promise<void> {
+  const client = await store.connect();
+  let dead = false;
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    target.exec('BEGIN');
+    for (const [table, order] of TABLES) {
+      const columns = (target.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name);
+      const insert = target.prepare(`INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`);
+      await client.query(`DECLARE copy_${table} NO SCROLL CURSOR FOR SELECT ${columns.join(', ')} FROM ${table} ORDER BY ${order}`);
+      for (;;) {
+        const { rows } = await client.query<unknown[]>({ text: `FETCH ${PAGE} FROM copy_${table}`, rowMode: 'array' });
+        for (const r of rows) insert.run(...r);
+        if (rows.length < PAGE) break;
+      }
+    }
+    target.exec('COMMIT');
+    await client.query('COMMIT');
+  } catch (e) {
+    if (target.inTransaction) target.exec('ROLLBACK');
+    await client.query('ROLLBACK').catch(() => (dead = true));
+    throw store.translate(e);
+  } finally {
+    client.release(dead || undefined);
+  }
 }

@@ -277,7 +277,7 @@ class PgImportSession implements ImportSession {
         );
         await this.q(
           `INSERT INTO pg_temp.import_events (profile_id, channel, service, action)
-           SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS u (p, c, s, a, o) ORDER BY o`,
+           SELECT u.p, u.c, u.s, u.a FROM unnest($1::int[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS u (p, c, s, a, o) ORDER BY u.o`,
           ev,
         );
       }
