@@ -22,8 +22,13 @@ export class PgLandingSubmissions implements LandingSubmissions {
   async createAndApply(email: string, group: Omit<ConsentGroup, 'requests'> & { wanted: ConsentRequest['wanted'] }): Promise<void> {
     const at = group.context.occurredAt;
     await this.store.transaction(async (tx) => {
-      await tx.query('INSERT INTO profiles (email, created_at, updated_at) VALUES ($1, $2, $2) ON CONFLICT (email) DO NOTHING', [email, at]);
-      const [{ id }] = (await tx.query<{ id: number }>('SELECT id FROM profiles WHERE email = $1', [email])) as [{ id: number }];
+      // Looked up first (an INSERT that conflicts would use up an id); ON CONFLICT for a concurrent creation of the same email.
+      const find = async () => (await tx.query<{ id: number }>('SELECT id FROM profiles WHERE email = $1', [email]))[0]?.id;
+      let id = await find();
+      if (id === undefined) {
+        await tx.query('INSERT INTO profiles (email, created_at, updated_at) VALUES ($1, $2, $2) ON CONFLICT (email) DO NOTHING', [email, at]);
+        id = (await find())!;
+      }
       await this.store.applyInTransaction(tx, [{ profileId: id, wanted: group.wanted }], group.context);
       if (group.subscriptions?.length) {
         await this.store.services.changeInTransaction(tx, group.subscriptions.map((c) => ({ ...c, profileId: id })), group.context);

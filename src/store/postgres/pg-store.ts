@@ -100,6 +100,7 @@ export class PgTx {
 
 const PAGE = 1000;
 const MAX_ATTEMPTS = 8;
+const listening = new WeakSet<pg.PoolClient>();
 
 /**
  * The PostgreSQL store: the same tables, rules and ledger as the SQLite one,
@@ -152,11 +153,19 @@ export class PgStore implements LandingStore {
   }
 
   async connect(): Promise<pg.PoolClient> {
+    let client: pg.PoolClient;
     try {
-      return await this.pool.connect();
+      client = await this.pool.connect();
     } catch (e) {
       throw this.translate(e);
     }
+    // A connection lost while checked out (server shut down) also emits 'error' on the client:
+    // the query in flight reports it; unheard, the event would crash the process.
+    if (!listening.has(client)) {
+      listening.add(client);
+      client.on('error', () => {});
+    }
+    return client;
   }
 
   /** A statement outside a transaction, errors translated. */
@@ -288,15 +297,22 @@ export class PgStore implements LandingStore {
   }
 
   async addProfile(input: NewProfile, at: string): Promise<Profile> {
-    return this.transaction(async (tx) => {
-      const rows = await tx.query<ProfileRow>(
-        `INSERT INTO profiles (email, phone, first_name, last_name, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)
-         ON CONFLICT (email) DO NOTHING RETURNING ${PROFILE_COLUMNS}`,
-        [input.email, input.phone ?? null, input.firstName ?? null, input.lastName ?? null, at],
-      );
-      if (rows.length === 0) throw conflict(`A profile with email ${input.email} already exists.`, 'Use `consent profile show` to see it.');
-      return rowToProfile(rows[0]!);
-    });
+    const exists = () => conflict(`A profile with email ${input.email} already exists.`, 'Use `consent profile show` to see it.');
+    // Looked up first: an INSERT that conflicts would still use up an id.
+    if (await this.findProfile({ email: input.email })) throw exists();
+    try {
+      return await this.transaction(async (tx) => {
+        const rows = await tx.query<ProfileRow>(
+          `INSERT INTO profiles (email, phone, first_name, last_name, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)
+           RETURNING ${PROFILE_COLUMNS}`,
+          [input.email, input.phone ?? null, input.firstName ?? null, input.lastName ?? null, at],
+        );
+        return rowToProfile(rows[0]!);
+      });
+    } catch (e) {
+      if ((e as { cause?: { code?: string } }).cause?.code === '23505' || (e as { code?: string }).code === '23505') throw exists();
+      throw e;
+    }
   }
 
   async findProfile(ref: ProfileRef): Promise<Profile | null> {
