@@ -42,3 +42,28 @@ export async function rawSql(db: string, sql: string, params: unknown[] = []): P
     raw.close();
   }
 }
+
+/**
+ * Another process holding the store's write lock for `ms`: an IMMEDIATE
+ * transaction on SQLite, an EXCLUSIVE lock on `profiles` on PostgreSQL (what
+ * an import holds: readers carry on, writers wait). Resolves once it holds it;
+ * `released` settles when the process is gone.
+ */
+export async function holdWriteLock(db: string, ms: number): Promise<{ released: Promise<unknown> }> {
+  const { spawn } = await import('node:child_process');
+  const code = isPostgresLocation(db)
+    ? `const c = new (require('pg').Client)({ connectionString: process.argv[1] });
+       (async () => { await c.connect(); await c.query('BEGIN'); await c.query('LOCK TABLE profiles IN EXCLUSIVE MODE');
+         process.stdout.write('locked\\n');
+         setTimeout(async () => { await c.query('COMMIT'); await c.end(); }, ${ms}); })();`
+    : `const db = new (require('better-sqlite3'))(process.argv[1]);
+       db.exec('BEGIN IMMEDIATE'); process.stdout.write('locked\\n');
+       setTimeout(() => { db.exec('COMMIT'); db.close(); }, ${ms});`;
+  const holder = spawn(process.execPath, ['-e', code, db], { stdio: ['ignore', 'pipe', 'inherit'], cwd: process.cwd() });
+  const released = new Promise((resolve) => holder.on('close', resolve));
+  await new Promise<void>((resolve, reject) => {
+    holder.stdout!.once('data', () => resolve());
+    holder.once('close', (c) => reject(new Error(`the lock holder exited (${c})`)));
+  });
+  return { released };
+}

@@ -61,6 +61,24 @@ describe('the PostgreSQL location', () => {
     for (const o of outputs) expect(o).not.toContain(password);
     expect(outputs.join('')).toContain('a@x.io');
   });
+  it("landing serve's startup line names the store with the password masked", async () => {
+    const { url, password } = await passwordDatabase();
+    expect((await runCli(['--db', url, 'profile', 'add', '--email', 'a@x.io'])).code).toBe(0);
+    const child = spawn(process.execPath, [join(process.cwd(), 'bin/consent.js'), '--db', url, 'landing', 'serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stderr.on('data', (d) => {
+        stderr += d;
+        if (stderr.includes('Ctrl-C')) resolve();
+      });
+      child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
+    });
+    const closed = new Promise((r) => child.on('close', r));
+    child.kill('SIGTERM');
+    await closed;
+    expect(stderr).toContain(`from ${url.replace(`:${password}@`, ':***@')} (Ctrl-C to stop)`);
+    expect(stderr).not.toContain(password);
+  });
 });
 
 describe('a server that is away', () => {
