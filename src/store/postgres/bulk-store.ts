@@ -52,7 +52,9 @@ export class PgBulkStore implements BulkStore {
     const client = await this.store.connect();
     try {
       // An import is one long write: the per-statement limit of ordinary commands does not apply.
-      await client.query('SET statement_timeout = 0');
+      // A client killed mid-import (kill -9) is noticed by the server within a second, even during
+      // a long statement, and its transaction rolled back: its locks do not outlive it.
+      await client.query("SET statement_timeout = 0; SET client_connection_check_interval = '1s'");
       await client.query(`DROP TABLE IF EXISTS pg_temp.import_raw;
         CREATE TEMP TABLE import_raw (rn bigint GENERATED ALWAYS AS IDENTITY, email text NOT NULL, phone text,
           first_name text, last_name text, setm bigint NOT NULL, clearm bigint NOT NULL)`);
@@ -415,7 +417,7 @@ class PgImportSession implements ImportSession {
     }
     if (!this.dead) {
       try {
-        await this.client.query('DROP TABLE IF EXISTS pg_temp.import_raw; RESET statement_timeout');
+        await this.client.query('DROP TABLE IF EXISTS pg_temp.import_raw; RESET statement_timeout; RESET client_connection_check_interval');
       } catch {
         this.dead = true;
       }
