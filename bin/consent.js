@@ -1,15 +1,20 @@
 #!/usr/bin/env node
 // The only place that touches the process: argv, streams, signals, exit code.
 import { userInfo } from 'node:os';
-import { run } from '../dist/cli/run.js';
+import { run, streamFailure } from '../dist/cli/run.js';
 
 // The reader of our output went away (`consent profile export | head`): stop
-// at once and quietly, as SIGPIPE stops a C program (exit code 141).
+// at once and quietly, as SIGPIPE stops a C program (exit code 141). Any other
+// failure of stdout (a full disk behind `> file`) ends the command with the
+// exit code and sentence of the one table.
 process.stdout.on('error', (e) => {
   if (e.code === 'EPIPE') process.exit(141);
-  throw e;
+  const { code, message } = streamFailure(e, 'standard output');
+  process.stderr.write(message);
+  process.exit(code);
 });
 
+let interrupts;
 const code = await run(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
@@ -24,9 +29,14 @@ const code = await run(process.argv.slice(2), {
     }
   },
   cwd: process.cwd(),
-  // Only long-running commands (the server) take over SIGINT/SIGTERM; others die as usual.
-  onShutdown: (handler) => {
-    for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => handler(sig));
+  // Only commands that must clean up (file writers, the server) take over
+  // SIGINT/SIGTERM; others die as usual. Once only: a second Ctrl-C kills.
+  interrupts: () => {
+    if (!interrupts) {
+      interrupts = new AbortController();
+      for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => interrupts.abort(sig));
+    }
+    return interrupts.signal;
   },
 });
 process.exitCode = code;

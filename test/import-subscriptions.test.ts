@@ -75,8 +75,12 @@ describe('profile import: subscribe_<service> columns', () => {
     const db = await setup();
     const before = await snapshot(db);
     const s = await runJson(db, ['profile', 'import', fx('subscriptions.csv'), '--dry-run', '--json']);
-    expect(s).toMatchObject({ dryRun: true, subscriptionsSet: 2, subscriptionsPending: 2, unsubscribed: 3, subscriptionsNotApplied: 1, events: 0 });
+    expect(s).toMatchObject({ dryRun: true, subscriptionsSet: 2, subscriptionsPending: 2, unsubscribed: 3, subscriptionsNotApplied: 1 });
     expect(await snapshot(db)).toBe(before);
+    // The events too: those the real run then records.
+    const real = await runJson(db, ['profile', 'import', fx('subscriptions.csv'), '--json']);
+    expect(real.events).toBeGreaterThan(0);
+    expect(s.events).toBe(real.events);
   });
 
   it('fails with exit 2 naming a column of an unknown service, and writes nothing', async () => {

@@ -14,7 +14,7 @@ const fx = (name: string) => join(FIX, name);
 async function storeOf(kind: string): Promise<string> {
   const db = (await tempStore(backend));
   if (kind === 'a populated store') await runJson(db, ['profile', 'add', '--email', 'ok1@example.com', '--json']);
-  else await runCli(['--db', db, 'ledger', 'verify']);
+  else expect((await runCli(['--db', db, 'store', 'init'])).code).toBe(0);
   return db;
 }
 
@@ -101,14 +101,17 @@ describe('profile import', () => {
     const r = await runCli(['--db', db, 'profile', 'import', fx('one-bad-row.csv'), '--rejects', rejects, '--json']);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toContain('line 4, column phone: "12345" is not a phone number in international form');
-    expect(r.stderr).toContain('1 of 4 row(s)');
-    expect(r.stderr).toContain('nothing was written');
+    // --json: the error is one JSON object, the bad rows in its details.
+    const { error } = JSON.parse(r.stderr.trim().split('\n').pop()!);
+    expect(error.details.errors[0]).toMatchObject({ line: 4, column: 'phone' });
+    expect(error.details.errors[0].reason).toContain('"12345" is a national number without a country: pass --default-country');
+    expect(error.message).toContain('1 of 4 row(s)');
+    expect(error.message).toContain('nothing was written');
     expect(await snapshot(db)).toBe(before);
     // The empty store's direct load dropped the email index in its transaction: the rollback put it back.
     expect(await emailIndexSql(db)).toBe(EMAIL_INDEX);
     expect(readFileSync(rejects, 'utf8')).toBe(
-      'email,phone,first_name,optout_email,reason\nok3@example.com,12345,Bad,0,"phone: ""12345"" is not a phone number in international form (e.g. +33612345678)"\n',
+      'email,phone,first_name,optout_email,reason\nok3@example.com,12345,Bad,0,"phone: ""12345"" is a national number without a country: pass --default-country (e.g. FR) or write it as +<country code>..."\n',
     );
   });
 
@@ -308,6 +311,7 @@ describe('profile import', () => {
       file: fx('duplicate-key.csv'),
       source: 'import:duplicate-key.csv',
       dryRun: true,
+      delimiter: ',',
       rows: 3,
       invalid: 0,
       unknownColumns: [],
@@ -325,7 +329,7 @@ describe('profile import', () => {
       subscriptionsPending: 0,
       unsubscribed: 0,
       subscriptionsNotApplied: 0,
-      events: 0,
+      events: 1,
     });
     expect(await snapshot(db)).toBe(before);
   });
@@ -341,7 +345,7 @@ describe('profile import', () => {
   it('a first load from stdin does not hold the write lock while stdin is still being read', async () => {
     const { spawn } = await import('node:child_process');
     const db = (await tempStore(backend));
-    await runCli(['--db', db, 'ledger', 'verify']); // an empty store
+    expect((await runCli(['--db', db, 'store', 'init'])).code).toBe(0); // an empty store
     const child = spawn(process.execPath, [join(process.cwd(), 'bin/consent.js'), '--db', db, 'profile', 'import', '-', '--json'], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, CONSENT_BUSY_TIMEOUT_MS: '5000' },

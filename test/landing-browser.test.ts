@@ -61,4 +61,29 @@ describe('landing pages in a real browser', () => {
     expect((await f.profile('ann@example.com')).optOut.all).toBe(false);
     await page.close();
   }, 30_000);
+  it('a one-click link opened in a browser: a page that does not submit itself; its button unsubscribes', async () => {
+    const f = await serverFixture();
+    const { oneClickUrl } = await f.link('stop', 'ann@example.com');
+    const page = await chromium().newPage();
+    const violations: string[] = [];
+    page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) violations.push(m.text());
+    });
+    const before = await f.eventCount();
+    const response = await page.goto(`${f.url}${oneClickUrl}`);
+    expect(response!.status()).toBe(200);
+    await page.waitForTimeout(300); // time enough for any script to have submitted it
+    expect(page.url()).toBe(`${f.url}${oneClickUrl}`);
+    expect(await f.eventCount()).toBe(before);
+    expect((await f.profile('ann@example.com')).optOut.all).toBe(false);
+
+    await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Unsubscribe from everything' }).click()]);
+    await page.waitForSelector('text=Thank you');
+    expect((await f.profile('ann@example.com')).optOut.all).toBe(true);
+    const [e] = await f.history('ann@example.com');
+    expect(e).toMatchObject({ channel: 'all', action: 'optout', source: 'one-click', actor: 'subject' });
+    expect(String(e!.evidence!.userAgent)).toMatch(/Chrome/);
+    expect(violations).toEqual([]);
+    await page.close();
+  }, 30_000);
 });

@@ -12,6 +12,7 @@ function exited(child: ChildProcess): Promise<{ code: number | null; signal: Nod
 
 /** Starts `consent landing serve --port 0` and waits for the URL it prints on stderr. */
 async function serve(db: string): Promise<{ child: ChildProcess; url: string; stderr: () => string; stdout: () => string }> {
+  expect((await runCli(['--db', db, 'store', 'init'])).code).toBe(0); // serve needs an existing store
   const child = spawn(process.execPath, [BIN, '--db', db, 'landing', 'serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   let stdout = '';
@@ -61,6 +62,52 @@ describe('consent landing serve (the built binary)', () => {
     expect(p.optOut.all).toBe(true);
   });
 
+  it("the closing line counts the consent changes committed (the ledger's events), not the submissions", async () => {
+    const db = (await tempStore(backend));
+    const cli = async (...a: string[]) => {
+      const r = await runCli(['--db', db, ...a]);
+      expect(r.code, r.stderr).toBe(0);
+    };
+    await cli('profile', 'add', '--email', 'ann@example.com');
+    await cli('profile', 'add', '--email', 'bob@example.com');
+    await cli('service', 'create', 'news', '--label', 'News');
+    await cli('landing', 'create', 'prefs', '--type', 'acquisition', '--title', 'Prefs', '--channels', 'email,sms,postal', '--services', 'news');
+    await cli('landing', 'create', 'stop', '--type', 'blocklist', '--title', 'Stop');
+    await cli('landing', 'publish', 'prefs', '--out-dir', `${db}.public`);
+    await cli('landing', 'publish', 'stop', '--out-dir', `${db}.public`);
+    const stop = await runJson(db, ['landing', 'link', 'stop', '--profile', 'ann@example.com', '--json']);
+    const prefs = await runJson(db, ['landing', 'link', 'prefs', '--profile', 'bob@example.com', '--json']);
+    const bobToken = new URL(prefs.url, 'http://x').searchParams.get('t')!;
+    const events = async () => (await runJson(db, ['ledger', 'verify', '--json'])).events as number;
+    const before = await events();
+
+    const s = await serve(db);
+    const post = async (path: string, fields: Record<string, string>) => {
+      const r = await fetch(`${s.url}${path}`, { method: 'POST', body: new URLSearchParams(fields) });
+      expect(r.status, path).toBe(200);
+    };
+    const oneClick = { 'List-Unsubscribe': 'One-Click' };
+    await post(stop.oneClickUrl, oneClick); // sets `all`: 1
+    await post(stop.oneClickUrl, oneClick); // a repeat: 0
+    // Bob's form, every channel box unticked, the service ticked: 3 opt-outs + 1 subscription = 4.
+    await post('/prefs', { t: bobToken, v: '1', 'service-news': 'on' });
+    await post('/prefs', { t: bobToken, v: '1', 'service-news': 'on' }); // the same again: 0
+    // The static page, a new address: postal unticked (1 opt-out) and the service (1 subscription) = 2.
+    await post('/prefs', { email: 'carol@example.com', 'channel-email': 'on', 'channel-sms': 'on', 'service-news': 'on' });
+    // The static blocklist page with an unknown address: nothing.
+    await post('/stop', { email: 'nobody@example.com' });
+
+    const exit = exited(s.child);
+    s.child.kill('SIGTERM');
+    expect(await exit).toEqual({ code: 0, signal: null });
+    const added = (await events()) - before;
+    expect(added).toBe(7);
+    const closing = /^Stopped\. (\d+) changes? committed/m.exec(s.stderr());
+    expect(closing, s.stderr()).not.toBeNull();
+    expect(Number(closing![1])).toBe(added);
+    expect(s.stderr()).toMatch(/^Stopped\. 7 changes committed in \d+ transactions?\.$/m);
+  });
+
   it('SIGINT with an idle keep-alive connection open still exits 0 at once', async () => {
     const db = await tempStore(backend);
     const s = await serve(db);
@@ -95,7 +142,8 @@ describe('consent landing serve (the built binary)', () => {
   });
 
   it('a CONSENT_SECRET too short stops it at startup (exit 2), not on every request', async () => {
-    const db = await tempStore(backend);
+    const db = (await tempStore(backend));
+    expect((await runCli(['--db', db, 'store', 'init'])).code).toBe(0);
     const c = spawn(process.execPath, [BIN, '--db', db, 'landing', 'serve', '--port', '0'], {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, CONSENT_SECRET: 'tiny-secret-xyz' },

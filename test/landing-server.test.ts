@@ -65,9 +65,9 @@ describe('landing serve: pages', () => {
       expectSecurityHeaders(r);
     }
     const { oneClickUrl } = await f.link('stop', 'ann@example.com');
-    const g = await fetch(`${f.url}${oneClickUrl}`);
+    const g = await fetch(`${f.url}${oneClickUrl}`, { method: 'PUT' });
     expect(g.status).toBe(405);
-    expect(g.headers.get('allow')).toBe('POST');
+    expect(g.headers.get('allow')).toBe('GET, HEAD, POST');
   });
 });
 
@@ -287,7 +287,7 @@ describe('landing serve: bad requests change nothing', () => {
     // retired: sign with key 1, rotate, retire key 1; the server re-reads keys after KEYRING_TTL_MS.
     bad.retired = good;
     await f.cli('keys', 'rotate');
-    await f.cli('keys', 'retire', '1');
+    await f.cli('keys', 'retire', '1', '--yes');
     f.clock.now = new Date(f.clock.now.getTime() + 60_000);
     const before = await f.eventCount();
     for (const [name, t] of Object.entries(bad)) {

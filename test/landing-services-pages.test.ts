@@ -175,7 +175,7 @@ describe('landing create / edit / publish with --services', () => {
     const csv = await runCli(['--db', db, 'service', 'confirmations', 'news', '--base-url', 'https://p.example.com']);
     expect(csv.code).toBe(0);
     expect(csv.stdout).toMatch(/^id,email,service,confirmUrl\n1,ann@example\.com,news,https:\/\/p\.example\.com\/confirm\/news\?t=[A-Za-z0-9_-]{66}\n$/);
-    expect(csv.stderr).toMatch(/1 pending subscription/);
+    expect(csv.stderr).toMatch(/1 confirmation link\(s\) for pending subscriptions to news/);
     const missing = await runCli(['--db', db, 'service', 'confirmations', 'nope']);
     expect(missing.code).toBe(3);
     expect(missing.stdout).toBe('');

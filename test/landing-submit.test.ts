@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ConsentError } from '../src/consent/errors.js';
-import type { ConsentResult } from '../src/consent/store.js';
 import { GroupCommitter } from '../src/landing/group-commit.js';
 import { parsePageDefinition } from '../src/landing/page.js';
 import { wantedWithoutToken, wantedWithToken } from '../src/landing/submit.js';
-import type { ConsentGroup } from '../src/landing/submissions.js';
+import type { ConsentGroup, ConsentGroupResult } from '../src/landing/submissions.js';
 
 const acq = (wording: 'consent' | 'optout') =>
   parsePageDefinition({ slug: 'p', type: 'acquisition', title: 'T', channels: ['email', 'sms'], wording });
@@ -33,15 +32,18 @@ describe('group commit', () => {
     requests: [{ profileId, wanted: { all: true } }],
     context: { source: 't', actor: 't', occurredAt: 'x' },
   });
-  const result = (g: ConsentGroup): ConsentResult[] => g.requests.map((r) => ({ profile: { id: r.profileId } as never, changes: [] }));
+  const result = (g: ConsentGroup): ConsentGroupResult => ({
+    consent: g.requests.map((r) => ({ profile: { id: r.profileId } as never, changes: [] })),
+    subscriptions: [],
+  });
 
   it('submissions that arrive together share one apply call, and each gets its own result', async () => {
     const calls: number[] = [];
     const c = new GroupCommitter(async (groups) => (calls.push(groups.length), groups.map(result)));
     const answers = await Promise.all([1, 2, 3, 4].map((id) => c.submit(group(id))));
     expect(calls).toEqual([4]);
-    expect(answers.map((a) => a[0]!.profile.id)).toEqual([1, 2, 3, 4]);
-    expect(c.stats).toEqual({ commits: 1, submissions: 4 });
+    expect(answers.map((a) => a.consent[0]!.profile.id)).toEqual([1, 2, 3, 4]);
+    expect(c.stats).toEqual({ commits: 1, submissions: 4, changes: 0 });
   });
 
   it('one failing submission does not fail the others; a busy store fails the whole batch', async () => {

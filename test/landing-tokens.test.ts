@@ -141,7 +141,7 @@ describe('signed links through the store and keys commands', () => {
     expect((await runCli(['--db', db, 'keys', 'retire', '9'])).code).toBe(3);
     expect((await runCli(['--db', db, 'keys', 'retire', 'x'])).code).toBe(2);
 
-    const retired = await runJson(db, ['keys', 'retire', '1', '--json']);
+    const retired = await runJson(db, ['keys', 'retire', '1', '--yes', '--json']);
     expect(retired).toMatchObject({ id: 1, status: 'retired', current: false, retiredAt: FIXED_NOW.toISOString() });
     expect(await check(db, old, 'news')).toEqual({ ok: false, reason: 'retired-key' });
     expect(await check(db, fresh, 'news')).toMatchObject({ ok: true });

@@ -25,7 +25,7 @@ describe('bulk.listContacts', () => {
     await runJson(db, ['profile', 'import', f, '--json']);
     const store = await openStore(db);
     try {
-      for (const filter of [{}, { reachable: 'email' as const }, { optedOut: 'all' as const }, { subscribed: 'news' }, { reachable: 'sms' as const, limit: 5001 }]) {
+      for (const filter of [{}, { reachable: 'email' as const }, { optedOut: 'all' as const }, { optedOut: 'email' as const }, { unreachable: 'email' as const }, { subscribed: 'news' }, { reachable: 'sms' as const, limit: 5001 }]) {
         const pages = await collect(store, filter);
         const expected: [number, string][] = [];
         for await (const p of store.listProfiles(filter)) expected.push([p.id, p.email]);

@@ -22,7 +22,7 @@ const hasTable = (db: Database.Database, name: string) =>
 /** Some data in whatever tables the schema has at this version (raw SQL: the store class only knows the latest schema). */
 function seed(db: Database.Database): void {
   const at = '2026-01-01T00:00:00.000Z';
-  db.prepare('INSERT INTO profiles (email, first_name, optout_sms, created_at, updated_at) VALUES (?, ?, 1, ?, ?)').run('old@example.com', 'Old', at, at);
+  db.prepare('INSERT INTO profiles (email, phone, first_name, optout_sms, created_at, updated_at) VALUES (?, ?, ?, 1, ?, ?)').run('old@example.com', '+33612345678', 'Old', at, at);
   db.prepare("INSERT INTO settings (key, value) VALUES ('seeded', 'yes')").run();
   if (hasTable(db, 'services')) {
     db.prepare("INSERT INTO services (name, label, channel, double_opt_in, created_at) VALUES ('news', 'News', 'email', 1, ?)").run(at);
@@ -63,6 +63,8 @@ describe('migrations', () => {
     // The migrated store works: the old profile is there, it has a signing key, pages can be made and linked.
     const profile = await runJson(path, ['profile', 'show', 'old@example.com', '--json']);
     expect(profile.optOut.sms).toBe(true);
+    // A phone stored by an earlier version is found by phone.
+    expect((await runJson(path, ['profile', 'show', '+33 6 12 34 56 78', '--json'])).id).toBe(profile.id);
     if (version >= 2) expect(profile.subscriptions).toEqual([{ service: 'news', status: 'pending', since: '2026-01-01T00:00:00.000Z' }]);
     expect(await runJson(path, ['keys', 'list', '--json'])).toHaveLength(1);
     expect((await runCli(['--db', path, 'landing', 'create', 'new', '--type', 'blocklist', '--title', 'New'])).code).toBe(0);

@@ -2,7 +2,7 @@ import { rawSql } from './helpers/raw-store.js';
 import { describe, expect, it } from 'vitest';
 import { runCli, runJson, scriptedPrompter, tempDb, tempDir, BACKENDS, tempStore } from './helpers/run-cli.js';
 import { join } from 'node:path';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 
 describe.each(BACKENDS)('on %s', (backend) => {
 
@@ -32,15 +32,15 @@ describe('profile add', () => {
     const r = await runCli(['--db', db, 'profile', 'add', '--email', 'not-an-email', '--json']);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/Invalid email: "not-an-email" is not a valid email address/);
-    const list = await runJson(db, ['profile', 'list', '--json']);
-    expect(list).toEqual([]);
+    expect(JSON.parse(r.stderr).error.message).toMatch(/Invalid email: "not-an-email" is not a valid email address/);
+    // Not even an empty store is left behind.
+    expect(existsSync(db)).toBe(false);
   });
 
-  it('refuses a phone number that is not international', async () => {
+  it('refuses a national phone number without a default country, naming the flag', async () => {
     const r = await runCli(['--db', (await tempStore(backend)), 'profile', 'add', '--email', 'a@b.co', '--phone', '0612345678']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/Invalid phone: "0612345678" is not a phone number in international form/);
+    expect(r.stderr).toMatch(/Invalid phone: "0612345678" is a national number without a country: pass --default-country/);
   });
 
   it('refuses a duplicate email (any case) with exit 4', async () => {
@@ -69,6 +69,7 @@ describe('profile show', () => {
 
   it('exits 3 for an unknown ref, with nothing on stdout', async () => {
     const db = (await tempStore(backend));
+    await runJson(db, ['profile', 'add', '--email', 'someone@example.com', '--json']);
     for (const ref of ['42', 'nobody@example.com']) {
       const r = await runCli(['--db', db, 'profile', 'show', ref, '--json']);
       expect(r.code).toBe(3);
@@ -78,7 +79,9 @@ describe('profile show', () => {
   });
 
   it('exits 2 for a ref that is neither an id nor an email', async () => {
-    const r = await runCli(['--db', (await tempStore(backend)), 'profile', 'show', 'bob']);
+    const db = (await tempStore(backend));
+    await runJson(db, ['profile', 'add', '--email', 'someone@example.com', '--json']);
+    const r = await runCli(['--db', db, 'profile', 'show', 'bob']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/neither a profile id nor an email/);
   });

@@ -47,7 +47,7 @@ describe('profile subscribe / unsubscribe', () => {
   it('subscribes at once to a single opt-in service, and records it in the ledger', async () => {
     const db = await setup();
     const r = await runJson(db, ['profile', 'subscribe', 'a@x.io', 'news', '--json']);
-    expect(r).toEqual({ profileId: 1, service: 'news', before: null, after: 'subscribed', action: 'subscribe' });
+    expect(r).toEqual({ profileId: 1, service: 'news', before: null, after: 'subscribed', action: 'subscribe', receiving: true, blockedBy: [] });
     const p = await runJson(db, ['profile', 'show', '1', '--json']);
     expect(p.subscriptions).toEqual([{ service: 'news', status: 'subscribed', since: '2026-01-02T03:04:05.000Z' }]);
     const h = await runJson(db, ['profile', 'history', '1', '--json']);
@@ -107,7 +107,7 @@ describe('an opt-out wins over a subscription', () => {
     const warn2 = await runCli(['--db', db, 'service', 'create', 'letters', '--label', 'L', '--channel', 'email']);
     expect(warn2.code).toBe(0);
     const w = await runCli(['--db', db, 'profile', 'subscribe', '2', 'letters']);
-    expect(w.stderr).toMatch(/opted out of email; the opt-out wins/);
+    expect(w.stderr).toMatch(/opted out of email: they will not receive letters \(email\) while that opt-out stands/);
     const ghost = await runCli(['--db', db, 'profile', 'list', '--subscribed', 'ghost', '--json']);
     expect(ghost.code).toBe(3);
     expect(ghost.stdout).toBe('');

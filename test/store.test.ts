@@ -25,7 +25,7 @@ describe('choosing the store', () => {
     (await import('node:fs')).writeFileSync(bad, 'this is not sqlite, just text that is long enough to have a header'.repeat(20));
     const r = await runCli(['--db', bad, 'profile', 'list']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/Cannot open the store/);
+    expect(r.stderr).toMatch(/bad\.db is not a consent store/);
   });
 });
 

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { CHANNELS, CONTACT_CHANNELS, isChannel, type Channel } from '../consent/channels.js';
 import { invalid } from '../consent/errors.js';
+import { createsStore } from './commands/index.js';
 import type { ChangeContext } from '../consent/ledger.js';
 import type { LandingStore } from '../landing/repository.js';
 import { isPostgresLocation } from '../store/location.js';
@@ -22,6 +23,8 @@ export class CommandContext {
   constructor(
     readonly deps: CliDeps,
     readonly globals: GlobalOptions,
+    /** `profile add`, `ledger verify`, …: decides whether a missing store may be created. */
+    readonly commandPath = '',
   ) {}
 
   get env() {
@@ -42,11 +45,26 @@ export class CommandContext {
     return n;
   }
 
-  store(): Promise<LandingStore> {
+  /**
+   * The store. Only the commands that can start one (see `createsStore`)
+   * create it when there is none, and say so once on stderr; every other
+   * command exits 3 naming the path, so that a mistyped --db never looks like
+   * an empty store.
+   */
+  store(hooks: { onCreate?: (location: string) => void } = {}): Promise<LandingStore> {
     if (!this.storePromise) {
       const open =
-        this.deps.openStore ?? (async (loc, o) => (await import('../store/index.js')).openStore(loc, o));
-      this.storePromise = open(this.dbPath, { busyTimeoutMs: this.busyTimeoutMs() });
+        this.deps.openStore ??
+        (async (loc, o) => {
+          const stores = await import('../store/index.js');
+          (await import('./run.js')).registerStoreErrors(stores.translateStoreError);
+          return stores.openStore(loc, o);
+        });
+      this.storePromise = open(this.dbPath, {
+        busyTimeoutMs: this.busyTimeoutMs(),
+        create: createsStore(this.commandPath),
+        onCreate: hooks.onCreate ?? ((location) => this.notice(`Created a new consent store at ${location}.`)),
+      });
     }
     return this.storePromise;
   }
@@ -62,8 +80,17 @@ export class CommandContext {
     return this.deps.now().toISOString();
   }
 
+  /** `--actor`, else CONSENT_ACTOR, else the OS user. A blank one given is refused, never recorded as spaces. */
   actor(): string {
-    return this.globals.actor || this.deps.env.CONSENT_ACTOR || this.deps.user();
+    const given = this.globals.actor ?? this.deps.env.CONSENT_ACTOR;
+    if (given !== undefined) {
+      if (given.trim() === '') {
+        const from = this.globals.actor !== undefined ? '--actor' : 'CONSENT_ACTOR';
+        throw invalid(`${from} is blank: the ledger records who made each change.`, from === '--actor' ? 'Give a name: --actor <name>.' : 'Give a name (CONSENT_ACTOR=<name> or --actor <name>), or unset CONSENT_ACTOR to record the OS user.');
+      }
+      return given.trim();
+    }
+    return this.deps.user();
   }
 
   change(source: string, reason?: string | null, evidence?: Record<string, unknown> | null): ChangeContext {

@@ -24,6 +24,11 @@ export interface CliDeps {
   cwd: string;
   prompter?: Prompter;
   openStore?: (location: string, options: OpenOptions) => Promise<LandingStore>;
-  /** Registers a handler for SIGINT/SIGTERM; only long-running commands (the server) call it. */
-  onShutdown?: (handler: (signal: string) => void) => void;
+  /**
+   * Takes over SIGINT/SIGTERM for the rest of the command and returns a signal
+   * aborted, with the signal's name as its reason, when one arrives. Only
+   * commands that must clean up (file writers, the server) call it; others
+   * die at Ctrl-C as usual. Absent in-process: nothing interrupts.
+   */
+  interrupts?: () => AbortSignal;
 }

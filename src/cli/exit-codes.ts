@@ -9,7 +9,11 @@ export const EXIT = {
   conflict: 4,
   busy: 5,
   integrity: 6,
+  notPermitted: 7,
+  noSpace: 8,
   cancelled: 130,
+  /** Stopped by SIGTERM (128 + 15, what a shell reports for a process killed by it). */
+  terminated: 143,
   /** stdout closed by its reader (`… | head`): what a command killed by SIGPIPE reports. */
   closedPipe: 141,
 } as const;
@@ -18,11 +22,14 @@ export const EXIT_DESCRIPTIONS: readonly [number, string][] = [
   [EXIT.ok, 'success'],
   [EXIT.unexpected, 'unexpected error (a bug: rerun with --debug and report it)'],
   [EXIT.usage, 'usage error or invalid input'],
-  [EXIT.notFound, 'not found (profile, page, file)'],
+  [EXIT.notFound, 'not found (store, profile, page, file or folder)'],
   [EXIT.conflict, 'conflict (duplicate email, existing file or page, unpublished page)'],
   [EXIT.busy, 'store busy: another process held its lock too long'],
-  [EXIT.integrity, 'integrity failure (the ledger does not verify)'],
-  [EXIT.cancelled, 'cancelled at a prompt'],
+  [EXIT.integrity, 'integrity failure (the ledger does not verify, or disagrees with the stored state)'],
+  [EXIT.notPermitted, 'not permitted: a file or folder cannot be read or written (permissions, read-only store or disk)'],
+  [EXIT.noSpace, 'no space left on the disk (nothing of the change was written)'],
+  [EXIT.cancelled, 'cancelled at a prompt, or interrupted by Ctrl-C (SIGINT): nothing was written'],
+  [EXIT.terminated, 'stopped by SIGTERM: nothing was written'],
   [EXIT.closedPipe, 'stdout closed by its reader (e.g. `| head`): stopped quietly, as SIGPIPE would'],
 ];
 
@@ -40,6 +47,12 @@ export function exitCodeFor(kind: ErrorKind): number {
       return EXIT.integrity;
     case 'cancelled':
       return EXIT.cancelled;
+    case 'not-permitted':
+      return EXIT.notPermitted;
+    case 'no-space':
+      return EXIT.noSpace;
+    case 'terminated':
+      return EXIT.terminated;
   }
 }
 

@@ -64,7 +64,10 @@ export interface ImportSession {
   stage(batch: StagedBatch): Promise<void>;
   /**
    * Plans against the current store and, unless `context` is null (a dry
-   * run), writes profiles and ledger events in one transaction.
+   * run), writes profiles and ledger events in one transaction. A dry run
+   * returns the same counts a real run would, `events` included (the events
+   * it would record: one per opt-out flag set or cleared, one per
+   * subscription set, requested or unsubscribed).
    */
   apply(options: ApplyOptions, context: ChangeContext | null): Promise<ImportCounts>;
   /** Drops the staging data; always called, also after a failure. */

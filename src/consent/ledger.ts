@@ -90,6 +90,171 @@ export class BlockHasher {
   }
 }
 
+/** A failure of the chain itself: an event or block edited, deleted or added behind the tool's back. */
+export interface ChainBroken {
+  ok: false;
+  blocks: number;
+  events: number;
+  brokenEventId: number | null;
+  blockId: number | null;
+  problem: string;
+}
+
+/**
+ * The chain is intact but the state kept beside it disagrees with the
+ * replay of the ledger (see replayLedger): `blocks`, `events` and `head` are
+ * the intact chain's; `problem` is `disagreement.detail`.
+ */
+export interface StateDisagrees {
+  ok: false;
+  check: 'state';
+  blocks: number;
+  events: number;
+  head: string;
+  problem: string;
+  disagreement: StateDisagreement;
+}
+
 export type LedgerVerification =
   | { ok: true; blocks: number; events: number; /** The last block's hash: note it somewhere else to anchor the chain. */ head: string }
-  | { ok: false; blocks: number; events: number; brokenEventId: number | null; blockId: number | null; problem: string };
+  | ChainBroken
+  | StateDisagrees;
+
+/** Where a verification stands, for a progress display. */
+export type VerifyProgress =
+  | { phase: 'chain'; events: number; total: number }
+  | { phase: 'replay'; events: number; total: number }
+  | { phase: 'state'; profiles: number; total: number };
+
+export interface VerifyOptions {
+  /** Called now and then (every 20,000 to 100,000 events or profiles), never after the result. */
+  onProgress?: (p: VerifyProgress) => void;
+}
+
+/**
+ * The first thing found, for the lowest profile id concerned, where the state
+ * of a profile is not what its ledger events make it:
+ * - `flag`: a channel flag (`channel`); `stored`/`ledger` are `optout` or `optin`;
+ * - `subscription`: the subscription to `service`; `stored`/`ledger` are a
+ *   status (`pending`, `subscribed`, `unsubscribed`) or null for no subscription row;
+ * - `profile`: the ledger has events for a profile id that has no profile row
+ *   (`stored` null, `ledger` `events`).
+ * `eventId` is the last event that set what the ledger says (null: no event, the initial state).
+ */
+export interface StateDisagreement {
+  profileId: number;
+  kind: 'flag' | 'subscription' | 'profile';
+  channel: Channel | null;
+  service: string | null;
+  stored: string | null;
+  ledger: string | null;
+  eventId: number | null;
+  /** One sentence, e.g. "profile 42: optout_all is 0 but the ledger says optout (event 1234)". */
+  detail: string;
+}
+
+/**
+ * The replay rule, which every store's state check applies. A profile starts
+ * with every flag `optin` (false) and no subscription. Taking its events in
+ * id order, a channel event (service null) sets its channel's flag to its
+ * action (`optout` → true, `optin` → false); a subscription event (service
+ * set) sets that service's subscription to SUBSCRIPTION_STATUS_AFTER[action].
+ * So each flag and each subscription is what its last event says.
+ */
+export const SUBSCRIPTION_STATUS_AFTER = {
+  subscribe: 'subscribed',
+  confirm: 'subscribed',
+  request: 'pending',
+  unsubscribe: 'unsubscribed',
+} as const satisfies Record<SubscriptionAction, string>;
+
+export interface ReplayedState {
+  /** Per channel, the last event's id and whether it opted out; absent: no event (opted in). */
+  flags: Partial<Record<Channel, { optOut: boolean; eventId: number }>>;
+  subscriptions: Map<string, { status: (typeof SUBSCRIPTION_STATUS_AFTER)[SubscriptionAction]; eventId: number }>;
+}
+
+/** The state one profile's events (in id order) leave it in. */
+export function replayLedger(events: Iterable<{ id: number; channel: string; service: string | null; action: string }>): ReplayedState {
+  const state: ReplayedState = { flags: {}, subscriptions: new Map() };
+  for (const e of events) {
+    if (e.service === null) {
+      state.flags[e.channel as Channel] = { optOut: e.action === 'optout', eventId: e.id };
+    } else {
+      const status = SUBSCRIPTION_STATUS_AFTER[e.action as SubscriptionAction];
+      state.subscriptions.set(e.service, { status, eventId: e.id });
+    }
+  }
+  return state;
+}
+
+/** The state a store holds for one profile: null flags when the profile row is gone. */
+export interface StoredState {
+  optOut: Record<Channel, boolean> | null;
+  /** Every subscription row of the profile, by service name. */
+  subscriptions: ReadonlyMap<string, string>;
+}
+
+/**
+ * The first disagreement between a profile's stored state and its replayed
+ * ledger, or null: a missing profile row first, then the flags in channel
+ * order, then subscriptions by service name.
+ */
+export function compareState(
+  profileId: number,
+  stored: StoredState,
+  replayed: ReplayedState,
+  channels: readonly Channel[],
+  lastEventId: number | null,
+): StateDisagreement | null {
+  const base = { profileId, channel: null, service: null } as const;
+  if (stored.optOut === null) {
+    if (lastEventId === null && stored.subscriptions.size === 0) return null;
+    return {
+      ...base,
+      kind: 'profile',
+      stored: null,
+      ledger: 'events',
+      eventId: lastEventId,
+      detail:
+        lastEventId === null
+          ? `profile ${profileId}: subscriptions remain for a profile that does not exist`
+          : `profile ${profileId}: the profile row is missing but the ledger has events for it (the last is event ${lastEventId})`,
+    };
+  }
+  const word = (optOut: boolean) => (optOut ? 'optout' : 'optin');
+  for (const c of channels) {
+    const ledger = replayed.flags[c];
+    const want = ledger?.optOut ?? false;
+    if (stored.optOut[c] !== want) {
+      const says = ledger ? `the ledger says ${word(want)} (event ${ledger.eventId})` : 'the ledger has no event for it (so optin)';
+      return {
+        ...base,
+        kind: 'flag',
+        channel: c,
+        stored: word(stored.optOut[c]),
+        ledger: word(want),
+        eventId: ledger?.eventId ?? null,
+        detail: `profile ${profileId}: optout_${c} is ${stored.optOut[c] ? 1 : 0} but ${says}`,
+      };
+    }
+  }
+  const services = [...new Set([...stored.subscriptions.keys(), ...replayed.subscriptions.keys()])].sort();
+  for (const service of services) {
+    const have = stored.subscriptions.get(service) ?? null;
+    const ledger = replayed.subscriptions.get(service) ?? null;
+    if (have !== (ledger?.status ?? null)) {
+      const says = ledger ? `the ledger says ${ledger.status} (event ${ledger.eventId})` : 'the ledger has no event for it';
+      return {
+        ...base,
+        kind: 'subscription',
+        service,
+        stored: have,
+        ledger: ledger?.status ?? null,
+        eventId: ledger?.eventId ?? null,
+        detail: `profile ${profileId}: the subscription to ${service} is ${have ?? 'absent'} but ${says}`,
+      };
+    }
+  }
+  return null;
+}

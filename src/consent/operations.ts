@@ -2,11 +2,11 @@
  * The operator's use cases, written against the ConsentStore interface only.
  */
 import { CHANNELS, type Channel, type OptOutFlags } from './channels.js';
-import { invalid, notFound } from './errors.js';
+import { conflict, invalid, notFound } from './errors.js';
 import type { ChangeContext, LedgerEvent } from './ledger.js';
-import { reachability, refLabel, type Profile, type ProfileRef } from './profile.js';
+import { blockedBy, reachability, refLabel, type Profile, type ProfileRef } from './profile.js';
 import { mayReceive, type Service, type Subscription, type SubscriptionResult } from './services.js';
-import type { ConsentResult, ConsentStore, LastChanges } from './store.js';
+import type { ConsentResult, ConsentStore, LastChanges, ProfileFilter } from './store.js';
 
 export async function requireProfile(store: ConsentStore, ref: ProfileRef): Promise<Profile> {
   const profile = await store.findProfile(ref);
@@ -14,6 +14,22 @@ export async function requireProfile(store: ConsentStore, ref: ProfileRef): Prom
     throw notFound(`No profile ${refLabel(ref)}.`, 'Check the id or email with `consent profile list`.');
   }
   return profile;
+}
+
+/**
+ * The one profile with this phone (E.164). None: not found; several: a
+ * conflict listing them, since acting on one of them at random would be wrong.
+ */
+export async function requireProfileByPhone(store: ConsentStore, phone: string): Promise<Profile> {
+  const found = await store.findProfilesByPhone(phone);
+  if (found.length === 0) throw notFound(`No profile has the phone ${phone}.`, 'Check it with `consent profile list`.');
+  if (found.length > 1) {
+    throw conflict(
+      `${found.length} profiles have the phone ${phone}: ${found.map((p) => `${p.id} (${p.email})`).join(', ')}.`,
+      'Name one by its id or email.',
+    );
+  }
+  return found[0]!;
 }
 
 export interface ProfileView extends Profile {
@@ -112,6 +128,20 @@ export function describeEvent(e: LedgerEvent) {
   };
 }
 
+/**
+ * A filter that can match no one is refused rather than run: an empty
+ * suppression list looks like "nobody to leave out".
+ */
+export function checkProfileFilter(filter: ProfileFilter): ProfileFilter {
+  if (filter.reachable && filter.reachable === filter.unreachable) {
+    throw invalid(
+      `--reachable ${filter.reachable} and --unreachable ${filter.unreachable} together match no one: they are each other's complement.`,
+      'Give one of them (or two different channels).',
+    );
+  }
+  return filter;
+}
+
 export async function requireService(store: ConsentStore, name: string) {
   const service = await store.services.get(name);
   if (!service) throw notFound(`No service ${name}.`, 'See `consent service list`, or create it with `consent service create`.');
@@ -130,12 +160,29 @@ export async function operatorSubscription(
   verb: 'subscribe' | 'unsubscribe',
   options: { confirmed: boolean },
   context: ChangeContext,
-): Promise<SubscriptionResult & { mayReceive: boolean }> {
+): Promise<OperatorSubscriptionResult> {
   if (options.confirmed && !context.reason) {
     throw invalid("--confirmed needs --reason: the operator's statement is the proof of consent.", 'e.g. --reason "signed paper form, 2026-11-02"');
   }
   const intent = verb === 'unsubscribe' ? 'unsubscribe' : options.confirmed ? 'subscribe' : 'request';
   const evidence = options.confirmed ? { proof: 'operator-statement', statement: context.reason } : context.evidence;
   const [result] = await store.services.change([{ profileId: profile.id, service: service.name, intent }], { ...context, evidence });
-  return { ...result!, mayReceive: mayReceive(profile.optOut, service, result!.after) };
+  return {
+    ...result!,
+    receiving: mayReceive(profile.optOut, service, result!.after),
+    blockedBy: blockedBy(profile.optOut, service.channel),
+  };
 }
+
+export interface OperatorSubscriptionResult extends SubscriptionResult {
+  /** May the person receive the service's messages now: subscribed and reachable on its channel. */
+  receiving: boolean;
+  /**
+   * The opt-outs that stop the service reaching them, whatever the
+   * subscription (`all` and/or the service's channel; empty when none). The
+   * subscription is recorded all the same: it is the person's wish for the
+   * service, and applies once the opt-out is cleared.
+   */
+  blockedBy: Channel[];
+}
+

@@ -2,7 +2,8 @@
 // read commands such as `profile show` must not pay for it.
 import { z } from 'zod';
 import { invalid } from './errors.js';
-import { normaliseEmail, normalisePhone, type NewProfile } from './profile.js';
+import { normalisePhone } from './phone.js';
+import { normaliseEmail, type NewProfile } from './profile.js';
 
 const optionalName = z
   .string()
@@ -20,34 +21,32 @@ export const NewProfileSchema = z.object({
     }
     return email;
   }),
-  phone: z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v.trim() === '') return null;
-      const phone = normalisePhone(v);
-      if (!phone) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `"${v}" is not a phone number in international form (e.g. +33612345678)`,
-        });
-        return z.NEVER;
-      }
-      return phone;
-    }),
+  // Normalised by parseNewProfile, which knows the default country.
+  phone: z.string().optional(),
   firstName: optionalName,
   lastName: optionalName,
 });
 
+export interface ProfileInputOptions {
+  /** ISO 3166 alpha-2 (upper-case): the country of phone numbers written without a country code. */
+  defaultCountry?: string | null;
+}
+
 /** Validates with zod and turns the first problem into an `invalid` error naming the field. */
-export function parseNewProfile(input: unknown): NewProfile {
-  // (the schema's output type is checked against NewProfile by this return)
+export function parseNewProfile(input: unknown, options: ProfileInputOptions = {}): NewProfile {
   const result = NewProfileSchema.safeParse(input);
   if (!result.success) {
     const issue = result.error.issues[0]!;
     const field = issue.path.join('.') || 'input';
     throw invalid(`Invalid ${field}: ${issue.message}.`);
   }
-  return result.data;
+  const { phone: raw, ...rest } = result.data;
+  let phone: string | null = null;
+  if (raw !== undefined && raw.trim() !== '') {
+    const r = normalisePhone(raw, options.defaultCountry);
+    if ('problem' in r) throw invalid(`Invalid phone: ${r.problem}.`);
+    phone = r.phone;
+  }
+  return { ...rest, phone };
 }
 

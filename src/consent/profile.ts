@@ -43,17 +43,14 @@ export function normaliseEmail(raw: string): string | null {
 }
 
 /**
- * E.164 after removing the usual separators. `00` is read as `+`. A national
- * number (no country code) is refused: guessing a country would be wrong for
- * someone's customers somewhere.
+ * Whether a profile ref names a phone rather than an id or an email: it starts
+ * with `+` or `00`, or, when `national` (a default country is set), it is a national number
+ * starting with 0 (digits and the usual separators). Ids never start with 0.
  */
-const E164_RE = /^\+[1-9]\d{6,14}$/;
-
-export function normalisePhone(raw: string): string | null {
-  if (E164_RE.test(raw)) return raw; // already normal: the usual case in bulk imports
-  let p = raw.trim().replace(/[\s().\-/]/g, '');
-  if (p.startsWith('00')) p = '+' + p.slice(2);
-  return E164_RE.test(p) ? p : null;
+export function looksLikePhone(ref: string, national: boolean): boolean {
+  const s = ref.trim();
+  if (/^(\+|00)[\d\s().\-/]+$/.test(s)) return true;
+  return national && /^0[\d\s().\-/]+$/.test(s);
 }
 
 export function parseRef(raw: string): ProfileRef {
@@ -70,9 +67,41 @@ export function refLabel(ref: ProfileRef): string {
   return 'id' in ref ? `id ${ref.id}` : ref.email;
 }
 
+/**
+ * The flags that stop a profile being contacted on `channel`: `all` (which
+ * wins over every channel) and/or the channel's own flag, in that order.
+ * Empty when the profile is reachable there.
+ *
+ * This is THE definition of "reachable on a channel"; `reachability`,
+ * `ProfileFilter.reachable`/`unreachable` and every store's filter predicate
+ * follow it (the SQLite store's one SQL form is `reachableSql`, tested against
+ * this function). A later rule (suppression, an opt-in basis) is added here
+ * and to that predicate, and so changes both filters at once.
+ */
+export function blockedBy(optOut: OptOutFlags, channel: ContactChannel): Channel[] {
+  const flags: Channel[] = [];
+  if (optOut.all) flags.push('all');
+  if (optOut[channel]) flags.push(channel);
+  return flags;
+}
+
+/** May this profile be contacted on `channel`? (No flag blocks it: see `blockedBy`.) */
+export function isReachable(optOut: OptOutFlags, channel: ContactChannel): boolean {
+  return blockedBy(optOut, channel).length === 0;
+}
+
+/**
+ * `--opted-out <channel>`: opted out of `all` itself for `all`; for a contact
+ * channel, opted out of it OR of `all` (an opt-out of `all` is one of every
+ * channel). Unlike `unreachable`, only the flags count, never later rules.
+ */
+export function isOptedOut(optOut: OptOutFlags, channel: Channel): boolean {
+  return channel === 'all' ? optOut.all : optOut.all || optOut[channel];
+}
+
 export function reachability(optOut: OptOutFlags): Reachability {
   const r = {} as Reachability;
-  for (const c of CONTACT_CHANNELS) r[c] = !optOut.all && !optOut[c];
+  for (const c of CONTACT_CHANNELS) r[c] = isReachable(optOut, c);
   return r;
 }
 

@@ -140,6 +140,40 @@ export interface ServiceRepository {
   subscriptionsOf(profileId: number): Promise<Subscription[]>;
   /** Applies the changes and their ledger events in one transaction. */
   change(changes: readonly SubscriptionChange[], context: import('./ledger.js').ChangeContext): Promise<SubscriptionResult[]>;
-  /** Pending subscriptions of a service, by profile id, for confirmation mailings. */
-  pending(service: string): AsyncIterable<{ profileId: number; email: string; since: string }>;
+  /**
+   * Every pending subscription of a service, in profile id order, each with
+   * `reachable`: whether the profile may be contacted on the service's channel
+   * now (`isReachable` in profile.ts, the store's one reachability predicate).
+   * Unreachable ones are yielded too, so that a mailing can leave them out and
+   * count them exactly. `not-found` when there is no such service.
+   */
+  pending(service: string): AsyncIterable<PendingSubscription>;
+}
+
+export interface PendingSubscription {
+  profileId: number;
+  email: string;
+  /** When it became pending. */
+  since: string;
+  reachable: boolean;
+}
+
+/**
+ * The people a confirmation mailing may contact: the pending subscribers who
+ * are reachable on the service's channel. Mailing a confirmation to someone
+ * opted out of that channel or of `all` contacts someone who said no, so they
+ * are left out and counted (`leftOut()`, exact once the rows are consumed).
+ */
+export function confirmationRecipients(pending: AsyncIterable<PendingSubscription>): {
+  rows: AsyncIterable<PendingSubscription>;
+  leftOut: () => number;
+} {
+  let leftOut = 0;
+  async function* rows() {
+    for await (const p of pending) {
+      if (p.reachable) yield p;
+      else leftOut++;
+    }
+  }
+  return { rows: rows(), leftOut: () => leftOut };
 }

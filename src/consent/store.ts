@@ -1,13 +1,34 @@
 import type { Channel, ContactChannel, OptOutFlags } from './channels.js';
-import type { ChangeContext, LedgerEvent, LedgerVerification } from './ledger.js';
+import type { ChangeContext, LedgerEvent, LedgerVerification, VerifyOptions } from './ledger.js';
 import type { BulkStore } from './bulk.js';
 import type { ConsentChange, NewProfile, Profile, ProfileRef } from './profile.js';
 import type { ServiceRepository } from './services.js';
 
+/**
+ * Which profiles a listing returns (`listProfiles`, `bulk.listContacts`).
+ * Every criterion given must hold (AND); none given: every profile. Profiles
+ * come in id order; `limit` caps how many.
+ */
 export interface ProfileFilter {
-  /** Only profiles that may be contacted on this channel. */
+  /**
+   * Only profiles that may be contacted on this channel: `isReachable(optOut,
+   * channel)` (profile.ts), i.e. neither `all` nor the channel opted out.
+   */
   reachable?: ContactChannel;
-  /** Only profiles opted out of this channel (or `all`). */
+  /**
+   * Only profiles that may NOT be contacted on this channel: exactly the
+   * complement of `reachable` for the same channel, whatever rules
+   * reachability gains (a store implements it as the negation of its one
+   * `reachable` predicate, never as a second rule). The suppression list a
+   * sending system loads: `reachable: c` and `unreachable: c` partition the
+   * store.
+   */
+  unreachable?: ContactChannel;
+  /**
+   * Only profiles opted out of this channel: `isOptedOut(optOut, channel)`
+   * (profile.ts), i.e. for `all` the `all` flag itself, for a contact channel
+   * its flag OR `all`.
+   */
   optedOut?: Channel;
   /** Only those who may receive this service: subscribed and reachable on its channel. */
   subscribed?: string;
@@ -40,6 +61,12 @@ export interface ConsentStore {
   readonly bulk: BulkStore;
   addProfile(profile: NewProfile, at: string): Promise<Profile>;
   findProfile(ref: ProfileRef): Promise<Profile | null>;
+  /**
+   * Every profile whose stored phone is exactly `phone` (an E.164 string such
+   * as `+33612345678`, compared as stored, no normalisation), in id order;
+   * empty when none. Several profiles may share a phone.
+   */
+  findProfilesByPhone(phone: string): Promise<Profile[]>;
   /** Several profiles by id, read from one snapshot; null where there is none. Same order as `ids`. */
   findProfiles(ids: readonly number[]): Promise<(Profile | null)[]>;
   listProfiles(filter: ProfileFilter): AsyncIterable<Profile>;
@@ -51,8 +78,26 @@ export interface ConsentStore {
   lastChanges(profileId: number): Promise<LastChanges>;
   /** Newest first. */
   history(profileId: number): Promise<LedgerEvent[]>;
-  verifyLedger(): Promise<LedgerVerification>;
-  /** A consistent copy of the store, checked, at a path that must not exist yet. */
+  /**
+   * Checks the ledger from one read snapshot, in two steps, and returns the first failure:
+   * 1. the chain: every block's hash recomputed from its events (a ChainBroken result
+   *    names the first broken event; nothing else is checked then);
+   * 2. the state: the ledger replayed (replayLedger in ledger.ts: every flag and
+   *    subscription is what its last event says; no event = opted in, no
+   *    subscription) and compared, for every profile id found in `profiles`, in the
+   *    events or in the subscriptions, with the profile's seven flags and its
+   *    subscription rows (service by name, status). A StateDisagrees result names the
+   *    lowest such profile id and the first disagreement of that profile as
+   *    compareState orders them (missing profile row, flags in CHANNELS order,
+   *    subscriptions by service name), with its `detail` sentence from compareState.
+   * `onProgress` is called during both steps.
+   */
+  verifyLedger(options?: VerifyOptions): Promise<LedgerVerification>;
+  /**
+   * A consistent copy of the store at a path that must not exist yet, checked
+   * (integrity, then verifyLedger's two steps on the copy) before it is put in
+   * place: when a check fails, an integrity error is thrown and no file is left.
+   */
   backup(path: string): Promise<{ path: string; bytes: number; profiles: number; events: number }>;
   close(): Promise<void>;
 }

@@ -98,9 +98,13 @@ const FORMULA_START = /^[=+\-@\t\r]/;
 const NEEDS_GUARD = /^'*[=+\-@\t\r]/;
 const GUARDED = /^'+[=+\-@\t\r]/;
 
+// `+` and digits alone is a number to a spreadsheet, never a formula: an
+// E.164 phone goes out as stored, as SMS gateways read it.
+const PLUS_DIGITS = /^\+\d+$/;
+
 /** The cell as an export writes it: a leading `'` when a spreadsheet would run it. */
 export function guardCell(value: string): string {
-  return NEEDS_GUARD.test(value) ? `'${value}` : value;
+  return NEEDS_GUARD.test(value) && !PLUS_DIGITS.test(value) ? `'${value}` : value;
 }
 
 /** The inverse of guardCell, applied to every imported cell. */

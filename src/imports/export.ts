@@ -21,6 +21,7 @@ export type ExportFormat = 'csv' | 'jsonl';
 
 export interface ExportOptions {
   reachable?: ContactChannel;
+  unreachable?: ContactChannel;
   optedOut?: Channel;
   /** Only those who may receive this service (subscribed and reachable on its channel). */
   subscribed?: string;
@@ -87,7 +88,12 @@ export async function exportProfiles(
     chunk = [];
   };
 
-  for await (const p of store.listProfiles({ reachable: options.reachable, optedOut: options.optedOut, subscribed: options.subscribed })) {
+  for await (const p of store.listProfiles({
+    reachable: options.reachable,
+    unreachable: options.unreachable,
+    optedOut: options.optedOut,
+    subscribed: options.subscribed,
+  })) {
     profiles++;
     chunk.push(p);
     if (chunk.length >= CHUNK) await flush();

@@ -10,19 +10,29 @@ import { Worker } from 'node:worker_threads';
 import type { BulkStore, ImportCounts } from '../consent/bulk.js';
 import { ConsentError, invalid } from '../consent/errors.js';
 import type { ChangeContext } from '../consent/ledger.js';
+import type { Encoding } from './decode.js';
 import { MAX_ERRORS, parseAndValidate, type ParsedBatch, type ParseOptions, type ParseResult, type RowError } from './parse.js';
 
 export { MAX_ERRORS, type RowError };
 
 export interface ImportOptions {
-  delimiter: string;
+  /** Undefined: detected from the header line (`,`, `;` or tab). */
+  delimiter?: string;
+  /** Undefined or null: UTF-8 (a UTF-16 BOM is recognised). */
+  encoding?: Encoding | null;
+  /** ISO 3166 alpha-2: the country of national phone numbers. */
+  defaultCountry?: string | null;
+  /** Called once the header is read (before any rejects are written), with the delimiter and encoding used. */
+  onHeader?(info: { delimiter: string; detected: boolean; encoding: Encoding }): void;
   allowOptin: boolean;
   skipInvalid: boolean;
   dryRun: boolean;
   /** Null on a dry run. */
   context: ChangeContext | null;
-  /** Where invalid rows go (the original cells plus a `reason` column). */
-  rejects?: { write(text: string): void };
+  /** Where invalid rows go (the original cells plus a `reason` column); each write is awaited (backpressure). */
+  rejects?: { write(text: string): Promise<void> | void };
+  /** Aborted (SIGINT/SIGTERM): the import stops before its next batch or before it applies, writing nothing. */
+  signal?: AbortSignal;
   /** Called after each batch with the data rows and bytes read so far. */
   onProgress?(rows: number, bytes: number): void;
 }
@@ -34,6 +44,8 @@ export interface ImportSummary extends ImportCounts {
   file: string;
   source: string;
   dryRun: boolean;
+  /** The field delimiter used (given or detected). */
+  delimiter: string;
   /** Data rows read (blank lines not counted). */
   rows: number;
   invalid: number;
@@ -111,18 +123,20 @@ export async function importProfiles(bulk: BulkStore, input: ImportInput, file: 
     let invalidRows = 0;
     const errors: RowError[] = [];
     const onBatch = async (b: ParsedBatch) => {
+      options.signal?.throwIfAborted();
+      if (b.delimiter) options.onHeader?.({ delimiter: b.delimiter.char, detected: b.delimiter.detected, encoding: b.delimiter.encoding });
       if (b.unknownColumns) unknownColumns = b.unknownColumns;
       if (b.services) await session.header({ services: b.services });
       rows += b.rows;
       invalidRows += b.invalid;
       for (const e of b.errors) if (errors.length < MAX_ERRORS) errors.push(e);
-      if (b.rejects) options.rejects?.write(b.rejects);
+      if (b.rejects) await options.rejects?.write(b.rejects);
       if (b.staged.rows > 0) await session.stage(b.staged);
       options.onProgress?.(rows, b.bytesRead);
     };
-    const parseOptions = { delimiter: options.delimiter, file, wantRejects: options.rejects !== undefined, knownServices: await bulk.serviceNames() };
+    const parseOptions: ParseOptions = { delimiter: options.delimiter, encoding: options.encoding, defaultCountry: options.defaultCountry, file, wantRejects: options.rejects !== undefined, knownServices: await bulk.serviceNames() };
     const useWorker = 'path' in input && input.size >= WORKER_MIN_BYTES && existsSync(fileURLToPath(WORKER_URL));
-    const { malformed, sawHeader, services } = useWorker
+    const { malformed, sawHeader, services, delimiter } = useWorker
       ? await parseInWorker((input as { path: string }).path, parseOptions, onBatch)
       : await parseAndValidate('stream' in input ? input.stream : createReadStream(input.path), parseOptions, onBatch);
     if (!sawHeader) throw invalid(`${file} is empty: there is not even a header line.`);
@@ -132,7 +146,7 @@ export async function importProfiles(bulk: BulkStore, input: ImportInput, file: 
       if (errors.length < MAX_ERRORS) errors.push(m);
     }
 
-    const base = { file, source: importSource(file), dryRun: options.dryRun, rows, invalid: invalidRows, unknownColumns, allowOptin: options.allowOptin, errors };
+    const base = { file, source: importSource(file), dryRun: options.dryRun, delimiter, rows, invalid: invalidRows, unknownColumns, allowOptin: options.allowOptin, errors };
     if ((invalidRows > 0 && !options.skipInvalid) || malformed.length > 0) {
       const none: ImportCounts = {
         profiles: 0, new: 0, updated: 0, unchanged: 0, duplicatesMerged: 0, optOutsSet: 0, optInsApplied: 0, optInsNotApplied: 0,
@@ -140,6 +154,7 @@ export async function importProfiles(bulk: BulkStore, input: ImportInput, file: 
       };
       throw new InvalidRowsError({ ...base, ...none, dryRun: true });
     }
+    options.signal?.throwIfAborted();
     const counts = await session.apply({ allowOptin: options.allowOptin, services }, options.dryRun ? null : options.context);
     return { ...base, ...counts };
   } finally {

@@ -6,10 +6,12 @@
 import type { Readable } from 'node:stream';
 import { CHANNELS } from '../consent/channels.js';
 import { invalid } from '../consent/errors.js';
-import { normaliseEmail, normalisePhone } from '../consent/profile.js';
+import { normalisePhone } from '../consent/phone.js';
+import { normaliseEmail } from '../consent/profile.js';
 import { STAGED_WIDTH, type StagedBatch } from '../consent/bulk.js';
 import { csvLine, mapHeader, parseOptOut, unguardCell, type Field } from './columns.js';
 import { readCsv, type CsvRecord } from './csv-source.js';
+import type { Encoding } from './decode.js';
 
 export interface RowError {
   line: number;
@@ -21,6 +23,8 @@ export interface RowError {
 export const MAX_ERRORS = 20;
 
 export interface ParsedBatch {
+  /** Set on the first batch: the delimiter used, whether it was detected, and the encoding read. */
+  delimiter?: { char: string; detected: boolean; encoding: Encoding };
   /** Set on the first batch: the header's unknown columns. */
   unknownColumns?: string[];
   /** Set on the first batch: the services of its `subscribe_<service>` columns, in mask-bit order. */
@@ -39,13 +43,19 @@ export interface ParsedBatch {
 
 export interface ParseResult {
   malformed: RowError[];
+  /** The delimiter used (given or detected). */
+  delimiter: string;
   sawHeader: boolean;
   /** The services of the file's `subscribe_<service>` columns, in mask-bit order. */
   services: string[];
 }
 
 export interface ParseOptions {
-  delimiter: string;
+  /** Undefined: detected from the header line. */
+  delimiter?: string;
+  encoding?: Encoding | null;
+  /** ISO 3166 alpha-2: the country of national phone numbers; none: they are refused. */
+  defaultCountry?: string | null;
   file: string;
   wantRejects: boolean;
   /** The store's service names: a `subscribe_<service>` column naming another one makes the file unusable. */
@@ -57,6 +67,8 @@ const SUB_SHIFT = CHANNELS.length;
 
 interface Layout {
   header: string[];
+  delimiter: string;
+  defaultCountry: string | null;
   index: Partial<Record<Field, number>>;
   optIdx: (number | undefined)[];
   /** Column index of each subscribe_ column, in bit order (after the opt-out bits). */
@@ -65,7 +77,7 @@ interface Layout {
 
 /** Validates one record into `out` (flattened); returns its problems, each naming its column. */
 function validateInto(rec: CsvRecord, l: Layout, out: (string | number | null)[]): RowError[] | null {
-  const { header, index, optIdx, subIdx } = l;
+  const { header, index, optIdx, subIdx, defaultCountry } = l;
   const cells = rec.cells;
   let errors: RowError[] | null = null;
   const fail = (column: string, reason: string) => (errors ??= []).push({ line: rec.line, column, reason });
@@ -84,8 +96,9 @@ function validateInto(rec: CsvRecord, l: Layout, out: (string | number | null)[]
   let phone: string | null = null;
   const phoneRaw = cell(index.phone);
   if (phoneRaw !== '' && phoneRaw.trim() !== '') {
-    phone = normalisePhone(phoneRaw);
-    if (!phone) fail(col(index.phone!), `"${phoneRaw}" is not a phone number in international form (e.g. +33612345678)`);
+    const r = normalisePhone(phoneRaw, defaultCountry);
+    if ('phone' in r) phone = r.phone;
+    else fail(col(index.phone!), r.problem);
   }
   const name = (i: number | undefined): string | null => {
     if (i === undefined) return null;
@@ -133,8 +146,12 @@ export async function parseAndValidate(
 ): Promise<ParseResult> {
   let layout: Layout | null = null;
   let services: string[] = [];
-  const { malformed } = await readCsv(input, {
+  let used: { char: string; detected: boolean; encoding: Encoding } = { char: options.delimiter ?? ',', detected: false, encoding: 'utf-8' };
+  const { malformed, delimiter } = await readCsv(input, {
     delimiter: options.delimiter,
+    encoding: options.encoding,
+    file: options.file,
+    onHeader: (h) => (used = { char: h.delimiter, detected: h.detected, encoding: h.encoding }),
     onRecords: (records, bytesRead) => {
       let start = 0;
       let unknownColumns: string[] | undefined;
@@ -150,17 +167,20 @@ export async function parseAndValidate(
           }
         }
         if (map.problems.length > 0) {
+          const d = used.char === '\t' ? 'tab' : `"${used.char}"`;
           throw invalid(
-            `The header of ${options.file} cannot be used: ${map.problems.join('; ')}.`,
-            'The columns are listed in `consent profile import --help`.',
+            `The header of ${options.file} (read with delimiter ${d}${used.detected ? ', detected' : ''}) cannot be used: ${map.problems.join('; ')}.`,
+            used.detected
+              ? 'The columns are listed in `consent profile import --help`; if the delimiter is wrong, pass --delimiter.'
+              : 'The columns are listed in `consent profile import --help`; check --delimiter (without it, , ; and tab are detected).',
           );
         }
-        layout = { header, index: map.index, optIdx: CHANNELS.map((c) => map.index[`optout:${c}`]), subIdx: map.subscribe.map((x) => x.index) };
+        layout = { delimiter: used.char, defaultCountry: options.defaultCountry ?? null, header, index: map.index, optIdx: CHANNELS.map((c) => map.index[`optout:${c}`]), subIdx: map.subscribe.map((x) => x.index) };
         services = map.subscribe.map((x) => x.service);
         unknownColumns = map.unknown;
         headerServices = services;
         start = 1;
-        if (options.wantRejects) rejects += csvLine([...header, 'reason']);
+        if (options.wantRejects) rejects += csvLine([...header, 'reason'], used.char);
       }
       const values: (string | number | null)[] = [];
       const errors: RowError[] = [];
@@ -171,10 +191,11 @@ export async function parseAndValidate(
         if (errs) {
           invalidRows++;
           for (const e of errs) if (errors.length < MAX_ERRORS) errors.push(e);
-          if (options.wantRejects) rejects += csvLine([...rec.cells, errs.map((e) => `${e.column}: ${e.reason}`).join('; ')]);
+          if (options.wantRejects) rejects += csvLine([...rec.cells, errs.map((e) => `${e.column}: ${e.reason}`).join('; ')], layout.delimiter);
         }
       }
       return onBatch({
+        delimiter: unknownColumns ? used : undefined,
         unknownColumns,
         services: headerServices,
         bytesRead,
@@ -187,6 +208,7 @@ export async function parseAndValidate(
     },
   });
   return {
+    delimiter,
     sawHeader: layout !== null,
     services,
     malformed: malformed.map((m) => ({ line: m.line, column: '-', reason: `malformed CSV: ${m.message}` })),

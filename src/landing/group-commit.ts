@@ -1,10 +1,9 @@
 import { isConsentError } from '../consent/errors.js';
-import type { ConsentResult } from '../consent/store.js';
-import type { ConsentGroup } from './submissions.js';
+import { ledgerEvents, type ConsentGroup, type ConsentGroupResult } from './submissions.js';
 
 interface Waiting {
   group: ConsentGroup;
-  resolve: (r: ConsentResult[]) => void;
+  resolve: (r: ConsentGroupResult) => void;
   reject: (e: unknown) => void;
 }
 
@@ -19,19 +18,39 @@ export class GroupCommitter {
   private queue: Waiting[] = [];
   private scheduled = false;
   private running: Promise<void> | null = null;
-  /** Transactions committed and submissions they carried, for tests and the bench. */
-  readonly stats = { commits: 0, submissions: 0 };
+  /**
+   * Transactions committed, the submissions they carried, and the consent
+   * changes (ledger events) those wrote: a submission that changes nothing
+   * counts 0 changes, one that sets three flags counts 3.
+   */
+  readonly stats = { commits: 0, submissions: 0, changes: 0 };
 
   constructor(
-    private readonly apply: (groups: readonly ConsentGroup[]) => Promise<ConsentResult[][]>,
+    private readonly apply: (groups: readonly ConsentGroup[]) => Promise<ConsentGroupResult[]>,
     private readonly maxBatch = 500,
   ) {}
 
-  submit(group: ConsentGroup): Promise<ConsentResult[]> {
+  submit(group: ConsentGroup): Promise<ConsentGroupResult> {
     return new Promise((resolve, reject) => {
       this.queue.push({ group, resolve, reject });
       this.schedule();
     });
+  }
+
+  /**
+   * A write that cannot join a batch (a static page's find-or-create, one
+   * transaction of its own), run at once and counted in the same stats.
+   */
+  async commitAlone(write: () => Promise<ConsentGroupResult>): Promise<ConsentGroupResult> {
+    const result = await write();
+    this.count(1, [result]);
+    return result;
+  }
+
+  private count(submissions: number, results: readonly ConsentGroupResult[]): void {
+    this.stats.commits++;
+    this.stats.submissions += submissions;
+    for (const r of results) this.stats.changes += ledgerEvents(r);
   }
 
   /** Settles when everything submitted so far is committed (or failed). */
@@ -59,8 +78,7 @@ export class GroupCommitter {
     if (batch.length === 0) return;
     try {
       const results = await this.apply(batch.map((w) => w.group));
-      this.stats.commits++;
-      this.stats.submissions += batch.length;
+      this.count(batch.length, results);
       batch.forEach((w, i) => w.resolve(results[i]!));
     } catch (e) {
       if (batch.length === 1 || isConsentError(e, 'busy')) {
@@ -71,8 +89,7 @@ export class GroupCommitter {
       for (const w of batch) {
         try {
           const [r] = await this.apply([w.group]);
-          this.stats.commits++;
-          this.stats.submissions++;
+          this.count(1, [r!]);
           w.resolve(r!);
         } catch (e2) {
           w.reject(e2);

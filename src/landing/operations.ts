@@ -2,8 +2,7 @@
  * Landing-page use cases, written against the LandingStore interface only.
  * The CLI commands and the server (`landing serve`) both call these.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContactChannel } from '../consent/channels.js';
 import { conflict, invalid, notFound } from '../consent/errors.js';
@@ -16,6 +15,8 @@ import { resolvePageServices, serviceOneClickMaker } from './services.js';
 import { keyringFrom, tokenSigner, verifyToken, type Keyring, type TokenCheck } from './tokens.js';
 import { oneClickUrl, pageUrl, personalUrl } from './urls.js';
 import type { LandingStore } from './repository.js';
+import { canonicalDefinition } from './canonical.js';
+import { withAtomicFile, writeFileAtomic } from '../io/atomic-file.js';
 
 export async function requirePage(store: LandingStore, slug: string): Promise<PageRecord> {
   const page = await store.pages.get(slug);
@@ -163,7 +164,16 @@ export interface PublishResult {
   file: string;
 }
 
-/** Freezes the draft as a version (unless unchanged) and writes `<outDir>/<slug>/index.html`, atomically. */
+/**
+ * Freezes the draft as a version (unless unchanged) and writes
+ * `<outDir>/<slug>/index.html`, all or nothing: the page is rendered and
+ * written (fsynced) to a temp file in its folder first; only then is the
+ * version frozen, and the file renamed into place. A folder or file that
+ * cannot be written freezes nothing (the file-system error is thrown as it
+ * is, with its `path`); a failed freeze removes the temp file. A crash
+ * between the freeze and the rename leaves a frozen version with its old
+ * file (or none): a re-run finds the draft unchanged and rewrites the file.
+ */
 export async function publishPage(
   store: LandingStore,
   slug: string,
@@ -172,14 +182,24 @@ export async function publishPage(
   const record = await requirePage(store, slug);
   // Unknown services are refused before anything is frozen (exit 2, naming them).
   const services = await resolvePageServices(store, record.draft);
-  const { version, created } = await store.pages.publish(slug, options.at, options.actor);
+  // What `pages.publish` will return: the latest version when the draft equals it, else the draft as the next one.
+  const latest = await store.pages.latestVersion(slug);
+  const expected = latest && !record.draftChanged ? latest : { definition: record.draft, version: (latest?.version ?? 0) + 1 };
   const dir = join(options.outDir, slug);
-  await mkdir(dir, { recursive: true });
   const file = join(dir, 'index.html');
-  const tmp = `${file}.tmp-${randomBytes(6).toString('hex')}`;
-  await writeFile(tmp, renderGenericPage(version.definition, version.version, options.baseUrl, services), 'utf8');
-  await rename(tmp, file);
-  return { version, created, file };
+  await mkdir(dir, { recursive: true });
+  const frozen = await withAtomicFile(file, async (out) => {
+    await out.write(renderGenericPage(expected.definition, expected.version, options.baseUrl, services));
+    await out.sync();
+    return store.pages.publish(slug, options.at, options.actor);
+  });
+  const { version } = frozen;
+  if (version.version !== expected.version || canonicalDefinition(version.definition) !== canonicalDefinition(expected.definition)) {
+    // Another process edited or published the page in between: write what was really frozen.
+    const html = renderGenericPage(version.definition, version.version, options.baseUrl, await resolvePageServices(store, version.definition));
+    await writeFileAtomic(file, html);
+  }
+  return { version, created: frozen.created, file };
 }
 
 /**

@@ -7,6 +7,7 @@
  *   POST /<slug>                 the form: with `t`, that person's choices; without, an email address
  *   POST /<slug>/one-click?t=…   RFC 8058 one-click: `List-Unsubscribe=One-Click` sets `all`
  *   POST /<slug>/one-click?s=<service>&t=…  the same for one service: unsubscribes from it only
+ *   GET  /<slug>/one-click?…     a page whose one button POSTs the one-click (changes nothing)
  *   GET  /confirm/<service>?t=…  a page with a Confirm button (changes nothing: mail scanners)
  *   POST /confirm/<service>      confirms a pending subscription (`t` in the form)
  *
@@ -29,7 +30,8 @@ import { SLUG_RE, type Lang, type PageVersion } from './page.js';
 import { contentSecurityPolicy, FORM_FIELDS, PersonalPageRenderer, renderConfirmation, renderMessage } from './render.js';
 import { formString, wantedWithoutToken, wantedWithToken, type Form } from './submit.js';
 import { verifyToken, type Keyring, type TokenFailure } from './tokens.js';
-import { ONE_CLICK_SEGMENT, pageUrl, TOKEN_PARAM } from './urls.js';
+import { ONE_CLICK_SEGMENT, oneClickUrl, pageUrl, TOKEN_PARAM } from './urls.js';
+import { ONE_CLICK_FIELD, ONE_CLICK_VALUE, renderOneClickPrompt, renderServiceOneClickPrompt } from './one-click-page.js';
 import {
   CONFIRM_SEGMENT,
   confirmNamespace,
@@ -38,6 +40,7 @@ import {
   renderConfirmPrompt,
   renderServiceUnsubscribed,
   SERVICE_PARAM,
+  serviceOneClickUrl,
   subscriptionsWithoutToken,
   subscriptionsWithToken,
   unsubscribeNamespace,
@@ -85,8 +88,8 @@ export interface RunningServer {
   url: string;
   /** Stops accepting, finishes what is in flight and commits what is queued. */
   close(): Promise<void>;
-  /** The group committer's counters. */
-  readonly stats: { commits: number; submissions: number };
+  /** The group committer's counters: transactions, submissions, and consent changes (ledger events) written. */
+  readonly stats: { commits: number; submissions: number; changes: number };
 }
 
 const MESSAGES: Record<Lang, Record<'notFound' | 'method' | 'badLink' | 'oldLink' | 'badEmail' | 'badRequest' | 'tooLarge' | 'mediaType' | 'busy' | 'error' | 'oneClickBody', [string, string]>> = {
@@ -532,6 +535,32 @@ async function pageServices(ctx: ServerContext, page: PageVersion): Promise<Serv
   return found as Service[];
 }
 
+/** The page of a one-click URL: a blocklist page, or any page with `s=<service>`; else 404. */
+async function oneClickPage(ctx: ServerContext, slug: string, query: Record<string, unknown>): Promise<PageVersion> {
+  const page = await publishedPage(ctx, slug);
+  if (first(query[SERVICE_PARAM]) === undefined && page.definition.type !== 'blocklist') throw new HttpAnswer(404, 'notFound', page.definition.lang);
+  return page;
+}
+
+/**
+ * Whom a one-click URL is for, and for what: its service (`s`, null for the
+ * blocklist page's "everything") and the profile of its token, signed for
+ * that service's unsubscribe namespace or for the page; a failure is the 4xx it deserves.
+ */
+async function oneClickSubject(
+  ctx: ServerContext,
+  page: PageVersion,
+  query: Record<string, unknown>,
+): Promise<{ service: Service | null; profile: Profile; token: string }> {
+  const lang = page.definition.lang;
+  const serviceName = first(query[SERVICE_PARAM]);
+  const token = first(query[TOKEN_PARAM]);
+  if (serviceName === undefined) return { service: null, profile: await profileFromToken(ctx, token, page), token: String(token) };
+  const service = await knownService(ctx, String(serviceName), lang);
+  const profile = await profileFromSigned(ctx, token, unsubscribeNamespace(service.name), lang);
+  return { service, profile, token: String(token) };
+}
+
 const langOf = (v: unknown): Lang => (first(v) === 'fr' ? 'fr' : 'en');
 
 const MULTIPART_OPTIONS = {
@@ -559,6 +588,17 @@ export function registerPageRoutes(root: App, ctx: ServerContext): void {
     const token = first(req.query[TOKEN_PARAM]);
     await profileFromSigned(ctx, token, confirmNamespace(service.name), lang);
     return sendHtml(reply, renderConfirmPrompt(lang, service, String(token), ctx.baseUrl));
+  });
+
+  // A one-click link opened in a browser (a mail client without RFC 8058): a
+  // page whose one button POSTs the one-click. The GET itself changes nothing.
+  root.get<SlugParams>(`/:slug/${ONE_CLICK_SEGMENT}`, async (req, reply) => {
+    const page = await oneClickPage(ctx, req.params.slug, req.query);
+    const { service, token } = await oneClickSubject(ctx, page, req.query);
+    if (service) {
+      return sendHtml(reply, renderServiceOneClickPrompt(page.definition.lang, service, serviceOneClickUrl(ctx.baseUrl, page.slug, service.name, token)));
+    }
+    return sendHtml(reply, renderOneClickPrompt(page.definition, oneClickUrl(ctx.baseUrl, page.slug, token)));
   });
 
   // The routes that take a body, in a scope of their own with the multipart parser.
@@ -603,7 +643,7 @@ function registerPostRoutes(app: App, ctx: ServerContext): void {
       // Known or not, the answer is the same page with the same status: it never tells whether an address is known.
       const context = { source, actor: ACTORS.emailForm, reason: null, evidence: await ctx.evidence(req, page, 'email-form'), occurredAt: at };
       if (page.definition.type === 'acquisition') {
-        await ctx.store.landing.createAndApply(email, { wanted, subscriptions, context });
+        await ctx.committer.commitAlone(() => ctx.store.landing.createAndApply(email, { wanted, subscriptions, context }));
       } else {
         const profile = await ctx.store.findProfile({ email });
         if (profile && Object.keys(wanted).length > 0) await commit(ctx, profile.id, wanted, context, subscriptions);
@@ -614,25 +654,18 @@ function registerPostRoutes(app: App, ctx: ServerContext): void {
 
   // RFC 8058: no cookie, no login, no Origin check; 200, never a redirect.
   app.post<SlugParams>(`/:slug/${ONE_CLICK_SEGMENT}`, async (req, reply) => {
-    const page = await publishedPage(ctx, req.params.slug);
-    const lang = page.definition.lang;
-    const serviceName = first(req.query[SERVICE_PARAM]);
-    if (serviceName === undefined && page.definition.type !== 'blocklist') throw new HttpAnswer(404, 'notFound', lang);
+    const page = await oneClickPage(ctx, req.params.slug, req.query);
     const form = formOf(req.body);
-    if (formString(form, 'List-Unsubscribe') !== 'One-Click') throw new HttpAnswer(400, 'oneClickBody', lang);
-    if (serviceName !== undefined) {
-      // One service only; the token is bound to it (another service's token fails), the page only gives the language and evidence.
-      const service = await knownService(ctx, String(serviceName), lang);
-      const profile = await profileFromSigned(ctx, first(req.query[TOKEN_PARAM]), unsubscribeNamespace(service.name), lang);
-      const evidence = { ...(await ctx.evidence(req, page, 'one-click')), service: service.name };
-      await commit(ctx, profile.id, {}, { source: 'one-click', actor: ACTORS.subject, reason: null, evidence, occurredAt: ctx.now().toISOString() }, [
-        { service: service.name, intent: 'unsubscribe' },
-      ]);
-      return sendHtml(reply, renderServiceUnsubscribed(lang, service));
-    }
-    const profile = await profileFromToken(ctx, first(req.query[TOKEN_PARAM]), page);
+    if (formString(form, ONE_CLICK_FIELD) !== ONE_CLICK_VALUE) throw new HttpAnswer(400, 'oneClickBody', page.definition.lang);
+    const { service, profile } = await oneClickSubject(ctx, page, req.query);
     const evidence = await ctx.evidence(req, page, 'one-click');
-    await commit(ctx, profile.id, { all: true }, { source: 'one-click', actor: ACTORS.subject, reason: null, evidence, occurredAt: ctx.now().toISOString() });
+    const context = (evidence: Record<string, unknown>): ChangeContext => ({ source: 'one-click', actor: ACTORS.subject, reason: null, evidence, occurredAt: ctx.now().toISOString() });
+    if (service) {
+      // One service only; the token is bound to it (another service's token fails), the page only gives the language and evidence.
+      await commit(ctx, profile.id, {}, context({ ...evidence, service: service.name }), [{ service: service.name, intent: 'unsubscribe' }]);
+      return sendHtml(reply, renderServiceUnsubscribed(page.definition.lang, service));
+    }
+    await commit(ctx, profile.id, { all: true }, context(evidence));
     return sendHtml(reply, renderConfirmation(page.definition));
   });
 
@@ -651,7 +684,7 @@ function registerPostRoutes(app: App, ctx: ServerContext): void {
 
   app.route({ method: [...OTHER_METHODS], url: '/:slug', handler: methodNotAllowed('GET, HEAD, POST') });
   app.route({ method: [...OTHER_METHODS], url: `/${CONFIRM_SEGMENT}/:service`, handler: methodNotAllowed('GET, HEAD, POST') });
-  app.route({ method: ['GET', ...OTHER_METHODS], url: `/:slug/${ONE_CLICK_SEGMENT}`, handler: methodNotAllowed('POST') });
+  app.route({ method: [...OTHER_METHODS], url: `/:slug/${ONE_CLICK_SEGMENT}`, handler: methodNotAllowed('GET, HEAD, POST') });
 }
 
 /** A repeated field or parameter counts as its first value. */

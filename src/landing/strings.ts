@@ -20,6 +20,10 @@ export interface PageStrings {
   confirmButton: string;
   confirmedText: string;
   serviceUnsubscribedText: string;
+  /** The page a GET of a per-service one-click link opens (its button POSTs the one-click). */
+  oneClickServiceQuestion: (serviceLabel: string) => string;
+  oneClickServiceText: string;
+  oneClickServiceButton: string;
 }
 
 export const STRINGS: Record<Lang, PageStrings> = {
@@ -41,6 +45,9 @@ export const STRINGS: Record<Lang, PageStrings> = {
     confirmButton: 'Confirm my subscription',
     confirmedText: 'Your subscription is confirmed:',
     serviceUnsubscribedText: 'Done: you are unsubscribed from',
+    oneClickServiceQuestion: (label) => `Unsubscribe from ${label}?`,
+    oneClickServiceText: 'You will no longer receive these messages. Your other choices stay as they are.',
+    oneClickServiceButton: 'Unsubscribe',
   },
   fr: {
     hello: 'Bonjour',
@@ -60,5 +67,8 @@ export const STRINGS: Record<Lang, PageStrings> = {
     confirmButton: 'Confirmer mon abonnement',
     confirmedText: 'Votre abonnement est confirmé :',
     serviceUnsubscribedText: "C'est fait : vous êtes désabonné(e) de",
+    oneClickServiceQuestion: (label) => `Ne plus recevoir « ${label} » ?`,
+    oneClickServiceText: 'Vous ne recevrez plus ces messages. Vos autres choix restent inchangés.',
+    oneClickServiceButton: 'Me désabonner',
   },
 };

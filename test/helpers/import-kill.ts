@@ -89,7 +89,7 @@ describe('profile import under kill -9 (built binary)', () => {
       expect(consent(db, 'profile', 'add', '--email', 'person0@example.com', '--first-name', 'Zero').status).toBe(0);
       expect(consent(db, 'profile', 'optout', 'person0@example.com', '--channel', 'fax').status).toBe(0);
     } else {
-      expect(consent(db, 'ledger', 'verify').status).toBe(0); // creates the empty store
+      expect(consent(db, 'store', 'init').status).toBe(0); // creates the empty store
     }
     const before = await state(db);
     expect(before.integrity).toBe('ok');
@@ -100,7 +100,7 @@ describe('profile import under kill -9 (built binary)', () => {
       if (populated) {
         consent(probe, 'profile', 'add', '--email', 'person0@example.com', '--first-name', 'Zero');
         consent(probe, 'profile', 'optout', 'person0@example.com', '--channel', 'fax');
-      } else consent(probe, 'ledger', 'verify');
+      } else consent(probe, 'store', 'init');
     } else consent(db, 'backup', probe);
     const t0 = performance.now();
     expect(consent(probe, 'profile', 'import', file).status).toBe(0);

@@ -22,6 +22,12 @@ export interface RunOptions {
   env?: Record<string, string | undefined>;
   now?: Date;
   cwd?: string;
+  /** What `deps.interrupts()` returns: abort it to play SIGINT/SIGTERM (reason = the signal's name). */
+  interrupt?: AbortSignal;
+  /** Opens the store instead of the real opener (e.g. to observe it); default: the real store. */
+  openStore?: CliDeps['openStore'];
+  /** Called with each chunk written to stdout, as it is written. */
+  onStdout?: (chunk: string) => void;
 }
 
 const dirs: string[] = [];
@@ -50,7 +56,14 @@ export async function runCli(argv: string[], options: RunOptions = {}): Promise<
   const stdinStream = options.stdin !== undefined ? Readable.from([Buffer.from(options.stdin)]) : new PassThrough();
   if (options.stdin === undefined) (stdinStream as PassThrough).end();
   const deps: CliDeps = {
-    stdout: { write: (s: string) => (stdout += s), isTTY: options.tty ?? false, columns: 120 },
+    stdout: {
+      write: (s: string) => {
+        options.onStdout?.(s);
+        stdout += s;
+      },
+      isTTY: options.tty ?? false,
+      columns: 120,
+    },
     stderr: { write: (s: string) => (stderr += s), isTTY: options.tty ?? false },
     stdin: { isTTY: options.tty ?? false, stream: stdinStream },
     env: { CONSENT_ACTOR: undefined, ...options.env },
@@ -58,6 +71,8 @@ export async function runCli(argv: string[], options: RunOptions = {}): Promise<
     user: () => 'tester',
     cwd: options.cwd ?? process.cwd(),
     prompter: options.prompter,
+    ...(options.interrupt ? { interrupts: () => options.interrupt! } : {}),
+    openStore: options.openStore,
   };
   const code = await run(argv, deps);
   return { code, stdout, stderr };

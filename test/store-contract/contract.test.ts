@@ -285,7 +285,7 @@ describe.each(BACKENDS)('store contract on %s', (backend: Backend) => {
         { requests: [{ profileId: 1, wanted: { fax: true } }], context: ctx({ evidence: { n: 1 } }) },
         { requests: [{ profileId: 2, wanted: { fax: true } }], subscriptions: [{ profileId: 2, service: 'news', intent: 'subscribe' }], context: ctx({ evidence: { n: 2 } }) },
       ]);
-      expect(results.map((r) => r[0]!.changes.length)).toEqual([1, 1]);
+      expect(results.map((r) => [r.consent[0]!.changes.length, r.subscriptions.length])).toEqual([[1, 0], [1, 1]]);
       await expect(
         store.landing.applyConsentGroups([
           { requests: [{ profileId: 1, wanted: { push: true } }], context: ctx() },

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { invalid, notFound } from '../../consent/errors.js';
+import { ConsentError, invalid } from '../../consent/errors.js';
 import { applyBlocklist, planBlocklist } from '../../consent/operations.js';
 import { parseRef } from '../../consent/profile.js';
 import type { CommandContext } from '../context.js';
@@ -47,7 +47,12 @@ async function run(ctx: CommandContext, refs: string[], o: Record<string, unknow
   if (plan.unknown.length > 0) {
     ctx.notice(`Unknown profiles (${plan.unknown.length}):\n${plan.unknown.map((u) => `  ${u}`).join('\n')}`);
     if (!o.skipUnknown) {
-      throw notFound(`${plan.unknown.length} of ${raw.length} profiles are unknown; nothing was written.`, 'Fix them, or pass --skip-unknown to blocklist the others.');
+      throw new ConsentError(
+        'not-found',
+        `${plan.unknown.length} of ${raw.length} profiles are unknown; nothing was written.`,
+        'Fix them, or pass --skip-unknown to blocklist the others.',
+        { details: { unknown: plan.unknown } },
+      );
     }
   }
   if (!o.dryRun) await applyBlocklist(store, plan.toChange, ctx.change('operator', (o.reason as string) ?? null));

@@ -7,6 +7,7 @@ import { registerBackup } from './backup.js';
 import { registerService } from './service.js';
 import { registerLanding } from './landing.js';
 import { registerKeys } from './keys.js';
+import { registerStore } from './store.js';
 
 /** Each registers its noun (and verbs) on the program. Command bodies are loaded on use. */
 export const COMMANDS: ((program: Command, act: Act) => void)[] = [
@@ -17,4 +18,16 @@ export const COMMANDS: ((program: Command, act: Act) => void)[] = [
   registerService,
   registerLanding,
   registerKeys,
+  registerStore,
 ];
+
+/**
+ * The commands that may start a new store when there is none (and say so).
+ * Every other command, reads above all, needs an existing store: a mistyped
+ * --db must exit 3, never answer from an empty store.
+ */
+const STORE_CREATING_COMMANDS = new Set(['store init', 'profile add', 'profile import', 'service create', 'landing create', 'keys rotate']);
+
+export function createsStore(commandPath: string): boolean {
+  return STORE_CREATING_COMMANDS.has(commandPath);
+}

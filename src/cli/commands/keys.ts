@@ -20,6 +20,7 @@ export function registerKeys(program: Command, act: Act): void {
     .command('retire')
     .description('retire a key: links signed with it stop working (rotate first if it is the current one)')
     .argument('<id>', 'the key id')
+    .option('--yes', 'do not ask for confirmation (needed when stdin is not a terminal)')
     .option('--json', 'print the key as JSON')
     .action(act(async (ctx, [id], o) => (await import('./keys/run.js')).retire(ctx, id!, o)));
 }

@@ -83,11 +83,18 @@ export function registerLanding(program: Command, act: Act): void {
     .command('links')
     .description('every profile\'s signed links to a published page, streamed as CSV (id,email,url,oneClickUrl) or JSON lines')
     .argument('<slug>', 'the page')
-    .addOption(new Option('--reachable <channel>', 'only profiles that may be contacted on this channel').choices(CONTACT_CHANNELS))
+    .addOption(
+      new Option('--reachable <channel>', 'only profiles that may be contacted on this channel (opted out of neither it nor all)').choices(CONTACT_CHANNELS),
+    )
     .option('--base-url <url>', baseUrl)
     .option('--expires-in <duration>', expiresIn)
     .addOption(new Option('--format <format>', 'output format').choices(['csv', 'jsonl']).default('csv'))
     .option('--out <file>', 'write to this file instead of stdout')
+    .addHelpText(
+      'after',
+      '\nFor pages, not for mailing: without --reachable it lists everyone, including those who may not be\n' +
+        'contacted (opted out of the channel or of all). To mail the links, use --reachable <channel>.',
+    )
     .action(act(async (ctx, [slug], o) => (await import('./landing/links.js')).links(ctx, slug!, o)));
 
   landing

@@ -4,8 +4,16 @@ import type { Act } from '../run.js';
 
 /** The filters `profile list` and `profile export` share (a ProfileFilter), worded once. */
 const FILTERS = {
-  reachable: () => new Option('--reachable <channel>', 'only those who may be contacted on this channel').choices(CONTACT_CHANNELS),
-  optedOut: () => new Option('--opted-out <channel>', 'only those opted out of this channel').choices(CHANNELS),
+  reachable: () =>
+    new Option('--reachable <channel>', 'only those who may be contacted on this channel (opted out of neither it nor all): the audience').choices(
+      CONTACT_CHANNELS,
+    ),
+  unreachable: () =>
+    new Option('--unreachable <channel>', 'only those who may not be contacted on this channel, exactly the rest of --reachable: the suppression list').choices(
+      CONTACT_CHANNELS,
+    ),
+  optedOut: () =>
+    new Option('--opted-out <channel>', 'only those opted out of this channel or of all (--opted-out all: of all itself)').choices(CHANNELS),
   subscribed: () => new Option('--subscribed <service>', 'only those who may receive this service (subscribed and reachable on its channel)'),
 };
 
@@ -16,7 +24,8 @@ export function registerProfile(program: Command, act: Act): void {
     .command('add')
     .description('add a profile')
     .requiredOption('--email <email>', 'email address (the key; compared case-insensitively)')
-    .option('--phone <phone>', 'phone number in international form, e.g. +33612345678')
+    .option('--phone <phone>', 'phone number: +33612345678, or national with --default-country')
+    .option('--default-country <code>', 'country of national phone numbers, e.g. FR (default $CONSENT_DEFAULT_COUNTRY)')
     .option('--first-name <name>', 'first name')
     .option('--last-name <name>', 'last name')
     .option('--json', 'print the new profile as JSON')
@@ -25,7 +34,8 @@ export function registerProfile(program: Command, act: Act): void {
   profile
     .command('show')
     .description('show a profile, its "No longer contact" flags and where it is reachable')
-    .argument('<ref>', 'profile id or email')
+    .argument('<ref>', 'profile id, email, or phone (+…, 00…, or national with a default country)')
+    .option('--default-country <code>', 'country of a national phone number given as <ref> (default $CONSENT_DEFAULT_COUNTRY)')
     .option('--json', 'print as JSON')
     .action(act(async (ctx, [ref], o) => (await import('./profile/show.js')).run(ctx, ref!, o)));
 
@@ -76,6 +86,7 @@ export function registerProfile(program: Command, act: Act): void {
     .command('list')
     .description('list profiles')
     .addOption(FILTERS.reachable())
+    .addOption(FILTERS.unreachable())
     .addOption(FILTERS.optedOut())
     .addOption(FILTERS.subscribed())
     .option('--limit <n>', 'at most this many')
@@ -86,7 +97,9 @@ export function registerProfile(program: Command, act: Act): void {
     .command('import')
     .description('import profiles and opt-outs from CSV (one atomic change; opt-outs are never cleared without --allow-optin)')
     .argument('<file>', 'CSV file with a header line, or - for stdin')
-    .option('--delimiter <char>', 'field delimiter', ',')
+    .option('--delimiter <char>', 'field delimiter, tab for a tab (default: detected from the header among , ; and tab)')
+    .option('--encoding <name>', 'the file\'s encoding: utf-8 (default; a UTF-16 BOM is recognised), windows-1252, latin1, utf-16le')
+    .option('--default-country <code>', 'country of national phone numbers, e.g. FR (default $CONSENT_DEFAULT_COUNTRY)')
     .option('--allow-optin', 'let 0/false/no cells clear existing opt-outs, and 1 cells resubscribe the unsubscribed')
     .option('--skip-invalid', 'import the valid rows and skip the invalid ones (see --rejects)')
     .option('--rejects <file>', 'write invalid rows there, with a reason column')
@@ -105,9 +118,15 @@ export function registerProfile(program: Command, act: Act): void {
     .command('export')
     .description('stream profiles as CSV (the import columns, subscribe_<service> included) or JSON lines')
     .addOption(FILTERS.reachable())
+    .addOption(FILTERS.unreachable())
     .addOption(FILTERS.optedOut())
     .addOption(FILTERS.subscribed())
     .addOption(new Option('--format <format>', 'output format').choices(['csv', 'jsonl']).default('csv'))
     .option('--out <file>', 'write to this file instead of stdout')
+    .addHelpText(
+      'after',
+      '\nWithout a filter it exports everyone, with their flags (a backup, or another system\'s import).\n' +
+        'To send: --reachable <channel> is the audience; --unreachable <channel> the suppression list.',
+    )
     .action(act(async (ctx, _args, o) => (await import('./profile/export.js')).run(ctx, o)));
 }

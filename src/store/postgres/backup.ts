@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, linkSync, statSync, unlinkSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { ConsentError, conflict } from '../../consent/errors.js';
+import { dirname } from 'node:path';
+import { ConsentError, conflict, notFound } from '../../consent/errors.js';
 import { openDatabase } from '../sqlite/open.js';
-import { verifyChain } from '../sqlite/sqlite-store.js';
+import { verifyStore } from '../sqlite/verify.js';
 import type { PgStore } from './pg-store.js';
 
 /** Every table, parents first; rows copied verbatim (ids, hashes, times as stored). */
@@ -30,6 +31,10 @@ const PAGE = 5000;
 export async function backupPgToSqlite(store: PgStore, path: string): Promise<{ path: string; bytes: number; profiles: number; events: number }> {
   const exists = () => conflict(`${path} already exists; a backup never overwrites a file.`, 'Choose a new file name.');
   if (existsSync(path)) throw exists();
+  const folder = dirname(path);
+  if (!existsSync(folder) || !statSync(folder).isDirectory()) {
+    throw notFound(`Cannot write the backup ${path}: there is no folder ${folder}.`, 'Create the folder first, or choose another path.');
+  }
   const tmp = `${path}.partial-${randomBytes(6).toString('hex')}`;
   try {
     const target = openDatabase(tmp);
@@ -44,8 +49,11 @@ export async function backupPgToSqlite(store: PgStore, path: string): Promise<{ 
     try {
       const check = copy.pragma('integrity_check', { simple: true });
       if (check !== 'ok') throw new ConsentError('integrity', `The backup copy failed its integrity check: ${String(check)}.`);
-      const chain = verifyChain(copy);
-      if (!chain.ok) throw new ConsentError('integrity', `The backup copy's ledger does not verify: ${chain.problem}.`);
+      const chain = copy.transaction(() => verifyStore(copy))();
+      if (!chain.ok) {
+        const what = 'disagreement' in chain ? 'state disagrees with its ledger' : 'ledger does not verify';
+        throw new ConsentError('integrity', `The backup copy's ${what}: ${chain.problem}.`, 'No backup was written. Run `consent ledger verify` on the store.');
+      }
       counts = { profiles: (copy.prepare('SELECT count(*) AS n FROM profiles').get() as { n: number }).n, events: chain.events };
     } finally {
       copy.close();

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { busy, ConsentError, notFound } from '../../consent/errors.js';
+import { busy, ConsentError, noSpace, notFound, notPermitted } from '../../consent/errors.js';
 import { describeServer } from '../location.js';
 
 export interface PgOpenOptions {
@@ -7,6 +7,10 @@ export interface PgOpenOptions {
   busyTimeoutMs?: number;
   /** Migrate only up to this version (tests of migrations). */
   targetVersion?: number;
+  /** Create the store (its tables) when the database has none (default true); false: `not-found`. */
+  create?: boolean;
+  /** Called once when this open created the store's tables. */
+  onCreate?: (location: string) => void;
 }
 
 export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
@@ -74,6 +78,10 @@ export function translatePgError(e: unknown, location: string, busyTimeoutMs = D
     case '08001':
     case '08004':
       return busy(`${cap(where)} was shut down or is not accepting connections.`, 'Retry when it is back; nothing of an unfinished command was written.', e);
+    case '42501':
+      return notPermitted(`${cap(where)} refused: the role lacks a privilege (${message}).`, 'Grant the role the privileges the README lists, or use the owner of the database.', e);
+    case '53100':
+      return noSpace(`${cap(where)} has no disk space left.`, 'Free space on the database server; nothing of this command was written.', e);
     case '53300':
       return busy(`${cap(where)} has no free connection.`, 'Retry later, or raise max_connections (or use a pooler).', e);
     case '55P03':

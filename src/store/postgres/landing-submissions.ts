@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { ConsentRequest, ConsentResult } from '../../consent/store.js';
-import type { ConsentGroup, LandingSubmissions } from '../../landing/submissions.js';
+import type { ConsentRequest } from '../../consent/store.js';
+import type { ConsentGroup, ConsentGroupResult, LandingSubmissions } from '../../landing/submissions.js';
 import type { PgStore } from './pg-store.js';
 
 const SALT_KEY = 'landing.client-address-salt';
@@ -19,9 +19,9 @@ export class PgLandingSubmissions implements LandingSubmissions {
     return this.salt;
   }
 
-  async createAndApply(email: string, group: Omit<ConsentGroup, 'requests'> & { wanted: ConsentRequest['wanted'] }): Promise<void> {
+  async createAndApply(email: string, group: Omit<ConsentGroup, 'requests'> & { wanted: ConsentRequest['wanted'] }): Promise<ConsentGroupResult> {
     const at = group.context.occurredAt;
-    await this.store.transaction(async (tx) => {
+    return this.store.transaction(async (tx) => {
       // Looked up first (an INSERT that conflicts would use up an id); ON CONFLICT for a concurrent creation of the same email.
       const find = async () => (await tx.query<{ id: number }>('SELECT id FROM profiles WHERE email = $1', [email]))[0]?.id;
       let id = await find();
@@ -29,21 +29,23 @@ export class PgLandingSubmissions implements LandingSubmissions {
         await tx.query('INSERT INTO profiles (email, created_at, updated_at) VALUES ($1, $2, $2) ON CONFLICT (email) DO NOTHING', [email, at]);
         id = (await find())!;
       }
-      await this.store.applyInTransaction(tx, [{ profileId: id, wanted: group.wanted }], group.context);
-      if (group.subscriptions?.length) {
-        await this.store.services.changeInTransaction(tx, group.subscriptions.map((c) => ({ ...c, profileId: id })), group.context);
-      }
+      const consent = await this.store.applyInTransaction(tx, [{ profileId: id, wanted: group.wanted }], group.context);
+      const subscriptions = group.subscriptions?.length
+        ? await this.store.services.changeInTransaction(tx, group.subscriptions.map((c) => ({ ...c, profileId: id })), group.context)
+        : [];
+      return { consent, subscriptions };
     });
   }
 
-  async applyConsentGroups(groups: readonly ConsentGroup[]): Promise<ConsentResult[][]> {
+  async applyConsentGroups(groups: readonly ConsentGroup[]): Promise<ConsentGroupResult[]> {
     if (groups.length === 0) return [];
     return this.store.transaction(async (tx) => {
-      const all: ConsentResult[][] = [];
+      const all: ConsentGroupResult[] = [];
       for (const g of groups) {
-        all.push(await this.store.applyInTransaction(tx, g.requests, g.context));
+        const consent = await this.store.applyInTransaction(tx, g.requests, g.context);
         // Same transaction, same context: channel and subscription events of one submission commit together.
-        if (g.subscriptions?.length) await this.store.services.changeInTransaction(tx, g.subscriptions, g.context);
+        const subscriptions = g.subscriptions?.length ? await this.store.services.changeInTransaction(tx, g.subscriptions, g.context) : [];
+        all.push({ consent, subscriptions });
       }
       return all;
     });

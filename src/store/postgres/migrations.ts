@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { CHANNELS } from '../../consent/channels.js';
-import { ConsentError } from '../../consent/errors.js';
+import { ConsentError, notFound } from '../../consent/errors.js';
 
 /**
  * Numbered, forward-only migrations, the same tables as the SQLite store's
@@ -157,12 +157,18 @@ async function currentVersion(c: pg.PoolClient): Promise<number> {
  * empty database: the advisory lock lets one migrate while the other waits,
  * then finds the work done (the version is read again under the lock).
  */
-export async function migratePg(c: pg.PoolClient, where: string, target = PG_LATEST_VERSION): Promise<void> {
+export async function migratePg(c: pg.PoolClient, where: string, target = PG_LATEST_VERSION, create = true): Promise<boolean> {
   const tooNew = (v: number) =>
     new ConsentError('invalid', `The store ${where} has schema version ${v}, newer than this consent knows (${PG_LATEST_VERSION}).`, 'Upgrade consent to open it.');
+  const missing = () =>
+    notFound(
+      `No consent store at ${where}: the database has no consent tables.`,
+      'Check the --db URL (or CONSENT_DB). Commands that write (profile add, profile import, service create, landing create, keys rotate) create them.',
+    );
   const before = await currentVersion(c);
   if (before > PG_LATEST_VERSION) throw tooNew(before);
-  if (before >= target) return;
+  if (before === 0 && !create) throw missing();
+  if (before >= target) return false;
   await c.query('BEGIN');
   try {
     await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
@@ -170,12 +176,14 @@ export async function migratePg(c: pg.PoolClient, where: string, target = PG_LAT
       version integer PRIMARY KEY, description text NOT NULL, applied_at text NOT NULL)`);
     const current = await currentVersion(c);
     if (current > PG_LATEST_VERSION) throw tooNew(current);
+    if (current === 0 && !create) throw missing();
     for (const m of PG_MIGRATIONS) {
       if (m.version <= current || m.version > target) continue;
       await m.up(c);
       await c.query(`INSERT INTO schema_migrations (version, description, applied_at) VALUES ($1, $2, ${NOW_ISO})`, [m.version, m.description]);
     }
     await c.query('COMMIT');
+    return current === 0;
   } catch (e) {
     await c.query('ROLLBACK').catch(() => {});
     throw e;

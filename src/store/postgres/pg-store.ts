@@ -1,12 +1,22 @@
 import type pg from 'pg';
-import { CHANNELS, type Channel, type OptOutFlags } from '../../consent/channels.js';
+import { CHANNELS, type Channel, type ContactChannel, type OptOutFlags } from '../../consent/channels.js';
 import { ConsentError, conflict, invalid, notFound } from '../../consent/errors.js';
-import { BlockHasher, canonicalEvent, GENESIS_HASH, type ChangeContext, type LedgerEvent, type LedgerVerification } from '../../consent/ledger.js';
+import {
+  BlockHasher,
+  canonicalEvent,
+  GENESIS_HASH,
+  type ChangeContext,
+  type LedgerEvent,
+  type LedgerVerification,
+  type VerifyOptions,
+} from '../../consent/ledger.js';
 import { applyChanges, planChanges, type NewProfile, type Profile, type ProfileRef } from '../../consent/profile.js';
 import type { ConsentRequest, ConsentResult, LastChanges, ProfileFilter } from '../../consent/store.js';
 import type { LandingStore } from '../../landing/repository.js';
 import { maskLocation } from '../location.js';
 import { ChainVerifier, type BlockRow, type EventRow } from '../shared/ledger-chain.js';
+import { optedOutSql, reachableSql, unreachableSql } from '../shared/reachability-sql.js';
+import { verifyPgState } from './verify-state.js';
 import { PgBulkStore } from './bulk-store.js';
 import { createPool, DEFAULT_BUSY_TIMEOUT_MS, isRetryable, translatePgError, type PgOpenOptions } from './connection.js';
 import { PgKeyRepository, PgPageRepository } from './landing-repository.js';
@@ -137,7 +147,8 @@ export class PgStore implements LandingStore {
     try {
       const c = await store.connect();
       try {
-        await migratePg(c, store.location, options.targetVersion);
+        const created = await migratePg(c, store.location, options.targetVersion, options.create ?? true);
+        if (created) options.onCreate?.(store.location);
       } finally {
         c.release();
       }
@@ -322,6 +333,11 @@ export class PgStore implements LandingStore {
     return rows[0] ? rowToProfile(rows[0]) : null;
   }
 
+  /** A scan, as on SQLite (no phone index: see SqliteStore.findProfilesByPhone). */
+  async findProfilesByPhone(phone: string): Promise<Profile[]> {
+    return (await this.query<ProfileRow>(`SELECT ${PROFILE_COLUMNS} FROM profiles WHERE phone = $1 ORDER BY id`, [phone])).map(rowToProfile);
+  }
+
   async findProfiles(ids: readonly number[]): Promise<(Profile | null)[]> {
     if (ids.length === 0) return [];
     const valid = ids.filter(isInt4);
@@ -333,14 +349,14 @@ export class PgStore implements LandingStore {
   /** The SQL condition and parameters of a filter (the same filters as the SQLite store's filterSql). */
   async filterSql(filter: ProfileFilter, params: unknown[]): Promise<string> {
     const where: string[] = ['TRUE'];
-    const reachable = (c: string) => `optout_all = 0 AND optout_${c} = 0`;
-    if (filter.reachable) where.push(reachable(checkChannel(filter.reachable)));
-    if (filter.optedOut) where.push(`optout_${checkChannel(filter.optedOut)} = 1`);
+    if (filter.reachable) where.push(reachableSql(filter.reachable));
+    if (filter.unreachable) where.push(unreachableSql(filter.unreachable));
+    if (filter.optedOut) where.push(optedOutSql(filter.optedOut));
     if (filter.subscribed) {
       const [service] = await this.query<{ channel: string }>('SELECT channel FROM services WHERE name = $1', [filter.subscribed]);
       if (!service) throw notFound(`No service ${filter.subscribed}.`, 'See `consent service list`.');
       // Subscribed and reachable on the service's channel: an opt-out wins over a subscription.
-      where.push(reachable(checkChannel(service.channel)));
+      where.push(reachableSql(service.channel as ContactChannel));
       params.push(filter.subscribed);
       where.push(`id IN (SELECT s.profile_id FROM subscriptions s JOIN services v ON v.id = s.service_id
                   WHERE v.name = $${params.length} AND s.status = 'subscribed')`);
@@ -400,8 +416,12 @@ export class PgStore implements LandingStore {
     return (await this.query<EventRow>('SELECT * FROM ledger_events WHERE profile_id = $1 ORDER BY id DESC', [profileId])).map(rowToEvent);
   }
 
-  /** The chain checked by the shared ChainVerifier, read from one snapshot through two cursors (blocks, events). */
-  async verifyLedger(): Promise<LedgerVerification> {
+  /**
+   * The chain checked by the shared ChainVerifier, read through two cursors
+   * (blocks, events), then the state replayed and compared (verify-state.ts),
+   * all from one REPEATABLE READ snapshot.
+   */
+  async verifyLedger(options: VerifyOptions = {}): Promise<LedgerVerification> {
     const client = await this.connect();
     let dead = false;
     try {
@@ -421,6 +441,9 @@ export class PgStore implements LandingStore {
         return events[0] ?? null;
       };
       const v = new ChainVerifier();
+      const [{ total }] = (await client.query<{ total: number }>('SELECT coalesce(max(last_event_id), 0) AS total FROM ledger_blocks')).rows as [{ total: number }];
+      let reported = 0;
+      options.onProgress?.({ phase: 'chain', events: 0, total });
       const result = await (async (): Promise<LedgerVerification> => {
         for (;;) {
           const page = (await client.query<BlockRow>('FETCH 1000 FROM blocks')).rows;
@@ -434,14 +457,25 @@ export class PgStore implements LandingStore {
             }
             const wrong = v.endBlock();
             if (wrong) return wrong;
+            if (options.onProgress && v.lastEventId - reported >= 100_000) {
+              reported = v.lastEventId;
+              options.onProgress({ phase: 'chain', events: reported, total });
+            }
           }
           if (page.length < 1000) break;
         }
         const stray = await peek();
         return v.finish(stray ? stray.id : null);
       })();
+      let verdict: LedgerVerification = result;
+      if (result.ok) {
+        const disagreement = await verifyPgState(client, options);
+        if (disagreement) {
+          verdict = { ok: false, check: 'state', blocks: result.blocks, events: result.events, head: result.head, problem: disagreement.detail, disagreement };
+        }
+      }
       await client.query('COMMIT');
-      return result;
+      return verdict;
     } catch (e) {
       await client.query('ROLLBACK').catch(() => (dead = true));
       throw this.translate(e);

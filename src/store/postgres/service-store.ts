@@ -4,6 +4,7 @@ import type { ChangeContext } from '../../consent/ledger.js';
 import {
   planSubscription,
   type NewService,
+  type PendingSubscription,
   type Service,
   type ServiceRepository,
   type ServiceSummary,
@@ -12,6 +13,7 @@ import {
   type SubscriptionResult,
   type SubscriptionStatus,
 } from '../../consent/services.js';
+import { reachableSql } from '../shared/reachability-sql.js';
 import type { PendingEvent, PgStore, PgTx } from './pg-store.js';
 
 interface ServiceRow {
@@ -39,9 +41,7 @@ const SUMMARY_SQL = (where: string) => `
     (SELECT count(*) FROM subscriptions s WHERE s.service_id = v.id AND s.status = 'subscribed') AS subscribers,
     (SELECT count(*) FROM subscriptions s WHERE s.service_id = v.id AND s.status = 'pending') AS pending,
     (SELECT count(*) FROM subscriptions s JOIN profiles p ON p.id = s.profile_id
-      WHERE s.service_id = v.id AND s.status = 'subscribed' AND p.optout_all = 0 AND
-        CASE v.channel WHEN 'email' THEN p.optout_email WHEN 'sms' THEN p.optout_sms WHEN 'phone' THEN p.optout_phone
-          WHEN 'postal' THEN p.optout_postal WHEN 'fax' THEN p.optout_fax WHEN 'push' THEN p.optout_push END = 0) AS receiving
+      WHERE s.service_id = v.id AND s.status = 'subscribed' AND ${reachableSql({ sql: 'v.channel' }, 'p.')}) AS receiving
   FROM services v ${where} ORDER BY v.name`;
 
 type SummaryRow = ServiceRow & { subscribers: number; pending: number; receiving: number };
@@ -121,11 +121,12 @@ export class PgServiceRepository implements ServiceRepository {
     return results;
   }
 
-  async *pending(name: string): AsyncIterable<{ profileId: number; email: string; since: string }> {
+  async *pending(name: string): AsyncIterable<PendingSubscription> {
     const [service] = await this.store.query<{ id: number }>('SELECT id FROM services WHERE name = $1', [name]);
     if (!service) throw notFound(`No service ${name}.`, 'See `consent service list`.');
-    for await (const rows of this.store.cursor<{ profileId: number; email: string; since: string }>(
-      `SELECT p.id AS "profileId", p.email, s.since FROM subscriptions s JOIN profiles p ON p.id = s.profile_id
+    for await (const rows of this.store.cursor<PendingSubscription>(
+      `SELECT p.id AS "profileId", p.email, s.since, ${reachableSql({ sql: 'v.channel' }, 'p.')} AS reachable
+       FROM subscriptions s JOIN profiles p ON p.id = s.profile_id JOIN services v ON v.id = s.service_id
        WHERE s.service_id = $1 AND s.status = 'pending' ORDER BY p.id`,
       [service.id],
     )) {

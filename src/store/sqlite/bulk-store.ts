@@ -351,6 +351,8 @@ class SqliteImportSession implements ImportSession {
           const counts = this.baseCounts();
           this.countFlags(counts);
           for (const _ of this.subscriptionChanges(counts, services, options.allowOptin, '', false));
+          // What a real run would record: one event per flag set or cleared, one per subscription change.
+          counts.events = counts.optOutsSet + counts.optInsApplied + counts.subscriptionsSet + counts.subscriptionsPending + counts.unsubscribed;
           return counts;
         })(),
       );

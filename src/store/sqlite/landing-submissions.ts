@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { ConsentRequest, ConsentResult } from '../../consent/store.js';
-import type { ConsentGroup, LandingSubmissions } from '../../landing/submissions.js';
+import type { ConsentRequest } from '../../consent/store.js';
+import type { ConsentGroup, ConsentGroupResult, LandingSubmissions } from '../../landing/submissions.js';
 import type { SqliteServiceRepository } from './service-store.js';
 import type { SqliteStore } from './sqlite-store.js';
 
@@ -26,29 +26,30 @@ export class SqliteLandingSubmissions implements LandingSubmissions {
     return this.salt;
   }
 
-  async createAndApply(email: string, group: Omit<ConsentGroup, 'requests'> & { wanted: ConsentRequest['wanted'] }): Promise<void> {
+  async createAndApply(email: string, group: Omit<ConsentGroup, 'requests'> & { wanted: ConsentRequest['wanted'] }): Promise<ConsentGroupResult> {
     const db = this.store.db;
     const services = this.store.services as SqliteServiceRepository;
     const at = group.context.occurredAt;
-    this.store.writeTransaction(() => {
+    return this.store.writeTransaction(() => {
       db.prepare('INSERT INTO profiles (email, created_at, updated_at) VALUES (?, ?, ?) ON CONFLICT (email) DO NOTHING').run(email, at, at);
       const { id } = db.prepare<[string], { id: number }>('SELECT id FROM profiles WHERE email = ?').get(email)!;
-      this.store.applyInTransaction([{ profileId: id, wanted: group.wanted }], group.context);
-      if (group.subscriptions?.length) {
-        services.changeInTransaction(group.subscriptions.map((c) => ({ ...c, profileId: id })), group.context);
-      }
+      const consent = this.store.applyInTransaction([{ profileId: id, wanted: group.wanted }], group.context);
+      const subscriptions = group.subscriptions?.length
+        ? services.changeInTransaction(group.subscriptions.map((c) => ({ ...c, profileId: id })), group.context)
+        : [];
+      return { consent, subscriptions };
     });
   }
 
-  async applyConsentGroups(groups: readonly ConsentGroup[]): Promise<ConsentResult[][]> {
+  async applyConsentGroups(groups: readonly ConsentGroup[]): Promise<ConsentGroupResult[]> {
     if (groups.length === 0) return [];
     const services = this.store.services as SqliteServiceRepository;
     return this.store.writeTransaction(() =>
       groups.map((g) => {
-        const results = this.store.applyInTransaction(g.requests, g.context);
+        const consent = this.store.applyInTransaction(g.requests, g.context);
         // Same transaction, same context: channel and subscription events of one submission commit together.
-        if (g.subscriptions?.length) services.changeInTransaction(g.subscriptions, g.context);
-        return results;
+        const subscriptions = g.subscriptions?.length ? services.changeInTransaction(g.subscriptions, g.context) : [];
+        return { consent, subscriptions };
       }),
     );
   }

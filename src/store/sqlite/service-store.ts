@@ -4,6 +4,7 @@ import type { ChangeContext } from '../../consent/ledger.js';
 import {
   planSubscription,
   type NewService,
+  type PendingSubscription,
   type Service,
   type ServiceRepository,
   type ServiceSummary,
@@ -12,6 +13,8 @@ import {
   type SubscriptionResult,
   type SubscriptionStatus,
 } from '../../consent/services.js';
+import { reachableSql } from '../shared/reachability-sql.js';
+import type { Statement } from 'better-sqlite3';
 import type { SqliteStore } from './sqlite-store.js';
 
 interface ServiceRow {
@@ -39,9 +42,7 @@ const SUMMARY_SQL = (where: string) => `
     (SELECT count(*) FROM subscriptions s WHERE s.service_id = v.id AND s.status = 'subscribed') AS subscribers,
     (SELECT count(*) FROM subscriptions s WHERE s.service_id = v.id AND s.status = 'pending') AS pending,
     (SELECT count(*) FROM subscriptions s JOIN profiles p ON p.id = s.profile_id
-      WHERE s.service_id = v.id AND s.status = 'subscribed' AND p.optout_all = 0 AND
-        CASE v.channel WHEN 'email' THEN p.optout_email WHEN 'sms' THEN p.optout_sms WHEN 'phone' THEN p.optout_phone
-          WHEN 'postal' THEN p.optout_postal WHEN 'fax' THEN p.optout_fax WHEN 'push' THEN p.optout_push END = 0) AS receiving
+      WHERE s.service_id = v.id AND s.status = 'subscribed' AND ${reachableSql({ sql: 'v.channel' }, 'p.')}) AS receiving
   FROM services v ${where} ORDER BY v.name`;
 
 type SummaryRow = ServiceRow & { subscribers: number; pending: number; receiving: number };
@@ -86,15 +87,18 @@ export class SqliteServiceRepository implements ServiceRepository {
     });
   }
 
+  // Prepared once: `profile list --json` calls it for every profile, and preparing a statement per call cost
+  // a prepare per row and native memory that V8 does not see until it collects the object.
+  private subscriptionsStmt?: Statement<[number], { service: string; status: SubscriptionStatus; since: string }>;
+
   async subscriptionsOf(profileId: number): Promise<Subscription[]> {
-    return this.store.guard(() =>
-      this.db
-        .prepare<[number], { service: string; status: SubscriptionStatus; since: string }>(
-          `SELECT v.name AS service, s.status, s.since FROM subscriptions s JOIN services v ON v.id = s.service_id
-           WHERE s.profile_id = ? ORDER BY v.name`,
-        )
-        .all(profileId),
-    );
+    return this.store.guard(() => {
+      this.subscriptionsStmt ??= this.db.prepare(
+        `SELECT v.name AS service, s.status, s.since FROM subscriptions s JOIN services v ON v.id = s.service_id
+         WHERE s.profile_id = ? ORDER BY v.name`,
+      );
+      return this.subscriptionsStmt.all(profileId);
+    });
   }
 
   async change(changes: readonly SubscriptionChange[], context: ChangeContext): Promise<SubscriptionResult[]> {
@@ -131,17 +135,18 @@ export class SqliteServiceRepository implements ServiceRepository {
     }
   }
 
-  async *pending(name: string): AsyncIterable<{ profileId: number; email: string; since: string }> {
+  async *pending(name: string): AsyncIterable<PendingSubscription> {
     const service = this.store.guard(() => this.row(name));
     if (!service) throw notFound(`No service ${name}.`, 'See `consent service list`.');
-    const stmt = this.store.guard(() => this.db.prepare<[number, number], { profileId: number; email: string; since: string }>(
-      `SELECT p.id AS profileId, p.email, s.since FROM subscriptions s JOIN profiles p ON p.id = s.profile_id
+    const stmt = this.store.guard(() => this.db.prepare<[number, number], { profileId: number; email: string; since: string; reachable: number }>(
+      `SELECT p.id AS profileId, p.email, s.since, ${reachableSql({ sql: 'v.channel' }, 'p.')} AS reachable
+       FROM subscriptions s JOIN profiles p ON p.id = s.profile_id JOIN services v ON v.id = s.service_id
        WHERE s.service_id = ? AND s.status = 'pending' AND p.id > ? ORDER BY p.id LIMIT 1000`,
     ));
     let after = 0;
     for (;;) {
       const rows = this.store.guard(() => stmt.all(service.id, after));
-      yield* rows;
+      for (const r of rows) yield { profileId: r.profileId, email: r.email, since: r.since, reachable: r.reachable === 1 };
       if (rows.length < 1000) return;
       after = rows[rows.length - 1]!.profileId;
     }

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, linkSync, statSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import BetterSqlite from 'better-sqlite3';
-import { CHANNELS, type Channel, type OptOutFlags } from '../../consent/channels.js';
+import { CHANNELS, type Channel, type ContactChannel, type OptOutFlags } from '../../consent/channels.js';
+import { optedOutSql, reachableSql, unreachableSql } from '../shared/reachability-sql.js';
 import { ConsentError, conflict, notFound } from '../../consent/errors.js';
 import type { ServiceRepository } from '../../consent/services.js';
 import { SqliteServiceRepository } from './service-store.js';
@@ -13,7 +15,9 @@ import {
   type ChangeContext,
   type LedgerEvent,
   type LedgerVerification,
+  type VerifyOptions,
 } from '../../consent/ledger.js';
+import { verifyStore } from './verify.js';
 import { applyChanges, planChanges, type NewProfile, type Profile, type ProfileRef } from '../../consent/profile.js';
 import type {
   ConsentRequest,
@@ -26,7 +30,6 @@ import type { LandingStore } from '../../landing/repository.js';
 import type { BulkStore } from '../../consent/bulk.js';
 import { SqliteBulkStore } from './bulk-store.js';
 import { SqliteLandingSubmissions } from './landing-submissions.js';
-import { ChainVerifier, type BlockRow, type EventRow } from '../shared/ledger-chain.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, openDatabase, translateSqliteError, type OpenOptions } from './open.js';
 
 /**
@@ -55,6 +58,18 @@ type ProfileRow = [
 const PROFILE_COLUMNS =
   'id, email, phone, first_name, last_name, optout_all, optout_email, optout_sms, optout_phone, optout_postal, optout_fax, optout_push, created_at, updated_at';
 
+interface EventRow {
+  id: number;
+  profile_id: number;
+  channel: string;
+  service: string | null;
+  action: string;
+  source: string;
+  actor: string;
+  reason: string | null;
+  evidence: string | null;
+  occurred_at: string;
+}
 
 export function rowToProfile(r: ProfileRow): Profile {
   // CHANNELS order (all, email, sms, phone, postal, fax, push), spelt out: no per-row key building.
@@ -85,6 +100,20 @@ function rowToEvent(r: EventRow): LedgerEvent {
   };
 }
 
+export function canonicalRow(r: EventRow): string {
+  return canonicalEvent({
+    id: r.id,
+    profileId: r.profile_id,
+    channel: r.channel,
+    action: r.action,
+    source: r.source,
+    actor: r.actor,
+    reason: r.reason,
+    evidenceJson: r.evidence,
+    occurredAt: r.occurred_at,
+    service: r.service,
+  });
+}
 
 const PAGE = 1000;
 
@@ -145,7 +174,7 @@ export class SqliteStore implements LandingStore {
     try {
       return fn();
     } catch (e) {
-      throw translateSqliteError(e, this.busyTimeoutMs);
+      throw translateSqliteError(e, this.busyTimeoutMs, this.location);
     }
   }
 
@@ -176,6 +205,18 @@ export class SqliteStore implements LandingStore {
     });
   }
 
+  /**
+   * A scan, deliberately without an index on phone: building one costs a
+   * million-row first load about as much again as the email index, and every
+   * re-import maintains it, while a lookup by phone is an operator's
+   * occasional query (a scan of a million profiles: a tenth of a second or so).
+   */
+  async findProfilesByPhone(phone: string): Promise<Profile[]> {
+    return this.guard(() =>
+      this.db.prepare<[string], ProfileRow>(`SELECT ${PROFILE_COLUMNS} FROM profiles WHERE phone = ? ORDER BY id`).raw().all(phone).map(rowToProfile),
+    );
+  }
+
   async findProfiles(ids: readonly number[]): Promise<(Profile | null)[]> {
     const one = (id: number) => {
       const row = this.stmts.byId.get(id);
@@ -188,13 +229,14 @@ export class SqliteStore implements LandingStore {
   /** The SQL condition and parameters of a filter (listProfiles, and the bulk store's lean listing). */
   filterSql(filter: ProfileFilter): { where: string; params: { service?: string } } {
     const where = ['id > @after'];
-    if (filter.reachable) where.push(`optout_all = 0 AND optout_${filter.reachable} = 0`);
-    if (filter.optedOut) where.push(`optout_${filter.optedOut} = 1`);
+    if (filter.reachable) where.push(reachableSql(filter.reachable));
+    if (filter.unreachable) where.push(unreachableSql(filter.unreachable));
+    if (filter.optedOut) where.push(optedOutSql(filter.optedOut));
     if (filter.subscribed) {
       const service = this.guard(() => this.db.prepare<[string], { channel: string }>('SELECT channel FROM services WHERE name = ?').get(filter.subscribed!));
       if (!service) throw notFound(`No service ${filter.subscribed}.`, 'See `consent service list`.');
       // Subscribed and reachable on the service's channel: an opt-out wins over a subscription.
-      where.push(`optout_all = 0 AND optout_${service.channel} = 0`);
+      where.push(reachableSql(service.channel as ContactChannel));
       where.push(`id IN (SELECT s.profile_id FROM subscriptions s JOIN services v ON v.id = s.service_id
                   WHERE v.name = @service AND s.status = 'subscribed')`);
     }
@@ -332,11 +374,16 @@ export class SqliteStore implements LandingStore {
     return this.guard(() => this.stmts.history.all(profileId).map(rowToEvent));
   }
 
-  async verifyLedger(): Promise<LedgerVerification> {
-    return this.guard(() => verifyChain(this.db));
+  async verifyLedger(options: VerifyOptions = {}): Promise<LedgerVerification> {
+    // One read transaction: the chain and the state are checked on one snapshot.
+    return this.guard(() => this.db.transaction(() => verifyStore(this.db, options))());
   }
 
   async backup(path: string) {
+    const folder = dirname(path);
+    if (!existsSync(folder) || !statSync(folder).isDirectory()) {
+      throw notFound(`Cannot write the backup ${path}: there is no folder ${folder}.`, 'Create the folder first, or choose another path.');
+    }
     if (existsSync(path)) {
       throw conflict(`${path} already exists; a backup never overwrites a file.`, 'Choose a new file name.');
     }
@@ -350,8 +397,11 @@ export class SqliteStore implements LandingStore {
       try {
         const check = copy.pragma('integrity_check', { simple: true });
         if (check !== 'ok') throw new ConsentError('integrity', `The backup copy failed its integrity check: ${String(check)}.`);
-        const chain = verifyChain(copy);
-        if (!chain.ok) throw new ConsentError('integrity', `The backup copy's ledger does not verify: ${chain.problem}.`);
+        const chain = copy.transaction(() => verifyStore(copy))();
+        if (!chain.ok) {
+          const what = 'disagreement' in chain ? 'state disagrees with its ledger' : 'ledger does not verify';
+          throw new ConsentError('integrity', `The backup copy's ${what}: ${chain.problem}.`, 'No backup was written. Run `consent ledger verify` on the store and restore it from an earlier backup.');
+        }
         counts = {
           profiles: (copy.prepare('SELECT count(*) AS n FROM profiles').get() as { n: number }).n,
           events: chain.events,
@@ -378,27 +428,4 @@ export class SqliteStore implements LandingStore {
   }
 }
 
-/** Recomputes every block's hash from its events; names the first place it breaks (the shared ChainVerifier). */
-export function verifyChain(db: Database.Database): LedgerVerification {
-  const blocksStmt = db.prepare<[number], BlockRow>('SELECT * FROM ledger_blocks WHERE id > ? ORDER BY id LIMIT 1000');
-  const eventsStmt = db.prepare<[number, number], EventRow>('SELECT * FROM ledger_events WHERE id BETWEEN ? AND ? ORDER BY id');
-  const v = new ChainVerifier();
-  let after = 0;
-  for (;;) {
-    const page = blocksStmt.all(after);
-    if (page.length === 0) break;
-    for (const b of page) {
-      const bad = v.block(b);
-      if (bad) return bad;
-      for (const e of eventsStmt.iterate(b.first_event_id, b.last_event_id)) {
-        const broken = v.event(e);
-        if (broken) return broken;
-      }
-      const wrong = v.endBlock();
-      if (wrong) return wrong;
-      after = b.id;
-    }
-  }
-  const stray = db.prepare<[number], { id: number }>('SELECT id FROM ledger_events WHERE id > ? ORDER BY id LIMIT 1').get(v.lastEventId);
-  return v.finish(stray?.id ?? null);
-}
+export { verifyChain, verifyState, verifyStore } from './verify.js';

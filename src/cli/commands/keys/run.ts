@@ -1,4 +1,4 @@
-import { invalid } from '../../../consent/errors.js';
+import { cancelled, invalid } from '../../../consent/errors.js';
 import type { SigningKeyRecord } from '../../../landing/repository.js';
 import { keyringFrom } from '../../../landing/tokens.js';
 import type { CommandContext } from '../../context.js';
@@ -45,8 +45,23 @@ export async function rotate(ctx: CommandContext, o: Record<string, unknown>): P
 
 export async function retire(ctx: CommandContext, rawId: string, o: Record<string, unknown>): Promise<void> {
   if (!/^\d+$/.test(rawId)) throw invalid(`"${rawId}" is not a key id.`, 'See `consent keys list`.');
+  const id = Number(rawId);
   const store = await ctx.store();
-  const key = await store.keys.retire(Number(rawId), ctx.nowIso());
+  if (!o.yes) {
+    const keys = await store.keys.list();
+    const key = keys.find((k) => k.id === id);
+    // Unknown, already retired, or the signing key: nothing to confirm; retire() says what is wrong (or does nothing).
+    if (key && !key.retiredAt && key.id !== (await currentId(ctx, keys))) {
+      // Links are not stored, so how many were mailed with it is not known: say what is.
+      const warning =
+        `Every link signed with key ${key.id} (made ${key.createdAt}) will stop working, ` +
+        'including unsubscribe and one-click links already mailed (links are not stored, so how many is not known).';
+      const prompter = ctx.prompter('pass --yes to retire a key (every link signed with it stops working)');
+      ctx.notice(warning);
+      if (!(await prompter.confirm(`Retire key ${key.id}?`, false))) throw cancelled(`Key ${key.id} is not retired.`);
+    }
+  }
+  const key = await store.keys.retire(id, ctx.nowIso());
   if (o.json) return ctx.json(keyView(key, await currentId(ctx, await store.keys.list())));
   ctx.notice(`Key ${key.id} is retired: links signed with it no longer work.`);
 }

@@ -1,4 +1,3 @@
-import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
 import type { ContactChannel } from '../../../consent/channels.js';
@@ -10,6 +9,7 @@ import { parseExpiresIn } from '../../../landing/tokens.js';
 import { resolveBaseUrl } from '../../../landing/urls.js';
 import type { CommandContext } from '../../context.js';
 import type { OutStream } from '../../deps.js';
+import { writeOutputFile } from '../../output-file.js';
 
 async function prepare(ctx: CommandContext, rawSlug: string, o: Record<string, unknown>) {
   const slug = parseSlug(rawSlug);
@@ -64,7 +64,8 @@ function chunkedWriter(stream: OutStream & { once?: unknown }) {
 
 /**
  * Streams pages of rows to `--out <file>` or stdout in ~64 KiB chunks (constant memory,
- * waiting on 'drain'), one `line(row)` each after an optional CSV header.
+ * waiting on 'drain' or on each write), one `line(row)` each after an optional CSV header.
+ * A file is written atomically (whole or not at all; Ctrl-C removes it, see output-file.ts).
  * Returns the count and the file written (undefined for stdout).
  */
 export async function streamRows<T>(
@@ -74,12 +75,8 @@ export async function streamRows<T>(
   pages: AsyncIterable<readonly T[]>,
   line: (row: T) => string,
 ): Promise<{ count: number; file: string | undefined }> {
-  const path = typeof outPath === 'string' ? resolve(ctx.deps.cwd, outPath) : undefined;
-  const file = path ? createWriteStream(path) : undefined;
-  if (file) await once(file, 'open');
-  const out = chunkedWriter(file ?? ctx.deps.stdout);
-  let count = 0;
-  try {
+  const fill = async (out: { add(s: string): boolean; flush(): Promise<void> }) => {
+    let count = 0;
     if (header) out.add(header);
     for await (const page of pages) {
       for (const row of page) {
@@ -88,13 +85,25 @@ export async function streamRows<T>(
       }
     }
     await out.flush();
-  } finally {
-    if (file) {
-      file.end();
-      await once(file, 'close');
-    }
-  }
-  return { count, file: path };
+    return count;
+  };
+  if (typeof outPath !== 'string') return { count: await fill(chunkedWriter(ctx.deps.stdout)), file: undefined };
+  // Written under a temp name and renamed when whole (the atomic file batches its own writes).
+  const count = await writeOutputFile(ctx, outPath, (file) => {
+    let pending = '';
+    return fill({
+      add(s) {
+        pending += s;
+        return pending.length >= 65536;
+      },
+      async flush() {
+        const text = pending;
+        pending = '';
+        if (text) await file.write(text);
+      },
+    });
+  });
+  return { count, file: resolve(ctx.deps.cwd, outPath) };
 }
 
 /** Rows one at a time, as pages for streamRows. */

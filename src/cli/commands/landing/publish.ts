@@ -1,4 +1,3 @@
-import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseRef } from '../../../consent/profile.js';
 import { publishPage, renderPreview } from '../../../landing/operations.js';
@@ -6,17 +5,21 @@ import { parseSlug } from '../../../landing/page.js';
 import { parseExpiresIn } from '../../../landing/tokens.js';
 import { resolveBaseUrl } from '../../../landing/urls.js';
 import type { CommandContext } from '../../context.js';
+import { fileWriteError, writeOutputFile } from '../../output-file.js';
 
 export async function publish(ctx: CommandContext, rawSlug: string, o: Record<string, unknown>): Promise<void> {
   const slug = parseSlug(rawSlug);
   const baseUrl = resolveBaseUrl(o.baseUrl, ctx.env);
   const store = await ctx.store();
-  const r = await publishPage(store, slug, {
-    outDir: resolve(ctx.deps.cwd, String(o.outDir ?? 'public')),
-    baseUrl,
-    at: ctx.nowIso(),
-    actor: ctx.actor(),
-  });
+  const outDir = String(o.outDir ?? 'public');
+  let r;
+  try {
+    r = await publishPage(store, slug, { outDir: resolve(ctx.deps.cwd, outDir), baseUrl, at: ctx.nowIso(), actor: ctx.actor() });
+  } catch (e) {
+    const err = fileWriteError(e, `${outDir}/${slug}/index.html`, resolve(ctx.deps.cwd, outDir, slug, 'index.html'));
+    if (err !== e && err instanceof Error) err.message += ` Nothing was published: "${slug}" is as it was.`;
+    throw err;
+  }
   if (o.json) {
     return ctx.json({ slug, version: r.version.version, created: r.created, publishedAt: r.version.publishedAt, file: r.file });
   }
@@ -40,7 +43,7 @@ export async function render(ctx: CommandContext, rawSlug: string, o: Record<str
   });
   if (typeof o.out === 'string') {
     const file = resolve(ctx.deps.cwd, o.out);
-    await writeFile(file, htmlText, 'utf8');
+    await writeOutputFile(ctx, o.out, (out) => out.write(htmlText));
     ctx.notice(`Wrote ${file}.`);
   } else {
     ctx.deps.stdout.write(htmlText);

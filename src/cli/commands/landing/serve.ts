@@ -53,13 +53,15 @@ function batchedLog(write: (text: string) => void) {
   };
 }
 
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
 /** Serves until SIGINT/SIGTERM, then stops accepting, finishes in-flight requests and returns (exit 0). */
 export async function serve(ctx: CommandContext, o: Record<string, unknown>): Promise<void> {
   const port = parsePort(o.port);
   const host = String(o.host ?? '127.0.0.1');
   const baseUrl = resolveBaseUrl(o.baseUrl, ctx.env);
   const trustProxy = parseTrustProxy(o.trustProxy ?? ctx.env.CONSENT_TRUST_PROXY);
-  if (!ctx.deps.onShutdown) throw invalid('landing serve needs a process to run in (use the consent binary).');
+  if (!ctx.deps.interrupts) throw invalid('landing serve needs a process to run in (use the consent binary).');
   const store = await ctx.store();
   const log = batchedLog((text) => ctx.deps.stderr.write(text));
   let server;
@@ -72,10 +74,15 @@ export async function serve(ctx: CommandContext, o: Record<string, unknown>): Pr
     throw e;
   }
   ctx.notice(`Serving landing pages at ${server.url} from ${store.location} (Ctrl-C to stop).`);
-  const signal = await new Promise<string>((resolve) => ctx.deps.onShutdown!(resolve));
+  const stop = ctx.deps.interrupts();
+  const signal = await new Promise<string>((resolve) => {
+    if (stop.aborted) resolve(String(stop.reason));
+    else stop.addEventListener('abort', () => resolve(String(stop.reason)), { once: true });
+  });
   ctx.notice(`${signal}: stopping (finishing requests in flight)…`);
   await server.close();
   log.flush();
-  const { submissions, commits } = server.stats;
-  ctx.notice(`Stopped. ${submissions} changes committed in ${commits} transactions.`);
+  // Changes as the ledger counts them (one per flag or subscription changed), not submissions: a repeat changes nothing.
+  const { changes, commits } = server.stats;
+  ctx.notice(`Stopped. ${plural(changes, 'change')} committed in ${plural(commits, 'transaction')}.`);
 }

@@ -1,75 +1,116 @@
-import { closeSync, openSync, statSync, writeSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { invalid, notFound } from '../../../consent/errors.js';
+import { ConsentError, invalid, notFound } from '../../../consent/errors.js';
 import { importProfiles, importSource, InvalidRowsError, MAX_ERRORS, type ImportInput, type ImportSummary } from '../../../imports/import.js';
+import { encodeText, parseEncoding, type Encoding } from '../../../imports/decode.js';
 import type { CommandContext } from '../../context.js';
+import { interruptSignal, writeOutputFile } from '../../output-file.js';
+import { defaultCountry } from './country.js';
 
-/** A buffered file writer for the rejects file (synchronous: it is written from the parse loop). */
-function fileSink(path: string) {
-  const fd = openSync(path, 'w');
-  let buf = '';
+/**
+ * The rejects file in the input's encoding (known once the header is read),
+ * so that the fixed file re-imports with the same flags.
+ */
+function encodedRejects(out: { write(bytes: Uint8Array): Promise<void> }) {
+  let encoding: Encoding = 'utf-8';
+  let first = true;
   return {
-    write(text: string) {
-      buf += text;
-      if (buf.length > 1 << 16) {
-        writeSync(fd, buf);
-        buf = '';
-      }
+    setEncoding(e: Encoding) {
+      encoding = e;
     },
-    close() {
-      if (buf) writeSync(fd, buf);
-      closeSync(fd);
+    write(text: string) {
+      const bytes = encodeText(text, encoding, first);
+      first = false;
+      return out.write(bytes);
     },
   };
 }
 
 export async function run(ctx: CommandContext, file: string, o: Record<string, unknown>): Promise<void> {
-  const delimiter = (o.delimiter as string | undefined) ?? ',';
-  if (delimiter.length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r') {
+  let delimiter = o.delimiter as string | undefined;
+  if (delimiter === '\\t' || delimiter === 'tab') delimiter = '\t';
+  if (delimiter !== undefined && (delimiter.length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r')) {
     throw invalid(`--delimiter must be one character (not a quote or a newline), not "${delimiter}".`);
   }
+  const encoding = typeof o.encoding === 'string' ? parseEncoding(o.encoding) : null;
+  const country = defaultCountry(ctx, o);
   let input: ImportInput;
   let size: number | null = null;
   if (file === '-') input = { stream: ctx.deps.stdin.stream };
   else {
     const path = resolve(ctx.deps.cwd, file);
+    let st;
     try {
-      size = statSync(path).size;
+      st = statSync(path);
     } catch {
       throw notFound(`No file ${file}.`);
     }
+    if (st.isDirectory()) throw invalid(`${file} is a folder, not a CSV file.`, 'Give the path of the file to import (or - for stdin).');
+    size = st.size;
     input = { path, size };
   }
 
   const store = await ctx.store();
-  const rejects = typeof o.rejects === 'string' ? fileSink(resolve(ctx.deps.cwd, o.rejects)) : undefined;
   const progress = ctx.deps.stderr.isTTY ? progressBar(ctx, size) : undefined;
-  let summary: ImportSummary;
-  try {
-    summary = await importProfiles(store.bulk, input, file, {
+  const rejectsPath = typeof o.rejects === 'string' ? o.rejects : undefined;
+  // With --rejects a file is being written: Ctrl-C stops the import, writes nothing, and removes the temp file.
+  const signal = rejectsPath ? interruptSignal(ctx) : undefined;
+  const runImport = (rejects?: ReturnType<typeof encodedRejects>) =>
+    importProfiles(store.bulk, input, file, {
       delimiter,
+      encoding,
+      defaultCountry: country,
+      onHeader: ({ delimiter: d, detected, encoding: e }) => {
+        rejects?.setEncoding(e);
+        ctx.notice(`Reading ${file} with delimiter ${d === '\t' ? 'tab' : `"${d}"`}${detected ? ' (detected)' : ''}${e === 'utf-8' ? '' : `, encoding ${e}`}.`);
+      },
       allowOptin: Boolean(o.allowOptin),
       skipInvalid: Boolean(o.skipInvalid),
       dryRun: Boolean(o.dryRun),
       context: o.dryRun ? null : ctx.change(importSource(file)),
       rejects,
+      signal,
       onProgress: progress?.update,
     });
+  let summary: ImportSummary;
+  try {
+    if (!rejectsPath) summary = await runImport();
+    else {
+      // The rejects file is written whole, also when invalid rows stop the import: it is what the user fixes.
+      let stopped: InvalidRowsError | undefined;
+      const done = await writeOutputFile(
+        ctx,
+        rejectsPath,
+        async (out) => {
+          try {
+            return await runImport(encodedRejects(out));
+          } catch (e) {
+            if (!(e instanceof InvalidRowsError)) throw e;
+            stopped = e;
+            return undefined;
+          }
+        },
+        signal,
+      );
+      if (stopped) throw stopped;
+      summary = done!;
+    }
   } catch (e) {
     progress?.done();
     if (e instanceof InvalidRowsError) {
       const s = e.summary;
-      for (const err of s.errors) ctx.notice(`line ${err.line}, column ${err.column}: ${err.reason}`);
-      if (s.invalid > s.errors.length) ctx.notice(`… and more (${s.invalid} invalid rows in all; --rejects <file> lists them all).`);
-      throw invalid(
+      // With --json the rows travel in the error's details instead.
+      if (!o.json) for (const err of s.errors) ctx.notice(`line ${err.line}, column ${err.column}: ${err.reason}`);
+      if (!o.json && s.invalid > s.errors.length) ctx.notice(`… and more (${s.invalid} invalid rows in all; --rejects <file> lists them all).`);
+      throw new ConsentError(
+        'invalid',
         `${s.invalid} of ${s.rows} row(s) in ${file} are invalid; nothing was written.`,
-        rejects ? `The invalid rows are in ${String(o.rejects)} with a reason column; fix them, or pass --skip-invalid.` : 'Fix them, or pass --skip-invalid (with --rejects <file> to keep them).',
+        rejectsPath ? `The invalid rows are in ${rejectsPath} with a reason column; fix them, or pass --skip-invalid.` : 'Fix them, or pass --skip-invalid (with --rejects <file> to keep them).',
+        { details: { rows: s.rows, invalid: s.invalid, errors: s.errors.map((e) => ({ line: e.line, column: e.column, reason: e.reason })) } },
       );
     }
     throw e;
-  } finally {
-    rejects?.close();
   }
   progress?.done();
 

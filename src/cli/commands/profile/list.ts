@@ -1,7 +1,8 @@
 import type { Channel, ContactChannel } from '../../../consent/channels.js';
 import { invalid } from '../../../consent/errors.js';
-import { describeProfile, requireService } from '../../../consent/operations.js';
+import { checkProfileFilter, describeProfile, requireService } from '../../../consent/operations.js';
 import type { CommandContext } from '../../context.js';
+import { openTableStream, TABLE_PAGE_ROWS, writeOut, type StreamColumn } from '../../table-stream.js';
 
 export async function run(ctx: CommandContext, o: Record<string, unknown>): Promise<void> {
   let limit: number | undefined;
@@ -9,33 +10,51 @@ export async function run(ctx: CommandContext, o: Record<string, unknown>): Prom
     limit = Number(o.limit);
     if (!Number.isInteger(limit) || limit < 1) throw invalid(`--limit must be a whole number of at least 1, not "${String(o.limit)}".`);
   }
-  const store = await ctx.store();
-  // Checked before the first byte: on an error stdout stays empty, even with --json.
-  if (typeof o.subscribed === 'string') await requireService(store, o.subscribed);
-  const profiles = store.listProfiles({
+  const filter = checkProfileFilter({
     reachable: o.reachable as ContactChannel | undefined,
+    unreachable: o.unreachable as ContactChannel | undefined,
     optedOut: o.optedOut as Channel | undefined,
     subscribed: o.subscribed as string | undefined,
     limit,
   });
+  const store = await ctx.store();
+  // Checked before the first byte: on an error stdout stays empty, even with --json.
+  if (typeof o.subscribed === 'string') await requireService(store, o.subscribed);
+  const profiles = store.listProfiles(filter);
   if (o.json) {
-    // Streamed as one JSON array, so a large list never sits whole in memory.
+    // Streamed as one JSON array, a page of objects per write, so a large list never sits whole in memory.
+    const out = ctx.deps.stdout;
     let first = true;
-    ctx.deps.stdout.write('[');
+    let page = '[';
+    let n = 0;
     for await (const p of profiles) {
-      ctx.deps.stdout.write((first ? '\n' : ',\n') + JSON.stringify(await describeProfile(store, p)));
+      page += (first ? '\n' : ',\n') + JSON.stringify(await describeProfile(store, p));
       first = false;
+      if (++n % TABLE_PAGE_ROWS === 0) {
+        await writeOut(out, page);
+        page = '';
+      }
     }
-    ctx.deps.stdout.write(first ? ']\n' : '\n]\n');
+    await writeOut(out, page + (first ? ']\n' : '\n]\n'));
     return;
   }
-  const rows: string[][] = [];
+  // Streamed a page at a time, on a terminal as in a pipe: a million profiles never sit in memory.
+  const table = openTableStream(ctx.deps.stdout, LIST_COLUMNS);
   for await (const p of profiles) {
     const out = Object.entries(p.optOut)
       .filter(([, v]) => v)
       .map(([c]) => c);
-    rows.push([String(p.id), p.email, p.phone ?? '', [p.firstName, p.lastName].filter(Boolean).join(' '), out.join(',') || '-']);
+    await table.row([String(p.id), p.email, p.phone ?? '', [p.firstName, p.lastName].filter(Boolean).join(' '), out.join(',') || '-']);
   }
-  if (rows.length === 0) return ctx.notice('No profiles match.');
-  await ctx.table(['id', 'email', 'phone', 'name', 'opted out'], rows);
+  await table.end();
+  if (table.rows === 0) ctx.notice('No profiles match.');
 }
+
+/** On a terminal, long emails and names are cut (with "…") so that one long value does not widen every row. */
+const LIST_COLUMNS: StreamColumn[] = [
+  { head: 'id', align: 'right' },
+  { head: 'email', max: 40 },
+  { head: 'phone', max: 16 },
+  { head: 'name', max: 30 },
+  { head: 'opted out' },
+];

@@ -1,8 +1,9 @@
-import { CHANNEL_INFO, CHANNELS, type Channel, type OptOutFlags } from '../../../consent/channels.js';
+import { CHANNEL_INFO, CHANNELS, CONTACT_CHANNELS, type Channel, type OptOutFlags } from '../../../consent/channels.js';
 import { invalid } from '../../../consent/errors.js';
 import { describeProfile, requireProfile, setConsent, wantedFlags } from '../../../consent/operations.js';
-import { parseRef } from '../../../consent/profile.js';
+import { blockedBy, isReachable, parseRef, type Profile } from '../../../consent/profile.js';
 import { parseChannels, type CommandContext } from '../../context.js';
+import { blockedNotice } from './blocked.js';
 
 export async function run(
   ctx: CommandContext,
@@ -35,5 +36,30 @@ export async function run(
     const list = result.changes.map((c) => `${c.action} ${c.channel}`).join(', ');
     if (!o.json) ctx.print(`${profile.email}: ${list}.`);
   }
+  if (verb === 'optin') stillBlocked(ctx, result.profile, wanted);
   if (o.json) ctx.json({ ...(await describeProfile(store, result.profile)), changes: result.changes });
+}
+
+/**
+ * After an opt-in, the channels asked for that are still not reachable: an
+ * opt-in of email does not make someone opted out of `all` reachable, and
+ * clearing `all` leaves each channel's own flag. Said on stderr, with the
+ * command that would clear what remains.
+ */
+function stillBlocked(ctx: CommandContext, profile: Profile, wanted: Partial<OptOutFlags>): void {
+  const asked = CONTACT_CHANNELS.filter((c) => wanted[c] === false);
+  const blocked = asked.filter((c) => !isReachable(profile.optOut, c));
+  if (blocked.length > 0) {
+    // The named channels were just cleared, so what blocks them is `all` (which wins over every channel).
+    const flags = [...new Set(blocked.flatMap((c) => blockedBy(profile.optOut, c)))];
+    ctx.notice(blockedNotice(profile, flags, `they are still not reachable on ${blocked.join(', ')} (all wins over every channel)`));
+  } else if (wanted.all === false && !profile.optOut.all) {
+    const remaining = CONTACT_CHANNELS.filter((c) => profile.optOut[c]);
+    if (remaining.length > 0) {
+      ctx.notice(
+        `"No longer contact by any channel" is clear; ${profile.email} stays opted out of ${remaining.join(', ')} (each channel's own flag). ` +
+          `Only if they ask for it, clear those with: consent profile optin ${profile.email} --channel ${remaining.join(',')}`,
+      );
+    }
+  }
 }

@@ -1,13 +1,27 @@
 import { CHANNEL_INFO, CHANNELS, CONTACT_CHANNELS } from '../../../consent/channels.js';
-import { describeProfile, requireProfile, type ProfileView } from '../../../consent/operations.js';
-import { parseRef } from '../../../consent/profile.js';
+import { invalid } from '../../../consent/errors.js';
+import { describeProfile, requireProfile, requireProfileByPhone, type ProfileView } from '../../../consent/operations.js';
+import { looksLikePhone, parseRef, type Profile } from '../../../consent/profile.js';
+import type { ConsentStore } from '../../../consent/store.js';
 import type { CommandContext } from '../../context.js';
 
 export async function run(ctx: CommandContext, ref: string, o: Record<string, unknown>): Promise<void> {
   const store = await ctx.store();
-  const view = await describeProfile(store, await requireProfile(store, parseRef(ref)));
+  const view = await describeProfile(store, await findByRef(ctx, store, ref, o));
   if (o.json) return ctx.json(view);
   await printProfile(ctx, view);
+}
+
+/** An id, an email, or a phone (`+…`, `00…`, or national with a default country): read as E.164 and looked up. */
+async function findByRef(ctx: CommandContext, store: ConsentStore, ref: string, o: Record<string, unknown>): Promise<Profile> {
+  const national = typeof o.defaultCountry === 'string' || Boolean(ctx.env.CONSENT_DEFAULT_COUNTRY?.trim());
+  if (!looksLikePhone(ref, national)) return requireProfile(store, parseRef(ref));
+  // The phone metadata is loaded only for a phone ref: the id and email paths stay as fast as before.
+  const { normalisePhone } = await import('../../../consent/phone.js');
+  const { defaultCountry } = await import('./country.js');
+  const r = normalisePhone(ref, national ? defaultCountry(ctx, o) : null);
+  if ('problem' in r) throw invalid(`Invalid phone: ${r.problem}.`, 'Give the profile id, its email, or its phone number.');
+  return requireProfileByPhone(store, r.phone);
 }
 
 export async function printProfile(ctx: CommandContext, v: ProfileView): Promise<void> {

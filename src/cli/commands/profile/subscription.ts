@@ -1,6 +1,7 @@
 import { operatorSubscription, requireProfile, requireService } from '../../../consent/operations.js';
 import { parseRef } from '../../../consent/profile.js';
 import type { CommandContext } from '../../context.js';
+import { blockedNotice } from './blocked.js';
 
 export async function run(
   ctx: CommandContext,
@@ -17,11 +18,13 @@ export async function run(
   if (!r.action) ctx.notice(`Nothing changed: ${profile.email} is already ${r.before ?? 'not subscribed'} for ${service.name}. No ledger entry was written.`);
   else if (!o.json) ctx.print(`${profile.email}: ${service.name} ${r.before ?? 'none'} -> ${r.after}.`);
   if (r.after === 'pending' && r.action) ctx.notice(`${service.name} needs double opt-in: the subscription stays pending until ${profile.email} confirms (see \`consent service confirmations\`).`);
-  if (r.after === 'subscribed' && !r.mayReceive) {
-    ctx.notice(`Note: ${profile.email} is opted out of ${service.channel}; the opt-out wins and ${service.name} will not be sent.`);
+  // The subscription is recorded (it is the person's wish), but an opt-out wins: say so plainly.
+  if ((r.after === 'subscribed' || r.after === 'pending') && r.blockedBy.length > 0) {
+    const what =
+      r.after === 'pending'
+        ? `they will not receive ${service.name} (${service.channel}), nor its confirmation mail,`
+        : `they will not receive ${service.name} (${service.channel})`;
+    ctx.notice(blockedNotice(profile, r.blockedBy, what));
   }
-  if (o.json) {
-    const { mayReceive: _, ...result } = r;
-    ctx.json(result);
-  }
+  if (o.json) ctx.json(r);
 }

@@ -1,4 +1,5 @@
 import { requireService } from '../../../consent/operations.js';
+import { confirmationRecipients } from '../../../consent/services.js';
 import { loadKeyring } from '../../../landing/operations.js';
 import type { Lang } from '../../../landing/page.js';
 import { confirmationLinkMaker } from '../../../landing/services.js';
@@ -14,11 +15,21 @@ export async function confirmations(ctx: CommandContext, name: string, o: Record
   const make = confirmationLinkMaker(await loadKeyring(store, ctx.env), service.name, { baseUrl, lang: o.lang as Lang });
   if (!baseUrl) ctx.notice('No --base-url (nor CONSENT_BASE_URL): the links are relative to the server root.');
   const jsonl = o.format === 'jsonl';
-  const { count, file } = await streamRows(ctx, o.out, jsonl ? null : 'id,email,service,confirmUrl\n', inPages(store.services.pending(service.name)), (p) => {
+  // Only those who may be contacted on the service's channel: a confirmation mail is a mail.
+  const recipients = confirmationRecipients(store.services.pending(service.name));
+  const { count, file } = await streamRows(ctx, o.out, jsonl ? null : 'id,email,service,confirmUrl\n', inPages(recipients.rows), (p) => {
     const confirmUrl = make(p.profileId);
     return jsonl
       ? JSON.stringify({ id: p.profileId, email: p.email, service: service.name, confirmUrl }) + '\n'
       : `${p.profileId},${csvField(p.email)},${service.name},${csvField(confirmUrl)}\n`;
   });
-  ctx.notice(`${count} pending subscription(s) to ${service.name}${file ? `, written to ${file}` : ''}.`);
+  ctx.notice(`${count} confirmation link(s) for pending subscriptions to ${service.name}${file ? `, written to ${file}` : ''}.`);
+  const leftOut = recipients.leftOut();
+  if (leftOut > 0) {
+    const who = leftOut === 1 ? '1 pending subscriber who' : `${leftOut} pending subscribers who`;
+    ctx.notice(
+      `Left out ${who} may not be contacted on ${service.channel} (opted out of ${service.channel} or of all): ` +
+        'a confirmation mail would contact someone who said no. Their subscriptions stay pending.',
+    );
+  }
 }

@@ -1,0 +1,66 @@
+/**
+ * Phone numbers, read with libphonenumber-js (Google's metadata), stored as
+ * E.164. Kept apart from profile.ts: the metadata costs tens of milliseconds
+ * to load, and only commands that read a phone number pay for it.
+ *
+ * The rule is the library's `isPossible()` (the lengths a number may have in
+ * its country), not `isValid()` (the ranges allocated today): a new range
+ * would otherwise be refused until the metadata is updated, and `isValid()`
+ * costs five times as much per row (a million-row import pays for it). The
+ * `min` metadata therefore: it holds the possible lengths `isPossible()`
+ * reads, the same as `max`, in less to load.
+ */
+import { PhoneNumber, parsePhoneNumberFromString, isSupportedCountry, validatePhoneNumberLength, type CountryCode } from 'libphonenumber-js/min';
+import { invalid } from './errors.js';
+
+export type PhoneResult = { phone: string } | { problem: string };
+
+/** An ISO 3166 alpha-2 code libphonenumber knows (`FR`, `de`…), upper-cased; an `invalid` error otherwise. */
+export function parseCountry(raw: string, flag = '--default-country'): string {
+  const c = raw.trim().toUpperCase();
+  if (!/^[A-Z]{2}$/.test(c) || !isSupportedCountry(c)) {
+    throw invalid(`${flag} "${raw}" is not a country code with a phone numbering plan.`, 'Give a two-letter ISO 3166 code, e.g. FR, DE, GB, US.');
+  }
+  return c;
+}
+
+const LENGTH_PROBLEM: Record<string, string> = {
+  TOO_SHORT: 'too short',
+  TOO_LONG: 'too long',
+  INVALID_LENGTH: 'not a possible length',
+  NOT_A_NUMBER: 'not a phone number',
+  INVALID_COUNTRY: 'no such country code',
+};
+
+/**
+ * The E.164 form of `raw`, or the reason it is refused. `00` is read as `+`
+ * (the international prefix of most of the world). A national number (no
+ * `+`/`00`) needs `defaultCountry`; a number that is not possible for its
+ * country is refused: storing it would give a wrong number to every gateway.
+ */
+const E164_RE = /^\+[1-9]\d{6,14}$/;
+
+export function normalisePhone(raw: string, defaultCountry?: string | null): PhoneResult {
+  // The usual case in bulk imports, without the full parse's text handling:
+  // a number already in E.164 that is possible exactly as written is kept.
+  // (Anything else, `+330612345678` included, takes the full parse.)
+  if (E164_RE.test(raw) && new PhoneNumber(raw as `+${string}`).isPossible()) return { phone: raw };
+  let s = raw.trim();
+  if (s.startsWith('00')) s = '+' + s.slice(2);
+  const international = s.startsWith('+');
+  if (!international && !defaultCountry) {
+    return { problem: `"${raw}" is a national number without a country: pass --default-country (e.g. FR) or write it as +<country code>...` };
+  }
+  const country = (international ? undefined : defaultCountry) as CountryCode | undefined;
+  const where = international ? '' : ` for ${country}`;
+  const p = parsePhoneNumberFromString(s, country);
+  if (!p) {
+    const why = validatePhoneNumberLength(s, country);
+    return { problem: `"${raw}" is not a possible number${where}${why ? ` (${LENGTH_PROBLEM[why] ?? why})` : ''}` };
+  }
+  if (!p.isPossible()) {
+    const why = validatePhoneNumberLength(s, country);
+    return { problem: `"${raw}" is not a possible number${where || ` for +${p.countryCallingCode}`}${why ? ` (${LENGTH_PROBLEM[why] ?? why})` : ''}` };
+  }
+  return { phone: p.number };
+}
