@@ -216,11 +216,13 @@ describe.each(BACKENDS)('store contract on %s', (backend: Backend) => {
       expect(await store.services.summary('news')).toMatchObject({ subscribers: 2, pending: 1, receiving: 1 });
       expect((await store.services.list()).map((s) => s.name)).toEqual(['news']);
       expect(await store.services.subscriptionsOf(1)).toEqual([{ service: 'news', status: 'subscribed', since: '2026-01-02T03:04:05.000Z' }]);
-      expect(await collect(store.services.pending('news'))).toEqual([{ profileId: 3, email: 'c@x.io', since: '2026-01-02T03:04:05.000Z' }]);
+      expect(await collect(store.services.pending('news'))).toEqual([{ profileId: 3, email: 'c@x.io', since: '2026-01-02T03:04:05.000Z', reachable: true }]);
+      await store.applyConsent([{ profileId: 3, wanted: { all: true } }], ctx());
+      expect(await collect(store.services.pending('news'))).toEqual([{ profileId: 3, email: 'c@x.io', since: '2026-01-02T03:04:05.000Z', reachable: false }]);
       await expect(store.services.change([{ profileId: 9, service: 'news', intent: 'subscribe' }], ctx())).rejects.toMatchObject({ kind: 'not-found' });
       await expect(store.services.change([{ profileId: 1, service: 'nope', intent: 'subscribe' }], ctx())).rejects.toMatchObject({ kind: 'not-found' });
       expect((await store.history(1)).map((e) => [e.service, e.action, e.channel])).toEqual([['news', 'confirm', 'email'], ['news', 'request', 'email']]);
-      expect(await store.verifyLedger()).toMatchObject({ ok: true, events: 5 });
+      expect(await store.verifyLedger()).toMatchObject({ ok: true, events: 6 });
       expect(await store.bulk.serviceNames()).toEqual(['news']);
       expect(await store.bulk.subscriptionsBetween(2, 3)).toEqual([
         { profileId: 2, service: 'news', status: 'subscribed', since: '2026-01-02T03:04:05.000Z' },

@@ -173,7 +173,7 @@ describe('migrations', () => {
   it('are numbered 1, 2, … and recorded in schema_migrations', async () => {
     expect(PG_MIGRATIONS.map((m) => m.version)).toEqual(PG_MIGRATIONS.map((_, i) => i + 1));
     const db = await pgTestDatabase();
-    await runCli(['--db', db, 'ledger', 'verify']);
+    await runCli(['--db', db, 'store', 'init']);
     expect((await rawSql(db, 'SELECT version FROM schema_migrations ORDER BY version')).map((r) => r.version)).toEqual(PG_MIGRATIONS.map((m) => m.version));
   });
 
@@ -212,7 +212,7 @@ describe('migrations', () => {
 
   it('refuses a database made by a newer version of consent', async () => {
     const db = await pgTestDatabase();
-    await runCli(['--db', db, 'ledger', 'verify']);
+    await runCli(['--db', db, 'store', 'init']);
     await rawSql(db, `INSERT INTO schema_migrations (version, description, applied_at) VALUES (${PG_LATEST_VERSION + 1}, 'future', 'x')`);
     const r = await runCli(['--db', db, 'profile', 'list']);
     expect(r.code).toBe(2);

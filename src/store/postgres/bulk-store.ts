@@ -22,6 +22,7 @@ import {
   FLAG_COUNTS_SQL,
   foldedClearSql,
   newMaskSql,
+  plannedEvents,
   SUB_SHIFT,
   wantedSubscription,
   ZERO_FLAG_COUNTS,
@@ -299,6 +300,7 @@ class PgImportSession implements ImportSession {
           const counts = await this.baseCounts();
           await this.countFlags(counts);
           await this.subscriptions(counts, services, options.allowOptin, '', false);
+          counts.events = plannedEvents(counts);
           return counts;
         } finally {
           await this.q('ROLLBACK');

@@ -5,6 +5,7 @@
  * `subscribe_<service>` columns. The SQL expressions use only integer
  * operators that SQLite and PostgreSQL spell alike (`&`, `|`, `~`, `<<`, `>>`).
  */
+import type { ImportCounts } from '../../consent/bulk.js';
 import { CHANNELS } from '../../consent/channels.js';
 
 export const ALL_BITS = (1 << CHANNELS.length) - 1;
@@ -78,3 +79,12 @@ export const ZERO_FLAG_COUNTS = {
   optOutsSet: 0, optInsApplied: 0, optInsNotApplied: 0,
   subscriptionsSet: 0, subscriptionsPending: 0, unsubscribed: 0, subscriptionsNotApplied: 0, events: 0,
 } as const;
+
+/**
+ * The ledger events an import's counts stand for: one per opt-out flag set or
+ * cleared, one per subscription set, requested or unsubscribed. What a dry run
+ * reports as `events` (a real run counts the events it wrote, which is the same).
+ */
+export function plannedEvents(c: Pick<ImportCounts, 'optOutsSet' | 'optInsApplied' | 'subscriptionsSet' | 'subscriptionsPending' | 'unsubscribed'>): number {
+  return c.optOutsSet + c.optInsApplied + c.subscriptionsSet + c.subscriptionsPending + c.unsubscribed;
+}

@@ -21,6 +21,7 @@ import {
   FLAG_COUNTS_SQL,
   foldedClear,
   newMaskSql,
+  plannedEvents,
   SUB_SHIFT,
   wantedSubscription,
   ZERO_FLAG_COUNTS,
@@ -352,7 +353,7 @@ class SqliteImportSession implements ImportSession {
           this.countFlags(counts);
           for (const _ of this.subscriptionChanges(counts, services, options.allowOptin, '', false));
           // What a real run would record: one event per flag set or cleared, one per subscription change.
-          counts.events = counts.optOutsSet + counts.optInsApplied + counts.subscriptionsSet + counts.subscriptionsPending + counts.unsubscribed;
+          counts.events = plannedEvents(counts);
           return counts;
         })(),
       );
