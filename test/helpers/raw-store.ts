@@ -21,6 +21,7 @@ export async function tamper(db: string, sql: string): Promise<void> {
   try {
     const triggers = raw.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'ledger_%'").pluck().all() as string[];
     for (const t of triggers) raw.exec(`DROP TRIGGER ${t}`);
+    raw.pragma('foreign_keys = OFF'); // as session_replication_role = replica does on PostgreSQL
     raw.exec(sql);
   } finally {
     raw.close();

@@ -41,6 +41,7 @@ export async function backupPgToSqlite(store: PgStore, path: string): Promise<{ 
     try {
       target.exec('DELETE FROM signing_keys'); // the new file's own first key: the source's keys replace it
       await copySnapshot(store, target);
+      target.pragma('journal_mode = DELETE'); // one self-contained file, as VACUUM INTO writes
     } finally {
       target.close();
     }
@@ -66,7 +67,7 @@ export async function backupPgToSqlite(store: PgStore, path: string): Promise<{ 
     }
     return { path, bytes: statSync(path).size, ...counts };
   } finally {
-    if (existsSync(tmp)) unlinkSync(tmp);
+    for (const f of [tmp, `${tmp}-wal`, `${tmp}-shm`, `${tmp}-journal`]) if (existsSync(f)) unlinkSync(f);
   }
 }
 

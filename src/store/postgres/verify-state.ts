@@ -58,12 +58,21 @@ export async function verifyPgState(client: pg.PoolClient, options: VerifyOption
     await one('SELECT coalesce(max(profile_id), 0) AS v FROM subscriptions'),
   );
   const total = await one('SELECT count(*) AS v FROM profiles');
-  options.onProgress?.({ phase: 'state', profiles: 0, total });
+  const totalEvents = await one('SELECT count(*) AS v FROM ledger_events');
+  // One pass replays and compares a range of profiles at a time: both phases advance together.
+  let replayed = 0;
+  let checked = 0;
+  options.onProgress?.({ phase: 'replay', events: 0, total: totalEvents });
   for (let lo = 1; lo <= top; lo += STATE_RANGE) {
     const hi = lo + STATE_RANGE - 1;
     const id = (await client.query<{ pid: number | null }>(STATE_SQL, [lo, hi])).rows[0]?.pid ?? null;
     if (id !== null) return explainAlways(client, id);
-    options.onProgress?.({ phase: 'state', profiles: Math.min(total, hi), total });
+    if (options.onProgress) {
+      replayed += Number((await client.query('SELECT count(*) AS v FROM ledger_events WHERE profile_id BETWEEN $1 AND $2', [lo, hi])).rows[0].v);
+      checked += Number((await client.query('SELECT count(*) AS v FROM profiles WHERE id BETWEEN $1 AND $2', [lo, hi])).rows[0].v);
+      options.onProgress({ phase: 'replay', events: replayed, total: totalEvents });
+      options.onProgress({ phase: 'state', profiles: checked, total });
+    }
   }
   // Ids below 1 cannot come from the tool; rows there disagree by existing unless they are empty.
   const low = (
