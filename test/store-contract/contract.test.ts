@@ -72,6 +72,18 @@ describe.each(BACKENDS)('store contract on %s', (backend: Backend) => {
     });
   });
 
+  describe('lookup by phone', () => {
+    it('findProfilesByPhone: every profile with exactly that stored phone, in id order; none: empty', async () => {
+      const { store } = await fresh();
+      await store.addProfile(person('a@x.io', { phone: '+33612345678' }), 'x');
+      await store.addProfile(person('b@x.io', { phone: '+33699999999' }), 'x');
+      await store.addProfile(person('c@x.io', { phone: '+33612345678' }), 'x');
+      expect((await store.findProfilesByPhone('+33612345678')).map((p) => p.email)).toEqual(['a@x.io', 'c@x.io']);
+      expect(await store.findProfilesByPhone('+33600000000')).toEqual([]);
+      expect(await store.findProfilesByPhone('33612345678')).toEqual([]); // as stored, no normalisation
+    });
+  });
+
   describe('consent changes and the ledger', () => {
     it('writes only the difference, with its events; a change that changes nothing records nothing', async () => {
       const { store } = await fresh();
@@ -141,6 +153,25 @@ describe.each(BACKENDS)('store contract on %s', (backend: Backend) => {
       ({ store, location } = await build());
       await tamper(location, "UPDATE ledger_blocks SET hash = 'f' || substr(hash, 2) WHERE id = 1");
       expect(await store.verifyLedger()).toMatchObject({ ok: false, blockId: expect.any(Number) });
+    });
+
+    it("verify replays the ledger: a flag or a subscription changed behind the tool's back is named, with progress reported", async () => {
+      const { store, location } = await fresh();
+      for (const e of ['a', 'b', 'c']) await store.addProfile(person(`${e}@x.io`), 'x');
+      await store.applyConsent([{ profileId: 2, wanted: { all: true } }], ctx());
+      await store.services.create({ name: 'news', label: 'News', description: null, channel: 'email', doubleOptIn: true }, 'x');
+      await store.services.change([{ profileId: 3, service: 'news', intent: 'request' }], ctx());
+      const phases = new Set<string>();
+      expect(await store.verifyLedger({ onProgress: (p) => phases.add(p.phase) })).toMatchObject({ ok: true, events: 2 });
+      expect([...phases].sort()).toEqual(['chain', 'replay', 'state']);
+      await tamper(location, "UPDATE subscriptions SET status = 'subscribed' WHERE profile_id = 3");
+      expect(await store.verifyLedger()).toMatchObject({
+        ok: false, check: 'state', disagreement: { profileId: 3, kind: 'subscription', service: 'news', stored: 'subscribed', ledger: 'pending' },
+      });
+      await tamper(location, 'UPDATE profiles SET optout_all = 0 WHERE id = 2');
+      const v = await store.verifyLedger();
+      expect(v).toMatchObject({ ok: false, check: 'state', events: 2, disagreement: { profileId: 2, kind: 'flag', channel: 'all', stored: 'optin', ledger: 'optout', eventId: 1 } });
+      expect(v.ok === false && v.problem).toBe('profile 2: optout_all is 0 but the ledger says optout (event 1)');
     });
 
     it('refuses to update or delete ledger rows (append-only triggers)', async () => {

@@ -157,6 +157,24 @@ describe('a server that is away', () => {
   });
 });
 
+describe('store creation', () => {
+  it('a database without the tables is no store for a read command (exit 3); a command that writes creates them, saying so once', async () => {
+    const db = await pgTestDatabase();
+    for (const argv of [['profile', 'list'], ['ledger', 'verify'], ['keys', 'list']]) {
+      const r = await runCli(['--db', db, ...argv]);
+      expect(r.code, argv.join(' ')).toBe(3);
+      expect(r.stderr).toContain(`No consent store at ${db}`);
+    }
+    expect(await rawSql(db, "SELECT to_regclass('profiles')::text AS t")).toEqual([{ t: null }]);
+    const add = await runCli(['--db', db, 'profile', 'add', '--email', 'a@x.io']);
+    expect(add.code).toBe(0);
+    expect(add.stderr).toBe(`Created a new consent store at ${db}.\n`);
+    const again = await runCli(['--db', db, 'profile', 'add', '--email', 'b@x.io']);
+    expect(again.stderr).toBe('');
+    expect((await runCli(['--db', db, 'profile', 'list'])).code).toBe(0);
+  });
+});
+
 describe('connection settings', () => {
   it('statement, lock and idle-in-transaction timeouts are set on every connection', async () => {
     const store = (await openStore(await pgTestDatabase(), { busyTimeoutMs: 1234 })) as PgStore;
