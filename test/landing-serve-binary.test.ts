@@ -73,8 +73,8 @@ describe('consent landing serve (the built binary)', () => {
     await cli('service', 'create', 'news', '--label', 'News');
     await cli('landing', 'create', 'prefs', '--type', 'acquisition', '--title', 'Prefs', '--channels', 'email,sms,postal', '--services', 'news');
     await cli('landing', 'create', 'stop', '--type', 'blocklist', '--title', 'Stop');
-    await cli('landing', 'publish', 'prefs', '--out-dir', `${db}.public`);
-    await cli('landing', 'publish', 'stop', '--out-dir', `${db}.public`);
+    await cli('landing', 'publish', 'prefs', '--out-dir', join(tempDir(), 'public'));
+    await cli('landing', 'publish', 'stop', '--out-dir', join(tempDir(), 'public'));
     const stop = await runJson(db, ['landing', 'link', 'stop', '--profile', 'ann@example.com', '--json']);
     const prefs = await runJson(db, ['landing', 'link', 'prefs', '--profile', 'bob@example.com', '--json']);
     const bobToken = new URL(prefs.url, 'http://x').searchParams.get('t')!;
