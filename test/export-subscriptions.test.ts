@@ -1,7 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli, runJson, tempDb, tempDir } from './helpers/run-cli.js';
+import { runCli, runJson, tempDb, tempDir, BACKENDS, tempStore } from './helpers/run-cli.js';
+
+describe.each(BACKENDS)('on %s', (backend) => {
 
 async function services(db: string) {
   await runJson(db, ['service', 'create', 'news', '--label', 'News', '--json']);
@@ -13,7 +15,7 @@ async function services(db: string) {
  * subscribed but opted out of email; e: offers subscribed (confirmed); f: none.
  */
 async function seed() {
-  const db = tempDb();
+  const db = (await tempStore(backend));
   await services(db);
   for (const e of ['a@x.io', 'b@x.io', 'c@x.io', 'd@x.io', 'e@x.io', 'f@x.io']) await runJson(db, ['profile', 'add', '--email', e, '--json']);
   await runJson(db, ['profile', 'subscribe', 'a@x.io', 'news', '--json']);
@@ -80,7 +82,7 @@ describe('profile export: subscriptions', () => {
     const db = await seed();
     const out = join(tempDir(), 'all.csv');
     expect((await runCli(['--db', db, 'profile', 'export', '--out', out])).code).toBe(0);
-    const copy = tempDb();
+    const copy = (await tempStore(backend));
     await services(copy);
     const s = await runJson(copy, ['profile', 'import', out, '--json']);
     expect(s).toMatchObject({ new: 6, subscriptionsSet: 2, subscriptionsPending: 2, unsubscribed: 1, subscriptionsNotApplied: 0 });
@@ -92,4 +94,5 @@ describe('profile export: subscriptions', () => {
     const again = (await runCli(['--db', copy, 'profile', 'export'])).stdout;
     expect(again).toBe(readFileSync(out, 'utf8'));
   });
+});
 });

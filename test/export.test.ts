@@ -2,7 +2,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Papa from 'papaparse';
 import { describe, expect, it } from 'vitest';
-import { runCli, runJson, tempDb, tempDir } from './helpers/run-cli.js';
+import { runCli, runJson, tempDb, tempDir, BACKENDS, tempStore } from './helpers/run-cli.js';
+
+describe.each(BACKENDS)('on %s', (backend) => {
 
 const FIX = join(process.cwd(), 'fixtures/import');
 
@@ -28,7 +30,7 @@ async function content(db: string) {
 
 describe('profile export', () => {
   it('writes the import columns, guarding formula cells', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     await seed(db);
     const r = await runCli(['--db', db, 'profile', 'export']);
     expect(r.code).toBe(0);
@@ -44,12 +46,12 @@ describe('profile export', () => {
   });
 
   it('round-trips: export then import into an empty store gives the same profiles and opt-outs', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     await seed(db);
     const dir = tempDir();
     const out = join(dir, 'all.csv');
     expect((await runCli(['--db', db, 'profile', 'export', '--out', out])).code).toBe(0);
-    const db2 = tempDb();
+    const db2 = (await tempStore(backend));
     const s = await runJson(db2, ['profile', 'import', out, '--json']);
     expect(s).toMatchObject({ new: 13, invalid: 0 });
     expect(await content(db2)).toEqual(await content(db));
@@ -61,7 +63,7 @@ describe('profile export', () => {
   });
 
   it('--reachable email leaves out those opted out of email or of all channels', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     await runJson(db, ['profile', 'import', '-', '--json'], {
       stdin: 'email,optout_all,optout_email,optout_sms\nyes@example.com,0,0,1\nnoall@example.com,1,0,0\nnoemail@example.com,0,1,0\n',
     });
@@ -73,7 +75,7 @@ describe('profile export', () => {
   });
 
   it('--format jsonl writes one profile per line', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     await runJson(db, ['profile', 'import', join(FIX, 'bom-crlf.csv'), '--json']);
     const r = await runCli(['--db', db, 'profile', 'export', '--format', 'jsonl']);
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
@@ -83,7 +85,7 @@ describe('profile export', () => {
   });
 
   it('rejects an unknown channel', async () => {
-    const r = await runCli(['--db', tempDb(), 'profile', 'export', '--reachable', 'pigeon']);
+    const r = await runCli(['--db', (await tempStore(backend)), 'profile', 'export', '--reachable', 'pigeon']);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
   });
@@ -92,7 +94,7 @@ describe('profile export', () => {
 describe('a reader that stops early (built binary)', () => {
   it('`… | head`: export, list and links stop quietly with 141, as SIGPIPE would, nothing on stderr', async () => {
     const { spawn } = await import('node:child_process');
-    const db = tempDb();
+    const db = (await tempStore(backend));
     const file = join(tempDir(), 'many.csv');
     writeFileSync(file, 'email,optout_sms\n' + Array.from({ length: 20000 }, (_, i) => `reader${i}@example.com,${i % 2}`).join('\n') + '\n');
     await runJson(db, ['profile', 'import', file, '--json']);
@@ -109,4 +111,5 @@ describe('a reader that stops early (built binary)', () => {
       expect({ args: args.join(' '), code, stderr }).toEqual({ args: args.join(' '), code: 141, stderr: '' });
     }
   }, 60_000);
+});
 });

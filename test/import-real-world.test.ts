@@ -2,9 +2,11 @@
 // phone numbers, encodings, delimiters, blank lines, phones on export, dry runs.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { rawSql } from './helpers/raw-store.js';
 import { describe, expect, it } from 'vitest';
-import { runCli, runJson, tempDb, tempDir } from './helpers/run-cli.js';
+import { runCli, runJson, tempDb, tempDir, BACKENDS, tempStore } from './helpers/run-cli.js';
+
+describe.each(BACKENDS)('on %s', (backend) => {
 
 function file(name: string, content: string | Buffer): string {
   const path = join(tempDir(), name);
@@ -13,27 +15,22 @@ function file(name: string, content: string | Buffer): string {
 }
 
 /** Every profile's stored text, straight from the database. */
-function storedProfiles(db: string): { email: string; phone: string | null; first_name: string | null; last_name: string | null }[] {
-  const d = new Database(db, { readonly: true });
-  try {
-    return d.prepare('SELECT email, phone, first_name, last_name FROM profiles ORDER BY id').all() as never;
-  } finally {
-    d.close();
-  }
+async function storedProfiles(db: string): Promise<{ email: string; phone: string | null; first_name: string | null; last_name: string | null }[]> {
+  return rawSql(db, 'SELECT email, phone, first_name, last_name FROM profiles ORDER BY id');
 }
 
 describe('phone numbers (libphonenumber-js, E.164)', () => {
   it('stores "+33 (0)6 12 34 56 78" as +33612345678, not as the wrong +330612345678', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     const p = await runJson(db, ['profile', 'add', '--email', 'rene@example.com', '--phone', '+33 (0)6 12 34 56 78', '--json']);
     expect(p.phone).toBe('+33612345678');
     const r = await runCli(['--db', db, 'profile', 'import', file('p.csv', 'email,phone\nzoe@example.com,+33 (0)6 98 76 54 32\n'), '--json']);
     expect(r.code).toBe(0);
-    expect(storedProfiles(db).map((x) => x.phone)).toEqual(['+33612345678', '+33698765432']);
+    expect((await storedProfiles(db)).map((x) => x.phone)).toEqual(['+33612345678', '+33698765432']);
   });
 
   it('refuses what is not a possible number, naming the field and why', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     const short = await runCli(['--db', db, 'profile', 'add', '--email', 'a@example.com', '--phone', '+33 6 12']);
     expect(short.code).toBe(2);
     expect(short.stderr).toContain('Invalid phone: "+33 6 12" is not a possible number');
@@ -45,25 +42,25 @@ describe('phone numbers (libphonenumber-js, E.164)', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('line 3, column phone: "+33 6 12" is not a possible number');
     expect(r.stderr).toContain('line 4, column phone: "0612345678" is a national number without a country: pass --default-country');
-    expect(storedProfiles(db)).toEqual([]);
+    expect(await storedProfiles(db)).toEqual([]);
   });
 
   it('reads national numbers with --default-country or CONSENT_DEFAULT_COUNTRY, on add and import', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     const a = await runJson(db, ['profile', 'add', '--email', 'a@example.com', '--phone', '06 12 34 56 78', '--default-country', 'fr', '--json']);
     expect(a.phone).toBe('+33612345678');
     const b = await runJson(db, ['profile', 'add', '--email', 'b@example.com', '--phone', '030 123456', '--json'], { env: { CONSENT_DEFAULT_COUNTRY: 'DE' } });
     expect(b.phone).toBe('+4930123456');
     const csv = file('nat.csv', 'email,phone\nc@example.com,06 98 76 54 32\nd@example.com,+44 20 7946 0958\n');
     expect((await runCli(['--db', db, 'profile', 'import', csv, '--default-country', 'FR'])).code).toBe(0);
-    expect(storedProfiles(db).map((x) => x.phone)).toEqual(['+33612345678', '+4930123456', '+33698765432', '+442079460958']);
+    expect((await storedProfiles(db)).map((x) => x.phone)).toEqual(['+33612345678', '+4930123456', '+33698765432', '+442079460958']);
     const bad = await runCli(['--db', db, 'profile', 'add', '--email', 'e@example.com', '--phone', '0612345678', '--default-country', 'XX']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--default-country "XX" is not a country code');
   });
 
   it('profile show finds a profile by phone; several profiles with that phone: exit 4 listing them', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     await runJson(db, ['profile', 'add', '--email', 'solo@example.com', '--phone', '+33612345678', '--json']);
     expect((await runJson(db, ['profile', 'show', '+33 6 12 34 56 78', '--json'])).email).toBe('solo@example.com');
     expect((await runJson(db, ['profile', 'show', '0033612345678', '--json'])).email).toBe('solo@example.com');
@@ -85,42 +82,42 @@ describe('encodings', () => {
   const names = 'email,first_name,last_name\nrene@example.com,René,Müller\nzoe@example.com,Zoë,Brontë\n';
 
   it('a Windows-1252 file without --encoding is an error naming the line; nothing stored, never U+FFFD', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     const csv = file('excel.csv', Buffer.from(names.replace(/\n/g, '\r\n'), 'latin1')); // Windows-1252 = latin1 for these letters
     const r = await runCli(['--db', db, 'profile', 'import', csv]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('line 2: bytes that are not valid UTF-8');
     expect(r.stderr).toContain('--encoding windows-1252');
-    expect(storedProfiles(db)).toEqual([]);
+    expect(await storedProfiles(db)).toEqual([]);
   });
 
   it('--encoding windows-1252 (and latin1) converts', async () => {
     for (const enc of ['windows-1252', 'latin1']) {
-      const db = tempDb();
+      const db = (await tempStore(backend));
       const csv = file('excel.csv', Buffer.from(names.replace(/\n/g, '\r\n'), 'latin1'));
       expect((await runCli(['--db', db, 'profile', 'import', csv, '--encoding', enc])).code).toBe(0);
-      expect(storedProfiles(db).map((p) => [p.first_name, p.last_name])).toEqual([['René', 'Müller'], ['Zoë', 'Brontë']]);
+      expect((await storedProfiles(db)).map((p) => [p.first_name, p.last_name])).toEqual([['René', 'Müller'], ['Zoë', 'Brontë']]);
     }
   });
 
   it('a UTF-16LE file with BOM, tab-separated (Excel\'s "Unicode text"), imports with no flag', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     const text = '\uFEFF' + names.replace(/,/g, '\t').replace(/\n/g, '\r\n');
     const csv = file('unicode.txt', Buffer.from(text, 'utf16le'));
     const r = await runCli(['--db', db, 'profile', 'import', csv, '--json']);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ rows: 2, new: 2, delimiter: '\t' });
-    expect(storedProfiles(db).map((p) => [p.email, p.first_name, p.last_name])).toEqual([
+    expect((await storedProfiles(db)).map((p) => [p.email, p.first_name, p.last_name])).toEqual([
       ['rene@example.com', 'René', 'Müller'],
       ['zoe@example.com', 'Zoë', 'Brontë'],
     ]);
-    const explicit = tempDb();
+    const explicit = (await tempStore(backend));
     expect((await runCli(['--db', explicit, 'profile', 'import', csv, '--encoding', 'utf-16le'])).code).toBe(0);
-    expect(storedProfiles(explicit)).toEqual(storedProfiles(db));
+    expect(await storedProfiles(explicit)).toEqual(await storedProfiles(db));
   });
 
   it('an invalid byte deep in a large file names its line (streamed, across chunks)', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     const rows = ['email,first_name'];
     for (let k = 0; k < 30_000; k++) rows.push(`p${k}@example.com,Name${k}`);
     const head = Buffer.from(rows.join('\n') + '\n', 'utf8');
@@ -128,11 +125,11 @@ describe('encodings', () => {
     const r = await runCli(['--db', db, 'profile', 'import', file('big.csv', bad)]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('line 30002: bytes that are not valid UTF-8');
-    expect(storedProfiles(db)).toEqual([]);
+    expect(await storedProfiles(db)).toEqual([]);
   });
 
   it('writes --rejects in the input encoding, so the fixed file re-imports with the same flags', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     const rejects = join(tempDir(), 'rejects.csv');
     // 0x80 is the euro sign in Windows-1252 (a C1 control in latin1): the real Excel encoding, not its subset.
     const cp1252 = (text: string) => Buffer.from(text.replace('€', '\u0080'), 'latin1');
@@ -145,21 +142,21 @@ describe('encodings', () => {
     expect(bytes.includes(Buffer.from([0x80]))).toBe(true); // "€"
     const fixed = file('fixed.csv', Buffer.from(bytes.toString('latin1').replace(';maybe;', ';1;'), 'latin1'));
     expect((await runCli(['--db', db, 'profile', 'import', fixed, '--encoding', 'windows-1252', '--skip-invalid'])).code).toBe(0);
-    expect(storedProfiles(db).map((p) => [p.email, p.first_name, p.last_name])).toEqual([
+    expect((await storedProfiles(db)).map((p) => [p.email, p.first_name, p.last_name])).toEqual([
       ['zoe@example.com', 'Zoë', 'Brontë'],
       ['rene@example.com', 'René', 'Müller €'],
     ]);
     // A UTF-16 file (recognised by its BOM) gets UTF-16 rejects, BOM included.
     const u16 = file('unicode.txt', Buffer.from('\uFEFFemail\tfirst_name\r\nbad-email\tRené\r\n', 'utf16le'));
     const rejects16 = join(tempDir(), 'rejects.txt');
-    expect((await runCli(['--db', tempDb(), 'profile', 'import', u16, '--skip-invalid', '--rejects', rejects16])).code).toBe(0);
+    expect((await runCli(['--db', (await tempStore(backend)), 'profile', 'import', u16, '--skip-invalid', '--rejects', rejects16])).code).toBe(0);
     const back = readFileSync(rejects16);
     expect([back[0], back[1]]).toEqual([0xff, 0xfe]);
     expect(back.toString('utf16le')).toContain('bad-email\tRené\t');
   });
 
   it('refuses an unknown --encoding, listing the valid ones', async () => {
-    const r = await runCli(['--db', tempDb(), 'profile', 'import', file('a.csv', names), '--encoding', 'ebcdic']);
+    const r = await runCli(['--db', (await tempStore(backend)), 'profile', 'import', file('a.csv', names), '--encoding', 'ebcdic']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('utf-8, windows-1252, latin1, utf-16le');
   });
@@ -167,17 +164,17 @@ describe('encodings', () => {
 
 describe('delimiters', () => {
   it('detects ";" from the header, says so on stderr and in --json', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     const csv = file('people.csv', 'email;first_name;optout_email\nann@example.com;Ann;1\nbob@example.com;Bob;0\n');
     const r = await runCli(['--db', db, 'profile', 'import', csv, '--json']);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain('with delimiter ";" (detected).');
     expect(JSON.parse(r.stdout)).toMatchObject({ delimiter: ';', new: 2, optOutsSet: 1 });
-    expect(storedProfiles(db).map((p) => p.first_name)).toEqual(['Ann', 'Bob']);
+    expect((await storedProfiles(db)).map((p) => p.first_name)).toEqual(['Ann', 'Bob']);
   });
 
   it('writes --rejects with the input delimiter, so the fixed file re-imports with the same flags', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     const dir = tempDir();
     const rejects = join(dir, 'rejects.csv');
     const csv = file('people.csv', 'email;first_name;optout_email\nann@example.com;Ann;1\nbob@example.com;Bob;maybe\n');
@@ -193,7 +190,7 @@ describe('delimiters', () => {
   });
 
   it('a header that still cannot be used names the delimiter it was read with', async () => {
-    const r = await runCli(['--db', tempDb(), 'profile', 'import', file('x.csv', 'mail|name\na@b.co|A\n')]);
+    const r = await runCli(['--db', (await tempStore(backend)), 'profile', 'import', file('x.csv', 'mail|name\na@b.co|A\n')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('read with delimiter ",", detected');
     expect(r.stderr).toContain('--delimiter');
@@ -202,7 +199,7 @@ describe('delimiters', () => {
 
 describe('blank lines', () => {
   it('skips whitespace-only lines (typically the last) like empty ones', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     const csv = file('trail.csv', 'email,first_name\r\nann@example.com,Ann\r\n   \r\nbob@example.com,Bob\r\n \t \r\n');
     const r = await runCli(['--db', db, 'profile', 'import', csv, '--json']);
     expect(r.code).toBe(0);
@@ -216,21 +213,21 @@ describe('blank lines', () => {
 
 describe('phones on export', () => {
   it('exports +digits as stored (SMS gateways read it), guards every other formula start, and round-trips', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     await runJson(db, ['profile', 'add', '--email', 'sms@example.com', '--phone', '+33612345678', '--first-name', '+1+1', '--last-name', '=SUM(A1)', '--json']);
     const r = await runCli(['--db', db, 'profile', 'export']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("sms@example.com,+33612345678,'+1+1,'=SUM(A1),");
-    const copy = tempDb();
+    const copy = (await tempStore(backend));
     expect((await runCli(['--db', copy, 'profile', 'import', file('e.csv', r.stdout)])).code).toBe(0);
-    expect(storedProfiles(copy)).toEqual(storedProfiles(db));
+    expect(await storedProfiles(copy)).toEqual(await storedProfiles(db));
   });
 });
 
 describe('--dry-run', () => {
   it('prints the same summary as the real run, events included', async () => {
     for (const populated of [false, true]) {
-      const db = tempDb();
+      const db = (await tempStore(backend));
       if (populated) await runJson(db, ['profile', 'add', '--email', 'ann@example.com', '--json']);
       else await runCli(['--db', db, 'ledger', 'verify']);
       const csv = file('d.csv', 'email,optout_email,optout_sms\nann@example.com,1,1\nbob@example.com,1,\ncid@example.com,,\n');
@@ -238,8 +235,9 @@ describe('--dry-run', () => {
       const real = await runJson(db, ['profile', 'import', csv, '--json']);
       expect(real.events).toBe(3);
       expect({ ...dry, dryRun: false }).toEqual(real);
-      const human = await runCli(['--db', tempDb(), 'profile', 'import', csv, '--dry-run']);
+      const human = await runCli(['--db', (await tempStore(backend)), 'profile', 'import', csv, '--dry-run']);
       expect(human.stdout).toMatch(/ledger events: +3/);
     }
   });
+});
 });

@@ -1,14 +1,16 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { rawSql } from './helpers/raw-store.js';
 import { describe, expect, it } from 'vitest';
-import { runCli, runJson, tempDb, tempDir } from './helpers/run-cli.js';
+import { runCli, runJson, tempDb, tempDir, BACKENDS, tempStore } from './helpers/run-cli.js';
+
+describe.each(BACKENDS)('on %s', (backend) => {
 
 const fx = (name: string) => join(process.cwd(), 'fixtures/import', name);
 
 /** a, b, c; news (email, single opt-in) and offers (sms, double opt-in); b subscribed to news, c unsubscribed from it. */
 async function setup() {
-  const db = tempDb();
+  const db = (await tempStore(backend));
   for (const e of ['a@x.io', 'b@x.io', 'c@x.io']) await runJson(db, ['profile', 'add', '--email', e, '--json']);
   await runJson(db, ['service', 'create', 'news', '--label', 'News', '--json']);
   await runJson(db, ['service', 'create', 'offers', '--label', 'Offers', '--channel', 'sms', '--double-opt-in', '--json']);
@@ -23,16 +25,11 @@ async function subs(db: string, ref: string): Promise<Record<string, string>> {
   return Object.fromEntries(p.subscriptions.map((s: { service: string; status: string }) => [s.service, s.status]));
 }
 
-function snapshot(db: string): string {
-  const d = new Database(db, { readonly: true });
-  try {
-    return JSON.stringify(
-      ['SELECT * FROM profiles ORDER BY id', 'SELECT * FROM ledger_events ORDER BY id', 'SELECT * FROM ledger_blocks ORDER BY id',
-        'SELECT * FROM subscriptions ORDER BY profile_id, service_id'].map((q) => d.prepare(q).all()),
-    );
-  } finally {
-    d.close();
-  }
+async function snapshot(db: string): Promise<string> {
+  const all = [];
+  for (const q of ['SELECT * FROM profiles ORDER BY id', 'SELECT * FROM ledger_events ORDER BY id', 'SELECT * FROM ledger_blocks ORDER BY id',
+    'SELECT * FROM subscriptions ORDER BY profile_id, service_id']) all.push(await rawSql(db, q));
+  return JSON.stringify(all);
 }
 
 describe('profile import: subscribe_<service> columns', () => {
@@ -56,9 +53,7 @@ describe('profile import: subscribe_<service> columns', () => {
       ['news', 'subscribe', 'import:subscriptions.csv', 'email'],
     ]);
     // All the import's events are one block, verified like any other.
-    const d = new Database(db, { readonly: true });
-    const blocks = d.prepare("SELECT b.event_count FROM ledger_blocks b JOIN ledger_events e ON e.id = b.first_event_id WHERE e.source = 'import:subscriptions.csv'").all();
-    d.close();
+    const blocks = await rawSql(db, "SELECT b.event_count FROM ledger_blocks b JOIN ledger_events e ON e.id = b.first_event_id WHERE e.source = 'import:subscriptions.csv'");
     expect(blocks).toEqual([{ event_count: 8 }]);
     expect((await runCli(['--db', db, 'ledger', 'verify'])).code).toBe(0);
 
@@ -78,10 +73,10 @@ describe('profile import: subscribe_<service> columns', () => {
 
   it('--dry-run counts the same changes and writes nothing', async () => {
     const db = await setup();
-    const before = snapshot(db);
+    const before = await snapshot(db);
     const s = await runJson(db, ['profile', 'import', fx('subscriptions.csv'), '--dry-run', '--json']);
     expect(s).toMatchObject({ dryRun: true, subscriptionsSet: 2, subscriptionsPending: 2, unsubscribed: 3, subscriptionsNotApplied: 1 });
-    expect(snapshot(db)).toBe(before);
+    expect(await snapshot(db)).toBe(before);
     // The events too: those the real run then records.
     const real = await runJson(db, ['profile', 'import', fx('subscriptions.csv'), '--json']);
     expect(real.events).toBeGreaterThan(0);
@@ -90,12 +85,12 @@ describe('profile import: subscribe_<service> columns', () => {
 
   it('fails with exit 2 naming a column of an unknown service, and writes nothing', async () => {
     const db = await setup();
-    const before = snapshot(db);
+    const before = await snapshot(db);
     const r = await runCli(['--db', db, 'profile', 'import', fx('unknown-service.csv')]);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toContain('column "subscribe_Nope" names no service "nope"');
-    expect(snapshot(db)).toBe(before);
+    expect(await snapshot(db)).toBe(before);
   });
 
   it('rejects a bad subscription value naming line and column', async () => {
@@ -103,15 +98,15 @@ describe('profile import: subscribe_<service> columns', () => {
     const dir = tempDir();
     const f = join(dir, 'bad.csv');
     writeFileSync(f, 'email,subscribe_news\na@x.io,1\nb@x.io,maybe\n');
-    const before = snapshot(db);
+    const before = await snapshot(db);
     const r = await runCli(['--db', db, 'profile', 'import', f]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('line 3, column subscribe_news: "maybe" is not a subscription value');
-    expect(snapshot(db)).toBe(before);
+    expect(await snapshot(db)).toBe(before);
   });
 
   it('a big file (parsed in the worker thread) into an empty store subscribes every row', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     await runJson(db, ['service', 'create', 'news', '--label', 'News', '--json']);
     const dir = tempDir();
     const f = join(dir, 'big.csv');
@@ -125,4 +120,5 @@ describe('profile import: subscribe_<service> columns', () => {
     expect(list.subscribers).toBe(n - n / 3);
     expect((await runCli(['--db', db, 'ledger', 'verify'])).code).toBe(0);
   });
+});
 });

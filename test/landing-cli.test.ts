@@ -2,12 +2,14 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { htmlProblems } from './helpers/html.js';
-import { runCli, runJson, scriptedPrompter, tempDb, tempDir } from './helpers/run-cli.js';
+import { runCli, runJson, scriptedPrompter, tempDb, tempDir, BACKENDS, tempStore } from './helpers/run-cli.js';
+
+describe.each(BACKENDS)('on %s', (backend) => {
 
 const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'landing-page.json');
 
 async function withProfiles(n = 3) {
-  const db = tempDb();
+  const db = (await tempStore(backend));
   for (let i = 1; i <= n; i++) await runJson(db, ['profile', 'add', '--email', `p${i}@example.com`, '--first-name', `P${i}`, '--json']);
   return db;
 }
@@ -16,7 +18,7 @@ const cli = (db: string, argv: string[], o = {}) => runCli(['--db', db, ...argv]
 
 describe('landing create', () => {
   it('creates from flags; the page is a draft', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     const page = await runJson(db, ['landing', 'create', 'news', '--type', 'acquisition', '--title', 'News', '--channels', 'sms,email', '--lang', 'fr', '--wording', 'optout', '--json']);
     expect(page).toMatchObject({ slug: 'news', type: 'acquisition', title: 'News', status: 'draft', version: null, published: null });
     expect(page.draft).toEqual({ slug: 'news', type: 'acquisition', title: 'News', intro: null, lang: 'fr', channels: ['sms', 'email'], services: [], wording: 'optout', confirmation: null });
@@ -24,7 +26,7 @@ describe('landing create', () => {
   });
 
   it('creates from the documented JSON file, flags overriding it', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     const page = await runJson(db, ['landing', 'create', 'touch', '--from', FIXTURE, '--lang', 'fr', '--json']);
     const json = JSON.parse(readFileSync(FIXTURE, 'utf8'));
     expect(page.draft).toEqual({ ...json, slug: 'touch', lang: 'fr' });
@@ -33,12 +35,12 @@ describe('landing create', () => {
   });
 
   it('a blocklist page needs no channels', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     expect((await cli(db, ['landing', 'create', 'stop', '--type', 'blocklist', '--title', 'Stop'])).code).toBe(0);
   });
 
   it('bad input: exit 2 naming the field, nothing written', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     const cases: [string[], RegExp][] = [
       [['../x', '--type', 'blocklist', '--title', 'x'], /Invalid slug "\.\.\/x"/],
       [['Caps', '--type', 'blocklist', '--title', 'x'], /Invalid slug/],
@@ -73,7 +75,7 @@ describe('landing create', () => {
   });
 
   it('an existing slug: exit 4', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     await cli(db, ['landing', 'create', 'x', '--type', 'blocklist', '--title', 'x']);
     const r = await cli(db, ['landing', 'create', 'x', '--type', 'blocklist', '--title', 'y']);
     expect(r.code).toBe(4);
@@ -81,7 +83,7 @@ describe('landing create', () => {
   });
 
   it('stdin not a terminal: missing options exit 2 at once, naming them all, no prompt', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     const prompter = scriptedPrompter([]);
     const r = await cli(db, ['landing', 'create', 'x'], { prompter });
     expect(r.code).toBe(2);
@@ -94,7 +96,7 @@ describe('landing create', () => {
   });
 
   it('on a terminal, missing options are asked for: type, title, channels as a checkbox list', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     const prompter = scriptedPrompter(['acquisition', 'Pick your channels', ['email', 'push']]);
     const r = await cli(db, ['landing', 'create', 'pick', '--lang', 'fr', '--json'], { tty: true, prompter });
     expect(r.code).toBe(0);
@@ -117,7 +119,7 @@ describe('landing create', () => {
 
 describe('drafts and versions', () => {
   it('edit changes the draft only; publish freezes versions 1, 2; an unchanged draft makes no new version', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     const out = tempDir();
     await cli(db, ['landing', 'create', 'news', '--type', 'acquisition', '--title', 'V1', '--channels', 'email']);
     const p1 = await runJson(db, ['landing', 'publish', 'news', '--out-dir', out, '--json']);
@@ -144,7 +146,7 @@ describe('drafts and versions', () => {
   });
 
   it('edit: --intro "" clears it; switching to blocklist drops the channels; --from replaces the definition', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     await cli(db, ['landing', 'create', 'p', '--type', 'acquisition', '--title', 'T', '--intro', 'hi', '--channels', 'email']);
     expect((await runJson(db, ['landing', 'edit', 'p', '--intro', '', '--json'])).draft.intro).toBeNull();
     expect((await runJson(db, ['landing', 'edit', 'p', '--type', 'blocklist', '--json'])).draft).toMatchObject({ type: 'blocklist', channels: [] });
@@ -156,7 +158,7 @@ describe('drafts and versions', () => {
   });
 
   it('show and list for people; unknown page exit 3', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     expect((await cli(db, ['store', 'init'])).code).toBe(0);
     expect((await cli(db, ['landing', 'list'])).stderr).toContain('No pages yet');
     await cli(db, ['landing', 'create', 'p', '--type', 'blocklist', '--title', 'Stop it']);
@@ -193,7 +195,7 @@ describe('publish and render', () => {
   });
 
   it('publish defaults to ./public and refuses an unknown page', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     const cwd = tempDir();
     await cli(db, ['landing', 'create', 'p', '--type', 'blocklist', '--title', 'T']);
     expect((await cli(db, ['landing', 'publish', 'p'], { cwd })).code).toBe(0);
@@ -295,4 +297,5 @@ describe('help', () => {
       expect(r.stdout.length).toBeGreaterThan(50);
     }
   });
+});
 });

@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli, runJson, tempDb } from './helpers/run-cli.js';
+import { BACKENDS, runCli, runJson, tempDir, tempStore } from './helpers/run-cli.js';
+import { holdWriteLock } from './helpers/raw-store.js';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'consent.js');
 
@@ -27,26 +28,21 @@ async function serve(db: string): Promise<{ child: ChildProcess; url: string; st
   return { child, url, stderr: () => stderr, stdout: () => stdout };
 }
 
+describe.each(BACKENDS)('on %s', (backend) => {
 describe('consent landing serve (the built binary)', () => {
   it('prints its URL, logs requests, and on SIGTERM finishes the request in flight and exits 0 within 5 s', async () => {
-    const db = tempDb();
+    const db = await tempStore(backend);
     const cli = async (...a: string[]) => expect((await runCli(['--db', db, ...a])).code).toBe(0);
     await cli('profile', 'add', '--email', 'ann@example.com');
     await cli('landing', 'create', 'stop', '--type', 'blocklist', '--title', 'Stop');
-    await cli('landing', 'publish', 'stop', '--out-dir', `${db}.public`);
+    await cli('landing', 'publish', 'stop', '--out-dir', tempDir());
     const { oneClickUrl } = await runJson(db, ['landing', 'link', 'stop', '--profile', 'ann@example.com', '--json']);
 
     const s = await serve(db);
     expect((await fetch(`${s.url}/stop`)).status).toBe(200);
 
     // Another process holds the write lock for a second: the one-click POST is in flight when SIGTERM comes.
-    const holder = spawn(
-      process.execPath,
-      ['-e', `const db = new (require('better-sqlite3'))(process.argv[1]); db.exec('BEGIN IMMEDIATE'); process.stdout.write('locked\\n'); setTimeout(() => { db.exec('COMMIT'); db.close(); }, 1000);`, db],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    const holderExit = exited(holder);
-    await new Promise<void>((resolve) => holder.stdout!.once('data', () => resolve()));
+    const { released: holderExit } = await holdWriteLock(db, 1000);
     const inFlight = fetch(`${s.url}${oneClickUrl}`, { method: 'POST', body: new URLSearchParams({ 'List-Unsubscribe': 'One-Click' }) });
     await new Promise((r) => setTimeout(r, 300));
     const exit = exited(s.child);
@@ -67,7 +63,7 @@ describe('consent landing serve (the built binary)', () => {
   });
 
   it("the closing line counts the consent changes committed (the ledger's events), not the submissions", async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     const cli = async (...a: string[]) => {
       const r = await runCli(['--db', db, ...a]);
       expect(r.code, r.stderr).toBe(0);
@@ -77,8 +73,8 @@ describe('consent landing serve (the built binary)', () => {
     await cli('service', 'create', 'news', '--label', 'News');
     await cli('landing', 'create', 'prefs', '--type', 'acquisition', '--title', 'Prefs', '--channels', 'email,sms,postal', '--services', 'news');
     await cli('landing', 'create', 'stop', '--type', 'blocklist', '--title', 'Stop');
-    await cli('landing', 'publish', 'prefs', '--out-dir', `${db}.public`);
-    await cli('landing', 'publish', 'stop', '--out-dir', `${db}.public`);
+    await cli('landing', 'publish', 'prefs', '--out-dir', join(tempDir(), 'public'));
+    await cli('landing', 'publish', 'stop', '--out-dir', join(tempDir(), 'public'));
     const stop = await runJson(db, ['landing', 'link', 'stop', '--profile', 'ann@example.com', '--json']);
     const prefs = await runJson(db, ['landing', 'link', 'prefs', '--profile', 'bob@example.com', '--json']);
     const bobToken = new URL(prefs.url, 'http://x').searchParams.get('t')!;
@@ -113,7 +109,7 @@ describe('consent landing serve (the built binary)', () => {
   });
 
   it('SIGINT with an idle keep-alive connection open still exits 0 at once', async () => {
-    const db = tempDb();
+    const db = await tempStore(backend);
     const s = await serve(db);
     expect((await fetch(`${s.url}/nope`)).status).toBe(404); // leaves a keep-alive socket in fetch's pool
     const exit = exited(s.child);
@@ -124,7 +120,7 @@ describe('consent landing serve (the built binary)', () => {
   });
 
   it('a port in use is a clear error with the conflict exit code; a bad port a usage error', async () => {
-    const db = tempDb();
+    const db = await tempStore(backend);
     const s = await serve(db);
     const port = new URL(s.url).port;
     const run = (args: string[]) =>
@@ -146,7 +142,7 @@ describe('consent landing serve (the built binary)', () => {
   });
 
   it('a CONSENT_SECRET too short stops it at startup (exit 2), not on every request', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     expect((await runCli(['--db', db, 'store', 'init'])).code).toBe(0);
     const c = spawn(process.execPath, [BIN, '--db', db, 'landing', 'serve', '--port', '0'], {
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -159,4 +155,5 @@ describe('consent landing serve (the built binary)', () => {
     expect(stderr).toContain('CONSENT_SECRET is too short');
     expect(stderr).not.toContain('tiny-secret-xyz'); // the secret itself never appears
   });
+});
 });

@@ -1,17 +1,20 @@
-import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { expectSecurityHeaders, form, serverFixture } from './helpers/landing-server.js';
 import { runCli } from './helpers/run-cli.js';
 import { openStore } from '../src/store/index.js';
 import { loadKeyring } from '../src/landing/operations.js';
 import { signToken } from '../src/landing/tokens.js';
+import { BACKENDS } from './helpers/run-cli.js';
+import { holdWriteLock } from './helpers/raw-store.js';
+
+describe.each(BACKENDS)('on %s', (backend) => {
 
 const post = (url: string, body: URLSearchParams | FormData | string, headers: Record<string, string> = {}) =>
   fetch(url, { method: 'POST', body, headers, redirect: 'manual' });
 
 describe('landing serve: pages', () => {
   it('GET /<slug> is the published page, byte for byte, with the security headers and no cookie', async () => {
-    const f = await serverFixture();
+    const f = await serverFixture({ backend });
     const r = await fetch(`${f.url}/prefs`);
     expect(r.status).toBe(200);
     expect(r.headers.get('content-type')).toBe('text/html; charset=utf-8');
@@ -23,7 +26,7 @@ describe('landing serve: pages', () => {
   });
 
   it("GET /<slug>?t= is the person's page, boxes from the profile now, and changes nothing", async () => {
-    const f = await serverFixture();
+    const f = await serverFixture({ backend });
     const { url, token } = await f.link('prefs', 'ann@example.com');
     const before = await f.eventCount();
     const page = await (await fetch(`${f.url}${url}`)).text();
@@ -39,14 +42,14 @@ describe('landing serve: pages', () => {
   });
 
   it('the CSP allows the form target of an absolute base URL', async () => {
-    const f = await serverFixture({ baseUrl: 'https://pages.example.com' });
+    const f = await serverFixture({ backend, baseUrl: 'https://pages.example.com' });
     const r = await fetch(`${f.url}/prefs`);
     expect(r.headers.get('content-security-policy')).toContain("form-action 'self' https://pages.example.com");
     expect(await r.text()).toContain('action="https://pages.example.com/prefs"');
   });
 
   it('404 for an unknown page, a draft never published, the root and odd paths; 405 for a wrong method', async () => {
-    const f = await serverFixture();
+    const f = await serverFixture({ backend });
     await f.cli('landing', 'create', 'draft-only', '--type', 'blocklist', '--title', 'D');
     for (const path of ['/nope', '/draft-only', '/', '/prefs/x/y', '/Prefs', '/..%2Fx']) {
       const r = await fetch(`${f.url}${path}`);
@@ -70,7 +73,7 @@ describe('landing serve: pages', () => {
 
 describe('landing serve: acquisition form with a token', () => {
   it("applies ticked and unticked boxes for the page's channels only, with source, actor and evidence; a repeat records nothing", async () => {
-    const f = await serverFixture();
+    const f = await serverFixture({ backend });
     const { token } = await f.link('prefs', 'ann@example.com');
     await f.cli('profile', 'optout', 'ann@example.com', '--channel', 'fax');
     const r = await post(`${f.url}/prefs`, form({ t: token, v: '1', 'channel-sms': 'on', 'channel-fax': 'on', 'channel-bogus': 'on', junk: 'x' }).toString(), {
@@ -98,7 +101,7 @@ describe('landing serve: acquisition form with a token', () => {
   });
 
   it('multipart forms work too', async () => {
-    const f = await serverFixture();
+    const f = await serverFixture({ backend });
     const { token } = await f.link('prefs', 'bob@example.com');
     const fd = new FormData();
     fd.set('t', token);
@@ -111,7 +114,7 @@ describe('landing serve: acquisition form with a token', () => {
   });
 
   it('applies the channels of the version the form came from, and names it', async () => {
-    const f = await serverFixture();
+    const f = await serverFixture({ backend });
     const { token } = await f.link('prefs', 'bob@example.com');
     await f.cli('landing', 'edit', 'prefs', '--channels', 'email');
     await f.cli('landing', 'publish', 'prefs', '--out-dir', `${f.dir}/public`);
@@ -135,7 +138,7 @@ describe('landing serve: acquisition form with a token', () => {
   });
 
   it('the `all` flag: shown ticked to a person who has it, cleared only when they untick it, never silently', async () => {
-    const f = await serverFixture();
+    const f = await serverFixture({ backend });
     const { url, token } = await f.link('prefs', 'ann@example.com');
     // A form rendered before `all` was set (no all box) is submitted after: `all` stays.
     await f.cli('profile', 'optout', 'ann@example.com', '--all');
@@ -166,7 +169,7 @@ describe('landing serve: acquisition form with a token', () => {
 
 describe('landing serve: forms without a token (the static page)', () => {
   it('a new email becomes a profile with the chosen channels', async () => {
-    const f = await serverFixture();
+    const f = await serverFixture({ backend });
     const r = await post(`${f.url}/prefs`, form({ email: ' New.Person@Example.com ', v: '1', 'channel-email': 'on' }));
     expect(r.status).toBe(200);
     const p = await f.profile('new.person@example.com');
@@ -175,7 +178,7 @@ describe('landing serve: forms without a token (the static page)', () => {
   });
 
   it('a known email may only add opt-outs, and the answer does not tell known from unknown', async () => {
-    const f = await serverFixture();
+    const f = await serverFixture({ backend });
     // ann is opted out of sms; ticking every box must not opt her back in.
     const known = await post(`${f.url}/prefs`, form({ email: 'ann@example.com', 'channel-email': 'on', 'channel-sms': 'on' }));
     const unknown = await post(`${f.url}/prefs`, form({ email: 'zed@example.com', 'channel-email': 'on', 'channel-sms': 'on' }));
@@ -188,7 +191,7 @@ describe('landing serve: forms without a token (the static page)', () => {
   });
 
   it('a bad email address is 400 and changes nothing', async () => {
-    const f = await serverFixture();
+    const f = await serverFixture({ backend });
     const before = await f.eventCount();
     for (const email of ['', 'not-an-email', 'a@b']) {
       const r = await post(`${f.url}/prefs`, form({ email, 'channel-email': 'on' }));
@@ -201,7 +204,7 @@ describe('landing serve: forms without a token (the static page)', () => {
   });
 
   it('blocklist page: a known email is opted out of all; same answer for an unknown one, which creates nothing', async () => {
-    const f = await serverFixture();
+    const f = await serverFixture({ backend });
     const known = await post(`${f.url}/stop`, form({ email: 'bob@example.com' }));
     const unknown = await post(`${f.url}/stop`, form({ email: 'nobody@example.com' }));
     expect(known.status).toBe(200);
@@ -216,7 +219,7 @@ describe('landing serve: forms without a token (the static page)', () => {
 
 describe('landing serve: blocklist links and one-click', () => {
   it('the personal blocklist page auto-submits by a hashed script; its GET changes nothing, its POST sets all', async () => {
-    const f = await serverFixture();
+    const f = await serverFixture({ backend });
     const { url, token } = await f.link('stop', 'ann@example.com');
     const before = await f.eventCount();
     const r = await fetch(`${f.url}${url}`);
@@ -230,7 +233,7 @@ describe('landing serve: blocklist links and one-click', () => {
   });
 
   it('RFC 8058: POST List-Unsubscribe=One-Click answers 200 (no redirect), sets all with source one-click; repeats record nothing', async () => {
-    const f = await serverFixture();
+    const f = await serverFixture({ backend });
     const { oneClickUrl } = await f.link('stop', 'ann@example.com');
     expect(oneClickUrl).toMatch(/^\/stop\/one-click\?t=[\w-]{66}$/);
     const r = await post(`${f.url}${oneClickUrl}`, form({ 'List-Unsubscribe': 'One-Click' }));
@@ -247,7 +250,7 @@ describe('landing serve: blocklist links and one-click', () => {
   });
 
   it('one-click accepts multipart; a body without the field is 400; an acquisition page has no one-click', async () => {
-    const f = await serverFixture();
+    const f = await serverFixture({ backend });
     const { oneClickUrl, token } = await f.link('stop', 'bob@example.com');
     const before = await f.eventCount();
     for (const body of [form({}), form({ 'List-Unsubscribe': 'Yes' }), form({ other: 'One-Click' })]) {
@@ -267,7 +270,7 @@ describe('landing serve: blocklist links and one-click', () => {
 
 describe('landing serve: bad requests change nothing', () => {
   it('tampered, truncated, empty, expired, retired and other-page tokens get a 4xx page, on GET, POST and one-click', async () => {
-    const f = await serverFixture();
+    const f = await serverFixture({ backend });
     const good = (await f.link('stop', 'ann@example.com')).token;
     const flip = (t: string, i: number) => t.slice(0, i) + (t[i] === 'A' ? 'B' : 'A') + t.slice(i + 1);
     const expired = (await f.link('stop', 'ann@example.com', '--expires-in', '30d')).token; // signed at 2026-01-02, the server is in June
@@ -311,7 +314,7 @@ describe('landing serve: bad requests change nothing', () => {
   });
 
   it("a well-signed link for a profile that does not exist is 410, also among good links asked for at once", async () => {
-    const f = await serverFixture();
+    const f = await serverFixture({ backend });
     const store = await openStore(f.db);
     let ghost: string;
     try {
@@ -329,7 +332,7 @@ describe('landing serve: bad requests change nothing', () => {
   });
 
   it('413 over 64 KiB (urlencoded or multipart), 415 for other content types; nothing changed', async () => {
-    const f = await serverFixture();
+    const f = await serverFixture({ backend });
     const { token } = await f.link('prefs', 'ann@example.com');
     const before = await f.eventCount();
     const big = form({ t: token, 'channel-sms': 'on', pad: 'x'.repeat(65 * 1024) });
@@ -363,20 +366,20 @@ describe('landing serve: behind a reverse proxy', () => {
   };
 
   it('with --trust-proxy the client hash follows X-Forwarded-For; without it the header is ignored', async () => {
-    const behind = await serverFixture({ trustProxy: '127.0.0.1' });
+    const behind = await serverFixture({ backend, trustProxy: '127.0.0.1' });
     const a = await clientOf(behind, 'ann@example.com', '203.0.113.9');
     const b = await clientOf(behind, 'bob@example.com', '198.51.100.7');
     expect(a).toMatch(/^[0-9a-f]{32}$/);
     expect(a).not.toBe(b);
-    const hops = await serverFixture({ trustProxy: 1 });
+    const hops = await serverFixture({ backend, trustProxy: 1 });
     expect(await clientOf(hops, 'ann@example.com', '203.0.113.9')).not.toBe(await clientOf(hops, 'bob@example.com', '198.51.100.7'));
-    const direct = await serverFixture();
+    const direct = await serverFixture({ backend });
     // Anyone can send the header: without --trust-proxy both are the connection's own address.
     expect(await clientOf(direct, 'ann@example.com', '203.0.113.9')).toBe(await clientOf(direct, 'bob@example.com', '198.51.100.7'));
   });
 
   it('a --trust-proxy that is neither hops nor addresses is a usage error', async () => {
-    const db = (await serverFixture()).db;
+    const db = (await serverFixture({ backend })).db;
     for (const bad of ['nonsense', '10.0.0.0/8,evil.example.com', '1.2.3', '1,2', '10.0.0.0/33']) {
       const r = await runCli(['--db', db, 'landing', 'serve', '--port', '0', '--trust-proxy', bad]);
       expect(r.code, bad).toBe(2);
@@ -387,7 +390,7 @@ describe('landing serve: behind a reverse proxy', () => {
 
 describe('landing serve: concurrency, locks, logs', () => {
   it("personal pages asked for at once each show their own person, and bad links among them still get their 4xx", async () => {
-    const f = await serverFixture();
+    const f = await serverFixture({ backend });
     const people = Array.from({ length: 12 }, (_, i) => ({ email: `c${i}@example.com`, name: `Carl${i}`, sms: i % 3 === 0, postal: i % 2 === 0 }));
     for (const p of people) {
       await f.cli('profile', 'add', '--email', p.email, '--first-name', p.name);
@@ -428,7 +431,7 @@ describe('landing serve: concurrency, locks, logs', () => {
   });
 
   it('fifty identical submissions at once record one change; fifty one-clicks for different people are group-committed', async () => {
-    const f = await serverFixture();
+    const f = await serverFixture({ backend });
     const { token } = await f.link('prefs', 'bob@example.com');
     const before = await f.eventCount();
     const answers = await Promise.all(Array.from({ length: 50 }, () => post(`${f.url}/prefs`, form({ t: token, v: '1', 'channel-email': 'on', 'channel-sms': 'on' }))));
@@ -449,39 +452,22 @@ describe('landing serve: concurrency, locks, logs', () => {
   });
 
   it('a submission while another process holds the write lock waits for it and succeeds', async () => {
-    const f = await serverFixture();
+    const f = await serverFixture({ backend });
     const { oneClickUrl } = await f.link('stop', 'ann@example.com');
-    const holder = spawn(
-      process.execPath,
-      [
-        '-e',
-        `const db = new (require('better-sqlite3'))(process.argv[1]);
-         db.exec('BEGIN IMMEDIATE'); process.stdout.write('locked\\n');
-         setTimeout(() => { db.exec('COMMIT'); db.close(); }, 1000);`,
-        f.db,
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
+    const holder = await holdWriteLock(f.db, 1000);
     const t0 = Date.now();
     const r = await post(`${f.url}${oneClickUrl}`, form({ 'List-Unsubscribe': 'One-Click' }));
     const waited = Date.now() - t0;
     expect(r.status).toBe(200);
     expect(waited).toBeGreaterThan(500);
-    await new Promise((resolve) => holder.on('close', resolve));
+    await holder.released;
     expect((await f.profile('ann@example.com')).optOut.all).toBe(true);
   });
 
   it('a lock held past the busy timeout is a 503 with Retry-After that changes nothing; the retry succeeds', async () => {
-    const f = await serverFixture({ busyTimeoutMs: 200 });
+    const f = await serverFixture({ backend, busyTimeoutMs: 200 });
     const { oneClickUrl } = await f.link('stop', 'ann@example.com');
-    const holder = spawn(
-      process.execPath,
-      ['-e', `const db = new (require('better-sqlite3'))(process.argv[1]); db.exec('BEGIN IMMEDIATE'); process.stdout.write('locked\\n'); setTimeout(() => { db.exec('COMMIT'); db.close(); }, 1500);`, f.db],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    const released = new Promise((resolve) => holder.on('close', resolve));
-    await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
+    const { released } = await holdWriteLock(f.db, 1500);
     const r = await post(`${f.url}${oneClickUrl}`, form({ 'List-Unsubscribe': 'One-Click' }));
     expect(r.status).toBe(503);
     expect(r.headers.get('retry-after')).toBe('5');
@@ -493,7 +479,7 @@ describe('landing serve: concurrency, locks, logs', () => {
   });
 
   it('one log line per request: method, path without the query, status, ms; never a token or an email', async () => {
-    const f = await serverFixture();
+    const f = await serverFixture({ backend });
     const { url, token, oneClickUrl } = await f.link('stop', 'ann@example.com');
     await fetch(`${f.url}${url}`);
     await post(`${f.url}/stop`, form({ t: token }));
@@ -510,4 +496,5 @@ describe('landing serve: concurrency, locks, logs', () => {
     expect(all).not.toContain('@');
     expect(all).not.toContain('?');
   });
+});
 });

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { expectSecurityHeaders, form, serverFixture, type Fixture } from './helpers/landing-server.js';
 import { runCli, runJson } from './helpers/run-cli.js';
+import { BACKENDS } from './helpers/run-cli.js';
+import { holdWriteLock } from './helpers/raw-store.js';
+
+describe.each(BACKENDS)('on %s', (backend) => {
 
 const post = (url: string, body: URLSearchParams | FormData | string, headers: Record<string, string> = {}) =>
   fetch(url, { method: 'POST', body, headers, redirect: 'manual' });
@@ -14,7 +18,7 @@ type Event = { channel: string; service: string | null; action: string; source: 
  * page `club` with channels email, sms and both services.
  */
 async function servicesFixture(): Promise<Fixture & { subs(ref: string): Promise<Record<string, string>>; events(ref: string): Promise<Event[]> }> {
-  const f = await serverFixture();
+  const f = await serverFixture({ backend });
   await f.cli('service', 'create', 'news', '--label', 'Weekly news', '--description', 'Every Friday', '--double-opt-in');
   await f.cli('service', 'create', 'offers', '--label', 'Offers');
   await f.cli('landing', 'create', 'club', '--type', 'acquisition', '--title', 'Club', '--channels', 'email,sms', '--services', 'news,offers');
@@ -271,4 +275,5 @@ describe('a channel opt-out overrides a subscription', () => {
     expect(await emails()).toEqual(['bob@example.com']);
     expect(await runJson(f.db, ['service', 'show', 'offers', '--json'])).toMatchObject({ subscribers: 2, receiving: 1 });
   });
+});
 });

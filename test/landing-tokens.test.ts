@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { openStore } from '../src/store/index.js';
 import { checkToken, loadKeyring } from '../src/landing/operations.js';
 import { Keyring, parseExpiresIn, signToken, tokenVerifier, verifyToken } from '../src/landing/tokens.js';
-import { FIXED_NOW, runCli, runJson, tempDb } from './helpers/run-cli.js';
+import { BACKENDS, FIXED_NOW, runCli, runJson, tempDir, tempStore } from './helpers/run-cli.js';
 
 const key = (id: number, fill: number, retired = false) => ({ id, secret: Buffer.alloc(32, fill), retired });
 const NOW = 1_800_000_000;
@@ -78,14 +78,16 @@ describe('tokens (pure)', () => {
   });
 });
 
+describe.each(BACKENDS)('on %s', (backend) => {
 async function setup() {
-  const db = tempDb();
+  const db = await tempStore(backend);
+  const out = tempDir();
   await runJson(db, ['profile', 'add', '--email', 'ann@example.com', '--json']);
   await runJson(db, ['profile', 'add', '--email', 'bob@example.com', '--json']);
   for (const [slug, type] of [['news', 'acquisition'], ['stop', 'blocklist']]) {
     const r = await runCli(['--db', db, 'landing', 'create', slug!, '--type', type!, '--title', slug!, ...(type === 'acquisition' ? ['--channels', 'email'] : [])]);
     expect(r.code).toBe(0);
-    expect((await runCli(['--db', db, 'landing', 'publish', slug!, '--out-dir', `${db}.public`])).code).toBe(0);
+    expect((await runCli(['--db', db, 'landing', 'publish', slug!, '--out-dir', out])).code).toBe(0);
   }
   return db;
 }
@@ -179,4 +181,5 @@ describe('signed links through the store and keys commands', () => {
     const t = tokenOf((await runJson(a, ['landing', 'link', 'news', '--profile', '1', '--json'])).url);
     expect((await check(b, t, 'news')).ok).toBe(false);
   });
+});
 });

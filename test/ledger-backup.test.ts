@@ -2,11 +2,14 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { rawSql, tamper } from './helpers/raw-store.js';
 import { describe, expect, it } from 'vitest';
-import { runCli, runJson, tempDb, tempDir } from './helpers/run-cli.js';
+import { runCli, runJson, tempDb, tempDir, BACKENDS, tempStore } from './helpers/run-cli.js';
+
+describe.each(BACKENDS)('on %s', (backend) => {
 
 async function storeWithHistory() {
-  const db = tempDb();
+  const db = (await tempStore(backend));
   await runJson(db, ['profile', 'add', '--email', 'a@x.io', '--json']);
   await runJson(db, ['profile', 'add', '--email', 'b@x.io', '--json']);
   await runCli(['--db', db, 'profile', 'optout', '1', '--channel', 'email,sms']);
@@ -15,15 +18,6 @@ async function storeWithHistory() {
   return db;
 }
 
-/** Writes to the store behind the tool's back, as someone with the sqlite3 shell could. */
-function tamper(db: string, sql: string) {
-  const raw = new Database(db);
-  raw.exec(`
-    DROP TRIGGER ledger_events_append_only_u; DROP TRIGGER ledger_events_append_only_d;
-    DROP TRIGGER ledger_blocks_append_only_u; DROP TRIGGER ledger_blocks_append_only_d;
-    ${sql}`);
-  raw.close();
-}
 
 describe('ledger verify', () => {
   it('passes on an intact chain and reports its size and head', async () => {
@@ -37,15 +31,14 @@ describe('ledger verify', () => {
 
   it('the tool itself refuses to edit or delete ledger rows', async () => {
     const db = await storeWithHistory();
-    const raw = new Database(db);
-    expect(() => raw.prepare("UPDATE ledger_events SET actor = 'x' WHERE id = 1").run()).toThrow(/append-only/);
-    expect(() => raw.prepare('DELETE FROM ledger_events WHERE id = 1').run()).toThrow(/append-only/);
-    raw.close();
+    await expect(rawSql(db, "UPDATE ledger_events SET actor = 'x' WHERE id = 1")).rejects.toThrow(/append-only/);
+    await expect(rawSql(db, 'DELETE FROM ledger_events WHERE id = 1')).rejects.toThrow(/append-only/);
+    await expect(rawSql(db, "UPDATE ledger_blocks SET hash = 'x' WHERE id = 1")).rejects.toThrow(/append-only/);
   });
 
   it('names the first edited event', async () => {
     const db = await storeWithHistory();
-    tamper(db, "UPDATE ledger_events SET action = 'optin' WHERE id = 3");
+    await tamper(db, "UPDATE ledger_events SET action = 'optin' WHERE id = 3");
     const r = await runCli(['--db', db, 'ledger', 'verify', '--json']);
     expect(r.code).toBe(6);
     expect(r.stdout).toBe('');
@@ -54,19 +47,19 @@ describe('ledger verify', () => {
 
   it('catches a deleted event, a forged event and a rewritten block', async () => {
     let db = await storeWithHistory();
-    tamper(db, 'DELETE FROM ledger_events WHERE id = 4');
+    await tamper(db, 'DELETE FROM ledger_events WHERE id = 4');
     let r = await runCli(['--db', db, 'ledger', 'verify']);
     expect(r.code).toBe(6);
     expect(r.stderr).toMatch(/event 4 is missing/);
 
     db = await storeWithHistory();
-    tamper(db, "INSERT INTO ledger_events (profile_id, channel, action, source, actor, occurred_at) VALUES (1, 'email', 'optin', 'operator', 'x', 'now')");
+    await tamper(db, "INSERT INTO ledger_events (id, profile_id, channel, action, source, actor, occurred_at) VALUES (5, 1, 'email', 'optin', 'operator', 'x', 'now')");
     r = await runCli(['--db', db, 'ledger', 'verify']);
     expect(r.code).toBe(6);
     expect(r.stderr).toMatch(/event 5 was added outside the tool/);
 
     db = await storeWithHistory();
-    tamper(db, "UPDATE ledger_blocks SET hash = 'f' || substr(hash, 2) WHERE id = 2");
+    await tamper(db, "UPDATE ledger_blocks SET hash = 'f' || substr(hash, 2) WHERE id = 2");
     r = await runCli(['--db', db, 'ledger', 'verify']);
     expect(r.code).toBe(6);
     expect(r.stderr).toMatch(/block 2 no longer matches its hash|does not follow/);
@@ -143,4 +136,5 @@ for (;;) {
       expect((await runCli(['--db', out, 'ledger', 'verify'])).code).toBe(0);
     }
   });
+});
 });

@@ -6,15 +6,17 @@ import { openStore } from '../src/store/index.js';
 import { canonicalEvent } from '../src/consent/ledger.js';
 import { CANONICAL_SQL, verifyState, verifyStateSql } from '../src/store/sqlite/verify.js';
 import { form, serverFixture } from './helpers/landing-server.js';
-import { runCli, runJson, tempDb, tempDir } from './helpers/run-cli.js';
+import { rawSql, tamper } from './helpers/raw-store.js';
+import { BACKENDS, runCli, runJson, tempDb, tempDir, tempStore } from './helpers/run-cli.js';
 
+describe.each(BACKENDS)('on %s', (backend) => {
 /**
  * Profiles 1 (a: email opted out, then sms out and back in), 2 (b: blocklisted),
  * 3 (c: no event at all), 4 (d: pending for news, subscribed to offers),
  * 5 (e: unsubscribed from offers).
  */
 async function storeWithState() {
-  const db = tempDb();
+  const db = await tempStore(backend);
   const cli = async (...argv: string[]) => {
     const r = await runCli(['--db', db, ...argv]);
     if (r.code !== 0) throw new Error(`consent ${argv.join(' ')} exited ${r.code}: ${r.stderr}`);
@@ -32,23 +34,24 @@ async function storeWithState() {
   return db;
 }
 
-/** Writes to the store behind the tool's back, as someone with the sqlite3 shell could. */
-function tamper(db: string, sql: string) {
-  const raw = new Database(db);
-  raw.pragma('foreign_keys = OFF');
-  raw.exec(sql);
-  raw.close();
-}
+const lastEventOf = async (db: string, profileId: number, channel: string) =>
+  Number((await rawSql(db, 'SELECT max(id) AS id FROM ledger_events WHERE profile_id = ? AND channel = ? AND service IS NULL', [profileId, channel]))[0].id);
 
-const lastEventOf = (db: string, profileId: number, channel: string) => {
-  const raw = new Database(db, { readonly: true });
-  const id = raw.prepare('SELECT max(id) FROM ledger_events WHERE profile_id = ? AND channel = ? AND service IS NULL').pluck().get(profileId, channel);
-  raw.close();
-  return id as number;
-};
-
-/** Both of the SQLite store's state checks (the fast one and the set-based reference) on the file. */
-function bothChecks(db: string) {
+/**
+ * The store's state checks on the store: on SQLite both (the fast one and the
+ * set-based reference), on PostgreSQL its one set-based check, twice the same.
+ */
+async function bothChecks(db: string) {
+  if (backend === 'postgres') {
+    const store = await openStore(db);
+    try {
+      const v = await store.verifyLedger();
+      const d = !v.ok && 'disagreement' in v ? v.disagreement : null;
+      return { fast: d, sql: d };
+    } finally {
+      await store.close();
+    }
+  }
   const raw = new Database(db, { readonly: true });
   try {
     return { fast: verifyState(raw), sql: verifyStateSql(raw) };
@@ -64,13 +67,13 @@ describe('ledger verify: the state agrees with the ledger', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Ledger intact: 8 events in 7 blocks, and every profile's state agrees with it\. Head hash: [0-9a-f]{64}\n$/);
     expect(r.stderr).toBe('');
-    expect(bothChecks(db)).toEqual({ fast: null, sql: null });
+    expect(await bothChecks(db)).toEqual({ fast: null, sql: null });
   });
 
   it('a blocklisted person made reachable by a direct UPDATE: exit 6 naming the profile, the flag and the event', async () => {
     const db = await storeWithState();
-    tamper(db, 'UPDATE profiles SET optout_all = 0 WHERE id = 2');
-    const event = lastEventOf(db, 2, 'all');
+    await tamper(db, 'UPDATE profiles SET optout_all = 0 WHERE id = 2');
+    const event = await lastEventOf(db, 2, 'all');
     const r = await runCli(['--db', db, 'ledger', 'verify']);
     expect(r.code).toBe(6);
     expect(r.stdout).toBe('');
@@ -81,39 +84,39 @@ describe('ledger verify: the state agrees with the ledger', () => {
 
   it('a flag set without an event, even on a profile with no event at all', async () => {
     let db = await storeWithState();
-    tamper(db, 'UPDATE profiles SET optout_fax = 1 WHERE id = 3');
+    await tamper(db, 'UPDATE profiles SET optout_fax = 1 WHERE id = 3');
     let r = await runCli(['--db', db, 'ledger', 'verify']);
     expect(r.code).toBe(6);
     expect(r.stderr).toContain('profile 3: optout_fax is 1 but the ledger has no event for it (so optin)');
 
     db = await storeWithState();
-    tamper(db, 'UPDATE profiles SET optout_sms = 1 WHERE id = 1'); // opted back in by its last event
+    await tamper(db, 'UPDATE profiles SET optout_sms = 1 WHERE id = 1'); // opted back in by its last event
     r = await runCli(['--db', db, 'ledger', 'verify']);
     expect(r.code).toBe(6);
-    expect(r.stderr).toContain(`profile 1: optout_sms is 1 but the ledger says optin (event ${lastEventOf(db, 1, 'sms')})`);
+    expect(r.stderr).toContain(`profile 1: optout_sms is 1 but the ledger says optin (event ${await lastEventOf(db, 1, 'sms')})`);
   });
 
   it('a subscription status changed, added or removed behind the tool', async () => {
     let db = await storeWithState();
-    tamper(db, "UPDATE subscriptions SET status = 'subscribed' WHERE profile_id = 4 AND service_id = (SELECT id FROM services WHERE name = 'news')");
+    await tamper(db, "UPDATE subscriptions SET status = 'subscribed' WHERE profile_id = 4 AND service_id = (SELECT id FROM services WHERE name = 'news')");
     let r = await runCli(['--db', db, 'ledger', 'verify']);
     expect(r.code).toBe(6);
     expect(r.stderr).toMatch(/profile 4: the subscription to news is subscribed but the ledger says pending \(event \d+\)/);
 
     db = await storeWithState();
-    tamper(db, "UPDATE subscriptions SET status = 'subscribed' WHERE profile_id = 5");
+    await tamper(db, "UPDATE subscriptions SET status = 'subscribed' WHERE profile_id = 5");
     r = await runCli(['--db', db, 'ledger', 'verify']);
     expect(r.code).toBe(6);
     expect(r.stderr).toMatch(/profile 5: the subscription to offers is subscribed but the ledger says unsubscribed \(event \d+\)/);
 
     db = await storeWithState();
-    tamper(db, "INSERT INTO subscriptions (profile_id, service_id, status, since) SELECT 3, id, 'subscribed', 'now' FROM services WHERE name = 'offers'");
+    await tamper(db, "INSERT INTO subscriptions (profile_id, service_id, status, since) SELECT 3, id, 'subscribed', 'now' FROM services WHERE name = 'offers'");
     r = await runCli(['--db', db, 'ledger', 'verify']);
     expect(r.code).toBe(6);
     expect(r.stderr).toContain('profile 3: the subscription to offers is subscribed but the ledger has no event for it');
 
     db = await storeWithState();
-    tamper(db, 'DELETE FROM subscriptions WHERE profile_id = 5');
+    await tamper(db, 'DELETE FROM subscriptions WHERE profile_id = 5');
     r = await runCli(['--db', db, 'ledger', 'verify']);
     expect(r.code).toBe(6);
     expect(r.stderr).toMatch(/profile 5: the subscription to offers is absent but the ledger says unsubscribed \(event \d+\)/);
@@ -121,10 +124,10 @@ describe('ledger verify: the state agrees with the ledger', () => {
 
   it('a deleted profile row', async () => {
     const db = await storeWithState();
-    tamper(db, 'DELETE FROM profiles WHERE id = 1');
+    await tamper(db, 'DELETE FROM profiles WHERE id = 1');
     const r = await runCli(['--db', db, 'ledger', 'verify']);
     expect(r.code).toBe(6);
-    expect(r.stderr).toContain(`profile 1: the profile row is missing but the ledger has events for it (the last is event ${lastEventOf(db, 1, 'sms')})`);
+    expect(r.stderr).toContain(`profile 1: the profile row is missing but the ledger has events for it (the last is event ${await lastEventOf(db, 1, 'sms')})`);
   });
 
   it('names the lowest profile id when several disagree, and both checks agree on every case', async () => {
@@ -138,8 +141,8 @@ describe('ledger verify: the state agrees with the ledger', () => {
     const lowest = [2, 4, 1, 77, null];
     for (const [i, sql] of cases.entries()) {
       const db = await storeWithState();
-      tamper(db, sql);
-      const { fast, sql: reference } = bothChecks(db);
+      await tamper(db, sql);
+      const { fast, sql: reference } = await bothChecks(db);
       expect(fast?.profileId ?? null, sql).toBe(lowest[i]);
       expect(fast, sql).toEqual(reference);
       const r = await runCli(['--db', db, 'ledger', 'verify']);
@@ -149,7 +152,7 @@ describe('ledger verify: the state agrees with the ledger', () => {
 
   it('the store result carries the disagreement as data (the shape of --json errors\' details)', async () => {
     const db = await storeWithState();
-    tamper(db, 'UPDATE profiles SET optout_all = 0 WHERE id = 2');
+    await tamper(db, 'UPDATE profiles SET optout_all = 0 WHERE id = 2');
     const store = await openStore(db);
     try {
       const v = await store.verifyLedger();
@@ -159,7 +162,7 @@ describe('ledger verify: the state agrees with the ledger', () => {
         blocks: 7,
         events: 8,
         head: expect.stringMatching(/^[0-9a-f]{64}$/),
-        problem: `profile 2: optout_all is 0 but the ledger says optout (event ${lastEventOf(db, 2, 'all')})`,
+        problem: `profile 2: optout_all is 0 but the ledger says optout (event ${await lastEventOf(db, 2, 'all')})`,
         disagreement: {
           profileId: 2,
           kind: 'flag',
@@ -167,8 +170,8 @@ describe('ledger verify: the state agrees with the ledger', () => {
           service: null,
           stored: 'optin',
           ledger: 'optout',
-          eventId: lastEventOf(db, 2, 'all'),
-          detail: `profile 2: optout_all is 0 but the ledger says optout (event ${lastEventOf(db, 2, 'all')})`,
+          eventId: await lastEventOf(db, 2, 'all'),
+          detail: `profile 2: optout_all is 0 but the ledger says optout (event ${await lastEventOf(db, 2, 'all')})`,
         },
       });
     } finally {
@@ -178,7 +181,7 @@ describe('ledger verify: the state agrees with the ledger', () => {
 
   it('a broken chain is reported as before, without a state check', async () => {
     const db = await storeWithState();
-    tamper(db, `DROP TRIGGER ledger_events_append_only_u; UPDATE ledger_events SET action = 'optin' WHERE id = 1;
+    await tamper(db, `UPDATE ledger_events SET action = 'optin' WHERE id = 1;
       UPDATE profiles SET optout_all = 0 WHERE id = 2`);
     const r = await runCli(['--db', db, 'ledger', 'verify']);
     expect(r.code).toBe(6);
@@ -211,7 +214,7 @@ describe('ledger verify: progress', () => {
 describe('backup checks the state too', () => {
   it('a backup of a tampered store exits 6 and leaves no file', async () => {
     const db = await storeWithState();
-    tamper(db, 'UPDATE profiles SET optout_all = 0 WHERE id = 2');
+    await tamper(db, 'UPDATE profiles SET optout_all = 0 WHERE id = 2');
     const dir = tempDir();
     const out = join(dir, 'copy.db');
     const r = await runCli(['--db', db, 'backup', out]);
@@ -234,7 +237,7 @@ describe('backup checks the state too', () => {
 
 describe('every write path of the tool leaves a state its ledger vouches for', () => {
   it('add, optout/optin, blocklist-all, imports (new, re-import with --allow-optin, subscriptions), subscribe/confirm/unsubscribe, page submissions', async () => {
-    const f = await serverFixture();
+    const f = await serverFixture({ backend });
     await f.cli('service', 'create', 'news', '--label', 'News', '--double-opt-in');
     await f.cli('service', 'create', 'offers', '--label', 'Offers');
     await f.cli('landing', 'create', 'club', '--type', 'acquisition', '--title', 'Club', '--channels', 'email,sms', '--services', 'news,offers');
@@ -265,15 +268,15 @@ describe('every write path of the tool leaves a state its ledger vouches for', (
 
     const v = await runJson(f.db, ['ledger', 'verify', '--json']);
     expect(v).toMatchObject({ ok: true });
-    expect(bothChecks(f.db)).toEqual({ fast: null, sql: null });
+    expect(await bothChecks(f.db)).toEqual({ fast: null, sql: null });
     // And the store saw real variety: flags set and cleared, all three statuses.
-    const raw = new Database(f.db, { readonly: true });
-    const statuses = raw.prepare('SELECT DISTINCT status FROM subscriptions ORDER BY 1').pluck().all();
-    const actions = raw.prepare('SELECT DISTINCT action FROM ledger_events ORDER BY 1').pluck().all();
-    raw.close();
+    const statuses = (await rawSql(f.db, 'SELECT DISTINCT status FROM subscriptions ORDER BY 1')).map((r) => r.status);
+    const actions = (await rawSql(f.db, 'SELECT DISTINCT action FROM ledger_events ORDER BY 1')).map((r) => r.action);
     expect(statuses).toEqual(['pending', 'subscribed', 'unsubscribed']);
     expect(actions).toEqual(['confirm', 'optin', 'optout', 'request', 'subscribe', 'unsubscribe']);
   });
+});
+
 });
 
 describe('the chain check reads texts built by SQLite: they must be canonicalEvent\'s, byte for byte', () => {
@@ -300,17 +303,18 @@ describe('the chain check reads texts built by SQLite: they must be canonicalEve
     } finally {
       await store.close();
     }
-    tamper(db, `DROP TRIGGER ledger_events_append_only_u; UPDATE ledger_events SET reason = reason || ' ' WHERE id = 3`);
+    await tamper(db, `UPDATE ledger_events SET reason = reason || ' ' WHERE id = 3`);
     const r = await runCli(['--db', db, 'ledger', 'verify']);
     expect(r.code).toBe(6);
     expect(r.stderr).toMatch(/broken at event 3: event 3 was edited/);
   });
 });
 
+describe.each(BACKENDS)('on %s', (backend) => {
 describe('a big block (an import) is read in pages of SQL-built text', () => {
   it('30,000 opt-outs in one block verify; one of them edited is found, and so is a flag changed among them', async () => {
     const dir = tempDir();
-    const db = join(dir, 'consent.db');
+    const db = backend === 'postgres' ? await tempStore(backend) : join(dir, 'consent.db');
     const csv = join(dir, 'big.csv');
     let text = 'email,optout_email,optout_sms\n';
     for (let i = 0; i < 20_000; i++) text += `p${i}@x.io,1,${i % 2}\n`;
@@ -320,14 +324,15 @@ describe('a big block (an import) is read in pages of SQL-built text', () => {
     const ok = await runJson(db, ['ledger', 'verify', '--json']);
     expect(ok).toMatchObject({ ok: true, blocks: 1, events: 30_000 });
 
-    tamper(db, 'UPDATE profiles SET optout_sms = 0 WHERE id = 12346');
+    await tamper(db, 'UPDATE profiles SET optout_sms = 0 WHERE id = 12346');
     let r = await runCli(['--db', db, 'ledger', 'verify']);
     expect(r.code).toBe(6);
     expect(r.stderr).toMatch(/profile 12346: optout_sms is 0 but the ledger says optout \(event \d+\)/);
 
-    tamper(db, "DROP TRIGGER ledger_events_append_only_u; UPDATE ledger_events SET actor = 'someone else' WHERE id = 25000");
+    await tamper(db, "UPDATE ledger_events SET actor = 'someone else' WHERE id = 25000");
     r = await runCli(['--db', db, 'ledger', 'verify']);
     expect(r.code).toBe(6);
     expect(r.stderr).toMatch(/broken at event 1: an event among 1–30000 was edited after it was recorded \(block 1 no longer matches its hash\)/);
   });
+});
 });

@@ -1,10 +1,13 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
-import { runJson, tempDb, tempDir } from './helpers/run-cli.js';
+import type { ConsentStore } from '../src/consent/store.js';
+import { openStore } from '../src/store/index.js';
+import { runJson, tempDb, tempDir, BACKENDS, tempStore } from './helpers/run-cli.js';
 
-async function collect(store: SqliteStore, filter: Parameters<SqliteStore['bulk']['listContacts']>[0]) {
+describe.each(BACKENDS)('on %s', (backend) => {
+
+async function collect(store: ConsentStore, filter: Parameters<ConsentStore['bulk']['listContacts']>[0]) {
   const pages: (readonly (readonly [number, string])[])[] = [];
   for await (const page of store.bulk.listContacts(filter)) pages.push(page);
   return pages;
@@ -12,7 +15,7 @@ async function collect(store: SqliteStore, filter: Parameters<SqliteStore['bulk'
 
 describe('bulk.listContacts', () => {
   it('lists [id, email] in id order, in pages, filtered exactly like listProfiles', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     const n = 12_345;
     let csv = 'email,optout_email,optout_all,subscribe_news\n';
     for (let i = 0; i < n; i++) csv += `p${String(i).padStart(5, '0')}@x.io,${i % 3 === 0 ? 1 : 0},${i % 7 === 0 ? 1 : 0},${i % 2}\n`;
@@ -20,7 +23,7 @@ describe('bulk.listContacts', () => {
     writeFileSync(f, csv);
     await runJson(db, ['service', 'create', 'news', '--label', 'News', '--json']);
     await runJson(db, ['profile', 'import', f, '--json']);
-    const store = SqliteStore.open(db);
+    const store = await openStore(db);
     try {
       for (const filter of [{}, { reachable: 'email' as const }, { optedOut: 'all' as const }, { optedOut: 'email' as const }, { unreachable: 'email' as const }, { subscribed: 'news' }, { reachable: 'sms' as const, limit: 5001 }]) {
         const pages = await collect(store, filter);
@@ -36,4 +39,5 @@ describe('bulk.listContacts', () => {
       await store.close();
     }
   });
+});
 });

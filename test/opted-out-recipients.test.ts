@@ -4,7 +4,9 @@
  * (subscribe, optin) say so plainly.
  */
 import { describe, expect, it } from 'vitest';
-import { runCli, runJson, tempDb } from './helpers/run-cli.js';
+import { runCli, runJson, tempDb, BACKENDS, tempStore } from './helpers/run-cli.js';
+
+describe.each(BACKENDS)('on %s', (backend) => {
 
 async function people(db: string, emails: string[]) {
   for (const email of emails) await runJson(db, ['profile', 'add', '--email', email, '--json']);
@@ -12,7 +14,7 @@ async function people(db: string, emails: string[]) {
 
 describe('service confirmations leaves out those who may not be contacted', () => {
   it('leaves out pending subscribers opted out of all or of the service channel, and counts them on stderr', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     await people(db, ['ok@x.io', 'all@x.io', 'noemail@x.io', 'nosms@x.io', 'ok2@x.io']);
     await runJson(db, ['service', 'create', 'news', '--label', 'News', '--double-opt-in', '--json']);
     await runJson(db, ['service', 'create', 'flash', '--label', 'Flash', '--channel', 'sms', '--double-opt-in', '--json']);
@@ -55,7 +57,7 @@ describe('service confirmations leaves out those who may not be contacted', () =
 
 describe('profile subscribe of someone opted out', () => {
   it('records the subscription, and says plainly that the opt-out of all stops it, and how to clear it', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     await people(db, ['ann@x.io']);
     await runJson(db, ['service', 'create', 'offers', '--label', 'Offers', '--json']);
     await runCli(['--db', db, 'profile', 'optout', 'ann@x.io', '--all']);
@@ -78,7 +80,7 @@ describe('profile subscribe of someone opted out', () => {
   });
 
   it('names the channel, or both flags, and says a pending one gets no confirmation mail either', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     await people(db, ['bob@x.io', 'cat@x.io', 'dan@x.io']);
     await runJson(db, ['service', 'create', 'news', '--label', 'News', '--double-opt-in', '--json']);
     await runCli(['--db', db, 'profile', 'optout', 'bob@x.io', '--channel', 'email']);
@@ -100,7 +102,7 @@ describe('profile subscribe of someone opted out', () => {
 
 describe('profile optin of a channel while all is set', () => {
   it('says that all still blocks them and how to clear it', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     await people(db, ['ann@x.io']);
     await runCli(['--db', db, 'profile', 'optout', 'ann@x.io', '--all']);
     const r = await runCli(['--db', db, 'profile', 'optin', 'ann@x.io', '--channel', 'email']);
@@ -130,7 +132,7 @@ describe('profile optin of a channel while all is set', () => {
   });
 
   it('says which channel flags remain after clearing all', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     await people(db, ['ann@x.io']);
     await runCli(['--db', db, 'profile', 'optout', 'ann@x.io', '--channel', 'all,sms,phone']);
     const r = await runCli(['--db', db, 'profile', 'optin', 'ann@x.io', '--all']);
@@ -148,4 +150,5 @@ describe('landing links', () => {
     expect(r.stdout).toMatch(/without --reachable it lists everyone, including those who may not be\s+contacted/);
     expect(r.stdout).toContain('To mail the links, use --reachable <channel>.');
   });
+});
 });

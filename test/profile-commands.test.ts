@@ -1,7 +1,10 @@
+import { rawSql } from './helpers/raw-store.js';
 import { describe, expect, it } from 'vitest';
-import { runCli, runJson, scriptedPrompter, tempDb, tempDir } from './helpers/run-cli.js';
+import { runCli, runJson, scriptedPrompter, tempDb, tempDir, BACKENDS, tempStore } from './helpers/run-cli.js';
 import { join } from 'node:path';
 import { existsSync, writeFileSync } from 'node:fs';
+
+describe.each(BACKENDS)('on %s', (backend) => {
 
 async function withProfile(db: string, email = 'alice@example.com', extra: string[] = []) {
   return runJson(db, ['profile', 'add', '--email', email, ...extra, '--json']);
@@ -9,7 +12,7 @@ async function withProfile(db: string, email = 'alice@example.com', extra: strin
 
 describe('profile add', () => {
   it('normalises email and phone and prints the new profile as JSON', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     const p = await withProfile(db, '  Alice@Example.COM ', ['--phone', '+33 6 12-34-56-78', '--first-name', 'Alice', '--last-name', 'Martin']);
     expect(p).toMatchObject({
       id: 1,
@@ -25,7 +28,7 @@ describe('profile add', () => {
   });
 
   it('refuses an invalid email with exit 2, naming the field, and writes nothing', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     const r = await runCli(['--db', db, 'profile', 'add', '--email', 'not-an-email', '--json']);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
@@ -35,13 +38,13 @@ describe('profile add', () => {
   });
 
   it('refuses a national phone number without a default country, naming the flag', async () => {
-    const r = await runCli(['--db', tempDb(), 'profile', 'add', '--email', 'a@b.co', '--phone', '0612345678']);
+    const r = await runCli(['--db', (await tempStore(backend)), 'profile', 'add', '--email', 'a@b.co', '--phone', '0612345678']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/Invalid phone: "0612345678" is a national number without a country: pass --default-country/);
   });
 
   it('refuses a duplicate email (any case) with exit 4', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     await withProfile(db);
     const r = await runCli(['--db', db, 'profile', 'add', '--email', 'ALICE@example.com', '--json']);
     expect(r.code).toBe(4);
@@ -50,7 +53,7 @@ describe('profile add', () => {
   });
 
   it('requires --email (a commander usage error is exit 2)', async () => {
-    const r = await runCli(['--db', tempDb(), 'profile', 'add']);
+    const r = await runCli(['--db', (await tempStore(backend)), 'profile', 'add']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--email/);
   });
@@ -58,14 +61,14 @@ describe('profile add', () => {
 
 describe('profile show', () => {
   it('finds a profile by id or by email in any case', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     await withProfile(db);
     expect((await runJson(db, ['profile', 'show', '1', '--json'])).email).toBe('alice@example.com');
     expect((await runJson(db, ['profile', 'show', 'ALICE@example.com', '--json'])).id).toBe(1);
   });
 
   it('exits 3 for an unknown ref, with nothing on stdout', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     await runJson(db, ['profile', 'add', '--email', 'someone@example.com', '--json']);
     for (const ref of ['42', 'nobody@example.com']) {
       const r = await runCli(['--db', db, 'profile', 'show', ref, '--json']);
@@ -76,7 +79,7 @@ describe('profile show', () => {
   });
 
   it('exits 2 for a ref that is neither an id nor an email', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     await runJson(db, ['profile', 'add', '--email', 'someone@example.com', '--json']);
     const r = await runCli(['--db', db, 'profile', 'show', 'bob']);
     expect(r.code).toBe(2);
@@ -84,7 +87,7 @@ describe('profile show', () => {
   });
 
   it('shows the seven flags, when and how each last changed, and reachability', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     await withProfile(db);
     await runCli(['--db', db, '--actor', 'jane', 'profile', 'optout', '1', '--channel', 'email', '--reason', 'asked']);
     const r = await runCli(['--db', db, 'profile', 'show', '1']);
@@ -97,7 +100,7 @@ describe('profile show', () => {
   });
 
   it('draws a boxed table and colour on a terminal only, and never with NO_COLOR', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     await withProfile(db);
     await runCli(['--db', db, 'profile', 'optout', '1', '--all']);
     const tty = await runCli(['--db', db, 'profile', 'show', '1'], { tty: true });
@@ -116,7 +119,7 @@ describe('profile show', () => {
 
 describe('profile optout / optin', () => {
   it('opts out channel by channel, in the ledger with who, how and why', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     await withProfile(db);
     const r = await runCli(['--db', db, '--actor', 'jane', 'profile', 'optout', 'alice@example.com', '--channel', 'email, SMS', '--reason', 'by phone']);
     expect(r.code).toBe(0);
@@ -130,7 +133,7 @@ describe('profile optout / optin', () => {
   });
 
   it('--all sets the any-channel flag alone; optin --all clears it and keeps the others', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     await withProfile(db);
     await runCli(['--db', db, 'profile', 'optout', '1', '--channel', 'fax']);
     await runCli(['--db', db, 'profile', 'optout', '1', '--all']);
@@ -144,7 +147,7 @@ describe('profile optout / optin', () => {
   });
 
   it('a change that changes nothing records nothing and says so', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     await withProfile(db);
     await runCli(['--db', db, 'profile', 'optout', '1', '--channel', 'email']);
     const again = await runCli(['--db', db, 'profile', 'optout', '1', '--channel', 'email']);
@@ -156,7 +159,7 @@ describe('profile optout / optin', () => {
   });
 
   it('refuses an unknown channel with exit 2, listing the valid ones, and changes nothing', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     await withProfile(db);
     const r = await runCli(['--db', db, 'profile', 'optout', '1', '--channel', 'email,pigeon']);
     expect(r.code).toBe(2);
@@ -166,12 +169,12 @@ describe('profile optout / optin', () => {
   });
 
   it('exits 3 for an unknown profile', async () => {
-    const r = await runCli(['--db', tempDb(), 'profile', 'optout', 'ghost@example.com', '--channel', 'email']);
+    const r = await runCli(['--db', (await tempStore(backend)), 'profile', 'optout', 'ghost@example.com', '--channel', 'email']);
     expect(r.code).toBe(3);
   });
 
   it('with no channel option and stdin not a terminal, exits 2 at once naming --channel', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     await withProfile(db);
     const r = await runCli(['--db', db, 'profile', 'optout', '1'], { prompter: scriptedPrompter([]) });
     expect(r.code).toBe(2);
@@ -179,7 +182,7 @@ describe('profile optout / optin', () => {
   });
 
   it('on a terminal shows the seven boxes pre-ticked from the profile and applies the difference', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     await withProfile(db);
     await runCli(['--db', db, 'profile', 'optout', '1', '--channel', 'email,fax']);
     // The operator unticks fax and ticks sms.
@@ -195,7 +198,7 @@ describe('profile optout / optin', () => {
   });
 
   it('a cancelled prompt exits 130 and changes nothing', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     await withProfile(db);
     const { cancelled } = await import('../src/consent/errors.js');
     const r = await runCli(['--db', db, 'profile', 'optin', '1'], { tty: true, prompter: scriptedPrompter([cancelled()]) });
@@ -204,7 +207,7 @@ describe('profile optout / optin', () => {
   });
 
   it('--json prints the profile after the change and the changes made', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     await withProfile(db);
     const j = await runJson(db, ['profile', 'optout', '1', '--channel', 'push', '--json']);
     expect(j.optOut.push).toBe(true);
@@ -212,7 +215,7 @@ describe('profile optout / optin', () => {
   });
 
   it('takes the actor from CONSENT_ACTOR, then the OS user', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     await withProfile(db);
     await runCli(['--db', db, 'profile', 'optout', '1', '--channel', 'sms'], { env: { CONSENT_ACTOR: 'ci-bot' } });
     await runCli(['--db', db, 'profile', 'optout', '1', '--channel', 'fax']);
@@ -223,7 +226,7 @@ describe('profile optout / optin', () => {
 
 describe('profile list', () => {
   it('filters by reachable and opted-out channel, with a limit', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     for (const e of ['a@x.io', 'b@x.io', 'c@x.io', 'd@x.io']) await withProfile(db, e);
     await runCli(['--db', db, 'profile', 'optout', 'b@x.io', '--channel', 'email']);
     await runCli(['--db', db, 'profile', 'optout', 'c@x.io', '--all']);
@@ -237,7 +240,7 @@ describe('profile list', () => {
   });
 
   it('refuses an unknown channel filter and a bad limit with exit 2', async () => {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     const r = await runCli(['--db', db, 'profile', 'list', '--reachable', 'all']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/email, sms, phone, postal, fax, push/);
@@ -245,15 +248,10 @@ describe('profile list', () => {
   });
 
   it('pages through more profiles than one page', async () => {
-    const db = tempDb();
-    const Database = (await import('better-sqlite3')).default;
+    const db = (await tempStore(backend));
     await withProfile(db, 'first@x.io');
-    const raw = new Database(db);
-    const ins = raw.prepare("INSERT INTO profiles (email, created_at, updated_at) VALUES (?, 'x', 'x')");
-    raw.transaction(() => {
-      for (let i = 0; i < 2500; i++) ins.run(`p${i}@x.io`);
-    })();
-    raw.close();
+    const rows = Array.from({ length: 2500 }, (_, i) => `('p${i}@x.io', 'x', 'x')`).join(', ');
+    await rawSql(db, `INSERT INTO profiles (email, created_at, updated_at) VALUES ${rows}`);
     const list = await runJson(db, ['profile', 'list', '--json']);
     expect(list).toHaveLength(2501);
     expect(new Set(list.map((p: { id: number }) => p.id)).size).toBe(2501);
@@ -262,7 +260,7 @@ describe('profile list', () => {
 
 describe('blocklist-all', () => {
   async function setup() {
-    const db = tempDb();
+    const db = (await tempStore(backend));
     for (const e of ['a@x.io', 'b@x.io', 'c@x.io']) await withProfile(db, e);
     await runCli(['--db', db, 'profile', 'optout', 'c@x.io', '--all']);
     return db;
@@ -323,4 +321,5 @@ describe('blocklist-all', () => {
     expect((await runCli(['--db', db, 'blocklist-all', '--file', '/nonexistent/refs.txt'])).code).toBe(3);
     expect((await runCli(['--db', db, 'blocklist-all'])).code).toBe(2);
   });
+});
 });

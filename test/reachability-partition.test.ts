@@ -1,6 +1,6 @@
 /**
  * "Reachable on c" has one definition (isReachable in src/consent/profile.ts)
- * and one SQL form (src/store/sqlite/reachability-sql.ts). These tests hold
+ * and one SQL form (src/store/shared/reachability-sql.ts). These tests hold
  * them against each other through the command line, on a store with every
  * combination of the seven flags: `--reachable c` and `--unreachable c`
  * partition the store for every channel, each side agrees with the
@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHANNELS, CONTACT_CHANNELS, type OptOutFlags } from '../src/consent/channels.js';
 import { isOptedOut, isReachable } from '../src/consent/profile.js';
-import { runCli, runJson } from './helpers/run-cli.js';
+import { BACKENDS, runCli, runJson, tempStore } from './helpers/run-cli.js';
 
 interface Listed {
   id: number;
@@ -26,13 +26,14 @@ const ids = (list: { id: number }[]) => list.map((p) => p.id);
 const csvColumn = (csv: string, i: number) => csv.trim().split('\n').slice(1).map((l) => l.split(',')[i]);
 const csvEmails = (csv: string) => csvColumn(csv, 0);
 
-// One folder for the whole file (built once: 128 profiles and a published page).
+describe.each(BACKENDS)('on %s', (backend) => {
+// One folder (and one store) per backend for the whole file (built once: 128 profiles and a published page).
 const dir = mkdtempSync(join(tmpdir(), 'consent-partition-'));
 let db: string;
 let everyone: Listed[];
 
 beforeAll(async () => {
-  db = join(dir, 'consent.db');
+  db = backend === 'postgres' ? await tempStore(backend) : join(dir, 'consent.db');
   // Every combination of the seven flags: profile n has flag i set when bit i of n is.
   let csv = `email,${CHANNELS.map((c) => `optout_${c}`).join(',')}\n`;
   for (let n = 0; n < 2 ** CHANNELS.length; n++) {
@@ -122,4 +123,5 @@ describe('--opted-out', () => {
     expect(all.map((p) => p.email)).toContain('op-all@x.io');
     expect(all.map((p) => p.email)).not.toContain('op-cleared@x.io');
   });
+});
 });

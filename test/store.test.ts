@@ -2,7 +2,6 @@ import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { openStore } from '../src/store/index.js';
 import { openDatabase } from '../src/store/sqlite/open.js';
 import { LATEST_VERSION } from '../src/store/sqlite/migrations.js';
 import { runCli, runJson, tempDb, tempDir } from './helpers/run-cli.js';
@@ -90,23 +89,4 @@ describe('the store file', () => {
   });
 });
 
-describe('reading profiles', () => {
-  it('findProfiles reads several profiles by id from one snapshot, in the order asked, null where there is none', async () => {
-    const db = tempDb();
-    await runCli(['--db', db, 'profile', 'add', '--email', 'ann@example.com', '--first-name', 'Ann']);
-    await runCli(['--db', db, 'profile', 'add', '--email', 'bob@example.com']);
-    await runCli(['--db', db, 'profile', 'optout', 'bob@example.com', '--channel', 'sms']);
-    const store = await openStore(db);
-    try {
-      const [bob, none, ann, bobAgain] = await store.findProfiles([2, 99, 1, 2]);
-      expect(ann).toMatchObject({ id: 1, email: 'ann@example.com', firstName: 'Ann', optOut: { sms: false } });
-      expect(bob).toMatchObject({ id: 2, email: 'bob@example.com', firstName: null, optOut: { sms: true, all: false } });
-      expect(bobAgain).toEqual(bob);
-      expect(none).toBeNull();
-      expect(await store.findProfiles([1])).toEqual([await store.findProfile({ email: 'ann@example.com' })]);
-      expect(await store.findProfiles([])).toEqual([]);
-    } finally {
-      store.close();
-    }
-  });
-});
+// Reading profiles, consent changes, the ledger…: the store contract (test/store-contract/contract.test.ts), on both stores.

@@ -4,6 +4,7 @@ import { invalid } from '../consent/errors.js';
 import { createsStore } from './commands/index.js';
 import type { ChangeContext } from '../consent/ledger.js';
 import type { LandingStore } from '../landing/repository.js';
+import { isPostgresLocation } from '../store/location.js';
 import type { CliDeps } from './deps.js';
 import { inquirerPrompter, type Prompter } from './prompter.js';
 import { makeStyle, renderTable, wantsColor, type Style } from './output.js';
@@ -30,9 +31,10 @@ export class CommandContext {
     return this.deps.env;
   }
 
-  /** `--db`, else CONSENT_DB, else ./consent.db. */
+  /** `--db`, else CONSENT_DB, else ./consent.db; a PostgreSQL URL is taken as is. */
   get dbPath(): string {
-    return resolve(this.deps.cwd, this.globals.db ?? this.deps.env.CONSENT_DB ?? 'consent.db');
+    const location = this.globals.db ?? this.deps.env.CONSENT_DB ?? 'consent.db';
+    return isPostgresLocation(location) ? location : resolve(this.deps.cwd, location);
   }
 
   busyTimeoutMs(): number | undefined {

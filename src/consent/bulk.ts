@@ -1,7 +1,7 @@
 /**
- * What an import needs from a store, beyond the ConsentStore basics. The
- * SQLite store implements it in src/store/sqlite/bulk-store.ts (src/imports drives it) with a
- * temporary staging table and set-based SQL.
+ * What an import needs from a store, beyond the ConsentStore basics. Both
+ * stores implement it (src/store/sqlite/bulk-store.ts, src/store/postgres/bulk-store.ts;
+ * src/imports drives it) with a temporary staging table and set-based SQL.
  */
 import type { ChangeContext } from './ledger.js';
 import type { ProfileFilter } from './store.js';

@@ -55,6 +55,7 @@ export interface ConsentResult {
  * synchronous underneath, and nothing outside src/store may know that.
  */
 export interface ConsentStore {
+  /** Where the store is, as it may be shown anywhere: a file path, or a PostgreSQL URL with its password masked (`postgres://u:***@h/db`). */
   readonly location: string;
   readonly services: ServiceRepository;
   /** Bulk CSV import (staging and one set-based write). */

@@ -5,7 +5,7 @@ import type { LandingSubmissions } from './submissions.js';
 /**
  * A consent store that also keeps landing pages: what src/landing works
  * against. The domain's ConsentStore knows nothing of pages; the SQLite
- * store implements both.
+ * and PostgreSQL stores implement both.
  */
 export interface LandingStore extends ConsentStore {
   /** Landing pages: drafts and published versions. */
@@ -17,7 +17,7 @@ export interface LandingStore extends ConsentStore {
 }
 
 /**
- * What landing pages need from a store (implemented in src/store/sqlite).
+ * What landing pages need from a store (implemented in src/store/sqlite and src/store/postgres).
  * Versions are immutable once published.
  */
 export interface PageRepository {

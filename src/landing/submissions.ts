@@ -36,7 +36,7 @@ export function ledgerEvents(result: ConsentGroupResult): number {
 
 /**
  * What the landing server needs from a store beyond ConsentStore itself
- * (implemented in src/store/sqlite/landing-submissions.ts).
+ * (implemented in src/store/sqlite/ and src/store/postgres/landing-submissions.ts).
  */
 export interface LandingSubmissions {
   /**

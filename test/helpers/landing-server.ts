@@ -4,7 +4,7 @@ import { afterEach, expect } from 'vitest';
 import type { ConsentStore } from '../../src/consent/store.js';
 import { startServer, type RunningServer } from '../../src/landing/server.js';
 import { openStore } from '../../src/store/index.js';
-import { runCli, runJson, tempDir } from './run-cli.js';
+import { runCli, runJson, tempDir, tempStore, type Backend } from './run-cli.js';
 
 const open: { server: RunningServer; store: ConsentStore }[] = [];
 afterEach(async () => {
@@ -36,9 +36,11 @@ export interface Fixture {
  * acquisition page `prefs` (email, sms, postal; consent wording), a
  * published blocklist page `stop`, and the server on 127.0.0.1:0.
  */
-export async function serverFixture(options: { baseUrl?: string; busyTimeoutMs?: number; trustProxy?: number | string } = {}): Promise<Fixture> {
+export async function serverFixture(
+  options: { baseUrl?: string; busyTimeoutMs?: number; trustProxy?: number | string; backend?: Backend } = {},
+): Promise<Fixture> {
   const dir = tempDir();
-  const db = join(dir, 'consent.db');
+  const db = options.backend === 'postgres' ? await tempStore('postgres') : join(dir, 'consent.db');
   const cli = async (...argv: string[]) => {
     const r = await runCli(['--db', db, ...argv], { env: { CONSENT_ACTOR: 'op' } });
     if (r.code !== 0) throw new Error(`consent ${argv.join(' ')} exited ${r.code}: ${r.stderr}`);

@@ -103,3 +103,17 @@ export function scriptedPrompter(answers: unknown[]): Prompter & { asked: { kind
     confirm: async (message) => next('confirm', message) as any,
   };
 }
+
+/** The stores every backend-parameterised test runs on (as Kysely's and Drizzle's suites take a dialect). */
+export const BACKENDS = ['sqlite', 'postgres'] as const;
+export type Backend = (typeof BACKENDS)[number];
+
+/**
+ * A location for a new, empty store of this backend: a path in a fresh
+ * temporary folder (SQLite) or the URL of a new database (PostgreSQL).
+ */
+export async function tempStore(backend: Backend): Promise<string> {
+  if (backend === 'sqlite') return tempDb();
+  const { pgTestDatabase } = await import('./pg.js');
+  return pgTestDatabase();
+}

@@ -14,6 +14,18 @@ import type { SubscriptionStatus } from '../../consent/services.js';
 import type { ProfileFilter } from '../../consent/store.js';
 import type { ChangeContext } from '../../consent/ledger.js';
 import type { SqliteStore } from './sqlite-store.js';
+import {
+  CHANNEL_BITS,
+  changedSql,
+  currentMaskSql,
+  FLAG_COUNTS_SQL,
+  foldedClear,
+  newMaskSql,
+  plannedEvents,
+  SUB_SHIFT,
+  wantedSubscription,
+  ZERO_FLAG_COUNTS,
+} from '../shared/import-rules.js';
 
 /*
  * An import runs as: stage every valid row into a TEMP table (not the store
@@ -29,11 +41,7 @@ import type { SqliteStore } from './sqlite-store.js';
  */
 
 const C = CHANNELS;
-const ALL_BITS = (1 << C.length) - 1;
-/** Subscription bits sit above the opt-out bits in the staged masks. */
-const SUB_SHIFT = C.length;
-/** The profile's flags as a mask. */
-const curMask = (p: string) => C.map((c, i) => `(${p}.optout_${c} << ${i})`).join(' | ');
+const curMask = currentMaskSql;
 const STAGE_ROWS_PER_STMT = 64;
 /**
  * Helper threads for the sort that builds the email index after a first load
@@ -147,11 +155,8 @@ class SqliteImportSession implements ImportSession {
     // mask. Groups of several rows are folded properly afterwards.
     // An opt-out in the file is set; a cleared one only with --allow-optin;
     // a flag the file asks to set and clear (duplicates) stays set.
-    const newm = `(curm | (setm & ${ALL_BITS})) & ~(clearm & ~setm & ${allowOptin ? ALL_BITS : 0})`;
-    const changed = `(newm <> curm
-      OR (phone IS NOT NULL AND phone IS NOT cur_phone)
-      OR (first_name IS NOT NULL AND first_name IS NOT cur_first_name)
-      OR (last_name IS NOT NULL AND last_name IS NOT cur_last_name))`;
+    const newm = newMaskSql(allowOptin);
+    const changed = changedSql('IS NOT');
     // Computed in the one pass that builds the table (updating it afterwards
     // would rewrite a million rows). The current profiles are read in id
     // order: each email's id comes from the email index alone (no table
@@ -205,7 +210,7 @@ class SqliteImportSession implements ImportSession {
     // An opt-out in any row wins over a row clearing it; for subscriptions
     // (the bits above) an unsubscribe in any row wins, so those clear bits stay.
     const flush = () => {
-      if (cur) onGroup({ ...cur, clear: (cur.clear & ~cur.set & ALL_BITS) | (cur.clear & ~ALL_BITS) });
+      if (cur) onGroup({ ...cur, clear: foldedClear(cur.set, cur.clear) });
     };
     let after = 0;
     for (;;) {
@@ -231,11 +236,7 @@ class SqliteImportSession implements ImportSession {
   /** Counts the opt-out flags set, cleared and refused, from the plan (set-based, dry run or not). */
   private countFlags(counts: ImportCounts): void {
     const r = this.db
-      .prepare(
-        `SELECT coalesce(sum(${popcountSql('(newm & ~curm)')}), 0), coalesce(sum(${popcountSql('(curm & ~newm)')}), 0),
-          coalesce(sum(${popcountSql('(clearm & curm & newm)')}), 0)
-        FROM temp.import_plan WHERE newm <> curm OR (clearm & curm & newm) <> 0`,
-      )
+      .prepare(FLAG_COUNTS_SQL('temp.import_plan'))
       .raw()
       .get() as number[];
     counts.optOutsSet = r[0]!;
@@ -317,7 +318,7 @@ class SqliteImportSession implements ImportSession {
       const rows = page.all(after) as number[][];
       for (const [, profileId, sub, unsub] of rows) {
         for (let k = 0; k < services.length; k++) {
-          const want = (unsub! >> k) & 1 ? 0 : (sub! >> k) & 1 ? 1 : null;
+          const want = wantedSubscription(sub!, unsub!, k);
           if (want === null) continue;
           const s = services[k]!;
           const step = planImportedSubscription(s, (current.get(profileId!, s.id) as SubscriptionStatus | undefined) ?? null, want, allowOptin);
@@ -352,7 +353,7 @@ class SqliteImportSession implements ImportSession {
           this.countFlags(counts);
           for (const _ of this.subscriptionChanges(counts, services, options.allowOptin, '', false));
           // What a real run would record: one event per flag set or cleared, one per subscription change.
-          counts.events = counts.optOutsSet + counts.optInsApplied + counts.subscriptionsSet + counts.subscriptionsPending + counts.unsubscribed;
+          counts.events = plannedEvents(counts);
           return counts;
         })(),
       );
@@ -525,10 +526,6 @@ class SqliteImportSession implements ImportSession {
 }
 
 
-/** The channel registry as a SQL table expression: bit i is CHANNELS[i]. */
-const CHANNEL_BITS = `(SELECT column1 AS bit, column2 AS name FROM (VALUES ${C.map((c, i) => `(${i}, '${c}')`).join(', ')}))`;
-/** Number of bits set among the opt-out bits of a mask expression. */
-const popcountSql = (x: string) => C.map((_, i) => `((${x} >> ${i}) & 1)`).join(' + ');
 const EVENT_COLUMNS = 'profile_id, channel, service, action, source, actor, reason, evidence, occurred_at';
 const HASH_PAGE = 20000;
 
@@ -701,10 +698,6 @@ class ImportLedger {
   }
 }
 
-const ZERO_FLAG_COUNTS = {
-  optOutsSet: 0, optInsApplied: 0, optInsNotApplied: 0,
-  subscriptionsSet: 0, subscriptionsPending: 0, unsubscribed: 0, subscriptionsNotApplied: 0, events: 0,
-} as const;
 
 interface ImportService {
   id: number;

@@ -13,7 +13,7 @@ import {
   type SubscriptionResult,
   type SubscriptionStatus,
 } from '../../consent/services.js';
-import { reachableSql } from './reachability-sql.js';
+import { reachableSql } from '../shared/reachability-sql.js';
 import type { Statement } from 'better-sqlite3';
 import type { SqliteStore } from './sqlite-store.js';
 

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import BetterSqlite from 'better-sqlite3';
 import { CHANNELS, type Channel, type ContactChannel, type OptOutFlags } from '../../consent/channels.js';
-import { optedOutSql, reachableSql, unreachableSql } from './reachability-sql.js';
+import { optedOutSql, reachableSql, unreachableSql } from '../shared/reachability-sql.js';
 import { ConsentError, conflict, notFound } from '../../consent/errors.js';
 import type { ServiceRepository } from '../../consent/services.js';
 import { SqliteServiceRepository } from './service-store.js';

@@ -73,7 +73,7 @@ export async function serve(ctx: CommandContext, o: Record<string, unknown>): Pr
     if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EACCES') throw invalid(`Cannot listen on ${host}:${port} (${code}).`);
     throw e;
   }
-  ctx.notice(`Serving landing pages at ${server.url} (Ctrl-C to stop).`);
+  ctx.notice(`Serving landing pages at ${server.url} from ${store.location} (Ctrl-C to stop).`);
   const stop = ctx.deps.interrupts();
   const signal = await new Promise<string>((resolve) => {
     if (stop.aborted) resolve(String(stop.reason));

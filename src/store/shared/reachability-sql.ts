@@ -1,7 +1,7 @@
 /**
  * The SQL form of the domain's `isReachable` (src/consent/profile.ts): the one
  * predicate "this profile may be contacted on this channel" that every query
- * of this store uses (the `reachable`, `unreachable` and `subscribed` filters,
+ * of either store uses (both read this one file) (the `reachable`, `unreachable` and `subscribed` filters,
  * the services' `receiving` counts, the confirmation mailing). A later rule of
  * reachability is added here, once, and `unreachable` (its negation) follows.
  * test/reachability-partition.test.ts checks it against the domain function.

@@ -1,0 +1,429 @@
+import { finished } from 'node:stream/promises';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { CHANNELS, type Channel } from '../../consent/channels.js';
+import {
+  planImportedSubscription,
+  STAGED_WIDTH,
+  type ApplyOptions,
+  type BulkStore,
+  type ImportCounts,
+  type ImportSession,
+  type StagedBatch,
+} from '../../consent/bulk.js';
+import { notFound } from '../../consent/errors.js';
+import { BlockHasher, GENESIS_HASH, type ChangeContext } from '../../consent/ledger.js';
+import type { SubscriptionStatus } from '../../consent/services.js';
+import type { ProfileFilter } from '../../consent/store.js';
+import {
+  CHANNEL_BITS,
+  changedSql,
+  currentMaskSql,
+  FLAG_COUNTS_SQL,
+  foldedClearSql,
+  newMaskSql,
+  plannedEvents,
+  SUB_SHIFT,
+  wantedSubscription,
+  ZERO_FLAG_COUNTS,
+} from '../shared/import-rules.js';
+import { CHAIN_LOCK, type PgStore } from './pg-store.js';
+
+/*
+ * An import on PostgreSQL: the valid rows are streamed with COPY … FROM STDIN
+ * into a temporary table of the import's own session (nothing in the store:
+ * a kill of the client or of the server leaves no trace), then planned and
+ * written by set-based SQL in ONE transaction that holds an EXCLUSIVE lock on
+ * `profiles` (readers carry on; writers wait, as for SQLite's write lock).
+ * Duplicates are folded by GROUP BY with the shared rules (import-rules.ts),
+ * so no row is upserted twice. The events are numbered and hashed into one
+ * block under the chain lock, as the last statements before the commit.
+ */
+
+const C = CHANNELS;
+const PAGE = 5000;
+const HASH_PAGE = 20_000;
+const CONTACT_PAGE = 5000;
+const FLAG_COLUMNS = C.map((c) => `optout_${c}`).join(', ');
+
+export class PgBulkStore implements BulkStore {
+  constructor(private readonly store: PgStore) {}
+
+  async beginImport(context: ChangeContext | null): Promise<ImportSession> {
+    const client = await this.store.connect();
+    try {
+      // An import is one long write: the per-statement limit of ordinary commands does not apply.
+      // A client killed mid-import (kill -9) is noticed by the server within a second, even during
+      // a long statement, and its transaction rolled back: its locks do not outlive it.
+      await client.query("SET statement_timeout = 0; SET client_connection_check_interval = '1s'");
+      await client.query(`DROP TABLE IF EXISTS pg_temp.import_raw;
+        CREATE TEMP TABLE import_raw (rn bigint GENERATED ALWAYS AS IDENTITY, email text NOT NULL, phone text,
+          first_name text, last_name text, setm bigint NOT NULL, clearm bigint NOT NULL)`);
+    } catch (e) {
+      client.release(true);
+      throw this.store.translate(e);
+    }
+    return new PgImportSession(this.store, client, context);
+  }
+
+  async *listContacts(filter: ProfileFilter): AsyncIterable<ReadonlyArray<readonly [number, string]>> {
+    const params: unknown[] = [];
+    const where = await this.store.filterSql(filter, params);
+    const limit = filter.limit !== undefined ? ` LIMIT ${Math.max(0, Math.floor(filter.limit))}` : '';
+    yield* this.store.cursor<[number, string] & pg.QueryResultRow>(
+      `SELECT id, email FROM profiles WHERE ${where} ORDER BY id${limit}`,
+      params,
+      CONTACT_PAGE,
+      'array',
+    ) as AsyncIterable<[number, string][]>;
+  }
+
+  async serviceNames(): Promise<string[]> {
+    return (await this.store.query<{ name: string }>('SELECT name FROM services ORDER BY name')).map((r) => r.name);
+  }
+
+  async subscriptionsBetween(fromId: number, toId: number) {
+    return this.store.query<{ profileId: number; service: string; status: SubscriptionStatus; since: string }>(
+      `SELECT s.profile_id AS "profileId", v.name AS service, s.status, s.since
+       FROM subscriptions s JOIN services v ON v.id = s.service_id
+       WHERE s.profile_id BETWEEN $1 AND $2 ORDER BY s.profile_id, v.name`,
+      [fromId, toId],
+    );
+  }
+}
+
+/** COPY's text format: backslash, tab, newline and CR escaped; \N is NULL. */
+function copyText(v: string | number | null): string {
+  if (v === null) return '\\N';
+  if (typeof v === 'number') return String(v);
+  return v.replace(/[\\\t\n\r]/g, (ch) => (ch === '\\' ? '\\\\' : ch === '\t' ? '\\t' : ch === '\n' ? '\\n' : '\\r'));
+}
+
+interface ImportService {
+  id: number;
+  name: string;
+  channel: Channel;
+  doubleOptIn: boolean;
+}
+
+class PgImportSession implements ImportSession {
+  private copy: ReturnType<typeof copyFrom> | null = null;
+  private copyError: unknown = null;
+  private dead = false;
+  private released = false;
+
+  constructor(
+    private readonly store: PgStore,
+    private readonly client: pg.PoolClient,
+    private readonly context: ChangeContext | null,
+  ) {}
+
+  private q<T extends pg.QueryResultRow = any>(sql: string, params: unknown[] = []): Promise<T[]> {
+    return this.client.query<T>(sql, params).then((r) => r.rows);
+  }
+
+  async header(): Promise<void> {
+    // Staging never holds a lock of the store: there is no direct first load on PostgreSQL.
+  }
+
+  async stage(batch: StagedBatch): Promise<void> {
+    if (batch.rows === 0) return;
+    if (!this.copy) {
+      this.copy = this.client.query(copyFrom('COPY pg_temp.import_raw (email, phone, first_name, last_name, setm, clearm) FROM STDIN'));
+      this.copy.on('error', (e) => (this.copyError ??= e));
+    }
+    if (this.copyError) throw this.fail(this.copyError);
+    const v = batch.values;
+    const lines: string[] = [];
+    for (let r = 0; r < batch.rows; r++) {
+      const o = r * STAGED_WIDTH;
+      lines.push(`${copyText(v[o]!)}\t${copyText(v[o + 1]!)}\t${copyText(v[o + 2]!)}\t${copyText(v[o + 3]!)}\t${v[o + 4]}\t${v[o + 5]}\n`);
+    }
+    if (!this.copy.write(lines.join(''))) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.copy!.off('drain', done);
+          this.copy!.off('error', done);
+          resolve();
+        };
+        this.copy!.on('drain', done);
+        this.copy!.on('error', done);
+      });
+      if (this.copyError) throw this.fail(this.copyError);
+    }
+  }
+
+  private fail(e: unknown): unknown {
+    this.dead = true;
+    return this.store.translate(e);
+  }
+
+  private async endCopy(): Promise<void> {
+    if (!this.copy) return;
+    const copy = this.copy;
+    this.copy = null;
+    try {
+      copy.end();
+      await finished(copy);
+    } catch (e) {
+      throw this.fail(e);
+    }
+    if (this.copyError) throw this.fail(this.copyError);
+  }
+
+  /** pg_temp.import_plan: one row per email (duplicates folded), with its current profile and the flags it will have. */
+  private async plan(allowOptin: boolean): Promise<void> {
+    const last = (col: string) => `(array_agg(${col} ORDER BY rn DESC) FILTER (WHERE ${col} IS NOT NULL))[1] AS ${col}`;
+    await this.q(`CREATE TEMP TABLE import_plan ON COMMIT DROP AS
+      WITH g AS (
+        SELECT email, count(*) AS n, min(rn) AS first_rn, ${last('phone')}, ${last('first_name')}, ${last('last_name')},
+          bit_or(setm) AS setm, ${foldedClearSql('bit_or(setm)', 'bit_or(clearm)')} AS clearm
+        FROM pg_temp.import_raw GROUP BY email)
+      SELECT y.*, ${changedSql('IS DISTINCT FROM')} AS changed FROM (
+        SELECT x.*, ${newMaskSql(allowOptin)} AS newm FROM (
+          SELECT g.*, p.id AS profile_id, p.id IS NULL AS is_new,
+            p.phone AS cur_phone, p.first_name AS cur_first_name, p.last_name AS cur_last_name,
+            coalesce(${currentMaskSql('p')}, 0)::bigint AS curm
+          FROM g LEFT JOIN profiles p ON p.email = g.email) x) y`);
+  }
+
+  private async baseCounts(): Promise<ImportCounts> {
+    const [r] = await this.q<Pick<ImportCounts, 'profiles' | 'new' | 'updated' | 'unchanged' | 'duplicatesMerged'>>(
+      `SELECT count(*) AS profiles, coalesce(sum(is_new::int), 0) AS new,
+        coalesce(sum((changed AND NOT is_new)::int), 0) AS updated,
+        coalesce(sum((NOT changed AND NOT is_new)::int), 0) AS unchanged, coalesce(sum(n - 1), 0) AS "duplicatesMerged"
+       FROM pg_temp.import_plan`,
+    );
+    return { ...r!, ...ZERO_FLAG_COUNTS };
+  }
+
+  private async countFlags(counts: ImportCounts): Promise<void> {
+    const r = await this.client.query<number[]>({ text: FLAG_COUNTS_SQL('pg_temp.import_plan'), rowMode: 'array' });
+    const [set, cleared, refused] = r.rows[0]!;
+    counts.optOutsSet = set!;
+    counts.optInsApplied = cleared!;
+    counts.optInsNotApplied = refused!;
+  }
+
+  private async services(names: readonly string[]): Promise<ImportService[]> {
+    if (names.length === 0) return [];
+    const rows = await this.q<{ id: number; name: string; channel: Channel; double_opt_in: number }>(
+      'SELECT id, name, channel, double_opt_in FROM services WHERE name = ANY($1::text[])',
+      [names],
+    );
+    return names.map((name) => {
+      const r = rows.find((x) => x.name === name);
+      if (!r) throw notFound(`No service ${name} (subscribe_${name} column).`, 'See `consent service list`.');
+      return { id: r.id, name, channel: r.channel, doubleOptIn: r.double_opt_in === 1 };
+    });
+  }
+
+  /**
+   * Plans the subscription cells (the domain's planImportedSubscription, a
+   * page of plan rows at a time), counting; with `write` (after the profiles
+   * are written) also upserts them and queues their events.
+   */
+  private async subscriptions(counts: ImportCounts, services: readonly ImportService[], allowOptin: boolean, at: string, write: boolean): Promise<void> {
+    if (services.length === 0) return;
+    await this.q(
+      write
+        ? `DECLARE import_subs NO SCROLL CURSOR FOR
+           SELECT p.id, ip.setm >> ${SUB_SHIFT}, ip.clearm >> ${SUB_SHIFT}
+           FROM pg_temp.import_plan ip JOIN profiles p ON p.email = ip.email
+           WHERE ((ip.setm | ip.clearm) >> ${SUB_SHIFT}) <> 0 ORDER BY ip.first_rn`
+        : `DECLARE import_subs NO SCROLL CURSOR FOR
+           SELECT coalesce(profile_id, 0), setm >> ${SUB_SHIFT}, clearm >> ${SUB_SHIFT}
+           FROM pg_temp.import_plan WHERE ((setm | clearm) >> ${SUB_SHIFT}) <> 0 ORDER BY first_rn`,
+    );
+    const serviceIds = services.map((s) => s.id);
+    for (;;) {
+      const rows = (await this.client.query<number[]>({ text: `FETCH ${PAGE} FROM import_subs`, rowMode: 'array' })).rows;
+      if (rows.length === 0) break;
+      const current = new Map<string, SubscriptionStatus>();
+      for (const r of await this.q<{ profile_id: number; service_id: number; status: SubscriptionStatus }>(
+        'SELECT profile_id, service_id, status FROM subscriptions WHERE profile_id = ANY($1::int[]) AND service_id = ANY($2::int[])',
+        [rows.map((r) => r[0]), serviceIds],
+      )) {
+        current.set(`${r.profile_id}:${r.service_id}`, r.status);
+      }
+      const up: unknown[][] = [[], [], []];
+      const ev: unknown[][] = [[], [], [], []];
+      for (const [profileId, sub, unsub] of rows) {
+        for (let k = 0; k < services.length; k++) {
+          const want = wantedSubscription(sub!, unsub!, k);
+          if (want === null) continue;
+          const s = services[k]!;
+          const step = planImportedSubscription(s, current.get(`${profileId}:${s.id}`) ?? null, want, allowOptin);
+          if (step === null) continue;
+          if (step === 'not-applied') {
+            counts.subscriptionsNotApplied++;
+            continue;
+          }
+          if (step.next === 'subscribed') counts.subscriptionsSet++;
+          else if (step.next === 'pending') counts.subscriptionsPending++;
+          else counts.unsubscribed++;
+          up[0]!.push(profileId);
+          up[1]!.push(s.id);
+          up[2]!.push(step.next);
+          ev[0]!.push(profileId);
+          ev[1]!.push(s.channel);
+          ev[2]!.push(s.name);
+          ev[3]!.push(step.action);
+        }
+      }
+      if (write && up[0]!.length > 0) {
+        await this.q(
+          `INSERT INTO subscriptions (profile_id, service_id, status, since)
+           SELECT u.p, u.s, u.st, $4 FROM unnest($1::int[], $2::int[], $3::text[]) AS u (p, s, st)
+           ON CONFLICT (profile_id, service_id) DO UPDATE SET status = excluded.status, since = excluded.since`,
+          [...up, at],
+        );
+        await this.q(
+          `INSERT INTO pg_temp.import_events (profile_id, channel, service, action)
+           SELECT u.p, u.c, u.s, u.a FROM unnest($1::int[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS u (p, c, s, a, o) ORDER BY u.o`,
+          ev,
+        );
+      }
+    }
+    await this.q('CLOSE import_subs');
+  }
+
+  async apply(options: ApplyOptions, context: ChangeContext | null): Promise<ImportCounts> {
+    await this.endCopy();
+    try {
+      if (context === null) {
+        // A dry run plans against one snapshot and rolls back: only temporary tables were written.
+        await this.q('BEGIN ISOLATION LEVEL REPEATABLE READ');
+        try {
+          const services = await this.services(options.services);
+          await this.plan(options.allowOptin);
+          const counts = await this.baseCounts();
+          await this.countFlags(counts);
+          await this.subscriptions(counts, services, options.allowOptin, '', false);
+          counts.events = plannedEvents(counts);
+          return counts;
+        } finally {
+          await this.q('ROLLBACK');
+        }
+      }
+      await this.q('BEGIN');
+      try {
+        const counts = await this.write(options, context);
+        await this.q('COMMIT');
+        return counts;
+      } catch (e) {
+        await this.q('ROLLBACK').catch(() => (this.dead = true));
+        throw e;
+      }
+    } catch (e) {
+      throw this.store.translate(e);
+    }
+  }
+
+  private async write(options: ApplyOptions, context: ChangeContext): Promise<ImportCounts> {
+    const at = context.occurredAt;
+    // No other writer between the plan and the write (readers carry on).
+    await this.q('LOCK TABLE profiles IN EXCLUSIVE MODE');
+    const services = await this.services(options.services);
+    await this.plan(options.allowOptin);
+    const counts = await this.baseCounts();
+    if (counts.updated > 0) {
+      await this.q(
+        `UPDATE profiles p SET phone = coalesce(ip.phone, p.phone),
+          first_name = coalesce(ip.first_name, p.first_name), last_name = coalesce(ip.last_name, p.last_name),
+          ${C.map((c, i) => `optout_${c} = (ip.newm >> ${i}) & 1`).join(', ')}, updated_at = $1
+         FROM pg_temp.import_plan ip
+         WHERE p.id = ip.profile_id AND ip.changed AND NOT ip.is_new`,
+        [at],
+      );
+    }
+    if (counts.new > 0) {
+      // New profiles get their ids in the order their emails first appear in the file.
+      await this.q(
+        `INSERT INTO profiles (email, phone, first_name, last_name, ${FLAG_COLUMNS}, created_at, updated_at)
+         SELECT email, phone, first_name, last_name, ${C.map((_, i) => `(newm >> ${i}) & 1`).join(', ')}, $1, $1
+         FROM pg_temp.import_plan WHERE is_new ORDER BY first_rn`,
+        [at],
+      );
+    }
+    await this.countFlags(counts);
+    await this.q(`CREATE TEMP TABLE import_events (seq bigint GENERATED ALWAYS AS IDENTITY, profile_id integer NOT NULL,
+      channel text NOT NULL, service text, action text NOT NULL) ON COMMIT DROP`);
+    // One block: the opt-out events (one per flag that changes), then the subscription events.
+    await this.q(
+      `INSERT INTO pg_temp.import_events (profile_id, channel, service, action)
+       SELECT x.pid, c.name, NULL, CASE WHEN (x.newm >> c.bit) & 1 = 1 THEN 'optout' ELSE 'optin' END
+       FROM (SELECT coalesce(ip.profile_id, p.id) AS pid, ip.curm, ip.newm, ip.first_rn
+             FROM pg_temp.import_plan ip LEFT JOIN profiles p ON ip.is_new AND p.email = ip.email
+             WHERE ip.newm <> ip.curm) x
+       CROSS JOIN ${CHANNEL_BITS} c
+       WHERE ((x.curm # x.newm) >> c.bit) & 1 = 1
+       ORDER BY x.first_rn, c.bit`,
+    );
+    await this.subscriptions(counts, services, options.allowOptin, at, true);
+    counts.events = await this.seal(context);
+    return counts;
+  }
+
+  /**
+   * Numbers the queued events after the chain's head and hashes them into one
+   * block, under the chain lock (held to the commit). The canonical text is
+   * built in SQL a page at a time, byte for byte canonicalEvent's: a JSON
+   * array, integers as JavaScript prints them, to_json() on the names (fixed
+   * vocabularies and service-name rules), the context's fields as JSON.stringify writes them.
+   */
+  private async seal(context: ChangeContext): Promise<number> {
+    const [{ n }] = (await this.q<{ n: number }>('SELECT count(*) AS n FROM pg_temp.import_events')) as [{ n: number }];
+    if (n === 0) return 0;
+    await this.q('SELECT pg_advisory_xact_lock($1)', [CHAIN_LOCK]);
+    const [head] = await this.q<{ id: number; hash: string; last_event_id: number }>(
+      'SELECT id, hash, last_event_id FROM ledger_blocks ORDER BY id DESC LIMIT 1',
+    );
+    const base = head?.last_event_id ?? 0;
+    const prevHash = head?.hash ?? GENESIS_HASH;
+    const reason = context.reason ?? null;
+    const evidence = context.evidence ? JSON.stringify(context.evidence) : null;
+    await this.q(
+      `INSERT INTO ledger_events (id, profile_id, channel, service, action, source, actor, reason, evidence, occurred_at)
+       SELECT $1 + seq, profile_id, channel, service, action, $2, $3, $4, $5, $6 FROM pg_temp.import_events ORDER BY seq`,
+      [base, context.source, context.actor, reason, evidence, context.occurredAt],
+    );
+    const tail = ',' + JSON.stringify([context.source, context.actor, reason, evidence, context.occurredAt]).slice(1, -1);
+    const hasher = new BlockHasher(prevHash);
+    for (let from = 1; from <= n; from += HASH_PAGE) {
+      const r = await this.client.query<[string, number]>({
+        text: `SELECT string_agg('[' || ($1::bigint + seq) || ',' || profile_id || ',' || to_json(channel)::text || ',' || to_json(action)::text || $2
+                 || CASE WHEN service IS NULL THEN ']' ELSE ',' || to_json(service)::text || ']' END, E'\\n' ORDER BY seq), count(*)
+               FROM pg_temp.import_events WHERE seq BETWEEN $3 AND $4`,
+        values: [base, tail, from, Math.min(n, from + HASH_PAGE - 1)],
+        rowMode: 'array',
+      });
+      const [text, count] = r.rows[0]!;
+      hasher.addJoined(text, count);
+    }
+    await this.q(
+      `INSERT INTO ledger_blocks (id, first_event_id, last_event_id, event_count, prev_hash, hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [(head?.id ?? 0) + 1, base + 1, base + n, n, prevHash, hasher.digest(), context.occurredAt],
+    );
+    return n;
+  }
+
+  async discard(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    if (this.copy) {
+      // Never applied: abandon the COPY (the connection is then closed, which rolls it back).
+      this.copy.destroy();
+      this.copy = null;
+      this.dead = true;
+    }
+    if (!this.dead) {
+      try {
+        await this.client.query('DROP TABLE IF EXISTS pg_temp.import_raw; RESET statement_timeout; RESET client_connection_check_interval');
+      } catch {
+        this.dead = true;
+      }
+    }
+    this.client.release(this.dead || undefined);
+  }
+}

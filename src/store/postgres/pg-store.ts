@@ -1,0 +1,504 @@
+import type pg from 'pg';
+import { CHANNELS, type Channel, type ContactChannel, type OptOutFlags } from '../../consent/channels.js';
+import { ConsentError, conflict, invalid, notFound } from '../../consent/errors.js';
+import {
+  BlockHasher,
+  canonicalEvent,
+  GENESIS_HASH,
+  type ChangeContext,
+  type LedgerEvent,
+  type LedgerVerification,
+  type VerifyOptions,
+} from '../../consent/ledger.js';
+import { applyChanges, planChanges, type NewProfile, type Profile, type ProfileRef } from '../../consent/profile.js';
+import type { ConsentRequest, ConsentResult, LastChanges, ProfileFilter } from '../../consent/store.js';
+import type { LandingStore } from '../../landing/repository.js';
+import { maskLocation } from '../location.js';
+import { ChainVerifier, type BlockRow, type EventRow } from '../shared/ledger-chain.js';
+import { optedOutSql, reachableSql, unreachableSql } from '../shared/reachability-sql.js';
+import { verifyPgState } from './verify-state.js';
+import { PgBulkStore } from './bulk-store.js';
+import { createPool, DEFAULT_BUSY_TIMEOUT_MS, isRetryable, translatePgError, type PgOpenOptions } from './connection.js';
+import { PgKeyRepository, PgPageRepository } from './landing-repository.js';
+import { PgLandingSubmissions } from './landing-submissions.js';
+import { migratePg } from './migrations.js';
+import { PgServiceRepository } from './service-store.js';
+
+export const PROFILE_COLUMNS =
+  'id, email, phone, first_name, last_name, optout_all, optout_email, optout_sms, optout_phone, optout_postal, optout_fax, optout_push, created_at, updated_at';
+
+interface ProfileRow {
+  id: number;
+  email: string;
+  phone: string | null;
+  first_name: string | null;
+  last_name: string | null;
+  optout_all: number;
+  optout_email: number;
+  optout_sms: number;
+  optout_phone: number;
+  optout_postal: number;
+  optout_fax: number;
+  optout_push: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export function rowToProfile(r: ProfileRow): Profile {
+  const optOut: OptOutFlags = {
+    all: r.optout_all === 1,
+    email: r.optout_email === 1,
+    sms: r.optout_sms === 1,
+    phone: r.optout_phone === 1,
+    postal: r.optout_postal === 1,
+    fax: r.optout_fax === 1,
+    push: r.optout_push === 1,
+  };
+  return { id: r.id, email: r.email, phone: r.phone, firstName: r.first_name, lastName: r.last_name, optOut, createdAt: r.created_at, updatedAt: r.updated_at };
+}
+
+export function rowToEvent(r: EventRow): LedgerEvent {
+  return {
+    id: r.id,
+    profileId: r.profile_id,
+    channel: r.channel as Channel,
+    service: r.service,
+    action: r.action as LedgerEvent['action'],
+    source: r.source,
+    actor: r.actor,
+    reason: r.reason,
+    evidence: r.evidence === null ? null : (JSON.parse(r.evidence) as Record<string, unknown>),
+    occurredAt: r.occurred_at,
+  };
+}
+
+/** Key of the transaction-level advisory lock that serialises appends to the chain. */
+export const CHAIN_LOCK = 0x6c656467; // "ledg"
+
+export interface PendingEvent {
+  profileId: number;
+  channel: Channel;
+  action: string;
+  service?: string | null;
+}
+
+/**
+ * One transaction on one connection. Ledger events are collected and written
+ * as the transaction's last statements (see PgStore.transaction), so the
+ * chain lock is held only from then to the commit.
+ */
+export class PgTx {
+  readonly blocks: { events: PendingEvent[]; context: ChangeContext }[] = [];
+  constructor(readonly client: pg.PoolClient) {}
+
+  async query<T extends pg.QueryResultRow = any>(sql: string, params: unknown[] = []): Promise<T[]> {
+    return (await this.client.query<T>(sql, params)).rows;
+  }
+
+  /** Queues a block of events (none: nothing) to be appended at commit. */
+  appendEvents(events: PendingEvent[], context: ChangeContext): void {
+    if (events.length > 0) this.blocks.push({ events, context });
+  }
+
+  /** Locks the given profiles (in id order: concurrent writers then queue, they do not deadlock) and reads them. */
+  async lockProfiles(ids: Iterable<number>): Promise<Map<number, Profile>> {
+    const sorted = [...new Set(ids)].filter(isInt4).sort((a, b) => a - b);
+    const rows = await this.query<ProfileRow>(`SELECT ${PROFILE_COLUMNS} FROM profiles WHERE id = ANY($1::int[]) ORDER BY id FOR UPDATE`, [sorted]);
+    return new Map(rows.map((r) => [r.id, rowToProfile(r)]));
+  }
+}
+
+const PAGE = 1000;
+const MAX_ATTEMPTS = 8;
+const listening = new WeakSet<pg.PoolClient>();
+
+/**
+ * The PostgreSQL store: the same tables, rules and ledger as the SQLite one,
+ * for several processes and machines on one database. Every change is one
+ * transaction (READ COMMITTED, with the profiles it changes locked FOR
+ * UPDATE); appends to the chain are serialised by an advisory lock taken at
+ * the end of the transaction, and the schema refuses a fork.
+ */
+export class PgStore implements LandingStore {
+  readonly location: string;
+  readonly services: PgServiceRepository;
+  readonly pages: PgPageRepository;
+  readonly keys: PgKeyRepository;
+  readonly bulk: PgBulkStore;
+  readonly landing: PgLandingSubmissions;
+
+  private constructor(
+    readonly pool: pg.Pool,
+    private readonly url: string,
+    readonly busyTimeoutMs: number,
+  ) {
+    this.location = maskLocation(url);
+    this.services = new PgServiceRepository(this);
+    this.pages = new PgPageRepository(this);
+    this.keys = new PgKeyRepository(this);
+    this.bulk = new PgBulkStore(this);
+    this.landing = new PgLandingSubmissions(this);
+  }
+
+  static async open(url: string, options: PgOpenOptions = {}): Promise<PgStore> {
+    const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+    const pool = createPool(url, options);
+    const store = new PgStore(pool, url, busyTimeoutMs);
+    try {
+      const c = await store.connect();
+      try {
+        const created = await migratePg(c, store.location, options.targetVersion, options.create ?? true);
+        if (created) options.onCreate?.(store.location);
+      } finally {
+        c.release();
+      }
+    } catch (e) {
+      await pool.end().catch(() => {});
+      throw store.translate(e);
+    }
+    return store;
+  }
+
+  translate(e: unknown): unknown {
+    return translatePgError(e, this.url, this.busyTimeoutMs);
+  }
+
+  async connect(): Promise<pg.PoolClient> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (e) {
+      throw this.translate(e);
+    }
+    // A connection lost while checked out (server shut down) also emits 'error' on the client:
+    // the query in flight reports it; unheard, the event would crash the process.
+    if (!listening.has(client)) {
+      listening.add(client);
+      client.on('error', () => {});
+    }
+    return client;
+  }
+
+  /** A statement outside a transaction, errors translated. */
+  async query<T extends pg.QueryResultRow = any>(sql: string, params: unknown[] = []): Promise<T[]> {
+    try {
+      return (await this.pool.query<T>(sql, params)).rows;
+    } catch (e) {
+      throw this.translate(e);
+    }
+  }
+
+  /**
+   * Runs `fn` in one transaction, then appends the ledger blocks it queued and
+   * commits. A deadlock or serialization failure runs it again (nothing of
+   * the failed attempt was committed). `fn` must not have effects outside the
+   * database, since it may run more than once.
+   */
+  async transaction<T>(fn: (tx: PgTx) => Promise<T>, options: { isolation?: 'REPEATABLE READ' | 'SERIALIZABLE'; readOnly?: boolean } = {}): Promise<T> {
+    const begin = `BEGIN${options.isolation ? ` ISOLATION LEVEL ${options.isolation}` : ''}${options.readOnly ? ' READ ONLY' : ''}`;
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.connect();
+      let dead = false;
+      try {
+        await client.query(begin);
+        const tx = new PgTx(client);
+        const result = await fn(tx);
+        await this.writeBlocks(tx);
+        await client.query('COMMIT');
+        return result;
+      } catch (e) {
+        // A connection that cannot even roll back is not given back to the pool.
+        await client.query('ROLLBACK').catch(() => (dead = true));
+        if (isRetryable(e) && attempt < MAX_ATTEMPTS) {
+          await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt));
+          continue;
+        }
+        throw this.translate(e);
+      } finally {
+        client.release(dead || undefined);
+      }
+    }
+  }
+
+  /**
+   * The queued blocks, appended under the chain lock: event ids follow the
+   * last block's, each block's hash covers the one before it. The lock is
+   * transaction-level, so it is released by the commit that follows.
+   */
+  private async writeBlocks(tx: PgTx): Promise<void> {
+    if (tx.blocks.length === 0) return;
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [CHAIN_LOCK]);
+    const [head] = await tx.query<{ id: number; hash: string; last_event_id: number }>(
+      'SELECT id, hash, last_event_id FROM ledger_blocks ORDER BY id DESC LIMIT 1',
+    );
+    let blockId = head?.id ?? 0;
+    let prevHash = head?.hash ?? GENESIS_HASH;
+    let nextEventId = (head?.last_event_id ?? 0) + 1;
+    for (const { events, context } of tx.blocks) {
+      const evidence = context.evidence ? JSON.stringify(context.evidence) : null;
+      const reason = context.reason ?? null;
+      const hasher = new BlockHasher(prevHash);
+      const first = nextEventId;
+      const cols: unknown[][] = [[], [], [], [], []];
+      for (const e of events) {
+        const id = nextEventId++;
+        cols[0]!.push(id);
+        cols[1]!.push(e.profileId);
+        cols[2]!.push(e.channel);
+        cols[3]!.push(e.service ?? null);
+        cols[4]!.push(e.action);
+        hasher.add(
+          canonicalEvent({
+            id,
+            profileId: e.profileId,
+            channel: e.channel,
+            action: e.action,
+            source: context.source,
+            actor: context.actor,
+            reason,
+            evidenceJson: evidence,
+            occurredAt: context.occurredAt,
+            service: e.service ?? null,
+          }),
+        );
+      }
+      await tx.query(
+        `INSERT INTO ledger_events (id, profile_id, channel, service, action, source, actor, reason, evidence, occurred_at)
+         SELECT u.id, u.profile_id, u.channel, u.service, u.action, $6, $7, $8, $9, $10
+         FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[]) AS u (id, profile_id, channel, service, action)`,
+        [...cols, context.source, context.actor, reason, evidence, context.occurredAt],
+      );
+      const hash = hasher.digest();
+      await tx.query(
+        `INSERT INTO ledger_blocks (id, first_event_id, last_event_id, event_count, prev_hash, hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+        [++blockId, first, nextEventId - 1, events.length, prevHash, hash, context.occurredAt],
+      );
+      prevHash = hash;
+    }
+  }
+
+  /**
+   * Streams the rows of `sql` through a server-side cursor, a page at a time,
+   * in one REPEATABLE READ READ ONLY transaction (one snapshot) on a
+   * connection of its own: constant memory, and the caller may use the store
+   * between pages.
+   */
+  async *cursor<T extends pg.QueryResultRow>(sql: string, params: unknown[], page = PAGE, rowMode?: 'array'): AsyncGenerator<T[]> {
+    const client = await this.connect();
+    let open = false;
+    let dead = false;
+    try {
+      open = true;
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      await client.query(`DECLARE consent_cursor NO SCROLL CURSOR FOR ${sql}`, params);
+      for (;;) {
+        const r = await client.query<T>({ text: `FETCH ${page} FROM consent_cursor`, ...(rowMode ? { rowMode } : {}) });
+        if (r.rows.length > 0) yield r.rows;
+        if (r.rows.length < page) break;
+      }
+      await client.query('COMMIT');
+      open = false;
+    } catch (e) {
+      throw this.translate(e);
+    } finally {
+      // Also when the caller stops early: the cursor's transaction ends here.
+      if (open) await client.query('ROLLBACK').catch(() => (dead = true));
+      client.release(dead || undefined);
+    }
+  }
+
+  async addProfile(input: NewProfile, at: string): Promise<Profile> {
+    const exists = () => conflict(`A profile with email ${input.email} already exists.`, 'Use `consent profile show` to see it.');
+    // Looked up first: an INSERT that conflicts would still use up an id.
+    if (await this.findProfile({ email: input.email })) throw exists();
+    try {
+      return await this.transaction(async (tx) => {
+        const rows = await tx.query<ProfileRow>(
+          `INSERT INTO profiles (email, phone, first_name, last_name, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)
+           RETURNING ${PROFILE_COLUMNS}`,
+          [input.email, input.phone ?? null, input.firstName ?? null, input.lastName ?? null, at],
+        );
+        return rowToProfile(rows[0]!);
+      });
+    } catch (e) {
+      if ((e as { cause?: { code?: string } }).cause?.code === '23505' || (e as { code?: string }).code === '23505') throw exists();
+      throw e;
+    }
+  }
+
+  async findProfile(ref: ProfileRef): Promise<Profile | null> {
+    if ('id' in ref && !isInt4(ref.id)) return null;
+    const [key, value] = 'id' in ref ? ['id', ref.id] : ['email', ref.email];
+    const rows = await this.query<ProfileRow>(`SELECT ${PROFILE_COLUMNS} FROM profiles WHERE ${key} = $1`, [value]);
+    return rows[0] ? rowToProfile(rows[0]) : null;
+  }
+
+  /** A scan, as on SQLite (no phone index: see SqliteStore.findProfilesByPhone). */
+  async findProfilesByPhone(phone: string): Promise<Profile[]> {
+    return (await this.query<ProfileRow>(`SELECT ${PROFILE_COLUMNS} FROM profiles WHERE phone = $1 ORDER BY id`, [phone])).map(rowToProfile);
+  }
+
+  async findProfiles(ids: readonly number[]): Promise<(Profile | null)[]> {
+    if (ids.length === 0) return [];
+    const valid = ids.filter(isInt4);
+    const rows = await this.query<ProfileRow>(`SELECT ${PROFILE_COLUMNS} FROM profiles WHERE id = ANY($1::int[])`, [valid]);
+    const byId = new Map(rows.map((r) => [r.id, rowToProfile(r)]));
+    return ids.map((id) => byId.get(id) ?? null);
+  }
+
+  /** The SQL condition and parameters of a filter (the same filters as the SQLite store's filterSql). */
+  async filterSql(filter: ProfileFilter, params: unknown[]): Promise<string> {
+    const where: string[] = ['TRUE'];
+    if (filter.reachable) where.push(reachableSql(filter.reachable));
+    if (filter.unreachable) where.push(unreachableSql(filter.unreachable));
+    if (filter.optedOut) where.push(optedOutSql(filter.optedOut));
+    if (filter.subscribed) {
+      const [service] = await this.query<{ channel: string }>('SELECT channel FROM services WHERE name = $1', [filter.subscribed]);
+      if (!service) throw notFound(`No service ${filter.subscribed}.`, 'See `consent service list`.');
+      // Subscribed and reachable on the service's channel: an opt-out wins over a subscription.
+      where.push(reachableSql(service.channel as ContactChannel));
+      params.push(filter.subscribed);
+      where.push(`id IN (SELECT s.profile_id FROM subscriptions s JOIN services v ON v.id = s.service_id
+                  WHERE v.name = $${params.length} AND s.status = 'subscribed')`);
+    }
+    return where.join(' AND ');
+  }
+
+  async *listProfiles(filter: ProfileFilter): AsyncIterable<Profile> {
+    const params: unknown[] = [];
+    const where = await this.filterSql(filter, params);
+    const limit = filter.limit !== undefined ? ` LIMIT ${Math.max(0, Math.floor(filter.limit))}` : '';
+    for await (const rows of this.cursor<ProfileRow>(`SELECT ${PROFILE_COLUMNS} FROM profiles WHERE ${where} ORDER BY id${limit}`, params)) {
+      for (const r of rows) yield rowToProfile(r);
+    }
+  }
+
+  async applyConsent(requests: readonly ConsentRequest[], context: ChangeContext): Promise<ConsentResult[]> {
+    return this.transaction((tx) => this.applyInTransaction(tx, requests, context));
+  }
+
+  /** applyConsent's work inside the caller's transaction (group commit runs several in one). */
+  async applyInTransaction(tx: PgTx, requests: readonly ConsentRequest[], context: ChangeContext): Promise<ConsentResult[]> {
+    const profiles = await tx.lockProfiles(requests.map((r) => r.profileId));
+    const results: ConsentResult[] = [];
+    const events: PendingEvent[] = [];
+    for (const req of requests) {
+      const profile = profiles.get(req.profileId);
+      if (!profile) throw new ConsentError('not-found', `No profile id ${req.profileId}.`);
+      const changes = planChanges(profile.optOut, req.wanted);
+      if (changes.length > 0) {
+        const next = applyChanges(profile.optOut, changes);
+        const sets = changes.map((c) => `optout_${checkChannel(c.channel)} = ${next[c.channel] ? 1 : 0}`).join(', ');
+        await tx.query(`UPDATE profiles SET ${sets}, updated_at = $1 WHERE id = $2`, [context.occurredAt, profile.id]);
+        for (const c of changes) events.push({ profileId: profile.id, channel: c.channel, action: c.action });
+        const updated = { ...profile, optOut: next, updatedAt: context.occurredAt };
+        profiles.set(profile.id, updated);
+        results.push({ profile: updated, changes });
+      } else {
+        results.push({ profile, changes });
+      }
+    }
+    tx.appendEvents(events, context);
+    return results;
+  }
+
+  async lastChanges(profileId: number): Promise<LastChanges> {
+    const rows = await this.query<EventRow>(
+      'SELECT DISTINCT ON (channel) * FROM ledger_events WHERE profile_id = $1 ORDER BY channel, id DESC',
+      [profileId],
+    );
+    const last: LastChanges = {};
+    for (const r of rows) last[r.channel as Channel] = rowToEvent(r);
+    return last;
+  }
+
+  async history(profileId: number): Promise<LedgerEvent[]> {
+    return (await this.query<EventRow>('SELECT * FROM ledger_events WHERE profile_id = $1 ORDER BY id DESC', [profileId])).map(rowToEvent);
+  }
+
+  /**
+   * The chain checked by the shared ChainVerifier, read through two cursors
+   * (blocks, events), then the state replayed and compared (verify-state.ts),
+   * all from one REPEATABLE READ snapshot.
+   */
+  async verifyLedger(options: VerifyOptions = {}): Promise<LedgerVerification> {
+    const client = await this.connect();
+    let dead = false;
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      await client.query('DECLARE blocks NO SCROLL CURSOR FOR SELECT id, first_event_id, last_event_id, event_count, prev_hash, hash FROM ledger_blocks ORDER BY id');
+      await client.query('DECLARE events NO SCROLL CURSOR FOR SELECT * FROM ledger_events ORDER BY id');
+      const EVENTS_PAGE = 10_000;
+      let events: EventRow[] = [];
+      let at = 0;
+      let eventsDone = false;
+      const peek = async (): Promise<EventRow | null> => {
+        if (at < events.length) return events[at]!;
+        if (eventsDone) return null;
+        events = (await client.query<EventRow>(`FETCH ${EVENTS_PAGE} FROM events`)).rows;
+        at = 0;
+        if (events.length < EVENTS_PAGE) eventsDone = true;
+        return events[0] ?? null;
+      };
+      const v = new ChainVerifier();
+      const [{ total }] = (await client.query<{ total: number }>('SELECT coalesce(max(last_event_id), 0) AS total FROM ledger_blocks')).rows as [{ total: number }];
+      let reported = 0;
+      options.onProgress?.({ phase: 'chain', events: 0, total });
+      const result = await (async (): Promise<LedgerVerification> => {
+        for (;;) {
+          const page = (await client.query<BlockRow>('FETCH 1000 FROM blocks')).rows;
+          for (const b of page) {
+            const bad = v.block(b);
+            if (bad) return bad;
+            for (let e = await peek(); e && e.id <= b.last_event_id; e = await peek()) {
+              at++;
+              const broken = v.event(e);
+              if (broken) return broken;
+            }
+            const wrong = v.endBlock();
+            if (wrong) return wrong;
+            if (options.onProgress && v.lastEventId - reported >= 100_000) {
+              reported = v.lastEventId;
+              options.onProgress({ phase: 'chain', events: reported, total });
+            }
+          }
+          if (page.length < 1000) break;
+        }
+        const stray = await peek();
+        return v.finish(stray ? stray.id : null);
+      })();
+      let verdict: LedgerVerification = result;
+      if (result.ok) {
+        const disagreement = await verifyPgState(client, options);
+        if (disagreement) {
+          verdict = { ok: false, check: 'state', blocks: result.blocks, events: result.events, head: result.head, problem: disagreement.detail, disagreement };
+        }
+      }
+      await client.query('COMMIT');
+      return verdict;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => (dead = true));
+      throw this.translate(e);
+    } finally {
+      client.release(dead || undefined);
+    }
+  }
+
+  async backup(path: string): Promise<{ path: string; bytes: number; profiles: number; events: number }> {
+    const { backupPgToSqlite } = await import('./backup.js');
+    return backupPgToSqlite(this, path);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+/** Channel names are interpolated into column names: only the registry's. */
+export function checkChannel(c: string): string {
+  if (!(CHANNELS as readonly string[]).includes(c)) throw invalid(`Unknown channel "${c}".`);
+  return c;
+}
+
+/** Ids are PostgreSQL integers: a larger number names no profile (rather than failing the query). */
+export const isInt4 = (id: number) => Number.isSafeInteger(id) && id <= 2147483647 && id >= -2147483648;

@@ -1,0 +1,136 @@
+import type { ContactChannel } from '../../consent/channels.js';
+import { conflict, notFound } from '../../consent/errors.js';
+import type { ChangeContext } from '../../consent/ledger.js';
+import {
+  planSubscription,
+  type NewService,
+  type PendingSubscription,
+  type Service,
+  type ServiceRepository,
+  type ServiceSummary,
+  type Subscription,
+  type SubscriptionChange,
+  type SubscriptionResult,
+  type SubscriptionStatus,
+} from '../../consent/services.js';
+import { reachableSql } from '../shared/reachability-sql.js';
+import type { PendingEvent, PgStore, PgTx } from './pg-store.js';
+
+interface ServiceRow {
+  id: number;
+  name: string;
+  label: string;
+  description: string | null;
+  channel: string;
+  double_opt_in: number;
+  created_at: string;
+}
+
+const toService = (r: ServiceRow): Service => ({
+  name: r.name,
+  label: r.label,
+  description: r.description,
+  channel: r.channel as ContactChannel,
+  doubleOptIn: r.double_opt_in === 1,
+  createdAt: r.created_at,
+});
+
+// Counts per service; `receiving` joins the profile flags (an opt-out wins).
+const SUMMARY_SQL = (where: string) => `
+  SELECT v.*,
+    (SELECT count(*) FROM subscriptions s WHERE s.service_id = v.id AND s.status = 'subscribed') AS subscribers,
+    (SELECT count(*) FROM subscriptions s WHERE s.service_id = v.id AND s.status = 'pending') AS pending,
+    (SELECT count(*) FROM subscriptions s JOIN profiles p ON p.id = s.profile_id
+      WHERE s.service_id = v.id AND s.status = 'subscribed' AND ${reachableSql({ sql: 'v.channel' }, 'p.')}) AS receiving
+  FROM services v ${where} ORDER BY v.name`;
+
+type SummaryRow = ServiceRow & { subscribers: number; pending: number; receiving: number };
+const toSummary = (r: SummaryRow): ServiceSummary => ({ ...toService(r), subscribers: r.subscribers, pending: r.pending, receiving: r.receiving });
+
+export class PgServiceRepository implements ServiceRepository {
+  constructor(private readonly store: PgStore) {}
+
+  async create(s: NewService, at: string): Promise<Service> {
+    const rows = await this.store.query<ServiceRow>(
+      `INSERT INTO services (name, label, description, channel, double_opt_in, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (name) DO NOTHING RETURNING *`,
+      [s.name, s.label, s.description, s.channel, s.doubleOptIn ? 1 : 0, at],
+    );
+    if (rows.length === 0) throw conflict(`A service named ${s.name} already exists.`, 'See `consent service show`.');
+    return toService(rows[0]!);
+  }
+
+  async get(name: string): Promise<Service | null> {
+    const [r] = await this.store.query<ServiceRow>('SELECT * FROM services WHERE name = $1', [name]);
+    return r ? toService(r) : null;
+  }
+
+  async list(): Promise<ServiceSummary[]> {
+    return (await this.store.query<SummaryRow>(SUMMARY_SQL(''))).map(toSummary);
+  }
+
+  async summary(name: string): Promise<ServiceSummary | null> {
+    const [r] = await this.store.query<SummaryRow>(SUMMARY_SQL('WHERE v.name = $1'), [name]);
+    return r ? toSummary(r) : null;
+  }
+
+  async subscriptionsOf(profileId: number): Promise<Subscription[]> {
+    return this.store.query<{ service: string; status: SubscriptionStatus; since: string }>(
+      `SELECT v.name AS service, s.status, s.since FROM subscriptions s JOIN services v ON v.id = s.service_id
+       WHERE s.profile_id = $1 ORDER BY v.name`,
+      [profileId],
+    );
+  }
+
+  async change(changes: readonly SubscriptionChange[], context: ChangeContext): Promise<SubscriptionResult[]> {
+    return this.store.transaction((tx) => this.changeInTransaction(tx, changes, context));
+  }
+
+  /** `change` inside the caller's transaction (the landing server's group commit). */
+  async changeInTransaction(tx: PgTx, changes: readonly SubscriptionChange[], context: ChangeContext): Promise<SubscriptionResult[]> {
+    // The profiles' rows are the lock of their subscriptions too: two writers of one profile queue.
+    const profiles = await tx.lockProfiles(changes.map((c) => c.profileId));
+    const services = new Map<string, ServiceRow>();
+    const results: SubscriptionResult[] = [];
+    const events: PendingEvent[] = [];
+    for (const c of changes) {
+      let service = services.get(c.service);
+      if (!service) {
+        [service] = await tx.query<ServiceRow>('SELECT * FROM services WHERE name = $1', [c.service]);
+        if (!service) throw notFound(`No service ${c.service}.`, 'See `consent service list`.');
+        services.set(c.service, service);
+      }
+      if (!profiles.has(c.profileId)) throw notFound(`No profile id ${c.profileId}.`);
+      const [cur] = await tx.query<{ status: SubscriptionStatus }>('SELECT status FROM subscriptions WHERE profile_id = $1 AND service_id = $2', [
+        c.profileId,
+        service.id,
+      ]);
+      const before = cur?.status ?? null;
+      const step = planSubscription({ doubleOptIn: service.double_opt_in === 1 }, before, c.intent);
+      if (step) {
+        await tx.query(
+          `INSERT INTO subscriptions (profile_id, service_id, status, since) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (profile_id, service_id) DO UPDATE SET status = excluded.status, since = excluded.since`,
+          [c.profileId, service.id, step.next, context.occurredAt],
+        );
+        events.push({ profileId: c.profileId, channel: service.channel as ContactChannel, service: service.name, action: step.action });
+      }
+      results.push({ profileId: c.profileId, service: service.name, before, after: step?.next ?? before, action: step?.action ?? null });
+    }
+    tx.appendEvents(events, context);
+    return results;
+  }
+
+  async *pending(name: string): AsyncIterable<PendingSubscription> {
+    const [service] = await this.store.query<{ id: number }>('SELECT id FROM services WHERE name = $1', [name]);
+    if (!service) throw notFound(`No service ${name}.`, 'See `consent service list`.');
+    for await (const rows of this.store.cursor<PendingSubscription>(
+      `SELECT p.id AS "profileId", p.email, s.since, ${reachableSql({ sql: 'v.channel' }, 'p.')} AS reachable
+       FROM subscriptions s JOIN profiles p ON p.id = s.profile_id JOIN services v ON v.id = s.service_id
+       WHERE s.service_id = $1 AND s.status = 'pending' ORDER BY p.id`,
+      [service.id],
+    )) {
+      yield* rows;
+    }
+  }
+}

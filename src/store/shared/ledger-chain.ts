@@ -1,0 +1,108 @@
+/**
+ * What both stores share about the hash-chained ledger: the canonical text of
+ * a stored event row, and the checking of a chain. A store feeds the checker
+ * its blocks in id order and each block's events in id order, read however
+ * suits its database; both stores thus give the same answer on the same rows.
+ */
+import { BlockHasher, canonicalEvent, GENESIS_HASH, type LedgerVerification } from '../../consent/ledger.js';
+
+/** A ledger_events row as both schemas store it (times and evidence as text). */
+export interface EventRow {
+  id: number;
+  profile_id: number;
+  channel: string;
+  service: string | null;
+  action: string;
+  source: string;
+  actor: string;
+  reason: string | null;
+  evidence: string | null;
+  occurred_at: string;
+}
+
+export interface BlockRow {
+  id: number;
+  first_event_id: number;
+  last_event_id: number;
+  event_count: number;
+  prev_hash: string;
+  hash: string;
+}
+
+export function canonicalRow(r: EventRow): string {
+  return canonicalEvent({
+    id: r.id,
+    profileId: r.profile_id,
+    channel: r.channel,
+    action: r.action,
+    source: r.source,
+    actor: r.actor,
+    reason: r.reason,
+    evidenceJson: r.evidence,
+    occurredAt: r.occurred_at,
+    service: r.service,
+  });
+}
+
+/**
+ * Recomputes every block's hash from its events and names the first place
+ * the chain breaks. Use: for each block (id order) `block(b)`; if it returns a
+ * result, stop there; else `event(e)` for each of its events (id order,
+ * stopping on a result), then `endBlock()`; finally `finish(firstStrayEventId)`
+ * with the smallest event id above the last block's, or null.
+ */
+export class ChainVerifier {
+  private prevHash = GENESIS_HASH;
+  private prevLast = 0;
+  private blocks = 0;
+  private events = 0;
+  private current: { b: BlockRow; hasher: BlockHasher; expected: number } | null = null;
+
+  private fail(brokenEventId: number | null, blockId: number | null, problem: string): LedgerVerification {
+    return { ok: false, blocks: this.blocks, events: this.events, brokenEventId, blockId, problem };
+  }
+
+  /** The id after the last block's last event: where stray events would start. */
+  get lastEventId(): number {
+    return this.prevLast;
+  }
+
+  block(b: BlockRow): LedgerVerification | null {
+    if (b.prev_hash !== this.prevHash) {
+      return this.fail(b.first_event_id, b.id, `block ${b.id} does not follow the block before it (a block was removed or rewritten)`);
+    }
+    if (b.first_event_id !== this.prevLast + 1) {
+      return this.fail(this.prevLast + 1, b.id, `event ${this.prevLast + 1} is missing (deleted)`);
+    }
+    this.current = { b, hasher: new BlockHasher(b.prev_hash), expected: b.first_event_id };
+    return null;
+  }
+
+  event(e: EventRow): LedgerVerification | null {
+    const c = this.current!;
+    if (e.id !== c.expected) return this.fail(c.expected, c.b.id, `event ${c.expected} is missing (deleted)`);
+    c.hasher.add(canonicalRow(e));
+    c.expected++;
+    return null;
+  }
+
+  endBlock(): LedgerVerification | null {
+    const { b, hasher, expected } = this.current!;
+    this.current = null;
+    if (expected !== b.last_event_id + 1) return this.fail(expected, b.id, `event ${expected} is missing (deleted)`);
+    if (hasher.size !== b.event_count || hasher.digest() !== b.hash) {
+      const where = b.first_event_id === b.last_event_id ? `event ${b.first_event_id}` : `an event among ${b.first_event_id}–${b.last_event_id}`;
+      return this.fail(b.first_event_id, b.id, `${where} was edited after it was recorded (block ${b.id} no longer matches its hash)`);
+    }
+    this.prevHash = b.hash;
+    this.prevLast = b.last_event_id;
+    this.blocks++;
+    this.events += b.event_count;
+    return null;
+  }
+
+  finish(strayEventId: number | null): LedgerVerification {
+    if (strayEventId !== null) return this.fail(strayEventId, null, `event ${strayEventId} was added outside the tool (it belongs to no block)`);
+    return { ok: true, blocks: this.blocks, events: this.events, head: this.prevHash };
+  }
+}

@@ -1,0 +1,400 @@
+/**
+ * The store contract: what every store behind ConsentStore / LandingStore
+ * must do, run on each backend (SQLite, PostgreSQL) through openStore, as
+ * Kysely's and Drizzle's suites run one suite per dialect. CLI tests run on
+ * both backends too (describe.each(BACKENDS) in test/*.test.ts); this suite
+ * is the store-level part.
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ChangeContext } from '../../src/consent/ledger.js';
+import type { LandingStore } from '../../src/landing/repository.js';
+import { parsePageDefinition } from '../../src/landing/page.js';
+import { openStore } from '../../src/store/index.js';
+import { rawSql, tamper } from '../helpers/raw-store.js';
+import { BACKENDS, runCli, runJson, tempStore, type Backend } from '../helpers/run-cli.js';
+
+const ctx = (over: Partial<ChangeContext> = {}): ChangeContext => ({
+  source: 'operator', actor: 'tester', reason: null, evidence: null, occurredAt: '2026-01-02T03:04:05.000Z', ...over,
+});
+const person = (email: string, extra: Partial<{ phone: string; firstName: string; lastName: string }> = {}) => ({
+  email, phone: extra.phone ?? null, firstName: extra.firstName ?? null, lastName: extra.lastName ?? null,
+});
+
+const opened: LandingStore[] = [];
+afterEach(async () => {
+  while (opened.length) await opened.pop()!.close();
+});
+
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const all: T[] = [];
+  for await (const x of it) all.push(x);
+  return all;
+}
+
+describe.each(BACKENDS)('store contract on %s', (backend: Backend) => {
+  async function fresh(): Promise<{ store: LandingStore; location: string }> {
+    const location = await tempStore(backend);
+    const store = await openStore(location);
+    opened.push(store);
+    return { store, location };
+  }
+
+  describe('profiles', () => {
+    it('adds, finds by id and email, refuses a second profile with the same email', async () => {
+      const { store } = await fresh();
+      const a = await store.addProfile(person('ann@example.com', { firstName: 'Ann', phone: '+33612345678' }), '2026-01-01T00:00:00.000Z');
+      expect(a).toEqual({
+        id: 1, email: 'ann@example.com', phone: '+33612345678', firstName: 'Ann', lastName: null,
+        optOut: { all: false, email: false, sms: false, phone: false, postal: false, fax: false, push: false },
+        createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z',
+      });
+      await expect(store.addProfile(person('ann@example.com'), 'x')).rejects.toMatchObject({ kind: 'conflict' });
+      expect(await store.findProfile({ id: 1 })).toEqual(a);
+      expect(await store.findProfile({ email: 'ann@example.com' })).toEqual(a);
+      expect(await store.findProfile({ id: 2 })).toBeNull();
+      expect(await store.findProfile({ id: 99_999_999_999 })).toBeNull();
+      expect(await store.findProfile({ email: 'nobody@example.com' })).toBeNull();
+    });
+
+    it('findProfiles reads several by id, in the order asked, null where there is none', async () => {
+      const { store } = await fresh();
+      await store.addProfile(person('ann@example.com', { firstName: 'Ann' }), 'x');
+      await store.addProfile(person('bob@example.com'), 'x');
+      await store.applyConsent([{ profileId: 2, wanted: { sms: true } }], ctx());
+      const [bob, none, ann, bobAgain] = await store.findProfiles([2, 99, 1, 2]);
+      expect(ann).toMatchObject({ id: 1, email: 'ann@example.com', firstName: 'Ann', optOut: { sms: false } });
+      expect(bob).toMatchObject({ id: 2, email: 'bob@example.com', firstName: null, optOut: { sms: true, all: false } });
+      expect(bobAgain).toEqual(bob);
+      expect(none).toBeNull();
+      expect(await store.findProfiles([])).toEqual([]);
+    });
+  });
+
+  describe('lookup by phone', () => {
+    it('findProfilesByPhone: every profile with exactly that stored phone, in id order; none: empty', async () => {
+      const { store } = await fresh();
+      await store.addProfile(person('a@x.io', { phone: '+33612345678' }), 'x');
+      await store.addProfile(person('b@x.io', { phone: '+33699999999' }), 'x');
+      await store.addProfile(person('c@x.io', { phone: '+33612345678' }), 'x');
+      expect((await store.findProfilesByPhone('+33612345678')).map((p) => p.email)).toEqual(['a@x.io', 'c@x.io']);
+      expect(await store.findProfilesByPhone('+33600000000')).toEqual([]);
+      expect(await store.findProfilesByPhone('33612345678')).toEqual([]); // as stored, no normalisation
+    });
+  });
+
+  describe('consent changes and the ledger', () => {
+    it('writes only the difference, with its events; a change that changes nothing records nothing', async () => {
+      const { store } = await fresh();
+      await store.addProfile(person('a@x.io'), 'x');
+      const [r] = await store.applyConsent([{ profileId: 1, wanted: { sms: true, email: false, all: true } }], ctx({ reason: 'asked', evidence: { page: 'p' } }));
+      expect(r!.changes.map((c) => [c.channel, c.action])).toEqual([['all', 'optout'], ['sms', 'optout']].sort((x, y) => (r!.changes.findIndex((c) => c.channel === x[0]) - r!.changes.findIndex((c) => c.channel === y[0]))));
+      expect(r!.profile.optOut).toMatchObject({ all: true, sms: true, email: false });
+      expect((await store.findProfile({ id: 1 }))!.optOut).toEqual(r!.profile.optOut);
+      const [again] = await store.applyConsent([{ profileId: 1, wanted: { sms: true } }], ctx());
+      expect(again!.changes).toEqual([]);
+      const h = await store.history(1);
+      expect(h).toHaveLength(2);
+      expect(h[0]!.id).toBeGreaterThan(h[1]!.id); // newest first
+      expect(h[0]).toMatchObject({ profileId: 1, source: 'operator', actor: 'tester', reason: 'asked', evidence: { page: 'p' }, service: null });
+      expect(await store.verifyLedger()).toMatchObject({ ok: true, blocks: 1, events: 2 });
+    });
+
+    it('several requests are one transaction: an unknown profile among them records nothing', async () => {
+      const { store } = await fresh();
+      await store.addProfile(person('a@x.io'), 'x');
+      await expect(
+        store.applyConsent([{ profileId: 1, wanted: { sms: true } }, { profileId: 42, wanted: { sms: true } }], ctx()),
+      ).rejects.toMatchObject({ kind: 'not-found' });
+      expect((await store.findProfile({ id: 1 }))!.optOut.sms).toBe(false);
+      expect(await store.history(1)).toEqual([]);
+      expect(await store.verifyLedger()).toMatchObject({ ok: true, events: 0, blocks: 0 });
+    });
+
+    it('lastChanges gives the last event of each channel', async () => {
+      const { store } = await fresh();
+      await store.addProfile(person('a@x.io'), 'x');
+      await store.applyConsent([{ profileId: 1, wanted: { sms: true } }], ctx({ occurredAt: '2026-01-01T00:00:00.000Z' }));
+      await store.applyConsent([{ profileId: 1, wanted: { sms: false, email: true } }], ctx({ occurredAt: '2026-01-02T00:00:00.000Z' }));
+      const last = await store.lastChanges(1);
+      expect(Object.keys(last).sort()).toEqual(['email', 'sms']);
+      expect(last.sms).toMatchObject({ action: 'optin', occurredAt: '2026-01-02T00:00:00.000Z' });
+      expect(last.email).toMatchObject({ action: 'optout' });
+    });
+
+    it('verify gives the same head for the same history, and detects an edited, deleted or forged event and a rewritten block', async () => {
+      const heads: string[] = [];
+      const build = async () => {
+        const { store, location } = await fresh();
+        await store.addProfile(person('a@x.io'), 'x');
+        await store.addProfile(person('b@x.io'), 'x');
+        await store.applyConsent([{ profileId: 1, wanted: { sms: true, email: true } }], ctx());
+        await store.applyConsent([{ profileId: 2, wanted: { all: true } }], ctx({ evidence: { ua: 'x"y' } }));
+        const v = await store.verifyLedger();
+        expect(v).toMatchObject({ ok: true, blocks: 2, events: 3 });
+        if (v.ok) heads.push(v.head);
+        return { store, location };
+      };
+      let { store, location } = await build();
+      await build();
+      expect(heads[0]).toBe(heads[1]);
+      await tamper(location, "UPDATE ledger_events SET action = 'optin' WHERE id = 2");
+      expect(await store.verifyLedger()).toMatchObject({ ok: false, brokenEventId: 1, blockId: 1, problem: expect.stringContaining('was edited') });
+
+      ({ store, location } = await build());
+      await tamper(location, 'DELETE FROM ledger_events WHERE id = 3');
+      expect(await store.verifyLedger()).toMatchObject({ ok: false, problem: expect.stringMatching(/event 3 is missing/) });
+
+      ({ store, location } = await build());
+      await tamper(location, "INSERT INTO ledger_events (id, profile_id, channel, action, source, actor, occurred_at) VALUES (4, 1, 'email', 'optin', 'operator', 'x', 'now')");
+      expect(await store.verifyLedger()).toMatchObject({ ok: false, brokenEventId: 4, problem: expect.stringMatching(/added outside the tool/) });
+
+      ({ store, location } = await build());
+      await tamper(location, "UPDATE ledger_blocks SET hash = 'f' || substr(hash, 2) WHERE id = 1");
+      expect(await store.verifyLedger()).toMatchObject({ ok: false, blockId: expect.any(Number) });
+    });
+
+    it("verify replays the ledger: a flag or a subscription changed behind the tool's back is named, with progress reported", async () => {
+      const { store, location } = await fresh();
+      for (const e of ['a', 'b', 'c']) await store.addProfile(person(`${e}@x.io`), 'x');
+      await store.applyConsent([{ profileId: 2, wanted: { all: true } }], ctx());
+      await store.services.create({ name: 'news', label: 'News', description: null, channel: 'email', doubleOptIn: true }, 'x');
+      await store.services.change([{ profileId: 3, service: 'news', intent: 'request' }], ctx());
+      const phases = new Set<string>();
+      expect(await store.verifyLedger({ onProgress: (p) => phases.add(p.phase) })).toMatchObject({ ok: true, events: 2 });
+      expect([...phases].sort()).toEqual(['chain', 'replay', 'state']);
+      await tamper(location, "UPDATE subscriptions SET status = 'subscribed' WHERE profile_id = 3");
+      expect(await store.verifyLedger()).toMatchObject({
+        ok: false, check: 'state', disagreement: { profileId: 3, kind: 'subscription', service: 'news', stored: 'subscribed', ledger: 'pending' },
+      });
+      await tamper(location, 'UPDATE profiles SET optout_all = 0 WHERE id = 2');
+      const v = await store.verifyLedger();
+      expect(v).toMatchObject({ ok: false, check: 'state', events: 2, disagreement: { profileId: 2, kind: 'flag', channel: 'all', stored: 'optin', ledger: 'optout', eventId: 1 } });
+      expect(v.ok === false && v.problem).toBe('profile 2: optout_all is 0 but the ledger says optout (event 1)');
+    });
+
+    it('refuses to update or delete ledger rows (append-only triggers)', async () => {
+      const { store, location } = await fresh();
+      await store.addProfile(person('a@x.io'), 'x');
+      await store.applyConsent([{ profileId: 1, wanted: { sms: true } }], ctx());
+      await expect(rawSql(location, "UPDATE ledger_events SET actor = 'x'")).rejects.toThrow(/append-only/);
+      await expect(rawSql(location, 'DELETE FROM ledger_events')).rejects.toThrow(/append-only/);
+      await expect(rawSql(location, "UPDATE ledger_blocks SET hash = 'x'")).rejects.toThrow(/append-only/);
+      await expect(rawSql(location, 'DELETE FROM ledger_blocks')).rejects.toThrow(/append-only/);
+      expect(await store.verifyLedger()).toMatchObject({ ok: true, events: 1 });
+    });
+  });
+
+  describe('filters', () => {
+    it('reachable, optedOut (which includes all), subscribed and limit, in id order', async () => {
+      const { store } = await fresh();
+      for (const e of ['a', 'b', 'c', 'd']) await store.addProfile(person(`${e}@x.io`), 'x');
+      await store.applyConsent([{ profileId: 2, wanted: { sms: true } }, { profileId: 3, wanted: { all: true } }], ctx());
+      await store.services.create({ name: 'news', label: 'News', description: null, channel: 'sms', doubleOptIn: false }, 'x');
+      await store.services.change([1, 2, 3].map((profileId) => ({ profileId, service: 'news', intent: 'subscribe' as const })), ctx());
+      const ids = async (f: Parameters<LandingStore['listProfiles']>[0]) => (await collect(store.listProfiles(f))).map((p) => p.id);
+      expect(await ids({})).toEqual([1, 2, 3, 4]);
+      expect(await ids({ reachable: 'sms' })).toEqual([1, 4]);
+      expect(await ids({ reachable: 'email' })).toEqual([1, 2, 4]);
+      expect(await ids({ optedOut: 'sms' })).toContain(2);
+      expect(await ids({ optedOut: 'all' })).toEqual([3]);
+      expect(await ids({ subscribed: 'news' })).toEqual([1]); // 2 opted out of sms, 3 of all
+      expect(await ids({ limit: 2 })).toEqual([1, 2]);
+      await expect(ids({ subscribed: 'nope' })).rejects.toMatchObject({ kind: 'not-found' });
+      const contacts = (await collect(store.bulk.listContacts({ reachable: 'sms' }))).flat();
+      expect(contacts).toEqual([[1, 'a@x.io'], [4, 'd@x.io']]);
+    });
+
+    it('streams more rows than a page, and the store stays usable while a listing is open', async () => {
+      const { store, location } = await fresh();
+      const rows = Array.from({ length: 2600 }, (_, i) => `('p${String(i).padStart(4, '0')}@x.io', 'x', 'x')`).join(', ');
+      await rawSql(location, `INSERT INTO profiles (email, created_at, updated_at) VALUES ${rows}`);
+      let n = 0;
+      for await (const p of store.listProfiles({})) {
+        n++;
+        if (n === 1500) await store.applyConsent([{ profileId: 2600, wanted: { fax: true } }], ctx());
+        expect(p.id).toBe(n);
+      }
+      expect(n).toBe(2600);
+      // Stopping early ends the listing cleanly.
+      for await (const _ of store.listProfiles({})) break;
+      expect((await store.findProfile({ id: 2600 }))!.optOut.fax).toBe(true);
+    });
+  });
+
+  describe('services and subscriptions', () => {
+    it('creates, lists with counts, changes subscriptions with their events in the chain, lists pending ones', async () => {
+      const { store } = await fresh();
+      for (const e of ['a', 'b', 'c']) await store.addProfile(person(`${e}@x.io`), 'x');
+      const news = await store.services.create({ name: 'news', label: 'News', description: 'Weekly', channel: 'email', doubleOptIn: true }, '2026-01-01T00:00:00.000Z');
+      expect(news).toEqual({ name: 'news', label: 'News', description: 'Weekly', channel: 'email', doubleOptIn: true, createdAt: '2026-01-01T00:00:00.000Z' });
+      await expect(store.services.create({ name: 'news', label: 'N', description: null, channel: 'email', doubleOptIn: false }, 'x')).rejects.toMatchObject({ kind: 'conflict' });
+      const r = await store.services.change(
+        [
+          { profileId: 1, service: 'news', intent: 'request' },
+          { profileId: 2, service: 'news', intent: 'subscribe' },
+          { profileId: 3, service: 'news', intent: 'request' },
+        ],
+        ctx(),
+      );
+      expect(r.map((x) => [x.before, x.after, x.action])).toEqual([[null, 'pending', 'request'], [null, 'subscribed', 'subscribe'], [null, 'pending', 'request']]);
+      const [c1] = await store.services.change([{ profileId: 1, service: 'news', intent: 'confirm' }], ctx());
+      expect(c1).toMatchObject({ before: 'pending', after: 'subscribed', action: 'confirm' });
+      const [same] = await store.services.change([{ profileId: 1, service: 'news', intent: 'subscribe' }], ctx());
+      expect(same!.action).toBeNull();
+      await store.applyConsent([{ profileId: 2, wanted: { email: true } }], ctx());
+      expect(await store.services.summary('news')).toMatchObject({ subscribers: 2, pending: 1, receiving: 1 });
+      expect((await store.services.list()).map((s) => s.name)).toEqual(['news']);
+      expect(await store.services.subscriptionsOf(1)).toEqual([{ service: 'news', status: 'subscribed', since: '2026-01-02T03:04:05.000Z' }]);
+      expect(await collect(store.services.pending('news'))).toEqual([{ profileId: 3, email: 'c@x.io', since: '2026-01-02T03:04:05.000Z', reachable: true }]);
+      await store.applyConsent([{ profileId: 3, wanted: { all: true } }], ctx());
+      expect(await collect(store.services.pending('news'))).toEqual([{ profileId: 3, email: 'c@x.io', since: '2026-01-02T03:04:05.000Z', reachable: false }]);
+      await expect(store.services.change([{ profileId: 9, service: 'news', intent: 'subscribe' }], ctx())).rejects.toMatchObject({ kind: 'not-found' });
+      await expect(store.services.change([{ profileId: 1, service: 'nope', intent: 'subscribe' }], ctx())).rejects.toMatchObject({ kind: 'not-found' });
+      expect((await store.history(1)).map((e) => [e.service, e.action, e.channel])).toEqual([['news', 'confirm', 'email'], ['news', 'request', 'email']]);
+      expect(await store.verifyLedger()).toMatchObject({ ok: true, events: 6 });
+      expect(await store.bulk.serviceNames()).toEqual(['news']);
+      expect(await store.bulk.subscriptionsBetween(2, 3)).toEqual([
+        { profileId: 2, service: 'news', status: 'subscribed', since: '2026-01-02T03:04:05.000Z' },
+        { profileId: 3, service: 'news', status: 'pending', since: '2026-01-02T03:04:05.000Z' },
+      ]);
+    });
+  });
+
+  describe('pages and keys', () => {
+    const def = (title: string) => parsePageDefinition({ slug: 'prefs', type: 'acquisition', title, channels: ['email', 'sms'] });
+
+    it('drafts, immutable published versions, publish of an unchanged draft creates nothing', async () => {
+      const { store, location } = await fresh();
+      const p = await store.pages.create(def('One'), '2026-01-01T00:00:00.000Z');
+      expect(p).toMatchObject({ slug: 'prefs', latestVersion: 0, publishedAt: null, draftChanged: true });
+      await expect(store.pages.create(def('Again'), 'x')).rejects.toMatchObject({ kind: 'conflict' });
+      const v1 = await store.pages.publish('prefs', '2026-01-02T00:00:00.000Z', 'op');
+      expect(v1).toMatchObject({ created: true, version: { version: 1, publishedBy: 'op', definition: { title: 'One' } } });
+      expect((await store.pages.publish('prefs', 'x', 'op')).created).toBe(false);
+      await store.pages.saveDraft(def('Two'), '2026-01-03T00:00:00.000Z');
+      expect(await store.pages.get('prefs')).toMatchObject({ latestVersion: 1, draftChanged: true, draft: { title: 'Two' } });
+      expect((await store.pages.publish('prefs', 'x', 'op')).version.version).toBe(2);
+      expect((await store.pages.version('prefs', 1))!.definition.title).toBe('One');
+      expect((await store.pages.latestVersion('prefs'))!.version).toBe(2);
+      expect(await store.pages.version('prefs', 3)).toBeNull();
+      expect((await store.pages.list()).map((x) => x.slug)).toEqual(['prefs']);
+      await expect(store.pages.saveDraft(parsePageDefinition({ slug: 'nope', type: 'blocklist', title: 'N' }), 'x')).rejects.toMatchObject({ kind: 'not-found' });
+      await expect(rawSql(location, "UPDATE landing_page_versions SET definition = '{}'")).rejects.toThrow(/immutable/);
+    });
+
+    it('one key at creation; rotate adds one; the current one cannot be retired, an older one can', async () => {
+      const { store } = await fresh();
+      const [k1] = await store.keys.list();
+      expect(k1!.secret.length).toBe(32);
+      const k2 = await store.keys.rotate('2026-01-02T00:00:00.000Z');
+      expect(k2.id).toBeGreaterThan(k1!.id);
+      await expect(store.keys.retire(k2.id, 'x')).rejects.toMatchObject({ kind: 'conflict' });
+      expect(await store.keys.retire(k1!.id, '2026-01-03T00:00:00.000Z')).toMatchObject({ id: k1!.id, retiredAt: '2026-01-03T00:00:00.000Z' });
+      await expect(store.keys.retire(99, 'x')).rejects.toMatchObject({ kind: 'not-found' });
+      expect((await store.keys.list()).map((k) => [k.id, k.retiredAt !== null])).toEqual([[k1!.id, true], [k2.id, false]]);
+    });
+  });
+
+  describe('landing submissions', () => {
+    it('one salt per store; createAndApply makes the profile with its choices; group commit is all or nothing', async () => {
+      const { store, location } = await fresh();
+      const salt = await store.landing.clientSalt();
+      expect(salt.length).toBe(32);
+      const other = await openStore(location);
+      opened.push(other);
+      expect(await other.landing.clientSalt()).toEqual(salt);
+      await store.services.create({ name: 'news', label: 'News', description: null, channel: 'email', doubleOptIn: false }, 'x');
+      await store.landing.createAndApply('new@x.io', { wanted: { sms: true }, subscriptions: [{ service: 'news', intent: 'request' }], context: ctx({ source: 'landing:p@v1' }) });
+      const p = (await store.findProfile({ email: 'new@x.io' }))!;
+      expect(p.optOut.sms).toBe(true);
+      expect(await store.services.subscriptionsOf(p.id)).toMatchObject([{ service: 'news', status: 'subscribed' }]);
+      await store.landing.createAndApply('new@x.io', { wanted: { email: true }, context: ctx() }); // exists: only the choices
+      expect((await store.findProfile({ email: 'new@x.io' }))!.optOut).toMatchObject({ sms: true, email: true });
+
+      await store.addProfile(person('b@x.io'), 'x');
+      const results = await store.landing.applyConsentGroups([
+        { requests: [{ profileId: 1, wanted: { fax: true } }], context: ctx({ evidence: { n: 1 } }) },
+        { requests: [{ profileId: 2, wanted: { fax: true } }], subscriptions: [{ profileId: 2, service: 'news', intent: 'subscribe' }], context: ctx({ evidence: { n: 2 } }) },
+      ]);
+      expect(results.map((r) => [r.consent[0]!.changes.length, r.subscriptions.length])).toEqual([[1, 0], [1, 1]]);
+      await expect(
+        store.landing.applyConsentGroups([
+          { requests: [{ profileId: 1, wanted: { push: true } }], context: ctx() },
+          { requests: [{ profileId: 77, wanted: { push: true } }], context: ctx() },
+        ]),
+      ).rejects.toMatchObject({ kind: 'not-found' });
+      expect((await store.findProfile({ id: 1 }))!.optOut.push).toBe(false);
+      const v = await store.verifyLedger();
+      // createAndApply: 1 + 1 blocks, then 1; groups: one block per group and one for the subscription.
+      expect(v).toMatchObject({ ok: true, blocks: 6, events: 6 });
+    });
+  });
+
+  describe('bulk import', () => {
+    it('new, re-import, duplicates folded (an opt-out wins, the last name wins), --allow-optin, dry run', async () => {
+      const { location } = await fresh();
+      const { writeFileSync } = await import('node:fs');
+      const { tempDir } = await import('../helpers/run-cli.js');
+      const dir = tempDir();
+      const f1 = join(dir, 'one.csv');
+      writeFileSync(f1, 'email,first_name,optout_sms,optout_email\na@x.io,Ann,1,0\nb@x.io,Bob,0,1\nA@x.io,Annie,0,\nc@x.io,"C, ""c""",,\n');
+      expect(await runJson(location, ['profile', 'import', f1, '--json'])).toMatchObject({ rows: 4, profiles: 3, new: 3, duplicatesMerged: 1, optOutsSet: 2, events: 2 });
+      expect(await runJson(location, ['profile', 'show', 'a@x.io', '--json'])).toMatchObject({ firstName: 'Annie', optOut: { sms: true } });
+      expect(await runJson(location, ['profile', 'show', 'c@x.io', '--json'])).toMatchObject({ firstName: 'C, "c"' });
+      expect(await runJson(location, ['profile', 'import', f1, '--json'])).toMatchObject({ new: 0, updated: 0, unchanged: 3, events: 0 });
+      const f2 = join(dir, 'two.csv');
+      writeFileSync(f2, 'email,optout_sms\na@x.io,0\nd@x.io,1\n');
+      const dry = await runJson(location, ['profile', 'import', f2, '--allow-optin', '--dry-run', '--json']);
+      expect(dry).toMatchObject({ new: 1, updated: 1, optOutsSet: 1, optInsApplied: 1 });
+      expect((await runCli(['--db', location, 'profile', 'show', 'd@x.io'])).code).toBe(3);
+      expect(await runJson(location, ['profile', 'import', f2, '--json'])).toMatchObject({ new: 1, optInsNotApplied: 1, optInsApplied: 0 });
+      expect(await runJson(location, ['profile', 'import', f2, '--allow-optin', '--json'])).toMatchObject({ updated: 1, optInsApplied: 1, events: 1 });
+      expect((await runJson(location, ['profile', 'show', 'a@x.io', '--json'])).optOut.sms).toBe(false);
+      expect(await runJson(location, ['ledger', 'verify', '--json'])).toMatchObject({ ok: true, events: 4 });
+    });
+  });
+
+  describe('concurrency', () => {
+    /** Spawns writer processes (test/store-contract/writer.mjs), each with several concurrent writers (connections). */
+    async function runWriters(location: string, processes: { writers: { name: string; profileId: number; rounds: Record<string, boolean>[] }[] }[]) {
+      const script = join(process.cwd(), 'test/store-contract/writer.mjs');
+      const outs = await Promise.all(
+        processes.map(
+          (spec) =>
+            new Promise<{ changes: number }>((resolve, reject) => {
+              const child = spawn(process.execPath, [script, location, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'pipe'] });
+              let out = '';
+              let err = '';
+              child.stdout.on('data', (d) => (out += d));
+              child.stderr.on('data', (d) => (err += d));
+              child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`writer exited ${code}: ${err}`))));
+            }),
+        ),
+      );
+      return outs.reduce((n, o) => n + o.changes, 0);
+    }
+
+    it('40 writers on 40 profiles and 18 writers on one profile, from 4 processes: one event per real change, the chain whole', async () => {
+      const { store, location } = await fresh();
+      const rows = Array.from({ length: 41 }, (_, i) => `('c${i + 1}@x.io', 'x', 'x')`).join(', ');
+      await rawSql(location, `INSERT INTO profiles (email, created_at, updated_at) VALUES ${rows}`);
+      const channels = ['email', 'sms', 'phone', 'postal', 'fax', 'push'];
+      // Each of the 40 toggles its own profile's email flag 3 times (3 real changes);
+      // the 18 on profile 41 all want the same things (6 channels, each wanted by 3): 6 real changes in all.
+      const many = Array.from({ length: 40 }, (_, i) => ({ name: `m${i}`, profileId: i + 1, rounds: [{ email: true }, { email: false }, { email: true }] }));
+      const one = Array.from({ length: 18 }, (_, i) => ({ name: `o${i}`, profileId: 41, rounds: [{ [channels[i % 6]!]: true }, { [channels[i % 6]!]: true }] }));
+      const all = [...many, ...one];
+      const processes = [0, 1, 2, 3].map((k) => ({ writers: all.filter((_, i) => i % 4 === k) }));
+      const changes = await runWriters(location, processes);
+      expect(changes).toBe(40 * 3 + 6);
+      const [{ n }] = await rawSql(location, 'SELECT count(*) AS n FROM ledger_events');
+      expect(Number(n)).toBe(126);
+      expect(await store.history(41)).toHaveLength(6);
+      expect((await store.findProfile({ id: 41 }))!.optOut).toEqual({ all: false, email: true, sms: true, phone: true, postal: true, fax: true, push: true });
+      for (let id = 1; id <= 40; id++) expect(await store.history(id)).toHaveLength(3);
+      expect(await store.verifyLedger()).toMatchObject({ ok: true, events: 126 });
+    }, 60_000);
+  });
+});
