@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { FORM_FIELDS } from '../render.js';
 import { CONFIRM_SEGMENT, confirmNamespace, LANG_PARAM, renderConfirmed, renderConfirmPrompt } from '../services.js';
 import { TOKEN_PARAM } from '../urls.js';
-import { ACTORS, commit, first, formOf, knownService, langOf, profileFromSigned, sendHtml, type ServerContext, type ServiceParams } from './context.js';
+import { ACTORS, clientOf, commit, first, formOf, knownService, langOf, profileFromSigned, sendHtml, type ServerContext, type ServiceParams } from './context.js';
 
 export function registerConfirmPrompt(root: FastifyInstance, ctx: ServerContext): void {
   root.get<ServiceParams>(`/${CONFIRM_SEGMENT}/:service`, async (req, reply) => {
@@ -26,7 +26,7 @@ export function registerConfirmRoute(app: FastifyInstance, ctx: ServerContext): 
     const lang = langOf(form[LANG_PARAM] ?? req.query[LANG_PARAM]);
     const service = await knownService(ctx, req.params.service, lang);
     const profile = await profileFromSigned(ctx, first(form[FORM_FIELDS.token] ?? req.query[TOKEN_PARAM]), confirmNamespace(service.name), lang);
-    const evidence = ctx.clientEvidence(req, { service: service.name, via: 'confirmation-link' });
+    const evidence = ctx.clientEvidence(clientOf(req), { service: service.name, via: 'confirmation-link' });
     await commit(ctx, profile.id, {}, { source: `confirm:${service.name}`, actor: ACTORS.subject, reason: null, evidence, occurredAt: ctx.now().toISOString() }, [
       { service: service.name, intent: 'confirm' },
     ]);

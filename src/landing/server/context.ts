@@ -44,10 +44,21 @@ export interface ServerContext {
   /** A service by name (null: unknown), cached for PAGE_TTL_MS. */
   service(name: string): Promise<Service | null>;
   /** The evidence every landing change carries. */
-  evidence(req: FastifyRequest, page: PageVersion, via: string): Promise<Record<string, unknown>>;
+  evidence(client: Client, page: PageVersion, via: string): Promise<Record<string, unknown>>;
   /** The same evidence without a page (a confirmation link): `fields` first, then time, user agent and client hash. */
-  clientEvidence(req: FastifyRequest, fields: Record<string, unknown>): Record<string, unknown>;
+  clientEvidence(client: Client, fields: Record<string, unknown>): Record<string, unknown>;
 }
+
+/** Who sent a request, as evidence needs it: the client address (after trusted proxies) and the User-Agent header. */
+export interface Client {
+  ip: string | undefined;
+  userAgent: string | string[] | undefined;
+}
+
+export const clientOf = (req: FastifyRequest): Client => ({ ip: req.ip, userAgent: req.headers['user-agent'] });
+
+/** Client hashes kept (an HMAC per distinct address, not per request); cleared when full. */
+const CLIENT_HASHES = 10_000;
 
 /** The context, plus what the personal-GET fast path reads of its caches without loading anything. */
 export interface ServerContextWithCaches extends ServerContext {
@@ -68,6 +79,17 @@ export async function createContext(options: {
   const pages = new Map<string, { value: PageVersion | null; loadedAt: number }>();
   const services = new Map<string, { value: Service | null; loadedAt: number }>();
   const salt = await store.landing.clientSalt();
+  const clientHashes = new Map<string, string>();
+  // A salted hash, never the address: it tells submissions from one client apart without keeping the client.
+  const clientHash = (ip: string) => {
+    let h = clientHashes.get(ip);
+    if (h === undefined) {
+      h = createHmac('sha256', salt).update(ip).digest('hex').slice(0, 32);
+      if (clientHashes.size >= CLIENT_HASHES) clientHashes.clear();
+      clientHashes.set(ip, h);
+    }
+    return h;
+  };
   const fresh = (loadedAt: number, ttl: number, t: number) => t - loadedAt <= ttl && t >= loadedAt;
   const ctx: ServerContextWithCaches = {
     store,
@@ -106,17 +128,16 @@ export async function createContext(options: {
       services.set(name, { value, loadedAt: t });
       return value;
     },
-    async evidence(req, page, via) {
-      return this.clientEvidence(req, { page: page.slug, version: page.version, via });
+    async evidence(client, page, via) {
+      return ctx.clientEvidence(client, { page: page.slug, version: page.version, via });
     },
-    clientEvidence(req, fields) {
-      const ua = req.headers['user-agent'];
+    clientEvidence(client, fields) {
+      const ua = client.userAgent;
       return {
         ...fields,
         submittedAt: now().toISOString(),
         userAgent: typeof ua === 'string' ? ua.slice(0, 512) : null,
-        // A salted hash, never the address: it tells submissions from one client apart without keeping the client.
-        client: createHmac('sha256', salt).update(req.ip ?? '').digest('hex').slice(0, 32),
+        client: clientHash(client.ip ?? ''),
       };
     },
   };

@@ -75,24 +75,32 @@ export function methodNotAllowed(allow: string) {
 }
 
 /**
- * fastify's error and not-found handlers: an HttpAnswer as its page, a busy
- * store as 503 with Retry-After, fastify's own 4xx (bad body, 413, 415) as
- * theirs, anything else a logged 500.
+ * The answer an error deserves: an HttpAnswer as its page, a busy store as
+ * 503 with Retry-After, fastify's own 4xx (bad body, 413, 415) as theirs,
+ * anything else a logged 500. Shared by fastify's error handler and the fast paths.
  */
+export function errorAnswer(error: unknown, log: (line: string) => void): { status: number; html: string; retryAfter: boolean } {
+  let answer: HttpAnswer;
+  let retryAfter = false;
+  if (error instanceof HttpAnswer) answer = error;
+  else if (isConsentError(error, 'busy')) {
+    retryAfter = true;
+    answer = new HttpAnswer(503, 'busy');
+  } else {
+    const status = (error as { statusCode?: number }).statusCode ?? 500;
+    const key: MessageKey = status === 413 ? 'tooLarge' : status === 415 ? 'mediaType' : status < 500 ? 'badRequest' : 'error';
+    answer = new HttpAnswer(status >= 400 && status < 600 ? status : 500, key);
+    if (answer.status >= 500) log(`error: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return { status: answer.status, html: renderAnswer(answer), retryAfter };
+}
+
+/** fastify's error and not-found handlers (errorAnswer). */
 export function installErrorHandlers(app: FastifyInstance, log: (line: string) => void): void {
   app.setErrorHandler(async (error, _req, reply) => {
-    let answer: HttpAnswer;
-    if (error instanceof HttpAnswer) answer = error;
-    else if (isConsentError(error, 'busy')) {
-      reply.header('retry-after', '5');
-      answer = new HttpAnswer(503, 'busy');
-    } else {
-      const status = (error as { statusCode?: number }).statusCode ?? 500;
-      const key: MessageKey = status === 413 ? 'tooLarge' : status === 415 ? 'mediaType' : status < 500 ? 'badRequest' : 'error';
-      answer = new HttpAnswer(status >= 400 && status < 600 ? status : 500, key);
-      if (answer.status >= 500) log(`error: ${error instanceof Error ? error.message : String(error)}`);
-    }
-    return reply.code(answer.status).type('text/html; charset=utf-8').send(renderAnswer(answer));
+    const { status, html, retryAfter } = errorAnswer(error, log);
+    if (retryAfter) reply.header('retry-after', '5');
+    return reply.code(status).type('text/html; charset=utf-8').send(html);
   });
   app.setNotFoundHandler(async () => {
     throw new HttpAnswer(404, 'notFound');

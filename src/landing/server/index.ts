@@ -21,6 +21,7 @@ import { contentSecurityPolicy } from '../render.js';
 import type { LandingStore } from '../repository.js';
 import { BODY_LIMIT, createContext } from './context.js';
 import { HttpAnswer, installErrorHandlers } from './errors.js';
+import { fastPostPath } from './fast-post.js';
 import { personalGetPath, type FastPath } from './personal-get.js';
 import { registerPageRoutes } from './routes.js';
 
@@ -76,14 +77,16 @@ export function loggablePath(url: string): string {
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { log } = options;
   // Set once the context exists; requests only arrive after listen().
-  let fastPath: FastPath | null = null;
+  let fastPaths: FastPath[] = [];
+  let closing = false;
   const app = Fastify({
     // Hot requests are answered before fastify's router when all goes well
-    // (personal-get.ts); anything else, and any failure of that path, goes
+    // (personal-get.ts, fast-post.ts); anything else, and any failure of that path, goes
     // through fastify and its error handling.
     serverFactory: (handler) =>
       createServer((req, res) => {
-        if (!fastPath?.(req, res, handler)) handler(req, res);
+        for (const path of fastPaths) if (path(req, res, handler)) return;
+        handler(req, res);
       }),
     logger: false,
     bodyLimit: BODY_LIMIT,
@@ -125,7 +128,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // Keys read (and CONSENT_SECRET checked) before listening: a bad secret stops `serve` at once, not every request.
   await ctx.keyring();
   registerPageRoutes(app, ctx);
-  fastPath = personalGetPath(ctx, pageHeaders, log);
+  fastPaths = [
+    personalGetPath(ctx, pageHeaders, log),
+    fastPostPath(ctx, pageHeaders, log, { behindProxy: options.trustProxy !== undefined, closing: () => closing, loggablePath }),
+  ];
 
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address();
@@ -136,6 +142,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     url: `http://${host}:${port}`,
     stats: ctx.committer.stats,
     async close() {
+      closing = true; // new POSTs go to fastify, which answers 503 while closing
       let timer: NodeJS.Timeout | undefined;
       const force = new Promise<void>((resolve) => {
         timer = setTimeout(() => {

@@ -12,10 +12,11 @@ import { ONE_CLICK_FIELD, ONE_CLICK_VALUE, renderOneClickPrompt, renderServiceOn
 import type { PageVersion } from '../page.js';
 import { renderConfirmation } from '../render.js';
 import { renderServiceUnsubscribed, SERVICE_PARAM, serviceOneClickUrl, unsubscribeNamespace } from '../services.js';
-import { formString } from '../submit.js';
+import { formString, type Form } from '../submit.js';
 import { ONE_CLICK_SEGMENT, oneClickUrl, TOKEN_PARAM } from '../urls.js';
 import {
   ACTORS,
+  clientOf,
   commit,
   first,
   formOf,
@@ -24,6 +25,7 @@ import {
   profileFromToken,
   publishedPage,
   sendHtml,
+  type Client,
   type ServerContext,
   type SlugParams,
 } from './context.js';
@@ -69,19 +71,27 @@ export function registerOneClickPrompt(root: FastifyInstance, ctx: ServerContext
 
 /** POST (RFC 8058): no cookie, no login, no Origin check; 200, never a redirect. */
 export function registerOneClickRoute(app: FastifyInstance, ctx: ServerContext): void {
-  app.post<SlugParams>(`/:slug/${ONE_CLICK_SEGMENT}`, async (req, reply) => {
-    const page = await oneClickPage(ctx, req.params.slug, req.query);
-    const form = formOf(req.body);
-    if (formString(form, ONE_CLICK_FIELD) !== ONE_CLICK_VALUE) throw new HttpAnswer(400, 'oneClickBody', page.definition.lang);
-    const { service, profile } = await oneClickSubject(ctx, page, req.query);
-    const evidence = await ctx.evidence(req, page, 'one-click');
-    const context = (evidence: Record<string, unknown>): ChangeContext => ({ source: 'one-click', actor: ACTORS.subject, reason: null, evidence, occurredAt: ctx.now().toISOString() });
-    if (service) {
-      // One service only; the token is bound to it (another service's token fails), the page only gives the language and evidence.
-      await commit(ctx, profile.id, {}, context({ ...evidence, service: service.name }), [{ service: service.name, intent: 'unsubscribe' }]);
-      return sendHtml(reply, renderServiceUnsubscribed(page.definition.lang, service));
-    }
-    await commit(ctx, profile.id, { all: true }, context(evidence));
-    return sendHtml(reply, renderConfirmation(page.definition));
-  });
+  app.post<SlugParams>(`/:slug/${ONE_CLICK_SEGMENT}`, async (req, reply) =>
+    sendHtml(reply, await oneClick(ctx, req.params.slug, formOf(req.body), req.query, clientOf(req))),
+  );
+}
+
+/**
+ * A one-click POST, whatever carried it (fastify, or the fast path for
+ * urlencoded bodies): resolves to its page once committed, or throws the
+ * HttpAnswer the request deserves.
+ */
+export async function oneClick(ctx: ServerContext, slug: string, form: Form, query: Record<string, unknown>, client: Client): Promise<string> {
+  const page = await oneClickPage(ctx, slug, query);
+  if (formString(form, ONE_CLICK_FIELD) !== ONE_CLICK_VALUE) throw new HttpAnswer(400, 'oneClickBody', page.definition.lang);
+  const { service, profile } = await oneClickSubject(ctx, page, query);
+  const evidence = await ctx.evidence(client, page, 'one-click');
+  const context = (evidence: Record<string, unknown>): ChangeContext => ({ source: 'one-click', actor: ACTORS.subject, reason: null, evidence, occurredAt: ctx.now().toISOString() });
+  if (service) {
+    // One service only; the token is bound to it (another service's token fails), the page only gives the language and evidence.
+    await commit(ctx, profile.id, {}, context({ ...evidence, service: service.name }), [{ service: service.name, intent: 'unsubscribe' }]);
+    return renderServiceUnsubscribed(page.definition.lang, service);
+  }
+  await commit(ctx, profile.id, { all: true }, context(evidence));
+  return renderConfirmation(page.definition);
 }
