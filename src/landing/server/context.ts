@@ -24,6 +24,15 @@ export const KEYRING_TTL_MS = 5_000;
 /** Published pages are re-read at most this often: a new version is served within a second of `landing publish`. */
 export const PAGE_TTL_MS = 1_000;
 
+/**
+ * While other requests are being served, group commits start at most this
+ * often (GroupCommitter's cadence): a commit blocks the event loop for its
+ * fsync, so in a campaign's mix of GETs and a few POSTs fewer, larger commits
+ * serve more people. A POST then waits at most this long more; when only
+ * submissions are in flight it is committed at once.
+ */
+export const COMMIT_INTERVAL_MS = 10;
+
 /** Who made a change, as the ledger's `actor`. */
 export const ACTORS = {
   /** The person themself, identified by their signed link (a token, or a one-click POST to it). */
@@ -73,6 +82,8 @@ export async function createContext(options: {
   baseUrl: string;
   env: Record<string, string | undefined>;
   now: () => Date;
+  /** Requests received and not yet answered (the commit cadence's signal); none when not given. */
+  inFlight?: () => number;
 }): Promise<ServerContextWithCaches> {
   const { store, now } = options;
   let keyring: { value: Keyring; loadedAt: number } | null = null;
@@ -95,7 +106,11 @@ export async function createContext(options: {
     store,
     baseUrl: options.baseUrl,
     now,
-    committer: new GroupCommitter((groups) => store.landing.applyConsentGroups(groups)),
+    committer: new GroupCommitter(
+      (groups) => store.landing.applyConsentGroups(groups),
+      500,
+      options.inFlight && { minIntervalMs: COMMIT_INTERVAL_MS, othersInFlight: (queued) => options.inFlight!() > queued, clock: () => performance.now() },
+    ),
     async keyring() {
       const t = now().getTime();
       if (!keyring || !fresh(keyring.loadedAt, KEYRING_TTL_MS, t)) {

@@ -79,12 +79,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // Set once the context exists; requests only arrive after listen().
   let fastPaths: FastPath[] = [];
   let closing = false;
+  let inFlight = 0;
+  const finished = () => void inFlight--;
   const app = Fastify({
     // Hot requests are answered before fastify's router when all goes well
     // (personal-get.ts, fast-post.ts); anything else, and any failure of that path, goes
     // through fastify and its error handling.
     serverFactory: (handler) =>
       createServer((req, res) => {
+        inFlight++;
+        res.once('close', finished);
         for (const path of fastPaths) if (path(req, res, handler)) return;
         handler(req, res);
       }),
@@ -99,7 +103,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       : { trustProxy: typeof options.trustProxy === 'number' ? (_address: string, hop: number) => hop < (options.trustProxy as number) : options.trustProxy }),
   });
 
-  const ctx = await createContext(options);
+  const ctx = await createContext({ ...options, inFlight: () => inFlight });
 
   // Only what a form or a one-click client sends; anything else is 415.
   // (multipart is registered with the POST routes only: its hook would cost every GET.)
