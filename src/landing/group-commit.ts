@@ -25,10 +25,22 @@ export class GroupCommitter {
    */
   readonly stats = { commits: 0, submissions: 0, changes: 0 };
 
+  /**
+   * `cadence` (optional): commits are then at least `minIntervalMs` apart
+   * (start to start) while `othersInFlight()` says requests other than the
+   * queued submissions are still being served, so that a campaign's few
+   * POSTs among many GETs share one fsync instead of paying one each (a
+   * commit blocks the event loop: better-sqlite3 is synchronous). When every
+   * request in flight is a queued submission, nothing more can join: the
+   * commit starts at once.
+   */
   constructor(
     private readonly apply: (groups: readonly ConsentGroup[]) => Promise<ConsentGroupResult[]>,
     private readonly maxBatch = 500,
+    private readonly cadence?: { minIntervalMs: number; othersInFlight: (queued: number) => boolean; clock: () => number },
   ) {}
+  private lastStart = -Infinity;
+  private timer: NodeJS.Timeout | null = null;
 
   submit(group: ConsentGroup): Promise<ConsentGroupResult> {
     return new Promise((resolve, reject) => {
@@ -55,21 +67,38 @@ export class GroupCommitter {
 
   /** Settles when everything submitted so far is committed (or failed). */
   async drain(): Promise<void> {
-    while (this.queue.length > 0 || this.running || this.scheduled) {
+    if (this.timer && !this.running) this.start();
+    while (this.queue.length > 0 || this.running || this.scheduled || this.timer) {
       await (this.running ?? new Promise((r) => setImmediate(r)));
     }
   }
 
   private schedule(): void {
-    if (this.scheduled || this.running) return;
+    if (this.running) return;
+    const c = this.cadence;
+    const wait = c && this.queue.length < this.maxBatch && c.othersInFlight(this.queue.length) ? this.lastStart + c.minIntervalMs - c.clock() : 0;
+    if (wait > 0) {
+      // A later submission may find nothing else in flight: it reschedules at once (below).
+      if (!this.timer && !this.scheduled) this.timer = setTimeout(() => this.start(), wait);
+      return;
+    }
+    if (this.scheduled) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
     this.scheduled = true;
     // setImmediate: after the poll phase, so every request already read in this turn joins the batch.
-    setImmediate(() => {
-      this.scheduled = false;
-      this.running = this.flush().finally(() => {
-        this.running = null;
-        if (this.queue.length > 0) this.schedule();
-      });
+    setImmediate(() => this.start());
+  }
+
+  private start(): void {
+    this.scheduled = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.running) return;
+    if (this.cadence) this.lastStart = this.cadence.clock();
+    this.running = this.flush().finally(() => {
+      this.running = null;
+      if (this.queue.length > 0) this.schedule();
     });
   }
 
