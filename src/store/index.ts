@@ -1,4 +1,4 @@
-import type { LandingStore } from '../landing/repository.js';
+import type { RowStore } from './rows.js';
 import { isPostgresLocation } from './location.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, translateSqliteError, type OpenOptions } from './sqlite/open.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
@@ -10,7 +10,7 @@ export type { OpenOptions };
  * a PostgreSQL database, anything else a SQLite file. Both are created (the
  * schema) and migrated on first use; `location` of the result never shows a password.
  */
-export async function openStore(location: string, options: OpenOptions = {}): Promise<LandingStore> {
+export async function openStore(location: string, options: OpenOptions = {}): Promise<RowStore> {
   if (isPostgresLocation(location)) {
     const { PgStore } = await import('./postgres/pg-store.js');
     return PgStore.open(location, options);

@@ -3,22 +3,13 @@ import { existsSync, linkSync, statSync, unlinkSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { dirname } from 'node:path';
 import { ConsentError, conflict, notFound } from '../../consent/errors.js';
+import { STORE_TABLES } from '../rows.js';
 import { openDatabase } from '../sqlite/open.js';
 import { verifyStore } from '../sqlite/verify.js';
 import type { PgStore } from './pg-store.js';
 
-/** Every table, parents first; rows copied verbatim (ids, hashes, times as stored). */
-const TABLES: readonly [table: string, order: string][] = [
-  ['settings', 'key'],
-  ['profiles', 'id'],
-  ['services', 'id'],
-  ['subscriptions', 'profile_id, service_id'],
-  ['landing_pages', 'slug'],
-  ['landing_page_versions', 'slug, version'],
-  ['signing_keys', 'id'],
-  ['ledger_events', 'id'],
-  ['ledger_blocks', 'id'],
-];
+/** Every table, parents first (the list store copy uses too); rows copied verbatim (ids, hashes, times as stored). */
+const TABLES: readonly [table: string, order: string][] = STORE_TABLES.map((t) => [t.name, t.order]);
 const PAGE = 5000;
 
 /**

@@ -12,7 +12,7 @@ import {
 } from '../../consent/ledger.js';
 import { applyChanges, planChanges, type NewProfile, type Profile, type ProfileRef } from '../../consent/profile.js';
 import type { ConsentRequest, ConsentResult, LastChanges, ProfileFilter } from '../../consent/store.js';
-import type { LandingStore } from '../../landing/repository.js';
+import type { ImportAllOptions, RawBatch, RowStore } from '../rows.js';
 import { maskLocation } from '../location.js';
 import { ChainVerifier, type BlockRow, type EventRow } from '../shared/ledger-chain.js';
 import { optedOutSql, reachableSql, unreachableSql } from '../shared/reachability-sql.js';
@@ -119,7 +119,7 @@ const listening = new WeakSet<pg.PoolClient>();
  * UPDATE); appends to the chain are serialised by an advisory lock taken at
  * the end of the transaction, and the schema refuses a fork.
  */
-export class PgStore implements LandingStore {
+export class PgStore implements RowStore {
   readonly location: string;
   readonly services: PgServiceRepository;
   readonly pages: PgPageRepository;
@@ -426,54 +426,7 @@ export class PgStore implements LandingStore {
     let dead = false;
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      await client.query('DECLARE blocks NO SCROLL CURSOR FOR SELECT id, first_event_id, last_event_id, event_count, prev_hash, hash FROM ledger_blocks ORDER BY id');
-      await client.query('DECLARE events NO SCROLL CURSOR FOR SELECT * FROM ledger_events ORDER BY id');
-      const EVENTS_PAGE = 10_000;
-      let events: EventRow[] = [];
-      let at = 0;
-      let eventsDone = false;
-      const peek = async (): Promise<EventRow | null> => {
-        if (at < events.length) return events[at]!;
-        if (eventsDone) return null;
-        events = (await client.query<EventRow>(`FETCH ${EVENTS_PAGE} FROM events`)).rows;
-        at = 0;
-        if (events.length < EVENTS_PAGE) eventsDone = true;
-        return events[0] ?? null;
-      };
-      const v = new ChainVerifier();
-      const [{ total }] = (await client.query<{ total: number }>('SELECT coalesce(max(last_event_id), 0) AS total FROM ledger_blocks')).rows as [{ total: number }];
-      let reported = 0;
-      options.onProgress?.({ phase: 'chain', events: 0, total });
-      const result = await (async (): Promise<LedgerVerification> => {
-        for (;;) {
-          const page = (await client.query<BlockRow>('FETCH 1000 FROM blocks')).rows;
-          for (const b of page) {
-            const bad = v.block(b);
-            if (bad) return bad;
-            for (let e = await peek(); e && e.id <= b.last_event_id; e = await peek()) {
-              at++;
-              const broken = v.event(e);
-              if (broken) return broken;
-            }
-            const wrong = v.endBlock();
-            if (wrong) return wrong;
-            if (options.onProgress && v.lastEventId - reported >= 100_000) {
-              reported = v.lastEventId;
-              options.onProgress({ phase: 'chain', events: reported, total });
-            }
-          }
-          if (page.length < 1000) break;
-        }
-        const stray = await peek();
-        return v.finish(stray ? stray.id : null);
-      })();
-      let verdict: LedgerVerification = result;
-      if (result.ok) {
-        const disagreement = await verifyPgState(client, options);
-        if (disagreement) {
-          verdict = { ok: false, check: 'state', blocks: result.blocks, events: result.events, head: result.head, problem: disagreement.detail, disagreement };
-        }
-      }
+      const verdict = await verifyPgLedger(client, options);
       await client.query('COMMIT');
       return verdict;
     } catch (e) {
@@ -489,6 +442,16 @@ export class PgStore implements LandingStore {
     return backupPgToSqlite(this, path);
   }
 
+  async *exportAll(): AsyncIterable<RawBatch> {
+    const { exportPgRows } = await import('./rows.js');
+    yield* exportPgRows(this);
+  }
+
+  async importAll(batches: AsyncIterable<RawBatch>, options?: ImportAllOptions) {
+    const { importPgRows } = await import('./rows.js');
+    return importPgRows(this, batches, options);
+  }
+
   async close(): Promise<void> {
     await this.pool.end();
   }
@@ -502,3 +465,61 @@ export function checkChannel(c: string): string {
 
 /** Ids are PostgreSQL integers: a larger number names no profile (rather than failing the query). */
 export const isInt4 = (id: number) => Number.isSafeInteger(id) && id <= 2147483647 && id >= -2147483648;
+
+/**
+ * verifyLedger's two steps on `client`, inside the caller's transaction (a
+ * REPEATABLE READ snapshot, or the copy's own write transaction, which then
+ * sees its uncommitted rows). Declares and uses the cursors `blocks` and `events`.
+ */
+export async function verifyPgLedger(client: pg.PoolClient, options: VerifyOptions = {}): Promise<LedgerVerification> {
+  await client.query('DECLARE blocks NO SCROLL CURSOR FOR SELECT id, first_event_id, last_event_id, event_count, prev_hash, hash FROM ledger_blocks ORDER BY id');
+  await client.query('DECLARE events NO SCROLL CURSOR FOR SELECT * FROM ledger_events ORDER BY id');
+  const EVENTS_PAGE = 10_000;
+  let events: EventRow[] = [];
+  let at = 0;
+  let eventsDone = false;
+  const peek = async (): Promise<EventRow | null> => {
+    if (at < events.length) return events[at]!;
+    if (eventsDone) return null;
+    events = (await client.query<EventRow>(`FETCH ${EVENTS_PAGE} FROM events`)).rows;
+    at = 0;
+    if (events.length < EVENTS_PAGE) eventsDone = true;
+    return events[0] ?? null;
+  };
+  const v = new ChainVerifier();
+  const [{ total }] = (await client.query<{ total: number }>('SELECT coalesce(max(last_event_id), 0) AS total FROM ledger_blocks')).rows as [{ total: number }];
+  let reported = 0;
+  options.onProgress?.({ phase: 'chain', events: 0, total });
+  const result = await (async (): Promise<LedgerVerification> => {
+    for (;;) {
+      const page = (await client.query<BlockRow>('FETCH 1000 FROM blocks')).rows;
+      for (const b of page) {
+        const bad = v.block(b);
+        if (bad) return bad;
+        for (let e = await peek(); e && e.id <= b.last_event_id; e = await peek()) {
+          at++;
+          const broken = v.event(e);
+          if (broken) return broken;
+        }
+        const wrong = v.endBlock();
+        if (wrong) return wrong;
+        if (options.onProgress && v.lastEventId - reported >= 100_000) {
+          reported = v.lastEventId;
+          options.onProgress({ phase: 'chain', events: reported, total });
+        }
+      }
+      if (page.length < 1000) break;
+    }
+    const stray = await peek();
+    return v.finish(stray ? stray.id : null);
+  })();
+  let verdict: LedgerVerification = result;
+  if (result.ok) {
+    const disagreement = await verifyPgState(client, options);
+    if (disagreement) {
+      verdict = { ok: false, check: 'state', blocks: result.blocks, events: result.events, head: result.head, problem: disagreement.detail, disagreement };
+    }
+  }
+  await client.query('CLOSE blocks; CLOSE events');
+  return verdict;
+}

@@ -26,7 +26,8 @@ import type {
   ProfileFilter,
 } from '../../consent/store.js';
 import { SqliteKeyRepository, SqlitePageRepository } from './landing-repository.js';
-import type { LandingStore } from '../../landing/repository.js';
+import type { ImportAllOptions, RawBatch, RowStore } from '../rows.js';
+import { exportSqliteRows, importSqliteRows } from './rows.js';
 import type { BulkStore } from '../../consent/bulk.js';
 import { SqliteBulkStore } from './bulk-store.js';
 import { SqliteLandingSubmissions } from './landing-submissions.js';
@@ -117,7 +118,7 @@ export function canonicalRow(r: EventRow): string {
 
 const PAGE = 1000;
 
-export class SqliteStore implements LandingStore {
+export class SqliteStore implements RowStore {
   private readonly busyTimeoutMs: number;
   private readonly stmts;
   readonly services: ServiceRepository;
@@ -421,6 +422,14 @@ export class SqliteStore implements LandingStore {
     } finally {
       if (existsSync(tmp)) unlinkSync(tmp);
     }
+  }
+
+  exportAll(): AsyncIterable<RawBatch> {
+    return exportSqliteRows(this);
+  }
+
+  importAll(batches: AsyncIterable<RawBatch>, options?: ImportAllOptions) {
+    return importSqliteRows(this, batches, options);
   }
 
   async close(): Promise<void> {

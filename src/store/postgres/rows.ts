@@ -1,0 +1,134 @@
+/** RowStore's two methods on PostgreSQL (see src/store/rows.ts for what they promise). */
+import { finished } from 'node:stream/promises';
+import { from as copyFrom } from 'pg-copy-streams';
+import { GENERATED_ID_TABLES, MUST_BE_EMPTY, STORE_TABLES, storeTable, type ImportAllOptions, type RawBatch, type RawValue } from '../rows.js';
+import { assertEmpty, verificationFailed } from '../sqlite/rows.js';
+import { CHAIN_LOCK, verifyPgLedger, type PgStore } from './pg-store.js';
+
+const BATCH = 5000;
+
+export async function* exportPgRows(store: PgStore): AsyncIterable<RawBatch> {
+  const client = await store.connect();
+  let open = false;
+  let dead = false;
+  try {
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      open = true;
+      await client.query('SET LOCAL statement_timeout = 0');
+    } catch (e) {
+      throw store.translate(e);
+    }
+    for (const t of STORE_TABLES) {
+      const cursor = `copy_${t.name}`;
+      let rows: RawValue[][];
+      try {
+        await client.query(`DECLARE ${cursor} NO SCROLL CURSOR FOR SELECT ${t.columns.join(', ')} FROM ${t.name} ORDER BY ${t.order}`);
+      } catch (e) {
+        throw store.translate(e);
+      }
+      do {
+        try {
+          rows = (await client.query<RawValue[]>({ text: `FETCH ${BATCH} FROM ${cursor}`, rowMode: 'array' })).rows;
+        } catch (e) {
+          throw store.translate(e);
+        }
+        if (rows.length > 0) yield { table: t.name, rows };
+      } while (rows.length === BATCH);
+    }
+    await client.query('COMMIT');
+    open = false;
+  } finally {
+    if (open) await client.query('ROLLBACK').catch(() => (dead = true));
+    client.release(dead || undefined);
+  }
+}
+
+/** COPY's text format: backslash, tab, newline and CR escaped; \N is NULL; bytea as \\x and hex. */
+function copyText(v: RawValue): string {
+  if (v === null) return '\\N';
+  if (typeof v === 'number') return String(v);
+  if (Buffer.isBuffer(v)) return '\\\\x' + v.toString('hex');
+  return v.replace(/[\\\t\n\r]/g, (ch) => (ch === '\\' ? '\\\\' : ch === '\t' ? '\\t' : ch === '\n' ? '\\n' : '\\r'));
+}
+
+export async function importPgRows(store: PgStore, batches: AsyncIterable<RawBatch>, options: ImportAllOptions = {}) {
+  const client = await store.connect();
+  let copy: ReturnType<typeof copyFrom> | null = null;
+  let copyTable = '';
+  let copyError: unknown = null;
+  const q = async (sql: string, params: unknown[] = []) => (await client.query(sql, params)).rows;
+  const endCopy = async () => {
+    if (!copy) return;
+    const c = copy;
+    copy = null;
+    c.end();
+    await finished(c);
+    if (copyError) throw copyError;
+  };
+  try {
+    // A client killed mid-copy is noticed within a second, even during a long statement, and its transaction rolled back.
+    await q("SET statement_timeout = 0; SET client_connection_check_interval = '1s'");
+    await q('BEGIN');
+    await q('SELECT pg_advisory_xact_lock($1)', [CHAIN_LOCK]);
+    await q('LOCK TABLE profiles IN EXCLUSIVE MODE');
+    const counts = new Map<string, number>();
+    const [c] = await q(
+      `SELECT ${[...MUST_BE_EMPTY, 'signing_keys'].map((t) => `(SELECT count(*) FROM ${t}) AS ${t}`).join(', ')},
+              (SELECT count(*) FROM signing_keys WHERE retired_at IS NOT NULL) AS retired`,
+    );
+    for (const [k, v] of Object.entries(c as Record<string, number>)) counts.set(k, Number(v));
+    assertEmpty((t) => counts.get(t) ?? 0, counts.get('retired') ?? 0, store.location);
+    await q('DELETE FROM signing_keys; DELETE FROM settings');
+    const written = new Map<string, number>();
+    for await (const b of batches) {
+      const t = storeTable(b.table);
+      if (copyTable !== t.name) {
+        await endCopy();
+        copyTable = t.name;
+        copyError = null;
+        copy = client.query(copyFrom(`COPY ${t.name} (${t.columns.join(', ')}) FROM STDIN`));
+        copy.on('error', (e) => (copyError ??= e));
+      }
+      if (copyError) throw copyError;
+      let text = '';
+      for (const r of b.rows) text += r.map(copyText).join('\t') + '\n';
+      if (!copy!.write(text)) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            copy!.off('drain', done);
+            copy!.off('error', done);
+            resolve();
+          };
+          copy!.on('drain', done);
+          copy!.on('error', done);
+        });
+        if (copyError) throw copyError;
+      }
+      const n = (written.get(t.name) ?? 0) + b.rows.length;
+      written.set(t.name, n);
+      options.onProgress?.(t.name, n);
+    }
+    await endCopy();
+    for (const t of GENERATED_ID_TABLES) {
+      await q(`SELECT setval(pg_get_serial_sequence('${t}', 'id'), coalesce(max(id), 0) + 1, false) FROM ${t}`);
+    }
+    const v = await verifyPgLedger(client);
+    if (!v.ok) throw verificationFailed(v, store.location);
+    options.accept?.(v);
+    await q('COMMIT');
+    return v;
+  } catch (e) {
+    if (copy) {
+      // An unfinished COPY: the connection is dropped, which rolls the transaction back.
+      (copy as ReturnType<typeof copyFrom>).destroy();
+    } else {
+      await client.query('ROLLBACK').catch(() => {});
+    }
+    throw store.translate(e);
+  } finally {
+    // Not given back to the pool: its session settings are the copy's.
+    client.release(true);
+  }
+}
+
