@@ -101,7 +101,7 @@ describe('two landing servers on one PostgreSQL database', () => {
   it('a person is served by either: a change through one is seen by the next GET on the other; pages, forms, one-click and confirmations work on both', async () => {
     const s = await setup(3);
     await s.cli('service', 'create', 'news', '--label', 'News', '--double-opt-in');
-    await s.cli('profile', 'subscribe', 'p2@example.com', '--service', 'news');
+    await s.cli('profile', 'subscribe', 'p2@example.com', 'news');
     const [a, b] = await Promise.all([serve(s.db), serve(s.db)]);
     const prefs = await s.links('prefs');
     const stopLinks = await s.links('stop');

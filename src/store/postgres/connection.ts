@@ -63,7 +63,8 @@ export function translatePgError(e: unknown, location: string, busyTimeoutMs = D
     const why = code ? ` (${code})` : /timeout/i.test(message) ? ' (no answer in time)' : ' (the connection was closed)';
     return busy(`Cannot reach ${where}${why}.`, retry, e);
   }
-  switch (code) {
+  // ALTER DATABASE … ALLOW_CONNECTIONS false (maintenance): 55000 is also other "wrong state" errors, so by its message.
+  switch (code === '55000' && /not currently accepting connections/i.test(message) ? '55000_no_connections' : code) {
     case '28P01':
     case '28000':
       return busy(`${cap(where)} refused the login.`, 'Check the user and password (in the URL, PGPASSWORD or ~/.pgpass) and pg_hba.conf.', e);
@@ -77,6 +78,7 @@ export function translatePgError(e: unknown, location: string, busyTimeoutMs = D
     case '08006':
     case '08001':
     case '08004':
+    case '55000_no_connections':
       return busy(`${cap(where)} was shut down or is not accepting connections.`, 'Retry when it is back; nothing of an unfinished command was written.', e);
     case '42501':
       return notPermitted(`${cap(where)} refused: the role lacks a privilege (${message}).`, 'Grant the role the privileges the README lists, or use the owner of the database.', e);
