@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KEYRING_TTL_MS, PAGE_TTL_MS } from '../src/landing/server.js';
@@ -299,5 +300,58 @@ describe('landing serve while the PostgreSQL database is away', () => {
     noStackTrace(inst.stderr());
     expect(inst.stderr()).not.toContain('password');
     await stop(inst);
+  });
+
+  it('the server itself gone (its port stops listening, its connections cut): 503 with Retry-After within the connection timeout, and back by itself when it listens again', async () => {
+    const s = await setup(3);
+    // A TCP relay in front of the database server: closing it is the server going away for `landing serve`.
+    const target = new URL(s.db);
+    const sockets = new Set<Socket>();
+    let relay: Server | null = null;
+    const listen = (port: number) =>
+      new Promise<number>((resolve) => {
+        relay = createServer((client) => {
+          const upstream = connect(Number(target.port), target.hostname);
+          for (const x of [client, upstream]) {
+            sockets.add(x);
+            x.on('error', () => {});
+            x.on('close', () => sockets.delete(x));
+          }
+          client.pipe(upstream).pipe(client);
+        });
+        relay.listen(port, '127.0.0.1', () => resolve((relay!.address() as { port: number }).port));
+      });
+    const close = () =>
+      new Promise<void>((resolve) => {
+        relay!.close(() => resolve());
+        for (const x of sockets) x.destroy();
+      });
+    const port = await listen(0);
+    const viaRelay = new URL(s.db);
+    viaRelay.port = String(port);
+    const inst = await serve(viaRelay.toString());
+    const stopLinks = await s.links('stop');
+    const prefs = await s.links('prefs');
+    expect((await fetch(`${inst.url}${prefs[0]!.url}`)).status).toBe(200);
+
+    await close();
+    try {
+      for (const attempt of [() => fetch(`${inst.url}${prefs[1]!.url}`), () => post(`${inst.url}${stopLinks[1]!.oneClickUrl}`, ONE_CLICK())]) {
+        const t0 = Date.now();
+        const r = await attempt();
+        expect(Date.now() - t0).toBeLessThan(8000);
+        expect(r.status).toBe(503);
+        expect(Number(r.headers.get('retry-after'))).toBeGreaterThan(0);
+        noStackTrace(await r.text());
+      }
+    } finally {
+      await listen(port);
+    }
+    expect((await fetch(`${inst.url}${prefs[1]!.url}`)).status).toBe(200);
+    expect((await post(`${inst.url}${stopLinks[1]!.oneClickUrl}`, ONE_CLICK())).status).toBe(200);
+    expect(await s.events()).toBe(1);
+    noStackTrace(inst.stderr());
+    await stop(inst);
+    await close();
   });
 });
