@@ -8,6 +8,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KEYRING_TTL_MS, PAGE_TTL_MS } from '../src/landing/server.js';
+import { QUERY_TIMEOUT_MS } from '../src/store/postgres/connection.js';
 import { pgAdminQuery, withDatabase } from './helpers/pg.js';
 import { runCli, runJson, tempDir, tempStore } from './helpers/run-cli.js';
 
@@ -354,4 +355,45 @@ describe('landing serve while the PostgreSQL database is away', () => {
     await stop(inst);
     await close();
   });
+
+  it('the network to the database silent (packets dropped, no reset): 503 with Retry-After, not a hang, and back when it flows again', async () => {
+    const s = await setup(3);
+    const target = new URL(s.db);
+    let silent = false;
+    const relay = createServer((client) => {
+      const upstream = connect(Number(target.port), target.hostname);
+      for (const x of [client, upstream]) x.on('error', () => {});
+      client.on('data', (d) => { if (!silent) upstream.write(d); });
+      upstream.on('data', (d) => { if (!silent) client.write(d); });
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', () => r()));
+    const viaRelay = new URL(s.db);
+    viaRelay.port = String((relay.address() as { port: number }).port);
+    const inst = await serve(viaRelay.toString());
+    const stopLinks = await s.links('stop');
+    const prefs = await s.links('prefs');
+    expect((await fetch(`${inst.url}${prefs[0]!.url}`)).status).toBe(200);
+
+    silent = true;
+    try {
+      // Both on connections already open (the pool's): no reset ever comes, only QUERY_TIMEOUT_MS ends the wait.
+      const t0 = Date.now();
+      const answers = await Promise.all([fetch(`${inst.url}${prefs[1]!.url}`), post(`${inst.url}${stopLinks[1]!.oneClickUrl}`, ONE_CLICK())]);
+      expect(Date.now() - t0).toBeLessThan(QUERY_TIMEOUT_MS + 10_000);
+      for (const r of answers) {
+        expect(r.status).toBe(503);
+        expect(Number(r.headers.get('retry-after'))).toBeGreaterThan(0);
+        noStackTrace(await r.text());
+      }
+    } finally {
+      silent = false;
+    }
+    expect((await fetch(`${inst.url}${prefs[1]!.url}`)).status).toBe(200);
+    expect((await post(`${inst.url}${stopLinks[1]!.oneClickUrl}`, ONE_CLICK())).status).toBe(200);
+    noStackTrace(inst.stderr());
+    await stop(inst);
+    await new Promise((r) => relay.close(r));
+  }, QUERY_TIMEOUT_MS + 60_000);
 });
