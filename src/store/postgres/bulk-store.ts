@@ -1,6 +1,7 @@
 import { finished } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { withoutQueryTimeout } from './connection.js';
 import { CHANNELS, type Channel } from '../../consent/channels.js';
 import {
   planImportedSubscription,
@@ -56,6 +57,7 @@ export class PgBulkStore implements BulkStore {
       // A client killed mid-import (kill -9) is noticed by the server within a second, even during
       // a long statement, and its transaction rolled back: its locks do not outlive it.
       await client.query("SET statement_timeout = 0; SET client_connection_check_interval = '1s'");
+      withoutQueryTimeout(client, true);
       await client.query(`DROP TABLE IF EXISTS pg_temp.import_raw;
         CREATE TEMP TABLE import_raw (rn bigint GENERATED ALWAYS AS IDENTITY, email text NOT NULL, phone text,
           first_name text, last_name text, setm bigint NOT NULL, clearm bigint NOT NULL)`);
@@ -420,6 +422,7 @@ class PgImportSession implements ImportSession {
     if (!this.dead) {
       try {
         await this.client.query('DROP TABLE IF EXISTS pg_temp.import_raw; RESET statement_timeout; RESET client_connection_check_interval');
+        withoutQueryTimeout(this.client, false);
       } catch {
         this.dead = true;
       }

@@ -16,6 +16,15 @@ export interface PgOpenOptions {
 export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 /** A statement running longer than this is cancelled (imports lift it for their own session). */
 export const STATEMENT_TIMEOUT_MS = 60_000;
+/**
+ * A statement whose answer has not come this long after it was sent is given
+ * up on the client's side, and its connection dropped: the server cancels any
+ * statement at STATEMENT_TIMEOUT_MS, so no answer by then means the network to
+ * it went silent (a crashed host, a dropped route: no reset ever comes).
+ * Without it such a query would wait forever. Imports, which lift the
+ * statement timeout, lift this too for their session (`withoutQueryTimeout`).
+ */
+export const QUERY_TIMEOUT_MS = STATEMENT_TIMEOUT_MS + 5_000;
 /** A session idle inside a transaction this long is ended by the server (a client that died mid-transaction). */
 export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 300_000;
 
@@ -35,6 +44,7 @@ export function createPool(url: string, options: PgOpenOptions): pg.Pool {
     connectionTimeoutMillis: Math.max(wait, 1000),
     idleTimeoutMillis: 10_000,
     statement_timeout: STATEMENT_TIMEOUT_MS,
+    query_timeout: QUERY_TIMEOUT_MS,
     lock_timeout: Math.max(wait, 1),
     idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_TIMEOUT_MS,
     application_name: 'consent',
@@ -43,6 +53,25 @@ export function createPool(url: string, options: PgOpenOptions): pg.Pool {
   // An idle connection the server closes (restart, shutdown) must not crash the process: the next query reports it.
   pool.on('error', () => {});
   return pool;
+}
+
+/** The client-side limit of QUERY_TIMEOUT_MS off (true) or back on (false), for one session (an import's). */
+export function withoutQueryTimeout(client: pg.PoolClient, off: boolean): void {
+  (client as unknown as { connectionParameters: { query_timeout: number | false } }).connectionParameters.query_timeout = off ? false : QUERY_TIMEOUT_MS;
+}
+
+/** The driver gave up waiting for an answer (QUERY_TIMEOUT_MS): the connection is dead, a ROLLBACK on it would wait as long. */
+export function isSilentConnection(e: unknown): boolean {
+  return e instanceof Error && e.message === 'Query read timeout';
+}
+
+/** Rolls back; false when the connection cannot (then it must not go back to the pool). */
+export async function rollback(client: pg.PoolClient, cause?: unknown): Promise<boolean> {
+  if (isSilentConnection(cause)) return false;
+  return client.query('ROLLBACK').then(
+    () => true,
+    () => false,
+  );
 }
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'EPIPE', 'ENOENT']);
@@ -59,11 +88,12 @@ export function translatePgError(e: unknown, location: string, busyTimeoutMs = D
   const message = String(err?.message ?? '');
   const where = `the PostgreSQL server ${describeServer(location)}`;
   const retry = 'Check that the server runs and that --db (or CONSENT_DB) names it, then retry.';
-  if (NETWORK_CODES.has(code) || /timeout exceeded when trying to connect|Connection terminated|not queryable|connection error/i.test(message)) {
+  if (NETWORK_CODES.has(code) || /timeout exceeded when trying to connect|Query read timeout|Connection terminated|not queryable|connection error/i.test(message)) {
     const why = code ? ` (${code})` : /timeout/i.test(message) ? ' (no answer in time)' : ' (the connection was closed)';
     return busy(`Cannot reach ${where}${why}.`, retry, e);
   }
-  switch (code) {
+  // ALTER DATABASE … ALLOW_CONNECTIONS false (maintenance): 55000 is also other "wrong state" errors, so by its message.
+  switch (code === '55000' && /not currently accepting connections/i.test(message) ? '55000_no_connections' : code) {
     case '28P01':
     case '28000':
       return busy(`${cap(where)} refused the login.`, 'Check the user and password (in the URL, PGPASSWORD or ~/.pgpass) and pg_hba.conf.', e);
@@ -77,6 +107,7 @@ export function translatePgError(e: unknown, location: string, busyTimeoutMs = D
     case '08006':
     case '08001':
     case '08004':
+    case '55000_no_connections':
       return busy(`${cap(where)} was shut down or is not accepting connections.`, 'Retry when it is back; nothing of an unfinished command was written.', e);
     case '42501':
       return notPermitted(`${cap(where)} refused: the role lacks a privilege (${message}).`, 'Grant the role the privileges the README lists, or use the owner of the database.', e);

@@ -18,7 +18,7 @@ import { ChainVerifier, type BlockRow, type EventRow } from '../shared/ledger-ch
 import { optedOutSql, reachableSql, unreachableSql } from '../shared/reachability-sql.js';
 import { verifyPgState } from './verify-state.js';
 import { PgBulkStore } from './bulk-store.js';
-import { createPool, DEFAULT_BUSY_TIMEOUT_MS, isRetryable, translatePgError, type PgOpenOptions } from './connection.js';
+import { createPool, DEFAULT_BUSY_TIMEOUT_MS, isRetryable, rollback, translatePgError, type PgOpenOptions } from './connection.js';
 import { PgKeyRepository, PgPageRepository } from './landing-repository.js';
 import { PgLandingSubmissions } from './landing-submissions.js';
 import { migratePg } from './migrations.js';
@@ -208,7 +208,7 @@ export class PgStore implements RowStore {
         return result;
       } catch (e) {
         // A connection that cannot even roll back is not given back to the pool.
-        await client.query('ROLLBACK').catch(() => (dead = true));
+        dead = !(await rollback(client, e));
         if (isRetryable(e) && attempt < MAX_ATTEMPTS) {
           await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt));
           continue;
@@ -287,6 +287,7 @@ export class PgStore implements RowStore {
     const client = await this.connect();
     let open = false;
     let dead = false;
+    let failure: unknown;
     try {
       open = true;
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -299,10 +300,11 @@ export class PgStore implements RowStore {
       await client.query('COMMIT');
       open = false;
     } catch (e) {
+      failure = e;
       throw this.translate(e);
     } finally {
       // Also when the caller stops early: the cursor's transaction ends here.
-      if (open) await client.query('ROLLBACK').catch(() => (dead = true));
+      if (open) dead = !(await rollback(client, failure));
       client.release(dead || undefined);
     }
   }
@@ -430,7 +432,7 @@ export class PgStore implements RowStore {
       await client.query('COMMIT');
       return verdict;
     } catch (e) {
-      await client.query('ROLLBACK').catch(() => (dead = true));
+      dead = !(await rollback(client, e));
       throw this.translate(e);
     } finally {
       client.release(dead || undefined);
