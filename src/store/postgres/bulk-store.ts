@@ -390,6 +390,9 @@ class PgImportSession implements ImportSession {
        SELECT $1 + seq, profile_id, channel, service, action, $2, $3, $4, $5, $6 FROM pg_temp.import_events ORDER BY seq`,
       [base, context.source, context.actor, reason, evidence, context.occurredAt],
     );
+    // The pages below are read by seq range: without this index each page would scan the whole queue
+    // (quadratic: 63 full scans of 1.26 million rows for a million-row first load).
+    await this.q('CREATE INDEX ON pg_temp.import_events (seq); ANALYZE pg_temp.import_events');
     const tail = ',' + JSON.stringify([context.source, context.actor, reason, evidence, context.occurredAt]).slice(1, -1);
     const hasher = new BlockHasher(prevHash);
     for (let from = 1; from <= n; from += HASH_PAGE) {
