@@ -16,37 +16,7 @@ import {
 import { reachableSql } from '../shared/reachability-sql.js';
 import type { Statement } from 'better-sqlite3';
 import type { SqliteStore } from './sqlite-store.js';
-
-interface ServiceRow {
-  id: number;
-  name: string;
-  label: string;
-  description: string | null;
-  channel: string;
-  double_opt_in: number;
-  created_at: string;
-}
-
-const toService = (r: ServiceRow): Service => ({
-  name: r.name,
-  label: r.label,
-  description: r.description,
-  channel: r.channel as ContactChannel,
-  doubleOptIn: r.double_opt_in === 1,
-  createdAt: r.created_at,
-});
-
-// Counts per service; `receiving` joins the profile flags (an opt-out wins).
-const SUMMARY_SQL = (where: string) => `
-  SELECT v.*,
-    (SELECT count(*) FROM subscriptions s WHERE s.service_id = v.id AND s.status = 'subscribed') AS subscribers,
-    (SELECT count(*) FROM subscriptions s WHERE s.service_id = v.id AND s.status = 'pending') AS pending,
-    (SELECT count(*) FROM subscriptions s JOIN profiles p ON p.id = s.profile_id
-      WHERE s.service_id = v.id AND s.status = 'subscribed' AND ${reachableSql({ sql: 'v.channel' }, 'p.')}) AS receiving
-  FROM services v ${where} ORDER BY v.name`;
-
-type SummaryRow = ServiceRow & { subscribers: number; pending: number; receiving: number };
-const toSummary = (r: SummaryRow): ServiceSummary => ({ ...toService(r), subscribers: r.subscribers, pending: r.pending, receiving: r.receiving });
+import { SUMMARY_SQL, toService, toSummary, type ServiceRow, type SummaryRow } from '../shared/service-rows.js';
 
 export class SqliteServiceRepository implements ServiceRepository {
   constructor(private readonly store: SqliteStore) {}
