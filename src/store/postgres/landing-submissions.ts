@@ -40,6 +40,15 @@ export class PgLandingSubmissions implements LandingSubmissions {
   async applyConsentGroups(groups: readonly ConsentGroup[]): Promise<ConsentGroupResult[]> {
     if (groups.length === 0) return [];
     return this.store.transaction(async (tx) => {
+      // Everything the groups read, in three statements (their profiles locked in id order, their
+      // services, their subscriptions); the groups are then planned in memory one after the other
+      // and written by tx.flush() and the ledger append: a handful of round trips per commit, not a few per group.
+      await tx.lockProfiles(groups.flatMap((g) => [...g.requests.map((r) => r.profileId), ...(g.subscriptions ?? []).map((c) => c.profileId)]));
+      const subscriptions = groups.flatMap((g) => g.subscriptions ?? []);
+      if (subscriptions.length > 0) {
+        const services = await tx.services(subscriptions.map((c) => c.service));
+        await tx.readSubscriptions(subscriptions.flatMap((c) => (services.has(c.service) ? [{ profileId: c.profileId, serviceId: services.get(c.service)!.id }] : [])));
+      }
       const all: ConsentGroupResult[] = [];
       for (const g of groups) {
         const consent = await this.store.applyInTransaction(tx, g.requests, g.context);

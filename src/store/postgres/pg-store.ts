@@ -23,6 +23,8 @@ import { PgKeyRepository, PgPageRepository } from './landing-repository.js';
 import { PgLandingSubmissions } from './landing-submissions.js';
 import { migratePg } from './migrations.js';
 import { PgServiceRepository } from './service-store.js';
+import type { ServiceRow } from '../shared/service-rows.js';
+import type { SubscriptionStatus } from '../../consent/services.js';
 
 export const PROFILE_COLUMNS =
   'id, email, phone, first_name, last_name, optout_all, optout_email, optout_sms, optout_phone, optout_postal, optout_fax, optout_push, created_at, updated_at';
@@ -89,6 +91,15 @@ export interface PendingEvent {
  */
 export class PgTx {
   readonly blocks: { events: PendingEvent[]; context: ChangeContext }[] = [];
+  /** The profiles locked in this transaction, as this transaction has made them. */
+  private readonly locked = new Map<number, Profile>();
+  /** Profiles whose flags changed: written by one UPDATE in flush(). */
+  private readonly dirty = new Map<number, Profile>();
+  private readonly serviceRows = new Map<string, ServiceRow>();
+  /** Subscription status by `profileId:serviceId` (null: no row), as read or as this transaction set it. */
+  private readonly subscriptionStatus = new Map<string, SubscriptionStatus | null>();
+  /** Subscription rows to upsert in flush(), by the same key. */
+  private readonly subscriptionWrites = new Map<string, { profileId: number; serviceId: number; status: SubscriptionStatus; since: string }>();
   constructor(readonly client: pg.PoolClient) {}
 
   async query<T extends pg.QueryResultRow = any>(sql: string, params: unknown[] = []): Promise<T[]> {
@@ -100,11 +111,87 @@ export class PgTx {
     if (events.length > 0) this.blocks.push({ events, context });
   }
 
-  /** Locks the given profiles (in id order: concurrent writers then queue, they do not deadlock) and reads them. */
+  /**
+   * Locks the given profiles (in id order: concurrent writers then queue, they
+   * do not deadlock) and reads them; profiles this transaction locked before
+   * cost no statement (group commit locks all of its profiles at once).
+   */
   async lockProfiles(ids: Iterable<number>): Promise<Map<number, Profile>> {
     const sorted = [...new Set(ids)].filter(isInt4).sort((a, b) => a - b);
-    const rows = await this.query<ProfileRow>(`SELECT ${PROFILE_COLUMNS} FROM profiles WHERE id = ANY($1::int[]) ORDER BY id FOR UPDATE`, [sorted]);
-    return new Map(rows.map((r) => [r.id, rowToProfile(r)]));
+    const missing = sorted.filter((id) => !this.locked.has(id));
+    if (missing.length > 0) {
+      const rows = await this.query<ProfileRow>(`SELECT ${PROFILE_COLUMNS} FROM profiles WHERE id = ANY($1::int[]) ORDER BY id FOR UPDATE`, [missing]);
+      for (const r of rows) this.locked.set(r.id, rowToProfile(r));
+    }
+    const found = new Map<number, Profile>();
+    for (const id of sorted) {
+      const p = this.locked.get(id);
+      if (p) found.set(id, p);
+    }
+    return found;
+  }
+
+  /** A locked profile's new flags (and updated_at), written with the others by flush(). */
+  setProfile(p: Profile): void {
+    this.locked.set(p.id, p);
+    this.dirty.set(p.id, p);
+  }
+
+  /** The services of these names (one statement for those not read yet in this transaction); unknown names are absent. */
+  async services(names: Iterable<string>): Promise<Map<string, ServiceRow>> {
+    const wanted = [...new Set(names)];
+    const missing = wanted.filter((n) => !this.serviceRows.has(n));
+    if (missing.length > 0) {
+      for (const r of await this.query<ServiceRow>('SELECT * FROM services WHERE name = ANY($1::text[])', [missing])) this.serviceRows.set(r.name, r);
+    }
+    return new Map(wanted.flatMap((n) => (this.serviceRows.has(n) ? [[n, this.serviceRows.get(n)!] as const] : [])));
+  }
+
+  /** Reads (one statement) the subscription statuses of these pairs not read yet; then subscription() answers for them. */
+  async readSubscriptions(pairs: readonly { profileId: number; serviceId: number }[]): Promise<void> {
+    const missing = pairs.filter((p) => !this.subscriptionStatus.has(`${p.profileId}:${p.serviceId}`));
+    if (missing.length === 0) return;
+    for (const p of missing) this.subscriptionStatus.set(`${p.profileId}:${p.serviceId}`, null);
+    const rows = await this.query<{ profile_id: number; service_id: number; status: SubscriptionStatus }>(
+      `SELECT s.profile_id, s.service_id, s.status FROM subscriptions s
+       JOIN unnest($1::int[], $2::int[]) AS u (p, v) ON s.profile_id = u.p AND s.service_id = u.v`,
+      [missing.map((p) => p.profileId), missing.map((p) => p.serviceId)],
+    );
+    for (const r of rows) this.subscriptionStatus.set(`${r.profile_id}:${r.service_id}`, r.status);
+  }
+
+  subscription(profileId: number, serviceId: number): SubscriptionStatus | null {
+    return this.subscriptionStatus.get(`${profileId}:${serviceId}`) ?? null;
+  }
+
+  setSubscription(profileId: number, serviceId: number, status: SubscriptionStatus, since: string): void {
+    const key = `${profileId}:${serviceId}`;
+    this.subscriptionStatus.set(key, status);
+    this.subscriptionWrites.set(key, { profileId, serviceId, status, since });
+  }
+
+  /** Writes the changed profiles (one UPDATE) and subscriptions (one upsert) before the ledger. */
+  async flush(): Promise<void> {
+    if (this.dirty.size > 0) {
+      const ps = [...this.dirty.values()];
+      this.dirty.clear();
+      await this.query(
+        `UPDATE profiles p SET ${CHANNELS.map((c) => `optout_${c} = u.optout_${c}`).join(', ')}, updated_at = u.at
+         FROM unnest($1::int[], ${CHANNELS.map((_, i) => `$${i + 2}::int[]`).join(', ')}, $${CHANNELS.length + 2}::text[]) AS u (id, ${CHANNELS.map((c) => `optout_${c}`).join(', ')}, at)
+         WHERE p.id = u.id`,
+        [ps.map((p) => p.id), ...CHANNELS.map((c) => ps.map((p) => (p.optOut[c] ? 1 : 0))), ps.map((p) => p.updatedAt)],
+      );
+    }
+    if (this.subscriptionWrites.size > 0) {
+      const ws = [...this.subscriptionWrites.values()];
+      this.subscriptionWrites.clear();
+      await this.query(
+        `INSERT INTO subscriptions (profile_id, service_id, status, since)
+         SELECT * FROM unnest($1::int[], $2::int[], $3::text[], $4::text[])
+         ON CONFLICT (profile_id, service_id) DO UPDATE SET status = excluded.status, since = excluded.since`,
+        [ws.map((w) => w.profileId), ws.map((w) => w.serviceId), ws.map((w) => w.status), ws.map((w) => w.since)],
+      );
+    }
   }
 }
 
@@ -203,6 +290,7 @@ export class PgStore implements RowStore {
         await client.query(begin);
         const tx = new PgTx(client);
         const result = await fn(tx);
+        await tx.flush();
         await this.writeBlocks(tx);
         await client.query('COMMIT');
         return result;
@@ -234,19 +322,18 @@ export class PgStore implements RowStore {
     let blockId = head?.id ?? 0;
     let prevHash = head?.hash ?? GENESIS_HASH;
     let nextEventId = (head?.last_event_id ?? 0) + 1;
+    // Every block's events and the blocks themselves in ONE statement (group commit: one round trip for any number of blocks).
+    const ev: unknown[][] = [[], [], [], [], [], [], [], [], [], []];
+    const bl: unknown[][] = [[], [], [], [], [], [], []];
     for (const { events, context } of tx.blocks) {
       const evidence = context.evidence ? JSON.stringify(context.evidence) : null;
       const reason = context.reason ?? null;
       const hasher = new BlockHasher(prevHash);
       const first = nextEventId;
-      const cols: unknown[][] = [[], [], [], [], []];
       for (const e of events) {
         const id = nextEventId++;
-        cols[0]!.push(id);
-        cols[1]!.push(e.profileId);
-        cols[2]!.push(e.channel);
-        cols[3]!.push(e.service ?? null);
-        cols[4]!.push(e.action);
+        const row = [id, e.profileId, e.channel, e.service ?? null, e.action, context.source, context.actor, reason, evidence, context.occurredAt];
+        row.forEach((v, i) => ev[i]!.push(v));
         hasher.add(
           canonicalEvent({
             id,
@@ -262,19 +349,18 @@ export class PgStore implements RowStore {
           }),
         );
       }
-      await tx.query(
-        `INSERT INTO ledger_events (id, profile_id, channel, service, action, source, actor, reason, evidence, occurred_at)
-         SELECT u.id, u.profile_id, u.channel, u.service, u.action, $6, $7, $8, $9, $10
-         FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[]) AS u (id, profile_id, channel, service, action)`,
-        [...cols, context.source, context.actor, reason, evidence, context.occurredAt],
-      );
       const hash = hasher.digest();
-      await tx.query(
-        `INSERT INTO ledger_blocks (id, first_event_id, last_event_id, event_count, prev_hash, hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-        [++blockId, first, nextEventId - 1, events.length, prevHash, hash, context.occurredAt],
-      );
+      [++blockId, first, nextEventId - 1, events.length, prevHash, hash, context.occurredAt].forEach((v, i) => bl[i]!.push(v));
       prevHash = hash;
     }
+    await tx.query(
+      `WITH e AS (
+         INSERT INTO ledger_events (id, profile_id, channel, service, action, source, actor, reason, evidence, occurred_at)
+         SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[]))
+       INSERT INTO ledger_blocks (id, first_event_id, last_event_id, event_count, prev_hash, hash, created_at)
+       SELECT * FROM unnest($11::bigint[], $12::bigint[], $13::bigint[], $14::int[], $15::text[], $16::text[], $17::text[])`,
+      [...ev, ...bl],
+    );
   }
 
   /**
@@ -390,11 +476,13 @@ export class PgStore implements RowStore {
       const changes = planChanges(profile.optOut, req.wanted);
       if (changes.length > 0) {
         const next = applyChanges(profile.optOut, changes);
-        const sets = changes.map((c) => `optout_${checkChannel(c.channel)} = ${next[c.channel] ? 1 : 0}`).join(', ');
-        await tx.query(`UPDATE profiles SET ${sets}, updated_at = $1 WHERE id = $2`, [context.occurredAt, profile.id]);
-        for (const c of changes) events.push({ profileId: profile.id, channel: c.channel, action: c.action });
+        for (const c of changes) {
+          checkChannel(c.channel);
+          events.push({ profileId: profile.id, channel: c.channel, action: c.action });
+        }
         const updated = { ...profile, optOut: next, updatedAt: context.occurredAt };
         profiles.set(profile.id, updated);
+        tx.setProfile(updated);
         results.push({ profile: updated, changes });
       } else {
         results.push({ profile, changes });

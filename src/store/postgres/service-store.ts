@@ -60,29 +60,18 @@ export class PgServiceRepository implements ServiceRepository {
   async changeInTransaction(tx: PgTx, changes: readonly SubscriptionChange[], context: ChangeContext): Promise<SubscriptionResult[]> {
     // The profiles' rows are the lock of their subscriptions too: two writers of one profile queue.
     const profiles = await tx.lockProfiles(changes.map((c) => c.profileId));
-    const services = new Map<string, ServiceRow>();
+    const services = await tx.services(changes.map((c) => c.service));
+    await tx.readSubscriptions(changes.flatMap((c) => (services.has(c.service) && profiles.has(c.profileId) ? [{ profileId: c.profileId, serviceId: services.get(c.service)!.id }] : [])));
     const results: SubscriptionResult[] = [];
     const events: PendingEvent[] = [];
     for (const c of changes) {
-      let service = services.get(c.service);
-      if (!service) {
-        [service] = await tx.query<ServiceRow>('SELECT * FROM services WHERE name = $1', [c.service]);
-        if (!service) throw notFound(`No service ${c.service}.`, 'See `consent service list`.');
-        services.set(c.service, service);
-      }
+      const service = services.get(c.service);
+      if (!service) throw notFound(`No service ${c.service}.`, 'See `consent service list`.');
       if (!profiles.has(c.profileId)) throw notFound(`No profile id ${c.profileId}.`);
-      const [cur] = await tx.query<{ status: SubscriptionStatus }>('SELECT status FROM subscriptions WHERE profile_id = $1 AND service_id = $2', [
-        c.profileId,
-        service.id,
-      ]);
-      const before = cur?.status ?? null;
+      const before = tx.subscription(c.profileId, service.id);
       const step = planSubscription({ doubleOptIn: service.double_opt_in === 1 }, before, c.intent);
       if (step) {
-        await tx.query(
-          `INSERT INTO subscriptions (profile_id, service_id, status, since) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (profile_id, service_id) DO UPDATE SET status = excluded.status, since = excluded.since`,
-          [c.profileId, service.id, step.next, context.occurredAt],
-        );
+        tx.setSubscription(c.profileId, service.id, step.next, context.occurredAt);
         events.push({ profileId: c.profileId, channel: service.channel as ContactChannel, service: service.name, action: step.action });
       }
       results.push({ profileId: c.profileId, service: service.name, before, after: step?.next ?? before, action: step?.action ?? null });
