@@ -48,7 +48,8 @@ const CONTACT_PAGE = 5000;
 const FLAG_COLUMNS = C.map((c) => `optout_${c}`).join(', ');
 /** Dropped and rebuilt by a first load, exactly as migration 1 made them. */
 const PROFILES_EMAIL_INDEX = 'CREATE UNIQUE INDEX profiles_email ON profiles (email)';
-const EVENTS_FK = 'ledger_events_profile_id_fkey';
+/** The foreign keys to profiles of the tables an import fills, as migrations 1 and 2 made them. */
+const PROFILE_FKS = { ledger_events: 'ledger_events_profile_id_fkey', subscriptions: 'subscriptions_profile_id_fkey' } as const;
 /** The plan's grouping and sorts, and a first load's index builds, in memory rather than in temporary files. */
 const MEMORY = "SET LOCAL work_mem = '64MB'; SET LOCAL maintenance_work_mem = '256MB'";
 
@@ -100,6 +101,9 @@ export class PgBulkStore implements BulkStore {
     );
   }
 }
+
+/** A plan row's profile id: its current profile's, or the one reserved for it from `firstId` (an integer from the database). */
+const profileIdSql = (ip: string, firstId: number) => `coalesce(${ip}.profile_id, ${Math.trunc(firstId)} + ${ip}.new_rank - 1)`;
 
 /** COPY's text format: backslash, tab, newline and CR escaped; \N is NULL. */
 function copyText(v: string | number | null): string {
@@ -198,7 +202,9 @@ class PgImportSession implements ImportSession {
       g AS (
         SELECT g0.email, g0.n, g0.first_rn, ${pick('phone')}, ${pick('first_name')}, ${pick('last_name')}, g0.setm, g0.clearm
         FROM g0 LEFT JOIN g1 ON g1.email = g0.email)
-      SELECT y.*, ${changedSql('IS DISTINCT FROM')} AS changed FROM (
+      SELECT y.*, ${changedSql('IS DISTINCT FROM')} AS changed,
+        -- A new profile's rank in file order: its id is the first id reserved for the import + new_rank - 1.
+        CASE WHEN y.is_new THEN row_number() OVER (PARTITION BY y.is_new ORDER BY y.first_rn) END AS new_rank FROM (
         SELECT x.*, ${newMaskSql(allowOptin)} AS newm FROM (
           SELECT g.*, p.id AS profile_id, p.id IS NULL AS is_new,
             p.phone AS cur_phone, p.first_name AS cur_first_name, p.last_name AS cur_last_name,
@@ -242,13 +248,14 @@ class PgImportSession implements ImportSession {
    * page of plan rows at a time), counting; with `write` (after the profiles
    * are written) also upserts them and queues their events.
    */
-  private async subscriptions(counts: ImportCounts, services: readonly ImportService[], allowOptin: boolean, at: string, write: boolean): Promise<void> {
+  private async subscriptions(counts: ImportCounts, services: readonly ImportService[], allowOptin: boolean, at: string, firstId: number | null): Promise<void> {
     if (services.length === 0) return;
+    const write = firstId !== null;
     await this.q(
       write
         ? `DECLARE import_subs NO SCROLL CURSOR FOR
-           SELECT p.id, ip.setm >> ${SUB_SHIFT}, ip.clearm >> ${SUB_SHIFT}
-           FROM pg_temp.import_plan ip JOIN profiles p ON p.email = ip.email
+           SELECT ${profileIdSql('ip', firstId)}, ip.setm >> ${SUB_SHIFT}, ip.clearm >> ${SUB_SHIFT}
+           FROM pg_temp.import_plan ip
            WHERE ((ip.setm | ip.clearm) >> ${SUB_SHIFT}) <> 0 ORDER BY ip.first_rn`
         : `DECLARE import_subs NO SCROLL CURSOR FOR
            SELECT coalesce(profile_id, 0), setm >> ${SUB_SHIFT}, clearm >> ${SUB_SHIFT}
@@ -318,7 +325,7 @@ class PgImportSession implements ImportSession {
           await this.plan(options.allowOptin);
           const counts = await this.baseCounts();
           await this.countFlags(counts);
-          await this.subscriptions(counts, services, options.allowOptin, '', false);
+          await this.subscriptions(counts, services, options.allowOptin, '', null);
           counts.events = plannedEvents(counts);
           return counts;
         } finally {
@@ -355,15 +362,23 @@ class PgImportSession implements ImportSession {
         [at],
       );
     }
+    let firstId = 0;
     if (counts.new > 0) {
+      // New profiles get their ids in the order their emails first appear in the file, reserved from the
+      // identity in one step (no other writer can take one meanwhile: they wait for the lock), so that
+      // the plan knows every profile's id without reading the new rows back.
+      const [r] = await this.q<{ first: string }>(
+        `SELECT setval(s, nextval(s) + $1 - 1) - $1 + 1 AS first FROM CAST(pg_get_serial_sequence('profiles', 'id') AS regclass) AS s`,
+        [counts.new],
+      );
+      firstId = Number(r!.first);
       // A first load builds the email index once after the rows (sorted) instead of inserting into it
       // in the file's random order; the plan has one row per email, so the unique index builds.
       if (firstLoad) await this.q('DROP INDEX profiles_email');
-      // New profiles get their ids in the order their emails first appear in the file.
       await this.q(
-        `INSERT INTO profiles (email, phone, first_name, last_name, ${FLAG_COLUMNS}, created_at, updated_at)
-         SELECT email, phone, first_name, last_name, ${C.map((_, i) => `(newm >> ${i}) & 1`).join(', ')}, $1, $1
-         FROM pg_temp.import_plan WHERE is_new ORDER BY first_rn`,
+        `INSERT INTO profiles (id, email, phone, first_name, last_name, ${FLAG_COLUMNS}, created_at, updated_at)
+         SELECT ${profileIdSql('ip', firstId)}, email, phone, first_name, last_name, ${C.map((_, i) => `(newm >> ${i}) & 1`).join(', ')}, $1, $1
+         FROM pg_temp.import_plan ip WHERE is_new ORDER BY new_rank`,
         [at],
       );
       if (firstLoad) await this.q(PROFILES_EMAIL_INDEX);
@@ -375,16 +390,26 @@ class PgImportSession implements ImportSession {
     await this.q(
       `INSERT INTO pg_temp.import_events (profile_id, channel, service, action)
        SELECT x.pid, c.name, NULL, CASE WHEN (x.newm >> c.bit) & 1 = 1 THEN 'optout' ELSE 'optin' END
-       FROM (SELECT coalesce(ip.profile_id, p.id) AS pid, ip.curm, ip.newm, ip.first_rn
-             FROM pg_temp.import_plan ip LEFT JOIN profiles p ON ip.is_new AND p.email = ip.email
-             WHERE ip.newm <> ip.curm) x
+       FROM (SELECT ${profileIdSql('ip', firstId)} AS pid, ip.curm, ip.newm, ip.first_rn
+             FROM pg_temp.import_plan ip WHERE ip.newm <> ip.curm) x
        CROSS JOIN ${CHANNEL_BITS} c
        WHERE ((x.curm # x.newm) >> c.bit) & 1 = 1
        ORDER BY x.first_rn, c.bit`,
     );
-    await this.subscriptions(counts, services, options.allowOptin, at, true);
+    await this.checkedOnce('subscriptions', firstLoad && services.length > 0, () => this.subscriptions(counts, services, options.allowOptin, at, firstId));
     counts.events = await this.seal(context, firstLoad);
     return counts;
+  }
+
+  /**
+   * Runs `write`; in a first load, with the table's foreign key to profiles
+   * dropped and added back after, so that it is checked once by one join
+   * rather than by a trigger call per row (half the time of the ledger's insert).
+   */
+  private async checkedOnce(table: keyof typeof PROFILE_FKS, firstLoad: boolean, write: () => Promise<unknown>): Promise<void> {
+    if (firstLoad) await this.q(`ALTER TABLE ${table} DROP CONSTRAINT ${PROFILE_FKS[table]}`);
+    await write();
+    if (firstLoad) await this.q(`ALTER TABLE ${table} ADD CONSTRAINT ${PROFILE_FKS[table]} FOREIGN KEY (profile_id) REFERENCES profiles (id)`);
   }
 
   /**
@@ -400,7 +425,7 @@ class PgImportSession implements ImportSession {
       await this.q('LOCK TABLE profiles IN EXCLUSIVE MODE');
       return false;
     }
-    await this.q('LOCK TABLE profiles, ledger_events IN ACCESS EXCLUSIVE MODE');
+    await this.q('LOCK TABLE profiles, ledger_events, subscriptions IN ACCESS EXCLUSIVE MODE');
     // No profile, so no event (every event references a profile) and no subscription.
     return empty();
   }
@@ -423,15 +448,13 @@ class PgImportSession implements ImportSession {
     const prevHash = head?.hash ?? GENESIS_HASH;
     const reason = context.reason ?? null;
     const evidence = context.evidence ? JSON.stringify(context.evidence) : null;
-    // A first load checks the events' foreign key once, by one join, when it is added back, rather than
-    // by one trigger call per event (half the time of the insert).
-    if (firstLoad) await this.q(`ALTER TABLE ledger_events DROP CONSTRAINT ${EVENTS_FK}`);
-    await this.q(
-      `INSERT INTO ledger_events (id, profile_id, channel, service, action, source, actor, reason, evidence, occurred_at)
-       SELECT $1 + seq, profile_id, channel, service, action, $2, $3, $4, $5, $6 FROM pg_temp.import_events ORDER BY seq`,
-      [base, context.source, context.actor, reason, evidence, context.occurredAt],
+    await this.checkedOnce('ledger_events', firstLoad, () =>
+      this.q(
+        `INSERT INTO ledger_events (id, profile_id, channel, service, action, source, actor, reason, evidence, occurred_at)
+         SELECT $1 + seq, profile_id, channel, service, action, $2, $3, $4, $5, $6 FROM pg_temp.import_events ORDER BY seq`,
+        [base, context.source, context.actor, reason, evidence, context.occurredAt],
+      ),
     );
-    if (firstLoad) await this.q(`ALTER TABLE ledger_events ADD CONSTRAINT ${EVENTS_FK} FOREIGN KEY (profile_id) REFERENCES profiles (id)`);
     // The pages below are read by seq range: without this index each page would scan the whole queue
     // (quadratic: 63 full scans of 1.26 million rows for a million-row first load).
     await this.q('CREATE INDEX ON pg_temp.import_events (seq); ANALYZE pg_temp.import_events');

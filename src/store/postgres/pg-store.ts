@@ -315,10 +315,12 @@ export class PgStore implements RowStore {
    */
   private async writeBlocks(tx: PgTx): Promise<void> {
     if (tx.blocks.length === 0) return;
-    await tx.query('SELECT pg_advisory_xact_lock($1)', [CHAIN_LOCK]);
-    const [head] = await tx.query<{ id: number; hash: string; last_event_id: number }>(
-      'SELECT id, hash, last_event_id FROM ledger_blocks ORDER BY id DESC LIMIT 1',
-    );
+    // The lock, then the head, in one round trip: two statements of one simple query, each with its
+    // own snapshot (READ COMMITTED), so the head is read after the lock is held.
+    const r = (await tx.client.query(
+      `SELECT pg_advisory_xact_lock(${CHAIN_LOCK}); SELECT id, hash, last_event_id FROM ledger_blocks ORDER BY id DESC LIMIT 1`,
+    )) as unknown as pg.QueryResult<{ id: number; hash: string; last_event_id: number }>[];
+    const head = r[1]!.rows[0];
     let blockId = head?.id ?? 0;
     let prevHash = head?.hash ?? GENESIS_HASH;
     let nextEventId = (head?.last_event_id ?? 0) + 1;
