@@ -273,4 +273,55 @@ describe('the chain in the schema', () => {
     }
     expect(heads[0]).toBe(heads[1]);
   });
+
+  it('a first load into an empty store: the same head as SQLite, and the schema left as the migrations made it', async () => {
+    const { tempDb } = await import('../helpers/run-cli.js');
+    const { writeFileSync } = await import('node:fs');
+    const dir = tempDir();
+    const plain = join(dir, 'first.csv');
+    // No email twice and no subscribe_ column: SQLite numbers the profiles of such first loads in email order.
+    writeFileSync(plain, 'email,first_name,optout_sms,optout_all\nb@x.io,Bee,1,0\nc@x.io,C,0,1\na@x.io,,1,1\n');
+    const withServices = join(dir, 'subscribed.csv');
+    writeFileSync(withServices, 'email,first_name,optout_sms,optout_all,subscribe_news\nb@x.io,B,1,0,1\nc@x.io,C,0,1,\nb@x.io,Bee,0,0,\na@x.io,,1,1,0\n');
+    const ok = async (db: string, ...argv: string[]) => {
+      const r = await runCli(['--db', db, ...argv], { now: new Date('2026-03-04T05:06:07.000Z') });
+      expect(r.code, r.stderr).toBe(0);
+      return r;
+    };
+    const heads: string[] = [];
+    for (const db of [tempDb(), await pgTestDatabase()]) {
+      expect(JSON.parse((await ok(db, 'profile', 'import', plain, '--json')).stdout)).toMatchObject({ new: 3, optOutsSet: 4, events: 4 });
+      expect(await runJson(db, ['profile', 'show', 'b@x.io', '--json'])).toMatchObject({ id: 1, firstName: 'Bee' });
+      const v = await runJson(db, ['ledger', 'verify', '--json']);
+      expect(v).toMatchObject({ ok: true, blocks: 1, events: 4 });
+      heads.push(v.head);
+    }
+    expect(heads[0]).toBe(heads[1]);
+    // With a service and a repeated email: the email index and both foreign keys to profiles are dropped and rebuilt.
+    const pgDb = await pgTestDatabase();
+    await ok(pgDb, 'service', 'create', 'news', '--label', 'News');
+    const s = JSON.parse((await ok(pgDb, 'profile', 'import', withServices, '--json')).stdout);
+    expect(s).toMatchObject({ new: 3, duplicatesMerged: 1, optOutsSet: 4, subscriptionsSet: 1, unsubscribed: 1, events: 6 });
+    expect(await runJson(pgDb, ['profile', 'show', 'b@x.io', '--json'])).toMatchObject({ id: 1, firstName: 'Bee' });
+    expect(await runJson(pgDb, ['ledger', 'verify', '--json'])).toMatchObject({ ok: true, blocks: 1, events: 6 });
+    const fresh = await pgTestDatabase();
+    await ok(fresh, 'service', 'create', 'news', '--label', 'News');
+    const schema = (db: string) =>
+      rawSql(
+        db,
+        `SELECT c.relname AS t, x.conname AS name, pg_get_constraintdef(x.oid) AS def FROM pg_constraint x JOIN pg_class c ON c.oid = x.conrelid
+           WHERE c.relname IN ('profiles', 'ledger_events', 'subscriptions')
+         UNION ALL SELECT tablename, indexname, indexdef FROM pg_indexes WHERE tablename IN ('profiles', 'ledger_events', 'subscriptions')
+         ORDER BY 1, 2, 3`,
+      );
+    const after = await schema(pgDb);
+    expect(after.map((r) => r.name)).toEqual(expect.arrayContaining(['profiles_email', 'ledger_events_profile_id_fkey', 'subscriptions_profile_id_fkey']));
+    expect(after).toEqual(await schema(fresh));
+    // The identity goes on after the ids the load reserved.
+    expect((await runJson(pgDb, ['profile', 'add', '--email', 'd@x.io', '--json'])).id).toBe(4);
+    await expect(rawSql(pgDb, `INSERT INTO profiles (email, created_at, updated_at) VALUES ('a@x.io', 'x', 'x')`)).rejects.toThrow(/duplicate key/);
+    await expect(
+      rawSql(pgDb, `INSERT INTO ledger_events (id, profile_id, channel, action, source, actor, occurred_at) VALUES (99, 42, 'sms', 'optout', 'x', 'x', 'x')`),
+    ).rejects.toThrow(/foreign key/);
+  });
 });
