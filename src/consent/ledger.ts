@@ -64,7 +64,7 @@ export function canonicalEvent(e: {
 export class BlockHasher {
   private readonly h = createHash('sha256');
   private count = 0;
-  constructor(prevHash: string) {
+  constructor(readonly prevHash: string) {
     this.h.update(prevHash);
   }
   add(canonical: string): void {

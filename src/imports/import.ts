@@ -12,6 +12,7 @@ import { ConsentError, invalid } from '../consent/errors.js';
 import type { ChangeContext } from '../consent/ledger.js';
 import type { Encoding } from './decode.js';
 import { MAX_ERRORS, parseAndValidate, type ParsedBatch, type ParseOptions, type ParseResult, type RowError } from './parse.js';
+import { fromWire, type WireBatch } from './staged-wire.js';
 
 export { MAX_ERRORS, type RowError };
 
@@ -89,11 +90,12 @@ function parseInWorker(
       void worker.terminate();
       reject(e);
     };
-    worker.on('message', (m: { type: string; batch?: ParsedBatch; result?: ParseResult; error?: { kind?: string; message: string; hint?: string } }) => {
+    type Message = { type: string; batch?: Omit<ParsedBatch, 'staged'> & { staged: WireBatch }; result?: ParseResult; error?: { kind?: string; message: string; hint?: string } };
+    worker.on('message', (m: Message) => {
       if (m.type === 'batch') {
         chain = chain.then(async () => {
           if (settled) return;
-          await onBatch(m.batch!);
+          await onBatch({ ...m.batch!, staged: fromWire(m.batch!.staged) });
           worker.postMessage('ack');
         }).catch(fail);
       } else if (m.type === 'done') {
