@@ -12,7 +12,7 @@ import {
 import { ConsentError, notFound } from '../../consent/errors.js';
 import type { SubscriptionStatus } from '../../consent/services.js';
 import type { ProfileFilter } from '../../consent/store.js';
-import type { BlockHasher, ChangeContext } from '../../consent/ledger.js';
+import { canonicalEvent, type BlockHasher, type ChangeContext } from '../../consent/ledger.js';
 import type { SqliteStore } from './sqlite-store.js';
 import {
   CHANNEL_BITS,
@@ -41,6 +41,8 @@ import {
  */
 
 const C = CHANNELS;
+/** The opt-out bits of a staged mask (the subscription bits ride above them). */
+const ALL_CHANNEL_BITS = (1 << CHANNELS.length) - 1;
 const curMask = currentMaskSql;
 const STAGE_ROWS_PER_STMT = 64;
 /**
@@ -558,10 +560,10 @@ class DirectLoad {
 
   /**
    * Opens the transaction and returns the load, or null (nothing held) when
-   * the store has profiles. Each batch's opt-out events are made right after
-   * its profiles (into temp.import_events, numbered as they will be) and
-   * hashed: the main thread would otherwise wait for the parser thread, and
-   * this work would be left for the end.
+   * the store has profiles. Each batch's opt-out events are staged and hashed
+   * right after its profiles are inserted (ImportLedger.stageEvents): the
+   * main thread would otherwise wait for the parser thread, and this work
+   * would be left for the end.
    */
   static begin(store: SqliteStore, context: ChangeContext): DirectLoad | null {
     const db = store.db;
@@ -586,7 +588,6 @@ class DirectLoad {
       const lastId = db.prepare('SELECT coalesce(max(id), 0) FROM main.profiles').pluck();
       const ledger = new ImportLedger(store, context);
       ledger.stageEvents();
-      const stageEvents = db.prepare(`INSERT INTO temp.import_events ${newProfileEventsSql('p.id BETWEEN ? AND ?')}`);
       let loaded = lastId.get() as number;
       const args: (string | number | null)[] = Array(2 + 5 * STAGE_ROWS_PER_STMT).fill(at);
       const put = (v: StagedBatch['values'], row: number, k: number) => {
@@ -605,8 +606,10 @@ class DirectLoad {
           put(v, row, 0);
           one.run(args.slice(0, 7));
         }
+        // The rows took the ids after the last one, in order (rowids of a table without AUTOINCREMENT).
         const last = lastId.get() as number;
-        ledger.hashStaged(stageEvents.run(loaded + 1, last).changes);
+        if (last - loaded !== batch.rows) throw new ConsentError('integrity', `${batch.rows} profiles loaded as ids ${loaded + 1}–${last}`);
+        ledger.addOptOuts(v, batch.rows, loaded + 1);
         loaded = last;
       });
     } catch (e) {
@@ -665,7 +668,7 @@ class ImportLedger {
   private readonly params: { source: string; actor: string; reason: string | null; evidence: string | null; at: string };
   private readonly one: Database.Statement;
   /** While events are staged (stageEvents): the block's hasher, fed as they come, and how many were staged. */
-  private staged: { hasher: BlockHasher; count: number; page: Database.Statement } | null = null;
+  private staged: { hasher: BlockHasher; count: number; many: Database.Statement; one: Database.Statement; after: string[] } | null = null;
 
   constructor(private readonly store: SqliteStore, private readonly context: ChangeContext) {
     const db = store.db;
@@ -693,28 +696,53 @@ class ImportLedger {
   }
 
   /**
-   * Events are to be staged first, in temp.import_events (profile_id,
-   * channel, service, action; a row's rowid is its event's place in the
-   * block), hashed as they come (hashStaged), and inserted at the end
-   * (insertStaged): for a caller holding the write lock from start to end.
+   * Events are to be staged first (addOptOuts) and inserted at the end
+   * (insertStaged): for a first load, which holds the write lock from start to
+   * end. A staged event is a row of temp.import_events (its rowid is its place
+   * in the block, its profile id, its channel's bit), and its canonical text
+   * is hashed as it is staged: the same list gives the rows and the hash.
    */
   stageEvents(): void {
     const db = this.store.db;
     db.exec(`DROP TABLE IF EXISTS temp.import_events;
-      CREATE TEMP TABLE import_events (profile_id INTEGER NOT NULL, channel TEXT NOT NULL, service TEXT, action TEXT NOT NULL)`);
-    const page = db
-      .prepare(canonicalPageSql(`(SELECT rowid + ${this.first - 1} AS id, * FROM temp.import_events WHERE rowid BETWEEN @from - ${this.first - 1} AND @to - ${this.first - 1})`))
-      .raw();
-    this.staged = { hasher: this.store.openBlock(), count: 0, page };
+      CREATE TEMP TABLE import_events (profile_id INTEGER NOT NULL, bit INTEGER NOT NULL)`);
+    const insert = (rows: number) => db.prepare(`INSERT INTO temp.import_events VALUES ${Array(rows).fill('(?, ?)').join(', ')}`);
+    // canonicalEvent of an opt-out of each channel with ids 0: what follows the ids is the same for every event of the import.
+    const p = this.params;
+    const after = C.map((channel) =>
+      canonicalEvent({ id: 0, profileId: 0, channel, action: 'optout', source: p.source, actor: p.actor, reason: p.reason, evidenceJson: p.evidence, occurredAt: p.at }).slice('[0,0'.length),
+    );
+    this.staged = { hasher: this.store.openBlock(), count: 0, many: insert(STAGE_ROWS_PER_STMT), one: insert(1), after };
   }
 
-  /** Hashes the `n` events staged last. */
-  hashStaged(n: number): void {
+  /**
+   * Stages the opt-out events of `rows` new profiles (their staged values,
+   * STAGED_WIDTH per row, with ids from `firstId` on): one per bit of the set
+   * mask, in profile then channel-bit order, as newProfileEventsSql lists them.
+   */
+  addOptOuts(values: StagedBatch['values'], rows: number, firstId: number): void {
     const s = this.staged!;
+    const args: number[] = [];
+    let text = '';
+    let n = 0;
+    for (let r = 0; r < rows; r++) {
+      const set = (values[r * STAGED_WIDTH + 4] as number) & ALL_CHANNEL_BITS;
+      if (set === 0) continue;
+      const pid = firstId + r;
+      for (let k = 0; k < C.length; k++) {
+        if (((set >> k) & 1) === 0) continue;
+        args.push(pid, k);
+        text += (n === 0 ? '[' : '\n[') + (this.first + s.count + n) + ',' + pid + s.after[k];
+        n++;
+      }
+    }
     if (n === 0) return;
-    const from = this.first + s.count;
+    const width = 2 * STAGE_ROWS_PER_STMT;
+    let i = 0;
+    for (; i + width <= args.length; i += width) s.many.run(args.slice(i, i + width));
+    for (; i < args.length; i += 2) s.one.run(args[i], args[i + 1]);
+    s.hasher.addJoined(text, n);
     s.count += n;
-    this.hashPages(s.hasher, s.page, from, this.first + s.count - 1);
   }
 
   /** Inserts the staged events into the ledger, in their order; returns how many. */
@@ -722,7 +750,9 @@ class ImportLedger {
     const db = this.store.db;
     const insert = db.prepare(
       `INSERT INTO main.ledger_events (id, ${EVENT_COLUMNS})
-       SELECT rowid + ${this.first - 1}, profile_id, channel, service, action, @source, @actor, @reason, @evidence, @at FROM temp.import_events ORDER BY rowid`,
+       SELECT rowid + ${this.first - 1}, profile_id, CASE bit ${C.map((c, i) => `WHEN ${i} THEN '${c}'`).join(' ')} END, NULL, 'optout',
+         @source, @actor, @reason, @evidence, @at
+       FROM temp.import_events ORDER BY rowid`,
     );
     const n = checkedAfterwards(db, this.first, () => insert.run(this.params).changes);
     db.exec('DROP TABLE temp.import_events');
@@ -740,7 +770,7 @@ class ImportLedger {
   private hashPages(hasher: BlockHasher, page: Database.Statement, from: number, to: number): void {
     const tail = this.tail();
     for (let at = from; at <= to; at += HASH_PAGE) {
-      const [text, n] = page.get({ tail, from: at, to: Math.min(to, at + HASH_PAGE - 1) }) as [string, number];
+      const [text, n] = page.get({ tail, from: at, to: Math.min(to, at + HASH_PAGE - 1) }) as [Uint8Array, number];
       hasher.addJoined(text, n);
     }
   }
@@ -818,14 +848,14 @@ function ledgerChecks(db: Database.Database): string[] | null {
 /**
  * The canonical texts (canonicalEvent) of the events of `rows` (a subquery of
  * id, profile_id, channel, service, action, bounded by @from and @to), joined
- * by newlines, and their count; @tail holds the fields after `action`, the
+ * by newlines (as UTF-8 bytes: no conversion to a JavaScript string and back), and their count; @tail holds the fields after `action`, the
  * same for the whole import. Built in SQL, a page of events per string:
  * integers print as in JavaScript, and json_quote matches JSON.stringify on
  * the channel, action and service names (fixed vocabularies and service-name rules).
  */
 function canonicalPageSql(rows: string): string {
-  return `SELECT group_concat('[' || id || ',' || profile_id || ',' || json_quote(channel) || ',' || json_quote(action) || @tail
-      || CASE WHEN service IS NULL THEN ']' ELSE ',' || json_quote(service) || ']' END, char(10) ORDER BY id), count(*)
+  return `SELECT CAST(group_concat('[' || id || ',' || profile_id || ',' || json_quote(channel) || ',' || json_quote(action) || @tail
+      || CASE WHEN service IS NULL THEN ']' ELSE ',' || json_quote(service) || ']' END, char(10) ORDER BY id) AS BLOB), count(*)
     FROM ${rows} ev`;
 }
 
