@@ -80,8 +80,8 @@ function parseInWorker(
   onBatch: (batch: ParsedBatch) => Promise<void> | void,
 ): Promise<ParseResult> {
   return new Promise((resolve, reject) => {
-    // A bounded heap: the parser holds only a few batches at a time.
-    const worker = new Worker(WORKER_URL, { workerData: { path, ...options }, resourceLimits: { maxOldGenerationSizeMb: 96 } });
+    // Bounded heaps: the parser holds only a few batches at a time (and its young garbage is short-lived).
+    const worker = new Worker(WORKER_URL, { workerData: { path, ...options }, resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 } });
     let settled = false;
     let chain = Promise.resolve();
     const fail = (e: unknown) => {

@@ -52,6 +52,8 @@ const STAGE_ROWS_PER_STMT = 64;
  */
 const INDEX_SORT_THREADS = 2;
 const PAGE = 5000;
+/** temp.cache_size during a direct first load (KiB, negative): see DirectLoad. */
+const DIRECT_TEMP_CACHE = -2048;
 const CONTACT_PAGE = 5000;
 
 export class SqliteBulkStore implements BulkStore {
@@ -437,7 +439,8 @@ class SqliteImportSession implements ImportSession {
         counts.optOutsSet = direct.ledger.insertStaged();
         counts.events = direct.ledger.seal();
       } else {
-        // The events staged so far name profiles about to go: the grouped load makes its own.
+        // The events staged so far name profiles about to go: the grouped load makes its own (and sorts in temp).
+        db.pragma('temp.cache_size = -16384');
         db.exec(`DROP TABLE temp.import_events;
           INSERT INTO temp.import_raw SELECT email, phone, first_name, last_name, ${curMask('p')}, 0 FROM main.profiles p ORDER BY id;
           DELETE FROM main.profiles;`);
@@ -576,6 +579,8 @@ class DirectLoad {
       }
       const index = new EmailIndex(db);
       index.drop();
+      // The temp schema holds only the staged events, appended: a small cache is enough (peak RSS).
+      db.pragma(`temp.cache_size = ${DIRECT_TEMP_CACHE}`);
       // The time twice, then email, phone, first and last name and set mask per row; the flags come out of the mask in SQL.
       const insert = (rows: number) =>
         db.prepare(
@@ -638,10 +643,17 @@ class EmailIndex {
     this.db.exec('DROP INDEX main.profiles_email');
   }
 
-  /** Builds it; false (and no index) when the profiles repeat an email. */
+  /**
+   * Builds it; false (and no index) when the profiles repeat an email. The
+   * sort keeps up to a cache's worth of keys in memory per thread (helpers
+   * and this one): the cache is shared out between them for the build, so
+   * the helpers cost no memory beyond the import's usual bound (peak RSS).
+   */
   build(): boolean {
     const threads = this.db.pragma('threads', { simple: true }) as number;
+    const cache = this.db.pragma('cache_size', { simple: true }) as number;
     this.db.pragma(`threads = ${INDEX_SORT_THREADS}`);
+    this.db.pragma(`cache_size = ${Math.trunc(cache / (INDEX_SORT_THREADS + 1))}`);
     try {
       this.db.exec(this.sql);
       return true;
@@ -650,6 +662,7 @@ class EmailIndex {
       throw e;
     } finally {
       this.db.pragma(`threads = ${threads}`);
+      this.db.pragma(`cache_size = ${cache}`);
     }
   }
 }
