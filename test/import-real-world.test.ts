@@ -45,6 +45,17 @@ describe('phone numbers (libphonenumber-js, E.164)', () => {
     expect(await storedProfiles(db)).toEqual([]);
   });
 
+  it('a number whose calling code no country has (+999…) is refused as such, on add and import, not a crash', async () => {
+    const db = (await tempStore(backend));
+    const add = await runCli(['--db', db, 'profile', 'add', '--email', 'a@example.com', '--phone', '+9991234567']);
+    expect(add.code).toBe(2);
+    expect(add.stderr).toContain('Invalid phone: "+9991234567" is not a possible number (no such country code)');
+    const r = await runCli(['--db', db, 'profile', 'import', file('p.csv', 'email,phone\nok@example.com,+33612345678\nbad@example.com,+9991234567\n')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('line 3, column phone: "+9991234567" is not a possible number (no such country code)');
+    expect(await storedProfiles(db)).toEqual([]);
+  });
+
   it('reads national numbers with --default-country or CONSENT_DEFAULT_COUNTRY, on add and import', async () => {
     const db = (await tempStore(backend));
     const a = await runJson(db, ['profile', 'add', '--email', 'a@example.com', '--phone', '06 12 34 56 78', '--default-country', 'fr', '--json']);

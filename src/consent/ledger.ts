@@ -64,7 +64,7 @@ export function canonicalEvent(e: {
 export class BlockHasher {
   private readonly h = createHash('sha256');
   private count = 0;
-  constructor(prevHash: string) {
+  constructor(readonly prevHash: string) {
     this.h.update(prevHash);
   }
   add(canonical: string): void {
@@ -74,9 +74,9 @@ export class BlockHasher {
   }
   /**
    * The same bytes as add() for each of `count` canonical texts joined by
-   * newlines, in one update: for events hashed in bulk.
+   * newlines (as text or as its UTF-8 bytes), in one update: for events hashed in bulk.
    */
-  addJoined(joined: string, count: number): void {
+  addJoined(joined: string | Uint8Array, count: number): void {
     if (count === 0) return;
     this.h.update('\n');
     this.h.update(joined);

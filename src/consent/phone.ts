@@ -40,11 +40,36 @@ const LENGTH_PROBLEM: Record<string, string> = {
  */
 const E164_RE = /^\+[1-9]\d{6,14}$/;
 
+/**
+ * Whether an E.164 number is possible exactly as written:
+ * `new PhoneNumber(raw).isPossible()`, which reads the calling code from
+ * the first one to three digits and then checks only the length of the rest
+ * against that code's possible lengths. So its answer is a function of the
+ * first three digits and the length, and is kept per such pair (at most
+ * 900 × 9 of them): a million-row import asks a few hundred times instead of
+ * 700,000 (about 1.5 µs each). A calling code the metadata lacks makes
+ * PhoneNumber throw: not possible as written, and the full parse says why.
+ */
+const possibleAsWritten = new Map<string, boolean>();
+function isPossibleAsWritten(raw: string): boolean {
+  const key = raw.slice(0, 4) + raw.length;
+  let possible = possibleAsWritten.get(key);
+  if (possible === undefined) {
+    try {
+      possible = new PhoneNumber(raw as `+${string}`).isPossible();
+    } catch {
+      possible = false;
+    }
+    possibleAsWritten.set(key, possible);
+  }
+  return possible;
+}
+
 export function normalisePhone(raw: string, defaultCountry?: string | null): PhoneResult {
   // The usual case in bulk imports, without the full parse's text handling:
   // a number already in E.164 that is possible exactly as written is kept.
   // (Anything else, `+330612345678` included, takes the full parse.)
-  if (E164_RE.test(raw) && new PhoneNumber(raw as `+${string}`).isPossible()) return { phone: raw };
+  if (E164_RE.test(raw) && isPossibleAsWritten(raw)) return { phone: raw };
   let s = raw.trim();
   if (s.startsWith('00')) s = '+' + s.slice(2);
   const international = s.startsWith('+');

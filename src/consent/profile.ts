@@ -33,8 +33,18 @@ export type ProfileRef = { id: number } | { email: string };
 // reject real addresses; the sending system is the final judge.
 const EMAIL_RE = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:".]{2,}$/;
 
+/**
+ * The common case, already lower-case ASCII, with dot-separated atoms and no
+ * space: such an address passes every check below unchanged (trim and
+ * toLowerCase leave it as is, EMAIL_RE matches, no dot starts, ends or doubles),
+ * so only the length rules remain. EMAIL_RE's backtracking over its negated
+ * classes cost an import about 1 µs per row; this test a third of that.
+ */
+const PLAIN_EMAIL_RE = /^[a-z0-9_+-]+(?:\.[a-z0-9_+-]+)*@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z0-9-]{2,}$/;
+
 /** Lower-cased, trimmed, validated; `null` when it is not an email address. */
 export function normaliseEmail(raw: string): string | null {
+  if (raw.length <= 254 && PLAIN_EMAIL_RE.test(raw) && raw.indexOf('@') <= 64) return raw;
   const email = raw.trim().toLowerCase();
   if (email.length > 254 || !EMAIL_RE.test(email)) return null;
   const local = email.slice(0, email.lastIndexOf('@'));

@@ -17,8 +17,8 @@ export interface CsvSourceOptions {
   file?: string;
   /** Called once, before the first records, with the delimiter used (given or detected) and the encoding read. */
   onHeader?(info: { delimiter: string; detected: boolean; encoding: Encoding }): void;
-  /** Called with each batch of records, in order; the parser waits for it. */
-  onRecords(records: CsvRecord[], bytesRead: number): Promise<void> | void;
+  /** Called with each batch of records, in order; the parser waits for it. `sawNul`: the text read so far holds a NUL character. */
+  onRecords(records: CsvRecord[], bytesRead: number, sawNul: boolean): Promise<void> | void;
 }
 
 /**
@@ -51,8 +51,10 @@ export async function readCsv(raw: Readable, options: CsvSourceOptions): Promise
   // character, no cell needs scanning for one. (This listener runs before the
   // parser's, so it has seen every character the parser has.)
   let quoted = false;
+  let sawNul = false;
   input.on('data', (chunk: string) => {
     if (!quoted && chunk.includes('"')) quoted = true;
+    if (!sawNul && chunk.includes('\u0000')) sawNul = true;
   });
   const tabs = delimiter === '\t';
   let nextLine = 1;
@@ -98,7 +100,7 @@ export async function readCsv(raw: Readable, options: CsvSourceOptions): Promise
         records += batch.length;
         let pending: Promise<void> | void;
         try {
-          pending = options.onRecords(batch, bytesRead);
+          pending = options.onRecords(batch, bytesRead, sawNul);
         } catch (e) {
           failed = true;
           parser.abort();

@@ -12,6 +12,7 @@ import { ConsentError, invalid } from '../consent/errors.js';
 import type { ChangeContext } from '../consent/ledger.js';
 import type { Encoding } from './decode.js';
 import { MAX_ERRORS, parseAndValidate, type ParsedBatch, type ParseOptions, type ParseResult, type RowError } from './parse.js';
+import { fromWire, type WireBatch } from './staged-wire.js';
 
 export { MAX_ERRORS, type RowError };
 
@@ -79,8 +80,8 @@ function parseInWorker(
   onBatch: (batch: ParsedBatch) => Promise<void> | void,
 ): Promise<ParseResult> {
   return new Promise((resolve, reject) => {
-    // A bounded heap: the parser holds only a few batches at a time.
-    const worker = new Worker(WORKER_URL, { workerData: { path, ...options }, resourceLimits: { maxOldGenerationSizeMb: 96 } });
+    // Bounded heaps: the parser holds only a few batches at a time (and its young garbage is short-lived).
+    const worker = new Worker(WORKER_URL, { workerData: { path, ...options }, resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 } });
     let settled = false;
     let chain = Promise.resolve();
     const fail = (e: unknown) => {
@@ -89,11 +90,12 @@ function parseInWorker(
       void worker.terminate();
       reject(e);
     };
-    worker.on('message', (m: { type: string; batch?: ParsedBatch; result?: ParseResult; error?: { kind?: string; message: string; hint?: string } }) => {
+    type Message = { type: string; batch?: Omit<ParsedBatch, 'staged'> & { staged: WireBatch }; result?: ParseResult; error?: { kind?: string; message: string; hint?: string } };
+    worker.on('message', (m: Message) => {
       if (m.type === 'batch') {
         chain = chain.then(async () => {
           if (settled) return;
-          await onBatch(m.batch!);
+          await onBatch({ ...m.batch!, staged: fromWire(m.batch!.staged) });
           worker.postMessage('ack');
         }).catch(fail);
       } else if (m.type === 'done') {

@@ -8,6 +8,7 @@ import { createReadStream } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { isConsentError } from '../consent/errors.js';
 import { parseAndValidate, type ParseOptions } from './parse.js';
+import { toWire } from './staged-wire.js';
 
 const IN_FLIGHT = 4;
 const { path, ...options } = workerData as { path: string } & ParseOptions;
@@ -23,7 +24,8 @@ port.on('message', () => {
 try {
   // Returns a promise only when it must wait: the reader then pauses.
   const result = await parseAndValidate(createReadStream(path), options, (batch) => {
-    port.postMessage({ type: 'batch', batch });
+    const { wire, transfer } = toWire(batch.staged, batch.sawNul);
+    port.postMessage({ type: 'batch', batch: { ...batch, staged: wire } }, transfer);
     inFlight++;
     if (inFlight < IN_FLIGHT) return;
     return (async () => {

@@ -32,6 +32,8 @@ export interface ParsedBatch {
   staged: StagedBatch;
   /** Bytes of input read so far (for progress). */
   bytesRead: number;
+  /** The input read so far holds a NUL character (see staged-wire.ts). */
+  sawNul: boolean;
   /** Data rows read in this batch (valid and invalid). */
   rows: number;
   invalid: number;
@@ -152,7 +154,7 @@ export async function parseAndValidate(
     encoding: options.encoding,
     file: options.file,
     onHeader: (h) => (used = { char: h.delimiter, detected: h.detected, encoding: h.encoding }),
-    onRecords: (records, bytesRead) => {
+    onRecords: (records, bytesRead, sawNul) => {
       let start = 0;
       let unknownColumns: string[] | undefined;
       let headerServices: string[] | undefined;
@@ -199,6 +201,7 @@ export async function parseAndValidate(
         unknownColumns,
         services: headerServices,
         bytesRead,
+        sawNul,
         staged: { rows: values.length / STAGED_WIDTH, values },
         rows: records.length - start,
         invalid: invalidRows,

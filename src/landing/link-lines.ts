@@ -34,16 +34,37 @@ export function csvField(s: string): string {
 
 const NEEDS_QUOTES = /[",\r\n]/;
 
-/** `(ids, emails) => text`: the lines of those profiles, in order, each ending with "\n", as a string or as UTF-8 bytes. */
-export function linkLineFormatter(spec: LinkLineSpec): (ids: ArrayLike<number>, emails: readonly string[]) => string | Uint8Array {
-  const sign = tokenSigner(spec.key, spec.slug);
+/**
+ * The tokens of `ids`, as bytes (TOKEN_BYTES each, in order): what signing
+ * threads compute (link-signer-pool.ts), the formatter then taking them as given.
+ */
+export function linkTokenSigner(spec: Pick<LinkLineSpec, 'key' | 'slug' | 'expiresAt'>): (ids: ArrayLike<number>) => Uint8Array {
+  const signInto = tokenBytesSigner(spec.key, spec.slug);
+  return (ids) => {
+    const out = new Uint8Array(ids.length * TOKEN_BYTES);
+    for (let i = 0; i < ids.length; i++) signInto(ids[i]!, spec.expiresAt, out, i * TOKEN_BYTES);
+    return out;
+  };
+}
+
+/** A formatter: the lines of those profiles, in order, each ending with "\n", as a string or as UTF-8 bytes; `tokens` (linkTokenSigner's), when the tokens are signed elsewhere. */
+export type LinkLineFormatter = (ids: ArrayLike<number>, emails: readonly string[], tokens?: Uint8Array) => string | Uint8Array;
+
+/** The token of `ids[i]` as text: from `tokens` when given, else signed here. */
+function tokenText(sign: (profileId: number, expiresAt?: number) => string, expiresAt: number) {
+  return (ids: ArrayLike<number>, i: number, tokens: Uint8Array | undefined): string =>
+    tokens ? Buffer.from(tokens.buffer, tokens.byteOffset + i * TOKEN_BYTES, TOKEN_BYTES).toString('base64url') : sign(ids[i]!, expiresAt);
+}
+
+export function linkLineFormatter(spec: LinkLineSpec): LinkLineFormatter {
   const { baseUrl, slug, expiresAt, oneClick } = spec;
+  const tokenOf = tokenText(tokenSigner(spec.key, spec.slug), expiresAt);
   if (spec.format === 'jsonl') {
-    return (ids, emails) => {
+    return (ids, emails, tokens) => {
       let text = '';
       for (let i = 0; i < ids.length; i++) {
         const id = ids[i]!;
-        const token = sign(id, expiresAt);
+        const token = tokenOf(ids, i, tokens);
         const url = personalUrl(baseUrl, slug, token);
         text += JSON.stringify({ id, email: emails[i]!, url, oneClickUrl: oneClick ? oneClickUrl(baseUrl, slug, token) : null }) + '\n';
       }
@@ -55,10 +76,10 @@ export function linkLineFormatter(spec: LinkLineSpec): (ids: ArrayLike<number>, 
   // made once. Otherwise each field is quoted as a whole, line by line.
   const sample = personalUrl(baseUrl, slug, '');
   if (NEEDS_QUOTES.test(sample) || NEEDS_QUOTES.test(oneClickUrl(baseUrl, slug, ''))) {
-    return (ids, emails) => {
+    return (ids, emails, tokens) => {
       let text = '';
       for (let i = 0; i < ids.length; i++) {
-        const token = sign(ids[i]!, expiresAt);
+        const token = tokenOf(ids, i, tokens);
         text += `${ids[i]!},${csvField(emails[i]!)},${csvField(personalUrl(baseUrl, slug, token))},${oneClick ? csvField(oneClickUrl(baseUrl, slug, token)) : ''}\n`;
       }
       return text;
@@ -76,7 +97,7 @@ const B64URL = new TextEncoder().encode('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklm
  * (they need no CSV quoting) and the token is base64url (unpadded) of its bytes.
  * An email needing quotes, or not ASCII, goes through csvField and UTF-8.
  */
-function csvBytesFormatter(spec: LinkLineSpec, before: string, between: string | null): (ids: ArrayLike<number>, emails: readonly string[]) => Uint8Array {
+function csvBytesFormatter(spec: LinkLineSpec, before: string, between: string | null): LinkLineFormatter {
   const signInto = tokenBytesSigner(spec.key, spec.slug);
   const { expiresAt } = spec;
   const beforeBytes = Buffer.from(before, 'utf8');
@@ -84,14 +105,19 @@ function csvBytesFormatter(spec: LinkLineSpec, before: string, between: string |
   const raw = new Uint8Array(TOKEN_BYTES);
   // Per line, besides the email: id (at most 16 digits), two commas, the URLs' parts, two tokens, "\n".
   const fixed = 16 + 2 + beforeBytes.length + (betweenBytes?.length ?? 1) + 2 * TOKEN_CHARS + 1;
-  return (ids, emails) => {
+  return (ids, emails, tokens) => {
     let capacity = 0;
     for (let i = 0; i < ids.length; i++) capacity += fixed + emails[i]!.length * 6 + 2;
     const out = Buffer.allocUnsafeSlow(capacity);
     let pos = 0;
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
-      signInto(id, expiresAt, raw, 0);
+      let src: Uint8Array = raw;
+      let at = 0;
+      if (tokens) {
+        src = tokens;
+        at = i * TOKEN_BYTES;
+      } else signInto(id, expiresAt, raw, 0);
       // The id's decimal digits.
       const digits = String(id);
       for (let j = 0; j < digits.length; j++) out[pos++] = digits.charCodeAt(j);
@@ -110,7 +136,7 @@ function csvBytesFormatter(spec: LinkLineSpec, before: string, between: string |
       out.set(beforeBytes, pos);
       pos += beforeBytes.length;
       const token = pos;
-      pos = base64urlInto(raw, out, pos);
+      pos = base64urlInto(src, at, out, pos);
       if (betweenBytes) {
         out.set(betweenBytes, pos);
         pos += betweenBytes.length;
@@ -125,10 +151,10 @@ function csvBytesFormatter(spec: LinkLineSpec, before: string, between: string |
   };
 }
 
-/** Unpadded base64url of `bytes` at `out[pos]`; returns the position after it. */
-function base64urlInto(bytes: Uint8Array, out: Uint8Array, pos: number): number {
-  const n = bytes.length;
-  let i = 0;
+/** Unpadded base64url of the TOKEN_BYTES bytes at `bytes[from]`, at `out[pos]`; returns the position after it. */
+function base64urlInto(bytes: Uint8Array, from: number, out: Uint8Array, pos: number): number {
+  const n = from + TOKEN_BYTES;
+  let i = from;
   for (; i + 2 < n; i += 3) {
     const v = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
     out[pos++] = B64URL[v >>> 18]!;

@@ -1,20 +1,24 @@
 /**
- * A signing thread of link-signer-pool.ts: formats each page of ids and
- * emails it is sent into the text of its link lines, and sends it back as UTF-8
- * with the page's sequence number. Pages are answered in the order received.
+ * A signing thread of link-signer-pool.ts: signs the tokens of each page of
+ * ids it is sent and sends them back as bytes (TOKEN_BYTES per id), with the
+ * ids, both handed over without a copy; a page the main thread has already
+ * taken (see claimValue) is answered as skipped. Pages are answered in the order received.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { linkLineFormatter, type LinkLineSpec } from './link-lines.js';
+import { linkTokenSigner, type LinkLineSpec } from './link-lines.js';
+import { claimValue } from './link-signer-pool.js';
 
 const port = parentPort!;
-const encoder = new TextEncoder();
-const format = linkLineFormatter(workerData as LinkLineSpec);
-port.on('message', (m: { seq: number; ids: Float64Array; emails: string[] }) => {
+const { spec, claims, slots } = workerData as { spec: LinkLineSpec; claims: Int32Array; slots: number };
+const sign = linkTokenSigner(spec);
+port.on('message', (m: { seq: number; ids: Float64Array }) => {
   try {
-    // As UTF-8 bytes in a buffer of their own, handed over without a copy.
-    const text = format(m.ids, m.emails);
-    const bytes = typeof text === 'string' ? encoder.encode(text) : text;
-    port.postMessage({ seq: m.seq, bytes }, [bytes.buffer as ArrayBuffer]);
+    if (Atomics.compareExchange(claims, m.seq % slots, claimValue.open(m.seq), claimValue.thread(m.seq)) !== claimValue.open(m.seq)) {
+      port.postMessage({ seq: m.seq });
+      return;
+    }
+    const tokens = sign(m.ids);
+    port.postMessage({ seq: m.seq, ids: m.ids, tokens }, [tokens.buffer as ArrayBuffer, m.ids.buffer as ArrayBuffer]);
   } catch (e) {
     port.postMessage({ seq: m.seq, error: (e as Error)?.message ?? String(e) });
   }

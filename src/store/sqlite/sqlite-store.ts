@@ -314,14 +314,25 @@ export class SqliteStore implements RowStore {
   }
 
   /**
+   * The hasher of the next block, for a caller that feeds it over time while
+   * it holds the write lock (an import's first load); then passed to sealBlock.
+   */
+  openBlock(): BlockHasher {
+    return new BlockHasher(this.stmts.lastBlock.get()?.hash ?? GENESIS_HASH);
+  }
+
+  /**
    * Seals events that were inserted by set-based SQL (ids `first`..`last`,
    * contiguous, inside the current write transaction) into one block:
-   * `hashEvents` adds their canonical texts to the hasher in id order.
+   * `hashEvents` adds their canonical texts to the hasher in id order (or is
+   * the hasher of openBlock, already fed).
    */
-  sealBlock(first: number, last: number, hashEvents: (hasher: BlockHasher) => void, at: string): void {
+  sealBlock(first: number, last: number, hashEvents: ((hasher: BlockHasher) => void) | BlockHasher, at: string): void {
     const prev = this.stmts.lastBlock.get();
-    const hasher = new BlockHasher(prev?.hash ?? GENESIS_HASH);
-    hashEvents(hasher);
+    let hasher: BlockHasher;
+    if (typeof hashEvents === 'function') hashEvents((hasher = new BlockHasher(prev?.hash ?? GENESIS_HASH)));
+    else hasher = hashEvents;
+    if (hasher.prevHash !== (prev?.hash ?? GENESIS_HASH)) throw new ConsentError('integrity', `block of events ${first}–${last}: opened after another block`);
     if (hasher.size !== last - first + 1) throw new ConsentError('integrity', `block of events ${first}–${last}: ${hasher.size} hashed`);
     this.stmts.insertBlock.run(first, last, hasher.size, prev?.hash ?? GENESIS_HASH, hasher.digest(), at);
   }
