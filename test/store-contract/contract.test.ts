@@ -123,6 +123,30 @@ describe.each(BACKENDS)('store contract on %s', (backend: Backend) => {
       expect(last.email).toMatchObject({ action: 'optout' });
     });
 
+    it('lastChangesOf and subscriptionsOfMany give, for each id asked, exactly what lastChanges and subscriptionsOf give', async () => {
+      const { store } = await fresh();
+      for (const e of ['a@x.io', 'b@x.io', 'c@x.io']) await store.addProfile(person(e), 'x');
+      await store.services.create({ name: 'zine', label: 'Zine', description: null, channel: 'email', doubleOptIn: false }, 'x');
+      await store.services.create({ name: 'alerts', label: 'Alerts', description: null, channel: 'sms', doubleOptIn: true }, 'x');
+      await store.applyConsent([{ profileId: 1, wanted: { sms: true } }], ctx({ occurredAt: '2026-01-01T00:00:00.000Z' }));
+      await store.applyConsent([{ profileId: 1, wanted: { sms: false, email: true } }, { profileId: 3, wanted: { all: true } }], ctx());
+      await store.services.change([{ profileId: 1, service: 'zine', intent: 'subscribe' }, { profileId: 1, service: 'alerts', intent: 'request' }], ctx());
+      const ids = [3, 1, 2, 99];
+      const last = await store.lastChangesOf(ids);
+      const subs = await store.services.subscriptionsOfMany(ids);
+      expect([...last.keys()]).toEqual(ids);
+      expect([...subs.keys()]).toEqual(ids);
+      for (const id of ids) {
+        expect(last.get(id)).toEqual(await store.lastChanges(id));
+        expect(subs.get(id)).toEqual(await store.services.subscriptionsOf(id));
+      }
+      expect(Object.keys(last.get(1)!).sort()).toEqual(['email', 'sms']);
+      expect(subs.get(1)!.map((s) => s.service)).toEqual(['alerts', 'zine']);
+      expect(last.get(2)).toEqual({});
+      expect(subs.get(99)).toEqual([]);
+      expect(await store.lastChangesOf([])).toEqual(new Map());
+    });
+
     it('verify gives the same head for the same history, and detects an edited, deleted or forged event and a rewritten block', async () => {
       const heads: string[] = [];
       const build = async () => {

@@ -17,6 +17,7 @@ import { maskLocation } from '../location.js';
 import { ChainVerifier, type BlockRow, type EventRow } from '../shared/ledger-chain.js';
 import { optedOutSql, reachableSql, unreachableSql } from '../shared/reachability-sql.js';
 import { verifyPgState } from './verify-state.js';
+import { byProfile } from '../shared/by-profile.js';
 import { PgBulkStore } from './bulk-store.js';
 import { createPool, DEFAULT_BUSY_TIMEOUT_MS, isRetryable, rollback, translatePgError, type PgOpenOptions } from './connection.js';
 import { PgKeyRepository, PgPageRepository } from './landing-repository.js';
@@ -412,6 +413,14 @@ export class PgStore implements RowStore {
     const last: LastChanges = {};
     for (const r of rows) last[r.channel as Channel] = rowToEvent(r);
     return last;
+  }
+
+  async lastChangesOf(profileIds: readonly number[]): Promise<Map<number, LastChanges>> {
+    const rows = await this.query<EventRow>(
+      'SELECT DISTINCT ON (profile_id, channel) * FROM ledger_events WHERE profile_id = ANY($1::int[]) ORDER BY profile_id, channel, id DESC',
+      [profileIds.filter(isInt4)],
+    );
+    return byProfile(profileIds, rows, (): LastChanges => ({}), (last, r) => (last[r.channel as Channel] = rowToEvent(r)));
   }
 
   async history(profileId: number): Promise<LedgerEvent[]> {

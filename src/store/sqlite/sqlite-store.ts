@@ -30,6 +30,7 @@ import type { ImportAllOptions, RawBatch, RowStore } from '../rows.js';
 import { exportSqliteRows, importSqliteRows } from './rows.js';
 import type { BulkStore } from '../../consent/bulk.js';
 import { SqliteBulkStore } from './bulk-store.js';
+import { byProfile } from '../shared/by-profile.js';
 import { SqliteLandingSubmissions } from './landing-submissions.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, openDatabase, translateSqliteError, type OpenOptions } from './open.js';
 
@@ -157,6 +158,10 @@ export class SqliteStore implements RowStore {
       lastChanges: db.prepare<[number], EventRow>(
         `SELECT e.* FROM ledger_events e
          WHERE e.id IN (SELECT max(id) FROM ledger_events WHERE profile_id = ? GROUP BY channel)`,
+      ),
+      lastChangesOf: db.prepare<[string], EventRow>(
+        `SELECT e.* FROM ledger_events e
+         WHERE e.id IN (SELECT max(id) FROM ledger_events WHERE profile_id IN (SELECT value FROM json_each(?)) GROUP BY profile_id, channel)`,
       ),
       history: db.prepare<[number], EventRow>('SELECT * FROM ledger_events WHERE profile_id = ? ORDER BY id DESC'),
     };
@@ -369,6 +374,11 @@ export class SqliteStore implements RowStore {
       for (const r of this.stmts.lastChanges.all(profileId)) last[r.channel as Channel] = rowToEvent(r);
       return last;
     });
+  }
+
+  async lastChangesOf(profileIds: readonly number[]): Promise<Map<number, LastChanges>> {
+    const rows = this.guard(() => this.stmts.lastChangesOf.all(JSON.stringify(profileIds)));
+    return byProfile(profileIds, rows, (): LastChanges => ({}), (last, r) => (last[r.channel as Channel] = rowToEvent(r)));
   }
 
   async history(profileId: number): Promise<LedgerEvent[]> {
