@@ -453,6 +453,8 @@ export class PgStore implements RowStore {
     return backupPgToSqlite(this, path);
   }
 
+  readonly takesCopyText = true;
+
   async *exportAll(): AsyncIterable<RawBatch> {
     const { exportPgRows } = await import('./rows.js');
     yield* exportPgRows(this);

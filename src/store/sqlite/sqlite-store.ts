@@ -26,7 +26,7 @@ import type {
   ProfileFilter,
 } from '../../consent/store.js';
 import { SqliteKeyRepository, SqlitePageRepository } from './landing-repository.js';
-import type { ImportAllOptions, RawBatch, RowStore } from '../rows.js';
+import type { ExportAllOptions, ImportAllOptions, RawBatch, RowStore } from '../rows.js';
 import { exportSqliteRows, importSqliteRows } from './rows.js';
 import type { BulkStore } from '../../consent/bulk.js';
 import { SqliteBulkStore } from './bulk-store.js';
@@ -434,8 +434,10 @@ export class SqliteStore implements RowStore {
     }
   }
 
-  exportAll(): AsyncIterable<RawBatch> {
-    return exportSqliteRows(this);
+  readonly takesCopyText = false;
+
+  exportAll(options?: ExportAllOptions): AsyncIterable<RawBatch> {
+    return exportSqliteRows(this, options);
   }
 
   importAll(batches: AsyncIterable<RawBatch>, options?: ImportAllOptions) {
