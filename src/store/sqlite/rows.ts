@@ -13,8 +13,8 @@ export async function* exportSqliteRows(store: SqliteStore, options: ExportAllOp
   try {
     // The snapshot starts at the first read and lasts until the end of the transaction.
     for (const t of STORE_TABLES) {
-      if (options.copyText && t.order === 'id') {
-        yield* copyTextPages(store, t);
+      if (options.copyText) {
+        yield* copyTextBatches(store, t);
         continue;
       }
       const stmt = db.prepare(`SELECT ${t.columns.join(', ')} FROM ${t.name} ORDER BY ${t.order}`).raw();
@@ -39,21 +39,20 @@ const copyField = (c: string) =>
   `replace(replace(replace(replace(${c}, '\\', '\\\\'), char(9), '\\t'), char(10), '\\n'), char(13), '\\r') ELSE CAST(${c} AS TEXT) END`;
 
 /**
- * A table keyed by `id` as COPY text, a page of BATCH rows per query, each
- * page one string built by SQLite: no JavaScript value per row or cell.
+ * A table as COPY text: each row one string built by SQLite (no JavaScript
+ * value per cell), BATCH lines joined to a batch.
  */
-function* copyTextPages(store: SqliteStore, t: StoreTable): Iterable<RawBatch> {
-  const page = store.db.prepare<[number], { text: string | null; n: number; last: number | null }>(
-    `SELECT group_concat(line, char(10) ORDER BY id) || char(10) AS text, count(*) AS n, max(id) AS last
-       FROM (SELECT id, ${t.columns.map(copyField).join(" || char(9) || ")} AS line FROM ${t.name} WHERE id > ? ORDER BY id LIMIT ${BATCH})`,
-  );
-  for (let after = -Infinity; ; ) {
-    const r = store.guard(() => page.get(after === -Infinity ? Number.MIN_SAFE_INTEGER : after))!;
-    if (r.n === 0) return;
-    yield { table: t.name, copyText: r.text!, count: r.n };
-    if (r.n < BATCH) return;
-    after = r.last!;
+function* copyTextBatches(store: SqliteStore, t: StoreTable): Iterable<RawBatch> {
+  const stmt = store.db.prepare(`SELECT ${t.columns.map(copyField).join(" || char(9) || ")} FROM ${t.name} ORDER BY ${t.order}`).pluck();
+  let lines: string[] = [];
+  for (const line of store.guard(() => stmt.iterate()) as Iterable<string>) {
+    lines.push(line);
+    if (lines.length === BATCH) {
+      yield { table: t.name, copyText: lines.join('\n') + '\n', count: BATCH };
+      lines = [];
+    }
   }
+  if (lines.length > 0) yield { table: t.name, copyText: lines.join('\n') + '\n', count: lines.length };
 }
 
 /** Inserts rows of `t`, ROWS_PER_INSERT to a statement (fewer calls into SQLite), the rest one by one. */
