@@ -106,7 +106,7 @@ export async function importSqliteRows(store: SqliteStore, batches: AsyncIterabl
       .all(JSON.stringify(STORE_TABLES.map((t) => t.name)));
     for (const i of indexes) db.exec(`DROP INDEX "${i.name.replace(/"/g, '""')}"`);
     const savedCache = db.pragma('cache_size', { simple: true }) as number;
-    db.pragma('cache_size = -65536');
+    db.pragma('cache_size = -32768');
     const inserts = new Map(STORE_TABLES.map((t) => [t.name, multiRowInsert(db, t)]));
     const written = new Map<string, number>();
     for await (const b of batches) {
