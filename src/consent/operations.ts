@@ -64,6 +64,14 @@ export async function describeProfile(store: ConsentStore, profile: Profile): Pr
   return profileView(profile, await store.lastChanges(profile.id), await store.services.subscriptionsOf(profile.id));
 }
 
+/** describeProfile of a page of profiles, in two reads of the store whatever their number (`profile list --json`). */
+export async function describeProfiles(store: ConsentStore, profiles: readonly Profile[]): Promise<ProfileView[]> {
+  const ids = profiles.map((p) => p.id);
+  const last = await store.lastChangesOf(ids);
+  const subscriptions = await store.services.subscriptionsOfMany(ids);
+  return profiles.map((p) => profileView(p, last.get(p.id) ?? {}, subscriptions.get(p.id) ?? []));
+}
+
 /** The flags wanted when opting channels out or in: only the named ones. */
 export function wantedFlags(channels: readonly Channel[], optOut: boolean): Partial<OptOutFlags> {
   const wanted: Partial<OptOutFlags> = {};

@@ -138,6 +138,12 @@ export interface ServiceRepository {
   list(): Promise<ServiceSummary[]>;
   summary(name: string): Promise<ServiceSummary | null>;
   subscriptionsOf(profileId: number): Promise<Subscription[]>;
+  /**
+   * subscriptionsOf of several profiles in one read (a listing's page): an
+   * entry for every id given (empty when none), each exactly what
+   * subscriptionsOf(id) gives. At most a few thousand ids per call.
+   */
+  subscriptionsOfMany(profileIds: readonly number[]): Promise<Map<number, Subscription[]>>;
   /** Applies the changes and their ledger events in one transaction. */
   change(changes: readonly SubscriptionChange[], context: import('./ledger.js').ChangeContext): Promise<SubscriptionResult[]>;
   /**

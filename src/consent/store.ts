@@ -77,6 +77,12 @@ export interface ConsentStore {
    */
   applyConsent(requests: readonly ConsentRequest[], context: ChangeContext): Promise<ConsentResult[]>;
   lastChanges(profileId: number): Promise<LastChanges>;
+  /**
+   * lastChanges of several profiles in one read (a listing's page): an entry
+   * for every id given (an empty object when it has no event), each exactly
+   * what lastChanges(id) gives. At most a few thousand ids per call.
+   */
+  lastChangesOf(profileIds: readonly number[]): Promise<Map<number, LastChanges>>;
   /** Newest first. */
   history(profileId: number): Promise<LedgerEvent[]>;
   /**

@@ -9,7 +9,7 @@ import { ConsentError } from '../consent/errors.js';
 import { GENESIS_HASH, type VerifyProgress } from '../consent/ledger.js';
 import { openStore } from './index.js';
 import { maskLocation } from './location.js';
-import type { RawBatch } from './rows.js';
+import { batchRows, lastRowField, type RawBatch } from './rows.js';
 import { verificationFailed } from './sqlite/rows.js';
 
 export interface CopyResult {
@@ -48,9 +48,9 @@ export async function copyStore(from: string, to: string, options: CopyOptions =
       let head: string | null = null;
       let profiles = 0;
       async function* watched(): AsyncIterable<RawBatch> {
-        for await (const b of source.exportAll()) {
-          if (b.table === 'ledger_blocks') head = b.rows[b.rows.length - 1]![5] as string;
-          if (b.table === 'profiles') profiles += b.rows.length;
+        for await (const b of source.exportAll({ copyText: target.takesCopyText })) {
+          if (b.table === 'ledger_blocks') head = lastRowField(b, 5);
+          if (b.table === 'profiles') profiles += batchRows(b);
           yield b;
         }
       }

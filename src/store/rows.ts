@@ -46,10 +46,29 @@ export const GENERATED_ID_TABLES: readonly string[] = ['profiles', 'services', '
 /** Integers as numbers, text as strings, `signing_keys.secret` as a Buffer, NULL as null. */
 export type RawValue = string | number | Buffer | null;
 
-/** Some rows of one table, each an array in STORE_TABLES' column order. */
-export interface RawBatch {
-  table: string;
-  rows: RawValue[][];
+/**
+ * Some rows of one table: either each an array in STORE_TABLES' column
+ * order, or (when the export was asked for `copyText`, by a source that can
+ * format it) the same rows as the lines of PostgreSQL's COPY text format
+ * (columns in that order, tab-separated, `\N` for NULL, backslash, tab,
+ * newline and CR escaped, bytea as `\\x` and hex, every line ending with a
+ * newline), `count` of them.
+ */
+export type RawBatch = { table: string; rows: RawValue[][] } | { table: string; copyText: string; count: number };
+
+export interface ExportAllOptions {
+  /** The target takes COPY text (PostgreSQL): a source that can format it itself may give its batches so. */
+  copyText?: boolean;
+}
+
+/** How many rows a batch holds. */
+export const batchRows = (b: RawBatch): number => ('rows' in b ? b.rows.length : b.count);
+
+/** Column `index` of a batch's last row, as text (for the ledger head of the last `ledger_blocks` batch). */
+export function lastRowField(b: RawBatch, index: number): string {
+  if ('rows' in b) return String(b.rows[b.rows.length - 1]![index]);
+  const start = b.copyText.lastIndexOf('\n', b.copyText.length - 2) + 1;
+  return b.copyText.slice(start, b.copyText.length - 1).split('\t')[index]!;
 }
 
 export interface ImportAllOptions {
@@ -74,7 +93,9 @@ export interface RowStore extends LandingStore {
    * batches of at most a few thousand rows (never an empty batch), so that
    * memory stays constant. Stopping early (break, throw) ends the snapshot.
    */
-  exportAll(): AsyncIterable<RawBatch>;
+  exportAll(options?: ExportAllOptions): AsyncIterable<RawBatch>;
+  /** Whether importAll takes `copyText` batches as they are (PostgreSQL); otherwise only `rows` batches. */
+  readonly takesCopyText: boolean;
   /**
    * Writes the rows of `batches` verbatim (ids, hashes and times as given,
    * tables in STORE_TABLES order) in ONE transaction that also holds the

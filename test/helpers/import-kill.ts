@@ -22,7 +22,7 @@ export function bigCsv(path: string): void {
 }
 
 /** A digest of everything in the store, and its integrity check (PostgreSQL: the ledger verifies). */
-async function state(db: string): Promise<{ digest: string; profiles: number; events: number; integrity: string }> {
+export async function state(db: string): Promise<{ digest: string; profiles: number; events: number; integrity: string }> {
   const h = createHash('sha256');
   if (isPostgresLocation(db)) {
     await settled(db);

@@ -7,13 +7,9 @@
  * neither is available the run fails, naming the package to install: the
  * PostgreSQL half is never skipped silently.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
+import { startCluster } from './pg-cluster.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -26,27 +22,8 @@ declare module 'vitest' {
   }
 }
 
-const BIN = process.env.CONSENT_TEST_PG_BIN ?? '/usr/lib/postgresql/15/bin';
 export const TEMPLATE = 'consent_template';
 export const PASSWORD_ROLE = 'consent_pw';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** Runs a PostgreSQL binary as the `postgres` user when we are root (PostgreSQL refuses to run as root). */
-function runAs(user: string | null, cmd: string, args: string[]): void {
-  const [file, argv] = user ? ['runuser', ['-u', user, '--', cmd, ...args]] : [cmd, args];
-  const r = spawnSync(file, argv, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr || r.stdout}`);
-}
 
 async function prepareServer(adminUrl: string, password: string): Promise<void> {
   const c = new pg.Client({ connectionString: adminUrl });
@@ -75,65 +52,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
     project.provide('pgPassword', password);
     return async () => {};
   }
-  if (!existsSync(join(BIN, 'initdb')) || !existsSync(join(BIN, 'pg_ctl'))) {
-    throw new Error(
-      `The PostgreSQL half of the tests needs a server: set CONSENT_TEST_PG_URL to an administrator's URL, ` +
-        `or install PostgreSQL 15 (apt-get install postgresql) so that ${BIN}/initdb and pg_ctl exist.`,
-    );
-  }
-  const root = process.getuid?.() === 0;
-  const user = root ? 'postgres' : null;
-  const dir = mkdtempSync(join(tmpdir(), 'consent-pg-'));
-  const data = join(dir, 'data');
-  const sockets = join(dir, 'sockets');
-  execFileSync('mkdir', ['-p', sockets]);
-  if (root) {
-    const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
-    const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
-    chownSync(dir, uid, gid);
-    chownSync(sockets, uid, gid);
-  }
-  chmodSync(dir, 0o755);
-  const port = await freePort();
-  let started = false;
-  const stop = async () => {
-    if (started) {
-      try {
-        runAs(user, join(BIN, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop']);
-      } catch {
-        // already gone
-      }
-      started = false;
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    runAs(user, join(BIN, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync']);
+  const cluster = await startCluster({
     // Trust for the superuser on the private socket and on localhost; a password for consent_pw.
-    const hba = join(data, 'pg_hba.conf');
-    writeFileSync(
-      hba,
-      [
-        'local all all trust',
-        `host all ${PASSWORD_ROLE} 127.0.0.1/32 scram-sha-256`,
-        'host all all 127.0.0.1/32 trust',
-        '',
-      ].join('\n'),
-    );
-    if (root) execFileSync('chown', ['postgres:postgres', hba]);
-    const options = [
-      `-p ${port}`,
-      `-k ${sockets}`,
-      '-c listen_addresses=127.0.0.1',
-      '-c max_connections=300',
-      // A throwaway cluster: durability is not what these tests measure.
-      '-c fsync=off',
-      '-c synchronous_commit=off',
-      '-c full_page_writes=off',
-      '-c shared_buffers=64MB',
-    ].join(' ');
-    runAs(user, join(BIN, 'pg_ctl'), ['-D', data, '-o', options, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start']);
-    started = true;
+    hba: ['local all all trust', `host all ${PASSWORD_ROLE} 127.0.0.1/32 scram-sha-256`, 'host all all 127.0.0.1/32 trust'],
+    maxConnections: 300,
+  });
+  const stop = async () => cluster.stop();
+  try {
+    const port = cluster.port;
     const adminUrl = `postgres://postgres@127.0.0.1:${port}/postgres`;
     await prepareServer(adminUrl, password);
     project.provide('pgAdminUrl', adminUrl);

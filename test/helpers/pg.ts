@@ -49,8 +49,10 @@ export async function pgTestDatabase(options: { owner?: string } = {}): Promise<
 
 /** Runs SQL as the superuser on the database of `url` (tampering, checks). */
 export async function pgAdminQuery<T extends pg.QueryResultRow = any>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
-  const db = new URL(url).pathname.slice(1);
-  const c = new pg.Client({ connectionString: withDatabase(pgAdminUrl(), db) });
+  const u = new URL(url);
+  const admin = new URL(pgAdminUrl());
+  // A server of a test's own (a cluster it restarts) is reached by its own URL, its superuser's.
+  const c = new pg.Client({ connectionString: u.host === admin.host ? withDatabase(admin.toString(), u.pathname.slice(1)) : url });
   await c.connect();
   try {
     return (await c.query<T>(sql, params)).rows;

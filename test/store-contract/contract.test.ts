@@ -123,6 +123,59 @@ describe.each(BACKENDS)('store contract on %s', (backend: Backend) => {
       expect(last.email).toMatchObject({ action: 'optout' });
     });
 
+    it('lastChangesOf and subscriptionsOfMany give, for each id asked, exactly what lastChanges and subscriptionsOf give', async () => {
+      const { store } = await fresh();
+      for (const e of ['a@x.io', 'b@x.io', 'c@x.io']) await store.addProfile(person(e), 'x');
+      await store.services.create({ name: 'zine', label: 'Zine', description: null, channel: 'email', doubleOptIn: false }, 'x');
+      await store.services.create({ name: 'alerts', label: 'Alerts', description: null, channel: 'sms', doubleOptIn: true }, 'x');
+      await store.applyConsent([{ profileId: 1, wanted: { sms: true } }], ctx({ occurredAt: '2026-01-01T00:00:00.000Z' }));
+      await store.applyConsent([{ profileId: 1, wanted: { sms: false, email: true } }, { profileId: 3, wanted: { all: true } }], ctx());
+      await store.services.change([{ profileId: 1, service: 'zine', intent: 'subscribe' }, { profileId: 1, service: 'alerts', intent: 'request' }], ctx());
+      const ids = [3, 1, 2, 99];
+      const last = await store.lastChangesOf(ids);
+      const subs = await store.services.subscriptionsOfMany(ids);
+      expect([...last.keys()]).toEqual(ids);
+      expect([...subs.keys()]).toEqual(ids);
+      for (const id of ids) {
+        expect(last.get(id)).toEqual(await store.lastChanges(id));
+        expect(subs.get(id)).toEqual(await store.services.subscriptionsOf(id));
+      }
+      expect(Object.keys(last.get(1)!).sort()).toEqual(['email', 'sms']);
+      expect(subs.get(1)!.map((s) => s.service)).toEqual(['alerts', 'zine']);
+      expect(last.get(2)).toEqual({});
+      expect(subs.get(99)).toEqual([]);
+      expect(await store.lastChangesOf([])).toEqual(new Map());
+    });
+
+    it('exportAll({ copyText }) gives the rows of exportAll(), as COPY text lines where the store formats them (takesCopyText says what importAll takes)', async () => {
+      const { location } = await fresh();
+      const store = await openStore(location);
+      opened.push(store);
+      await store.addProfile(person('a@x.io', { firstName: 'Tab\there', lastName: 'back\\slash\nline\rcr' }), 'x');
+      await store.addProfile(person('b@x.io', { phone: '+33612345678' }), 'x');
+      await store.applyConsent([{ profileId: 1, wanted: { sms: true } }], ctx({ reason: 'two\nlines' }));
+      await store.services.create({ name: 'news', label: 'News', description: null, channel: 'email', doubleOptIn: true }, 'x');
+      expect(store.takesCopyText).toBe(backend === 'postgres');
+      const field = (v: unknown) =>
+        v === null ? '\\N' : Buffer.isBuffer(v) ? '\\\\x' + v.toString('hex') : String(v).replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c]!);
+      const asText = new Map<string, string>();
+      for await (const b of store.exportAll()) {
+        expect('rows' in b).toBe(true);
+        if ('rows' in b) asText.set(b.table, (asText.get(b.table) ?? '') + b.rows.map((r) => r.map(field).join('\t') + '\n').join(''));
+      }
+      const given = new Map<string, string>();
+      let counted = 0;
+      for await (const b of store.exportAll({ copyText: true })) {
+        const text = 'rows' in b ? b.rows.map((r) => r.map(field).join('\t') + '\n').join('') : b.copyText;
+        counted += 'rows' in b ? b.rows.length : b.count;
+        given.set(b.table, (given.get(b.table) ?? '') + text);
+      }
+      expect(given).toEqual(asText);
+      expect(counted).toBe([...asText.values()].reduce((n, t) => n + t.split('\n').length - 1, 0));
+      expect(asText.get('profiles')).toContain('Tab\\there\tback\\\\slash\\nline\\rcr');
+      expect(asText.get('signing_keys')).toMatch(/^1\t\\\\x[0-9a-f]{64}\t/);
+    });
+
     it('verify gives the same head for the same history, and detects an edited, deleted or forged event and a rewritten block', async () => {
       const heads: string[] = [];
       const build = async () => {

@@ -17,6 +17,7 @@ import { maskLocation } from '../location.js';
 import { ChainVerifier, type BlockRow, type EventRow } from '../shared/ledger-chain.js';
 import { optedOutSql, reachableSql, unreachableSql } from '../shared/reachability-sql.js';
 import { verifyPgState } from './verify-state.js';
+import { byProfile } from '../shared/by-profile.js';
 import { PgBulkStore } from './bulk-store.js';
 import { createPool, DEFAULT_BUSY_TIMEOUT_MS, isRetryable, rollback, translatePgError, type PgOpenOptions } from './connection.js';
 import { PgKeyRepository, PgPageRepository } from './landing-repository.js';
@@ -504,6 +505,14 @@ export class PgStore implements RowStore {
     return last;
   }
 
+  async lastChangesOf(profileIds: readonly number[]): Promise<Map<number, LastChanges>> {
+    const rows = await this.query<EventRow>(
+      'SELECT DISTINCT ON (profile_id, channel) * FROM ledger_events WHERE profile_id = ANY($1::int[]) ORDER BY profile_id, channel, id DESC',
+      [profileIds.filter(isInt4)],
+    );
+    return byProfile(profileIds, rows, (): LastChanges => ({}), (last, r) => (last[r.channel as Channel] = rowToEvent(r)));
+  }
+
   async history(profileId: number): Promise<LedgerEvent[]> {
     return (await this.query<EventRow>('SELECT * FROM ledger_events WHERE profile_id = $1 ORDER BY id DESC', [profileId])).map(rowToEvent);
   }
@@ -533,6 +542,8 @@ export class PgStore implements RowStore {
     const { backupPgToSqlite } = await import('./backup.js');
     return backupPgToSqlite(this, path);
   }
+
+  readonly takesCopyText = true;
 
   async *exportAll(): AsyncIterable<RawBatch> {
     const { exportPgRows } = await import('./rows.js');

@@ -1,7 +1,8 @@
 /** RowStore's two methods on PostgreSQL (see src/store/rows.ts for what they promise). */
 import { finished } from 'node:stream/promises';
+import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { GENERATED_ID_TABLES, MUST_BE_EMPTY, STORE_TABLES, storeTable, type ImportAllOptions, type RawBatch, type RawValue } from '../rows.js';
+import { batchRows, GENERATED_ID_TABLES, MUST_BE_EMPTY, STORE_TABLES, storeTable, type ImportAllOptions, type RawBatch, type RawValue } from '../rows.js';
 import { assertEmpty, verificationFailed } from '../sqlite/rows.js';
 import { CHAIN_LOCK, verifyPgLedger, type PgStore } from './pg-store.js';
 
@@ -52,6 +53,42 @@ function copyText(v: RawValue): string {
   return v.replace(/[\\\t\n\r]/g, (ch) => (ch === '\\' ? '\\\\' : ch === '\t' ? '\\t' : ch === '\n' ? '\\n' : '\\r'));
 }
 
+/**
+ * Drops, inside the copy's transaction, the secondary indexes and foreign
+ * keys of the (empty) tables, and returns the statements that make them
+ * again exactly as they were (pg_get_indexdef, pg_get_constraintdef). Primary
+ * keys and unique constraints stay. A role that may not drop them (not the
+ * tables' owner) keeps them: the copy is then only slower.
+ */
+async function dropForLoad(client: pg.PoolClient): Promise<string[]> {
+  const tables = STORE_TABLES.map((t) => t.name);
+  await client.query('SAVEPOINT drop_for_load');
+  try {
+    const { rows: indexes } = await client.query<{ name: string; def: string }>(
+      `SELECT quote_ident(ic.relname) AS name, pg_get_indexdef(i.indexrelid) AS def
+         FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_class ic ON ic.oid = i.indexrelid
+        WHERE c.relnamespace = current_schema()::regnamespace AND c.relname = ANY($1)
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+        ORDER BY ic.relname`,
+      [tables],
+    );
+    const { rows: keys } = await client.query<{ tbl: string; name: string; def: string }>(
+      `SELECT quote_ident(c.relname) AS tbl, quote_ident(k.conname) AS name, pg_get_constraintdef(k.oid) AS def
+         FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
+        WHERE k.contype = 'f' AND c.relnamespace = current_schema()::regnamespace AND c.relname = ANY($1)
+        ORDER BY c.relname, k.conname`,
+      [tables],
+    );
+    for (const k of keys) await client.query(`ALTER TABLE ${k.tbl} DROP CONSTRAINT ${k.name}`);
+    for (const i of indexes) await client.query(`DROP INDEX ${i.name}`);
+    await client.query('RELEASE SAVEPOINT drop_for_load');
+    return [...indexes.map((i) => i.def), ...keys.map((k) => `ALTER TABLE ${k.tbl} ADD CONSTRAINT ${k.name} ${k.def}`)];
+  } catch {
+    await client.query('ROLLBACK TO SAVEPOINT drop_for_load');
+    return [];
+  }
+}
+
 export async function importPgRows(store: PgStore, batches: AsyncIterable<RawBatch>, options: ImportAllOptions = {}) {
   const client = await store.connect();
   let copy: ReturnType<typeof copyFrom> | null = null;
@@ -80,6 +117,7 @@ export async function importPgRows(store: PgStore, batches: AsyncIterable<RawBat
     for (const [k, v] of Object.entries(c as Record<string, number>)) counts.set(k, Number(v));
     assertEmpty((t) => counts.get(t) ?? 0, counts.get('retired') ?? 0, store.location);
     await q('DELETE FROM signing_keys; DELETE FROM settings');
+    const rebuild = await dropForLoad(client);
     const written = new Map<string, number>();
     for await (const b of batches) {
       const t = storeTable(b.table);
@@ -91,8 +129,8 @@ export async function importPgRows(store: PgStore, batches: AsyncIterable<RawBat
         copy.on('error', (e) => (copyError ??= e));
       }
       if (copyError) throw copyError;
-      let text = '';
-      for (const r of b.rows) text += r.map(copyText).join('\t') + '\n';
+      let text = 'copyText' in b ? b.copyText : '';
+      if ('rows' in b) for (const r of b.rows) text += r.map(copyText).join('\t') + '\n';
       if (!copy!.write(text)) {
         await new Promise<void>((resolve) => {
           const done = () => {
@@ -105,11 +143,13 @@ export async function importPgRows(store: PgStore, batches: AsyncIterable<RawBat
         });
         if (copyError) throw copyError;
       }
-      const n = (written.get(t.name) ?? 0) + b.rows.length;
+      const n = (written.get(t.name) ?? 0) + batchRows(b);
       written.set(t.name, n);
       options.onProgress?.(t.name, n);
     }
     await endCopy();
+    // One sort per index and one join per foreign key, on the whole table: cheaper than a million updates of each.
+    for (const sql of rebuild) await q(sql);
     for (const t of GENERATED_ID_TABLES) {
       await q(`SELECT setval(pg_get_serial_sequence('${t}', 'id'), coalesce(max(id), 0) + 1, false) FROM ${t}`);
     }

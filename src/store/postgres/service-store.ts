@@ -14,7 +14,8 @@ import {
   type SubscriptionStatus,
 } from '../../consent/services.js';
 import { reachableSql } from '../shared/reachability-sql.js';
-import type { PendingEvent, PgStore, PgTx } from './pg-store.js';
+import { isInt4, type PendingEvent, type PgStore, type PgTx } from './pg-store.js';
+import { byProfile } from '../shared/by-profile.js';
 import { SUMMARY_SQL, toService, toSummary, type ServiceRow, type SummaryRow } from '../shared/service-rows.js';
 
 export class PgServiceRepository implements ServiceRepository {
@@ -50,6 +51,15 @@ export class PgServiceRepository implements ServiceRepository {
        WHERE s.profile_id = $1 ORDER BY v.name`,
       [profileId],
     );
+  }
+
+  async subscriptionsOfMany(profileIds: readonly number[]): Promise<Map<number, Subscription[]>> {
+    const rows = await this.store.query<{ profile_id: number; service: string; status: SubscriptionStatus; since: string }>(
+      `SELECT s.profile_id, v.name AS service, s.status, s.since FROM subscriptions s JOIN services v ON v.id = s.service_id
+       WHERE s.profile_id = ANY($1::int[]) ORDER BY s.profile_id, v.name`,
+      [profileIds.filter(isInt4)],
+    );
+    return byProfile(profileIds, rows, (): Subscription[] => [], (list, r) => list.push({ service: r.service, status: r.status, since: r.since }));
   }
 
   async change(changes: readonly SubscriptionChange[], context: ChangeContext): Promise<SubscriptionResult[]> {

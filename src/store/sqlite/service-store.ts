@@ -16,6 +16,7 @@ import {
 import { reachableSql } from '../shared/reachability-sql.js';
 import type { Statement } from 'better-sqlite3';
 import type { SqliteStore } from './sqlite-store.js';
+import { byProfile } from '../shared/by-profile.js';
 import { SUMMARY_SQL, toService, toSummary, type ServiceRow, type SummaryRow } from '../shared/service-rows.js';
 
 export class SqliteServiceRepository implements ServiceRepository {
@@ -69,6 +70,19 @@ export class SqliteServiceRepository implements ServiceRepository {
       );
       return this.subscriptionsStmt.all(profileId);
     });
+  }
+
+  private subscriptionsManyStmt?: Statement<[string], { profile_id: number; service: string; status: SubscriptionStatus; since: string }>;
+
+  async subscriptionsOfMany(profileIds: readonly number[]): Promise<Map<number, Subscription[]>> {
+    const rows = this.store.guard(() => {
+      this.subscriptionsManyStmt ??= this.db.prepare(
+        `SELECT s.profile_id, v.name AS service, s.status, s.since FROM subscriptions s JOIN services v ON v.id = s.service_id
+         WHERE s.profile_id IN (SELECT value FROM json_each(?)) ORDER BY s.profile_id, v.name`,
+      );
+      return this.subscriptionsManyStmt.all(JSON.stringify(profileIds));
+    });
+    return byProfile(profileIds, rows, (): Subscription[] => [], (list, r) => list.push({ service: r.service, status: r.status, since: r.since }));
   }
 
   async change(changes: readonly SubscriptionChange[], context: ChangeContext): Promise<SubscriptionResult[]> {

@@ -26,10 +26,11 @@ import type {
   ProfileFilter,
 } from '../../consent/store.js';
 import { SqliteKeyRepository, SqlitePageRepository } from './landing-repository.js';
-import type { ImportAllOptions, RawBatch, RowStore } from '../rows.js';
+import type { ExportAllOptions, ImportAllOptions, RawBatch, RowStore } from '../rows.js';
 import { exportSqliteRows, importSqliteRows } from './rows.js';
 import type { BulkStore } from '../../consent/bulk.js';
 import { SqliteBulkStore } from './bulk-store.js';
+import { byProfile } from '../shared/by-profile.js';
 import { SqliteLandingSubmissions } from './landing-submissions.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, openDatabase, translateSqliteError, type OpenOptions } from './open.js';
 
@@ -157,6 +158,10 @@ export class SqliteStore implements RowStore {
       lastChanges: db.prepare<[number], EventRow>(
         `SELECT e.* FROM ledger_events e
          WHERE e.id IN (SELECT max(id) FROM ledger_events WHERE profile_id = ? GROUP BY channel)`,
+      ),
+      lastChangesOf: db.prepare<[string], EventRow>(
+        `SELECT e.* FROM ledger_events e
+         WHERE e.id IN (SELECT max(id) FROM ledger_events WHERE profile_id IN (SELECT value FROM json_each(?)) GROUP BY profile_id, channel)`,
       ),
       history: db.prepare<[number], EventRow>('SELECT * FROM ledger_events WHERE profile_id = ? ORDER BY id DESC'),
     };
@@ -382,6 +387,11 @@ export class SqliteStore implements RowStore {
     });
   }
 
+  async lastChangesOf(profileIds: readonly number[]): Promise<Map<number, LastChanges>> {
+    const rows = this.guard(() => this.stmts.lastChangesOf.all(JSON.stringify(profileIds)));
+    return byProfile(profileIds, rows, (): LastChanges => ({}), (last, r) => (last[r.channel as Channel] = rowToEvent(r)));
+  }
+
   async history(profileId: number): Promise<LedgerEvent[]> {
     return this.guard(() => this.stmts.history.all(profileId).map(rowToEvent));
   }
@@ -435,8 +445,10 @@ export class SqliteStore implements RowStore {
     }
   }
 
-  exportAll(): AsyncIterable<RawBatch> {
-    return exportSqliteRows(this);
+  readonly takesCopyText = false;
+
+  exportAll(options?: ExportAllOptions): AsyncIterable<RawBatch> {
+    return exportSqliteRows(this, options);
   }
 
   importAll(batches: AsyncIterable<RawBatch>, options?: ImportAllOptions) {

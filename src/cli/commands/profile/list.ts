@@ -1,8 +1,9 @@
 import type { Channel, ContactChannel } from '../../../consent/channels.js';
 import { invalid } from '../../../consent/errors.js';
-import { checkProfileFilter, describeProfile, requireService } from '../../../consent/operations.js';
+import { checkProfileFilter, describeProfiles, requireService } from '../../../consent/operations.js';
+import type { Profile } from '../../../consent/profile.js';
 import type { CommandContext } from '../../context.js';
-import { openTableStream, TABLE_PAGE_ROWS, writeOut, type StreamColumn } from '../../table-stream.js';
+import { openTableStream, writeOut, type StreamColumn } from '../../table-stream.js';
 
 export async function run(ctx: CommandContext, o: Record<string, unknown>): Promise<void> {
   let limit: number | undefined;
@@ -22,20 +23,26 @@ export async function run(ctx: CommandContext, o: Record<string, unknown>): Prom
   if (typeof o.subscribed === 'string') await requireService(store, o.subscribed);
   const profiles = store.listProfiles(filter);
   if (o.json) {
-    // Streamed as one JSON array, a page of objects per write, so a large list never sits whole in memory.
+    // Streamed as one JSON array, a page of objects per write, so a large list never sits whole in memory;
+    // each page's last changes and subscriptions are two reads of the store, not two per profile.
     const out = ctx.deps.stdout;
     let first = true;
-    let page = '[';
-    let n = 0;
-    for await (const p of profiles) {
-      page += (first ? '\n' : ',\n') + JSON.stringify(await describeProfile(store, p));
-      first = false;
-      if (++n % TABLE_PAGE_ROWS === 0) {
-        await writeOut(out, page);
-        page = '';
+    let page: Profile[] = [];
+    const flush = async (end: string) => {
+      let text = '';
+      for (const v of await describeProfiles(store, page)) {
+        text += (first ? '[\n' : ',\n') + JSON.stringify(v);
+        first = false;
       }
+      page = [];
+      await writeOut(out, text + end);
+    };
+    for await (const p of profiles) {
+      page.push(p);
+      if (page.length === DESCRIBE_PAGE) await flush('');
     }
-    await writeOut(out, page + (first ? ']\n' : '\n]\n'));
+    if (page.length > 0) await flush('\n]\n');
+    else await writeOut(out, first ? '[]\n' : '\n]\n');
     return;
   }
   // Streamed a page at a time, on a terminal as in a pipe: a million profiles never sit in memory.
@@ -49,6 +56,9 @@ export async function run(ctx: CommandContext, o: Record<string, unknown>): Prom
   await table.end();
   if (table.rows === 0) ctx.notice('No profiles match.');
 }
+
+/** Profiles described per pair of reads (their last changes, their subscriptions). */
+const DESCRIBE_PAGE = 1000;
 
 /** On a terminal, long emails and names are cut (with "…") so that one long value does not widen every row. */
 const LIST_COLUMNS: StreamColumn[] = [
