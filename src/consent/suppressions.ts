@@ -149,8 +149,9 @@ export interface SuppressionRepository {
    * `context.reason` is not used (each entry has its own).
    * An `invalid` error for an entry whose reason is not a valid reason, or
    * whose expiry is not after `context.occurredAt`.
+   * `dryRun`: the same results from the same transaction, rolled back: nothing written.
    */
-  add(entries: readonly NewSuppression[], context: ChangeContext): Promise<SuppressionAddResult[]>;
+  add(entries: readonly NewSuppression[], context: ChangeContext, options?: { dryRun?: boolean }): Promise<SuppressionAddResult[]>;
   /**
    * Lifts entries in ONE transaction: each named entry present (active or
    * expired) is deleted and an `unsuppress` event recorded; `absent` when

@@ -16,6 +16,8 @@ import {
 } from '../../consent/suppressions.js';
 import {
   checkNewSuppressions,
+  DryRunRollback,
+  rolledBackOr,
   entryLabel,
   planAdd,
   planLift,
@@ -57,10 +59,10 @@ export class PgSuppressionRepository implements SuppressionRepository {
     return this.key(channel, address);
   }
 
-  async add(entries: readonly NewSuppression[], context: ChangeContext): Promise<SuppressionAddResult[]> {
+  async add(entries: readonly NewSuppression[], context: ChangeContext, options: { dryRun?: boolean } = {}): Promise<SuppressionAddResult[]> {
     checkNewSuppressions(entries, context);
     const keys = await Promise.all(entries.map((e) => (e.address === null ? e.addressKey : this.key(e.channel, e.address))));
-    return this.store.transaction(async (tx) => {
+    return rolledBackOr(() => this.store.transaction(async (tx) => {
       await tx.query('SELECT pg_advisory_xact_lock($1)', [SUPPRESSION_LOCK]);
       const results: SuppressionAddResult[] = [];
       const events = [];
@@ -80,8 +82,9 @@ export class PgSuppressionRepository implements SuppressionRepository {
         results.push(plan.result);
       }
       tx.appendEvents(events, context);
+      if (options.dryRun) throw new DryRunRollback(results);
       return results;
-    });
+    }));
   }
 
   async lift(targets: readonly SuppressionTarget[], context: ChangeContext, options: { force?: boolean } = {}): Promise<SuppressionLiftResult[]> {

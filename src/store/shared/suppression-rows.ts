@@ -58,6 +58,23 @@ export function checkNewSuppressions(entries: readonly NewSuppression[], context
   });
 }
 
+/** Thrown at the end of a dry run's transaction so that it rolls back; carries the results. */
+export class DryRunRollback<T> extends Error {
+  constructor(readonly results: T) {
+    super('dry run');
+  }
+}
+
+/** Runs `transaction` and returns its results; a dry run's rollback is no error. */
+export async function rolledBackOr<T>(transaction: () => Promise<T>): Promise<T> {
+  try {
+    return await transaction();
+  } catch (e) {
+    if (e instanceof DryRunRollback) return e.results as T;
+    throw e;
+  }
+}
+
 /** An address event to append (the stores' PendingEvent). */
 export interface AddressEvent {
   profileId: null;

@@ -16,6 +16,8 @@ import {
 } from '../../consent/suppressions.js';
 import {
   checkNewSuppressions,
+  DryRunRollback,
+  rolledBackOr,
   entryLabel,
   planAdd,
   planLift,
@@ -60,9 +62,9 @@ export class SqliteSuppressionRepository implements SuppressionRepository {
     return this.store.guard(() => this.key(channel, address));
   }
 
-  async add(entries: readonly NewSuppression[], context: ChangeContext): Promise<SuppressionAddResult[]> {
+  async add(entries: readonly NewSuppression[], context: ChangeContext, options: { dryRun?: boolean } = {}): Promise<SuppressionAddResult[]> {
     checkNewSuppressions(entries, context);
-    return this.store.writeTransaction(() => {
+    return rolledBackOr(async () => this.store.writeTransaction(() => {
       const upsert = this.db.prepare(
         `INSERT INTO suppressions (channel, address, address_key, reason, origin, note, created_at, expires_at)
          VALUES (@channel, @address, @addressKey, @reason, @origin, @note, @createdAt, @expiresAt)
@@ -79,8 +81,9 @@ export class SqliteSuppressionRepository implements SuppressionRepository {
         results.push(plan.result);
       }
       this.store.appendEvents(events, context);
+      if (options.dryRun) throw new DryRunRollback(results);
       return results;
-    });
+    }));
   }
 
   async lift(targets: readonly SuppressionTarget[], context: ChangeContext, options: { force?: boolean } = {}): Promise<SuppressionLiftResult[]> {
