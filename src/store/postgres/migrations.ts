@@ -198,7 +198,7 @@ export async function migratePg(c: pg.PoolClient, where: string, target = PG_LAT
   const missing = () =>
     notFound(
       `No consent store at ${where}: the database has no consent tables.`,
-      'Check the --db URL (or CONSENT_DB). Commands that write (profile add, profile import, service create, landing create, keys rotate) create them.',
+      'Check the --db URL (or CONSENT_DB). Commands that write (profile add, profile import, service create, landing create, keys rotate, suppression add, suppression import) create them.',
     );
   const before = await currentVersion(c);
   if (before > PG_LATEST_VERSION) throw tooNew(before);

@@ -97,7 +97,7 @@ export function openDatabase(path: string, options: OpenOptions = {}): Database.
   if (!existed && options.create === false) {
     throw notFound(
       `No consent store at ${path}.`,
-      'Check the --db path (or CONSENT_DB). Commands that write (profile add, profile import, service create, landing create, keys rotate) create one.',
+      'Check the --db path (or CONSENT_DB). Commands that write (profile add, profile import, service create, landing create, keys rotate, suppression add, suppression import) create one.',
     );
   }
   if (!existed && path !== ':memory:') {
