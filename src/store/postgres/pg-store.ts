@@ -14,7 +14,7 @@ import { applyChanges, planChanges, type NewProfile, type Profile, type ProfileR
 import type { ConsentRequest, ConsentResult, LastChanges, ProfileFilter } from '../../consent/store.js';
 import type { ImportAllOptions, RawBatch, RowStore } from '../rows.js';
 import { maskLocation } from '../location.js';
-import { ChainVerifier, type BlockRow, type EventRow } from '../shared/ledger-chain.js';
+import { ChainVerifier, eventFields, type BlockRow, type EventRow, type PendingEvent } from '../shared/ledger-chain.js';
 import { optedOutSql, reachableSql, timeSql, unreachableSql } from '../shared/reachability-sql.js';
 
 /** The server's clock in the tool's time format. */
@@ -79,20 +79,7 @@ export function rowToEvent(r: EventRow): LedgerEvent {
 /** Key of the transaction-level advisory lock that serialises appends to the chain. */
 export const CHAIN_LOCK = 0x6c656467; // "ledg"
 
-/**
- * An event to append. `reason` and `evidence`, when given (null included),
- * replace the context's for this event (suppression entries each have their
- * own reason); `addressKey` is set on address events, whose profileId is null.
- */
-export interface PendingEvent {
-  profileId: number | null;
-  channel: Channel;
-  action: string;
-  service?: string | null;
-  reason?: string | null;
-  evidence?: Record<string, unknown> | null;
-  addressKey?: string | null;
-}
+export type { PendingEvent };
 
 /**
  * One transaction on one connection. Ledger events are collected and written
@@ -267,9 +254,7 @@ export class PgStore implements RowStore {
       const cols: unknown[][] = [[], [], [], [], [], [], [], []];
       for (const e of events) {
         const id = nextEventId++;
-        const eventReason = e.reason !== undefined ? e.reason : reason;
-        const eventEvidence = e.evidence !== undefined ? (e.evidence ? JSON.stringify(e.evidence) : null) : evidence;
-        const addressKey = e.addressKey ?? null;
+        const { reason: eventReason, evidence: eventEvidence, addressKey } = eventFields(e, reason, evidence);
         cols[0]!.push(id);
         cols[1]!.push(e.profileId);
         cols[2]!.push(e.channel);

@@ -23,6 +23,7 @@ import {
   type VerifyOptions,
 } from '../../consent/ledger.js';
 import { verifyStore } from './verify.js';
+import { eventFields, type PendingEvent } from '../shared/ledger-chain.js';
 import { applyChanges, planChanges, type NewProfile, type Profile, type ProfileRef } from '../../consent/profile.js';
 import type {
   ConsentRequest,
@@ -78,20 +79,7 @@ interface EventRow {
   address_key: string | null;
 }
 
-/**
- * An event to append. `reason` and `evidence`, when given (null included),
- * replace the context's for this event (suppression entries each have their
- * own reason); `addressKey` is set on address events, whose profileId is null.
- */
-export interface PendingEvent {
-  profileId: number | null;
-  channel: Channel;
-  action: string;
-  service?: string | null;
-  reason?: string | null;
-  evidence?: Record<string, unknown> | null;
-  addressKey?: string | null;
-}
+export type { PendingEvent };
 
 export function rowToProfile(r: ProfileRow): Profile {
   // CHANNELS order (all, email, sms, phone, postal, fax, push), spelt out: no per-row key building.
@@ -310,9 +298,7 @@ export class SqliteStore implements RowStore {
     let first = 0;
     let last = 0;
     for (const e of events) {
-      const eventReason = e.reason !== undefined ? e.reason : reason;
-      const eventEvidence = e.evidence !== undefined ? (e.evidence ? JSON.stringify(e.evidence) : null) : evidence;
-      const addressKey = e.addressKey ?? null;
+      const { reason: eventReason, evidence: eventEvidence, addressKey } = eventFields(e, reason, evidence);
       const id = Number(
         this.stmts.insertEvent.run(
           e.profileId,
