@@ -330,6 +330,7 @@ describe('profile import', () => {
       unsubscribed: 0,
       subscriptionsNotApplied: 0,
       events: 1,
+      suppressedAddresses: 0,
     });
     expect(await snapshot(db)).toBe(before);
   });

@@ -64,7 +64,7 @@ describe('profile subscribe of someone opted out', () => {
     const r = await runCli(['--db', db, 'profile', 'subscribe', 'ann@x.io', 'offers', '--json']);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({
-      profileId: 1, service: 'offers', before: null, after: 'subscribed', action: 'subscribe', receiving: false, blockedBy: ['all'],
+      profileId: 1, service: 'offers', before: null, after: 'subscribed', action: 'subscribe', receiving: false, blockedBy: ['all'], suppressedBy: null,
     });
     expect(r.stderr).toContain(
       'ann@x.io is opted out of all channels ("no longer contact by any channel"): they will not receive offers (email) while that opt-out stands.',

@@ -5,7 +5,10 @@
  * combination of the seven flags: `--reachable c` and `--unreachable c`
  * partition the store for every channel, each side agrees with the
  * `reachable` of `profile show --json` (the domain function), and
- * `--opted-out c` counts an opt-out of `all`.
+ * `--opted-out c` counts an opt-out of `all`. Some addresses are on the
+ * suppression list (emails of profiles with and without flags, a phone two
+ * profiles share, an expired entry), so the partition also covers "not opted
+ * out, but its address is suppressed".
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +23,7 @@ interface Listed {
   email: string;
   optOut: OptOutFlags;
   reachable: Record<string, boolean>;
+  suppressions: { channel: string }[];
 }
 
 const ids = (list: { id: number }[]) => list.map((p) => p.id);
@@ -51,11 +55,18 @@ beforeAll(async () => {
   expect((await runCli(['--db', db, 'profile', 'optout', 'op-sms@x.io', '--channel', 'sms'])).code).toBe(0);
   expect((await runCli(['--db', db, 'profile', 'optout', 'op-cleared@x.io', '--channel', 'all,email'])).code).toBe(0);
   expect((await runCli(['--db', db, 'profile', 'optin', 'op-cleared@x.io', '--all'])).code).toBe(0);
+  // Suppressed addresses: emails of a profile with no flag (p0), one opted out of sms only (p4) and one of all (p1);
+  // a phone two profiles share, on sms only; an entry already expired (never blocks).
+  await runJson(db, ['profile', 'add', '--email', 'op-phone1@x.io', '--phone', '+33600000001', '--json']);
+  await runJson(db, ['profile', 'add', '--email', 'op-phone2@x.io', '--phone', '+33600000001', '--json']);
+  expect((await runCli(['--db', db, 'suppression', 'add', 'p0@x.io', 'p4@x.io', 'p1@x.io', '--reason', 'hard-bounce'])).code).toBe(0);
+  expect((await runCli(['--db', db, 'suppression', 'add', '+33600000001', '--channel', 'sms', '--reason', 'sms-stop'])).code).toBe(0);
+  expect((await runCli(['--db', db, 'suppression', 'add', 'p2@x.io', '--reason', 'manual', '--expires', '1h'], { now: new Date('2025-01-01T00:00:00Z') })).code).toBe(0);
   await runJson(db, ['landing', 'create', 'stop', '--type', 'blocklist', '--title', 'Stop', '--json']);
   mkdirSync(join(dir, 'public'));
   await runJson(db, ['landing', 'publish', 'stop', '--out-dir', join(dir, 'public'), '--json']);
   everyone = await runJson<Listed[]>(db, ['profile', 'list', '--json']);
-  expect(everyone).toHaveLength(2 ** CHANNELS.length + 4);
+  expect(everyone).toHaveLength(2 ** CHANNELS.length + 6);
 }, 60_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -70,9 +81,14 @@ describe('--reachable c and --unreachable c partition the store, for every chann
       // The SQL predicate against the domain's reachability() (profile JSON's `reachable`).
       expect(ids(reachable)).toEqual(ids(everyone.filter((p) => p.reachable[c])));
       expect(ids(unreachable)).toEqual(ids(everyone.filter((p) => !p.reachable[c])));
-      // And against the domain's definition itself, on the flags (today: unreachable = opted out of c or of all).
-      expect(ids(reachable)).toEqual(ids(everyone.filter((p) => isReachable(p.optOut, c))));
-      expect(ids(unreachable)).toEqual(ids(everyone.filter((p) => p.optOut.all || p.optOut[c])));
+      // And against the domain's definition itself (unreachable = opted out of c or of all, or its address suppressed on c).
+      expect(ids(reachable)).toEqual(ids(everyone.filter((p) => isReachable(p.optOut, c, p.suppressions))));
+      expect(ids(unreachable)).toEqual(ids(everyone.filter((p) => p.optOut.all || p.optOut[c] || p.suppressions.some((s) => s.channel === c))));
+      // The suppression list is part of it: on email and sms some are unreachable with no flag set.
+      const suppressedOnly = unreachable.filter((p) => !p.optOut.all && !p.optOut[c]);
+      expect(suppressedOnly.map((p) => p.email)).toEqual(
+        c === 'email' ? ['p0@x.io', 'p4@x.io'] : c === 'sms' ? ['op-phone1@x.io', 'op-phone2@x.io'] : [],
+      );
       expect(unreachable.length).toBeGreaterThan(0);
       expect(reachable.length).toBeGreaterThan(0);
 

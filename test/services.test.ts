@@ -47,7 +47,7 @@ describe('profile subscribe / unsubscribe', () => {
   it('subscribes at once to a single opt-in service, and records it in the ledger', async () => {
     const db = await setup();
     const r = await runJson(db, ['profile', 'subscribe', 'a@x.io', 'news', '--json']);
-    expect(r).toEqual({ profileId: 1, service: 'news', before: null, after: 'subscribed', action: 'subscribe', receiving: true, blockedBy: [] });
+    expect(r).toEqual({ profileId: 1, service: 'news', before: null, after: 'subscribed', action: 'subscribe', receiving: true, blockedBy: [], suppressedBy: null });
     const p = await runJson(db, ['profile', 'show', '1', '--json']);
     expect(p.subscriptions).toEqual([{ service: 'news', status: 'subscribed', since: '2026-01-02T03:04:05.000Z' }]);
     const h = await runJson(db, ['profile', 'history', '1', '--json']);

@@ -4,7 +4,8 @@
 import { CHANNELS, type Channel, type OptOutFlags } from './channels.js';
 import { conflict, invalid, notFound } from './errors.js';
 import type { ChangeContext, LedgerEvent } from './ledger.js';
-import { blockedBy, reachability, refLabel, type Profile, type ProfileRef } from './profile.js';
+import { blockedBy, reachability, refLabel, suppressionOn, type Profile, type ProfileRef } from './profile.js';
+import type { Suppression } from './suppressions.js';
 import { mayReceive, type Service, type Subscription, type SubscriptionResult } from './services.js';
 import type { ConsentResult, ConsentStore, LastChanges, ProfileFilter } from './store.js';
 
@@ -32,14 +33,38 @@ export async function requireProfileByPhone(store: ConsentStore, phone: string):
   return found[0]!;
 }
 
+/** A suppression entry as a profile's view shows it: which channel it blocks, and why. */
+export interface SuppressionView {
+  channel: Suppression['channel'];
+  /** The suppressed address (the profile's email or phone). */
+  address: string | null;
+  reason: string;
+  origin: string;
+  since: string;
+  expiresAt: string | null;
+  note: string | null;
+}
+
+export const suppressionView = (s: Suppression): SuppressionView => ({
+  channel: s.channel,
+  address: s.address,
+  reason: s.reason,
+  origin: s.origin,
+  since: s.createdAt,
+  expiresAt: s.expiresAt,
+  note: s.note,
+});
+
 export interface ProfileView extends Profile {
   reachable: ReturnType<typeof reachability>;
   lastChanged: Partial<Record<Channel, { action: string; source: string; actor: string; occurredAt: string }>>;
   subscriptions: Subscription[];
+  /** The suppression entries in force for its email and phone, one per channel blocked (email, then phone, then sms). */
+  suppressions: SuppressionView[];
 }
 
 /** The stable JSON shape of a profile (`profile show --json`, `profile list --json`). */
-export function profileView(profile: Profile, last: LastChanges, subscriptions: Subscription[] = []): ProfileView {
+export function profileView(profile: Profile, last: LastChanges, subscriptions: Subscription[] = [], suppressions: readonly Suppression[] = []): ProfileView {
   const lastChanged: ProfileView['lastChanged'] = {};
   for (const c of CHANNELS) {
     const e = last[c];
@@ -52,16 +77,22 @@ export function profileView(profile: Profile, last: LastChanges, subscriptions: 
     firstName: profile.firstName,
     lastName: profile.lastName,
     optOut: { ...profile.optOut },
-    reachable: reachability(profile.optOut),
+    reachable: reachability(profile.optOut, suppressions),
     lastChanged,
     subscriptions,
+    suppressions: suppressions.map(suppressionView),
     createdAt: profile.createdAt,
     updatedAt: profile.updatedAt,
   };
 }
 
 export async function describeProfile(store: ConsentStore, profile: Profile): Promise<ProfileView> {
-  return profileView(profile, await store.lastChanges(profile.id), await store.services.subscriptionsOf(profile.id));
+  return profileView(
+    profile,
+    await store.lastChanges(profile.id),
+    await store.services.subscriptionsOf(profile.id),
+    await store.suppressions.blocking(profile.email, profile.phone),
+  );
 }
 
 /** describeProfile of a page of profiles, in two reads of the store whatever their number (`profile list --json`). */
@@ -175,10 +206,13 @@ export async function operatorSubscription(
   const intent = verb === 'unsubscribe' ? 'unsubscribe' : options.confirmed ? 'subscribe' : 'request';
   const evidence = options.confirmed ? { proof: 'operator-statement', statement: context.reason } : context.evidence;
   const [result] = await store.services.change([{ profileId: profile.id, service: service.name, intent }], { ...context, evidence });
+  const suppressions = await store.suppressions.blocking(profile.email, profile.phone);
+  const suppressed = suppressionOn(suppressions, service.channel);
   return {
     ...result!,
-    receiving: mayReceive(profile.optOut, service, result!.after),
+    receiving: mayReceive(profile.optOut, service, result!.after, suppressions),
     blockedBy: blockedBy(profile.optOut, service.channel),
+    suppressedBy: suppressed ? suppressionView(suppressed) : null,
   };
 }
 
@@ -192,5 +226,7 @@ export interface OperatorSubscriptionResult extends SubscriptionResult {
    * service, and applies once the opt-out is cleared.
    */
   blockedBy: Channel[];
+  /** The suppression entry of its address that stops the service reaching them, or null. */
+  suppressedBy: SuppressionView | null;
 }
 

@@ -80,13 +80,14 @@ export function refLabel(ref: ProfileRef): string {
 /**
  * The flags that stop a profile being contacted on `channel`: `all` (which
  * wins over every channel) and/or the channel's own flag, in that order.
- * Empty when the profile is reachable there.
+ * Empty when no flag blocks it (a suppression of its address may still: see
+ * isReachable).
  *
- * This is THE definition of "reachable on a channel"; `reachability`,
- * `ProfileFilter.reachable`/`unreachable` and every store's filter predicate
- * follow it (the SQLite store's one SQL form is `reachableSql`, tested against
- * this function). A later rule (suppression, an opt-in basis) is added here
- * and to that predicate, and so changes both filters at once.
+ * With isReachable, THE definition of "reachable on a channel";
+ * `reachability`, `ProfileFilter.reachable`/`unreachable` and every store's
+ * filter predicate follow it (the one SQL form is `reachableSql` in
+ * src/store/shared/reachability-sql.ts, tested against these functions). A
+ * later rule is added here and to that predicate, and so changes both filters at once.
  */
 export function blockedBy(optOut: OptOutFlags, channel: ContactChannel): Channel[] {
   const flags: Channel[] = [];
@@ -95,9 +96,24 @@ export function blockedBy(optOut: OptOutFlags, channel: ContactChannel): Channel
   return flags;
 }
 
-/** May this profile be contacted on `channel`? (No flag blocks it: see `blockedBy`.) */
-export function isReachable(optOut: OptOutFlags, channel: ContactChannel): boolean {
-  return blockedBy(optOut, channel).length === 0;
+/**
+ * The suppression entries in force for a profile's addresses (what
+ * `SuppressionRepository.blocking` returns): only their channel matters here.
+ */
+export type SuppressionsInForce = readonly { channel: string }[];
+
+/** The entry among `suppressions` that blocks `channel`, if any (the store matched it by address: email for email, phone for sms and phone). */
+export function suppressionOn<T extends { channel: string }>(suppressions: readonly T[], channel: ContactChannel): T | undefined {
+  return suppressions.find((s) => s.channel === channel);
+}
+
+/**
+ * May this profile be contacted on `channel`? No flag blocks it (see
+ * `blockedBy`) AND its address for the channel has no suppression entry in
+ * force (`suppressions`: the entries in force for its email and phone).
+ */
+export function isReachable(optOut: OptOutFlags, channel: ContactChannel, suppressions: SuppressionsInForce = []): boolean {
+  return blockedBy(optOut, channel).length === 0 && suppressionOn(suppressions, channel) === undefined;
 }
 
 /**
@@ -109,9 +125,9 @@ export function isOptedOut(optOut: OptOutFlags, channel: Channel): boolean {
   return channel === 'all' ? optOut.all : optOut.all || optOut[channel];
 }
 
-export function reachability(optOut: OptOutFlags): Reachability {
+export function reachability(optOut: OptOutFlags, suppressions: SuppressionsInForce = []): Reachability {
   const r = {} as Reachability;
-  for (const c of CONTACT_CHANNELS) r[c] = isReachable(optOut, c);
+  for (const c of CONTACT_CHANNELS) r[c] = isReachable(optOut, c, suppressions);
   return r;
 }
 

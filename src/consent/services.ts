@@ -7,7 +7,7 @@
 import type { ContactChannel, OptOutFlags } from './channels.js';
 import { invalid } from './errors.js';
 import type { SubscriptionAction } from './ledger.js';
-import { reachability } from './profile.js';
+import { reachability, type SuppressionsInForce } from './profile.js';
 
 export interface Service {
   name: string;
@@ -86,9 +86,14 @@ export function planSubscription(
   }
 }
 
-/** May this profile receive this service's messages now? */
-export function mayReceive(optOut: OptOutFlags, service: Pick<Service, 'channel'>, status: SubscriptionStatus | null): boolean {
-  return status === 'subscribed' && reachability(optOut)[service.channel];
+/** May this profile receive this service's messages now? (`suppressions`: the entries in force for its addresses.) */
+export function mayReceive(
+  optOut: OptOutFlags,
+  service: Pick<Service, 'channel'>,
+  status: SubscriptionStatus | null,
+  suppressions: SuppressionsInForce = [],
+): boolean {
+  return status === 'subscribed' && reachability(optOut, suppressions)[service.channel];
 }
 
 export interface ServiceSummary extends Service {

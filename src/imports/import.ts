@@ -7,7 +7,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { BulkStore, ImportCounts } from '../consent/bulk.js';
+import { STAGED_WIDTH, type BulkStore, type ImportCounts } from '../consent/bulk.js';
 import { ConsentError, invalid } from '../consent/errors.js';
 import type { ChangeContext } from '../consent/ledger.js';
 import type { Encoding } from './decode.js';
@@ -36,6 +36,8 @@ export interface ImportOptions {
   signal?: AbortSignal;
   /** Called after each batch with the data rows and bytes read so far. */
   onProgress?(rows: number, bytes: number): void;
+  /** The addresses on the suppression list (in force), to count the rows that bring one: email on `email`, phones on `sms`/`phone`. */
+  suppressed?: { email: ReadonlySet<string>; phone: ReadonlySet<string> };
 }
 
 /** Where the CSV comes from: a file (parsed in a worker thread when large) or any stream. */
@@ -54,6 +56,11 @@ export interface ImportSummary extends ImportCounts {
   allowOptin: boolean;
   /** The first errors (at most MAX_ERRORS). */
   errors: RowError[];
+  /**
+   * Valid rows whose email or phone is on the suppression list: their
+   * profiles are unreachable on that channel from the start, whatever their flags.
+   */
+  suppressedAddresses: number;
 }
 
 /** Thrown when invalid rows stop an import; carries the summary for printing. */
@@ -123,7 +130,9 @@ export async function importProfiles(bulk: BulkStore, input: ImportInput, file: 
     let unknownColumns: string[] = [];
     let rows = 0;
     let invalidRows = 0;
+    let suppressedAddresses = 0;
     const errors: RowError[] = [];
+    const suppressed = options.suppressed && (options.suppressed.email.size > 0 || options.suppressed.phone.size > 0) ? options.suppressed : null;
     const onBatch = async (b: ParsedBatch) => {
       options.signal?.throwIfAborted();
       if (b.delimiter) options.onHeader?.({ delimiter: b.delimiter.char, detected: b.delimiter.detected, encoding: b.delimiter.encoding });
@@ -133,6 +142,13 @@ export async function importProfiles(bulk: BulkStore, input: ImportInput, file: 
       invalidRows += b.invalid;
       for (const e of b.errors) if (errors.length < MAX_ERRORS) errors.push(e);
       if (b.rejects) await options.rejects?.write(b.rejects);
+      if (suppressed) {
+        const v = b.staged.values;
+        for (let i = 0; i < b.staged.rows; i++) {
+          const phone = v[i * STAGED_WIDTH + 1];
+          if (suppressed.email.has(v[i * STAGED_WIDTH] as string) || (typeof phone === 'string' && suppressed.phone.has(phone))) suppressedAddresses++;
+        }
+      }
       if (b.staged.rows > 0) await session.stage(b.staged);
       options.onProgress?.(rows, b.bytesRead);
     };
@@ -148,7 +164,7 @@ export async function importProfiles(bulk: BulkStore, input: ImportInput, file: 
       if (errors.length < MAX_ERRORS) errors.push(m);
     }
 
-    const base = { file, source: importSource(file), dryRun: options.dryRun, delimiter, rows, invalid: invalidRows, unknownColumns, allowOptin: options.allowOptin, errors };
+    const base = { file, source: importSource(file), dryRun: options.dryRun, delimiter, rows, invalid: invalidRows, unknownColumns, allowOptin: options.allowOptin, errors, suppressedAddresses };
     if ((invalidRows > 0 && !options.skipInvalid) || malformed.length > 0) {
       const none: ImportCounts = {
         profiles: 0, new: 0, updated: 0, unchanged: 0, duplicatesMerged: 0, optOutsSet: 0, optInsApplied: 0, optInsNotApplied: 0,

@@ -8,6 +8,7 @@ import { registerService } from './service.js';
 import { registerLanding } from './landing.js';
 import { registerKeys } from './keys.js';
 import { registerStore } from './store.js';
+import { registerSuppression } from './suppression.js';
 
 /** Each registers its noun (and verbs) on the program. Command bodies are loaded on use. */
 export const COMMANDS: ((program: Command, act: Act) => void)[] = [
@@ -19,6 +20,7 @@ export const COMMANDS: ((program: Command, act: Act) => void)[] = [
   registerLanding,
   registerKeys,
   registerStore,
+  registerSuppression,
 ];
 
 /**
@@ -26,7 +28,7 @@ export const COMMANDS: ((program: Command, act: Act) => void)[] = [
  * Every other command, reads above all, needs an existing store: a mistyped
  * --db must exit 3, never answer from an empty store.
  */
-const STORE_CREATING_COMMANDS = new Set(['store init', 'profile add', 'profile import', 'service create', 'landing create', 'keys rotate']);
+const STORE_CREATING_COMMANDS = new Set(['store init', 'profile add', 'profile import', 'service create', 'landing create', 'keys rotate', 'suppression add', 'suppression import']);
 
 export function createsStore(commandPath: string): boolean {
   return STORE_CREATING_COMMANDS.has(commandPath);

@@ -14,8 +14,11 @@ import { applyChanges, planChanges, type NewProfile, type Profile, type ProfileR
 import type { ConsentRequest, ConsentResult, LastChanges, ProfileFilter } from '../../consent/store.js';
 import type { ImportAllOptions, RawBatch, RowStore } from '../rows.js';
 import { maskLocation } from '../location.js';
-import { ChainVerifier, type BlockRow, type EventRow } from '../shared/ledger-chain.js';
-import { optedOutSql, reachableSql, unreachableSql } from '../shared/reachability-sql.js';
+import { ChainVerifier, eventFields, type BlockRow, type EventRow, type PendingEvent } from '../shared/ledger-chain.js';
+import { optedOutSql, reachableSql, timeSql, unreachableSql } from '../shared/reachability-sql.js';
+
+/** The server's clock in the tool's time format. */
+const PG_NOW = `to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 import { verifyPgState } from './verify-state.js';
 import { byProfile } from '../shared/by-profile.js';
 import { PgBulkStore } from './bulk-store.js';
@@ -26,6 +29,7 @@ import { migratePg } from './migrations.js';
 import { PgServiceRepository } from './service-store.js';
 import type { ServiceRow } from '../shared/service-rows.js';
 import type { SubscriptionStatus } from '../../consent/services.js';
+import { PgSuppressionRepository, verifyPgSuppressions } from './suppression-store.js';
 
 export const PROFILE_COLUMNS =
   'id, email, phone, first_name, last_name, optout_all, optout_email, optout_sms, optout_phone, optout_postal, optout_fax, optout_push, created_at, updated_at';
@@ -63,7 +67,7 @@ export function rowToProfile(r: ProfileRow): Profile {
 export function rowToEvent(r: EventRow): LedgerEvent {
   return {
     id: r.id,
-    profileId: r.profile_id,
+    profileId: r.profile_id!,
     channel: r.channel as Channel,
     service: r.service,
     action: r.action as LedgerEvent['action'],
@@ -78,12 +82,7 @@ export function rowToEvent(r: EventRow): LedgerEvent {
 /** Key of the transaction-level advisory lock that serialises appends to the chain. */
 export const CHAIN_LOCK = 0x6c656467; // "ledg"
 
-export interface PendingEvent {
-  profileId: number;
-  channel: Channel;
-  action: string;
-  service?: string | null;
-}
+export type { PendingEvent };
 
 /**
  * One transaction on one connection. Ledger events are collected and written
@@ -210,6 +209,7 @@ const listening = new WeakSet<pg.PoolClient>();
 export class PgStore implements RowStore {
   readonly location: string;
   readonly services: PgServiceRepository;
+  readonly suppressions: PgSuppressionRepository;
   readonly pages: PgPageRepository;
   readonly keys: PgKeyRepository;
   readonly bulk: PgBulkStore;
@@ -219,9 +219,11 @@ export class PgStore implements RowStore {
     readonly pool: pg.Pool,
     private readonly url: string,
     readonly busyTimeoutMs: number,
+    private readonly clock?: () => string,
   ) {
     this.location = maskLocation(url);
     this.services = new PgServiceRepository(this);
+    this.suppressions = new PgSuppressionRepository(this);
     this.pages = new PgPageRepository(this);
     this.keys = new PgKeyRepository(this);
     this.bulk = new PgBulkStore(this);
@@ -231,7 +233,7 @@ export class PgStore implements RowStore {
   static async open(url: string, options: PgOpenOptions = {}): Promise<PgStore> {
     const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
     const pool = createPool(url, options);
-    const store = new PgStore(pool, url, busyTimeoutMs);
+    const store = new PgStore(pool, url, busyTimeoutMs, options.now);
     try {
       const c = await store.connect();
       try {
@@ -245,6 +247,16 @@ export class PgStore implements RowStore {
       throw store.translate(e);
     }
     return store;
+  }
+
+  /** "Now" for reachability's expiry check: the injected clock, else the server's. */
+  nowSql(): string {
+    return this.clock ? timeSql(this.clock()) : PG_NOW;
+  }
+
+  /** Now as ISO text: the injected clock, else the server's. */
+  async nowIso(): Promise<string> {
+    return this.clock ? this.clock() : (await this.query<{ now: string }>(`SELECT ${PG_NOW} AS now`))[0]!.now;
   }
 
   translate(e: unknown): unknown {
@@ -326,7 +338,7 @@ export class PgStore implements RowStore {
     let prevHash = head?.hash ?? GENESIS_HASH;
     let nextEventId = (head?.last_event_id ?? 0) + 1;
     // Every block's events and the blocks themselves in ONE statement (group commit: one round trip for any number of blocks).
-    const ev: unknown[][] = [[], [], [], [], [], [], [], [], [], []];
+    const ev: unknown[][] = Array.from({ length: 11 }, () => []);
     const bl: unknown[][] = [[], [], [], [], [], [], []];
     for (const { events, context } of tx.blocks) {
       const evidence = context.evidence ? JSON.stringify(context.evidence) : null;
@@ -335,7 +347,8 @@ export class PgStore implements RowStore {
       const first = nextEventId;
       for (const e of events) {
         const id = nextEventId++;
-        const row = [id, e.profileId, e.channel, e.service ?? null, e.action, context.source, context.actor, reason, evidence, context.occurredAt];
+        const { reason: eventReason, evidence: eventEvidence, addressKey } = eventFields(e, reason, evidence);
+        const row = [id, e.profileId, e.channel, e.service ?? null, e.action, context.source, context.actor, eventReason, eventEvidence, context.occurredAt, addressKey];
         row.forEach((v, i) => ev[i]!.push(v));
         hasher.add(
           canonicalEvent({
@@ -345,10 +358,11 @@ export class PgStore implements RowStore {
             action: e.action,
             source: context.source,
             actor: context.actor,
-            reason,
-            evidenceJson: evidence,
+            reason: eventReason,
+            evidenceJson: eventEvidence,
             occurredAt: context.occurredAt,
             service: e.service ?? null,
+            addressKey,
           }),
         );
       }
@@ -358,10 +372,10 @@ export class PgStore implements RowStore {
     }
     await tx.query(
       `WITH e AS (
-         INSERT INTO ledger_events (id, profile_id, channel, service, action, source, actor, reason, evidence, occurred_at)
-         SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[]))
+         INSERT INTO ledger_events (id, profile_id, channel, service, action, source, actor, reason, evidence, occurred_at, address_key)
+         SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[]))
        INSERT INTO ledger_blocks (id, first_event_id, last_event_id, event_count, prev_hash, hash, created_at)
-       SELECT * FROM unnest($11::bigint[], $12::bigint[], $13::bigint[], $14::int[], $15::text[], $16::text[], $17::text[])`,
+       SELECT * FROM unnest($12::bigint[], $13::bigint[], $14::bigint[], $15::int[], $16::text[], $17::text[], $18::text[])`,
       [...ev, ...bl],
     );
   }
@@ -440,14 +454,15 @@ export class PgStore implements RowStore {
   /** The SQL condition and parameters of a filter (the same filters as the SQLite store's filterSql). */
   async filterSql(filter: ProfileFilter, params: unknown[]): Promise<string> {
     const where: string[] = ['TRUE'];
-    if (filter.reachable) where.push(reachableSql(filter.reachable));
-    if (filter.unreachable) where.push(unreachableSql(filter.unreachable));
+    const now = this.nowSql();
+    if (filter.reachable) where.push(reachableSql(filter.reachable, '', now));
+    if (filter.unreachable) where.push(unreachableSql(filter.unreachable, '', now));
     if (filter.optedOut) where.push(optedOutSql(filter.optedOut));
     if (filter.subscribed) {
       const [service] = await this.query<{ channel: string }>('SELECT channel FROM services WHERE name = $1', [filter.subscribed]);
       if (!service) throw notFound(`No service ${filter.subscribed}.`, 'See `consent service list`.');
       // Subscribed and reachable on the service's channel: an opt-out wins over a subscription.
-      where.push(reachableSql(service.channel as ContactChannel));
+      where.push(reachableSql(service.channel as ContactChannel, '', now));
       params.push(filter.subscribed);
       where.push(`id IN (SELECT s.profile_id FROM subscriptions s JOIN services v ON v.id = s.service_id
                   WHERE v.name = $${params.length} AND s.status = 'subscribed')`);
@@ -618,7 +633,7 @@ export async function verifyPgLedger(client: pg.PoolClient, options: VerifyOptio
   })();
   let verdict: LedgerVerification = result;
   if (result.ok) {
-    const disagreement = await verifyPgState(client, options);
+    const disagreement = (await verifyPgState(client, options)) ?? (await verifyPgSuppressions(client));
     if (disagreement) {
       verdict = { ok: false, check: 'state', blocks: result.blocks, events: result.events, head: result.head, problem: disagreement.detail, disagreement };
     }

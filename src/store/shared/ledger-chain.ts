@@ -4,12 +4,39 @@
  * its blocks in id order and each block's events in id order, read however
  * suits its database; both stores thus give the same answer on the same rows.
  */
+import type { Channel } from '../../consent/channels.js';
 import { BlockHasher, canonicalEvent, GENESIS_HASH, type LedgerVerification } from '../../consent/ledger.js';
+
+/**
+ * An event to append (both stores' appendEvents). `reason` and `evidence`,
+ * when given (null included), replace the context's for this event
+ * (suppression entries each have their own reason); `addressKey` is set on
+ * address events, whose profileId is null.
+ */
+export interface PendingEvent {
+  profileId: number | null;
+  channel: Channel;
+  action: string;
+  service?: string | null;
+  reason?: string | null;
+  evidence?: Record<string, unknown> | null;
+  addressKey?: string | null;
+}
+
+/** The reason, evidence text and address key an event is stored (and hashed) with, given its context's reason and evidence text. */
+export function eventFields(e: PendingEvent, contextReason: string | null, contextEvidence: string | null) {
+  return {
+    reason: e.reason !== undefined ? e.reason : contextReason,
+    evidence: e.evidence !== undefined ? (e.evidence ? JSON.stringify(e.evidence) : null) : contextEvidence,
+    addressKey: e.addressKey ?? null,
+  };
+}
 
 /** A ledger_events row as both schemas store it (times and evidence as text). */
 export interface EventRow {
   id: number;
-  profile_id: number;
+  /** NULL for address events. */
+  profile_id: number | null;
   channel: string;
   service: string | null;
   action: string;
@@ -18,6 +45,8 @@ export interface EventRow {
   reason: string | null;
   evidence: string | null;
   occurred_at: string;
+  /** Set on address events only (schema version 4 on). */
+  address_key?: string | null;
 }
 
 export interface BlockRow {
@@ -41,6 +70,7 @@ export function canonicalRow(r: EventRow): string {
     evidenceJson: r.evidence,
     occurredAt: r.occurred_at,
     service: r.service,
+    addressKey: r.address_key ?? null,
   });
 }
 

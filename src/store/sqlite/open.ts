@@ -16,6 +16,11 @@ export interface OpenOptions {
   create?: boolean;
   /** Called once when this open created a new store. */
   onCreate?: (location: string) => void;
+  /**
+   * The clock against which suppression expiries are judged (ISO 8601 UTC,
+   * e.g. ctx.nowIso); default: the database's own clock.
+   */
+  now?: () => string;
 }
 
 /** Where the store would be created, and whether one is already there. */
@@ -92,7 +97,7 @@ export function openDatabase(path: string, options: OpenOptions = {}): Database.
   if (!existed && options.create === false) {
     throw notFound(
       `No consent store at ${path}.`,
-      'Check the --db path (or CONSENT_DB). Commands that write (profile add, profile import, service create, landing create, keys rotate) create one.',
+      'Check the --db path (or CONSENT_DB). Commands that write (profile add, profile import, service create, landing create, keys rotate, suppression add, suppression import) create one.',
     );
   }
   if (!existed && path !== ':memory:') {

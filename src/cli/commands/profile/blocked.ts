@@ -1,5 +1,14 @@
 import type { Channel } from '../../../consent/channels.js';
+import type { SuppressionView } from '../../../consent/operations.js';
 import type { Profile } from '../../../consent/profile.js';
+
+/** The sentence for a suppressed address: what blocks, why, and how it is lifted. */
+export function suppressedNotice(s: SuppressionView, what: string): string {
+  return (
+    `${s.address ?? 'The address'} is on the suppression list for ${s.channel} (${s.reason}, ${s.origin}, since ${s.since}${s.expiresAt ? `, until ${s.expiresAt}` : ''}): ${what} while it stands. ` +
+    `Lift it only if it no longer applies: consent suppression remove ${s.address ?? '<address>'} --channel ${s.channel} --reason <why>`
+  );
+}
 
 /**
  * The sentence shared by commands that find someone still blocked by an

@@ -52,6 +52,8 @@ export async function run(ctx: CommandContext, file: string, o: Record<string, u
   }
 
   const store = await ctx.store();
+  const suppressed = { email: new Set<string>(), phone: new Set<string>() };
+  for await (const s of store.suppressions.list()) if (s.address !== null) (s.channel === 'email' ? suppressed.email : suppressed.phone).add(s.address);
   const progress = ctx.deps.stderr.isTTY ? progressBar(ctx, size) : undefined;
   const rejectsPath = typeof o.rejects === 'string' ? o.rejects : undefined;
   // With --rejects a file is being written: Ctrl-C stops the import, writes nothing, and removes the temp file.
@@ -72,6 +74,7 @@ export async function run(ctx: CommandContext, file: string, o: Record<string, u
       rejects,
       signal,
       onProgress: progress?.update,
+      suppressed,
     });
   let summary: ImportSummary;
   try {
@@ -143,6 +146,7 @@ export function formatSummary(s: ImportSummary): string {
         ]
       : []),
     `  invalid (skipped):   ${s.invalid}`,
+    ...(s.suppressedAddresses > 0 ? [`  suppressed addresses: ${s.suppressedAddresses} (on the suppression list: unreachable there, whatever their flags)`] : []),
     `  ledger events:       ${s.events}`,
   ].join('\n');
 }

@@ -1,9 +1,9 @@
 import { CHANNEL_INFO, CHANNELS, CONTACT_CHANNELS, type Channel, type OptOutFlags } from '../../../consent/channels.js';
 import { invalid } from '../../../consent/errors.js';
-import { describeProfile, requireProfile, setConsent, wantedFlags } from '../../../consent/operations.js';
-import { blockedBy, isReachable, parseRef, type Profile } from '../../../consent/profile.js';
+import { describeProfile, requireProfile, setConsent, suppressionView, wantedFlags } from '../../../consent/operations.js';
+import { blockedBy, isReachable, parseRef, suppressionOn, type Profile } from '../../../consent/profile.js';
 import { parseChannels, type CommandContext } from '../../context.js';
-import { blockedNotice } from './blocked.js';
+import { blockedNotice, suppressedNotice } from './blocked.js';
 
 export async function run(
   ctx: CommandContext,
@@ -36,7 +36,15 @@ export async function run(
     const list = result.changes.map((c) => `${c.action} ${c.channel}`).join(', ');
     if (!o.json) ctx.print(`${profile.email}: ${list}.`);
   }
-  if (verb === 'optin') stillBlocked(ctx, result.profile, wanted);
+  if (verb === 'optin') {
+    stillBlocked(ctx, result.profile, wanted);
+    // An opt-in clears the person's flags, never the suppression list (an address's, not a person's).
+    const suppressions = await store.suppressions.blocking(result.profile.email, result.profile.phone);
+    for (const c of CONTACT_CHANNELS) {
+      const s = wanted[c] === false || wanted.all === false ? suppressionOn(suppressions, c) : undefined;
+      if (s) ctx.notice(suppressedNotice(suppressionView(s), `they are still not reachable on ${c}`));
+    }
+  }
   if (o.json) ctx.json({ ...(await describeProfile(store, result.profile)), changes: result.changes });
 }
 

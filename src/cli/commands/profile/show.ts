@@ -49,6 +49,11 @@ export async function printProfile(ctx: CommandContext, v: ProfileView): Promise
   );
   const reach = CONTACT_CHANNELS.map((c) => (v.reachable[c] ? s.green(c) : s.dim(`${c}: no`)));
   ctx.print(`Reachable: ${reach.join('  ')}`);
+  for (const x of v.suppressions) {
+    ctx.print(
+      `Suppressed on ${x.channel}: ${x.address} (${x.reason}, ${x.origin}, since ${x.since}${x.expiresAt ? `, until ${x.expiresAt}` : ''}${x.note ? `; ${x.note}` : ''})`,
+    );
+  }
   if (v.subscriptions.length > 0) {
     ctx.print(`Subscriptions: ${v.subscriptions.map((x) => `${x.service} (${x.status} since ${x.since})`).join(', ')}`);
   }

@@ -28,7 +28,7 @@ export async function confirmations(ctx: CommandContext, name: string, o: Record
   if (leftOut > 0) {
     const who = leftOut === 1 ? '1 pending subscriber who' : `${leftOut} pending subscribers who`;
     ctx.notice(
-      `Left out ${who} may not be contacted on ${service.channel} (opted out of ${service.channel} or of all): ` +
+      `Left out ${who} may not be contacted on ${service.channel} (opted out of ${service.channel} or of all) or whose address is on the suppression list: ` +
         'a confirmation mail would contact someone who said no. Their subscriptions stay pending.',
     );
   }
