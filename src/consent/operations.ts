@@ -33,6 +33,8 @@ export async function requireProfileByPhone(store: ConsentStore, phone: string):
 }
 
 export interface ProfileView extends Profile {
+  /** Its personal data erased (`profile erase`): `erasedAt` says when. */
+  erased: boolean;
   reachable: ReturnType<typeof reachability>;
   lastChanged: Partial<Record<Channel, { action: string; source: string; actor: string; occurredAt: string }>>;
   subscriptions: Subscription[];
@@ -52,11 +54,13 @@ export function profileView(profile: Profile, last: LastChanges, subscriptions: 
     firstName: profile.firstName,
     lastName: profile.lastName,
     optOut: { ...profile.optOut },
-    reachable: reachability(profile.optOut),
+    reachable: reachability(profile.optOut, profile.erasedAt),
     lastChanged,
     subscriptions,
     createdAt: profile.createdAt,
     updatedAt: profile.updatedAt,
+    erased: profile.erasedAt !== null,
+    erasedAt: profile.erasedAt,
   };
 }
 

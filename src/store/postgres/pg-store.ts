@@ -10,8 +10,9 @@ import {
   type LedgerVerification,
   type VerifyOptions,
 } from '../../consent/ledger.js';
-import { applyChanges, planChanges, type NewProfile, type Profile, type ProfileRef } from '../../consent/profile.js';
-import type { ConsentRequest, ConsentResult, LastChanges, ProfileFilter } from '../../consent/store.js';
+import { checkErasable, erasureEntries, profileAddresses } from '../shared/erasure.js';
+import { applyChanges, erasedEmail, planChanges, type NewProfile, type Profile, type ProfileRef } from '../../consent/profile.js';
+import type { ConsentRequest, ConsentResult, ErasureResult, LastChanges, ProfileFilter } from '../../consent/store.js';
 import type { ImportAllOptions, RawBatch, RowStore } from '../rows.js';
 import { maskLocation } from '../location.js';
 import { ChainVerifier, type BlockRow, type EventRow } from '../shared/ledger-chain.js';
@@ -29,7 +30,7 @@ import { PgServiceRepository } from './service-store.js';
 import { PgSuppressionRepository, verifyPgSuppressions } from './suppression-store.js';
 
 export const PROFILE_COLUMNS =
-  'id, email, phone, first_name, last_name, optout_all, optout_email, optout_sms, optout_phone, optout_postal, optout_fax, optout_push, created_at, updated_at';
+  'id, email, phone, first_name, last_name, optout_all, optout_email, optout_sms, optout_phone, optout_postal, optout_fax, optout_push, created_at, updated_at, erased_at';
 
 interface ProfileRow {
   id: number;
@@ -46,6 +47,7 @@ interface ProfileRow {
   optout_push: number;
   created_at: string;
   updated_at: string;
+  erased_at: string | null;
 }
 
 export function rowToProfile(r: ProfileRow): Profile {
@@ -58,7 +60,7 @@ export function rowToProfile(r: ProfileRow): Profile {
     fax: r.optout_fax === 1,
     push: r.optout_push === 1,
   };
-  return { id: r.id, email: r.email, phone: r.phone, firstName: r.first_name, lastName: r.last_name, optOut, createdAt: r.created_at, updatedAt: r.updated_at };
+  return { id: r.id, email: r.email, phone: r.phone, firstName: r.first_name, lastName: r.last_name, optOut, createdAt: r.created_at, updatedAt: r.updated_at, erasedAt: r.erased_at };
 }
 
 export function rowToEvent(r: EventRow): LedgerEvent {
@@ -353,12 +355,39 @@ export class PgStore implements RowStore {
            RETURNING ${PROFILE_COLUMNS}`,
           [input.email, input.phone ?? null, input.firstName ?? null, input.lastName ?? null, at],
         );
+        // An erased address that comes back: its keyed-only entries match it again (unreachable from its first second).
+        await this.suppressions.restoreInTransaction(tx, profileAddresses(input.email, input.phone ?? null));
         return rowToProfile(rows[0]!);
       });
     } catch (e) {
       if ((e as { cause?: { code?: string } }).cause?.code === '23505' || (e as { code?: string }).code === '23505') throw exists();
       throw e;
     }
+  }
+
+  async eraseProfile(profileId: number, context: ChangeContext): Promise<ErasureResult> {
+    return this.transaction(async (tx) => {
+      const profile = checkErasable(profileId, (await tx.lockProfiles([profileId])).get(profileId) ?? null);
+      const addresses = profileAddresses(profile.email, profile.phone);
+      const keys = await Promise.all(addresses.map(async (a) => ({ channel: a.channel, addressKey: await this.suppressions.keyOf(a.channel, a.address) })));
+      const added = await this.suppressions.addInTransaction(tx, erasureEntries(keys), keys.map((k) => k.addressKey), context);
+      await tx.query(`UPDATE suppressions SET address = NULL WHERE channel = 'email' AND address = $1`, [profile.email]);
+      if (profile.phone) {
+        await tx.query(
+          `UPDATE suppressions SET address = NULL WHERE channel IN ('sms', 'phone') AND address = $1
+           AND NOT EXISTS (SELECT 1 FROM profiles WHERE phone = $1 AND id <> $2 AND erased_at IS NULL)`,
+          [profile.phone, profileId],
+        );
+      }
+      const rows = await tx.query<ProfileRow>(
+        `UPDATE profiles SET email = $1, phone = NULL, first_name = NULL, last_name = NULL, erased_at = $2, updated_at = $2 WHERE id = $3
+         RETURNING ${PROFILE_COLUMNS}`,
+        [erasedEmail(profileId), context.occurredAt, profileId],
+      );
+      const deleted = await tx.client.query('DELETE FROM ledger_user_agents WHERE event_id IN (SELECT id FROM ledger_events WHERE profile_id = $1)', [profileId]);
+      tx.appendEvents([{ profileId, channel: 'all', action: 'erase' }], context);
+      return { profile: rowToProfile(rows[0]!), suppressions: added, userAgentsDeleted: deleted.rowCount ?? 0 };
+    });
   }
 
   async findProfile(ref: ProfileRef): Promise<Profile | null> {
@@ -440,7 +469,7 @@ export class PgStore implements RowStore {
 
   async lastChanges(profileId: number): Promise<LastChanges> {
     const rows = await this.query<EventRow>(
-      'SELECT DISTINCT ON (channel) * FROM ledger_events WHERE profile_id = $1 ORDER BY channel, id DESC',
+      "SELECT DISTINCT ON (channel) * FROM ledger_events WHERE profile_id = $1 AND action <> 'erase' ORDER BY channel, id DESC",
       [profileId],
     );
     const last: LastChanges = {};

@@ -60,7 +60,12 @@ export class PgSuppressionRepository implements SuppressionRepository {
   async add(entries: readonly NewSuppression[], context: ChangeContext): Promise<SuppressionAddResult[]> {
     checkNewSuppressions(entries, context);
     const keys = await Promise.all(entries.map((e) => (e.address === null ? e.addressKey : this.key(e.channel, e.address))));
-    return this.store.transaction(async (tx) => {
+    return this.store.transaction((tx) => this.addInTransaction(tx, entries, keys, context));
+  }
+
+  /** add()'s work inside the caller's transaction (an erasure adds its entries with the profile's change); `keys[i]` is entry i's key. */
+  async addInTransaction(tx: PgTx, entries: readonly NewSuppression[], keys: readonly string[], context: ChangeContext): Promise<SuppressionAddResult[]> {
+    {
       await tx.query('SELECT pg_advisory_xact_lock($1)', [SUPPRESSION_LOCK]);
       const results: SuppressionAddResult[] = [];
       const events = [];
@@ -81,7 +86,7 @@ export class PgSuppressionRepository implements SuppressionRepository {
       }
       tx.appendEvents(events, context);
       return results;
-    });
+    }
   }
 
   async lift(targets: readonly SuppressionTarget[], context: ChangeContext, options: { force?: boolean } = {}): Promise<SuppressionLiftResult[]> {
@@ -135,8 +140,18 @@ export class PgSuppressionRepository implements SuppressionRepository {
   }
 
   async restoreAddresses(addresses: readonly { channel: SuppressionChannel; address: string }[]): Promise<number> {
+    return this.store.transaction((tx) => this.restoreInTransaction(tx, addresses));
+  }
+
+  /**
+   * restoreAddresses()'s work inside the caller's transaction (a profile
+   * added, imported or signed up): first one cheap probe, so that a store
+   * without keyed-only entries computes no key at all.
+   */
+  async restoreInTransaction(tx: PgTx, addresses: readonly { channel: SuppressionChannel; address: string }[]): Promise<number> {
+    if (addresses.length === 0 || (await tx.query('SELECT 1 FROM suppressions WHERE address IS NULL LIMIT 1')).length === 0) return 0;
     const keys = await Promise.all(addresses.map((a) => this.key(a.channel, a.address)));
-    return this.store.transaction(async (tx) => {
+    {
       let n = 0;
       for (const [i, a] of addresses.entries()) {
         const r = await tx.client.query('UPDATE suppressions SET address = $1 WHERE channel = $2 AND address_key = $3 AND address IS NULL', [
@@ -147,7 +162,7 @@ export class PgSuppressionRepository implements SuppressionRepository {
         n += r.rowCount ?? 0;
       }
       return n;
-    });
+    }
   }
 }
 

@@ -23,10 +23,12 @@ import {
   type VerifyOptions,
 } from '../../consent/ledger.js';
 import { verifyStore } from './verify.js';
-import { applyChanges, planChanges, type NewProfile, type Profile, type ProfileRef } from '../../consent/profile.js';
+import { checkErasable, erasureEntries, profileAddresses } from '../shared/erasure.js';
+import { applyChanges, erasedEmail, planChanges, type NewProfile, type Profile, type ProfileRef } from '../../consent/profile.js';
 import type {
   ConsentRequest,
   ConsentResult,
+  ErasureResult,
   LastChanges,
   ProfileFilter,
 } from '../../consent/store.js';
@@ -58,11 +60,12 @@ type ProfileRow = [
   optout_push: number,
   created_at: string,
   updated_at: string,
+  erased_at: string | null,
 ];
 
 /** The columns every profile read selects, in ProfileRow order. */
 const PROFILE_COLUMNS =
-  'id, email, phone, first_name, last_name, optout_all, optout_email, optout_sms, optout_phone, optout_postal, optout_fax, optout_push, created_at, updated_at';
+  'id, email, phone, first_name, last_name, optout_all, optout_email, optout_sms, optout_phone, optout_postal, optout_fax, optout_push, created_at, updated_at, erased_at';
 
 interface EventRow {
   id: number;
@@ -104,7 +107,7 @@ export function rowToProfile(r: ProfileRow): Profile {
     fax: r[10] === 1,
     push: r[11] === 1,
   };
-  return { id: r[0], email: r[1], phone: r[2], firstName: r[3], lastName: r[4], optOut, createdAt: r[12], updatedAt: r[13] };
+  return { id: r[0], email: r[1], phone: r[2], firstName: r[3], lastName: r[4], optOut, createdAt: r[12], updatedAt: r[13], erasedAt: r[14] };
 }
 
 function rowToEvent(r: EventRow): LedgerEvent {
@@ -181,7 +184,7 @@ export class SqliteStore implements RowStore {
       ),
       lastChanges: db.prepare<[number], EventRow>(
         `SELECT e.* FROM ledger_events e
-         WHERE e.id IN (SELECT max(id) FROM ledger_events WHERE profile_id = ? GROUP BY channel)`,
+         WHERE e.id IN (SELECT max(id) FROM ledger_events WHERE profile_id = ? AND action <> 'erase' GROUP BY channel)`,
       ),
       history: db.prepare<[number], EventRow>('SELECT * FROM ledger_events WHERE profile_id = ? ORDER BY id DESC'),
     };
@@ -230,8 +233,47 @@ export class SqliteStore implements RowStore {
         throw conflict(`A profile with email ${input.email} already exists.`, 'Use `consent profile show` to see it.');
       }
       const { lastInsertRowid } = this.stmts.insertProfile.run({ ...input, at });
+      // An erased address that comes back: its keyed-only entries match it again (unreachable from its first second).
+      (this.suppressions as SqliteSuppressionRepository).restoreInTransaction(profileAddresses(input.email, input.phone));
       return rowToProfile(this.stmts.byId.get(Number(lastInsertRowid))!);
     });
+  }
+
+  async eraseProfile(profileId: number, context: ChangeContext): Promise<ErasureResult> {
+    const suppressions = this.suppressions as SqliteSuppressionRepository;
+    // Freed bytes (the old row, its index entries, the entries' addresses) are zeroed, not left in free space.
+    this.guard(() => this.db.pragma('secure_delete = ON'));
+    try {
+      const result = this.writeTransaction(() => {
+        const row = this.stmts.byId.get(profileId);
+        const profile = checkErasable(profileId, row ? rowToProfile(row) : null);
+        const addresses = profileAddresses(profile.email, profile.phone);
+        const keys = addresses.map((a) => ({ channel: a.channel, addressKey: suppressions.keyOfSync(a.channel, a.address) }));
+        const added = suppressions.addInTransaction(erasureEntries(keys), context);
+        this.db.prepare(`UPDATE suppressions SET address = NULL WHERE channel = 'email' AND address = ?`).run(profile.email);
+        if (profile.phone) {
+          this.db
+            .prepare(
+              `UPDATE suppressions SET address = NULL WHERE channel IN ('sms', 'phone') AND address = ?
+               AND NOT EXISTS (SELECT 1 FROM profiles WHERE phone = ? AND id <> ? AND erased_at IS NULL)`,
+            )
+            .run(profile.phone, profile.phone, profileId);
+        }
+        this.db
+          .prepare('UPDATE profiles SET email = ?, phone = NULL, first_name = NULL, last_name = NULL, erased_at = ?, updated_at = ? WHERE id = ?')
+          .run(erasedEmail(profileId), context.occurredAt, context.occurredAt, profileId);
+        const { changes } = this.db
+          .prepare('DELETE FROM ledger_user_agents WHERE event_id IN (SELECT id FROM ledger_events WHERE profile_id = ?)')
+          .run(profileId);
+        this.appendEvents([{ profileId, channel: 'all', action: 'erase' }], context);
+        return { profile: rowToProfile(this.stmts.byId.get(profileId)!), suppressions: added, userAgentsDeleted: changes };
+      });
+      // The WAL still holds the pages as they were before: copy it into the file and empty it.
+      this.guard(() => this.db.pragma('wal_checkpoint(TRUNCATE)'));
+      return result;
+    } finally {
+      this.guard(() => this.db.pragma('secure_delete = OFF'));
+    }
   }
 
   async findProfile(ref: ProfileRef): Promise<Profile | null> {
