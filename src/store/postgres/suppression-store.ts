@@ -53,6 +53,12 @@ export class PgSuppressionRepository implements SuppressionRepository {
     return r ? toSuppression(r) : null;
   }
 
+  /** A synchronous keyOf, once the secret is read (for an import's rows). */
+  async keyer(): Promise<(channel: SuppressionChannel, address: string) => string> {
+    await this.key('email', '');
+    return (channel, address) => addressKey(this.secret!, addressKind(channel), address);
+  }
+
   keyOf(channel: SuppressionChannel, address: string): Promise<string> {
     return this.key(channel, address);
   }

@@ -23,3 +23,47 @@ export function profileAddresses(email: string, phone: string | null): { channel
   if (phone) out.push({ channel: 'sms', address: phone }, { channel: 'phone', address: phone });
   return out;
 }
+
+/** The erasure entries (few: one per erased address), what an import matches its rows against. */
+export const ERASURE_ENTRIES_SQL = `SELECT channel, address, address_key FROM suppressions WHERE reason = 'erasure'`;
+/** An import's rows, as the matcher reads them (the phone the profile will have). */
+export const PLAN_ADDRESSES_SQL = (plan: string) => `SELECT email, coalesce(phone, cur_phone) AS phone FROM ${plan}`;
+
+/**
+ * Counts an import's profiles whose email or phone is an erased address
+ * (`erasedAddresses`), and collects the keyed-only entries they match, to be
+ * restored (restoreInTransaction) so that the reachability join finds them. A
+ * key is computed only when keyed-only entries exist; a store without any
+ * erasure entry does not build a matcher at all.
+ */
+export class ErasedAddressMatcher {
+  private readonly keyed = new Set<string>();
+  private readonly plain = new Set<string>();
+  readonly restore: { channel: SuppressionChannel; address: string }[] = [];
+  count = 0;
+  constructor(
+    entries: readonly { channel: string; address: string | null; address_key: string }[],
+    private readonly keyOf: (channel: SuppressionChannel, address: string) => string,
+  ) {
+    for (const e of entries) {
+      if (e.address === null) this.keyed.add(`${e.channel}:${e.address_key}`);
+      else this.plain.add(`${e.channel}:${e.address}`);
+    }
+  }
+
+  add(email: string, phone: string | null): void {
+    let hit = false;
+    let phoneKey: string | null = null; // sms and phone share one key
+    for (const a of profileAddresses(email, phone)) {
+      if (this.plain.has(`${a.channel}:${a.address}`)) hit = true;
+      else if (this.keyed.size > 0) {
+        const key = a.channel === 'email' ? this.keyOf(a.channel, a.address) : (phoneKey ??= this.keyOf(a.channel, a.address));
+        if (this.keyed.has(`${a.channel}:${key}`)) {
+          hit = true;
+          this.restore.push(a);
+        }
+      }
+    }
+    if (hit) this.count++;
+  }
+}
