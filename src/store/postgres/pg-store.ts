@@ -1,21 +1,24 @@
+import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { CHANNELS, type Channel, type ContactChannel, type OptOutFlags } from '../../consent/channels.js';
 import { ConsentError, conflict, invalid, notFound } from '../../consent/errors.js';
 import {
   BlockHasher,
   canonicalEvent,
+  detachUserAgent,
   GENESIS_HASH,
   type ChangeContext,
   type LedgerEvent,
   type LedgerVerification,
   type VerifyOptions,
+  userAgentProblem,
 } from '../../consent/ledger.js';
 import { checkErasable, erasureEntries, profileAddresses } from '../shared/erasure.js';
 import { applyChanges, erasedEmail, planChanges, type NewProfile, type Profile, type ProfileRef } from '../../consent/profile.js';
 import type { ConsentRequest, ConsentResult, ErasureResult, LastChanges, ProfileFilter } from '../../consent/store.js';
 import type { ImportAllOptions, RawBatch, RowStore } from '../rows.js';
 import { maskLocation } from '../location.js';
-import { ChainVerifier, type BlockRow, type EventRow } from '../shared/ledger-chain.js';
+import { ChainVerifier, evidenceOf, HISTORY_SQL, type BlockRow, type EventRow } from '../shared/ledger-chain.js';
 import { optedOutSql, reachableSql, timeSql, unreachableSql } from '../shared/reachability-sql.js';
 
 /** The server's clock in the tool's time format. */
@@ -73,7 +76,7 @@ export function rowToEvent(r: EventRow): LedgerEvent {
     source: r.source,
     actor: r.actor,
     reason: r.reason,
-    evidence: r.evidence === null ? null : (JSON.parse(r.evidence) as Record<string, unknown>),
+    evidence: evidenceOf(r),
     occurredAt: r.occurred_at,
   };
 }
@@ -262,7 +265,11 @@ export class PgStore implements RowStore {
     let prevHash = head?.hash ?? GENESIS_HASH;
     let nextEventId = (head?.last_event_id ?? 0) + 1;
     for (const { events, context } of tx.blocks) {
-      const evidence = context.evidence ? JSON.stringify(context.evidence) : null;
+      // A user agent goes beside the ledger, its salted digest into the hashed evidence (detachUserAgent).
+      const salt = typeof context.evidence?.userAgent === 'string' ? randomBytes(16).toString('hex') : '';
+      const detached = detachUserAgent(context.evidence, salt);
+      const evidence = detached.evidence ? JSON.stringify(detached.evidence) : null;
+      const agentIds: number[] = [];
       const reason = context.reason ?? null;
       const hasher = new BlockHasher(prevHash);
       const first = nextEventId;
@@ -272,6 +279,7 @@ export class PgStore implements RowStore {
         const eventReason = e.reason !== undefined ? e.reason : reason;
         const eventEvidence = e.evidence !== undefined ? (e.evidence ? JSON.stringify(e.evidence) : null) : evidence;
         const addressKey = e.addressKey ?? null;
+        if (detached.userAgent !== null && e.evidence === undefined) agentIds.push(id);
         cols[0]!.push(id);
         cols[1]!.push(e.profileId);
         cols[2]!.push(e.channel);
@@ -303,6 +311,13 @@ export class PgStore implements RowStore {
            AS u (id, profile_id, channel, service, action, reason, evidence, address_key)`,
         [...cols, context.source, context.actor, context.occurredAt],
       );
+      if (agentIds.length > 0) {
+        await tx.query('INSERT INTO ledger_user_agents (event_id, salt, user_agent) SELECT u.id, $2, $3 FROM unnest($1::bigint[]) AS u (id)', [
+          agentIds,
+          salt,
+          detached.userAgent,
+        ]);
+      }
       const hash = hasher.digest();
       await tx.query(
         `INSERT INTO ledger_blocks (id, first_event_id, last_event_id, event_count, prev_hash, hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
@@ -478,7 +493,7 @@ export class PgStore implements RowStore {
   }
 
   async history(profileId: number): Promise<LedgerEvent[]> {
-    return (await this.query<EventRow>('SELECT * FROM ledger_events WHERE profile_id = $1 ORDER BY id DESC', [profileId])).map(rowToEvent);
+    return (await this.query<EventRow>(HISTORY_SQL('$1'), [profileId])).map(rowToEvent);
   }
 
   /**
@@ -580,6 +595,16 @@ export async function verifyPgLedger(client: pg.PoolClient, options: VerifyOptio
   })();
   let verdict: LedgerVerification = result;
   if (result.ok) {
+    const agents = await client.query<{ event_id: number; salt: string; user_agent: string; evidence: string | null }>(
+      'SELECT u.event_id::int AS event_id, u.salt, u.user_agent, e.evidence FROM ledger_user_agents u LEFT JOIN ledger_events e ON e.id = u.event_id ORDER BY u.event_id',
+    );
+    for (const a of agents.rows) {
+      const problem = userAgentProblem(a);
+      if (problem) {
+        await client.query('CLOSE blocks; CLOSE events');
+        return { ok: false, blocks: result.blocks, events: result.events, brokenEventId: a.event_id, blockId: null, problem };
+      }
+    }
     const disagreement = (await verifyPgState(client, options)) ?? (await verifyPgSuppressions(client));
     if (disagreement) {
       verdict = { ok: false, check: 'state', blocks: result.blocks, events: result.events, head: result.head, problem: disagreement.detail, disagreement };

@@ -16,6 +16,7 @@ import type { SuppressionRepository } from '../../consent/suppressions.js';
 import {
   BlockHasher,
   canonicalEvent,
+  detachUserAgent,
   GENESIS_HASH,
   type ChangeContext,
   type LedgerEvent,
@@ -23,6 +24,7 @@ import {
   type VerifyOptions,
 } from '../../consent/ledger.js';
 import { verifyStore } from './verify.js';
+import { evidenceOf, HISTORY_SQL } from '../shared/ledger-chain.js';
 import { checkErasable, erasureEntries, profileAddresses } from '../shared/erasure.js';
 import { applyChanges, erasedEmail, planChanges, type NewProfile, type Profile, type ProfileRef } from '../../consent/profile.js';
 import type {
@@ -79,6 +81,7 @@ interface EventRow {
   evidence: string | null;
   occurred_at: string;
   address_key: string | null;
+  user_agent?: string | null;
 }
 
 /**
@@ -120,7 +123,7 @@ function rowToEvent(r: EventRow): LedgerEvent {
     source: r.source,
     actor: r.actor,
     reason: r.reason,
-    evidence: r.evidence === null ? null : (JSON.parse(r.evidence) as Record<string, unknown>),
+    evidence: evidenceOf(r),
     occurredAt: r.occurred_at,
   };
 }
@@ -174,6 +177,7 @@ export class SqliteStore implements RowStore {
         `INSERT INTO ledger_events (profile_id, channel, service, action, source, actor, reason, evidence, occurred_at, address_key)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
+      insertUserAgent: db.prepare('INSERT INTO ledger_user_agents (event_id, salt, user_agent) VALUES (?, ?, ?)'),
       eventById: db.prepare<[number], EventRow>('SELECT * FROM ledger_events WHERE id = ?'),
       lastBlock: db.prepare<[], { hash: string; last_event_id: number }>(
         'SELECT hash, last_event_id FROM ledger_blocks ORDER BY id DESC LIMIT 1',
@@ -186,7 +190,7 @@ export class SqliteStore implements RowStore {
         `SELECT e.* FROM ledger_events e
          WHERE e.id IN (SELECT max(id) FROM ledger_events WHERE profile_id = ? AND action <> 'erase' GROUP BY channel)`,
       ),
-      history: db.prepare<[number], EventRow>('SELECT * FROM ledger_events WHERE profile_id = ? ORDER BY id DESC'),
+      history: db.prepare<[number], EventRow>(HISTORY_SQL('?')),
     };
     this.pages = new SqlitePageRepository(this);
     this.keys = new SqliteKeyRepository(this);
@@ -347,7 +351,10 @@ export class SqliteStore implements RowStore {
   appendEvents(events: Iterable<PendingEvent>, context: ChangeContext): number {
     const prev = this.stmts.lastBlock.get();
     const hasher = new BlockHasher(prev?.hash ?? GENESIS_HASH);
-    const evidence = context.evidence ? JSON.stringify(context.evidence) : null;
+    // A user agent goes beside the ledger, its salted digest into the hashed evidence (detachUserAgent).
+    const salt = typeof context.evidence?.userAgent === 'string' ? randomBytes(16).toString('hex') : '';
+    const detached = detachUserAgent(context.evidence, salt);
+    const evidence = detached.evidence ? JSON.stringify(detached.evidence) : null;
     const reason = context.reason ?? null;
     let first = 0;
     let last = 0;
@@ -371,6 +378,7 @@ export class SqliteStore implements RowStore {
       );
       if (first === 0) first = id;
       last = id;
+      if (detached.userAgent !== null && e.evidence === undefined) this.stmts.insertUserAgent.run(id, salt, detached.userAgent);
       hasher.add(
         canonicalEvent({
           id,
