@@ -10,7 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { rawSql } from './helpers/raw-store.js';
 import { BACKENDS, runCli, runJson, tempDir, tempStore, type Backend } from './helpers/run-cli.js';
 
-const EMAIL = 'ann.secret@example.com';
+// Longer than the placeholder that replaces it, so that the old bytes are not simply overwritten in place.
+const EMAIL = 'ann.secret.with-a-long-address-for-the-bytes@example.com';
 const PHONE = '+33612345678';
 const TRACES = [EMAIL, PHONE, PHONE.slice(1), 'Annabelle', 'Zorglub'];
 
@@ -92,7 +93,7 @@ describe.each(BACKENDS)('profile erase on %s', (backend) => {
   it('the erased address comes back through profile add: unreachable on email and sms, said on stderr and in --json; the entry is not lifted', async () => {
     const db = await storeWithAnn();
     expect((await runCli(['--db', db, 'profile', 'erase', '1', '--reason', 'ticket-1', '--yes'])).code).toBe(0);
-    const r = await runCli(['--db', db, 'profile', 'add', '--email', 'Ann.Secret@Example.com', '--phone', PHONE, '--json']);
+    const r = await runCli(['--db', db, 'profile', 'add', '--email', EMAIL.toUpperCase(), '--phone', PHONE, '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/erased profile: it is unreachable on email, phone, sms/);
     const added = JSON.parse(r.stdout);
@@ -121,7 +122,7 @@ describe.each(BACKENDS)('profile erase on %s', (backend) => {
     const reachableEmail = (await runJson(db, ['profile', 'list', '--reachable', 'email', '--json'])).map((p: { email: string }) => p.email);
     expect(reachableEmail.sort()).toEqual(['bob@example.com', 'new@example.com', 'zed@example.com']);
     const reachableSms = (await runJson(db, ['profile', 'list', '--reachable', 'sms', '--json'])).map((p: { email: string }) => p.email);
-    expect(reachableSms.sort()).toEqual(['ann.secret@example.com', 'bob@example.com', 'zed@example.com']);
+    expect(reachableSms.sort()).toEqual([EMAIL, 'bob@example.com', 'zed@example.com']);
     expect(await runJson(db, ['ledger', 'verify', '--json'])).toMatchObject({ ok: true });
   });
 });

@@ -95,8 +95,9 @@ export interface ConsentStore {
    *   addressKey), for its email (channel `email`) and its phone (`sms` and
    *   `phone`), replacing any lower-ranked entry (SuppressionRepository.add's
    *   rule, with its `suppress` events); then nulls the clear address of every
-   *   entry of that email, and of that phone unless another, not erased,
-   *   profile still has it (its entries must keep blocking it);
+   *   entry of that email and phone, except that a phone another, not erased,
+   *   profile still has is put back into its entries (it is in the store
+   *   anyway, and they must block that profile too);
    * - sets the profile's email to erasedEmail(id), phone and names to NULL,
    *   erased_at and updated_at to `context.occurredAt`; flags, subscriptions and
    *   ledger events stay;

@@ -386,19 +386,19 @@ export class PgStore implements RowStore {
       const addresses = profileAddresses(profile.email, profile.phone);
       const keys = await Promise.all(addresses.map(async (a) => ({ channel: a.channel, addressKey: await this.suppressions.keyOf(a.channel, a.address) })));
       const added = await this.suppressions.addInTransaction(tx, erasureEntries(keys), keys.map((k) => k.addressKey), context);
-      await tx.query(`UPDATE suppressions SET address = NULL WHERE channel = 'email' AND address = $1`, [profile.email]);
-      if (profile.phone) {
-        await tx.query(
-          `UPDATE suppressions SET address = NULL WHERE channel IN ('sms', 'phone') AND address = $1
-           AND NOT EXISTS (SELECT 1 FROM profiles WHERE phone = $1 AND id <> $2 AND erased_at IS NULL)`,
-          [profile.phone, profileId],
-        );
-      }
+      await tx.query(`UPDATE suppressions SET address = NULL WHERE (channel = 'email' AND address = $1) OR (channel IN ('sms', 'phone') AND address = $2)`, [
+        profile.email,
+        profile.phone,
+      ]);
       const rows = await tx.query<ProfileRow>(
         `UPDATE profiles SET email = $1, phone = NULL, first_name = NULL, last_name = NULL, erased_at = $2, updated_at = $2 WHERE id = $3
          RETURNING ${PROFILE_COLUMNS}`,
         [erasedEmail(profileId), context.occurredAt, profileId],
       );
+      // A phone another (live) profile still has is in the store anyway: its entries keep it, so that they block that profile too.
+      if (profile.phone && (await tx.query('SELECT 1 FROM profiles WHERE phone = $1 AND erased_at IS NULL LIMIT 1', [profile.phone])).length > 0) {
+        await this.suppressions.restoreInTransaction(tx, profileAddresses(profile.email, profile.phone).filter((a) => a.channel !== 'email'));
+      }
       const deleted = await tx.client.query('DELETE FROM ledger_user_agents WHERE event_id IN (SELECT id FROM ledger_events WHERE profile_id = $1)', [profileId]);
       tx.appendEvents([{ profileId, channel: 'all', action: 'erase' }], context);
       return { profile: rowToProfile(rows[0]!), suppressions: added, userAgentsDeleted: deleted.rowCount ?? 0 };

@@ -254,18 +254,16 @@ export class SqliteStore implements RowStore {
         const addresses = profileAddresses(profile.email, profile.phone);
         const keys = addresses.map((a) => ({ channel: a.channel, addressKey: suppressions.keyOfSync(a.channel, a.address) }));
         const added = suppressions.addInTransaction(erasureEntries(keys), context);
-        this.db.prepare(`UPDATE suppressions SET address = NULL WHERE channel = 'email' AND address = ?`).run(profile.email);
-        if (profile.phone) {
-          this.db
-            .prepare(
-              `UPDATE suppressions SET address = NULL WHERE channel IN ('sms', 'phone') AND address = ?
-               AND NOT EXISTS (SELECT 1 FROM profiles WHERE phone = ? AND id <> ? AND erased_at IS NULL)`,
-            )
-            .run(profile.phone, profile.phone, profileId);
-        }
+        this.db
+          .prepare(`UPDATE suppressions SET address = NULL WHERE (channel = 'email' AND address = ?) OR (channel IN ('sms', 'phone') AND address = ?)`)
+          .run(profile.email, profile.phone);
         this.db
           .prepare('UPDATE profiles SET email = ?, phone = NULL, first_name = NULL, last_name = NULL, erased_at = ?, updated_at = ? WHERE id = ?')
           .run(erasedEmail(profileId), context.occurredAt, context.occurredAt, profileId);
+        // A phone another (live) profile still has is in the store anyway: its entries keep it, so that they block that profile too.
+        if (profile.phone && this.db.prepare('SELECT 1 FROM profiles WHERE phone = ? AND erased_at IS NULL').get(profile.phone)) {
+          suppressions.restoreInTransaction(profileAddresses(profile.email, profile.phone).filter((a) => a.channel !== 'email'));
+        }
         const { changes } = this.db
           .prepare('DELETE FROM ledger_user_agents WHERE event_id IN (SELECT id FROM ledger_events WHERE profile_id = ?)')
           .run(profileId);
