@@ -329,6 +329,7 @@ describe('profile import', () => {
       subscriptionsPending: 0,
       unsubscribed: 0,
       subscriptionsNotApplied: 0,
+      erasedAddresses: 0,
       events: 1,
       suppressedAddresses: 0,
     });

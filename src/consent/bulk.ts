@@ -44,6 +44,12 @@ export interface ImportCounts {
   unsubscribed: number;
   /** `1` cells on an `unsubscribed` subscription, kept unsubscribed (no --allow-optin). */
   subscriptionsNotApplied: number;
+  /**
+   * Profiles of the file whose email or phone was erased before (`profile
+   * erase`): they are imported, and stay unreachable on that channel (the
+   * erasure entry matches them again) until the person confirms a double opt-in.
+   */
+  erasedAddresses: number;
   /** Ledger events written (0 on a dry run). */
   events: number;
 }

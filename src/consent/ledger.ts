@@ -42,6 +42,45 @@ export interface LedgerEvent {
 export const GENESIS_HASH = '0'.repeat(64);
 
 /**
+ * A page submission's user agent is personal data, and the ledger's hashed
+ * text can never change: so from schema 9 on, the hashed evidence holds
+ * `userAgentDigest` = SHA-256 of `<salt>\n<user agent>` in place of
+ * `userAgent`, and the user agent itself and its random salt live beside the
+ * event (ledger_user_agents), where an erasure deletes them. Without the salt
+ * the digest cannot be tested against guessed user agents. `ledger verify`
+ * checks the digest wherever the side row exists.
+ */
+export function userAgentDigest(salt: string, userAgent: string): string {
+  return createHash('sha256').update(`${salt}\n${userAgent}`).digest('hex');
+}
+
+/**
+ * The evidence as hashed (same keys in the same order, a string `userAgent`
+ * replaced by `userAgentDigest`), and the user agent taken out; `userAgent`
+ * null when there was none to take out (the evidence is then unchanged).
+ */
+export function detachUserAgent(
+  evidence: Record<string, unknown> | null | undefined,
+  salt: string,
+): { evidence: Record<string, unknown> | null; userAgent: string | null } {
+  if (!evidence || typeof evidence.userAgent !== 'string') return { evidence: evidence ?? null, userAgent: null };
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(evidence)) {
+    if (k === 'userAgent') out.userAgentDigest = userAgentDigest(salt, v as string);
+    else out[k] = v;
+  }
+  return { evidence: out, userAgent: evidence.userAgent };
+}
+
+/** A side row against its event's evidence text: null when they agree, else what is wrong. */
+export function userAgentProblem(r: { event_id: number; salt: string; user_agent: string; evidence: string | null }): string | null {
+  const digest = r.evidence === null ? undefined : (JSON.parse(r.evidence) as Record<string, unknown>).userAgentDigest;
+  if (digest === undefined) return `event ${r.event_id}: a user agent is kept for it but its evidence has no userAgentDigest`;
+  if (digest !== userAgentDigest(r.salt, r.user_agent)) return `event ${r.event_id}: the user agent kept beside it does not match its evidence's userAgentDigest`;
+  return null;
+}
+
+/**
  * The exact bytes an event contributes to the chain. An array, not an object,
  * so that key order can never change the hash. `evidence` is hashed as stored
  * (its JSON text), so the store's text is what is proven.

@@ -56,6 +56,8 @@ export const suppressionView = (s: Suppression): SuppressionView => ({
 });
 
 export interface ProfileView extends Profile {
+  /** Its personal data erased (`profile erase`): `erasedAt` says when. */
+  erased: boolean;
   reachable: ReturnType<typeof reachability>;
   lastChanged: Partial<Record<Channel, { action: string; source: string; actor: string; occurredAt: string }>>;
   subscriptions: Subscription[];
@@ -77,12 +79,14 @@ export function profileView(profile: Profile, last: LastChanges, subscriptions: 
     firstName: profile.firstName,
     lastName: profile.lastName,
     optOut: { ...profile.optOut },
-    reachable: reachability(profile.optOut, suppressions),
+    reachable: reachability(profile.optOut, suppressions, profile.erasedAt),
     lastChanged,
     subscriptions,
     suppressions: suppressions.map(suppressionView),
     createdAt: profile.createdAt,
     updatedAt: profile.updatedAt,
+    erased: profile.erasedAt !== null,
+    erasedAt: profile.erasedAt,
   };
 }
 

@@ -17,6 +17,18 @@ export interface Profile {
   optOut: OptOutFlags;
   createdAt: string;
   updatedAt: string;
+  /**
+   * When its personal data was erased (`profile erase`), else null. An erased
+   * profile keeps its id, flags, subscriptions and ledger events; its email is
+   * then the placeholder `erased-<id>@invalid` (see erasedEmail), its phone and
+   * names null, and it is unreachable on every channel.
+   */
+  erasedAt: string | null;
+}
+
+/** The email an erased profile keeps (the column is NOT NULL UNIQUE): no personal data, and `.invalid` can never be delivered (RFC 2606). */
+export function erasedEmail(id: number): string {
+  return `erased-${id}@invalid`;
 }
 
 export interface NewProfile {
@@ -125,9 +137,10 @@ export function isOptedOut(optOut: OptOutFlags, channel: Channel): boolean {
   return channel === 'all' ? optOut.all : optOut.all || optOut[channel];
 }
 
-export function reachability(optOut: OptOutFlags, suppressions: SuppressionsInForce = []): Reachability {
+/** Per contact channel, whether the profile may be contacted there; an erased profile (`erasedAt` set) nowhere. */
+export function reachability(optOut: OptOutFlags, suppressions: SuppressionsInForce = [], erasedAt: string | null = null): Reachability {
   const r = {} as Reachability;
-  for (const c of CONTACT_CHANNELS) r[c] = isReachable(optOut, c, suppressions);
+  for (const c of CONTACT_CHANNELS) r[c] = erasedAt === null && isReachable(optOut, c, suppressions);
   return r;
 }
 

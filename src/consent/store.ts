@@ -3,7 +3,7 @@ import type { ChangeContext, LedgerEvent, LedgerVerification, VerifyOptions } fr
 import type { BulkStore } from './bulk.js';
 import type { ConsentChange, NewProfile, Profile, ProfileRef } from './profile.js';
 import type { ServiceRepository } from './services.js';
-import type { SuppressionRepository } from './suppressions.js';
+import type { Suppression, SuppressionAddOutcome, SuppressionRepository } from './suppressions.js';
 
 /**
  * Which profiles a listing returns (`listProfiles`, `bulk.listContacts`).
@@ -45,6 +45,16 @@ export interface ConsentRequest {
   wanted: Partial<OptOutFlags>;
 }
 
+/** What `eraseProfile` did. */
+export interface ErasureResult {
+  /** The profile after the erasure (erasedAt set, email the placeholder, phone and names null). */
+  profile: Profile;
+  /** The `erasure` entries kept for its email and phone (keyed-only), with what add() did for each. */
+  suppressions: { outcome: SuppressionAddOutcome; entry: Suppression }[];
+  /** How many page-submission user agents (kept beside the ledger) were deleted. */
+  userAgentsDeleted: number;
+}
+
 export interface ConsentResult {
   profile: Profile;
   changes: ConsentChange[];
@@ -79,6 +89,26 @@ export interface ConsentStore {
    * transaction: either every request is recorded or none is.
    */
   applyConsent(requests: readonly ConsentRequest[], context: ChangeContext): Promise<ConsentResult[]>;
+  /**
+   * Erases a profile's personal data (GDPR art. 17) in ONE transaction:
+   * - adds an `erasure` suppression entry, keyed-only (address NULL, its
+   *   addressKey), for its email (channel `email`) and its phone (`sms` and
+   *   `phone`), replacing any lower-ranked entry (SuppressionRepository.add's
+   *   rule, with its `suppress` events); then nulls the clear address of every
+   *   entry of that email and phone, except that a phone another, not erased,
+   *   profile still has is put back into its entries (it is in the store
+   *   anyway, and they must block that profile too);
+   * - sets the profile's email to erasedEmail(id), phone and names to NULL,
+   *   erased_at and updated_at to `context.occurredAt`; flags, subscriptions and
+   *   ledger events stay;
+   * - deletes the user agents kept beside its events (ledger_user_agents);
+   * - appends an `erase` event: profile id, channel `all`, the context's
+   *   source, actor, reason, evidence, time (no address).
+   * The freed bytes are overwritten where the store can (SQLite: secure_delete
+   * and a WAL checkpoint). A `not-found` error when there is no such profile, a
+   * `conflict` when it is already erased (nothing written either way).
+   */
+  eraseProfile(profileId: number, context: ChangeContext): Promise<ErasureResult>;
   lastChanges(profileId: number): Promise<LastChanges>;
   /**
    * lastChanges of several profiles in one read (a listing's page): an entry

@@ -24,7 +24,7 @@ export const STORE_TABLES: readonly StoreTable[] = [
   { name: 'settings', columns: ['key', 'value'], order: 'key' },
   {
     name: 'profiles',
-    columns: ['id', 'email', 'phone', 'first_name', 'last_name', ...CHANNELS.map((c) => `optout_${c}`), 'created_at', 'updated_at'],
+    columns: ['id', 'email', 'phone', 'first_name', 'last_name', ...CHANNELS.map((c) => `optout_${c}`), 'created_at', 'updated_at', 'erased_at'],
     order: 'id',
   },
   { name: 'services', columns: ['id', 'name', 'label', 'description', 'channel', 'double_opt_in', 'created_at'], order: 'id' },
@@ -38,6 +38,7 @@ export const STORE_TABLES: readonly StoreTable[] = [
     columns: ['id', 'profile_id', 'channel', 'service', 'action', 'source', 'actor', 'reason', 'evidence', 'occurred_at', 'address_key'],
     order: 'id',
   },
+  { name: 'ledger_user_agents', columns: ['event_id', 'salt', 'user_agent'], order: 'event_id' },
   { name: 'ledger_blocks', columns: ['id', 'first_event_id', 'last_event_id', 'event_count', 'prev_hash', 'hash', 'created_at'], order: 'id' },
 ];
 

@@ -48,7 +48,7 @@ describe.each(BACKENDS)('store contract on %s', (backend: Backend) => {
       expect(a).toEqual({
         id: 1, email: 'ann@example.com', phone: '+33612345678', firstName: 'Ann', lastName: null,
         optOut: { all: false, email: false, sms: false, phone: false, postal: false, fax: false, push: false },
-        createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z',
+        createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z', erasedAt: null,
       });
       await expect(store.addProfile(person('ann@example.com'), 'x')).rejects.toMatchObject({ kind: 'conflict' });
       expect(await store.findProfile({ id: 1 })).toEqual(a);
@@ -409,6 +409,77 @@ describe.each(BACKENDS)('store contract on %s', (backend: Backend) => {
     });
   });
 
+  describe('erasure (eraseProfile)', () => {
+    it('one transaction: keyed-only erasure entries replacing a plain one, placeholder email, user agents deleted, an erase event; a second one is a conflict', async () => {
+      const { store, location } = await fresh();
+      const ann = await store.addProfile(person('ann@example.com', { phone: '+33612345678', firstName: 'Ann' }), '2026-01-01T00:00:00.000Z');
+      const sharer = await store.addProfile(person('sharer@example.com', { phone: '+33612345678' }), '2026-01-01T00:00:00.000Z');
+      await store.suppressions.add([{ channel: 'email', address: 'ann@example.com', reason: 'hard-bounce' }], ctx());
+      // A page submission's evidence: the user agent is kept beside the event, a salted digest in the hashed text.
+      await store.applyConsent([{ profileId: ann.id, wanted: { postal: true } }], ctx({ source: 'landing:p@v1', evidence: { page: 'p', userAgent: 'Agent/secret-1' } }));
+      const [side] = await rawSql(location, 'SELECT u.salt, u.user_agent, e.evidence FROM ledger_user_agents u JOIN ledger_events e ON e.id = u.event_id');
+      expect(side.user_agent).toBe('Agent/secret-1');
+      expect(side.evidence).not.toContain('Agent/secret-1');
+      expect(JSON.parse(side.evidence)).toEqual({ page: 'p', userAgentDigest: expect.stringMatching(/^[0-9a-f]{64}$/) });
+      expect((await store.history(ann.id))[0]!.evidence).toEqual({ page: 'p', userAgent: 'Agent/secret-1' });
+
+      const r = await store.eraseProfile(ann.id, ctx({ reason: 'ticket-9', occurredAt: '2026-02-01T00:00:00.000Z' }));
+      expect(r.profile).toMatchObject({ id: ann.id, email: 'erased-1@invalid', phone: null, firstName: null, erasedAt: '2026-02-01T00:00:00.000Z' });
+      expect(r.profile.optOut.postal).toBe(true);
+      expect(r.userAgentsDeleted).toBe(1);
+      expect(r.suppressions.map((s) => [s.entry.channel, s.outcome, s.entry.address, s.entry.reason])).toEqual([
+        ['email', 'replaced', null, 'erasure'],
+        ['sms', 'added', null, 'erasure'],
+        ['phone', 'added', null, 'erasure'],
+      ]);
+      // The phone is still another live profile's: its entries keep the address, so that they block it (no erased address is in clear).
+      const entries = await rawSql(location, 'SELECT channel, address, reason FROM suppressions ORDER BY channel');
+      expect(entries).toEqual([
+        { channel: 'email', address: null, reason: 'erasure' },
+        { channel: 'phone', address: '+33612345678', reason: 'erasure' },
+        { channel: 'sms', address: '+33612345678', reason: 'erasure' },
+      ]);
+      expect((await collect(store.listProfiles({ reachable: 'sms' }))).map((p) => p.id)).toEqual([]);
+      expect((await collect(store.listProfiles({ unreachable: 'postal' }))).map((p) => p.id)).toEqual([ann.id]);
+      expect(Number((await rawSql(location, 'SELECT count(*) AS n FROM ledger_user_agents'))[0].n)).toBe(0);
+      const history = await store.history(ann.id);
+      expect(history[0]).toMatchObject({ action: 'erase', channel: 'all', reason: 'ticket-9', evidence: null });
+      expect(history[1]!.evidence).toEqual({ page: 'p', userAgentDigest: expect.stringMatching(/^[0-9a-f]{64}$/) });
+      expect(await store.verifyLedger()).toMatchObject({ ok: true });
+      await expect(store.eraseProfile(ann.id, ctx())).rejects.toMatchObject({ kind: 'conflict' });
+      await expect(store.eraseProfile(999, ctx())).rejects.toMatchObject({ kind: 'not-found' });
+      // Lifting an erasure entry needs force (no operator command lifts it without --force).
+      await expect(store.suppressions.lift([{ channel: 'sms', address: '+33612345678' }], ctx({ reason: 'oops' }))).rejects.toMatchObject({ kind: 'invalid' });
+      expect(await store.suppressions.findByAddress('sms', '+33612345678')).toMatchObject({ reason: 'erasure' });
+      expect(sharer.id).toBe(2);
+      // Erasing the sharer too: now no live profile has the number, the entries keep only the key.
+      await store.eraseProfile(sharer.id, ctx({ reason: 'ticket-10' }));
+      expect(Number((await rawSql(location, 'SELECT count(*) AS n FROM suppressions WHERE address IS NOT NULL'))[0].n)).toBe(0);
+      expect(await store.verifyLedger()).toMatchObject({ ok: true });
+    });
+
+    it('ledger verify checks a kept user agent against its digest', async () => {
+      const { store, location } = await fresh();
+      const ann = await store.addProfile(person('ann@example.com'), '2026-01-01T00:00:00.000Z');
+      await store.applyConsent([{ profileId: ann.id, wanted: { sms: true } }], ctx({ evidence: { userAgent: 'Agent/1' } }));
+      expect(await store.verifyLedger()).toMatchObject({ ok: true });
+      await rawSql(location, "UPDATE ledger_user_agents SET user_agent = 'Agent/2'");
+      expect(await store.verifyLedger()).toMatchObject({ ok: false, brokenEventId: 1, problem: expect.stringContaining('does not match') });
+    });
+
+    it('addProfile of an erased address puts the address back into its keyed-only entries (so it is unreachable), and only then', async () => {
+      const { store, location } = await fresh();
+      const ann = await store.addProfile(person('ann@example.com'), '2026-01-01T00:00:00.000Z');
+      await store.eraseProfile(ann.id, ctx({ reason: 'ticket-9' }));
+      await store.addProfile(person('bob@example.com'), '2026-01-01T00:00:00.000Z');
+      expect(await rawSql(location, 'SELECT address FROM suppressions')).toEqual([{ address: null }]);
+      const back = await store.addProfile(person('ann@example.com'), '2026-03-01T00:00:00.000Z');
+      expect(await rawSql(location, 'SELECT address, reason FROM suppressions')).toEqual([{ address: 'ann@example.com', reason: 'erasure' }]);
+      expect((await collect(store.listProfiles({ unreachable: 'email' }))).map((p) => p.id)).toEqual([ann.id, back.id]);
+      expect(await store.verifyLedger()).toMatchObject({ ok: true });
+    });
+  });
+
   describe('suppression list', () => {
     const T0 = '2026-01-02T03:04:05.000Z';
     async function freshAt(now: () => string): Promise<{ store: LandingStore; location: string }> {
@@ -550,8 +621,8 @@ describe.each(BACKENDS)('store contract on %s', (backend: Backend) => {
       expect(await store.suppressions.add([{ channel: 'email', address: null, addressKey: key, reason: 'erasure' }], ctx())).toMatchObject([{ outcome: 'added', entry: { address: null, addressKey: key } }]);
       expect(await store.suppressions.findByKey('email', key)).toMatchObject({ reason: 'erasure', address: null });
       expect(await store.suppressions.findByAddress('email', 'gone@x.io')).toMatchObject({ reason: 'erasure' });
-      await store.addProfile(person('gone@x.io'), 'x');
       expect(await store.suppressions.restoreAddresses([{ channel: 'email', address: 'gone@x.io' }, { channel: 'email', address: 'other@x.io' }])).toBe(1);
+      await store.addProfile(person('gone@x.io'), 'x');
       expect((await collect(store.listProfiles({ unreachable: 'email' }))).map((p) => p.id)).toEqual([1]);
       expect(await store.verifyLedger()).toMatchObject({ ok: true });
       expect(JSON.stringify(await rawSql(location, 'SELECT * FROM ledger_events'))).not.toContain('gone@x.io');

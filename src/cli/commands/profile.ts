@@ -76,6 +76,15 @@ export function registerProfile(program: Command, act: Act): void {
     .action(act(async (ctx, [ref, service], o) => (await import('./profile/subscription.js')).run(ctx, 'unsubscribe', ref!, service!, o)));
 
   profile
+    .command('erase')
+    .description('erase a profile\'s personal data (GDPR art. 17): email, phone, names; its addresses stay unreachable')
+    .argument('<ref>', 'profile id or email')
+    .option('--reason <text>', 'why (needed), kept in the ledger; never the address itself')
+    .option('--yes', 'do not ask for confirmation (needed when stdin is not a terminal)')
+    .option('--json', 'print the erased profile as JSON')
+    .action(act(async (ctx, [ref], o) => (await import('./profile/erase.js')).run(ctx, ref!, o)));
+
+  profile
     .command('history')
     .description("the profile's consent ledger, newest first")
     .argument('<ref>', 'profile id or email')

@@ -4,6 +4,9 @@
  * POST confirms the pending subscription.
  */
 import type { FastifyInstance } from 'fastify';
+import { isSuppressionChannel } from '../../consent/suppressions.js';
+import type { Profile } from '../../consent/profile.js';
+import type { Service } from '../../consent/services.js';
 import { FORM_FIELDS } from '../render.js';
 import { CONFIRM_SEGMENT, confirmNamespace, LANG_PARAM, renderConfirmed, renderConfirmPrompt } from '../services.js';
 import { TOKEN_PARAM } from '../urls.js';
@@ -27,9 +30,32 @@ export function registerConfirmRoute(app: FastifyInstance, ctx: ServerContext): 
     const service = await knownService(ctx, req.params.service, lang);
     const profile = await profileFromSigned(ctx, first(form[FORM_FIELDS.token] ?? req.query[TOKEN_PARAM]), confirmNamespace(service.name), lang);
     const evidence = ctx.clientEvidence(clientOf(req), { service: service.name, via: 'confirmation-link' });
-    await commit(ctx, profile.id, {}, { source: `confirm:${service.name}`, actor: ACTORS.subject, reason: null, evidence, occurredAt: ctx.now().toISOString() }, [
+    const occurredAt = ctx.now().toISOString();
+    await commit(ctx, profile.id, {}, { source: `confirm:${service.name}`, actor: ACTORS.subject, reason: null, evidence, occurredAt }, [
       { service: service.name, intent: 'confirm' },
     ]);
+    await liftErasure(ctx, profile, service, occurredAt);
     return sendHtml(reply, renderConfirmed(lang, service));
   });
+}
+
+/**
+ * A person whose address was erased and who came back by themself may be
+ * contacted again once they confirm a double opt-in for it: the confirmation
+ * lifts the `erasure` entry of that address on the service's channel (forced,
+ * recorded as an `unsuppress` event by the confirmation), once the
+ * subscription is confirmed. Nothing else lifts it without --force.
+ */
+async function liftErasure(ctx: ServerContext, profile: Profile, service: Service, occurredAt: string): Promise<void> {
+  const address = service.channel === 'email' ? profile.email : service.channel === 'sms' || service.channel === 'phone' ? profile.phone : null;
+  if (!address || !isSuppressionChannel(service.channel)) return;
+  const entry = await ctx.store.suppressions.findByAddress(service.channel, address);
+  if (entry?.reason !== 'erasure') return;
+  const subscribed = (await ctx.store.services.subscriptionsOf(profile.id)).some((s) => s.service === service.name && s.status === 'subscribed');
+  if (!subscribed) return;
+  await ctx.store.suppressions.lift(
+    [{ channel: service.channel, address }],
+    { source: `confirm:${service.name}`, actor: ACTORS.subject, reason: 'double opt-in confirmed', evidence: null, occurredAt },
+    { force: true },
+  );
 }

@@ -1,3 +1,4 @@
+import { ErasedAddressMatcher, ERASURE_ENTRIES_SQL, PLAN_ADDRESSES_SQL } from '../shared/erasure.js';
 import { finished } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -28,7 +29,7 @@ import {
   wantedSubscription,
   ZERO_FLAG_COUNTS,
 } from '../shared/import-rules.js';
-import { CHAIN_LOCK, type PgStore } from './pg-store.js';
+import { CHAIN_LOCK, PgTx, type PgStore } from './pg-store.js';
 
 /*
  * An import on PostgreSQL: the valid rows are streamed with COPY … FROM STDIN
@@ -212,6 +213,22 @@ class PgImportSession implements ImportSession {
           FROM g LEFT JOIN profiles p ON p.email = g.email) x) y`);
   }
 
+  /** The plan's profiles with an erased address; with `restore`, their keyed-only entries get the address back. */
+  private async erasedAddresses(restore: boolean): Promise<number> {
+    const entries = await this.q<{ channel: string; address: string | null; address_key: string }>(ERASURE_ENTRIES_SQL);
+    if (entries.length === 0) return 0;
+    const matcher = new ErasedAddressMatcher(entries, await this.store.suppressions.keyer());
+    await this.q(`DECLARE import_erased NO SCROLL CURSOR FOR ${PLAN_ADDRESSES_SQL('pg_temp.import_plan')}`);
+    for (;;) {
+      const rows = await this.q<{ email: string; phone: string | null }>(`FETCH ${PAGE} FROM import_erased`);
+      if (rows.length === 0) break;
+      for (const r of rows) matcher.add(r.email, r.phone);
+    }
+    await this.q('CLOSE import_erased');
+    if (restore) await this.store.suppressions.restoreInTransaction(new PgTx(this.client), matcher.restore);
+    return matcher.count;
+  }
+
   private async baseCounts(): Promise<ImportCounts> {
     const [r] = await this.q<Pick<ImportCounts, 'profiles' | 'new' | 'updated' | 'unchanged' | 'duplicatesMerged'>>(
       `SELECT count(*) AS profiles, coalesce(sum(is_new::int), 0) AS new,
@@ -325,6 +342,7 @@ class PgImportSession implements ImportSession {
           await this.plan(options.allowOptin);
           const counts = await this.baseCounts();
           await this.countFlags(counts);
+          counts.erasedAddresses = await this.erasedAddresses(false);
           await this.subscriptions(counts, services, options.allowOptin, '', null);
           counts.events = plannedEvents(counts);
           return counts;
@@ -383,6 +401,7 @@ class PgImportSession implements ImportSession {
       );
       if (firstLoad) await this.q(PROFILES_EMAIL_INDEX);
     }
+    counts.erasedAddresses = await this.erasedAddresses(true);
     await this.countFlags(counts);
     await this.q(`CREATE TEMP TABLE import_events (seq bigint GENERATED ALWAYS AS IDENTITY, profile_id integer NOT NULL,
       channel text NOT NULL, service text, action text NOT NULL) ON COMMIT DROP`);

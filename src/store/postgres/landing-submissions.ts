@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { profileAddresses } from '../shared/erasure.js';
 import type { ConsentRequest } from '../../consent/store.js';
 import type { ConsentGroup, ConsentGroupResult, LandingSubmissions } from '../../landing/submissions.js';
 import type { PgStore } from './pg-store.js';
@@ -28,6 +29,8 @@ export class PgLandingSubmissions implements LandingSubmissions {
       if (id === undefined) {
         await tx.query('INSERT INTO profiles (email, created_at, updated_at) VALUES ($1, $2, $2) ON CONFLICT (email) DO NOTHING', [email, at]);
         id = (await find())!;
+        // An erased address signing up again: its keyed-only entry matches it again (unreachable until a double opt-in).
+        await this.store.suppressions.restoreInTransaction(tx, profileAddresses(email, null));
       }
       const consent = await this.store.applyInTransaction(tx, [{ profileId: id, wanted: group.wanted }], group.context);
       const subscriptions = group.subscriptions?.length

@@ -173,6 +173,20 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       await c.query(`INSERT INTO settings (key, value) VALUES ('suppression_key', $1)`, [randomBytes(32).toString('hex')]);
     },
   },
+  {
+    version: 9,
+    description: 'erasure (GDPR art. 17): profiles.erased_at, and user agents kept beside the ledger (deletable)',
+    async up(c) {
+      await c.query(`
+  ALTER TABLE profiles ADD COLUMN erased_at text;
+  CREATE TABLE ledger_user_agents (
+    event_id bigint PRIMARY KEY REFERENCES ledger_events (id),
+    salt text NOT NULL,
+    user_agent text NOT NULL
+  );
+`);
+    },
+  },
 ];
 
 export const PG_LATEST_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]!.version;

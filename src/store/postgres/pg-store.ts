@@ -1,20 +1,24 @@
+import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { CHANNELS, type Channel, type ContactChannel, type OptOutFlags } from '../../consent/channels.js';
 import { ConsentError, conflict, invalid, notFound } from '../../consent/errors.js';
 import {
   BlockHasher,
   canonicalEvent,
+  detachUserAgent,
   GENESIS_HASH,
   type ChangeContext,
   type LedgerEvent,
   type LedgerVerification,
   type VerifyOptions,
+  userAgentProblem,
 } from '../../consent/ledger.js';
-import { applyChanges, planChanges, type NewProfile, type Profile, type ProfileRef } from '../../consent/profile.js';
-import type { ConsentRequest, ConsentResult, LastChanges, ProfileFilter } from '../../consent/store.js';
+import { checkErasable, erasureEntries, profileAddresses } from '../shared/erasure.js';
+import { applyChanges, erasedEmail, planChanges, type NewProfile, type Profile, type ProfileRef } from '../../consent/profile.js';
+import type { ConsentRequest, ConsentResult, ErasureResult, LastChanges, ProfileFilter } from '../../consent/store.js';
 import type { ImportAllOptions, RawBatch, RowStore } from '../rows.js';
 import { maskLocation } from '../location.js';
-import { ChainVerifier, eventFields, type BlockRow, type EventRow, type PendingEvent } from '../shared/ledger-chain.js';
+import { ChainVerifier, eventFields, evidenceOf, HISTORY_SQL, type BlockRow, type EventRow, type PendingEvent } from '../shared/ledger-chain.js';
 import { optedOutSql, reachableSql, timeSql, unreachableSql } from '../shared/reachability-sql.js';
 
 /** The server's clock in the tool's time format. */
@@ -32,7 +36,7 @@ import type { SubscriptionStatus } from '../../consent/services.js';
 import { PgSuppressionRepository, verifyPgSuppressions } from './suppression-store.js';
 
 export const PROFILE_COLUMNS =
-  'id, email, phone, first_name, last_name, optout_all, optout_email, optout_sms, optout_phone, optout_postal, optout_fax, optout_push, created_at, updated_at';
+  'id, email, phone, first_name, last_name, optout_all, optout_email, optout_sms, optout_phone, optout_postal, optout_fax, optout_push, created_at, updated_at, erased_at';
 
 interface ProfileRow {
   id: number;
@@ -49,6 +53,7 @@ interface ProfileRow {
   optout_push: number;
   created_at: string;
   updated_at: string;
+  erased_at: string | null;
 }
 
 export function rowToProfile(r: ProfileRow): Profile {
@@ -61,7 +66,7 @@ export function rowToProfile(r: ProfileRow): Profile {
     fax: r.optout_fax === 1,
     push: r.optout_push === 1,
   };
-  return { id: r.id, email: r.email, phone: r.phone, firstName: r.first_name, lastName: r.last_name, optOut, createdAt: r.created_at, updatedAt: r.updated_at };
+  return { id: r.id, email: r.email, phone: r.phone, firstName: r.first_name, lastName: r.last_name, optOut, createdAt: r.created_at, updatedAt: r.updated_at, erasedAt: r.erased_at };
 }
 
 export function rowToEvent(r: EventRow): LedgerEvent {
@@ -74,7 +79,7 @@ export function rowToEvent(r: EventRow): LedgerEvent {
     source: r.source,
     actor: r.actor,
     reason: r.reason,
-    evidence: r.evidence === null ? null : (JSON.parse(r.evidence) as Record<string, unknown>),
+    evidence: evidenceOf(r),
     occurredAt: r.occurred_at,
   };
 }
@@ -340,14 +345,19 @@ export class PgStore implements RowStore {
     // Every block's events and the blocks themselves in ONE statement (group commit: one round trip for any number of blocks).
     const ev: unknown[][] = Array.from({ length: 11 }, () => []);
     const bl: unknown[][] = [[], [], [], [], [], [], []];
+    const agents: unknown[][] = [[], [], []]; // event id, salt, user agent: written after the events (their foreign key)
     for (const { events, context } of tx.blocks) {
-      const evidence = context.evidence ? JSON.stringify(context.evidence) : null;
+      // A user agent goes beside the ledger, its salted digest into the hashed evidence (detachUserAgent).
+      const salt = typeof context.evidence?.userAgent === 'string' ? randomBytes(16).toString('hex') : '';
+      const detached = detachUserAgent(context.evidence, salt);
+      const evidence = detached.evidence ? JSON.stringify(detached.evidence) : null;
       const reason = context.reason ?? null;
       const hasher = new BlockHasher(prevHash);
       const first = nextEventId;
       for (const e of events) {
         const id = nextEventId++;
         const { reason: eventReason, evidence: eventEvidence, addressKey } = eventFields(e, reason, evidence);
+        if (detached.userAgent !== null && e.evidence === undefined) [id, salt, detached.userAgent].forEach((v, i) => agents[i]!.push(v));
         const row = [id, e.profileId, e.channel, e.service ?? null, e.action, context.source, context.actor, eventReason, eventEvidence, context.occurredAt, addressKey];
         row.forEach((v, i) => ev[i]!.push(v));
         hasher.add(
@@ -378,6 +388,9 @@ export class PgStore implements RowStore {
        SELECT * FROM unnest($12::bigint[], $13::bigint[], $14::bigint[], $15::int[], $16::text[], $17::text[], $18::text[])`,
       [...ev, ...bl],
     );
+    if (agents[0]!.length > 0) {
+      await tx.query('INSERT INTO ledger_user_agents (event_id, salt, user_agent) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[])', agents);
+    }
   }
 
   /**
@@ -423,12 +436,39 @@ export class PgStore implements RowStore {
            RETURNING ${PROFILE_COLUMNS}`,
           [input.email, input.phone ?? null, input.firstName ?? null, input.lastName ?? null, at],
         );
+        // An erased address that comes back: its keyed-only entries match it again (unreachable from its first second).
+        await this.suppressions.restoreInTransaction(tx, profileAddresses(input.email, input.phone ?? null));
         return rowToProfile(rows[0]!);
       });
     } catch (e) {
       if ((e as { cause?: { code?: string } }).cause?.code === '23505' || (e as { code?: string }).code === '23505') throw exists();
       throw e;
     }
+  }
+
+  async eraseProfile(profileId: number, context: ChangeContext): Promise<ErasureResult> {
+    return this.transaction(async (tx) => {
+      const profile = checkErasable(profileId, (await tx.lockProfiles([profileId])).get(profileId) ?? null);
+      const addresses = profileAddresses(profile.email, profile.phone);
+      const keys = await Promise.all(addresses.map(async (a) => ({ channel: a.channel, addressKey: await this.suppressions.keyOf(a.channel, a.address) })));
+      const added = await this.suppressions.addInTransaction(tx, erasureEntries(keys), keys.map((k) => k.addressKey), context);
+      await tx.query(`UPDATE suppressions SET address = NULL WHERE (channel = 'email' AND address = $1) OR (channel IN ('sms', 'phone') AND address = $2)`, [
+        profile.email,
+        profile.phone,
+      ]);
+      const rows = await tx.query<ProfileRow>(
+        `UPDATE profiles SET email = $1, phone = NULL, first_name = NULL, last_name = NULL, erased_at = $2, updated_at = $2 WHERE id = $3
+         RETURNING ${PROFILE_COLUMNS}`,
+        [erasedEmail(profileId), context.occurredAt, profileId],
+      );
+      // A phone another (live) profile still has is in the store anyway: its entries keep it, so that they block that profile too.
+      if (profile.phone && (await tx.query('SELECT 1 FROM profiles WHERE phone = $1 AND erased_at IS NULL LIMIT 1', [profile.phone])).length > 0) {
+        await this.suppressions.restoreInTransaction(tx, profileAddresses(profile.email, profile.phone).filter((a) => a.channel !== 'email'));
+      }
+      const deleted = await tx.client.query('DELETE FROM ledger_user_agents WHERE event_id IN (SELECT id FROM ledger_events WHERE profile_id = $1)', [profileId]);
+      tx.appendEvents([{ profileId, channel: 'all', action: 'erase' }], context);
+      return { profile: rowToProfile(rows[0]!), suppressions: added, userAgentsDeleted: deleted.rowCount ?? 0 };
+    });
   }
 
   async findProfile(ref: ProfileRef): Promise<Profile | null> {
@@ -512,7 +552,7 @@ export class PgStore implements RowStore {
 
   async lastChanges(profileId: number): Promise<LastChanges> {
     const rows = await this.query<EventRow>(
-      'SELECT DISTINCT ON (channel) * FROM ledger_events WHERE profile_id = $1 ORDER BY channel, id DESC',
+      "SELECT DISTINCT ON (channel) * FROM ledger_events WHERE profile_id = $1 AND action <> 'erase' ORDER BY channel, id DESC",
       [profileId],
     );
     const last: LastChanges = {};
@@ -522,14 +562,14 @@ export class PgStore implements RowStore {
 
   async lastChangesOf(profileIds: readonly number[]): Promise<Map<number, LastChanges>> {
     const rows = await this.query<EventRow>(
-      'SELECT DISTINCT ON (profile_id, channel) * FROM ledger_events WHERE profile_id = ANY($1::int[]) ORDER BY profile_id, channel, id DESC',
+      "SELECT DISTINCT ON (profile_id, channel) * FROM ledger_events WHERE profile_id = ANY($1::int[]) AND action <> 'erase' ORDER BY profile_id, channel, id DESC",
       [profileIds.filter(isInt4)],
     );
     return byProfile(profileIds, rows, (): LastChanges => ({}), (last, r) => (last[r.channel as Channel] = rowToEvent(r)));
   }
 
   async history(profileId: number): Promise<LedgerEvent[]> {
-    return (await this.query<EventRow>('SELECT * FROM ledger_events WHERE profile_id = $1 ORDER BY id DESC', [profileId])).map(rowToEvent);
+    return (await this.query<EventRow>(HISTORY_SQL('$1'), [profileId])).map(rowToEvent);
   }
 
   /**
@@ -633,6 +673,16 @@ export async function verifyPgLedger(client: pg.PoolClient, options: VerifyOptio
   })();
   let verdict: LedgerVerification = result;
   if (result.ok) {
+    const agents = await client.query<{ event_id: number; salt: string; user_agent: string; evidence: string | null }>(
+      'SELECT u.event_id::int AS event_id, u.salt, u.user_agent, e.evidence FROM ledger_user_agents u LEFT JOIN ledger_events e ON e.id = u.event_id ORDER BY u.event_id',
+    );
+    for (const a of agents.rows) {
+      const problem = userAgentProblem(a);
+      if (problem) {
+        await client.query('CLOSE blocks; CLOSE events');
+        return { ok: false, blocks: result.blocks, events: result.events, brokenEventId: a.event_id, blockId: null, problem };
+      }
+    }
     const disagreement = (await verifyPgState(client, options)) ?? (await verifyPgSuppressions(client));
     if (disagreement) {
       verdict = { ok: false, check: 'state', blocks: result.blocks, events: result.events, head: result.head, problem: disagreement.detail, disagreement };

@@ -55,6 +55,12 @@ export class PgSuppressionRepository implements SuppressionRepository {
     return r ? toSuppression(r) : null;
   }
 
+  /** A synchronous keyOf, once the secret is read (for an import's rows). */
+  async keyer(): Promise<(channel: SuppressionChannel, address: string) => string> {
+    await this.key('email', '');
+    return (channel, address) => addressKey(this.secret!, addressKind(channel), address);
+  }
+
   keyOf(channel: SuppressionChannel, address: string): Promise<string> {
     return this.key(channel, address);
   }
@@ -62,7 +68,18 @@ export class PgSuppressionRepository implements SuppressionRepository {
   async add(entries: readonly NewSuppression[], context: ChangeContext, options: { dryRun?: boolean } = {}): Promise<SuppressionAddResult[]> {
     checkNewSuppressions(entries, context);
     const keys = await Promise.all(entries.map((e) => (e.address === null ? e.addressKey : this.key(e.channel, e.address))));
-    return rolledBackOr(() => this.store.transaction(async (tx) => {
+    return rolledBackOr(() =>
+      this.store.transaction(async (tx) => {
+        const results = await this.addInTransaction(tx, entries, keys, context);
+        if (options.dryRun) throw new DryRunRollback(results);
+        return results;
+      }),
+    );
+  }
+
+  /** add()'s work inside the caller's transaction (an erasure adds its entries with the profile's change); `keys[i]` is entry i's key. */
+  async addInTransaction(tx: PgTx, entries: readonly NewSuppression[], keys: readonly string[], context: ChangeContext): Promise<SuppressionAddResult[]> {
+    {
       await tx.query('SELECT pg_advisory_xact_lock($1)', [SUPPRESSION_LOCK]);
       const results: SuppressionAddResult[] = [];
       const events = [];
@@ -82,9 +99,8 @@ export class PgSuppressionRepository implements SuppressionRepository {
         results.push(plan.result);
       }
       tx.appendEvents(events, context);
-      if (options.dryRun) throw new DryRunRollback(results);
       return results;
-    }));
+    }
   }
 
   async lift(targets: readonly SuppressionTarget[], context: ChangeContext, options: { force?: boolean } = {}): Promise<SuppressionLiftResult[]> {
@@ -138,8 +154,18 @@ export class PgSuppressionRepository implements SuppressionRepository {
   }
 
   async restoreAddresses(addresses: readonly { channel: SuppressionChannel; address: string }[]): Promise<number> {
+    return this.store.transaction((tx) => this.restoreInTransaction(tx, addresses));
+  }
+
+  /**
+   * restoreAddresses()'s work inside the caller's transaction (a profile
+   * added, imported or signed up): first one cheap probe, so that a store
+   * without keyed-only entries computes no key at all.
+   */
+  async restoreInTransaction(tx: PgTx, addresses: readonly { channel: SuppressionChannel; address: string }[]): Promise<number> {
+    if (addresses.length === 0 || (await tx.query('SELECT 1 FROM suppressions WHERE address IS NULL LIMIT 1')).length === 0) return 0;
     const keys = await Promise.all(addresses.map((a) => this.key(a.channel, a.address)));
-    return this.store.transaction(async (tx) => {
+    {
       let n = 0;
       for (const [i, a] of addresses.entries()) {
         const r = await tx.client.query('UPDATE suppressions SET address = $1 WHERE channel = $2 AND address_key = $3 AND address IS NULL', [
@@ -150,7 +176,7 @@ export class PgSuppressionRepository implements SuppressionRepository {
         n += r.rowCount ?? 0;
       }
       return n;
-    });
+    }
   }
 }
 

@@ -47,6 +47,8 @@ export interface EventRow {
   occurred_at: string;
   /** Set on address events only (schema version 4 on). */
   address_key?: string | null;
+  /** Read by history only: the user agent kept beside the event (ledger_user_agents), when it still exists. */
+  user_agent?: string | null;
 }
 
 export interface BlockRow {
@@ -135,4 +137,20 @@ export class ChainVerifier {
     if (strayEventId !== null) return this.fail(strayEventId, null, `event ${strayEventId} was added outside the tool (it belongs to no block)`);
     return { ok: true, blocks: this.blocks, events: this.events, head: this.prevHash };
   }
+}
+
+/** History's events read with their user agent (kept beside the ledger, until an erasure deletes it). */
+export const HISTORY_SQL = (param: string) =>
+  `SELECT e.*, u.user_agent FROM ledger_events e LEFT JOIN ledger_user_agents u ON u.event_id = e.id WHERE e.profile_id = ${param} ORDER BY e.id DESC`;
+
+/** The evidence as it was given while its user agent is kept (in its digest's place), else as stored (the digest). */
+export function evidenceOf(r: Pick<EventRow, 'evidence' | 'user_agent'>): Record<string, unknown> | null {
+  const evidence = r.evidence === null ? null : (JSON.parse(r.evidence) as Record<string, unknown>);
+  if (!evidence || r.user_agent == null) return evidence;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(evidence)) {
+    if (k === 'userAgentDigest') out.userAgent = r.user_agent;
+    else out[k] = v;
+  }
+  return out;
 }

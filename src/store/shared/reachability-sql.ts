@@ -54,12 +54,13 @@ function suppressedSql(channel: ChannelOperand, profile: string, now: string): s
  * `profile`: the alias of the profiles table with its dot (`'p.'`), or `''`
  * (the table is then `profiles`, unaliased). Reachable: neither `all` nor the
  * channel opted out, AND the profile's address for the channel not
- * suppressed at `now` (see suppressedSql). The flags are NOT NULL 0/1
+ * suppressed at `now` (see suppressedSql), AND the profile not erased. The flags are NOT NULL 0/1
  * columns and EXISTS is never NULL, so the negation is exact.
  */
 export function reachableSql(channel: ChannelOperand, profile: string, now: string): string {
   const suppressed = suppressedSql(channel, profile, now);
-  return `(${profile}optout_all = 0 AND ${flag(profile, channel)} = 0${suppressed ? ` AND NOT ${suppressed}` : ''})`;
+  // An erased profile (erased_at set) is reachable nowhere: its email is a placeholder, its phone gone.
+  return `(${profile}optout_all = 0 AND ${flag(profile, channel)} = 0 AND ${profile || 'profiles.'}erased_at IS NULL${suppressed ? ` AND NOT ${suppressed}` : ''})`;
 }
 
 /** Exactly the profiles `reachableSql` leaves out. */

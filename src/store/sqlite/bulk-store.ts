@@ -13,6 +13,8 @@ import { ConsentError, notFound } from '../../consent/errors.js';
 import type { SubscriptionStatus } from '../../consent/services.js';
 import type { ProfileFilter } from '../../consent/store.js';
 import { canonicalEvent, type BlockHasher, type ChangeContext } from '../../consent/ledger.js';
+import { ErasedAddressMatcher, ERASURE_ENTRIES_SQL, PLAN_ADDRESSES_SQL } from '../shared/erasure.js';
+import type { SqliteSuppressionRepository } from './suppression-store.js';
 import type { SqliteStore } from './sqlite-store.js';
 import {
   CHANNEL_BITS,
@@ -264,6 +266,17 @@ class SqliteImportSession implements ImportSession {
     );
   }
 
+  /** The plan's profiles with an erased address; with `restore`, their keyed-only entries get the address back. */
+  private erasedAddresses(restore: boolean): number {
+    const entries = this.db.prepare<[], { channel: string; address: string | null; address_key: string }>(ERASURE_ENTRIES_SQL).all();
+    if (entries.length === 0) return 0;
+    const suppressions = this.store.suppressions as SqliteSuppressionRepository;
+    const matcher = new ErasedAddressMatcher(entries, (c, a) => suppressions.keyOfSync(c, a));
+    for (const r of this.db.prepare<[], { email: string; phone: string | null }>(PLAN_ADDRESSES_SQL('temp.import_plan')).iterate()) matcher.add(r.email, r.phone);
+    if (restore) suppressions.restoreInTransaction(matcher.restore);
+    return matcher.count;
+  }
+
   private baseCounts(): ImportCounts {
     const r = this.db
       .prepare(
@@ -355,6 +368,7 @@ class SqliteImportSession implements ImportSession {
           this.plan(options.allowOptin);
           const counts = this.baseCounts();
           this.countFlags(counts);
+          counts.erasedAddresses = this.erasedAddresses(false);
           for (const _ of this.subscriptionChanges(counts, services, options.allowOptin, '', false));
           // What a real run would record: one event per flag set or cleared, one per subscription change.
           counts.events = plannedEvents(counts);
@@ -391,6 +405,7 @@ class SqliteImportSession implements ImportSession {
           )
           .run(at, at);
       }
+      counts.erasedAddresses = this.erasedAddresses(true);
       // One block: the opt-out events, then the subscription events.
       this.countFlags(counts);
       const ledger = new ImportLedger(this.store, context);

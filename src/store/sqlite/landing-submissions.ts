@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { ConsentRequest } from '../../consent/store.js';
 import type { ConsentGroup, ConsentGroupResult, LandingSubmissions } from '../../landing/submissions.js';
 import type { SqliteServiceRepository } from './service-store.js';
+import type { SqliteSuppressionRepository } from './suppression-store.js';
+import { profileAddresses } from '../shared/erasure.js';
 import type { SqliteStore } from './sqlite-store.js';
 
 const SALT_KEY = 'landing.client-address-salt';
@@ -31,7 +33,9 @@ export class SqliteLandingSubmissions implements LandingSubmissions {
     const services = this.store.services as SqliteServiceRepository;
     const at = group.context.occurredAt;
     return this.store.writeTransaction(() => {
-      db.prepare('INSERT INTO profiles (email, created_at, updated_at) VALUES (?, ?, ?) ON CONFLICT (email) DO NOTHING').run(email, at, at);
+      const created = db.prepare('INSERT INTO profiles (email, created_at, updated_at) VALUES (?, ?, ?) ON CONFLICT (email) DO NOTHING').run(email, at, at).changes;
+      // An erased address signing up again: its keyed-only entry matches it again (unreachable until a double opt-in).
+      if (created > 0) (this.store.suppressions as SqliteSuppressionRepository).restoreInTransaction(profileAddresses(email, null));
       const { id } = db.prepare<[string], { id: number }>('SELECT id FROM profiles WHERE email = ?').get(email)!;
       const consent = this.store.applyInTransaction([{ profileId: id, wanted: group.wanted }], group.context);
       const subscriptions = group.subscriptions?.length

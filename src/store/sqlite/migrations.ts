@@ -190,6 +190,23 @@ export const MIGRATIONS: readonly Migration[] = [
       db.prepare(`INSERT INTO settings (key, value) VALUES ('suppression_key', ?)`).run(randomBytes(32).toString('hex'));
     },
   },
+  {
+    version: 9,
+    description: 'erasure (GDPR art. 17): profiles.erased_at, and user agents kept beside the ledger (deletable)',
+    up(db) {
+      db.exec(`
+  -- set when the profile's personal data was erased (email then a placeholder, phone and names NULL)
+  ALTER TABLE profiles ADD COLUMN erased_at TEXT;
+  -- The user agent of a page submission, outside the hashed ledger text (which holds a salted digest of it),
+  -- so that an erasure can delete it without breaking the chain. Not append-only.
+  CREATE TABLE ledger_user_agents (
+    event_id INTEGER PRIMARY KEY REFERENCES ledger_events (id),
+    salt TEXT NOT NULL,
+    user_agent TEXT NOT NULL
+  );
+`);
+    },
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -16,6 +16,7 @@ import type { SuppressionRepository } from '../../consent/suppressions.js';
 import {
   BlockHasher,
   canonicalEvent,
+  detachUserAgent,
   GENESIS_HASH,
   type ChangeContext,
   type LedgerEvent,
@@ -23,11 +24,13 @@ import {
   type VerifyOptions,
 } from '../../consent/ledger.js';
 import { verifyStore } from './verify.js';
-import { eventFields, type PendingEvent } from '../shared/ledger-chain.js';
-import { applyChanges, planChanges, type NewProfile, type Profile, type ProfileRef } from '../../consent/profile.js';
+import { eventFields, evidenceOf, HISTORY_SQL, type PendingEvent } from '../shared/ledger-chain.js';
+import { checkErasable, erasureEntries, profileAddresses } from '../shared/erasure.js';
+import { applyChanges, erasedEmail, planChanges, type NewProfile, type Profile, type ProfileRef } from '../../consent/profile.js';
 import type {
   ConsentRequest,
   ConsentResult,
+  ErasureResult,
   LastChanges,
   ProfileFilter,
 } from '../../consent/store.js';
@@ -60,11 +63,12 @@ type ProfileRow = [
   optout_push: number,
   created_at: string,
   updated_at: string,
+  erased_at: string | null,
 ];
 
 /** The columns every profile read selects, in ProfileRow order. */
 const PROFILE_COLUMNS =
-  'id, email, phone, first_name, last_name, optout_all, optout_email, optout_sms, optout_phone, optout_postal, optout_fax, optout_push, created_at, updated_at';
+  'id, email, phone, first_name, last_name, optout_all, optout_email, optout_sms, optout_phone, optout_postal, optout_fax, optout_push, created_at, updated_at, erased_at';
 
 interface EventRow {
   id: number;
@@ -78,6 +82,7 @@ interface EventRow {
   evidence: string | null;
   occurred_at: string;
   address_key: string | null;
+  user_agent?: string | null;
 }
 
 export type { PendingEvent };
@@ -93,7 +98,7 @@ export function rowToProfile(r: ProfileRow): Profile {
     fax: r[10] === 1,
     push: r[11] === 1,
   };
-  return { id: r[0], email: r[1], phone: r[2], firstName: r[3], lastName: r[4], optOut, createdAt: r[12], updatedAt: r[13] };
+  return { id: r[0], email: r[1], phone: r[2], firstName: r[3], lastName: r[4], optOut, createdAt: r[12], updatedAt: r[13], erasedAt: r[14] };
 }
 
 function rowToEvent(r: EventRow): LedgerEvent {
@@ -106,7 +111,7 @@ function rowToEvent(r: EventRow): LedgerEvent {
     source: r.source,
     actor: r.actor,
     reason: r.reason,
-    evidence: r.evidence === null ? null : (JSON.parse(r.evidence) as Record<string, unknown>),
+    evidence: evidenceOf(r),
     occurredAt: r.occurred_at,
   };
 }
@@ -160,6 +165,7 @@ export class SqliteStore implements RowStore {
         `INSERT INTO ledger_events (profile_id, channel, service, action, source, actor, reason, evidence, occurred_at, address_key)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
+      insertUserAgent: db.prepare('INSERT INTO ledger_user_agents (event_id, salt, user_agent) VALUES (?, ?, ?)'),
       eventById: db.prepare<[number], EventRow>('SELECT * FROM ledger_events WHERE id = ?'),
       lastBlock: db.prepare<[], { hash: string; last_event_id: number }>(
         'SELECT hash, last_event_id FROM ledger_blocks ORDER BY id DESC LIMIT 1',
@@ -170,13 +176,13 @@ export class SqliteStore implements RowStore {
       ),
       lastChanges: db.prepare<[number], EventRow>(
         `SELECT e.* FROM ledger_events e
-         WHERE e.id IN (SELECT max(id) FROM ledger_events WHERE profile_id = ? GROUP BY channel)`,
+         WHERE e.id IN (SELECT max(id) FROM ledger_events WHERE profile_id = ? AND action <> 'erase' GROUP BY channel)`,
       ),
       lastChangesOf: db.prepare<[string], EventRow>(
         `SELECT e.* FROM ledger_events e
-         WHERE e.id IN (SELECT max(id) FROM ledger_events WHERE profile_id IN (SELECT value FROM json_each(?)) GROUP BY profile_id, channel)`,
+         WHERE e.id IN (SELECT max(id) FROM ledger_events WHERE profile_id IN (SELECT value FROM json_each(?)) AND action <> 'erase' GROUP BY profile_id, channel)`,
       ),
-      history: db.prepare<[number], EventRow>('SELECT * FROM ledger_events WHERE profile_id = ? ORDER BY id DESC'),
+      history: db.prepare<[number], EventRow>(HISTORY_SQL('?')),
     };
     this.pages = new SqlitePageRepository(this);
     this.keys = new SqliteKeyRepository(this);
@@ -223,8 +229,45 @@ export class SqliteStore implements RowStore {
         throw conflict(`A profile with email ${input.email} already exists.`, 'Use `consent profile show` to see it.');
       }
       const { lastInsertRowid } = this.stmts.insertProfile.run({ ...input, at });
+      // An erased address that comes back: its keyed-only entries match it again (unreachable from its first second).
+      (this.suppressions as SqliteSuppressionRepository).restoreInTransaction(profileAddresses(input.email, input.phone));
       return rowToProfile(this.stmts.byId.get(Number(lastInsertRowid))!);
     });
+  }
+
+  async eraseProfile(profileId: number, context: ChangeContext): Promise<ErasureResult> {
+    const suppressions = this.suppressions as SqliteSuppressionRepository;
+    // Freed bytes (the old row, its index entries, the entries' addresses) are zeroed, not left in free space.
+    this.guard(() => this.db.pragma('secure_delete = ON'));
+    try {
+      const result = this.writeTransaction(() => {
+        const row = this.stmts.byId.get(profileId);
+        const profile = checkErasable(profileId, row ? rowToProfile(row) : null);
+        const addresses = profileAddresses(profile.email, profile.phone);
+        const keys = addresses.map((a) => ({ channel: a.channel, addressKey: suppressions.keyOfSync(a.channel, a.address) }));
+        const added = suppressions.addInTransaction(erasureEntries(keys), context);
+        this.db
+          .prepare(`UPDATE suppressions SET address = NULL WHERE (channel = 'email' AND address = ?) OR (channel IN ('sms', 'phone') AND address = ?)`)
+          .run(profile.email, profile.phone);
+        this.db
+          .prepare('UPDATE profiles SET email = ?, phone = NULL, first_name = NULL, last_name = NULL, erased_at = ?, updated_at = ? WHERE id = ?')
+          .run(erasedEmail(profileId), context.occurredAt, context.occurredAt, profileId);
+        // A phone another (live) profile still has is in the store anyway: its entries keep it, so that they block that profile too.
+        if (profile.phone && this.db.prepare('SELECT 1 FROM profiles WHERE phone = ? AND erased_at IS NULL').get(profile.phone)) {
+          suppressions.restoreInTransaction(profileAddresses(profile.email, profile.phone).filter((a) => a.channel !== 'email'));
+        }
+        const { changes } = this.db
+          .prepare('DELETE FROM ledger_user_agents WHERE event_id IN (SELECT id FROM ledger_events WHERE profile_id = ?)')
+          .run(profileId);
+        this.appendEvents([{ profileId, channel: 'all', action: 'erase' }], context);
+        return { profile: rowToProfile(this.stmts.byId.get(profileId)!), suppressions: added, userAgentsDeleted: changes };
+      });
+      // The WAL still holds the pages as they were before: copy it into the file and empty it.
+      this.guard(() => this.db.pragma('wal_checkpoint(TRUNCATE)'));
+      return result;
+    } finally {
+      this.guard(() => this.db.pragma('secure_delete = OFF'));
+    }
   }
 
   async findProfile(ref: ProfileRef): Promise<Profile | null> {
@@ -298,7 +341,10 @@ export class SqliteStore implements RowStore {
   appendEvents(events: Iterable<PendingEvent>, context: ChangeContext): number {
     const prev = this.stmts.lastBlock.get();
     const hasher = new BlockHasher(prev?.hash ?? GENESIS_HASH);
-    const evidence = context.evidence ? JSON.stringify(context.evidence) : null;
+    // A user agent goes beside the ledger, its salted digest into the hashed evidence (detachUserAgent).
+    const salt = typeof context.evidence?.userAgent === 'string' ? randomBytes(16).toString('hex') : '';
+    const detached = detachUserAgent(context.evidence, salt);
+    const evidence = detached.evidence ? JSON.stringify(detached.evidence) : null;
     const reason = context.reason ?? null;
     let first = 0;
     let last = 0;
@@ -320,6 +366,7 @@ export class SqliteStore implements RowStore {
       );
       if (first === 0) first = id;
       last = id;
+      if (detached.userAgent !== null && e.evidence === undefined) this.stmts.insertUserAgent.run(id, salt, detached.userAgent);
       hasher.add(
         canonicalEvent({
           id,

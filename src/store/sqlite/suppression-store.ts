@@ -58,13 +58,29 @@ export class SqliteSuppressionRepository implements SuppressionRepository {
     return r ? toSuppression(r) : null;
   }
 
+  /** keyOf inside a transaction. */
+  keyOfSync(channel: SuppressionChannel, address: string): string {
+    return this.key(channel, address);
+  }
+
   async keyOf(channel: SuppressionChannel, address: string): Promise<string> {
     return this.store.guard(() => this.key(channel, address));
   }
 
   async add(entries: readonly NewSuppression[], context: ChangeContext, options: { dryRun?: boolean } = {}): Promise<SuppressionAddResult[]> {
     checkNewSuppressions(entries, context);
-    return rolledBackOr(async () => this.store.writeTransaction(() => {
+    return rolledBackOr(async () =>
+      this.store.writeTransaction(() => {
+        const results = this.addInTransaction(entries, context);
+        if (options.dryRun) throw new DryRunRollback(results);
+        return results;
+      }),
+    );
+  }
+
+  /** add()'s work inside the caller's write transaction (an erasure adds its entries with the profile's change); entries already checked. */
+  addInTransaction(entries: readonly NewSuppression[], context: ChangeContext): SuppressionAddResult[] {
+    {
       const upsert = this.db.prepare(
         `INSERT INTO suppressions (channel, address, address_key, reason, origin, note, created_at, expires_at)
          VALUES (@channel, @address, @addressKey, @reason, @origin, @note, @createdAt, @expiresAt)
@@ -81,9 +97,8 @@ export class SqliteSuppressionRepository implements SuppressionRepository {
         results.push(plan.result);
       }
       this.store.appendEvents(events, context);
-      if (options.dryRun) throw new DryRunRollback(results);
       return results;
-    }));
+    }
   }
 
   async lift(targets: readonly SuppressionTarget[], context: ChangeContext, options: { force?: boolean } = {}): Promise<SuppressionLiftResult[]> {
@@ -142,12 +157,20 @@ export class SqliteSuppressionRepository implements SuppressionRepository {
   }
 
   async restoreAddresses(addresses: readonly { channel: SuppressionChannel; address: string }[]): Promise<number> {
-    return this.store.writeTransaction(() => {
-      const fill = this.db.prepare('UPDATE suppressions SET address = ? WHERE channel = ? AND address_key = ? AND address IS NULL');
-      let n = 0;
-      for (const a of addresses) n += fill.run(a.address, a.channel, this.key(a.channel, a.address)).changes;
-      return n;
-    });
+    return this.store.writeTransaction(() => this.restoreInTransaction(addresses));
+  }
+
+  /**
+   * restoreAddresses()'s work inside the caller's write transaction (a
+   * profile added, imported or signed up): first one cheap probe, so that a
+   * store without keyed-only entries computes no key at all.
+   */
+  restoreInTransaction(addresses: readonly { channel: SuppressionChannel; address: string }[]): number {
+    if (addresses.length === 0 || !this.db.prepare('SELECT 1 FROM suppressions WHERE address IS NULL LIMIT 1').get()) return 0;
+    const fill = this.db.prepare('UPDATE suppressions SET address = ? WHERE channel = ? AND address_key = ? AND address IS NULL');
+    let n = 0;
+    for (const a of addresses) n += fill.run(a.address, a.channel, this.key(a.channel, a.address)).changes;
+    return n;
   }
 }
 

@@ -17,6 +17,7 @@ import {
   GENESIS_HASH,
   replayLedger,
   SUBSCRIPTION_STATUS_AFTER,
+  userAgentProblem,
   type ChainBroken,
   type LedgerVerification,
   type StateDisagreement,
@@ -70,6 +71,15 @@ const PROGRESS_EVERY = 100_000;
 export function verifyStore(db: Database.Database, options: VerifyOptions = {}): LedgerVerification {
   const chain = verifyChain(db, options);
   if (!chain.ok) return chain;
+  // The user agents kept beside the ledger (deletable) against the digests in its hashed evidence.
+  for (const a of db
+    .prepare<[], { event_id: number; salt: string; user_agent: string; evidence: string | null }>(
+      'SELECT u.event_id, u.salt, u.user_agent, e.evidence FROM ledger_user_agents u LEFT JOIN ledger_events e ON e.id = u.event_id ORDER BY u.event_id',
+    )
+    .iterate()) {
+    const problem = userAgentProblem(a);
+    if (problem) return { ok: false, blocks: chain.blocks, events: chain.events, brokenEventId: a.event_id, blockId: null, problem };
+  }
   const disagreement = verifyState(db, options) ?? verifySuppressions(db);
   if (!disagreement) return chain;
   return {

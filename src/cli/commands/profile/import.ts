@@ -122,6 +122,9 @@ export async function run(ctx: CommandContext, file: string, o: Record<string, u
   if (o.json) return ctx.json(summary);
   ctx.print(formatSummary(summary));
   if (summary.optInsNotApplied > 0) ctx.notice(`${summary.optInsNotApplied} opt-in(s) not applied; use --allow-optin.`);
+  if (summary.erasedAddresses > 0) {
+    ctx.notice(`${summary.erasedAddresses} profile(s) have an erased address (profile erase): imported, but unreachable on that channel until the person confirms a double opt-in.`);
+  }
   if (summary.subscriptionsNotApplied > 0) {
     ctx.notice(`${summary.subscriptionsNotApplied} subscription(s) of unsubscribed profiles not applied; use --allow-optin.`);
   }
@@ -137,6 +140,7 @@ export function formatSummary(s: ImportSummary): string {
     `  opt-outs set:        ${s.optOutsSet}`,
     `  opt-ins applied:     ${s.optInsApplied}`,
     `  opt-ins not applied: ${s.optInsNotApplied}${s.optInsNotApplied && !s.allowOptin ? ' (use --allow-optin)' : ''}`,
+    ...(s.erasedAddresses > 0 ? [`  erased addresses:    ${s.erasedAddresses} (unreachable on that channel)`] : []),
     ...(s.subscriptionsSet + s.subscriptionsPending + s.unsubscribed + s.subscriptionsNotApplied > 0
       ? [
           `  subscribed:          ${s.subscriptionsSet}`,

@@ -31,6 +31,7 @@ export async function printProfile(ctx: CommandContext, v: ProfileView): Promise
     [
       `${s.bold(`Profile ${v.id}`)}  ${v.email}${name ? `  (${name})` : ''}`,
       `phone: ${v.phone ?? '-'}   created: ${v.createdAt}   updated: ${v.updatedAt}`,
+      ...(v.erased ? [s.red(`ERASED ${v.erasedAt}: personal data removed (GDPR art. 17); unreachable on every channel`)] : []),
       '',
       s.bold('No longer contact (on blocklist)'),
     ].join('\n'),
