@@ -42,6 +42,7 @@ export interface ComplaintReport extends ReportBase {
   unsubscribeUrls: string[];
 }
 
+/** Neither a bounce nor a complaint: a reply, an out-of-office, a success DSN, a not-spam report, … */
 export interface SkippedMessage {
   type: 'skipped';
   /** Why it is not a report we act on, as a short sentence. */
@@ -87,7 +88,7 @@ function partOf(mail: ParsedMail, types: ReadonlySet<string>): Attachment | unde
   return mail.attachments.find((a) => types.has(a.contentType.toLowerCase()));
 }
 
-function readDeliveryStatus(mail: ParsedMail, base: ReportBase): BounceReport | MalformedMessage {
+function readDeliveryStatus(mail: ParsedMail, base: ReportBase): BounceReport | SkippedMessage | MalformedMessage {
   const part = partOf(mail, DELIVERY_STATUS_TYPES);
   if (!part) return { type: 'malformed', reason: 'a delivery status notification without its message/delivery-status part' };
   // Group 1 is per message (Reporting-MTA, …), each later group one recipient.
@@ -103,6 +104,7 @@ function readDeliveryStatus(mail: ParsedMail, base: ReportBase): BounceReport | 
     const kind = bounceKind(action, status);
     if (kind) recipients.push({ address: address!, kind, status, action });
   }
+  if (recipients.length === 0) return { type: 'skipped', reason: 'a delivery status notification that reports no failure (delivered, relayed or expanded)' };
   return { ...base, type: 'bounce', recipients };
 }
 

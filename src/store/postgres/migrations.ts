@@ -138,6 +138,28 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       await c.query(`INSERT INTO signing_keys (secret, created_at) VALUES ($1, ${NOW_ISO})`, [randomBytes(32)]);
     },
   },
+  {
+    version: 5,
+    description: "mailbox providers' feedback: each report recorded once, soft bounces by keyed hash",
+    async up(c) {
+      // soft_bounces never holds an address: address_key is the suppression list's keyed hash (HMAC-SHA256 with the store's secret).
+      await c.query(`
+  CREATE TABLE feedback_reports (
+    report_key text PRIMARY KEY,
+    kind text NOT NULL CHECK (kind IN ('bounce', 'complaint')),
+    file text NOT NULL,
+    reported_at text NOT NULL,
+    ingested_at text NOT NULL
+  );
+  CREATE TABLE soft_bounces (
+    address_key text NOT NULL,
+    report_key text NOT NULL REFERENCES feedback_reports (report_key),
+    bounced_at text NOT NULL,
+    PRIMARY KEY (address_key, report_key)
+  );
+`);
+    },
+  },
 ];
 
 export const PG_LATEST_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]!.version;

@@ -21,6 +21,7 @@ import { PgBulkStore } from './bulk-store.js';
 import { createPool, DEFAULT_BUSY_TIMEOUT_MS, isRetryable, rollback, translatePgError, type PgOpenOptions } from './connection.js';
 import { PgKeyRepository, PgPageRepository } from './landing-repository.js';
 import { PgLandingSubmissions } from './landing-submissions.js';
+import { PgFeedbackRepository } from './feedback-store.js';
 import { migratePg } from './migrations.js';
 import { PgServiceRepository } from './service-store.js';
 
@@ -126,6 +127,7 @@ export class PgStore implements RowStore {
   readonly keys: PgKeyRepository;
   readonly bulk: PgBulkStore;
   readonly landing: PgLandingSubmissions;
+  readonly feedback: PgFeedbackRepository;
 
   private constructor(
     readonly pool: pg.Pool,
@@ -138,6 +140,7 @@ export class PgStore implements RowStore {
     this.keys = new PgKeyRepository(this);
     this.bulk = new PgBulkStore(this);
     this.landing = new PgLandingSubmissions(this);
+    this.feedback = new PgFeedbackRepository(this);
   }
 
   static async open(url: string, options: PgOpenOptions = {}): Promise<PgStore> {
@@ -373,6 +376,14 @@ export class PgStore implements RowStore {
     for await (const rows of this.cursor<ProfileRow>(`SELECT ${PROFILE_COLUMNS} FROM profiles WHERE ${where} ORDER BY id${limit}`, params)) {
       for (const r of rows) yield rowToProfile(r);
     }
+  }
+
+  // PLACEHOLDER until the suppression list (t13-supp) is merged.
+  async suppressInTransaction(_tx: PgTx, _address: string, _reason: string, _origin: string, _context: ChangeContext): Promise<'suppressed' | 'already-suppressed'> {
+    throw new Error('suppressions: not merged yet');
+  }
+  addressKey(address: string): string {
+    return address;
   }
 
   async applyConsent(requests: readonly ConsentRequest[], context: ChangeContext): Promise<ConsentResult[]> {

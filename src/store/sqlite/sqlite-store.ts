@@ -31,6 +31,7 @@ import { exportSqliteRows, importSqliteRows } from './rows.js';
 import type { BulkStore } from '../../consent/bulk.js';
 import { SqliteBulkStore } from './bulk-store.js';
 import { SqliteLandingSubmissions } from './landing-submissions.js';
+import { SqliteFeedbackRepository } from './feedback-store.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, openDatabase, translateSqliteError, type OpenOptions } from './open.js';
 
 /**
@@ -126,6 +127,7 @@ export class SqliteStore implements RowStore {
   readonly keys: SqliteKeyRepository;
   readonly bulk: BulkStore;
   readonly landing: SqliteLandingSubmissions;
+  readonly feedback: SqliteFeedbackRepository;
 
   constructor(
     readonly db: Database.Database,
@@ -163,6 +165,7 @@ export class SqliteStore implements RowStore {
     this.pages = new SqlitePageRepository(this);
     this.keys = new SqliteKeyRepository(this);
     this.landing = new SqliteLandingSubmissions(this);
+    this.feedback = new SqliteFeedbackRepository(this);
   }
 
   static open(path: string, options: OpenOptions = {}): SqliteStore {
@@ -324,6 +327,14 @@ export class SqliteStore implements RowStore {
     hashEvents(hasher);
     if (hasher.size !== last - first + 1) throw new ConsentError('integrity', `block of events ${first}–${last}: ${hasher.size} hashed`);
     this.stmts.insertBlock.run(first, last, hasher.size, prev?.hash ?? GENESIS_HASH, hasher.digest(), at);
+  }
+
+  // PLACEHOLDER until the suppression list (t13-supp) is merged.
+  suppressInTransaction(_address: string, _reason: string, _origin: string, _context: ChangeContext): 'suppressed' | 'already-suppressed' {
+    throw new Error('suppressions: not merged yet');
+  }
+  addressKey(address: string): string {
+    return address;
   }
 
   async applyConsent(requests: readonly ConsentRequest[], context: ChangeContext): Promise<ConsentResult[]> {
