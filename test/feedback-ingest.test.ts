@@ -7,6 +7,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { FeedbackSummary } from '../src/feedback/ingest.js';
 import { rawSql } from './helpers/raw-store.js';
 import { BACKENDS, runCli, runJson, tempDir, tempStore, type Backend } from './helpers/run-cli.js';
 
@@ -26,19 +27,7 @@ function complaint(oneClickUrl: string, reportId = 'fbl-7f3a9c'): string {
   return fixture('arf-complaint.eml.template').replace('{{ONE_CLICK_URL}}', oneClickUrl).replace('{{REPORT_ID}}', reportId);
 }
 
-interface Summary {
-  messages: number;
-  hardBounces: number;
-  softBounces: number;
-  complaints: number;
-  suppressedNow: number;
-  alreadySuppressed: number;
-  optedOut: number;
-  unknownAddresses: number;
-  alreadyIngested: number;
-  skipped: { file: string; reason: string }[];
-  malformed: { file: string; reason: string }[];
-}
+type Summary = FeedbackSummary;
 
 const NONE = { messages: 0, hardBounces: 0, softBounces: 0, complaints: 0, suppressedNow: 0, alreadySuppressed: 0, optedOut: 0, unknownAddresses: 0, alreadyIngested: 0, skipped: [], malformed: [] };
 
@@ -141,6 +130,14 @@ describe.each(BACKENDS)('feedback ingest on %s', (backend: Backend) => {
     expect(await suppressions(db)).toEqual([]);
     for (const email of ['gone.away@example.org', 'carol@example.com']) expect(await reachableEmail(db, email)).toBe(true);
     expect(await runJson(db, ['profile', 'history', 'gone.away@example.org', '--json'])).toEqual([]);
+  });
+
+  it('a complaint that is not redacted, without a link of ours, is found by its Original-Rcpt-To', async () => {
+    const db = await store();
+    const report = complaint('mailto:unsubscribe@shop.example', 'jmrp-1').replace('Original-Rcpt-To: <redacted@yahoo.com>', 'Original-Rcpt-To: Gone.Away@example.org');
+    const s = await ingest(db, folderOf({ 'jmrp.eml': report }));
+    expect(s).toEqual({ ...NONE, messages: 1, complaints: 1, optedOut: 1, suppressedNow: 1 });
+    expect((await runJson(db, ['profile', 'show', 'gone.away@example.org', '--json'])).optOut.email).toBe(true);
   });
 
   it('the same folder ingested twice changes nothing the second time; skipped and malformed are named; ledger verify passes', async () => {
