@@ -1,13 +1,20 @@
 /**
- * What both stores' feedback repositories share: the outcome of each address
- * of a report, decided the same way once the store has done its reads.
+ * What both stores' feedback repositories share: the suppression a feedback
+ * entry adds, and how its outcome is told.
  */
-import { softBounceLimitReached, type FeedbackAddressOutcome, type FeedbackEntry, type SoftBouncePolicy } from '../../consent/feedback.js';
+import { softBounceLimitReached, type FeedbackAddressOutcome, type SoftBouncePolicy } from '../../consent/feedback.js';
+import type { NewSuppression, SuppressionAddResult } from '../../consent/suppressions.js';
 
-/** Suppression reasons of feedback, by the cause of the entry. */
-export const FEEDBACK_REASONS = { 'hard-bounce': 'hard-bounce', 'soft-bounce': 'soft-bounce', complaint: 'complaint' } as const;
+export type FeedbackReason = 'hard-bounce' | 'soft-bounce' | 'complaint';
 
-export const feedbackOrigin = (entry: Pick<FeedbackEntry, 'file'>) => `feedback:${entry.file}`;
+/** The email suppression of a bounce or complaint; origin and time are the change context's (`feedback:<file>`). */
+export function feedbackSuppression(address: string, reason: FeedbackReason): NewSuppression {
+  return { channel: 'email', address, reason, note: null, expiresAt: null };
+}
+
+export function suppressionOutcome([result]: readonly SuppressionAddResult[]): FeedbackAddressOutcome {
+  return result!.outcome === 'already' ? 'already-suppressed' : 'suppressed';
+}
 
 /**
  * A soft bounce's outcome: `counted`, unless the address's soft bounces
