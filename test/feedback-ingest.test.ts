@@ -193,6 +193,19 @@ describe.each(BACKENDS)('feedback ingest on %s', (backend: Backend) => {
     expect(await suppressions(db)).toMatchObject([{ address: 'gone.away@example.org', origin: 'feedback:-' }]);
   });
 
+  it('a folder of 100 messages or more shows progress on stderr, on a terminal only', async () => {
+    const db = await store();
+    const files = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`m${String(i).padStart(3, '0')}.eml`, fixture('not-a-report.eml')]));
+    const dir = folderOf(files);
+    const tty = await runCli(['--db', db, 'feedback', 'ingest', dir], { tty: true });
+    expect(tty.code).toBe(0);
+    expect(tty.stderr).toContain('\r50 / 100 messages');
+    expect(tty.stderr).toContain('\r100 / 100 messages');
+    const piped = await runCli(['--db', db, 'feedback', 'ingest', dir]);
+    expect(piped.stderr).not.toContain('/ 100 messages');
+    expect(piped.stdout).toMatch(/^skipped\t100$/m);
+  });
+
   it('a missing path exits 3 and a bad flag 2, naming them; nothing is written', async () => {
     const db = await store();
     const missing = await runCli(['--db', db, 'feedback', 'ingest', join(tempDir(), 'nope')]);
