@@ -112,6 +112,9 @@ describe('store copy <from> <to>', () => {
   it('round trip SQLite → PostgreSQL → SQLite: same ledger head, same exports, histories, pages, keys, settings; old links still verify', async () => {
     const a = join(tempDir(), 'a.db');
     const { link } = await richStore(a);
+    // A soft bounce recorded (feedback_reports, soft_bounces): the copies know the report.
+    const bounce = join(import.meta.dirname, '..', 'fixtures', 'feedback', 'exim-soft-bounce-4.2.2.eml');
+    expect((await runJson(a, ['feedback', 'ingest', bounce, '--json'])).softBounces).toBe(1);
     const before = await view(a);
     const headA = await head(a);
 
@@ -131,6 +134,8 @@ describe('store copy <from> <to>', () => {
     expect(JSON.parse(back.stdout)).toMatchObject({ from: pg, to: b, profiles: 3, head: headA });
     expect(await head(b)).toBe(headA);
     expect(await view(b)).toEqual(before);
+    for (const db of [pg, b]) expect(await runJson(db, ['feedback', 'ingest', bounce, '--json'])).toMatchObject({ softBounces: 0, alreadyIngested: 1 });
+    expect(await rawSql(b, 'SELECT report_key, bounced_at FROM soft_bounces')).toEqual(await rawSql(a, 'SELECT report_key, bounced_at FROM soft_bounces'));
 
     // A link signed before the copy still opens its page on the copies (same keys); a forged one does not.
     for (const db of [pg, b]) {

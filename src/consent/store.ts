@@ -3,6 +3,7 @@ import type { ChangeContext, LedgerEvent, LedgerVerification, VerifyOptions } fr
 import type { BulkStore } from './bulk.js';
 import type { ConsentChange, NewProfile, Profile, ProfileRef } from './profile.js';
 import type { ServiceRepository } from './services.js';
+import type { FeedbackRepository } from './feedback.js';
 import type { Suppression, SuppressionAddOutcome, SuppressionRepository } from './suppressions.js';
 
 /**
@@ -69,6 +70,8 @@ export interface ConsentStore {
   /** Where the store is, as it may be shown anywhere: a file path, or a PostgreSQL URL with its password masked (`postgres://u:***@h/db`). */
   readonly location: string;
   readonly services: ServiceRepository;
+  /** Mailbox providers' bounces and complaints, each report recorded once (`feedback ingest`). */
+  readonly feedback: FeedbackRepository;
   /** The suppression list (by address): see suppressions.ts. */
   readonly suppressions: SuppressionRepository;
   /** Bulk CSV import (staging and one set-based write). */

@@ -40,6 +40,8 @@ export const STORE_TABLES: readonly StoreTable[] = [
   },
   { name: 'ledger_user_agents', columns: ['event_id', 'salt', 'user_agent'], order: 'event_id' },
   { name: 'ledger_blocks', columns: ['id', 'first_event_id', 'last_event_id', 'event_count', 'prev_hash', 'hash', 'created_at'], order: 'id' },
+  { name: 'feedback_reports', columns: ['report_key', 'kind', 'file', 'reported_at', 'ingested_at'], order: 'report_key' },
+  { name: 'soft_bounces', columns: ['address_key', 'report_key', 'bounced_at'], order: 'address_key, report_key' },
 ];
 
 /** Tables whose `id` a store generates (SQLite rowid, PostgreSQL identity): after a copy the next id follows the largest copied. */

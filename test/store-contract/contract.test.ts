@@ -8,6 +8,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { FeedbackEntry } from '../../src/consent/feedback.js';
 import type { ChangeContext } from '../../src/consent/ledger.js';
 import type { LandingStore } from '../../src/landing/repository.js';
 import { parsePageDefinition } from '../../src/landing/page.js';
@@ -479,6 +480,61 @@ describe.each(BACKENDS)('store contract on %s', (backend: Backend) => {
       expect(await store.verifyLedger()).toMatchObject({ ok: true });
     });
   });
+
+  describe('feedback (bounces and complaints)', () => {
+    const entry = (over: Partial<FeedbackEntry> = {}): FeedbackEntry => ({
+      key: 'message-id:<r1@mx.example>', kind: 'bounce', file: 'r1.eml', reportedAt: '2026-01-01T00:00:00.000Z',
+      hardBounces: [], softBounces: [], complaint: null, ...over,
+    });
+    const policy = { count: 2, windowDays: 14 };
+
+    it('records a report once: the same key again writes nothing and says so', async () => {
+      const { store, location } = await fresh();
+      await store.addProfile(person('ann@example.com'), 'x');
+      const first = await store.feedback.record(entry({ hardBounces: ['ann@example.com'] }), policy, ctx({ source: 'feedback:r1.eml' }));
+      expect(first).toEqual({ recorded: true, optedOut: false, addresses: [{ address: 'ann@example.com', cause: 'hard-bounce', outcome: 'suppressed' }] });
+      const snapshot = async () => ({
+        reports: await rawSql(location, 'SELECT * FROM feedback_reports'),
+        events: await rawSql(location, 'SELECT count(*) AS n FROM ledger_events'),
+      });
+      const before = await snapshot();
+      expect(before.reports).toEqual([{ report_key: 'message-id:<r1@mx.example>', kind: 'bounce', file: 'r1.eml', reported_at: '2026-01-01T00:00:00.000Z', ingested_at: '2026-01-02T03:04:05.000Z' }]);
+      expect(await store.feedback.record(entry({ hardBounces: ['ann@example.com'], softBounces: ['bob@example.com'] }), policy, ctx())).toEqual({ recorded: false, optedOut: false, addresses: [] });
+      expect(await snapshot()).toEqual(before);
+      expect(await rawSql(location, 'SELECT * FROM soft_bounces')).toEqual([]);
+      // Another report of an already suppressed address.
+      expect((await store.feedback.record(entry({ key: 'sha256:ab', hardBounces: ['ann@example.com'] }), policy, ctx())).addresses).toEqual([
+        { address: 'ann@example.com', cause: 'hard-bounce', outcome: 'already-suppressed' },
+      ]);
+    });
+
+    it('soft bounces are kept by keyed hash and time only, and suppress at the limit within the window', async () => {
+      const { store, location } = await fresh();
+      const soft = (key: string, reportedAt: string) => store.feedback.record(entry({ key, reportedAt, softBounces: ['zed@example.com'] }), policy, ctx());
+      expect((await soft('k1', '2026-01-01T00:00:00.000Z')).addresses).toEqual([{ address: 'zed@example.com', cause: 'soft-bounce', outcome: 'counted' }]);
+      expect((await soft('k2', '2026-01-20T00:00:00.000Z')).addresses[0]!.outcome).toBe('counted'); // 19 days later: outside 14
+      expect((await soft('k3', '2026-01-10T00:00:00.000Z')).addresses[0]!.outcome).toBe('suppressed'); // 9 days after k1
+      const rows = await rawSql(location, 'SELECT * FROM soft_bounces ORDER BY report_key');
+      expect(rows.map((r) => [r.report_key, r.bounced_at])).toEqual([['k1', '2026-01-01T00:00:00.000Z'], ['k2', '2026-01-20T00:00:00.000Z'], ['k3', '2026-01-10T00:00:00.000Z']]);
+      expect(new Set(rows.map((r) => r.address_key)).size).toBe(1);
+      expect(JSON.stringify(rows)).not.toContain('zed');
+    });
+
+    it("a complaint opts the profile out of email with the report's evidence and suppresses its email, in one transaction", async () => {
+      const { store } = await fresh();
+      const ann = await store.addProfile(person('ann@example.com'), 'x');
+      const context = ctx({ source: 'feedback:c.eml', actor: 'mailbox-provider' });
+      const complaint = entry({ key: 'c1', kind: 'complaint', complaint: { profileId: ann.id, evidence: { report: 'c1', feedbackType: 'abuse' } } });
+      expect(await store.feedback.record(complaint, policy, context)).toEqual({ recorded: true, optedOut: true, addresses: [{ address: 'ann@example.com', cause: 'complaint', outcome: 'suppressed' }] });
+      expect((await store.findProfile({ id: ann.id }))!.optOut.email).toBe(true);
+      expect(await store.history(ann.id)).toMatchObject([{ channel: 'email', action: 'optout', source: 'feedback:c.eml', actor: 'mailbox-provider', evidence: { report: 'c1', feedbackType: 'abuse' } }]);
+      expect(await store.verifyLedger()).toMatchObject({ ok: true });
+      // A complaint for a profile that is not there records nothing at all, not even the report.
+      await expect(store.feedback.record(entry({ key: 'c2', kind: 'complaint', complaint: { profileId: 999, evidence: {} } }), policy, context)).rejects.toMatchObject({ kind: 'not-found' });
+      expect((await store.feedback.record(entry({ key: 'c2' }), policy, context)).recorded).toBe(true);
+    });
+  });
+
 
   describe('suppression list', () => {
     const T0 = '2026-01-02T03:04:05.000Z';

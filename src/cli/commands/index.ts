@@ -9,6 +9,7 @@ import { registerLanding } from './landing.js';
 import { registerKeys } from './keys.js';
 import { registerStore } from './store.js';
 import { registerSuppression } from './suppression.js';
+import { registerFeedback } from './feedback.js';
 
 /** Each registers its noun (and verbs) on the program. Command bodies are loaded on use. */
 export const COMMANDS: ((program: Command, act: Act) => void)[] = [
@@ -21,6 +22,7 @@ export const COMMANDS: ((program: Command, act: Act) => void)[] = [
   registerKeys,
   registerStore,
   registerSuppression,
+  registerFeedback,
 ];
 
 /**

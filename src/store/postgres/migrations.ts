@@ -174,6 +174,28 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     },
   },
   {
+    version: 5,
+    description: "mailbox providers' feedback: each report recorded once, soft bounces by keyed hash",
+    async up(c) {
+      // soft_bounces never holds an address: address_key is the suppression list's keyed hash (HMAC-SHA256 with the store's secret).
+      await c.query(`
+  CREATE TABLE feedback_reports (
+    report_key text PRIMARY KEY,
+    kind text NOT NULL CHECK (kind IN ('bounce', 'complaint')),
+    file text NOT NULL,
+    reported_at text NOT NULL,
+    ingested_at text NOT NULL
+  );
+  CREATE TABLE soft_bounces (
+    address_key text NOT NULL,
+    report_key text NOT NULL REFERENCES feedback_reports (report_key),
+    bounced_at text NOT NULL,
+    PRIMARY KEY (address_key, report_key)
+  );
+`);
+    },
+  },
+  {
     version: 9,
     description: 'erasure (GDPR art. 17): profiles.erased_at, and user agents kept beside the ledger (deletable)',
     async up(c) {

@@ -29,6 +29,7 @@ import { PgBulkStore } from './bulk-store.js';
 import { createPool, DEFAULT_BUSY_TIMEOUT_MS, isRetryable, rollback, translatePgError, type PgOpenOptions } from './connection.js';
 import { PgKeyRepository, PgPageRepository } from './landing-repository.js';
 import { PgLandingSubmissions } from './landing-submissions.js';
+import { PgFeedbackRepository } from './feedback-store.js';
 import { migratePg } from './migrations.js';
 import { PgServiceRepository } from './service-store.js';
 import type { ServiceRow } from '../shared/service-rows.js';
@@ -219,6 +220,7 @@ export class PgStore implements RowStore {
   readonly keys: PgKeyRepository;
   readonly bulk: PgBulkStore;
   readonly landing: PgLandingSubmissions;
+  readonly feedback: PgFeedbackRepository;
 
   private constructor(
     readonly pool: pg.Pool,
@@ -233,6 +235,7 @@ export class PgStore implements RowStore {
     this.keys = new PgKeyRepository(this);
     this.bulk = new PgBulkStore(this);
     this.landing = new PgLandingSubmissions(this);
+    this.feedback = new PgFeedbackRepository(this);
   }
 
   static async open(url: string, options: PgOpenOptions = {}): Promise<PgStore> {

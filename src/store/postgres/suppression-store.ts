@@ -79,6 +79,7 @@ export class PgSuppressionRepository implements SuppressionRepository {
 
   /** add()'s work inside the caller's transaction (an erasure adds its entries with the profile's change); `keys[i]` is entry i's key. */
   async addInTransaction(tx: PgTx, entries: readonly NewSuppression[], keys: readonly string[], context: ChangeContext): Promise<SuppressionAddResult[]> {
+    checkNewSuppressions(entries, context);
     {
       await tx.query('SELECT pg_advisory_xact_lock($1)', [SUPPRESSION_LOCK]);
       const results: SuppressionAddResult[] = [];

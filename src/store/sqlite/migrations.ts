@@ -191,6 +191,28 @@ export const MIGRATIONS: readonly Migration[] = [
     },
   },
   {
+    version: 5,
+    description: "mailbox providers' feedback: each report recorded once, soft bounces by keyed hash",
+    up(db) {
+      // soft_bounces never holds an address: address_key is the suppression list's keyed hash (HMAC-SHA256 with the store's secret).
+      db.exec(`
+  CREATE TABLE feedback_reports (
+    report_key TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('bounce', 'complaint')),
+    file TEXT NOT NULL,
+    reported_at TEXT NOT NULL,
+    ingested_at TEXT NOT NULL
+  );
+  CREATE TABLE soft_bounces (
+    address_key TEXT NOT NULL,
+    report_key TEXT NOT NULL REFERENCES feedback_reports (report_key),
+    bounced_at TEXT NOT NULL,
+    PRIMARY KEY (address_key, report_key)
+  );
+`);
+    },
+  },
+  {
     version: 9,
     description: 'erasure (GDPR art. 17): profiles.erased_at, and user agents kept beside the ledger (deletable)',
     up(db) {

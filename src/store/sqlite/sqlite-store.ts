@@ -41,6 +41,7 @@ import type { BulkStore } from '../../consent/bulk.js';
 import { SqliteBulkStore } from './bulk-store.js';
 import { byProfile } from '../shared/by-profile.js';
 import { SqliteLandingSubmissions } from './landing-submissions.js';
+import { SqliteFeedbackRepository } from './feedback-store.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, openDatabase, translateSqliteError, type OpenOptions } from './open.js';
 
 /**
@@ -138,11 +139,12 @@ export class SqliteStore implements RowStore {
   private readonly busyTimeoutMs: number;
   private readonly stmts;
   readonly services: ServiceRepository;
-  readonly suppressions: SuppressionRepository;
+  readonly suppressions: SqliteSuppressionRepository;
   readonly pages: SqlitePageRepository;
   readonly keys: SqliteKeyRepository;
   readonly bulk: BulkStore;
   readonly landing: SqliteLandingSubmissions;
+  readonly feedback: SqliteFeedbackRepository;
 
   constructor(
     readonly db: Database.Database,
@@ -187,6 +189,7 @@ export class SqliteStore implements RowStore {
     this.pages = new SqlitePageRepository(this);
     this.keys = new SqliteKeyRepository(this);
     this.landing = new SqliteLandingSubmissions(this);
+    this.feedback = new SqliteFeedbackRepository(this);
   }
 
   static open(path: string, options: OpenOptions = {}): SqliteStore {

@@ -80,6 +80,7 @@ export class SqliteSuppressionRepository implements SuppressionRepository {
 
   /** add()'s work inside the caller's write transaction (an erasure adds its entries with the profile's change); entries already checked. */
   addInTransaction(entries: readonly NewSuppression[], context: ChangeContext): SuppressionAddResult[] {
+    checkNewSuppressions(entries, context);
     {
       const upsert = this.db.prepare(
         `INSERT INTO suppressions (channel, address, address_key, reason, origin, note, created_at, expires_at)

@@ -34,9 +34,14 @@ export async function link(ctx: CommandContext, slug: string, o: Record<string, 
     const service = await requireService(store, o.service);
     oneClickUrl = serviceOneClickLink(keyring, version, service.name, { baseUrl, expiresInSeconds, now: ctx.deps.now() })(profile.id);
   }
-  if (o.json) return ctx.json({ url, oneClickUrl });
+  // The headers a sending system sets on the mail (RFC 2369, RFC 8058): also how `feedback ingest` finds the person behind a complaint.
+  const headers = oneClickUrl ? { 'List-Unsubscribe': `<${oneClickUrl}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' } : null;
+  if (o.json) return ctx.json({ url, oneClickUrl, headers });
   ctx.print(url);
-  if (oneClickUrl) ctx.notice(`One-click (RFC 8058, List-Unsubscribe): ${oneClickUrl}`);
+  if (headers) {
+    ctx.notice(`One-click (RFC 8058): ${oneClickUrl}\nSet on the mail (a complaint about it then finds the person, see \`consent feedback ingest\`):`);
+    ctx.notice(Object.entries(headers).map(([k, v]) => `  ${k}: ${v}`).join('\n'));
+  }
 }
 
 export { csvField } from '../../../landing/link-lines.js';
