@@ -3,6 +3,7 @@ import type { ChangeContext, LedgerEvent, LedgerVerification, VerifyOptions } fr
 import type { BulkStore } from './bulk.js';
 import type { ConsentChange, NewProfile, Profile, ProfileRef } from './profile.js';
 import type { ServiceRepository } from './services.js';
+import type { SmsRepository } from './sms.js';
 
 /**
  * Which profiles a listing returns (`listProfiles`, `bulk.listContacts`).
@@ -60,6 +61,8 @@ export interface ConsentStore {
   readonly services: ServiceRepository;
   /** Bulk CSV import (staging and one set-based write). */
   readonly bulk: BulkStore;
+  /** Inbound SMS replies (STOP, START, HELP…): their log, review queue and settings (sms.ts). */
+  readonly sms: SmsRepository;
   addProfile(profile: NewProfile, at: string): Promise<Profile>;
   findProfile(ref: ProfileRef): Promise<Profile | null>;
   /**

@@ -23,6 +23,7 @@ import { PgKeyRepository, PgPageRepository } from './landing-repository.js';
 import { PgLandingSubmissions } from './landing-submissions.js';
 import { migratePg } from './migrations.js';
 import { PgServiceRepository } from './service-store.js';
+import { PgSmsRepository } from './sms-store.js';
 
 export const PROFILE_COLUMNS =
   'id, email, phone, first_name, last_name, optout_all, optout_email, optout_sms, optout_phone, optout_postal, optout_fax, optout_push, created_at, updated_at';
@@ -126,6 +127,7 @@ export class PgStore implements RowStore {
   readonly keys: PgKeyRepository;
   readonly bulk: PgBulkStore;
   readonly landing: PgLandingSubmissions;
+  readonly sms: PgSmsRepository;
 
   private constructor(
     readonly pool: pg.Pool,
@@ -138,6 +140,7 @@ export class PgStore implements RowStore {
     this.keys = new PgKeyRepository(this);
     this.bulk = new PgBulkStore(this);
     this.landing = new PgLandingSubmissions(this);
+    this.sms = new PgSmsRepository(this);
   }
 
   static async open(url: string, options: PgOpenOptions = {}): Promise<PgStore> {

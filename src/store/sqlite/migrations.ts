@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
 import { CHANNELS } from '../../consent/channels.js';
+import { smsMessagesDdl } from '../shared/sms-rows.js';
 
 /**
  * Numbered, forward-only migrations. `PRAGMA user_version` holds the number
@@ -132,6 +133,14 @@ export const MIGRATIONS: readonly Migration[] = [
       db.prepare(`INSERT INTO signing_keys (secret, created_at) VALUES (?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`).run(
         randomBytes(32),
       );
+    },
+  },
+  // 4 (suppressions, #13) and 5 (#13) come from other branches.
+  {
+    version: 6,
+    description: 'inbound SMS messages (STOP, START, HELP replies): their outcomes and the review queue',
+    up(db) {
+      db.exec(smsMessagesDdl({ id: 'INTEGER PRIMARY KEY', int: 'INTEGER' }));
     },
   },
 ];

@@ -31,6 +31,7 @@ import { exportSqliteRows, importSqliteRows } from './rows.js';
 import type { BulkStore } from '../../consent/bulk.js';
 import { SqliteBulkStore } from './bulk-store.js';
 import { SqliteLandingSubmissions } from './landing-submissions.js';
+import { SqliteSmsRepository } from './sms-store.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, openDatabase, translateSqliteError, type OpenOptions } from './open.js';
 
 /**
@@ -126,6 +127,7 @@ export class SqliteStore implements RowStore {
   readonly keys: SqliteKeyRepository;
   readonly bulk: BulkStore;
   readonly landing: SqliteLandingSubmissions;
+  readonly sms: SqliteSmsRepository;
 
   constructor(
     readonly db: Database.Database,
@@ -163,6 +165,7 @@ export class SqliteStore implements RowStore {
     this.pages = new SqlitePageRepository(this);
     this.keys = new SqliteKeyRepository(this);
     this.landing = new SqliteLandingSubmissions(this);
+    this.sms = new SqliteSmsRepository(this);
   }
 
   static open(path: string, options: OpenOptions = {}): SqliteStore {
