@@ -8,6 +8,7 @@ import { registerService } from './service.js';
 import { registerLanding } from './landing.js';
 import { registerKeys } from './keys.js';
 import { registerStore } from './store.js';
+import { registerSms } from './sms.js';
 
 /** Each registers its noun (and verbs) on the program. Command bodies are loaded on use. */
 export const COMMANDS: ((program: Command, act: Act) => void)[] = [
@@ -19,6 +20,7 @@ export const COMMANDS: ((program: Command, act: Act) => void)[] = [
   registerLanding,
   registerKeys,
   registerStore,
+  registerSms,
 ];
 
 /**
