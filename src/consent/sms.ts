@@ -12,7 +12,7 @@ export type SmsIntent = 'optout' | 'optin' | 'help' | 'review' | 'none';
 
 /**
  * The keyword families: the message must be that word (or words) alone,
- * after normalisation. Opt-out: the issue's list (TCPA's reasonable means,
+ * after normalisation (also written apart: `UN STOP` is UNSTOP). Opt-out: the issue's list (TCPA's reasonable means,
  * CTIA's universal keywords, Twilio's defaults, the French STOP/ARRET).
  * Opt-in: START, UNSTOP, YES, and two French words that can only mean
  * "subscribe me again" (REABONNER, REINSCRIRE). OUI is deliberately left out:
@@ -68,7 +68,8 @@ export interface SmsClassification {
 
 export function classifySms(body: string): SmsClassification {
   const normalised = normaliseSmsBody(body);
-  const intent = KEYWORD_INTENT.get(normalised);
+  // `UN-STOP` is UNSTOP as `OPT OUT` is OPTOUT: the words written apart still make the one keyword.
+  const intent = KEYWORD_INTENT.get(normalised) ?? KEYWORD_INTENT.get(normalised.replaceAll(' ', ''));
   if (intent) return { intent, normalised };
   const words = ` ${normalised.replace(/[^A-Z0-9]+/g, ' ').trim()} `;
   return { intent: SMS_LOOK_ALIKES.some((re) => re.test(words)) ? 'review' : 'none', normalised };
