@@ -188,15 +188,18 @@ describe('connection settings', () => {
 });
 
 describe('migrations', () => {
-  it('are numbered 1, 2, … and recorded in schema_migrations', async () => {
-    expect(PG_MIGRATIONS.map((m) => m.version)).toEqual(PG_MIGRATIONS.map((_, i) => i + 1));
+  // As on SQLite (test/migrations.test.ts): numbers are handed out per branch, so gaps until every branch is merged.
+  it('are numbered from 1, increasing, each once, and recorded in schema_migrations', async () => {
+    const versions = PG_MIGRATIONS.map((m) => m.version);
+    expect(versions[0]).toBe(1);
+    expect(versions).toEqual([...new Set(versions)].sort((a, b) => a - b));
     const db = await pgTestDatabase();
     await runCli(['--db', db, 'store', 'init']);
     expect((await rawSql(db, 'SELECT version FROM schema_migrations ORDER BY version')).map((r) => r.version)).toEqual(PG_MIGRATIONS.map((m) => m.version));
   });
 
   it('from every earlier version to the latest, keeping the data', async () => {
-    for (let from = 1; from < PG_LATEST_VERSION; from++) {
+    for (const from of PG_MIGRATIONS.map((m) => m.version).filter((v) => v < PG_LATEST_VERSION)) {
       const db = await pgTestDatabase();
       const old = await PgStore.open(db, { targetVersion: from });
       await old.close();
