@@ -145,6 +145,9 @@ export interface SmsBatch {
   purgeBodiesBefore: string | null;
 }
 
+/** What deciding a review item writes besides the decision: the opt-out it leads to, or nothing. */
+export type SmsDecisionWrite = { requests: readonly ConsentRequest[]; context: ChangeContext } | null;
+
 export interface SmsRecorded {
   messages: SmsMessage[];
   /** Ledger events written. */
@@ -202,7 +205,7 @@ export interface SmsRepository {
    * written. `not-found` when there is no such message, `conflict` when it is
    * not a pending review item.
    */
-  decide(id: number, status: Exclude<SmsReviewStatus, 'pending'>, actor: string, at: string, write: { requests: readonly ConsentRequest[]; context: ChangeContext } | null): Promise<SmsMessage>;
+  decide(id: number, status: Exclude<SmsReviewStatus, 'pending'>, actor: string, at: string, write: SmsDecisionWrite): Promise<SmsMessage>;
   /** Removes the bodies of messages received before `before`, except pending review items'; returns how many. */
   purgeBodies(before: string): Promise<number>;
 }

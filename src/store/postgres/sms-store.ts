@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { conflict, notFound } from '../../consent/errors.js';
 import type { ChangeContext } from '../../consent/ledger.js';
 import { replanError } from '../../consent/sms-inbound.js';
-import type { SmsBatch, SmsMessage, SmsRecorded, SmsRepository, SmsReviewStatus, SmsSettingsValues } from '../../consent/sms.js';
+import type { SmsBatch, SmsDecisionWrite, SmsMessage, SmsRecorded, SmsRepository, SmsReviewStatus, SmsSettingsValues } from '../../consent/sms.js';
 import type { ConsentRequest } from '../../consent/store.js';
 import {
   insertSmsMessageSql,
@@ -96,13 +96,7 @@ export class PgSmsRepository implements SmsRepository {
     return (await this.store.query<SmsMessageRow>(LIST_SMS_SQL(filter.pendingReview ?? false, limit))).map(toSmsMessage);
   }
 
-  async decide(
-    id: number,
-    status: Exclude<SmsReviewStatus, 'pending'>,
-    actor: string,
-    at: string,
-    write: { requests: readonly ConsentRequest[]; context: ChangeContext } | null,
-  ): Promise<SmsMessage> {
+  async decide(id: number, status: Exclude<SmsReviewStatus, 'pending'>, actor: string, at: string, write: SmsDecisionWrite): Promise<SmsMessage> {
     return this.store.transaction(async (tx) => {
       const [row] = await tx.query<SmsMessageRow>('SELECT * FROM sms_messages WHERE id = $1 FOR UPDATE', [id]);
       if (!row) throw notFound(`No SMS message ${id}.`);
