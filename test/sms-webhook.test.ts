@@ -4,11 +4,13 @@
  * code), TwiML answers, retries, and log lines that never hold a number or a body.
  */
 import { createHmac } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LandingStore } from '../src/landing/repository.js';
 import { startServer, type RunningServer } from '../src/landing/server.js';
 import { openStore } from '../src/store/index.js';
-import { BACKENDS, runJson, tempStore } from './helpers/run-cli.js';
+import { BACKENDS, runCli, runJson, tempDir, tempStore } from './helpers/run-cli.js';
 
 const TOKEN = 'test-auth-token-0123456789abcdef';
 const BASE = 'https://pages.example.com/consent';
@@ -132,5 +134,23 @@ describe.each(BACKENDS)('POST /sms/inbound on %s', (backend) => {
     const { post, optOut } = await setup(null);
     expect((await post('STOP', 'SM1')).status).toBe(404);
     expect(await optOut()).toBe(false);
+  });
+});
+
+describe('landing serve and the auth token', () => {
+  it('refuses an empty token file, and a token without --base-url, never printing the token', async () => {
+    const db = await tempStore('sqlite');
+    await runJson(db, ['store', 'init', '--json']);
+    const dir = tempDir();
+    const empty = join(dir, 'empty-token');
+    writeFileSync(empty, '\n');
+    const interrupt = new AbortController().signal;
+    const r1 = await runCli(['--db', db, 'landing', 'serve', '--port', '0', '--base-url', BASE, '--twilio-auth-token-file', empty], { interrupt });
+    expect(r1.code).toBe(2);
+    expect(r1.stderr).toMatch(/--twilio-auth-token-file .*empty-token is empty: the SMS webhook needs Twilio's auth token/);
+    const r2 = await runCli(['--db', db, '--debug', 'landing', 'serve', '--port', '0'], { interrupt, env: { CONSENT_TWILIO_AUTH_TOKEN: TOKEN } });
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toMatch(/The SMS webhook needs the public URL Twilio calls.*\n.*--base-url/);
+    expect(r2.stderr + r2.stdout).not.toContain(TOKEN);
   });
 });
