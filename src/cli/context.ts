@@ -63,6 +63,7 @@ export class CommandContext {
       this.storePromise = open(this.dbPath, {
         busyTimeoutMs: this.busyTimeoutMs(),
         create: createsStore(this.commandPath),
+        now: () => this.nowIso(),
         onCreate: hooks.onCreate ?? ((location) => this.notice(`Created a new consent store at ${location}.`)),
       });
     }

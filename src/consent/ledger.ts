@@ -2,6 +2,15 @@ import { createHash } from 'node:crypto';
 import type { Channel } from './channels.js';
 
 export type ConsentAction = 'optout' | 'optin';
+/**
+ * Address events (profile id NULL, `addressKey` set): an entry of the
+ * suppression list added or lifted (src/consent/suppressions.ts).
+ */
+export type SuppressionAction = 'suppress' | 'unsuppress';
+/** A profile's personal data erased (GDPR art. 17); changes no flag or subscription. */
+export type ErasureAction = 'erase';
+/** Every action a ledger event may have (the schemas' CHECK lists exactly these). */
+export const LEDGER_ACTIONS = ['optout', 'optin', 'subscribe', 'request', 'confirm', 'unsubscribe', 'suppress', 'unsuppress', 'erase'] as const;
 /** Subscription events: `request` makes a double opt-in subscription pending. */
 export type SubscriptionAction = 'subscribe' | 'request' | 'confirm' | 'unsubscribe';
 
@@ -22,7 +31,7 @@ export interface LedgerEvent {
   channel: Channel;
   /** Set on subscription events: the service's name (channel is then the service's channel). */
   service: string | null;
-  action: ConsentAction | SubscriptionAction;
+  action: ConsentAction | SubscriptionAction | ErasureAction;
   source: string;
   actor: string;
   reason: string | null;
@@ -39,7 +48,8 @@ export const GENESIS_HASH = '0'.repeat(64);
  */
 export function canonicalEvent(e: {
   id: number;
-  profileId: number;
+  /** Null for address events (suppress/unsuppress). */
+  profileId: number | null;
   channel: string;
   action: string;
   source: string;
@@ -49,9 +59,17 @@ export function canonicalEvent(e: {
   occurredAt: string;
   /** Set on subscription events only; left out otherwise so channel events hash as they always did. */
   service?: string | null;
+  /**
+   * Set on address events (suppress/unsuppress) only, whose profileId is
+   * null. Appended after the service's place (null there), so that a value
+   * can never move between the two without changing the hash; events without
+   * it hash as they always did.
+   */
+  addressKey?: string | null;
 }): string {
   const fields: unknown[] = [e.id, e.profileId, e.channel, e.action, e.source, e.actor, e.reason, e.evidenceJson, e.occurredAt];
-  if (e.service != null) fields.push(e.service);
+  if (e.addressKey != null) fields.push(e.service ?? null, e.addressKey);
+  else if (e.service != null) fields.push(e.service);
   return JSON.stringify(fields);
 }
 
@@ -138,14 +156,20 @@ export interface VerifyOptions {
  * - `subscription`: the subscription to `service`; `stored`/`ledger` are a
  *   status (`pending`, `subscribed`, `unsubscribed`) or null for no subscription row;
  * - `profile`: the ledger has events for a profile id that has no profile row
- *   (`stored` null, `ledger` `events`).
+ *   (`stored` null, `ledger` `events`);
+ * - `suppression` (checked after every profile): the suppression list entry of
+ *   (`channel`, `addressKey`) is not what its address events say; `stored`/`ledger`
+ *   are its reason, or null for no entry; `profileId` is null.
  * `eventId` is the last event that set what the ledger says (null: no event, the initial state).
  */
 export interface StateDisagreement {
-  profileId: number;
-  kind: 'flag' | 'subscription' | 'profile';
+  /** Null for a `suppression` disagreement (an address, not a profile). */
+  profileId: number | null;
+  kind: 'flag' | 'subscription' | 'profile' | 'suppression';
   channel: Channel | null;
   service: string | null;
+  /** For `suppression`: the entry's key (the address is never shown). */
+  addressKey?: string;
   stored: string | null;
   ledger: string | null;
   eventId: number | null;
@@ -159,7 +183,10 @@ export interface StateDisagreement {
  * id order, a channel event (service null) sets its channel's flag to its
  * action (`optout` → true, `optin` → false); a subscription event (service
  * set) sets that service's subscription to SUBSCRIPTION_STATUS_AFTER[action].
- * So each flag and each subscription is what its last event says.
+ * So each flag and each subscription is what its last event says. An
+ * `erase` event changes neither. Address events (profile id NULL) belong to
+ * no profile: they are replayed against the suppression list instead (see
+ * SuppressionRepository in suppressions.ts).
  */
 export const SUBSCRIPTION_STATUS_AFTER = {
   subscribe: 'subscribed',
@@ -179,6 +206,8 @@ export function replayLedger(events: Iterable<{ id: number; channel: string; ser
   const state: ReplayedState = { flags: {}, subscriptions: new Map() };
   for (const e of events) {
     if (e.service === null) {
+      // `erase` (and any address event) changes no flag.
+      if (e.action !== 'optout' && e.action !== 'optin') continue;
       state.flags[e.channel as Channel] = { optOut: e.action === 'optout', eventId: e.id };
     } else {
       const status = SUBSCRIPTION_STATUS_AFTER[e.action as SubscriptionAction];

@@ -4,6 +4,7 @@ import type { BulkStore } from './bulk.js';
 import type { ConsentChange, NewProfile, Profile, ProfileRef } from './profile.js';
 import type { ServiceRepository } from './services.js';
 import type { SmsRepository } from './sms.js';
+import type { SuppressionRepository } from './suppressions.js';
 
 /**
  * Which profiles a listing returns (`listProfiles`, `bulk.listContacts`).
@@ -59,6 +60,8 @@ export interface ConsentStore {
   /** Where the store is, as it may be shown anywhere: a file path, or a PostgreSQL URL with its password masked (`postgres://u:***@h/db`). */
   readonly location: string;
   readonly services: ServiceRepository;
+  /** The suppression list (by address): see suppressions.ts. */
+  readonly suppressions: SuppressionRepository;
   /** Bulk CSV import (staging and one set-based write). */
   readonly bulk: BulkStore;
   /** Inbound SMS replies (STOP, START, HELP…): their log, review queue and settings (sms.ts). */
@@ -93,7 +96,10 @@ export interface ConsentStore {
    *    subscription rows (service by name, status). A StateDisagrees result names the
    *    lowest such profile id and the first disagreement of that profile as
    *    compareState orders them (missing profile row, flags in CHANNELS order,
-   *    subscriptions by service name), with its `detail` sentence from compareState.
+   *    subscriptions by service name), with its `detail` sentence from compareState;
+   *    then, when every profile agrees, the suppression list against the address
+   *    events (SuppressionRepository's replay rule): a StateDisagrees result of
+   *    kind `suppression` names the first (channel, addressKey) that disagrees.
    * `onProgress` is called during both steps.
    */
   verifyLedger(options?: VerifyOptions): Promise<LedgerVerification>;

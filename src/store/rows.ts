@@ -33,9 +33,10 @@ export const STORE_TABLES: readonly StoreTable[] = [
   { name: 'landing_pages', columns: ['slug', 'draft', 'created_at', 'updated_at'], order: 'slug' },
   { name: 'landing_page_versions', columns: ['slug', 'version', 'definition', 'published_at', 'published_by'], order: 'slug, version' },
   { name: 'signing_keys', columns: ['id', 'secret', 'created_at', 'retired_at'], order: 'id' },
+  { name: 'suppressions', columns: ['id', 'channel', 'address', 'address_key', 'reason', 'origin', 'note', 'created_at', 'expires_at'], order: 'id' },
   {
     name: 'ledger_events',
-    columns: ['id', 'profile_id', 'channel', 'service', 'action', 'source', 'actor', 'reason', 'evidence', 'occurred_at'],
+    columns: ['id', 'profile_id', 'channel', 'service', 'action', 'source', 'actor', 'reason', 'evidence', 'occurred_at', 'address_key'],
     order: 'id',
   },
   { name: 'ledger_blocks', columns: ['id', 'first_event_id', 'last_event_id', 'event_count', 'prev_hash', 'hash', 'created_at'], order: 'id' },
@@ -43,7 +44,7 @@ export const STORE_TABLES: readonly StoreTable[] = [
 ];
 
 /** Tables whose `id` a store generates (SQLite rowid, PostgreSQL identity): after a copy the next id follows the largest copied. */
-export const GENERATED_ID_TABLES: readonly string[] = ['profiles', 'services', 'signing_keys', 'sms_messages'];
+export const GENERATED_ID_TABLES: readonly string[] = ['profiles', 'services', 'signing_keys', 'suppressions', 'sms_messages'];
 
 /** Integers as numbers, text as strings, `signing_keys.secret` as a Buffer, NULL as null. */
 export type RawValue = string | number | Buffer | null;

@@ -446,6 +446,172 @@ describe.each(BACKENDS)('store contract on %s', (backend: Backend) => {
     });
   });
 
+  describe('suppression list', () => {
+    const T0 = '2026-01-02T03:04:05.000Z';
+    async function freshAt(now: () => string): Promise<{ store: LandingStore; location: string }> {
+      const location = await tempStore(backend);
+      const store = await openStore(location, { now });
+      opened.push(store);
+      return { store, location };
+    }
+
+    it('keyOf is an HMAC of the normalised address with a secret of the store: stable in a store, one key per number for sms and phone, another in another store', async () => {
+      const { store } = await fresh();
+      const { store: other } = await fresh();
+      const k = await store.suppressions.keyOf('email', 'ann@example.com');
+      expect(k).toMatch(/^[0-9a-f]{64}$/);
+      expect(await store.suppressions.keyOf('email', 'ann@example.com')).toBe(k);
+      expect(await store.suppressions.keyOf('sms', '+33612345678')).toBe(await store.suppressions.keyOf('phone', '+33612345678'));
+      expect(await other.suppressions.keyOf('email', 'ann@example.com')).not.toBe(k);
+    });
+
+    it('adds (one transaction, one suppress event per entry, no address in the ledger), reports already, replaces a lower-ranked reason only', async () => {
+      const { store, location } = await fresh();
+      const added = await store.suppressions.add(
+        [
+          { channel: 'email', address: 'ann@example.com', reason: 'hard-bounce', note: 'from SES' },
+          { channel: 'sms', address: '+33612345678', reason: 'sms-stop' },
+        ],
+        ctx({ source: 'import:ses.csv' }),
+      );
+      expect(added.map((r) => r.outcome)).toEqual(['added', 'added']);
+      expect(added[0]!.entry).toEqual({
+        channel: 'email', address: 'ann@example.com', addressKey: await store.suppressions.keyOf('email', 'ann@example.com'),
+        reason: 'hard-bounce', origin: 'import:ses.csv', note: 'from SES', createdAt: T0, expiresAt: null,
+      });
+      const again = await store.suppressions.add([{ channel: 'email', address: 'ann@example.com', reason: 'manual' }], ctx());
+      expect(again.map((r) => [r.outcome, r.entry.reason])).toEqual([['already', 'hard-bounce']]);
+      const worse = await store.suppressions.add([{ channel: 'email', address: 'ann@example.com', reason: 'complaint' }], ctx({ occurredAt: '2026-01-03T00:00:00.000Z' }));
+      expect(worse.map((r) => [r.outcome, r.entry.reason])).toEqual([['replaced', 'complaint']]);
+      expect(await store.suppressions.add([{ channel: 'email', address: 'ann@example.com', reason: 'hard-bounce' }], ctx())).toMatchObject([{ outcome: 'already', entry: { reason: 'complaint' } }]);
+      expect(await store.suppressions.findByAddress('email', 'ann@example.com')).toMatchObject({ reason: 'complaint', createdAt: '2026-01-03T00:00:00.000Z', origin: 'operator' });
+      expect(await store.suppressions.findByAddress('email', 'bob@example.com')).toBeNull();
+      const events = await rawSql(location, 'SELECT * FROM ledger_events ORDER BY id');
+      expect(events.map((e) => [e.profile_id, e.channel, e.action, e.reason, e.source])).toEqual([
+        [null, 'email', 'suppress', 'hard-bounce', 'import:ses.csv'],
+        [null, 'sms', 'suppress', 'sms-stop', 'import:ses.csv'],
+        [null, 'email', 'suppress', 'complaint', 'operator'],
+      ]);
+      expect(JSON.stringify(events)).not.toMatch(/ann@example\.com|33612345678|from SES/);
+      expect(events[0]!.address_key).toBe(added[0]!.entry.addressKey);
+      expect(await store.verifyLedger()).toMatchObject({ ok: true, events: 3, blocks: 2 });
+      // Bad input writes nothing: a bad reason among good entries.
+      await expect(store.suppressions.add([{ channel: 'email', address: 'c@x.io', reason: 'manual' }, { channel: 'email', address: 'd@x.io', reason: 'Bad Reason' }], ctx())).rejects.toMatchObject({ kind: 'invalid' });
+      expect(await store.suppressions.findByAddress('email', 'c@x.io')).toBeNull();
+    });
+
+    it('lifts: absent when none, a complaint only with force (nothing lifted without it), recorded with its reason; list, filters and order', async () => {
+      const { store, location } = await fresh();
+      await store.suppressions.add(
+        [
+          { channel: 'email', address: 'b@x.io', reason: 'complaint' },
+          { channel: 'email', address: 'a@x.io', reason: 'hard-bounce' },
+          { channel: 'phone', address: '+33612345678', reason: 'manual' },
+        ],
+        ctx(),
+      );
+      const all = async (f = {}) => (await collect(store.suppressions.list(f))).map((s) => `${s.channel}:${s.address}:${s.reason}`);
+      expect(await all()).toEqual(['email:a@x.io:hard-bounce', 'email:b@x.io:complaint', 'phone:+33612345678:manual']);
+      expect(await all({ channel: 'email', reason: 'complaint' })).toEqual(['email:b@x.io:complaint']);
+      await expect(store.suppressions.lift([{ channel: 'email', address: 'a@x.io' }, { channel: 'email', address: 'b@x.io' }], ctx({ reason: 'asked' }))).rejects.toMatchObject({
+        kind: 'invalid', message: expect.stringMatching(/b@x\.io \(email\) is suppressed for complaint.*--force/),
+      });
+      expect(await all()).toHaveLength(3);
+      await expect(store.suppressions.lift([{ channel: 'email', address: 'a@x.io' }], ctx())).rejects.toMatchObject({ kind: 'invalid', message: expect.stringMatching(/needs a reason/) });
+      const lifted = await store.suppressions.lift(
+        [{ channel: 'email', address: 'a@x.io' }, { channel: 'email', address: 'b@x.io' }, { channel: 'sms', address: '+33612345678' }],
+        ctx({ reason: 'asked by phone', source: 'operator' }),
+        { force: true },
+      );
+      expect(lifted.map((r) => r.outcome)).toEqual(['lifted', 'lifted', 'absent']);
+      expect(await all()).toEqual(['phone:+33612345678:manual']);
+      const events = await rawSql(location, "SELECT action, reason, evidence FROM ledger_events WHERE action = 'unsuppress' ORDER BY id");
+      expect(events).toEqual([
+        { action: 'unsuppress', reason: 'asked by phone', evidence: null },
+        { action: 'unsuppress', reason: 'asked by phone', evidence: JSON.stringify({ forced: true, liftedReason: 'complaint' }) },
+      ]);
+      expect(await store.verifyLedger()).toMatchObject({ ok: true, events: 5 });
+    });
+
+    it('reachability: a suppressed address blocks every profile holding it on that channel, profiles added later too; an expired entry no longer blocks', async () => {
+      let now = T0;
+      const { store } = await freshAt(() => now);
+      await store.addProfile(person('a@x.io', { phone: '+33612345678' }), 'x');
+      await store.addProfile(person('b@x.io', { phone: '+33612345678' }), 'x');
+      await store.addProfile(person('c@x.io', { phone: '+33699999999' }), 'x');
+      await store.suppressions.add(
+        [
+          { channel: 'email', address: 'a@x.io', reason: 'hard-bounce' },
+          { channel: 'sms', address: '+33612345678', reason: 'sms-stop' },
+          { channel: 'phone', address: '+33699999999', reason: 'manual', expiresAt: '2026-02-01T00:00:00.000Z' },
+        ],
+        ctx(),
+      );
+      await store.addProfile(person('late@x.io', { phone: '+33612345678' }), 'x');
+      const ids = async (f: Parameters<LandingStore['listProfiles']>[0]) => (await collect(store.listProfiles(f))).map((p) => p.id);
+      expect(await ids({ reachable: 'email' })).toEqual([2, 3, 4]);
+      expect(await ids({ unreachable: 'email' })).toEqual([1]);
+      expect(await ids({ reachable: 'sms' })).toEqual([3]);
+      expect(await ids({ unreachable: 'sms' })).toEqual([1, 2, 4]);
+      expect(await ids({ reachable: 'phone' })).toEqual([1, 2, 4]);
+      expect(await ids({ reachable: 'postal' })).toEqual([1, 2, 3, 4]);
+      expect((await collect(store.bulk.listContacts({ reachable: 'email' }))).flat().map((c) => c[0])).toEqual([2, 3, 4]);
+      expect((await store.suppressions.blocking('a@x.io', '+33612345678')).map((s) => s.channel)).toEqual(['email', 'sms']);
+      now = '2026-02-01T00:00:00.000Z'; // expires_at is the first moment it no longer blocks
+      expect(await ids({ reachable: 'phone' })).toEqual([1, 2, 3, 4]);
+      expect(await store.suppressions.blocking('c@x.io', '+33699999999')).toEqual([]);
+      expect((await collect(store.suppressions.list())).map((s) => s.channel)).toEqual(['email', 'sms']);
+      expect((await collect(store.suppressions.list({ includeExpired: true }))).map((s) => s.channel)).toEqual(['email', 'phone', 'sms']);
+      // Adding over an expired entry is a new entry.
+      expect(await store.suppressions.add([{ channel: 'phone', address: '+33699999999', reason: 'manual' }], ctx({ occurredAt: now }))).toMatchObject([{ outcome: 'added' }]);
+      expect(await ids({ reachable: 'phone' })).toEqual([1, 2, 4]);
+      expect(await store.verifyLedger()).toMatchObject({ ok: true });
+    });
+
+    it('the services receiving counts and pending confirmations follow the suppression list', async () => {
+      const { store } = await freshAt(() => T0);
+      await store.addProfile(person('a@x.io'), 'x');
+      await store.addProfile(person('b@x.io'), 'x');
+      await store.services.create({ name: 'news', label: 'News', description: null, channel: 'email', doubleOptIn: true }, 'x');
+      await store.services.change([1, 2].map((profileId) => ({ profileId, service: 'news', intent: 'request' as const })), ctx());
+      await store.suppressions.add([{ channel: 'email', address: 'a@x.io', reason: 'hard-bounce' }], ctx());
+      expect((await collect(store.services.pending('news'))).map((p) => [p.profileId, p.reachable])).toEqual([[1, false], [2, true]]);
+      await store.services.change([1, 2].map((profileId) => ({ profileId, service: 'news', intent: 'confirm' as const })), ctx());
+      expect(await store.services.summary('news')).toMatchObject({ subscribers: 2, receiving: 1 });
+      expect((await collect(store.listProfiles({ subscribed: 'news' }))).map((p) => p.id)).toEqual([2]);
+    });
+
+    it('an entry kept only as its key (erasure) is found by key and by address, and blocks once restoreAddresses fills its address in', async () => {
+      const { store, location } = await freshAt(() => T0);
+      const key = await store.suppressions.keyOf('email', 'gone@x.io');
+      expect(await store.suppressions.add([{ channel: 'email', address: null, addressKey: key, reason: 'erasure' }], ctx())).toMatchObject([{ outcome: 'added', entry: { address: null, addressKey: key } }]);
+      expect(await store.suppressions.findByKey('email', key)).toMatchObject({ reason: 'erasure', address: null });
+      expect(await store.suppressions.findByAddress('email', 'gone@x.io')).toMatchObject({ reason: 'erasure' });
+      await store.addProfile(person('gone@x.io'), 'x');
+      expect(await store.suppressions.restoreAddresses([{ channel: 'email', address: 'gone@x.io' }, { channel: 'email', address: 'other@x.io' }])).toBe(1);
+      expect((await collect(store.listProfiles({ unreachable: 'email' }))).map((p) => p.id)).toEqual([1]);
+      expect(await store.verifyLedger()).toMatchObject({ ok: true });
+      expect(JSON.stringify(await rawSql(location, 'SELECT * FROM ledger_events'))).not.toContain('gone@x.io');
+    });
+
+    it("verify replays the address events: an entry deleted, added or changed behind the tool's back is named by its key", async () => {
+      const { store, location } = await fresh();
+      await store.addProfile(person('a@x.io'), 'x');
+      await store.applyConsent([{ profileId: 1, wanted: { sms: true } }], ctx());
+      await store.suppressions.add([{ channel: 'email', address: 'a@x.io', reason: 'complaint', expiresAt: '2027-01-01T00:00:00.000Z' }], ctx());
+      const key = await store.suppressions.keyOf('email', 'a@x.io');
+      expect(await store.verifyLedger()).toMatchObject({ ok: true, events: 2 });
+      await tamper(location, "UPDATE suppressions SET expires_at = '2026-01-03T00:00:00.000Z'");
+      expect(await store.verifyLedger()).toMatchObject({ ok: false, check: 'state', disagreement: { kind: 'suppression', profileId: null, channel: 'email', addressKey: key, eventId: 2 } });
+      await tamper(location, 'DELETE FROM suppressions');
+      const v = await store.verifyLedger();
+      expect(v).toMatchObject({ ok: false, check: 'state', disagreement: { kind: 'suppression', stored: null, ledger: 'complaint' } });
+      expect(v.ok === false && v.problem).toBe(`the suppression of ${key.slice(0, 12)}… on email is absent but the ledger says suppressed for complaint by operator at ${T0} until 2027-01-01T00:00:00.000Z (event 2)`);
+      await tamper(location, `INSERT INTO suppressions (channel, address, address_key, reason, origin, created_at) VALUES ('email', 'a@x.io', '${key}', 'complaint', 'operator', '${T0}'), ('sms', 'x', 'k', 'manual', 'operator', 'x')`);
+      expect(await store.verifyLedger()).toMatchObject({ ok: false, disagreement: { kind: 'suppression', channel: 'email' } }); // the expiry is missing
+    });
+  });
+
   describe('concurrency', () => {
     /** Spawns writer processes (test/store-contract/writer.mjs), each with several concurrent writers (connections). */
     async function runWriters(location: string, processes: { writers: { name: string; profileId: number; rounds: Record<string, boolean>[] }[] }[]) {

@@ -30,7 +30,8 @@ export async function backupPgToSqlite(store: PgStore, path: string): Promise<{ 
   try {
     const target = openDatabase(tmp);
     try {
-      target.exec('DELETE FROM signing_keys'); // the new file's own first key: the source's keys replace it
+      // The new file's own first key and settings (its suppression key): the source's replace them.
+      target.exec('DELETE FROM signing_keys; DELETE FROM settings');
       await copySnapshot(store, target);
       target.pragma('journal_mode = DELETE'); // one self-contained file, as VACUUM INTO writes
     } finally {

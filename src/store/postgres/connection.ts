@@ -11,6 +11,11 @@ export interface PgOpenOptions {
   create?: boolean;
   /** Called once when this open created the store's tables. */
   onCreate?: (location: string) => void;
+  /**
+   * The clock against which suppression expiries are judged (ISO 8601 UTC,
+   * e.g. ctx.nowIso); default: the database's own clock.
+   */
+  now?: () => string;
 }
 
 export const DEFAULT_BUSY_TIMEOUT_MS = 5000;

@@ -15,7 +15,10 @@ import type { ConsentRequest, ConsentResult, LastChanges, ProfileFilter } from '
 import type { ImportAllOptions, RawBatch, RowStore } from '../rows.js';
 import { maskLocation } from '../location.js';
 import { ChainVerifier, type BlockRow, type EventRow } from '../shared/ledger-chain.js';
-import { optedOutSql, reachableSql, unreachableSql } from '../shared/reachability-sql.js';
+import { optedOutSql, reachableSql, timeSql, unreachableSql } from '../shared/reachability-sql.js';
+
+/** The server's clock in the tool's time format. */
+const PG_NOW = `to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 import { verifyPgState } from './verify-state.js';
 import { PgBulkStore } from './bulk-store.js';
 import { createPool, DEFAULT_BUSY_TIMEOUT_MS, isRetryable, rollback, translatePgError, type PgOpenOptions } from './connection.js';
@@ -24,6 +27,7 @@ import { PgLandingSubmissions } from './landing-submissions.js';
 import { migratePg } from './migrations.js';
 import { PgServiceRepository } from './service-store.js';
 import { PgSmsRepository } from './sms-store.js';
+import { PgSuppressionRepository, verifyPgSuppressions } from './suppression-store.js';
 
 export const PROFILE_COLUMNS =
   'id, email, phone, first_name, last_name, optout_all, optout_email, optout_sms, optout_phone, optout_postal, optout_fax, optout_push, created_at, updated_at';
@@ -61,7 +65,7 @@ export function rowToProfile(r: ProfileRow): Profile {
 export function rowToEvent(r: EventRow): LedgerEvent {
   return {
     id: r.id,
-    profileId: r.profile_id,
+    profileId: r.profile_id!,
     channel: r.channel as Channel,
     service: r.service,
     action: r.action as LedgerEvent['action'],
@@ -76,11 +80,19 @@ export function rowToEvent(r: EventRow): LedgerEvent {
 /** Key of the transaction-level advisory lock that serialises appends to the chain. */
 export const CHAIN_LOCK = 0x6c656467; // "ledg"
 
+/**
+ * An event to append. `reason` and `evidence`, when given (null included),
+ * replace the context's for this event (suppression entries each have their
+ * own reason); `addressKey` is set on address events, whose profileId is null.
+ */
 export interface PendingEvent {
-  profileId: number;
+  profileId: number | null;
   channel: Channel;
   action: string;
   service?: string | null;
+  reason?: string | null;
+  evidence?: Record<string, unknown> | null;
+  addressKey?: string | null;
 }
 
 /**
@@ -123,6 +135,7 @@ const listening = new WeakSet<pg.PoolClient>();
 export class PgStore implements RowStore {
   readonly location: string;
   readonly services: PgServiceRepository;
+  readonly suppressions: PgSuppressionRepository;
   readonly pages: PgPageRepository;
   readonly keys: PgKeyRepository;
   readonly bulk: PgBulkStore;
@@ -133,9 +146,11 @@ export class PgStore implements RowStore {
     readonly pool: pg.Pool,
     private readonly url: string,
     readonly busyTimeoutMs: number,
+    private readonly clock?: () => string,
   ) {
     this.location = maskLocation(url);
     this.services = new PgServiceRepository(this);
+    this.suppressions = new PgSuppressionRepository(this);
     this.pages = new PgPageRepository(this);
     this.keys = new PgKeyRepository(this);
     this.bulk = new PgBulkStore(this);
@@ -146,7 +161,7 @@ export class PgStore implements RowStore {
   static async open(url: string, options: PgOpenOptions = {}): Promise<PgStore> {
     const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
     const pool = createPool(url, options);
-    const store = new PgStore(pool, url, busyTimeoutMs);
+    const store = new PgStore(pool, url, busyTimeoutMs, options.now);
     try {
       const c = await store.connect();
       try {
@@ -160,6 +175,16 @@ export class PgStore implements RowStore {
       throw store.translate(e);
     }
     return store;
+  }
+
+  /** "Now" for reachability's expiry check: the injected clock, else the server's. */
+  nowSql(): string {
+    return this.clock ? timeSql(this.clock()) : PG_NOW;
+  }
+
+  /** Now as ISO text: the injected clock, else the server's. */
+  async nowIso(): Promise<string> {
+    return this.clock ? this.clock() : (await this.query<{ now: string }>(`SELECT ${PG_NOW} AS now`))[0]!.now;
   }
 
   translate(e: unknown): unknown {
@@ -242,14 +267,20 @@ export class PgStore implements RowStore {
       const reason = context.reason ?? null;
       const hasher = new BlockHasher(prevHash);
       const first = nextEventId;
-      const cols: unknown[][] = [[], [], [], [], []];
+      const cols: unknown[][] = [[], [], [], [], [], [], [], []];
       for (const e of events) {
         const id = nextEventId++;
+        const eventReason = e.reason !== undefined ? e.reason : reason;
+        const eventEvidence = e.evidence !== undefined ? (e.evidence ? JSON.stringify(e.evidence) : null) : evidence;
+        const addressKey = e.addressKey ?? null;
         cols[0]!.push(id);
         cols[1]!.push(e.profileId);
         cols[2]!.push(e.channel);
         cols[3]!.push(e.service ?? null);
         cols[4]!.push(e.action);
+        cols[5]!.push(eventReason);
+        cols[6]!.push(eventEvidence);
+        cols[7]!.push(addressKey);
         hasher.add(
           canonicalEvent({
             id,
@@ -258,18 +289,20 @@ export class PgStore implements RowStore {
             action: e.action,
             source: context.source,
             actor: context.actor,
-            reason,
-            evidenceJson: evidence,
+            reason: eventReason,
+            evidenceJson: eventEvidence,
             occurredAt: context.occurredAt,
             service: e.service ?? null,
+            addressKey,
           }),
         );
       }
       await tx.query(
-        `INSERT INTO ledger_events (id, profile_id, channel, service, action, source, actor, reason, evidence, occurred_at)
-         SELECT u.id, u.profile_id, u.channel, u.service, u.action, $6, $7, $8, $9, $10
-         FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[]) AS u (id, profile_id, channel, service, action)`,
-        [...cols, context.source, context.actor, reason, evidence, context.occurredAt],
+        `INSERT INTO ledger_events (id, profile_id, channel, service, action, source, actor, reason, evidence, occurred_at, address_key)
+         SELECT u.id, u.profile_id, u.channel, u.service, u.action, $9, $10, u.reason, u.evidence, $11, u.address_key
+         FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+           AS u (id, profile_id, channel, service, action, reason, evidence, address_key)`,
+        [...cols, context.source, context.actor, context.occurredAt],
       );
       const hash = hasher.digest();
       await tx.query(
@@ -354,14 +387,15 @@ export class PgStore implements RowStore {
   /** The SQL condition and parameters of a filter (the same filters as the SQLite store's filterSql). */
   async filterSql(filter: ProfileFilter, params: unknown[]): Promise<string> {
     const where: string[] = ['TRUE'];
-    if (filter.reachable) where.push(reachableSql(filter.reachable));
-    if (filter.unreachable) where.push(unreachableSql(filter.unreachable));
+    const now = this.nowSql();
+    if (filter.reachable) where.push(reachableSql(filter.reachable, '', now));
+    if (filter.unreachable) where.push(unreachableSql(filter.unreachable, '', now));
     if (filter.optedOut) where.push(optedOutSql(filter.optedOut));
     if (filter.subscribed) {
       const [service] = await this.query<{ channel: string }>('SELECT channel FROM services WHERE name = $1', [filter.subscribed]);
       if (!service) throw notFound(`No service ${filter.subscribed}.`, 'See `consent service list`.');
       // Subscribed and reachable on the service's channel: an opt-out wins over a subscription.
-      where.push(reachableSql(service.channel as ContactChannel));
+      where.push(reachableSql(service.channel as ContactChannel, '', now));
       params.push(filter.subscribed);
       where.push(`id IN (SELECT s.profile_id FROM subscriptions s JOIN services v ON v.id = s.service_id
                   WHERE v.name = $${params.length} AND s.status = 'subscribed')`);
@@ -520,7 +554,7 @@ export async function verifyPgLedger(client: pg.PoolClient, options: VerifyOptio
   })();
   let verdict: LedgerVerification = result;
   if (result.ok) {
-    const disagreement = await verifyPgState(client, options);
+    const disagreement = (await verifyPgState(client, options)) ?? (await verifyPgSuppressions(client));
     if (disagreement) {
       verdict = { ok: false, check: 'state', blocks: result.blocks, events: result.events, head: result.head, problem: disagreement.detail, disagreement };
     }

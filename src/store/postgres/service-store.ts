@@ -36,11 +36,11 @@ export class PgServiceRepository implements ServiceRepository {
   }
 
   async list(): Promise<ServiceSummary[]> {
-    return (await this.store.query<SummaryRow>(SUMMARY_SQL(''))).map(toSummary);
+    return (await this.store.query<SummaryRow>(SUMMARY_SQL('', this.store.nowSql()))).map(toSummary);
   }
 
   async summary(name: string): Promise<ServiceSummary | null> {
-    const [r] = await this.store.query<SummaryRow>(SUMMARY_SQL('WHERE v.name = $1'), [name]);
+    const [r] = await this.store.query<SummaryRow>(SUMMARY_SQL('WHERE v.name = $1', this.store.nowSql()), [name]);
     return r ? toSummary(r) : null;
   }
 
@@ -95,7 +95,7 @@ export class PgServiceRepository implements ServiceRepository {
     const [service] = await this.store.query<{ id: number }>('SELECT id FROM services WHERE name = $1', [name]);
     if (!service) throw notFound(`No service ${name}.`, 'See `consent service list`.');
     for await (const rows of this.store.cursor<PendingSubscription>(
-      `SELECT p.id AS "profileId", p.email, s.since, ${reachableSql({ sql: 'v.channel' }, 'p.')} AS reachable
+      `SELECT p.id AS "profileId", p.email, s.since, ${reachableSql({ sql: 'v.channel' }, 'p.', this.store.nowSql())} AS reachable
        FROM subscriptions s JOIN profiles p ON p.id = s.profile_id JOIN services v ON v.id = s.service_id
        WHERE s.service_id = $1 AND s.status = 'pending' ORDER BY p.id`,
       [service.id],

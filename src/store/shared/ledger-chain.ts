@@ -9,7 +9,8 @@ import { BlockHasher, canonicalEvent, GENESIS_HASH, type LedgerVerification } fr
 /** A ledger_events row as both schemas store it (times and evidence as text). */
 export interface EventRow {
   id: number;
-  profile_id: number;
+  /** NULL for address events. */
+  profile_id: number | null;
   channel: string;
   service: string | null;
   action: string;
@@ -18,6 +19,8 @@ export interface EventRow {
   reason: string | null;
   evidence: string | null;
   occurred_at: string;
+  /** Set on address events only (schema version 4 on). */
+  address_key?: string | null;
 }
 
 export interface BlockRow {
@@ -41,6 +44,7 @@ export function canonicalRow(r: EventRow): string {
     evidenceJson: r.evidence,
     occurredAt: r.occurred_at,
     service: r.service,
+    addressKey: r.address_key ?? null,
   });
 }
 

@@ -21,16 +21,50 @@ function flag(profile: string, channel: ChannelOperand): string {
 }
 
 /**
- * `profile`: the alias of the profiles table with its dot (`'p.'`), or `''`.
- * The flags are NOT NULL 0/1 columns, so the negation is exact.
+ * "Now" for the SQL, as an expression giving ISO 8601 text (the format every
+ * time is stored in, so that times compare as text): a literal of the given
+ * time (the injected clock: ctx.nowIso()), checked before it is interpolated.
  */
-export function reachableSql(channel: ChannelOperand, profile = ''): string {
-  return `(${profile}optout_all = 0 AND ${flag(profile, channel)} = 0)`;
+export function timeSql(iso: string): string {
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/.test(iso)) throw new Error(`not an ISO 8601 UTC time: ${iso}`);
+  return `'${iso}'`;
+}
+
+/**
+ * "The profile's address for this channel has an entry in force on the
+ * suppression list": an index probe of suppressions (channel, address) per
+ * profile (a join on an index, not a scan). Email for `email`, the phone for
+ * `sms` and `phone`; the other channels have no suppression list. `now` is an
+ * SQL expression (timeSql, or the database's clock): an entry whose
+ * expires_at is not after it no longer blocks.
+ */
+function suppressedSql(channel: ChannelOperand, profile: string, now: string): string | null {
+  const p = profile || 'profiles.';
+  const inForce = `(s.expires_at IS NULL OR s.expires_at > ${now})`;
+  if (typeof channel === 'string') {
+    if (channel !== 'email' && channel !== 'sms' && channel !== 'phone') return null;
+    const address = channel === 'email' ? `${p}email` : `${p}phone`;
+    return `EXISTS (SELECT 1 FROM suppressions s WHERE s.channel = '${channel}' AND s.address = ${address} AND ${inForce})`;
+  }
+  return `EXISTS (SELECT 1 FROM suppressions s WHERE s.channel = ${channel.sql}
+    AND s.address = CASE ${channel.sql} WHEN 'email' THEN ${p}email ELSE ${p}phone END AND ${inForce})`;
+}
+
+/**
+ * `profile`: the alias of the profiles table with its dot (`'p.'`), or `''`
+ * (the table is then `profiles`, unaliased). Reachable: neither `all` nor the
+ * channel opted out, AND the profile's address for the channel not
+ * suppressed at `now` (see suppressedSql). The flags are NOT NULL 0/1
+ * columns and EXISTS is never NULL, so the negation is exact.
+ */
+export function reachableSql(channel: ChannelOperand, profile: string, now: string): string {
+  const suppressed = suppressedSql(channel, profile, now);
+  return `(${profile}optout_all = 0 AND ${flag(profile, channel)} = 0${suppressed ? ` AND NOT ${suppressed}` : ''})`;
 }
 
 /** Exactly the profiles `reachableSql` leaves out. */
-export function unreachableSql(channel: ChannelOperand, profile = ''): string {
-  return `NOT ${reachableSql(channel, profile)}`;
+export function unreachableSql(channel: ChannelOperand, profile: string, now: string): string {
+  return `NOT ${reachableSql(channel, profile, now)}`;
 }
 
 /** The SQL form of the domain's `isOptedOut`: `all` itself for `all`, else the channel's flag or `all`. */

@@ -23,12 +23,13 @@ export const toService = (r: ServiceRow): Service => ({
 });
 
 // Counts per service; `receiving` joins the profile flags (an opt-out wins).
-export const SUMMARY_SQL = (where: string) => `
+// `now`: the SQL time against which suppression expiries are judged (see reachableSql).
+export const SUMMARY_SQL = (where: string, now: string) => `
   SELECT v.*,
     (SELECT count(*) FROM subscriptions s WHERE s.service_id = v.id AND s.status = 'subscribed') AS subscribers,
     (SELECT count(*) FROM subscriptions s WHERE s.service_id = v.id AND s.status = 'pending') AS pending,
     (SELECT count(*) FROM subscriptions s JOIN profiles p ON p.id = s.profile_id
-      WHERE s.service_id = v.id AND s.status = 'subscribed' AND ${reachableSql({ sql: 'v.channel' }, 'p.')}) AS receiving
+      WHERE s.service_id = v.id AND s.status = 'subscribed' AND ${reachableSql({ sql: 'v.channel' }, 'p.', now)}) AS receiving
   FROM services v ${where} ORDER BY v.name`;
 
 export type SummaryRow = ServiceRow & { subscribers: number; pending: number; receiving: number };

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
 import { CHANNELS } from '../../consent/channels.js';
+import { LEDGER_ACTIONS } from '../../consent/ledger.js';
 import { smsMessagesDdl } from '../shared/sms-rows.js';
 
 /**
@@ -135,7 +136,62 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     },
   },
-  // 4 (suppressions, #13) and 5 (#13) come from other branches.
+  {
+    version: 4,
+    description: 'the suppression list (by address), its key, and address events in the ledger',
+    up(db) {
+      // ledger_events is rebuilt (SQLite cannot drop a NOT NULL or change a
+      // CHECK in place): the same rows, ids and bytes (so the same hashes),
+      // profile_id nullable for address events, the action list widened once
+      // for #13, and address_key appended. DROP TABLE does not fire the
+      // append-only triggers; they are recreated on the new table.
+      db.exec(`
+  CREATE TABLE ledger_events_v4 (
+    id INTEGER PRIMARY KEY,
+    -- NULL for address events (suppress/unsuppress), which name an address by address_key only
+    profile_id INTEGER REFERENCES profiles (id),
+    channel TEXT NOT NULL,
+    service TEXT,
+    action TEXT NOT NULL CHECK (action IN (${LEDGER_ACTIONS.map((a) => `'${a}'`).join(', ')})),
+    source TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    reason TEXT,
+    evidence TEXT,
+    occurred_at TEXT NOT NULL,
+    address_key TEXT,
+    CHECK (CASE WHEN action IN ('suppress', 'unsuppress') THEN profile_id IS NULL AND address_key IS NOT NULL
+      ELSE profile_id IS NOT NULL AND address_key IS NULL END)
+  );
+  INSERT INTO ledger_events_v4 (id, profile_id, channel, service, action, source, actor, reason, evidence, occurred_at)
+    SELECT id, profile_id, channel, service, action, source, actor, reason, evidence, occurred_at FROM ledger_events ORDER BY id;
+  DROP TABLE ledger_events;
+  ALTER TABLE ledger_events_v4 RENAME TO ledger_events;
+  CREATE INDEX ledger_events_profile ON ledger_events (profile_id, channel, id);
+  CREATE INDEX ledger_events_address ON ledger_events (channel, address_key, id) WHERE address_key IS NOT NULL;
+  CREATE TRIGGER ledger_events_append_only_u BEFORE UPDATE ON ledger_events
+    BEGIN SELECT RAISE(ABORT, 'the consent ledger is append-only'); END;
+  CREATE TRIGGER ledger_events_append_only_d BEFORE DELETE ON ledger_events
+    BEGIN SELECT RAISE(ABORT, 'the consent ledger is append-only'); END;
+  CREATE TABLE suppressions (
+    id INTEGER PRIMARY KEY,
+    channel TEXT NOT NULL CHECK (channel IN ('email', 'sms', 'phone')),
+    -- normalised email or E.164; NULL when kept only as its keyed hash (erasure)
+    address TEXT,
+    address_key TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    note TEXT,
+    created_at TEXT NOT NULL,
+    expires_at TEXT
+  );
+  CREATE UNIQUE INDEX suppressions_key ON suppressions (channel, address_key);
+  CREATE INDEX suppressions_address ON suppressions (channel, address) WHERE address IS NOT NULL;
+`);
+      // The secret of addressKey (HMAC-SHA256), made with the store; never shown.
+      db.prepare(`INSERT INTO settings (key, value) VALUES ('suppression_key', ?)`).run(randomBytes(32).toString('hex'));
+    },
+  },
+  // 5 (#13, feedback) comes from another branch.
   {
     version: 6,
     description: 'inbound SMS messages (STOP, START, HELP replies): their outcomes and the review queue',

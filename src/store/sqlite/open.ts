@@ -16,6 +16,11 @@ export interface OpenOptions {
   create?: boolean;
   /** Called once when this open created a new store. */
   onCreate?: (location: string) => void;
+  /**
+   * The clock against which suppression expiries are judged (ISO 8601 UTC,
+   * e.g. ctx.nowIso); default: the database's own clock.
+   */
+  now?: () => string;
 }
 
 /** Where the store would be created, and whether one is already there. */

@@ -47,12 +47,12 @@ export class SqliteServiceRepository implements ServiceRepository {
   }
 
   async list(): Promise<ServiceSummary[]> {
-    return this.store.guard(() => this.db.prepare<[], SummaryRow>(SUMMARY_SQL('')).all().map(toSummary));
+    return this.store.guard(() => this.db.prepare<[], SummaryRow>(SUMMARY_SQL('', this.store.nowSql())).all().map(toSummary));
   }
 
   async summary(name: string): Promise<ServiceSummary | null> {
     return this.store.guard(() => {
-      const r = this.db.prepare<[string], SummaryRow>(SUMMARY_SQL('WHERE v.name = ?')).get(name);
+      const r = this.db.prepare<[string], SummaryRow>(SUMMARY_SQL('WHERE v.name = ?', this.store.nowSql())).get(name);
       return r ? toSummary(r) : null;
     });
   }
@@ -109,7 +109,7 @@ export class SqliteServiceRepository implements ServiceRepository {
     const service = this.store.guard(() => this.row(name));
     if (!service) throw notFound(`No service ${name}.`, 'See `consent service list`.');
     const stmt = this.store.guard(() => this.db.prepare<[number, number], { profileId: number; email: string; since: string; reachable: number }>(
-      `SELECT p.id AS profileId, p.email, s.since, ${reachableSql({ sql: 'v.channel' }, 'p.')} AS reachable
+      `SELECT p.id AS profileId, p.email, s.since, ${reachableSql({ sql: 'v.channel' }, 'p.', this.store.nowSql())} AS reachable
        FROM subscriptions s JOIN profiles p ON p.id = s.profile_id JOIN services v ON v.id = s.service_id
        WHERE s.service_id = ? AND s.status = 'pending' AND p.id > ? ORDER BY p.id LIMIT 1000`,
     ));

@@ -4,10 +4,15 @@ import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import BetterSqlite from 'better-sqlite3';
 import { CHANNELS, type Channel, type ContactChannel, type OptOutFlags } from '../../consent/channels.js';
-import { optedOutSql, reachableSql, unreachableSql } from '../shared/reachability-sql.js';
+import { optedOutSql, reachableSql, timeSql, unreachableSql } from '../shared/reachability-sql.js';
+
+/** SQLite's clock in the tool's time format. */
+const SQLITE_NOW = `strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`;
 import { ConsentError, conflict, notFound } from '../../consent/errors.js';
 import type { ServiceRepository } from '../../consent/services.js';
 import { SqliteServiceRepository } from './service-store.js';
+import { SqliteSuppressionRepository } from './suppression-store.js';
+import type { SuppressionRepository } from '../../consent/suppressions.js';
 import {
   BlockHasher,
   canonicalEvent,
@@ -62,7 +67,7 @@ const PROFILE_COLUMNS =
 
 interface EventRow {
   id: number;
-  profile_id: number;
+  profile_id: number | null;
   channel: string;
   service: string | null;
   action: string;
@@ -71,6 +76,22 @@ interface EventRow {
   reason: string | null;
   evidence: string | null;
   occurred_at: string;
+  address_key: string | null;
+}
+
+/**
+ * An event to append. `reason` and `evidence`, when given (null included),
+ * replace the context's for this event (suppression entries each have their
+ * own reason); `addressKey` is set on address events, whose profileId is null.
+ */
+export interface PendingEvent {
+  profileId: number | null;
+  channel: Channel;
+  action: string;
+  service?: string | null;
+  reason?: string | null;
+  evidence?: Record<string, unknown> | null;
+  addressKey?: string | null;
 }
 
 export function rowToProfile(r: ProfileRow): Profile {
@@ -90,7 +111,7 @@ export function rowToProfile(r: ProfileRow): Profile {
 function rowToEvent(r: EventRow): LedgerEvent {
   return {
     id: r.id,
-    profileId: r.profile_id,
+    profileId: r.profile_id!,
     channel: r.channel as Channel,
     service: r.service,
     action: r.action as LedgerEvent['action'],
@@ -114,6 +135,7 @@ export function canonicalRow(r: EventRow): string {
     evidenceJson: r.evidence,
     occurredAt: r.occurred_at,
     service: r.service,
+    addressKey: r.address_key,
   });
 }
 
@@ -123,6 +145,7 @@ export class SqliteStore implements RowStore {
   private readonly busyTimeoutMs: number;
   private readonly stmts;
   readonly services: ServiceRepository;
+  readonly suppressions: SuppressionRepository;
   readonly pages: SqlitePageRepository;
   readonly keys: SqliteKeyRepository;
   readonly bulk: BulkStore;
@@ -133,9 +156,11 @@ export class SqliteStore implements RowStore {
     readonly db: Database.Database,
     readonly location: string,
     busyTimeoutMs = DEFAULT_BUSY_TIMEOUT_MS,
+    private readonly clock?: () => string,
   ) {
     this.busyTimeoutMs = busyTimeoutMs;
     this.services = new SqliteServiceRepository(this);
+    this.suppressions = new SqliteSuppressionRepository(this);
     this.bulk = new SqliteBulkStore(this);
     this.stmts = {
       byId: db.prepare<[number], ProfileRow>(`SELECT ${PROFILE_COLUMNS} FROM profiles WHERE id = ?`).raw(),
@@ -145,8 +170,8 @@ export class SqliteStore implements RowStore {
          VALUES (@email, @phone, @firstName, @lastName, @at, @at)`,
       ),
       insertEvent: db.prepare(
-        `INSERT INTO ledger_events (profile_id, channel, service, action, source, actor, reason, evidence, occurred_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO ledger_events (profile_id, channel, service, action, source, actor, reason, evidence, occurred_at, address_key)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       eventById: db.prepare<[number], EventRow>('SELECT * FROM ledger_events WHERE id = ?'),
       lastBlock: db.prepare<[], { hash: string; last_event_id: number }>(
@@ -170,7 +195,17 @@ export class SqliteStore implements RowStore {
 
   static open(path: string, options: OpenOptions = {}): SqliteStore {
     const db = openDatabase(path, options);
-    return new SqliteStore(db, path, options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS);
+    return new SqliteStore(db, path, options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS, options.now);
+  }
+
+  /** "Now" for reachability's expiry check: the injected clock, else SQLite's. */
+  nowSql(): string {
+    return this.clock ? timeSql(this.clock()) : SQLITE_NOW;
+  }
+
+  /** Now as ISO text: the injected clock, else SQLite's. */
+  nowIso(): string {
+    return this.clock ? this.clock() : (this.db.prepare(`SELECT ${SQLITE_NOW}`).pluck().get() as string);
   }
 
   /** Runs `fn` translating lock errors; every public method goes through here. */
@@ -233,14 +268,15 @@ export class SqliteStore implements RowStore {
   /** The SQL condition and parameters of a filter (listProfiles, and the bulk store's lean listing). */
   filterSql(filter: ProfileFilter): { where: string; params: { service?: string } } {
     const where = ['id > @after'];
-    if (filter.reachable) where.push(reachableSql(filter.reachable));
-    if (filter.unreachable) where.push(unreachableSql(filter.unreachable));
+    const now = this.nowSql();
+    if (filter.reachable) where.push(reachableSql(filter.reachable, '', now));
+    if (filter.unreachable) where.push(unreachableSql(filter.unreachable, '', now));
     if (filter.optedOut) where.push(optedOutSql(filter.optedOut));
     if (filter.subscribed) {
       const service = this.guard(() => this.db.prepare<[string], { channel: string }>('SELECT channel FROM services WHERE name = ?').get(filter.subscribed!));
       if (!service) throw notFound(`No service ${filter.subscribed}.`, 'See `consent service list`.');
       // Subscribed and reachable on the service's channel: an opt-out wins over a subscription.
-      where.push(reachableSql(service.channel as ContactChannel));
+      where.push(reachableSql(service.channel as ContactChannel, '', now));
       where.push(`id IN (SELECT s.profile_id FROM subscriptions s JOIN services v ON v.id = s.service_id
                   WHERE v.name = @service AND s.status = 'subscribed')`);
     }
@@ -269,10 +305,7 @@ export class SqliteStore implements RowStore {
    * Appends events and their block to the chain. Must run inside a write
    * transaction: the lock is what makes "the last block" well defined.
    */
-  appendEvents(
-    events: Iterable<{ profileId: number; channel: Channel; action: string; service?: string | null }>,
-    context: ChangeContext,
-  ): number {
+  appendEvents(events: Iterable<PendingEvent>, context: ChangeContext): number {
     const prev = this.stmts.lastBlock.get();
     const hasher = new BlockHasher(prev?.hash ?? GENESIS_HASH);
     const evidence = context.evidence ? JSON.stringify(context.evidence) : null;
@@ -280,6 +313,9 @@ export class SqliteStore implements RowStore {
     let first = 0;
     let last = 0;
     for (const e of events) {
+      const eventReason = e.reason !== undefined ? e.reason : reason;
+      const eventEvidence = e.evidence !== undefined ? (e.evidence ? JSON.stringify(e.evidence) : null) : evidence;
+      const addressKey = e.addressKey ?? null;
       const id = Number(
         this.stmts.insertEvent.run(
           e.profileId,
@@ -288,9 +324,10 @@ export class SqliteStore implements RowStore {
           e.action,
           context.source,
           context.actor,
-          reason,
-          evidence,
+          eventReason,
+          eventEvidence,
           context.occurredAt,
+          addressKey,
         ).lastInsertRowid,
       );
       if (first === 0) first = id;
@@ -303,10 +340,11 @@ export class SqliteStore implements RowStore {
           action: e.action,
           source: context.source,
           actor: context.actor,
-          reason,
-          evidenceJson: evidence,
+          reason: eventReason,
+          evidenceJson: eventEvidence,
           occurredAt: context.occurredAt,
           service: e.service ?? null,
+          addressKey,
         }),
       );
     }

@@ -22,6 +22,7 @@ import {
   type StateDisagreement,
   type VerifyOptions,
 } from '../../consent/ledger.js';
+import { verifySuppressions } from './suppression-store.js';
 
 interface BlockRow {
   id: number;
@@ -34,7 +35,7 @@ interface BlockRow {
 
 interface EventRow {
   id: number;
-  profile_id: number;
+  profile_id: number | null;
   channel: string;
   service: string | null;
   action: string;
@@ -43,6 +44,7 @@ interface EventRow {
   reason: string | null;
   evidence: string | null;
   occurred_at: string;
+  address_key: string | null;
 }
 
 /**
@@ -51,7 +53,9 @@ interface EventRow {
  * ordered by id, which the rowid range scan yields without a sort (an ORDER BY
  * inside group_concat would sort every page).
  */
-export const CANONICAL_SQL = `CASE WHEN service IS NULL
+export const CANONICAL_SQL = `CASE WHEN address_key IS NOT NULL
+  THEN json_array(id, profile_id, channel, action, source, actor, reason, evidence, occurred_at, service, address_key)
+  WHEN service IS NULL
   THEN json_array(id, profile_id, channel, action, source, actor, reason, evidence, occurred_at)
   ELSE json_array(id, profile_id, channel, action, source, actor, reason, evidence, occurred_at, service) END`;
 
@@ -66,7 +70,7 @@ const PROGRESS_EVERY = 100_000;
 export function verifyStore(db: Database.Database, options: VerifyOptions = {}): LedgerVerification {
   const chain = verifyChain(db, options);
   if (!chain.ok) return chain;
-  const disagreement = verifyState(db, options);
+  const disagreement = verifyState(db, options) ?? verifySuppressions(db);
   if (!disagreement) return chain;
   return {
     ok: false,
@@ -111,7 +115,7 @@ export function verifyChain(db: Database.Database, options: VerifyOptions = {}):
     let expected = b.first_event_id;
     for (const e of exactStmt.iterate(b.first_event_id, b.last_event_id)) {
       if (e.id !== expected) return fail(expected, b.id, `event ${expected} is missing (deleted)`);
-      hasher.add(canonicalEvent({ ...e, profileId: e.profile_id, evidenceJson: e.evidence, occurredAt: e.occurred_at }));
+      hasher.add(canonicalEvent({ ...e, profileId: e.profile_id, evidenceJson: e.evidence, occurredAt: e.occurred_at, addressKey: e.address_key }));
       expected++;
     }
     if (expected !== b.last_event_id + 1) return fail(expected, b.id, `event ${expected} is missing (deleted)`);
@@ -218,7 +222,7 @@ const statusOf = (column: string) =>
 const STATE_SQL = `
 WITH last AS (
   SELECT profile_id, channel, service, action, max(id) AS event_id
-  FROM ledger_events WHERE profile_id BETWEEN @lo AND @hi
+  FROM ledger_events WHERE profile_id BETWEEN @lo AND @hi AND action <> 'erase'
   GROUP BY profile_id, channel, service
 ),
 flags AS (
@@ -272,7 +276,8 @@ export function verifyState(db: Database.Database, options: VerifyOptions = {}):
   const statusCode = (column: string) => `CASE ${column} ${STATUSES.map((s, i) => `WHEN '${s}' THEN ${i}`).join(' ')} ELSE 9 END`;
 
   // 1. The events, in id order: profile id, code (channel * 2 + optout, or 16 + status), service id (0: none or unknown).
-  const eventCode = `CASE WHEN service IS NULL THEN ${CHANNELS.map((c, i) => `${i * 2} * (channel = '${c}')`).join(' + ')} + (action = 'optout')
+  // 14: an `erase` event (changes no flag). Address events (profile_id NULL) give a NULL text, which group_concat skips.
+  const eventCode = `CASE WHEN service IS NULL AND action = 'erase' THEN 14 WHEN service IS NULL THEN ${CHANNELS.map((c, i) => `${i * 2} * (channel = '${c}')`).join(' + ')} + (action = 'optout')
       + 99 * (channel NOT IN (${CHANNELS.map((c) => `'${c}'`).join(', ')}) OR action NOT IN ('optout', 'optin'))
     ELSE 16 + ${statusCode(statusOf('action'))} END`;
   const events = db.prepare<[number, number], string | null>(
@@ -287,6 +292,8 @@ export function verifyState(db: Database.Database, options: VerifyOptions = {}):
         if (code < 14) {
           const bit = 1 << (code >> 1);
           replayed[pid] = (code & 1 ? replayed[pid]! | bit : replayed[pid]! & ~bit) | 128;
+        } else if (code === 14) {
+          replayed[pid] = replayed[pid]! | 128;
         } else if (code >= 16 && code < 19 && sid > 0) {
           subscriptions.set(pid * serviceKeys + sid, code - 16);
           replayed[pid] = replayed[pid]! | 128;
