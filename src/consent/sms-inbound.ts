@@ -12,6 +12,7 @@ import {
   classifySms,
   effectiveSmsSettings,
   replyFor,
+  type SmsDecisionWrite,
   type SmsGuard,
   type SmsMessage,
   type SmsOutcome,
@@ -19,6 +20,10 @@ import {
   type SmsWrite,
 } from './sms.js';
 import type { ConsentRequest, ConsentStore } from './store.js';
+import { isActive, type NewSuppression, type SuppressionTarget } from './suppressions.js';
+
+/** The suppression reason an SMS STOP from an unknown number records, and the only one a START lifts. */
+export const SMS_STOP_REASON = 'sms-stop';
 
 /** One inbound message as received; `from` already E.164. */
 export interface InboundSms {
@@ -118,6 +123,17 @@ async function receiveOnce(store: ConsentStore, messages: readonly InboundSms[],
     return f;
   };
 
+  // Per number: is there an `sms-stop` entry in force (as the batch leaves it)?
+  const smsStops = new Map<string, boolean>();
+  const smsStopOf = async (phone: string) => {
+    let stopped = smsStops.get(phone);
+    if (stopped === undefined) {
+      const entry = await store.suppressions.findByAddress('sms', phone);
+      smsStops.set(phone, (stopped = entry !== null && entry.reason === SMS_STOP_REASON && isActive(entry, recordedAt)));
+    }
+    return stopped;
+  };
+
   const writes: SmsWrite[] = [];
   const results: InboundResult[] = [];
   const seen = new Map<string, InboundResult>();
@@ -134,6 +150,8 @@ async function receiveOnce(store: ConsentStore, messages: readonly InboundSms[],
     }
     const { intent, normalised } = classifySms(m.body);
     const requests: ConsentRequest[] = [];
+    const add: NewSuppression[] = [];
+    const lift: SuppressionTarget[] = [];
     let outcome: SmsOutcome;
     if (intent === 'optout') {
       const profiles = await profilesOf(m.from);
@@ -141,6 +159,11 @@ async function receiveOnce(store: ConsentStore, messages: readonly InboundSms[],
         const f = await flagOf(p);
         if (!f.optedOut) Object.assign(f, { optedOut: true, bySms: true });
         requests.push({ profileId: p.id, wanted: { sms: true } });
+      }
+      if (profiles.length === 0) {
+        // No profile has the number: suppressed by address, so that one imported later with it is unreachable by sms.
+        if (!(await smsStopOf(m.from))) add.push({ channel: 'sms', address: m.from, reason: SMS_STOP_REASON });
+        smsStops.set(m.from, true);
       }
       outcome = profiles.length > 0 ? 'optout' : 'suppressed';
     } else if (intent === 'optin') {
@@ -151,7 +174,11 @@ async function receiveOnce(store: ConsentStore, messages: readonly InboundSms[],
         requests.push({ profileId: p.id, wanted: { sms: false } });
         guards.set(p.id, { profileId: p.id, lastSmsEventId: f.lastEventId });
       }
-      outcome = requests.length > 0 ? 'optin' : 'optin-refused';
+      if (await smsStopOf(m.from)) {
+        lift.push({ channel: 'sms', address: m.from });
+        smsStops.set(m.from, false);
+      }
+      outcome = requests.length > 0 || lift.length > 0 ? 'optin' : 'optin-refused';
     } else {
       outcome = intent === 'help' ? 'help' : intent === 'review' ? 'review' : 'ignored';
     }
@@ -181,6 +208,7 @@ async function receiveOnce(store: ConsentStore, messages: readonly InboundSms[],
       },
       requests,
       context,
+      ...(add.length > 0 || lift.length > 0 ? { suppression: { add, lift, context: { ...context, reason: lift.length > 0 ? 'opted in again by SMS reply' : null } } } : {}),
     });
     const result: InboundResult = { message: { id: null, messageId: id, outcome, keyword, reply, changes: 0 }, duplicate: false };
     results.push(result);
@@ -236,21 +264,25 @@ export async function decideReview(
     );
   }
   const at = who.now.toISOString();
-  let write: { requests: ConsentRequest[]; context: ChangeContext } | null = null;
+  let write: SmsDecisionWrite = null;
   let profiles = 0;
   if (decision === 'optout') {
     const found = await profilesWithNumberKey(store, message.fromKey);
     profiles = found.length;
-    write = {
-      requests: found.map((p) => ({ profileId: p.id, wanted: { sms: true } })),
-      context: {
-        source: smsSource(message),
-        actor: who.actor,
-        reason: `review of SMS message ${id}`,
-        evidence: { messageId: message.messageId, receivedAt: message.receivedAt, keyword: null, from: message.fromKey, review: id },
-        occurredAt: at,
-      },
+    const context: ChangeContext = {
+      source: smsSource(message),
+      actor: who.actor,
+      reason: `review of SMS message ${id}`,
+      evidence: { messageId: message.messageId, receivedAt: message.receivedAt, keyword: null, from: message.fromKey, review: id },
+      occurredAt: at,
     };
+    const requests = found.map((p) => ({ profileId: p.id, wanted: { sms: true } }));
+    write = { requests, context };
+    if (found.length === 0 && !(await store.suppressions.findByKey('sms', message.fromKey))) {
+      // No profile: the number is suppressed by its key (the log keeps no number); the list fills the address
+      // back in when a profile with it arrives (restoreAddresses), and it blocks from then on.
+      write = { requests, context, suppression: { add: [{ channel: 'sms', address: null, addressKey: message.fromKey, reason: SMS_STOP_REASON }], lift: [], context } };
+    }
   }
   const decided = await store.sms.decide(id, decision === 'optout' ? 'optout' : 'dismissed', who.actor, at, write);
   return { message: decided, profiles };

@@ -6,6 +6,7 @@
  */
 import type { ChangeContext } from './ledger.js';
 import type { ConsentRequest } from './store.js';
+import type { NewSuppression, SuppressionTarget } from './suppressions.js';
 
 /** What a message asks for, once normalised. */
 export type SmsIntent = 'optout' | 'optin' | 'help' | 'review' | 'none';
@@ -121,11 +122,24 @@ export interface SmsMessage {
 
 export type NewSmsMessage = Omit<SmsMessage, 'id' | 'changes'>;
 
-/** One message to record, with the consent changes it makes (sms flags), under its own ledger context. */
+/**
+ * What an SMS does to the suppression list (written with its message, in the
+ * same transaction, as SuppressionRepository.add and .lift would): an
+ * `sms-stop` entry for a number no profile has, or the lifting of one.
+ */
+export interface SmsSuppressionChange {
+  add: readonly NewSuppression[];
+  lift: readonly SuppressionTarget[];
+  /** source = the entry's origin (`sms:<to>`), reason = why an entry is lifted. */
+  context: ChangeContext;
+}
+
+/** One message to record, with the consent changes it makes (sms flags, suppressions), under its own ledger context. */
 export interface SmsWrite {
   message: NewSmsMessage;
   requests: readonly ConsentRequest[];
   context: ChangeContext;
+  suppression?: SmsSuppressionChange;
 }
 
 /**
@@ -146,7 +160,7 @@ export interface SmsBatch {
 }
 
 /** What deciding a review item writes besides the decision: the opt-out it leads to, or nothing. */
-export type SmsDecisionWrite = { requests: readonly ConsentRequest[]; context: ChangeContext } | null;
+export type SmsDecisionWrite = { requests: readonly ConsentRequest[]; context: ChangeContext; suppression?: SmsSuppressionChange } | null;
 
 export interface SmsRecorded {
   messages: SmsMessage[];
@@ -177,7 +191,9 @@ export interface SmsRepository {
    * The function that gives a phone number's keyed hash (HMAC-SHA256 with a
    * secret made once per store and kept in it, hex): the same number always
    * gives the same key in one store, and the key cannot be turned back into
-   * the number without the secret.
+   * the number without the secret. It is the suppression list's key of the
+   * number (`suppressions.keyOf('sms', phone)`: addressKey with the store's
+   * suppression key), so the SMS log, the ledger and the list name a number alike.
    */
   numberKeyer(): Promise<(phone: string) => string>;
   settings(): Promise<SmsSettingsValues>;
@@ -189,9 +205,11 @@ export interface SmsRepository {
    * In ONE transaction: checks every guard (a `conflict` error, nothing
    * written, when a profile's last sms flag event is no longer the one
    * planned), then for each write in order applies its requests as
-   * applyConsent would (one ledger block per write, with its context) and
-   * inserts its message with `changes` = the events written (a message id
-   * already recorded: `conflict`, nothing written), then removes the bodies
+   * applyConsent would (one ledger block per write, with its context), then
+   * its suppression change as SuppressionRepository.add and .lift would (their
+   * blocks, with its context), and inserts its message with `changes` = the
+   * events written (a message id already recorded: `conflict`, nothing
+   * written), then removes the bodies
    * the retention rule allows (`purgeBodiesBefore`). All or nothing.
    */
   record(batch: SmsBatch): Promise<SmsRecorded>;

@@ -1,8 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { conflict, notFound } from '../../consent/errors.js';
+import { ConsentError, conflict, notFound } from '../../consent/errors.js';
 import type { ChangeContext } from '../../consent/ledger.js';
 import { replanError } from '../../consent/sms-inbound.js';
-import type { SmsBatch, SmsDecisionWrite, SmsMessage, SmsRecorded, SmsRepository, SmsReviewStatus, SmsSettingsValues } from '../../consent/sms.js';
+import type { SmsBatch, SmsDecisionWrite, SmsSuppressionChange, SmsMessage, SmsRecorded, SmsRepository, SmsReviewStatus, SmsSettingsValues } from '../../consent/sms.js';
 import type { ConsentRequest } from '../../consent/store.js';
 import {
   insertSmsMessageSql,
@@ -11,12 +10,14 @@ import {
   numberKeyer,
   PURGE_BODIES_SQL,
   settingsFromRows,
-  SMS_NUMBER_SECRET_KEY,
+  SUPPRESSION_KEY_SETTING,
+  suppressionEvents,
   SMS_SETTING_KEY,
   smsMessageValues,
   toSmsMessage,
   type SmsMessageRow,
 } from '../shared/sms-rows.js';
+import { checkNewSuppressions } from '../shared/suppression-rows.js';
 import type { PgStore, PgTx } from './pg-store.js';
 
 const INSERT = insertSmsMessageSql((i) => `$${i}`);
@@ -28,10 +29,9 @@ export class PgSmsRepository implements SmsRepository {
 
   async numberKeyer(): Promise<(phone: string) => string> {
     if (this.keyer) return this.keyer;
-    // Whoever inserts first wins; every instance on the database then reads the same secret.
-    await this.store.query('INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [SMS_NUMBER_SECRET_KEY, randomBytes(32).toString('hex')]);
-    const [row] = await this.store.query<{ value: string }>('SELECT value FROM settings WHERE key = $1', [SMS_NUMBER_SECRET_KEY]);
-    return (this.keyer = numberKeyer(Buffer.from(row!.value, 'hex')));
+    const [row] = await this.store.query<{ value: string }>('SELECT value FROM settings WHERE key = $1', [SUPPRESSION_KEY_SETTING]);
+    if (!row) throw new ConsentError('integrity', `The store ${this.store.location} has no suppression key.`, 'Restore it from a backup.');
+    return (this.keyer = numberKeyer(row.value));
   }
 
   async settings(): Promise<SmsSettingsValues> {
@@ -55,9 +55,19 @@ export class PgSmsRepository implements SmsRepository {
     return (await this.store.query<SmsMessageRow>('SELECT * FROM sms_messages WHERE message_id = ANY($1::text[])', [messageIds])).map(toSmsMessage);
   }
 
-  private async writeOne(tx: PgTx, requests: readonly ConsentRequest[], context: ChangeContext): Promise<number> {
+  /** The opt-outs/opt-ins of one write and its suppression change, in the caller's transaction. Returns the events written. */
+  private async writeOne(tx: PgTx, requests: readonly ConsentRequest[], context: ChangeContext, suppression: SmsSuppressionChange | undefined): Promise<number> {
     let events = 0;
     for (const r of await this.store.applyInTransaction(tx, requests, context)) events += r.changes.length;
+    if (suppression) {
+      const list = this.store.suppressions;
+      checkNewSuppressions(suppression.add, suppression.context);
+      const keyOf = await this.numberKeyer();
+      const key = (t: { address: string | null; addressKey?: string }) => (t.address === null ? t.addressKey! : keyOf(t.address));
+      const added = suppression.add.length > 0 ? await list.addInTransaction(tx, suppression.add, suppression.context, suppression.add.map(key)) : [];
+      const lifted = suppression.lift.length > 0 ? await list.liftInTransaction(tx, suppression.lift, suppression.context, suppression.lift.map((t) => ('addressKey' in t ? t.addressKey : keyOf(t.address)))) : [];
+      events += suppressionEvents(added, lifted);
+    }
     return events;
   }
 
@@ -73,7 +83,7 @@ export class PgSmsRepository implements SmsRepository {
       const messages: SmsMessage[] = [];
       let changes = 0;
       for (const w of batch.writes) {
-        const events = await this.writeOne(tx, w.requests, w.context);
+        const events = await this.writeOne(tx, w.requests, w.context, w.suppression);
         const [row] = await tx.query<SmsMessageRow>(INSERT, smsMessageValues(w.message, events));
         if (!row) throw replanError(`The SMS message ${w.message.messageId} was recorded meanwhile.`);
         messages.push(toSmsMessage(row));
@@ -101,7 +111,7 @@ export class PgSmsRepository implements SmsRepository {
       const [row] = await tx.query<SmsMessageRow>('SELECT * FROM sms_messages WHERE id = $1 FOR UPDATE', [id]);
       if (!row) throw notFound(`No SMS message ${id}.`);
       if (row.review_status !== 'pending') throw conflict(`SMS message ${id} is not a pending review item.`);
-      const events = write ? await this.writeOne(tx, write.requests, write.context) : 0;
+      const events = write ? await this.writeOne(tx, write.requests, write.context, write.suppression) : 0;
       const [updated] = await tx.query<SmsMessageRow>(
         'UPDATE sms_messages SET review_status = $1, decided_by = $2, decided_at = $3, changes = changes + $4 WHERE id = $5 RETURNING *',
         [status, actor, at, events, id],

@@ -60,7 +60,12 @@ export class PgSuppressionRepository implements SuppressionRepository {
   async add(entries: readonly NewSuppression[], context: ChangeContext): Promise<SuppressionAddResult[]> {
     checkNewSuppressions(entries, context);
     const keys = await Promise.all(entries.map((e) => (e.address === null ? e.addressKey : this.key(e.channel, e.address))));
-    return this.store.transaction(async (tx) => {
+    return this.store.transaction((tx) => this.addInTransaction(tx, entries, context, keys));
+  }
+
+  /** add's work inside the caller's transaction (an SMS STOP records its message and its entry together); entries already checked, `keys` theirs. */
+  async addInTransaction(tx: PgTx, entries: readonly NewSuppression[], context: ChangeContext, keys: readonly string[]): Promise<SuppressionAddResult[]> {
+    {
       await tx.query('SELECT pg_advisory_xact_lock($1)', [SUPPRESSION_LOCK]);
       const results: SuppressionAddResult[] = [];
       const events = [];
@@ -81,12 +86,17 @@ export class PgSuppressionRepository implements SuppressionRepository {
       }
       tx.appendEvents(events, context);
       return results;
-    });
+    }
   }
 
   async lift(targets: readonly SuppressionTarget[], context: ChangeContext, options: { force?: boolean } = {}): Promise<SuppressionLiftResult[]> {
     const keys = await Promise.all(targets.map((t) => ('addressKey' in t ? t.addressKey : this.key(t.channel, t.address))));
-    return this.store.transaction(async (tx) => {
+    return this.store.transaction((tx) => this.liftInTransaction(tx, targets, context, keys, options));
+  }
+
+  /** lift's work inside the caller's transaction; `keys` are the targets'. */
+  async liftInTransaction(tx: PgTx, targets: readonly SuppressionTarget[], context: ChangeContext, keys: readonly string[], options: { force?: boolean } = {}): Promise<SuppressionLiftResult[]> {
+    {
       await tx.query('SELECT pg_advisory_xact_lock($1)', [SUPPRESSION_LOCK]);
       const found = [];
       for (const [i, t] of targets.entries()) {
@@ -96,7 +106,7 @@ export class PgSuppressionRepository implements SuppressionRepository {
       for (const e of plan.events) await tx.query('DELETE FROM suppressions WHERE channel = $1 AND address_key = $2', [e.channel, e.addressKey]);
       tx.appendEvents(plan.events, context);
       return plan.results;
-    });
+    }
   }
 
   async *list(filter: SuppressionFilter = {}): AsyncIterable<Suppression> {

@@ -2,7 +2,7 @@
  * The `sms_messages` table and the SMS settings, the same SQL, columns and
  * mapping on both stores (migration 6 of each creates the table).
  */
-import { createHmac } from 'node:crypto';
+import { addressKey, type SuppressionAddResult, type SuppressionLiftResult } from '../../consent/suppressions.js';
 import {
   SMS_SETTING_NAMES,
   type NewSmsMessage,
@@ -116,7 +116,8 @@ export const SMS_SETTING_KEY: Record<(typeof SMS_SETTING_NAMES)[number], string>
   retentionDays: 'sms.retention-days',
 };
 
-export const SMS_NUMBER_SECRET_KEY = 'sms.number-key-secret';
+/** The settings row of the suppression list's secret (migration 4), which keys numbers here too. */
+export const SUPPRESSION_KEY_SETTING = 'suppression_key';
 
 export function settingsFromRows(rows: readonly { key: string; value: string }[]): SmsSettingsValues {
   const byKey = new Map(rows.map((r) => [r.key, r.value]));
@@ -128,7 +129,13 @@ export function settingsFromRows(rows: readonly { key: string; value: string }[]
   return values;
 }
 
-/** The keyed hash of a number: HMAC-SHA256 with the store's secret, hex. */
-export function numberKeyer(secret: Buffer): (phone: string) => string {
-  return (phone) => createHmac('sha256', secret).update(phone).digest('hex');
+/** The keyed hash of a number: the suppression list's addressKey (`phone:` + E.164, HMAC-SHA256 with the store's secret), hex. */
+export function numberKeyer(secretHex: string): (phone: string) => string {
+  const secret = Buffer.from(secretHex, 'hex');
+  return (phone) => addressKey(secret, 'phone', phone);
+}
+
+/** The ledger events a suppression change wrote: one per entry added, replaced or lifted. */
+export function suppressionEvents(added: readonly SuppressionAddResult[], lifted: readonly SuppressionLiftResult[]): number {
+  return added.filter((r) => r.outcome !== 'already').length + lifted.filter((r) => r.outcome === 'lifted').length;
 }

@@ -1,8 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { conflict, notFound } from '../../consent/errors.js';
+import { ConsentError, conflict, notFound } from '../../consent/errors.js';
 import type { ChangeContext } from '../../consent/ledger.js';
 import { replanError } from '../../consent/sms-inbound.js';
-import type { SmsBatch, SmsDecisionWrite, SmsMessage, SmsRecorded, SmsRepository, SmsReviewStatus, SmsSettingsValues } from '../../consent/sms.js';
+import type { SmsBatch, SmsDecisionWrite, SmsSuppressionChange, SmsMessage, SmsRecorded, SmsRepository, SmsReviewStatus, SmsSettingsValues } from '../../consent/sms.js';
 import type { ConsentRequest } from '../../consent/store.js';
 import {
   insertSmsMessageSql,
@@ -11,13 +10,16 @@ import {
   numberKeyer,
   PURGE_BODIES_SQL,
   settingsFromRows,
-  SMS_NUMBER_SECRET_KEY,
+  SUPPRESSION_KEY_SETTING,
+  suppressionEvents,
   SMS_SETTING_KEY,
   smsMessageValues,
   toSmsMessage,
   type SmsMessageRow,
 } from '../shared/sms-rows.js';
+import { checkNewSuppressions } from '../shared/suppression-rows.js';
 import type { SqliteStore } from './sqlite-store.js';
+import type { SqliteSuppressionRepository } from './suppression-store.js';
 
 export class SqliteSmsRepository implements SmsRepository {
   private keyer?: (phone: string) => string;
@@ -30,15 +32,9 @@ export class SqliteSmsRepository implements SmsRepository {
 
   async numberKeyer(): Promise<(phone: string) => string> {
     if (this.keyer) return this.keyer;
-    const read = () => this.db.prepare<[string], { value: string }>('SELECT value FROM settings WHERE key = ?').get(SMS_NUMBER_SECRET_KEY);
-    let row = this.store.read(read);
-    if (!row) {
-      row = this.store.writeTransaction(() => {
-        this.db.prepare('INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)').run(SMS_NUMBER_SECRET_KEY, randomBytes(32).toString('hex'));
-        return read()!;
-      });
-    }
-    return (this.keyer = numberKeyer(Buffer.from(row.value, 'hex')));
+    const row = this.store.read(() => this.db.prepare<[string], { value: string }>('SELECT value FROM settings WHERE key = ?').get(SUPPRESSION_KEY_SETTING));
+    if (!row) throw new ConsentError('integrity', `The store ${this.store.location} has no suppression key.`, 'Restore it from a backup.');
+    return (this.keyer = numberKeyer(row.value));
   }
 
   private readSettings(): SmsSettingsValues {
@@ -71,10 +67,17 @@ export class SqliteSmsRepository implements SmsRepository {
     );
   }
 
-  /** The opt-outs/opt-ins of one write and its message; inside the caller's write transaction. */
-  private writeOne(requests: readonly ConsentRequest[], context: ChangeContext): number {
+  /** The opt-outs/opt-ins of one write and its suppression change; inside the caller's write transaction. Returns the events written. */
+  private writeOne(requests: readonly ConsentRequest[], context: ChangeContext, suppression: SmsSuppressionChange | undefined): number {
     let events = 0;
     for (const r of this.store.applyInTransaction(requests, context)) events += r.changes.length;
+    if (suppression) {
+      const list = this.store.suppressions as SqliteSuppressionRepository;
+      checkNewSuppressions(suppression.add, suppression.context);
+      const added = suppression.add.length > 0 ? list.addInTransaction(suppression.add, suppression.context) : [];
+      const lifted = suppression.lift.length > 0 ? list.liftInTransaction(suppression.lift, suppression.context) : [];
+      events += suppressionEvents(added, lifted);
+    }
     return events;
   }
 
@@ -88,7 +91,7 @@ export class SqliteSmsRepository implements SmsRepository {
       const messages: SmsMessage[] = [];
       let changes = 0;
       for (const w of batch.writes) {
-        const events = this.writeOne(w.requests, w.context);
+        const events = this.writeOne(w.requests, w.context, w.suppression);
         const row = insert.get(...smsMessageValues(w.message, events));
         if (!row) throw replanError(`The SMS message ${w.message.messageId} was recorded meanwhile.`);
         messages.push(toSmsMessage(row));
@@ -117,7 +120,7 @@ export class SqliteSmsRepository implements SmsRepository {
       const row = this.db.prepare<[number], SmsMessageRow>('SELECT * FROM sms_messages WHERE id = ?').get(id);
       if (!row) throw notFound(`No SMS message ${id}.`);
       if (row.review_status !== 'pending') throw conflict(`SMS message ${id} is not a pending review item.`);
-      const events = write ? this.writeOne(write.requests, write.context) : 0;
+      const events = write ? this.writeOne(write.requests, write.context, write.suppression) : 0;
       this.db
         .prepare('UPDATE sms_messages SET review_status = ?, decided_by = ?, decided_at = ?, changes = changes + ? WHERE id = ?')
         .run(status, actor, at, events, id);

@@ -62,7 +62,12 @@ export class SqliteSuppressionRepository implements SuppressionRepository {
 
   async add(entries: readonly NewSuppression[], context: ChangeContext): Promise<SuppressionAddResult[]> {
     checkNewSuppressions(entries, context);
-    return this.store.writeTransaction(() => {
+    return this.store.writeTransaction(() => this.addInTransaction(entries, context));
+  }
+
+  /** add's work inside the caller's write transaction (an SMS STOP records its message and its entry together); entries already checked. */
+  addInTransaction(entries: readonly NewSuppression[], context: ChangeContext): SuppressionAddResult[] {
+    {
       const upsert = this.db.prepare(
         `INSERT INTO suppressions (channel, address, address_key, reason, origin, note, created_at, expires_at)
          VALUES (@channel, @address, @addressKey, @reason, @origin, @note, @createdAt, @expiresAt)
@@ -80,11 +85,16 @@ export class SqliteSuppressionRepository implements SuppressionRepository {
       }
       this.store.appendEvents(events, context);
       return results;
-    });
+    }
   }
 
   async lift(targets: readonly SuppressionTarget[], context: ChangeContext, options: { force?: boolean } = {}): Promise<SuppressionLiftResult[]> {
-    return this.store.writeTransaction(() => {
+    return this.store.writeTransaction(() => this.liftInTransaction(targets, context, options));
+  }
+
+  /** lift's work inside the caller's write transaction. */
+  liftInTransaction(targets: readonly SuppressionTarget[], context: ChangeContext, options: { force?: boolean } = {}): SuppressionLiftResult[] {
+    {
       const found = targets.map((t) => {
         const key = 'addressKey' in t ? t.addressKey : this.key(t.channel, t.address);
         return { label: entryLabel(t.channel, 'address' in t ? t.address : null, key), entry: this.byKey(t.channel, key) };
@@ -94,7 +104,7 @@ export class SqliteSuppressionRepository implements SuppressionRepository {
       for (const e of plan.events) del.run(e.channel, e.addressKey);
       this.store.appendEvents(plan.events, context);
       return plan.results;
-    });
+    }
   }
 
   async *list(filter: SuppressionFilter = {}): AsyncIterable<Suppression> {
