@@ -85,6 +85,27 @@ describe.each(BACKENDS)('SMS replies on %s', (backend) => {
     await verify();
   });
 
+  it('STOP from a number no profile has suppresses it: a profile imported later with it is unreachable by sms; START lifts it', async () => {
+    const { db, sms, verify } = await store();
+    const NEW = '+33611112222';
+    const r = await sms(NEW, 'STOP', '--to', '36111');
+    expect(r).toMatchObject({ changes: 1, outcomes: { suppressed: 1 } });
+    expect(r.results[0].reply).toMatch(/no more text messages/);
+    const dir = tempDir();
+    const csv = join(dir, 'new.csv');
+    writeFileSync(csv, `email,phone\ncarl@example.com,${NEW}\ndora@example.com,+33633334444\n`);
+    expect((await runCli(['--db', db, 'profile', 'import', csv])).code).toBe(0);
+    const emails = async (flag: string) => (await runJson(db, ['profile', 'list', flag, 'sms', '--json'])).map((p: { email: string }) => p.email);
+    expect(await emails('--unreachable')).toEqual(['carl@example.com']);
+    expect(await emails('--reachable')).not.toContain('carl@example.com');
+    expect(await emails('--reachable')).toContain('dora@example.com');
+    // Carl's own flag is untouched (the list, not the profile, stops the texts), so START lifts the entry and nothing else.
+    const start = await sms(NEW, 'start');
+    expect(start).toMatchObject({ changes: 1, outcomes: { optin: 1 } });
+    expect(await emails('--unreachable')).toEqual([]);
+    await verify();
+  });
+
   it('START clears an opt-out made by an SMS reply, never an operator\'s', async () => {
     const { db, sms, optOut, verify } = await store();
     await runCli(['--db', db, 'profile', 'optout', 'bob@example.com', '--channel', 'sms', '--reason', 'asked on the phone']);

@@ -375,6 +375,26 @@ describe.each(BACKENDS)('store contract on %s', (backend: Backend) => {
       expect((await other.sms.numberKeyer())('+33612345678')).toBe(key('+33612345678'));
       const elsewhere = (await fresh()).store;
       expect((await elsewhere.sms.numberKeyer())('+33612345678')).not.toBe(key('+33612345678'));
+      // The suppression list's key of the number: the log, the ledger and the list name a number alike.
+      expect(await store.suppressions.keyOf('sms', '+33612345678')).toBe(key('+33612345678'));
+    });
+
+    it('record: a suppression change is written with its message (its events counted); a failure leaves neither', async () => {
+      const { store } = await fresh();
+      const phone = '+33611112222';
+      const stop = { add: [{ channel: 'sms' as const, address: phone, reason: 'sms-stop' }], lift: [], context: smsCtx };
+      const r = await store.sms.record({ writes: [{ message: msg({ outcome: 'suppressed' }), requests: [], context: smsCtx, suppression: stop }], guards: [], purgeBodiesBefore: null });
+      expect(r.changes).toBe(1);
+      expect(await store.suppressions.findByAddress('sms', phone)).toMatchObject({ reason: 'sms-stop', origin: 'sms:cli', address: phone });
+      // A recorded message id: the lift is rolled back with it.
+      await store.sms.record({ writes: [{ message: msg({ messageId: 'SM1', outcome: 'help' }), requests: [], context: smsCtx }], guards: [], purgeBodiesBefore: null });
+      const lift = { add: [], lift: [{ channel: 'sms' as const, address: phone }], context: { ...smsCtx, reason: 'START' } };
+      await expect(store.sms.record({ writes: [{ message: msg({ messageId: 'SM1', outcome: 'optin' }), requests: [], context: smsCtx, suppression: lift }], guards: [], purgeBodiesBefore: null })).rejects.toMatchObject({ kind: 'conflict' });
+      expect(await store.suppressions.findByAddress('sms', phone)).not.toBeNull();
+      const lifted = await store.sms.record({ writes: [{ message: msg({ outcome: 'optin' }), requests: [], context: smsCtx, suppression: lift }], guards: [], purgeBodiesBefore: null });
+      expect(lifted.messages[0]!.changes).toBe(1);
+      expect(await store.suppressions.findByAddress('sms', phone)).toBeNull();
+      expect(await store.verifyLedger()).toMatchObject({ ok: true, events: 2 });
     });
 
     it('record: messages and their consent changes in one transaction; a recorded message id or a failed guard writes nothing', async () => {
