@@ -43,7 +43,7 @@ export const GENESIS_HASH = '0'.repeat(64);
 
 /**
  * A page submission's user agent is personal data, and the ledger's hashed
- * text can never change: so from schema 9 on, the hashed evidence holds
+ * text can never change: so from schema 7 on, the hashed evidence holds
  * `userAgentDigest` = SHA-256 of `<salt>\n<user agent>` in place of
  * `userAgent`, and the user agent itself and its random salt live beside the
  * event (ledger_user_agents), where an erasure deletes them. Without the salt

@@ -5,6 +5,7 @@ import type { ConsentChange, NewProfile, Profile, ProfileRef } from './profile.j
 import type { ServiceRepository } from './services.js';
 import type { FeedbackRepository } from './feedback.js';
 import type { Suppression, SuppressionAddOutcome, SuppressionRepository } from './suppressions.js';
+import type { SmsRepository } from './sms.js';
 
 /**
  * Which profiles a listing returns (`listProfiles`, `bulk.listContacts`).
@@ -76,6 +77,8 @@ export interface ConsentStore {
   readonly suppressions: SuppressionRepository;
   /** Bulk CSV import (staging and one set-based write). */
   readonly bulk: BulkStore;
+  /** Inbound SMS replies (STOP, START, HELP…): their log, review queue and settings (sms.ts). */
+  readonly sms: SmsRepository;
   addProfile(profile: NewProfile, at: string): Promise<Profile>;
   findProfile(ref: ProfileRef): Promise<Profile | null>;
   /**

@@ -6,6 +6,7 @@
 import { CHANNELS } from '../consent/channels.js';
 import type { LedgerVerification } from '../consent/ledger.js';
 import type { LandingStore } from '../landing/repository.js';
+import { SMS_MESSAGE_COLUMNS } from './shared/sms-rows.js';
 
 export interface StoreTable {
   name: string;
@@ -42,10 +43,11 @@ export const STORE_TABLES: readonly StoreTable[] = [
   { name: 'ledger_blocks', columns: ['id', 'first_event_id', 'last_event_id', 'event_count', 'prev_hash', 'hash', 'created_at'], order: 'id' },
   { name: 'feedback_reports', columns: ['report_key', 'kind', 'file', 'reported_at', 'ingested_at'], order: 'report_key' },
   { name: 'soft_bounces', columns: ['address_key', 'report_key', 'bounced_at'], order: 'address_key, report_key' },
+  { name: 'sms_messages', columns: SMS_MESSAGE_COLUMNS, order: 'id' },
 ];
 
 /** Tables whose `id` a store generates (SQLite rowid, PostgreSQL identity): after a copy the next id follows the largest copied. */
-export const GENERATED_ID_TABLES: readonly string[] = ['profiles', 'services', 'signing_keys', 'suppressions'];
+export const GENERATED_ID_TABLES: readonly string[] = ['profiles', 'services', 'signing_keys', 'suppressions', 'sms_messages'];
 
 /** Integers as numbers, text as strings, `signing_keys.secret` as a Buffer, NULL as null. */
 export type RawValue = string | number | Buffer | null;

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FeedbackEntry } from '../../src/consent/feedback.js';
 import type { ChangeContext } from '../../src/consent/ledger.js';
+import type { NewSmsMessage, SmsMessage } from '../../src/consent/sms.js';
 import type { LandingStore } from '../../src/landing/repository.js';
 import { parsePageDefinition } from '../../src/landing/page.js';
 import { openStore } from '../../src/store/index.js';
@@ -532,6 +533,116 @@ describe.each(BACKENDS)('store contract on %s', (backend: Backend) => {
       // A complaint for a profile that is not there records nothing at all, not even the report.
       await expect(store.feedback.record(entry({ key: 'c2', kind: 'complaint', complaint: { profileId: 999, evidence: {} } }), policy, context)).rejects.toMatchObject({ kind: 'not-found' });
       expect((await store.feedback.record(entry({ key: 'c2' }), policy, context)).recorded).toBe(true);
+    });
+  });
+
+
+  describe('sms messages', () => {
+    const msg = (over: Partial<NewSmsMessage> = {}): NewSmsMessage => ({
+      messageId: null, provider: 'cli', fromKey: 'k'.repeat(64), to: null, body: 'STOP', keyword: 'STOP', outcome: 'optout', reply: 'bye',
+      receivedAt: '2026-06-01T00:00:00.000Z', recordedAt: '2026-06-01T00:00:01.000Z', review: null, ...over,
+    });
+    const smsCtx = ctx({ source: 'sms:cli', actor: 'subject' });
+
+    it('numberKeyer: one keyed hash per number, the same for every opening of the store, never the number', async () => {
+      const { store, location } = await fresh();
+      const key = await store.sms.numberKeyer();
+      expect(key('+33612345678')).toMatch(/^[0-9a-f]{64}$/);
+      expect(key('+33612345678')).toBe(key('+33612345678'));
+      expect(key('+33612345678')).not.toBe(key('+33612345679'));
+      const other = await openStore(location);
+      opened.push(other);
+      expect((await other.sms.numberKeyer())('+33612345678')).toBe(key('+33612345678'));
+      const elsewhere = (await fresh()).store;
+      expect((await elsewhere.sms.numberKeyer())('+33612345678')).not.toBe(key('+33612345678'));
+      // The suppression list's key of the number: the log, the ledger and the list name a number alike.
+      expect(await store.suppressions.keyOf('sms', '+33612345678')).toBe(key('+33612345678'));
+    });
+
+    it('record: a suppression change is written with its message (its events counted); a failure leaves neither', async () => {
+      const { store } = await fresh();
+      const phone = '+33611112222';
+      const stop = { add: [{ channel: 'sms' as const, address: phone, reason: 'sms-stop' }], lift: [], context: smsCtx };
+      const r = await store.sms.record({ writes: [{ message: msg({ outcome: 'suppressed' }), requests: [], context: smsCtx, suppression: stop }], guards: [], purgeBodiesBefore: null });
+      expect(r.changes).toBe(1);
+      expect(await store.suppressions.findByAddress('sms', phone)).toMatchObject({ reason: 'sms-stop', origin: 'sms:cli', address: phone });
+      // A recorded message id: the lift is rolled back with it.
+      await store.sms.record({ writes: [{ message: msg({ messageId: 'SM1', outcome: 'help' }), requests: [], context: smsCtx }], guards: [], purgeBodiesBefore: null });
+      const lift = { add: [], lift: [{ channel: 'sms' as const, address: phone }], context: { ...smsCtx, reason: 'START' } };
+      await expect(store.sms.record({ writes: [{ message: msg({ messageId: 'SM1', outcome: 'optin' }), requests: [], context: smsCtx, suppression: lift }], guards: [], purgeBodiesBefore: null })).rejects.toMatchObject({ kind: 'conflict' });
+      expect(await store.suppressions.findByAddress('sms', phone)).not.toBeNull();
+      const lifted = await store.sms.record({ writes: [{ message: msg({ outcome: 'optin' }), requests: [], context: smsCtx, suppression: lift }], guards: [], purgeBodiesBefore: null });
+      expect(lifted.messages[0]!.changes).toBe(1);
+      expect(await store.suppressions.findByAddress('sms', phone)).toBeNull();
+      expect(await store.verifyLedger()).toMatchObject({ ok: true, events: 2 });
+    });
+
+    it('record: messages and their consent changes in one transaction; a recorded message id or a failed guard writes nothing', async () => {
+      const { store } = await fresh();
+      await store.addProfile(person('a@x.io'), 'x');
+      const r = await store.sms.record({
+        writes: [
+          { message: msg({ messageId: 'SM1' }), requests: [{ profileId: 1, wanted: { sms: true } }], context: smsCtx },
+          { message: msg({ outcome: 'help', keyword: 'HELP', body: 'help' }), requests: [], context: smsCtx },
+        ],
+        guards: [{ profileId: 1, lastSmsEventId: null }],
+        purgeBodiesBefore: null,
+      });
+      expect(r.changes).toBe(1);
+      expect(r.messages.map((m) => [m.messageId, m.outcome, m.changes])).toEqual([['SM1', 'optout', 1], [null, 'help', 0]]);
+      expect(await store.sms.findByMessageIds(['SM1', 'SM9'])).toEqual([r.messages[0]]);
+      expect(await store.sms.get(r.messages[1]!.id)).toEqual(r.messages[1]);
+      const [event] = await store.history(1);
+
+      // SM1 again, with an opt-in: refused whole.
+      const again = { message: msg({ messageId: 'SM1' }), requests: [{ profileId: 1, wanted: { sms: false } }], context: smsCtx };
+      await expect(store.sms.record({ writes: [again], guards: [], purgeBodiesBefore: null })).rejects.toMatchObject({ kind: 'conflict' });
+      // A guard that no longer holds (the last sms event is now event 1): refused whole.
+      const optin = { message: msg({ messageId: 'SM2', outcome: 'optin' }), requests: [{ profileId: 1, wanted: { sms: false } }], context: smsCtx };
+      await expect(store.sms.record({ writes: [optin], guards: [{ profileId: 1, lastSmsEventId: null }], purgeBodiesBefore: null })).rejects.toMatchObject({ kind: 'conflict' });
+      expect((await store.findProfile({ id: 1 }))!.optOut.sms).toBe(true);
+      expect(await store.sms.list()).toHaveLength(2);
+      // The guard as it holds: written.
+      await store.sms.record({ writes: [optin], guards: [{ profileId: 1, lastSmsEventId: event!.id }], purgeBodiesBefore: null });
+      expect((await store.findProfile({ id: 1 }))!.optOut.sms).toBe(false);
+      expect(await store.verifyLedger()).toMatchObject({ ok: true, events: 2 });
+    });
+
+    it('list, decide and purgeBodies: the review queue, decided once; pending items keep their body', async () => {
+      const { store } = await fresh();
+      await store.addProfile(person('a@x.io'), 'x');
+      const review = msg({ outcome: 'review', keyword: null, body: 'please stop', review: { status: 'pending', decidedBy: null, decidedAt: null } });
+      const { messages } = await store.sms.record({
+        writes: [{ message: review, requests: [], context: smsCtx }, { message: review, requests: [], context: smsCtx }, { message: msg(), requests: [], context: smsCtx }],
+        guards: [],
+        purgeBodiesBefore: null,
+      });
+      const [m1, m2, m3] = messages as [SmsMessage, SmsMessage, SmsMessage];
+      expect((await store.sms.list()).map((m) => m.id)).toEqual([m3.id, m2.id, m1.id]);
+      expect((await store.sms.list({ limit: 1 })).map((m) => m.id)).toEqual([m3.id]);
+      expect((await store.sms.list({ pendingReview: true })).map((m) => m.id)).toEqual([m2.id, m1.id]);
+
+      expect(await store.sms.purgeBodies('2026-07-01T00:00:00.000Z')).toBe(1);
+      expect((await store.sms.list()).map((m) => m.body)).toEqual([null, 'please stop', 'please stop']);
+
+      const decided = await store.sms.decide(m1.id, 'optout', 'olga', '2026-06-02T00:00:00.000Z', { requests: [{ profileId: 1, wanted: { sms: true } }], context: ctx({ actor: 'olga' }) });
+      expect(decided).toMatchObject({ id: m1.id, changes: 1, review: { status: 'optout', decidedBy: 'olga', decidedAt: '2026-06-02T00:00:00.000Z' } });
+      expect((await store.findProfile({ id: 1 }))!.optOut.sms).toBe(true);
+      await expect(store.sms.decide(m1.id, 'dismissed', 'olga', 'x', null)).rejects.toMatchObject({ kind: 'conflict' });
+      await expect(store.sms.decide(m3.id, 'dismissed', 'olga', 'x', null)).rejects.toMatchObject({ kind: 'conflict' });
+      await expect(store.sms.decide(999, 'dismissed', 'olga', 'x', null)).rejects.toMatchObject({ kind: 'not-found' });
+      expect(await store.sms.decide(m2.id, 'dismissed', 'olga', 'y', null)).toMatchObject({ changes: 0, review: { status: 'dismissed' } });
+      // Decided: the retention rule applies to them too.
+      expect(await store.sms.purgeBodies('2026-07-01T00:00:00.000Z')).toBe(2);
+      expect(await store.verifyLedger()).toMatchObject({ ok: true, events: 1 });
+    });
+
+    it('settings: saved, removed with null, read back', async () => {
+      const { store } = await fresh();
+      expect(await store.sms.settings()).toEqual({});
+      expect(await store.sms.saveSettings({ organisation: 'Acme', helpText: 'Call us', retentionDays: '7' })).toEqual({ organisation: 'Acme', helpText: 'Call us', retentionDays: '7' });
+      expect(await store.sms.saveSettings({ helpText: null, lang: 'fr' })).toEqual({ organisation: 'Acme', lang: 'fr', retentionDays: '7' });
+      expect(await store.sms.settings()).toEqual({ organisation: 'Acme', lang: 'fr', retentionDays: '7' });
     });
   });
 

@@ -10,6 +10,7 @@ import { registerKeys } from './keys.js';
 import { registerStore } from './store.js';
 import { registerSuppression } from './suppression.js';
 import { registerFeedback } from './feedback.js';
+import { registerSms } from './sms.js';
 
 /** Each registers its noun (and verbs) on the program. Command bodies are loaded on use. */
 export const COMMANDS: ((program: Command, act: Act) => void)[] = [
@@ -23,6 +24,7 @@ export const COMMANDS: ((program: Command, act: Act) => void)[] = [
   registerStore,
   registerSuppression,
   registerFeedback,
+  registerSms,
 ];
 
 /**

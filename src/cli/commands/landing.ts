@@ -108,5 +108,9 @@ export function registerLanding(program: Command, act: Act): void {
       '--trust-proxy <hops|addresses>',
       'behind a reverse proxy: believe X-Forwarded-For for this many hops, or from these proxy addresses/CIDRs (default: $CONSENT_TRUST_PROXY, else none)',
     )
+    .option(
+      '--twilio-auth-token-file <file>',
+      "take Twilio's SMS webhook at <base-url>/sms/inbound, verified with the auth token in this file (default: $CONSENT_TWILIO_AUTH_TOKEN, else not served)",
+    )
     .action(act(async (ctx, _args, o) => (await import('./landing/serve.js')).serve(ctx, o)));
 }

@@ -10,12 +10,14 @@
  *   GET  /<slug>/one-click?…     a page whose one button POSTs the one-click (changes nothing)
  *   GET  /confirm/<service>?t=…  a page with a Confirm button (changes nothing: mail scanners)   (confirmations.ts)
  *   POST /confirm/<service>      confirms a pending subscription (`t` in the form)
+ *   POST /sms/inbound            Twilio's Messaging webhook: STOP, START, HELP… (sms-inbound.ts; only with an auth token)
  *
  * A GET never changes anything. Every change goes through the group
  * committer and is answered only once committed. Error pages: errors.ts.
  */
 import { createServer } from 'node:http';
 import formbody from '@fastify/formbody';
+import { invalid } from '../../consent/errors.js';
 import Fastify from 'fastify';
 import { contentSecurityPolicy } from '../render.js';
 import type { LandingStore } from '../repository.js';
@@ -24,6 +26,7 @@ import { HttpAnswer, installErrorHandlers } from './errors.js';
 import { fastPostPath } from './fast-post.js';
 import { personalGetPath, type FastPath } from './personal-get.js';
 import { registerPageRoutes } from './routes.js';
+import { registerSmsRoute } from './sms-inbound.js';
 
 export { ACTORS, BODY_LIMIT, KEYRING_TTL_MS, PAGE_TTL_MS, type ServerContext } from './context.js';
 export { registerPageRoutes } from './routes.js';
@@ -49,6 +52,8 @@ export interface ServerOptions {
    * Unset: the connection's own address.
    */
   trustProxy?: number | string;
+  /** Twilio's auth token: with it, POST /sms/inbound takes Twilio's signed webhooks (else that path is 404). A secret: never logged. */
+  twilioAuthToken?: string;
 }
 
 export interface RunningServer {
@@ -76,6 +81,12 @@ export function loggablePath(url: string): string {
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { log } = options;
+  if (options.twilioAuthToken && !options.baseUrl) {
+    throw invalid(
+      'The SMS webhook needs the public URL Twilio calls: Twilio signs it, so it cannot be guessed from the request.',
+      'Pass --base-url (or set CONSENT_BASE_URL) to the URL the server is reached at, e.g. https://pages.example.com.',
+    );
+  }
   // Set once the context exists; requests only arrive after listen().
   let fastPaths: FastPath[] = [];
   let closing = false;
@@ -132,6 +143,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // Keys read (and CONSENT_SECRET checked) before listening: a bad secret stops `serve` at once, not every request.
   await ctx.keyring();
   registerPageRoutes(app, ctx);
+  if (options.twilioAuthToken) registerSmsRoute(app, ctx, options.twilioAuthToken);
   fastPaths = [
     personalGetPath(ctx, pageHeaders, log),
     fastPostPath(ctx, pageHeaders, log, { behindProxy: options.trustProxy !== undefined, closing: () => closing, loggablePath }),

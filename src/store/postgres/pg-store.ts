@@ -34,6 +34,7 @@ import { migratePg } from './migrations.js';
 import { PgServiceRepository } from './service-store.js';
 import type { ServiceRow } from '../shared/service-rows.js';
 import type { SubscriptionStatus } from '../../consent/services.js';
+import { PgSmsRepository } from './sms-store.js';
 import { PgSuppressionRepository, verifyPgSuppressions } from './suppression-store.js';
 
 export const PROFILE_COLUMNS =
@@ -221,6 +222,7 @@ export class PgStore implements RowStore {
   readonly bulk: PgBulkStore;
   readonly landing: PgLandingSubmissions;
   readonly feedback: PgFeedbackRepository;
+  readonly sms: PgSmsRepository;
 
   private constructor(
     readonly pool: pg.Pool,
@@ -236,6 +238,7 @@ export class PgStore implements RowStore {
     this.bulk = new PgBulkStore(this);
     this.landing = new PgLandingSubmissions(this);
     this.feedback = new PgFeedbackRepository(this);
+    this.sms = new PgSmsRepository(this);
   }
 
   static async open(url: string, options: PgOpenOptions = {}): Promise<PgStore> {

@@ -106,7 +106,12 @@ export class PgSuppressionRepository implements SuppressionRepository {
 
   async lift(targets: readonly SuppressionTarget[], context: ChangeContext, options: { force?: boolean } = {}): Promise<SuppressionLiftResult[]> {
     const keys = await Promise.all(targets.map((t) => ('addressKey' in t ? t.addressKey : this.key(t.channel, t.address))));
-    return this.store.transaction(async (tx) => {
+    return this.store.transaction((tx) => this.liftInTransaction(tx, targets, context, keys, options));
+  }
+
+  /** lift's work inside the caller's transaction; `keys` are the targets'. */
+  async liftInTransaction(tx: PgTx, targets: readonly SuppressionTarget[], context: ChangeContext, keys: readonly string[], options: { force?: boolean } = {}): Promise<SuppressionLiftResult[]> {
+    {
       await tx.query('SELECT pg_advisory_xact_lock($1)', [SUPPRESSION_LOCK]);
       const found = [];
       for (const [i, t] of targets.entries()) {
@@ -116,7 +121,7 @@ export class PgSuppressionRepository implements SuppressionRepository {
       for (const e of plan.events) await tx.query('DELETE FROM suppressions WHERE channel = $1 AND address_key = $2', [e.channel, e.addressKey]);
       tx.appendEvents(plan.events, context);
       return plan.results;
-    });
+    }
   }
 
   async *list(filter: SuppressionFilter = {}): AsyncIterable<Suppression> {

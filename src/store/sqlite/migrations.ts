@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
 import { CHANNELS } from '../../consent/channels.js';
 import { LEDGER_ACTIONS } from '../../consent/ledger.js';
+import { smsMessagesDdl } from '../shared/sms-rows.js';
 
 /**
  * Numbered, forward-only migrations. `PRAGMA user_version` holds the number
@@ -213,7 +214,14 @@ export const MIGRATIONS: readonly Migration[] = [
     },
   },
   {
-    version: 9,
+    version: 6,
+    description: 'inbound SMS messages (STOP, START, HELP replies): their outcomes and the review queue',
+    up(db) {
+      db.exec(smsMessagesDdl({ id: 'INTEGER PRIMARY KEY', int: 'INTEGER' }));
+    },
+  },
+  {
+    version: 7,
     description: 'erasure (GDPR art. 17): profiles.erased_at, and user agents kept beside the ledger (deletable)',
     up(db) {
       db.exec(`

@@ -42,6 +42,7 @@ import { SqliteBulkStore } from './bulk-store.js';
 import { byProfile } from '../shared/by-profile.js';
 import { SqliteLandingSubmissions } from './landing-submissions.js';
 import { SqliteFeedbackRepository } from './feedback-store.js';
+import { SqliteSmsRepository } from './sms-store.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, openDatabase, translateSqliteError, type OpenOptions } from './open.js';
 
 /**
@@ -145,6 +146,7 @@ export class SqliteStore implements RowStore {
   readonly bulk: BulkStore;
   readonly landing: SqliteLandingSubmissions;
   readonly feedback: SqliteFeedbackRepository;
+  readonly sms: SqliteSmsRepository;
 
   constructor(
     readonly db: Database.Database,
@@ -190,6 +192,7 @@ export class SqliteStore implements RowStore {
     this.keys = new SqliteKeyRepository(this);
     this.landing = new SqliteLandingSubmissions(this);
     this.feedback = new SqliteFeedbackRepository(this);
+    this.sms = new SqliteSmsRepository(this);
   }
 
   static open(path: string, options: OpenOptions = {}): SqliteStore {

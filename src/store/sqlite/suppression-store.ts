@@ -103,7 +103,12 @@ export class SqliteSuppressionRepository implements SuppressionRepository {
   }
 
   async lift(targets: readonly SuppressionTarget[], context: ChangeContext, options: { force?: boolean } = {}): Promise<SuppressionLiftResult[]> {
-    return this.store.writeTransaction(() => {
+    return this.store.writeTransaction(() => this.liftInTransaction(targets, context, options));
+  }
+
+  /** lift's work inside the caller's write transaction. */
+  liftInTransaction(targets: readonly SuppressionTarget[], context: ChangeContext, options: { force?: boolean } = {}): SuppressionLiftResult[] {
+    {
       const found = targets.map((t) => {
         const key = 'addressKey' in t ? t.addressKey : this.key(t.channel, t.address);
         return { label: entryLabel(t.channel, 'address' in t ? t.address : null, key), entry: this.byKey(t.channel, key) };
@@ -113,7 +118,7 @@ export class SqliteSuppressionRepository implements SuppressionRepository {
       for (const e of plan.events) del.run(e.channel, e.addressKey);
       this.store.appendEvents(plan.events, context);
       return plan.results;
-    });
+    }
   }
 
   async *list(filter: SuppressionFilter = {}): AsyncIterable<Suppression> {

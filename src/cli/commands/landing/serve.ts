@@ -53,6 +53,27 @@ function batchedLog(write: (text: string) => void) {
   };
 }
 
+/**
+ * Twilio's auth token: `--twilio-auth-token-file` (its first line), else
+ * CONSENT_TWILIO_AUTH_TOKEN; none: the SMS webhook is not served. A secret:
+ * no message ever quotes it.
+ */
+async function twilioToken(ctx: CommandContext, file: unknown): Promise<string | undefined> {
+  let token: string | undefined;
+  let from: string;
+  if (typeof file === 'string') {
+    token = (await ctx.readInput(file)).split(/\r?\n/, 1)[0];
+    from = `--twilio-auth-token-file ${file}`;
+  } else {
+    token = ctx.env.CONSENT_TWILIO_AUTH_TOKEN;
+    from = 'CONSENT_TWILIO_AUTH_TOKEN';
+    if (token === undefined || token === '') return undefined;
+  }
+  token = token?.trim();
+  if (!token) throw invalid(`${from} is empty: the SMS webhook needs Twilio's auth token.`, "Copy the Auth Token from the Twilio console (Account > API keys & tokens) into it.");
+  return token;
+}
+
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** Serves until SIGINT/SIGTERM, then stops accepting, finishes in-flight requests and returns (exit 0). */
@@ -62,11 +83,12 @@ export async function serve(ctx: CommandContext, o: Record<string, unknown>): Pr
   const baseUrl = resolveBaseUrl(o.baseUrl, ctx.env);
   const trustProxy = parseTrustProxy(o.trustProxy ?? ctx.env.CONSENT_TRUST_PROXY);
   if (!ctx.deps.interrupts) throw invalid('landing serve needs a process to run in (use the consent binary).');
+  const twilioAuthToken = await twilioToken(ctx, o.twilioAuthTokenFile);
   const store = await ctx.store();
   const log = batchedLog((text) => ctx.deps.stderr.write(text));
   let server;
   try {
-    server = await startServer({ store, host, port, baseUrl, env: ctx.env, now: ctx.deps.now, log: log.line, trustProxy });
+    server = await startServer({ store, host, port, baseUrl, env: ctx.env, now: ctx.deps.now, log: log.line, trustProxy, twilioAuthToken });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') throw conflict(`Port ${port} on ${host} is already in use.`, 'Choose another --port (0 picks a free one).');
@@ -74,6 +96,7 @@ export async function serve(ctx: CommandContext, o: Record<string, unknown>): Pr
     throw e;
   }
   ctx.notice(`Serving landing pages at ${server.url} from ${store.location} (Ctrl-C to stop).`);
+  if (twilioAuthToken) ctx.notice(`Taking Twilio's SMS webhook at ${baseUrl}/sms/inbound.`);
   const stop = ctx.deps.interrupts();
   const signal = await new Promise<string>((resolve) => {
     if (stop.aborted) resolve(String(stop.reason));
