@@ -99,12 +99,13 @@ export async function describeProfile(store: ConsentStore, profile: Profile): Pr
   );
 }
 
-/** describeProfile of a page of profiles, in two reads of the store whatever their number (`profile list --json`). */
+/** describeProfile of a page of profiles, in three reads of the store whatever their number (`profile list --json`). */
 export async function describeProfiles(store: ConsentStore, profiles: readonly Profile[]): Promise<ProfileView[]> {
   const ids = profiles.map((p) => p.id);
   const last = await store.lastChangesOf(ids);
   const subscriptions = await store.services.subscriptionsOfMany(ids);
-  return profiles.map((p) => profileView(p, last.get(p.id) ?? {}, subscriptions.get(p.id) ?? []));
+  const blocking = await store.suppressions.blockingMany(profiles);
+  return profiles.map((p, i) => profileView(p, last.get(p.id) ?? {}, subscriptions.get(p.id) ?? [], blocking[i]!));
 }
 
 /** The flags wanted when opting channels out or in: only the named ones. */

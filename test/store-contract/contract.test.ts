@@ -666,6 +666,32 @@ describe.each(BACKENDS)('store contract on %s', (backend: Backend) => {
       expect(await other.suppressions.keyOf('email', 'ann@example.com')).not.toBe(k);
     });
 
+    it('blockingMany gives, for each pair of addresses, exactly what blocking gives (one read for a page of profiles)', async () => {
+      const { store } = await freshAt(() => T0);
+      await store.suppressions.add(
+        [
+          { channel: 'email', address: 'ann@example.com', reason: 'hard-bounce' },
+          { channel: 'sms', address: '+33612345678', reason: 'sms-stop' },
+          { channel: 'phone', address: '+33612345678', reason: 'manual' },
+          { channel: 'email', address: 'old@example.com', reason: 'manual', expiresAt: '2026-01-03T00:00:00.000Z' },
+        ],
+        ctx(),
+      );
+      const asked = [
+        { email: 'ann@example.com', phone: '+33612345678' },
+        { email: 'bob@example.com', phone: '+33612345678' },
+        { email: 'bob@example.com', phone: null },
+        { email: 'old@example.com', phone: null },
+        { email: 'ann@example.com', phone: null },
+      ];
+      for (const at of [T0, '2026-01-04T00:00:00.000Z']) {
+        const many = await store.suppressions.blockingMany(asked, at);
+        expect(many).toEqual(await Promise.all(asked.map((a) => store.suppressions.blocking(a.email, a.phone, at))));
+        expect(many.map((l) => l.length)).toEqual([3, 2, 0, at === T0 ? 1 : 0, 1]);
+      }
+      expect(await store.suppressions.blockingMany([])).toEqual([]);
+    });
+
     it('adds (one transaction, one suppress event per entry, no address in the ledger), reports already, replaces a lower-ranked reason only', async () => {
       const { store, location } = await fresh();
       const added = await store.suppressions.add(

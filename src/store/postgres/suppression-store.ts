@@ -27,6 +27,7 @@ import {
   toSuppression,
   type LastAddressEvent,
   type SuppressionRow,
+  matchBlocking,
 } from '../shared/suppression-rows.js';
 import { timeSql } from '../shared/reachability-sql.js';
 import type { PgStore, PgTx } from './pg-store.js';
@@ -157,6 +158,19 @@ export class PgSuppressionRepository implements SuppressionRepository {
         [email, phone],
       )
     ).map(toSuppression);
+  }
+
+  async blockingMany(addresses: readonly { email: string | null; phone: string | null }[], at?: string): Promise<Suppression[][]> {
+    const now = at ? timeSql(at) : this.store.nowSql();
+    const rows = (
+      await this.store.query<SuppressionRow>(
+        `SELECT ${SUPPRESSION_COLUMNS} FROM suppressions
+         WHERE ((channel = 'email' AND address = ANY($1::text[])) OR (channel IN ('sms', 'phone') AND address = ANY($2::text[])))
+           AND (expires_at IS NULL OR expires_at > ${now}) ORDER BY channel`,
+        [addresses.map((a) => a.email).filter((e) => e !== null), addresses.map((a) => a.phone).filter((e) => e !== null)],
+      )
+    ).map(toSuppression);
+    return matchBlocking(addresses, rows);
   }
 
   async restoreAddresses(addresses: readonly { channel: SuppressionChannel; address: string }[]): Promise<number> {

@@ -228,3 +228,24 @@ export function suppressionDisagreement(
     detail: `${name} ${have} but ${says}`,
   };
 }
+
+/**
+ * blockingMany's answer from the entries in force for all the addresses
+ * (ordered by channel, as `blocking` orders them): for each profile, the
+ * entries matching its email (channel email) or its phone (sms, phone).
+ */
+export function matchBlocking(addresses: readonly { email: string | null; phone: string | null }[], rows: readonly Suppression[]): Suppression[][] {
+  const byEmail = new Map<string, Suppression[]>();
+  const byPhone = new Map<string, Suppression[]>();
+  for (const r of rows) {
+    if (r.address === null) continue;
+    const into = r.channel === 'email' ? byEmail : byPhone;
+    const list = into.get(r.address);
+    if (list) list.push(r);
+    else into.set(r.address, [r]);
+  }
+  return addresses.map(({ email, phone }) => {
+    const found = [...(email !== null ? (byEmail.get(email) ?? []) : []), ...(phone !== null ? (byPhone.get(phone) ?? []) : [])];
+    return found.sort((a, b) => (a.channel < b.channel ? -1 : a.channel > b.channel ? 1 : 0));
+  });
+}

@@ -27,6 +27,7 @@ import {
   toSuppression,
   type LastAddressEvent,
   type SuppressionRow,
+  matchBlocking,
 } from '../shared/suppression-rows.js';
 import { timeSql } from '../shared/reachability-sql.js';
 import type { SqliteStore } from './sqlite-store.js';
@@ -160,6 +161,23 @@ export class SqliteSuppressionRepository implements SuppressionRepository {
         .all(email, phone)
         .map(toSuppression),
     );
+  }
+
+  async blockingMany(addresses: readonly { email: string | null; phone: string | null }[], at?: string): Promise<Suppression[][]> {
+    const now = at ? timeSql(at) : this.store.nowSql();
+    const emails = JSON.stringify(addresses.map((a) => a.email).filter((e) => e !== null));
+    const phones = JSON.stringify(addresses.map((a) => a.phone).filter((e) => e !== null));
+    const rows = this.store.guard(() =>
+      this.db
+        .prepare<[string, string], SuppressionRow>(
+          `SELECT ${SUPPRESSION_COLUMNS} FROM suppressions
+           WHERE ((channel = 'email' AND address IN (SELECT value FROM json_each(?))) OR (channel IN ('sms', 'phone') AND address IN (SELECT value FROM json_each(?))))
+             AND (expires_at IS NULL OR expires_at > ${now}) ORDER BY channel`,
+        )
+        .all(emails, phones)
+        .map(toSuppression),
+    );
+    return matchBlocking(addresses, rows);
   }
 
   async restoreAddresses(addresses: readonly { channel: SuppressionChannel; address: string }[]): Promise<number> {
