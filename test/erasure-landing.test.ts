@@ -6,9 +6,6 @@
  * whatever kind of change wrote it.
  */
 import { describe, expect, it } from 'vitest';
-import { loadKeyring } from '../src/landing/operations.js';
-import { confirmationLinkMaker } from '../src/landing/services.js';
-import { openStore } from '../src/store/index.js';
 import { form, serverFixture } from './helpers/landing-server.js';
 import { rawSql } from './helpers/raw-store.js';
 import { BACKENDS, runJson } from './helpers/run-cli.js';
@@ -39,14 +36,12 @@ describe.each(BACKENDS)('on %s', (backend) => {
     expect(ids(await runJson(f.db, ['profile', 'list', '--reachable', 'email', '--json']))).not.toContain(ann.id);
     expect(await rawSql(f.db, "SELECT address, reason FROM suppressions WHERE channel = 'email'")).toEqual([{ address: 'ann@example.com', reason: 'erasure' }]);
 
-    // The person confirms the double opt-in for the address: the entry is lifted, recorded, and they are reachable again.
-    const store = await openStore(f.db);
-    let confirmUrl: string;
-    try {
-      confirmUrl = confirmationLinkMaker(await loadKeyring(store, {}), 'news', { baseUrl: '' })(ann.id);
-    } finally {
-      await store.close();
-    }
+    // The confirmation mailing reaches them (the one list an erasure entry does not stop), the stranger too;
+    // the person confirms the double opt-in for the address: the entry is lifted, recorded, and they are reachable again.
+    const mailing = await f.cli('service', 'confirmations', 'news', '--base-url', 'http://pages.example');
+    const lines = mailing.trim().split('\n');
+    expect(lines.slice(1).map((l: string) => l.split(',').slice(0, 3).join(','))).toEqual([`${ann.id},ann@example.com,news`, `${(await f.profile('new@example.com')).id},new@example.com,news`]);
+    const confirmUrl = lines[1]!.split(',')[3]!.replace('http://pages.example', '');
     const c = await post(`${f.url}${confirmUrl.split('?')[0]}`, form({ t: new URL(confirmUrl, 'http://x').searchParams.get('t')! }));
     expect(c.status).toBe(200);
     expect(await rawSql(f.db, "SELECT address FROM suppressions WHERE channel = 'email'")).toEqual([]);

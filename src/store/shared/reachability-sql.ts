@@ -30,6 +30,19 @@ export function timeSql(iso: string): string {
   return `'${iso}'`;
 }
 
+export interface ReachableOptions {
+  /**
+   * Suppression entries with these reasons do not block. Only for the one
+   * list that must reach such a person: the confirmation mailing of a double
+   * opt-in, which is how a person whose address was erased (`erasure`) comes
+   * back (CONFIRMATION_REACHABILITY). Every other list uses the full rule.
+   */
+  ignoreReasons?: readonly string[];
+}
+
+/** The confirmation mailing's rule: an `erasure` entry does not keep a person from confirming the subscription they asked for again. */
+export const CONFIRMATION_REACHABILITY: ReachableOptions = { ignoreReasons: ['erasure'] };
+
 /**
  * "The profile's address for this channel has an entry in force on the
  * suppression list": an index probe of suppressions (channel, address) per
@@ -38,9 +51,14 @@ export function timeSql(iso: string): string {
  * SQL expression (timeSql, or the database's clock): an entry whose
  * expires_at is not after it no longer blocks.
  */
-function suppressedSql(channel: ChannelOperand, profile: string, now: string): string | null {
+function suppressedSql(channel: ChannelOperand, profile: string, now: string, options: ReachableOptions = {}): string | null {
   const p = profile || 'profiles.';
-  const inForce = `(s.expires_at IS NULL OR s.expires_at > ${now})`;
+  const ignored = (options.ignoreReasons ?? []).map((r) => {
+    // Interpolated into SQL: only ever a reason name (the suppression list's reason pattern).
+    if (!/^[a-z0-9][a-z0-9-]{0,39}$/.test(r)) throw new Error(`not a suppression reason: ${r}`);
+    return `'${r}'`;
+  });
+  const inForce = `(s.expires_at IS NULL OR s.expires_at > ${now})${ignored.length > 0 ? ` AND s.reason NOT IN (${ignored.join(', ')})` : ''}`;
   if (typeof channel === 'string') {
     if (channel !== 'email' && channel !== 'sms' && channel !== 'phone') return null;
     const address = channel === 'email' ? `${p}email` : `${p}phone`;
@@ -57,8 +75,8 @@ function suppressedSql(channel: ChannelOperand, profile: string, now: string): s
  * suppressed at `now` (see suppressedSql), AND the profile not erased. The flags are NOT NULL 0/1
  * columns and EXISTS is never NULL, so the negation is exact.
  */
-export function reachableSql(channel: ChannelOperand, profile: string, now: string): string {
-  const suppressed = suppressedSql(channel, profile, now);
+export function reachableSql(channel: ChannelOperand, profile: string, now: string, options: ReachableOptions = {}): string {
+  const suppressed = suppressedSql(channel, profile, now, options);
   // An erased profile (erased_at set) is reachable nowhere: its email is a placeholder, its phone gone.
   return `(${profile}optout_all = 0 AND ${flag(profile, channel)} = 0 AND ${profile || 'profiles.'}erased_at IS NULL${suppressed ? ` AND NOT ${suppressed}` : ''})`;
 }
