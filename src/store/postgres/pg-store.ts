@@ -471,6 +471,9 @@ export class PgStore implements RowStore {
       if (profile.phone && (await tx.query('SELECT 1 FROM profiles WHERE phone = $1 AND erased_at IS NULL LIMIT 1', [profile.phone])).length > 0) {
         await this.suppressions.restoreInTransaction(tx, profileAddresses(profile.email, profile.phone).filter((a) => a.channel !== 'email'));
       }
+      // The texts this number sent (sms log, review queue) may name the person: their bodies go too (the log keeps the outcome).
+      const phoneKey = keys.find((k) => k.channel !== 'email')?.addressKey;
+      if (phoneKey) await tx.query('UPDATE sms_messages SET body = NULL WHERE from_key = $1 AND body IS NOT NULL', [phoneKey]);
       const deleted = await tx.client.query('DELETE FROM ledger_user_agents WHERE event_id IN (SELECT id FROM ledger_events WHERE profile_id = $1)', [profileId]);
       tx.appendEvents([{ profileId, channel: 'all', action: 'erase' }], context);
       return { profile: rowToProfile(rows[0]!), suppressions: added, userAgentsDeleted: deleted.rowCount ?? 0 };

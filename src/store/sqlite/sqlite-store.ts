@@ -262,6 +262,9 @@ export class SqliteStore implements RowStore {
         if (profile.phone && this.db.prepare('SELECT 1 FROM profiles WHERE phone = ? AND erased_at IS NULL').get(profile.phone)) {
           suppressions.restoreInTransaction(profileAddresses(profile.email, profile.phone).filter((a) => a.channel !== 'email'));
         }
+        // The texts this number sent (sms log, review queue) may name the person: their bodies go too (the log keeps the outcome).
+        const phoneKey = keys.find((k) => k.channel !== 'email')?.addressKey;
+        if (phoneKey) this.db.prepare('UPDATE sms_messages SET body = NULL WHERE from_key = ? AND body IS NOT NULL').run(phoneKey);
         const { changes } = this.db
           .prepare('DELETE FROM ledger_user_agents WHERE event_id IN (SELECT id FROM ledger_events WHERE profile_id = ?)')
           .run(profileId);
