@@ -170,6 +170,14 @@ describe.each(BACKENDS)('SMS replies on %s', (backend) => {
     const again = await runCli(['--db', db, 'sms', 'review', String(bobs.id), '--optout']);
     expect(again.code).toBe(4);
     expect(again.stderr).toMatch(/already decided \(dismissed by tester\)/);
+    // A number no profile has, opted out through the queue: a profile imported later with it is unreachable by sms.
+    await sms('+33699999999', 'please stop texting me');
+    const [stranger] = await runJson(db, ['sms', 'review', '--json']);
+    expect((await runCli(['--db', db, 'sms', 'review', String(stranger.id), '--optout'])).code).toBe(0);
+    const file = join(tempDir(), 'later.csv');
+    writeFileSync(file, 'email,phone\nlater@example.com,+33699999999\n');
+    expect((await runCli(['--db', db, 'profile', 'import', file])).code).toBe(0);
+    expect(await runJson(db, ['profile', 'show', 'later@example.com', '--json'])).toMatchObject({ reachable: { sms: false, email: true } });
     await verify();
   });
 

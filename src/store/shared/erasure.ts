@@ -24,8 +24,13 @@ export function profileAddresses(email: string, phone: string | null): { channel
   return out;
 }
 
-/** The erasure entries (few: one per erased address), what an import matches its rows against. */
-export const ERASURE_ENTRIES_SQL = `SELECT channel, address, address_key FROM suppressions WHERE reason = 'erasure'`;
+/**
+ * What an import matches its rows against (few rows): the erasure entries, and
+ * every entry kept only as its key whatever its reason (e.g. an `sms-stop` of
+ * a number known only by its key, from `sms review --optout`), so that a
+ * profile imported with that address is unreachable from its first second.
+ */
+export const ERASURE_ENTRIES_SQL = `SELECT channel, address, address_key FROM suppressions WHERE reason = 'erasure' OR address IS NULL`;
 /** An import's rows, as the matcher reads them (the phone the profile will have). */
 export const PLAN_ADDRESSES_SQL = (plan: string) => `SELECT email, coalesce(phone, cur_phone) AS phone FROM ${plan}`;
 
