@@ -40,6 +40,23 @@ describe.each(BACKENDS)('profile erase on %s', (backend) => {
     return db;
   }
 
+  it('a reason holding an email address or an international phone number is refused on every command that writes one (exit 2, nothing written): the ledger never holds an address', async () => {
+    const db = await storeWithAnn();
+    const before = await runJson(db, ['ledger', 'verify', '--json']);
+    for (const argv of [
+      ['profile', 'optout', 'bob@example.com', '--channel', 'email', '--reason', `asked by ${EMAIL}`],
+      ['profile', 'optout', 'bob@example.com', '--channel', 'sms', '--reason', 'called from +33 6 12 34 56 78'],
+      ['suppression', 'remove', 'bob@example.com', '--reason', 'bob@example.com asked'],
+      ['profile', 'erase', '1', '--reason', `for ${EMAIL}`, '--yes'],
+    ]) {
+      const r = await runCli(['--db', db, ...argv]);
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(/reason/);
+    }
+    expect(await runJson(db, ['ledger', 'verify', '--json'])).toEqual(before);
+    expect((await runCli(['--db', db, 'profile', 'optout', 'bob@example.com', '--channel', 'sms', '--reason', 'ticket 20260118'])).code).toBe(0);
+  });
+
   it('without a terminal and without --yes: exit 2 naming --yes, nothing changes', async () => {
     const db = await storeWithAnn();
     const before = [await runJson(db, ['profile', 'show', '1', '--json']), await runJson(db, ['ledger', 'verify', '--json'])];

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { CHANNELS, CONTACT_CHANNELS, isChannel, type Channel } from '../consent/channels.js';
 import { invalid } from '../consent/errors.js';
 import { createsStore } from './commands/index.js';
-import type { ChangeContext } from '../consent/ledger.js';
+import { reasonCarriesAddress, type ChangeContext } from '../consent/ledger.js';
 import type { LandingStore } from '../landing/repository.js';
 import { isPostgresLocation } from '../store/location.js';
 import type { CliDeps } from './deps.js';
@@ -95,6 +95,12 @@ export class CommandContext {
   }
 
   change(source: string, reason?: string | null, evidence?: Record<string, unknown> | null): ChangeContext {
+    if (reason && reasonCarriesAddress(reason)) {
+      throw invalid(
+        'The --reason holds an email address or a phone number: the ledger keeps reasons forever and never holds an address in clear.',
+        'Give a reason without it, e.g. a ticket number (the profile is already named by the command).',
+      );
+    }
     return { source, actor: this.actor(), reason: reason ?? null, evidence: evidence ?? null, occurredAt: this.nowIso() };
   }
 

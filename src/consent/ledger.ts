@@ -326,3 +326,14 @@ export function compareState(
   }
   return null;
 }
+
+/**
+ * Whether a reason holds what looks like an email address or an
+ * internationally written phone number (`+33 6 12 …`). Reasons are kept in
+ * the ledger forever, and the ledger never holds an address in clear (so that
+ * an erasure leaves no trace): such a reason is refused. A nationally written
+ * number (`06 12 …`) cannot be told from a ticket number and is not caught.
+ */
+export function reasonCarriesAddress(reason: string): boolean {
+  return /[^\s@<>(),;:"']+@[^\s@<>(),;:"']+\.[^\s@<>(),;:"']+/.test(reason) || /\+\s*\d(?:[\s.\-()]*\d){6,}/.test(reason);
+}
