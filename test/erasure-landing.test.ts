@@ -38,13 +38,17 @@ describe.each(BACKENDS)('on %s', (backend) => {
 
     // The confirmation mailing reaches them (the one list an erasure entry does not stop), the stranger too;
     // the person confirms the double opt-in for the address: the entry is lifted, recorded, and they are reachable again.
+    // An operator who re-adds another erased address and subscribes it does not get it mailed: the request was not the person's.
+    await f.cli('profile', 'erase', 'bob@example.com', '--reason', 'ticket-8', '--yes');
+    await f.cli('profile', 'add', '--email', 'bob@example.com');
+    await f.cli('profile', 'subscribe', 'bob@example.com', 'news');
     const mailing = await f.cli('service', 'confirmations', 'news', '--base-url', 'http://pages.example');
     const lines = mailing.trim().split('\n');
     expect(lines.slice(1).map((l: string) => l.split(',').slice(0, 3).join(','))).toEqual([`${ann.id},ann@example.com,news`, `${(await f.profile('new@example.com')).id},new@example.com,news`]);
     const confirmUrl = lines[1]!.split(',')[3]!.replace('http://pages.example', '');
     const c = await post(`${f.url}${confirmUrl.split('?')[0]}`, form({ t: new URL(confirmUrl, 'http://x').searchParams.get('t')! }));
     expect(c.status).toBe(200);
-    expect(await rawSql(f.db, "SELECT address FROM suppressions WHERE channel = 'email'")).toEqual([]);
+    expect(await rawSql(f.db, "SELECT address, reason FROM suppressions WHERE channel = 'email'")).toEqual([{ address: 'bob@example.com', reason: 'erasure' }]);
     expect(ids(await runJson(f.db, ['profile', 'list', '--reachable', 'email', '--json']))).toContain(ann.id);
     const lifted = await rawSql(f.db, "SELECT source, actor, reason, evidence FROM ledger_events WHERE action = 'unsuppress'");
     expect(lifted).toEqual([{ source: 'confirm:news', actor: 'subject', reason: 'double opt-in confirmed', evidence: JSON.stringify({ forced: true, liftedReason: 'erasure' }) }]);

@@ -155,9 +155,11 @@ export interface ServiceRepository {
    * Every pending subscription of a service, in profile id order, each with
    * `reachable`: whether the profile may be contacted on the service's channel
    * now (`isReachable` in profile.ts, the store's one reachability predicate),
-   * except that an `erasure` suppression entry does not count: confirming the
+   * except that an `erasure` suppression entry does not count when the pending
+   * request was the person's own (a page they filled in): confirming the
    * double opt-in is how a person whose address was erased comes back
-   * (CONFIRMATION_REACHABILITY in src/store/shared/reachability-sql.ts).
+   * (confirmationReachableSql in src/store/shared/reachability-sql.ts). A
+   * request an operator or an import made for an erased address is not mailed.
    * Unreachable ones are yielded too, so that a mailing can leave them out and
    * count them exactly. `not-found` when there is no such service.
    */

@@ -13,7 +13,7 @@ import {
   type SubscriptionResult,
   type SubscriptionStatus,
 } from '../../consent/services.js';
-import { CONFIRMATION_REACHABILITY, reachableSql } from '../shared/reachability-sql.js';
+import { confirmationReachableSql } from '../shared/reachability-sql.js';
 import { isInt4, type PendingEvent, type PgStore, type PgTx } from './pg-store.js';
 import { byProfile } from '../shared/by-profile.js';
 import { SUMMARY_SQL, toService, toSummary, type ServiceRow, type SummaryRow } from '../shared/service-rows.js';
@@ -94,7 +94,7 @@ export class PgServiceRepository implements ServiceRepository {
     const [service] = await this.store.query<{ id: number }>('SELECT id FROM services WHERE name = $1', [name]);
     if (!service) throw notFound(`No service ${name}.`, 'See `consent service list`.');
     for await (const rows of this.store.cursor<PendingSubscription>(
-      `SELECT p.id AS "profileId", p.email, s.since, ${reachableSql({ sql: 'v.channel' }, 'p.', this.store.nowSql(), CONFIRMATION_REACHABILITY)} AS reachable
+      `SELECT p.id AS "profileId", p.email, s.since, ${confirmationReachableSql('p.', 'v.', this.store.nowSql())} AS reachable
        FROM subscriptions s JOIN profiles p ON p.id = s.profile_id JOIN services v ON v.id = s.service_id
        WHERE s.service_id = $1 AND s.status = 'pending' ORDER BY p.id`,
       [service.id],

@@ -44,6 +44,22 @@ export interface ReachableOptions {
 export const CONFIRMATION_REACHABILITY: ReachableOptions = { ignoreReasons: ['erasure'] };
 
 /**
+ * Reachability for a service's confirmation mailing (`pending`): the full
+ * rule, except that an `erasure` entry does not block when the pending
+ * request was the person's own (the subscription's last event is a `request`
+ * by `subject` or `email-form`: a page they filled in themself). A request an
+ * operator or an import made for an erased address is not mailed.
+ * `profile`/`service`: the aliases of profiles and services (with their dot).
+ */
+export function confirmationReachableSql(profile: string, service: string, now: string): string {
+  const channel = { sql: `${service}channel` };
+  const own = `EXISTS (SELECT 1 FROM ledger_events e WHERE e.id = (SELECT max(e2.id) FROM ledger_events e2
+      WHERE e2.profile_id = ${profile}id AND e2.channel = ${service}channel AND e2.service = ${service}name)
+    AND e.action = 'request' AND e.actor IN ('subject', 'email-form'))`;
+  return `CASE WHEN ${own} THEN ${reachableSql(channel, profile, now, CONFIRMATION_REACHABILITY)} ELSE ${reachableSql(channel, profile, now)} END`;
+}
+
+/**
  * "The profile's address for this channel has an entry in force on the
  * suppression list": an index probe of suppressions (channel, address) per
  * profile (a join on an index, not a scan). Email for `email`, the phone for

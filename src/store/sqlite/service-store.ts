@@ -13,7 +13,7 @@ import {
   type SubscriptionResult,
   type SubscriptionStatus,
 } from '../../consent/services.js';
-import { CONFIRMATION_REACHABILITY, reachableSql } from '../shared/reachability-sql.js';
+import { confirmationReachableSql } from '../shared/reachability-sql.js';
 import type { Statement } from 'better-sqlite3';
 import type { SqliteStore } from './sqlite-store.js';
 import { byProfile } from '../shared/by-profile.js';
@@ -123,7 +123,7 @@ export class SqliteServiceRepository implements ServiceRepository {
     const service = this.store.guard(() => this.row(name));
     if (!service) throw notFound(`No service ${name}.`, 'See `consent service list`.');
     const stmt = this.store.guard(() => this.db.prepare<[number, number], { profileId: number; email: string; since: string; reachable: number }>(
-      `SELECT p.id AS profileId, p.email, s.since, ${reachableSql({ sql: 'v.channel' }, 'p.', this.store.nowSql(), CONFIRMATION_REACHABILITY)} AS reachable
+      `SELECT p.id AS profileId, p.email, s.since, ${confirmationReachableSql('p.', 'v.', this.store.nowSql())} AS reachable
        FROM subscriptions s JOIN profiles p ON p.id = s.profile_id JOIN services v ON v.id = s.service_id
        WHERE s.service_id = ? AND s.status = 'pending' AND p.id > ? ORDER BY p.id LIMIT 1000`,
     ));
