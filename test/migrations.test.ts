@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/store/sqlite/open.js';
 import { LATEST_VERSION, MIGRATIONS } from '../src/store/sqlite/migrations.js';
+import { LEDGER_ACTIONS } from '../src/consent/ledger.js';
 import { runCli, runJson, tempDb } from './helpers/run-cli.js';
 
 type Snapshot = Record<string, unknown[]>;
@@ -28,6 +29,9 @@ function seed(db: Database.Database): void {
     db.prepare("INSERT INTO services (name, label, channel, double_opt_in, created_at) VALUES ('news', 'News', 'email', 1, ?)").run(at);
     db.prepare("INSERT INTO subscriptions (profile_id, service_id, status, since) VALUES (1, 1, 'pending', ?)").run(at);
   }
+  db.prepare("INSERT INTO ledger_events (profile_id, channel, action, source, actor, occurred_at) VALUES (1, 'sms', 'optout', 'seed', 'seed', ?)").run(at);
+  // A user agent kept beside that event (schema 7): rebuilding ledger_events (migration 8) must keep the row it references.
+  if (hasTable(db, 'ledger_user_agents')) db.prepare("INSERT INTO ledger_user_agents (event_id, salt, user_agent) VALUES (1, 'salt', 'UA')").run();
   if (hasTable(db, 'landing_pages')) {
     const def = JSON.stringify({ slug: 'old', type: 'blocklist', title: 'Old', intro: null, lang: 'en', channels: [], wording: 'consent', confirmation: null });
     db.prepare('INSERT INTO landing_pages (slug, draft, created_at, updated_at) VALUES (?, ?, ?, ?)').run('old', def, at, at);
@@ -75,6 +79,23 @@ describe('migrations', () => {
     expect((await runCli(['--db', path, 'landing', 'publish', 'new', '--out-dir', `${path}.out`])).code).toBe(0);
     const link = await runJson(path, ['landing', 'link', 'new', '--profile', String(profile.id), '--json']);
     expect(link.oneClickUrl).toMatch(/\/new\/one-click\?t=/);
+  });
+
+  it("the latest schema's ledger takes exactly the actions the code knows, store-level events without a profile, and stays append-only", () => {
+    const db = openDatabase(tempDb());
+    const at = '2026-01-01T00:00:00.000Z';
+    db.prepare('INSERT INTO profiles (email, created_at, updated_at) VALUES (?, ?, ?)').run('p@example.com', at, at);
+    const insert = db.prepare('INSERT INTO ledger_events (profile_id, channel, action, source, actor, evidence, occurred_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    for (const action of LEDGER_ACTIONS) {
+      if (action === 'suppress' || action === 'unsuppress' || action === 'policy') continue;
+      insert.run(1, 'email', action, 'test', 'test', null, at);
+    }
+    insert.run(null, 'sms', 'policy', 'operator', 'test', '{"basis":"opt-in"}', at);
+    expect(() => insert.run(null, 'sms', 'optout', 'operator', 'test', null, at)).toThrow(/CHECK/);
+    expect(() => insert.run(1, 'sms', 'policy', 'operator', 'test', null, at)).toThrow(/CHECK/);
+    expect(() => insert.run(1, 'sms', 'grant-all', 'operator', 'test', null, at)).toThrow(/CHECK/);
+    expect(() => db.prepare('DELETE FROM ledger_events').run()).toThrow(/append-only/);
+    db.close();
   });
 
   it('published page versions cannot be changed or deleted', () => {

@@ -10,7 +10,14 @@ export type SuppressionAction = 'suppress' | 'unsuppress';
 /** A profile's personal data erased (GDPR art. 17); changes no flag or subscription. */
 export type ErasureAction = 'erase';
 /** Every action a ledger event may have (the schemas' CHECK lists exactly these). */
-export const LEDGER_ACTIONS = ['optout', 'optin', 'subscribe', 'request', 'confirm', 'unsubscribe', 'suppress', 'unsuppress', 'erase'] as const;
+/**
+ * A store-level event (profile id and address key NULL): `policy`, a
+ * channel's consent basis set (evidence `{ basis: 'opt-in' | 'opt-out' }`).
+ */
+export type StoreAction = 'policy';
+/** A person's optional answer to "why did you opt out?", recorded after the opt-out (evidence: the coded reason); changes no flag. */
+export type ReasonAction = 'reason';
+export const LEDGER_ACTIONS = ['optout', 'optin', 'subscribe', 'request', 'confirm', 'unsubscribe', 'suppress', 'unsuppress', 'erase', 'policy', 'reason'] as const;
 /** Subscription events: `request` makes a double opt-in subscription pending. */
 export type SubscriptionAction = 'subscribe' | 'request' | 'confirm' | 'unsubscribe';
 

@@ -1,7 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { CHANNELS } from '../../consent/channels.js';
-import { LEDGER_ACTIONS } from '../../consent/ledger.js';
+
+/** Migration 4's action list, frozen (a released migration never changes; later actions come with later migrations). */
+const V4_ACTIONS = ['optout', 'optin', 'subscribe', 'request', 'confirm', 'unsubscribe', 'suppress', 'unsuppress', 'erase'].map((a) => `'${a}'`).join(', ');
+/** Migration 8's action list, frozen: LEDGER_ACTIONS at schema 8. */
+const V8_ACTIONS = ['optout', 'optin', 'subscribe', 'request', 'confirm', 'unsubscribe', 'suppress', 'unsuppress', 'erase', 'policy', 'reason'].map((a) => `'${a}'`).join(', ');
 import { ConsentError, notFound } from '../../consent/errors.js';
 import { smsMessagesDdl } from '../shared/sms-rows.js';
 
@@ -150,7 +154,7 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       await c.query(`
   ALTER TABLE ledger_events ALTER COLUMN profile_id DROP NOT NULL;
   ALTER TABLE ledger_events DROP CONSTRAINT ledger_events_action_check;
-  ALTER TABLE ledger_events ADD CONSTRAINT ledger_events_action_check CHECK (action IN (${LEDGER_ACTIONS.map((a) => `'${a}'`).join(', ')}));
+  ALTER TABLE ledger_events ADD CONSTRAINT ledger_events_action_check CHECK (action IN (${V4_ACTIONS}));
   ALTER TABLE ledger_events ADD COLUMN address_key text;
   ALTER TABLE ledger_events ADD CONSTRAINT ledger_events_address_check
     CHECK (CASE WHEN action IN ('suppress', 'unsuppress') THEN profile_id IS NULL AND address_key IS NOT NULL
@@ -214,6 +218,25 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     salt text NOT NULL,
     user_agent text NOT NULL
   );
+`);
+    },
+  },
+  {
+    version: 8,
+    description: 'store-level ledger events (policy: a channel\'s consent basis) and unsubscribe reasons (reason)',
+    async up(c) {
+      // In place (rows and hashes untouched): the action list gains `policy`
+      // (a store-level event: profile_id, address_key and service NULL) and
+      // `reason` (a profile event that changes no flag).
+      await c.query(`
+  ALTER TABLE ledger_events DROP CONSTRAINT ledger_events_action_check;
+  ALTER TABLE ledger_events ADD CONSTRAINT ledger_events_action_check CHECK (action IN (${V8_ACTIONS}));
+  ALTER TABLE ledger_events DROP CONSTRAINT ledger_events_address_check;
+  ALTER TABLE ledger_events ADD CONSTRAINT ledger_events_address_check
+    CHECK (CASE WHEN action IN ('suppress', 'unsuppress') THEN profile_id IS NULL AND address_key IS NOT NULL
+      WHEN action = 'policy' THEN profile_id IS NULL AND address_key IS NULL AND service IS NULL
+      ELSE profile_id IS NOT NULL AND address_key IS NULL END);
+  CREATE INDEX ledger_events_store ON ledger_events (channel, id) WHERE action = 'policy';
 `);
     },
   },

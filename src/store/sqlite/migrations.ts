@@ -1,7 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
 import { CHANNELS } from '../../consent/channels.js';
-import { LEDGER_ACTIONS } from '../../consent/ledger.js';
+
+/** Migration 8's action list, frozen: LEDGER_ACTIONS at schema 8. */
+const V8_ACTIONS = ['optout', 'optin', 'subscribe', 'request', 'confirm', 'unsubscribe', 'suppress', 'unsuppress', 'erase', 'policy', 'reason'].map((a) => `'${a}'`).join(', ');
+/** Migration 4's action list, frozen (a released migration never changes; later actions come with later migrations). */
+const V4_ACTIONS = ['optout', 'optin', 'subscribe', 'request', 'confirm', 'unsubscribe', 'suppress', 'unsuppress', 'erase'].map((a) => `'${a}'`).join(', ');
 import { smsMessagesDdl } from '../shared/sms-rows.js';
 
 /**
@@ -152,7 +156,7 @@ export const MIGRATIONS: readonly Migration[] = [
     profile_id INTEGER REFERENCES profiles (id),
     channel TEXT NOT NULL,
     service TEXT,
-    action TEXT NOT NULL CHECK (action IN (${LEDGER_ACTIONS.map((a) => `'${a}'`).join(', ')})),
+    action TEXT NOT NULL CHECK (action IN (${V4_ACTIONS})),
     source TEXT NOT NULL,
     actor TEXT NOT NULL,
     reason TEXT,
@@ -234,6 +238,53 @@ export const MIGRATIONS: readonly Migration[] = [
     salt TEXT NOT NULL,
     user_agent TEXT NOT NULL
   );
+`);
+    },
+  },
+  {
+    version: 8,
+    description: 'store-level ledger events (policy: a channel\'s consent basis) and unsubscribe reasons (reason)',
+    up(db) {
+      // ledger_events is rebuilt once more, as in migration 4 (same rows, ids
+      // and bytes, so the same hashes): the action list gains `policy` (a
+      // store-level event: profile_id and address_key NULL, service NULL) and
+      // `reason` (a profile event that changes no flag). The user agents kept
+      // beside events reference ledger_events: dropping the old table would
+      // break that foreign key, so they are set aside in a temporary table
+      // and put back once the rebuilt table has every id again.
+      db.exec(`
+  CREATE TEMP TABLE ledger_user_agents_v8 AS SELECT event_id, salt, user_agent FROM ledger_user_agents;
+  DELETE FROM ledger_user_agents;
+  CREATE TABLE ledger_events_v8 (
+    id INTEGER PRIMARY KEY,
+    -- NULL for address events (suppress/unsuppress, named by address_key) and store events (policy)
+    profile_id INTEGER REFERENCES profiles (id),
+    channel TEXT NOT NULL,
+    service TEXT,
+    action TEXT NOT NULL CHECK (action IN (${V8_ACTIONS})),
+    source TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    reason TEXT,
+    evidence TEXT,
+    occurred_at TEXT NOT NULL,
+    address_key TEXT,
+    CHECK (CASE WHEN action IN ('suppress', 'unsuppress') THEN profile_id IS NULL AND address_key IS NOT NULL
+      WHEN action = 'policy' THEN profile_id IS NULL AND address_key IS NULL AND service IS NULL
+      ELSE profile_id IS NOT NULL AND address_key IS NULL END)
+  );
+  INSERT INTO ledger_events_v8 (id, profile_id, channel, service, action, source, actor, reason, evidence, occurred_at, address_key)
+    SELECT id, profile_id, channel, service, action, source, actor, reason, evidence, occurred_at, address_key FROM ledger_events ORDER BY id;
+  DROP TABLE ledger_events;
+  ALTER TABLE ledger_events_v8 RENAME TO ledger_events;
+  CREATE INDEX ledger_events_profile ON ledger_events (profile_id, channel, id);
+  CREATE INDEX ledger_events_address ON ledger_events (channel, address_key, id) WHERE address_key IS NOT NULL;
+  CREATE INDEX ledger_events_store ON ledger_events (channel, id) WHERE action = 'policy';
+  CREATE TRIGGER ledger_events_append_only_u BEFORE UPDATE ON ledger_events
+    BEGIN SELECT RAISE(ABORT, 'the consent ledger is append-only'); END;
+  CREATE TRIGGER ledger_events_append_only_d BEFORE DELETE ON ledger_events
+    BEGIN SELECT RAISE(ABORT, 'the consent ledger is append-only'); END;
+  INSERT INTO ledger_user_agents (event_id, salt, user_agent) SELECT event_id, salt, user_agent FROM temp.ledger_user_agents_v8;
+  DROP TABLE temp.ledger_user_agents_v8;
 `);
     },
   },
