@@ -127,6 +127,17 @@ describe('encodings', () => {
     expect(await storedProfiles(explicit)).toEqual(await storedProfiles(db));
   });
 
+  it('a BOM before a quoted header (Excel\'s "CSV UTF-8" with quoted cells) finds the columns, in UTF-8 and UTF-16', async () => {
+    const quoted = '"email","first_name","optout_sms"\r\n"rene@example.com","René, Jr.","1"\r\n';
+    for (const bytes of [Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(quoted, 'utf8')]), Buffer.from('\uFEFF' + quoted, 'utf16le')]) {
+      const db = await tempStore(backend);
+      const r = await runCli(['--db', db, 'profile', 'import', file('quoted.csv', bytes), '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ rows: 1, new: 1 });
+      expect(await rawSql(db, 'SELECT email, first_name, optout_sms FROM profiles')).toEqual([{ email: 'rene@example.com', first_name: 'René, Jr.', optout_sms: 1 }]);
+    }
+  });
+
   it('an invalid byte deep in a large file names its line (streamed, across chunks)', async () => {
     const db = (await tempStore(backend));
     const rows = ['email,first_name'];

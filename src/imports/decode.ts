@@ -41,8 +41,9 @@ function countNewlines(b: Uint8Array, from = 0, to = b.length): number {
 
 /**
  * A Transform from bytes to strings. `encoding` null: UTF-8 unless the file
- * starts with a UTF-16 BOM. The BOM itself is passed on (the CSV reader
- * strips it from the first cell).
+ * starts with a UTF-16 BOM. A leading BOM (UTF-8 or UTF-16) is not passed
+ * on: the CSV reader must see the first cell as the file wrote it (a quoted
+ * `"email"` after a BOM would otherwise keep its quotes).
  */
 export class DecodeStream extends Transform {
   private encoding: Encoding | null;
@@ -51,6 +52,7 @@ export class DecodeStream extends Transform {
   private carry: Buffer | null = null;
   private lines = 0;
   private started = false;
+  private textStarted = false;
 
   constructor(encoding: Encoding | null, private readonly file: string) {
     super({ readableObjectMode: true });
@@ -74,17 +76,27 @@ export class DecodeStream extends Transform {
         if (this.encoding === 'utf-16le' || this.encoding === 'utf-16be') this.decoder = new TextDecoder(this.encoding, { fatal: true, ignoreBOM: true });
       }
       const text = this.decoder ? this.decodeOther(chunk, false) : this.encoding === 'utf-8' ? this.decodeUtf8(chunk, false) : this.decodeSingleByte(chunk);
-      if (text) this.push(text);
+      if (text) this.pushText(text);
       done();
     } catch (e) {
       done(e as Error);
     }
   }
 
+  /** Pushes decoded text, the file's leading BOM (U+FEFF) taken off its first character. */
+  private pushText(text: string): void {
+    if (!this.textStarted) {
+      this.textStarted = true;
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      if (!text) return;
+    }
+    this.push(text);
+  }
+
   override _flush(done: TransformCallback): void {
     try {
       const text = this.decoder ? this.decodeOther(new Uint8Array(0), true) : this.encoding === 'utf-8' || this.encoding === null ? this.decodeUtf8(Buffer.alloc(0), true) : '';
-      if (text) this.push(text);
+      if (text) this.pushText(text);
       done();
     } catch (e) {
       done(e as Error);
