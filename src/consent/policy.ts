@@ -148,6 +148,11 @@ export async function setPolicy(
   };
 }
 
+/** Of `channels`, those under an opt-in basis on which the profile holds no grant (an acquisition page shows them unticked). */
+export function ungrantedChannels(channels: readonly ContactChannel[], bases: Bases, granted: GrantFlags | undefined): ContactChannel[] {
+  return channels.filter((c) => bases[c] === 'opt-in' && granted?.[c] !== true);
+}
+
 /** The bases given by each channel's last `policy` event (stores' rows: channel and evidence text); channels without one: opt-out. */
 export function basesFromRows(rows: Iterable<{ channel: string; evidence: string | null }>): Bases {
   const bases = optOutEverywhere();
