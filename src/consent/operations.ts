@@ -2,7 +2,7 @@
  * The operator's use cases, written against the ConsentStore interface only.
  */
 import { CHANNELS, CONTACT_CHANNELS, type Channel, type ContactChannel, type OptOutFlags } from './channels.js';
-import { consentState, type Basis, type Bases, basesOf, type ConsentState } from './policy.js';
+import { consentState, noGrants, type Basis, type Bases, basesOf, type ConsentState } from './policy.js';
 import { conflict, invalid, notFound } from './errors.js';
 import type { ChangeContext, LedgerEvent } from './ledger.js';
 import { blockedBy, reachability, refLabel, suppressionOn, type Profile, type ProfileRef } from './profile.js';
@@ -130,6 +130,7 @@ export function profileView(
     firstName: profile.firstName,
     lastName: profile.lastName,
     optOut: { ...profile.optOut },
+    granted: { ...noGrants(), ...profile.granted },
     reachable: reachability(profile.optOut, suppressions, profile.erasedAt, bases ? { bases, granted: profile.granted } : undefined),
     lastChanged,
     subscriptions,

@@ -297,9 +297,10 @@ export const MIGRATIONS: readonly Migration[] = [
       // issue 15); an `all` event does not touch it. Backfilled from the
       // ledger, then kept by one trigger per channel on every insert into
       // ledger_events, so that every writer (operator, pages, group commit,
-      // imports, copies) keeps it in the same transaction as its event. The
-      // basis itself is not state: it is read from the last `policy` event
-      // (index ledger_events_store).
+      // imports, copies) keeps it in the same transaction as its event
+      // (named profiles_granted_*, not ledger_*: those are the ledger's
+      // append-only guards). The basis itself is not state: it is read from
+      // the last `policy` event (index ledger_events_store).
       const channels = ['email', 'sms', 'phone', 'postal', 'fax', 'push'];
       db.exec(
         channels
@@ -309,7 +310,7 @@ export const MIGRATIONS: readonly Migration[] = [
   UPDATE profiles SET granted_${c} = 1 WHERE (SELECT e.action FROM ledger_events e
     WHERE e.profile_id = profiles.id AND e.channel = '${c}' AND e.service IS NULL AND e.action IN ('optin', 'optout')
     ORDER BY e.id DESC LIMIT 1) = 'optin';
-  CREATE TRIGGER ledger_events_grant_${c} AFTER INSERT ON ledger_events
+  CREATE TRIGGER profiles_granted_${c} AFTER INSERT ON ledger_events
     WHEN NEW.channel = '${c}' AND NEW.service IS NULL AND NEW.action IN ('optin', 'optout')
     BEGIN UPDATE profiles SET granted_${c} = (NEW.action = 'optin') WHERE id = NEW.profile_id; END;`,
           )
