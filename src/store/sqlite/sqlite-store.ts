@@ -110,7 +110,11 @@ export function rowToProfile(r: ProfileRow): Profile {
     fax: r[10] === 1,
     push: r[11] === 1,
   };
-  const granted: GrantFlags = { email: r[15] === 1, sms: r[16] === 1, phone: r[17] === 1, postal: r[18] === 1, fax: r[19] === 1, push: r[20] === 1 };
+  // Undefined unless some channel is granted: a profile without a grant keeps the shape it always had.
+  const granted: GrantFlags | undefined =
+    r[15] + r[16] + r[17] + r[18] + r[19] + r[20] === 0
+      ? undefined
+      : { email: r[15] === 1, sms: r[16] === 1, phone: r[17] === 1, postal: r[18] === 1, fax: r[19] === 1, push: r[20] === 1 };
   return { id: r[0], email: r[1], phone: r[2], firstName: r[3], lastName: r[4], optOut, createdAt: r[12], updatedAt: r[13], erasedAt: r[14], granted };
 }
 
