@@ -19,7 +19,7 @@ import type { ConsentRequest, ConsentResult, ErasureResult, LastChanges, Profile
 import type { ImportAllOptions, RawBatch, RowStore } from '../rows.js';
 import { maskLocation } from '../location.js';
 import { basesFromRows, grantsAfter, someGrants, type GrantFlags } from '../../consent/policy.js';
-import { CURRENT_POLICY_SQL } from '../shared/policy-sql.js';
+import { CONSENT_EVENTS_WHERE, CURRENT_POLICY_SQL } from '../shared/policy-sql.js';
 import { PgPolicyRepository } from './policy-store.js';
 import { ChainVerifier, eventFields, evidenceOf, HISTORY_SQL, type BlockRow, type EventRow, type PendingEvent } from '../shared/ledger-chain.js';
 import { optedOutSql, reachableSql, timeSql, unreachableSql } from '../shared/reachability-sql.js';
@@ -601,6 +601,14 @@ export class PgStore implements RowStore {
   async lastChangesOf(profileIds: readonly number[]): Promise<Map<number, LastChanges>> {
     const rows = await this.query<EventRow>(
       "SELECT DISTINCT ON (profile_id, channel) * FROM ledger_events WHERE profile_id = ANY($1::int[]) AND action <> 'erase' ORDER BY profile_id, channel, id DESC",
+      [profileIds.filter(isInt4)],
+    );
+    return byProfile(profileIds, rows, (): LastChanges => ({}), (last, r) => (last[r.channel as Channel] = rowToEvent(r)));
+  }
+
+  async lastConsentEventsOf(profileIds: readonly number[]): Promise<Map<number, LastChanges>> {
+    const rows = await this.query<EventRow>(
+      `SELECT DISTINCT ON (profile_id, channel) * FROM ledger_events WHERE profile_id = ANY($1::int[]) AND ${CONSENT_EVENTS_WHERE} ORDER BY profile_id, channel, id DESC`,
       [profileIds.filter(isInt4)],
     );
     return byProfile(profileIds, rows, (): LastChanges => ({}), (last, r) => (last[r.channel as Channel] = rowToEvent(r)));

@@ -44,7 +44,7 @@ import { SqliteLandingSubmissions } from './landing-submissions.js';
 import { SqliteFeedbackRepository } from './feedback-store.js';
 import { SqliteSmsRepository } from './sms-store.js';
 import { basesFromRows, grantsAfter, type GrantFlags } from '../../consent/policy.js';
-import { CURRENT_POLICY_SQL } from '../shared/policy-sql.js';
+import { CONSENT_EVENTS_WHERE, CURRENT_POLICY_SQL } from '../shared/policy-sql.js';
 import { SqlitePolicyRepository } from './policy-store.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, openDatabase, translateSqliteError, type OpenOptions } from './open.js';
 
@@ -492,6 +492,18 @@ export class SqliteStore implements RowStore {
 
   async lastChangesOf(profileIds: readonly number[]): Promise<Map<number, LastChanges>> {
     const rows = this.guard(() => this.stmts.lastChangesOf.all(JSON.stringify(profileIds)));
+    return byProfile(profileIds, rows, (): LastChanges => ({}), (last, r) => (last[r.channel as Channel] = rowToEvent(r)));
+  }
+
+  async lastConsentEventsOf(profileIds: readonly number[]): Promise<Map<number, LastChanges>> {
+    const rows = this.guard(() =>
+      this.db
+        .prepare<[string], EventRow>(
+          `SELECT e.* FROM ledger_events e WHERE e.id IN (SELECT max(id) FROM ledger_events
+             WHERE profile_id IN (SELECT value FROM json_each(?)) AND ${CONSENT_EVENTS_WHERE} GROUP BY profile_id, channel)`,
+        )
+        .all(JSON.stringify(profileIds)),
+    );
     return byProfile(profileIds, rows, (): LastChanges => ({}), (last, r) => (last[r.channel as Channel] = rowToEvent(r)));
   }
 
