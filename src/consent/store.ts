@@ -6,6 +6,7 @@ import type { ServiceRepository } from './services.js';
 import type { FeedbackRepository } from './feedback.js';
 import type { Suppression, SuppressionAddOutcome, SuppressionRepository } from './suppressions.js';
 import type { SmsRepository } from './sms.js';
+import type { PolicyRepository } from './policy.js';
 
 /**
  * Which profiles a listing returns (`listProfiles`, `bulk.listContacts`).
@@ -45,6 +46,16 @@ export interface ConsentRequest {
   profileId: number;
   /** The wanted value of each flag named; the store writes only the difference. */
   wanted: Partial<OptOutFlags>;
+  /**
+   * Channels the person (or an operator with a reason, or an import with
+   * --allow-optin and --proof) has given consent to: a grant. Each is also
+   * wanted opted in. A grant whose flag was set is the `optin` that clears
+   * it (as always); one whose flag is clear writes an `optin` event that
+   * changes no flag only when the channel's basis is `opt-in` (read in the
+   * write's transaction) and the profile has no grant there yet: under
+   * `opt-out` nothing is recorded that was not before.
+   */
+  grant?: readonly ContactChannel[];
 }
 
 /** What `eraseProfile` did. */
@@ -79,6 +90,8 @@ export interface ConsentStore {
   readonly bulk: BulkStore;
   /** Inbound SMS replies (STOP, START, HELP…): their log, review queue and settings (sms.ts). */
   readonly sms: SmsRepository;
+  /** The consent basis of each channel (`policy show|set`): read from and written to the ledger (policy.ts). */
+  readonly policy: PolicyRepository;
   addProfile(profile: NewProfile, at: string): Promise<Profile>;
   findProfile(ref: ProfileRef): Promise<Profile | null>;
   /**
@@ -122,6 +135,12 @@ export interface ConsentStore {
    * what lastChanges(id) gives. At most a few thousand ids per call.
    */
   lastChangesOf(profileIds: readonly number[]): Promise<Map<number, LastChanges>>;
+  /**
+   * Per profile, the last optin/optout event (service NULL) of each channel
+   * (`all` included) that has one: what decides its consent states (`profile
+   * show`, policy.ts). An entry for every id given. At most a few thousand ids per call.
+   */
+  lastConsentEventsOf(profileIds: readonly number[]): Promise<Map<number, LastChanges>>;
   /** Newest first. */
   history(profileId: number): Promise<LedgerEvent[]>;
   /**

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
-import { CHANNELS, type Channel, type ContactChannel, type OptOutFlags } from '../../consent/channels.js';
+import { CHANNELS, CONTACT_CHANNELS, type Channel, type ContactChannel, type OptOutFlags } from '../../consent/channels.js';
 import { ConsentError, conflict, invalid, notFound } from '../../consent/errors.js';
 import {
   BlockHasher,
@@ -14,16 +14,19 @@ import {
   userAgentProblem,
 } from '../../consent/ledger.js';
 import { checkErasable, erasureEntries, profileAddresses } from '../shared/erasure.js';
-import { applyChanges, erasedEmail, planChanges, type NewProfile, type Profile, type ProfileRef } from '../../consent/profile.js';
+import { applyChanges, erasedEmail, planChanges, planGrants, type NewProfile, type Profile, type ProfileRef } from '../../consent/profile.js';
 import type { ConsentRequest, ConsentResult, ErasureResult, LastChanges, ProfileFilter } from '../../consent/store.js';
 import type { ImportAllOptions, RawBatch, RowStore } from '../rows.js';
 import { maskLocation } from '../location.js';
+import { basesFromRows, grantsAfter, someGrants, type GrantFlags } from '../../consent/policy.js';
+import { CONSENT_EVENTS_WHERE, CURRENT_POLICY_SQL } from '../shared/policy-sql.js';
+import { PgPolicyRepository } from './policy-store.js';
 import { ChainVerifier, eventFields, evidenceOf, HISTORY_SQL, type BlockRow, type EventRow, type PendingEvent } from '../shared/ledger-chain.js';
 import { optedOutSql, reachableSql, timeSql, unreachableSql } from '../shared/reachability-sql.js';
 
 /** The server's clock in the tool's time format. */
 const PG_NOW = `to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-import { verifyPgState } from './verify-state.js';
+import { verifyPgGrants, verifyPgState } from './verify-state.js';
 import { byProfile } from '../shared/by-profile.js';
 import { PgBulkStore } from './bulk-store.js';
 import { createPool, DEFAULT_BUSY_TIMEOUT_MS, isRetryable, rollback, translatePgError, type PgOpenOptions } from './connection.js';
@@ -38,7 +41,8 @@ import { PgSmsRepository } from './sms-store.js';
 import { PgSuppressionRepository, verifyPgSuppressions } from './suppression-store.js';
 
 export const PROFILE_COLUMNS =
-  'id, email, phone, first_name, last_name, optout_all, optout_email, optout_sms, optout_phone, optout_postal, optout_fax, optout_push, created_at, updated_at, erased_at';
+  'id, email, phone, first_name, last_name, optout_all, optout_email, optout_sms, optout_phone, optout_postal, optout_fax, optout_push, created_at, updated_at, erased_at, ' +
+  'granted_email, granted_sms, granted_phone, granted_postal, granted_fax, granted_push';
 
 interface ProfileRow {
   id: number;
@@ -56,6 +60,12 @@ interface ProfileRow {
   created_at: string;
   updated_at: string;
   erased_at: string | null;
+  granted_email?: number;
+  granted_sms?: number;
+  granted_phone?: number;
+  granted_postal?: number;
+  granted_fax?: number;
+  granted_push?: number;
 }
 
 export function rowToProfile(r: ProfileRow): Profile {
@@ -68,7 +78,20 @@ export function rowToProfile(r: ProfileRow): Profile {
     fax: r.optout_fax === 1,
     push: r.optout_push === 1,
   };
-  return { id: r.id, email: r.email, phone: r.phone, firstName: r.first_name, lastName: r.last_name, optOut, createdAt: r.created_at, updatedAt: r.updated_at, erasedAt: r.erased_at };
+  const granted = Object.fromEntries(CONTACT_CHANNELS.map((c) => [c, r[`granted_${c}`] === 1])) as GrantFlags;
+  return {
+    id: r.id,
+    email: r.email,
+    phone: r.phone,
+    firstName: r.first_name,
+    lastName: r.last_name,
+    optOut,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    erasedAt: r.erased_at,
+    // Undefined unless some channel is granted: a profile without a grant keeps the shape it always had.
+    granted: someGrants(granted),
+  };
 }
 
 export function rowToEvent(r: EventRow): LedgerEvent {
@@ -223,6 +246,7 @@ export class PgStore implements RowStore {
   readonly landing: PgLandingSubmissions;
   readonly feedback: PgFeedbackRepository;
   readonly sms: PgSmsRepository;
+  readonly policy: PgPolicyRepository;
 
   private constructor(
     readonly pool: pg.Pool,
@@ -239,6 +263,7 @@ export class PgStore implements RowStore {
     this.landing = new PgLandingSubmissions(this);
     this.feedback = new PgFeedbackRepository(this);
     this.sms = new PgSmsRepository(this);
+    this.policy = new PgPolicyRepository(this);
   }
 
   static async open(url: string, options: PgOpenOptions = {}): Promise<PgStore> {
@@ -537,17 +562,21 @@ export class PgStore implements RowStore {
     const profiles = await tx.lockProfiles(requests.map((r) => r.profileId));
     const results: ConsentResult[] = [];
     const events: PendingEvent[] = [];
+    // The basis matters only to a grant: read (in this transaction) only when one is asked for.
+    const bases = requests.some((r) => r.grant && r.grant.length > 0) ? basesFromRows(await tx.query(CURRENT_POLICY_SQL)) : null;
     for (const req of requests) {
       const profile = profiles.get(req.profileId);
       if (!profile) throw new ConsentError('not-found', `No profile id ${req.profileId}.`);
-      const changes = planChanges(profile.optOut, req.wanted);
+      const planned = planChanges(profile.optOut, req.wanted);
+      const changes = bases ? [...planned, ...planGrants(profile, planned, req.grant, bases)] : planned;
       if (changes.length > 0) {
         const next = applyChanges(profile.optOut, changes);
         for (const c of changes) {
           checkChannel(c.channel);
           events.push({ profileId: profile.id, channel: c.channel, action: c.action });
         }
-        const updated = { ...profile, optOut: next, updatedAt: context.occurredAt };
+        // granted_<channel> follows from the events (the ledger's insert trigger); the profile returned says so too.
+        const updated = { ...profile, optOut: next, granted: grantsAfter(profile.granted, changes), updatedAt: context.occurredAt };
         profiles.set(profile.id, updated);
         tx.setProfile(updated);
         results.push({ profile: updated, changes });
@@ -572,6 +601,14 @@ export class PgStore implements RowStore {
   async lastChangesOf(profileIds: readonly number[]): Promise<Map<number, LastChanges>> {
     const rows = await this.query<EventRow>(
       "SELECT DISTINCT ON (profile_id, channel) * FROM ledger_events WHERE profile_id = ANY($1::int[]) AND action <> 'erase' ORDER BY profile_id, channel, id DESC",
+      [profileIds.filter(isInt4)],
+    );
+    return byProfile(profileIds, rows, (): LastChanges => ({}), (last, r) => (last[r.channel as Channel] = rowToEvent(r)));
+  }
+
+  async lastConsentEventsOf(profileIds: readonly number[]): Promise<Map<number, LastChanges>> {
+    const rows = await this.query<EventRow>(
+      `SELECT DISTINCT ON (profile_id, channel) * FROM ledger_events WHERE profile_id = ANY($1::int[]) AND ${CONSENT_EVENTS_WHERE} ORDER BY profile_id, channel, id DESC`,
       [profileIds.filter(isInt4)],
     );
     return byProfile(profileIds, rows, (): LastChanges => ({}), (last, r) => (last[r.channel as Channel] = rowToEvent(r)));
@@ -692,7 +729,7 @@ export async function verifyPgLedger(client: pg.PoolClient, options: VerifyOptio
         return { ok: false, blocks: result.blocks, events: result.events, brokenEventId: a.event_id, blockId: null, problem };
       }
     }
-    const disagreement = (await verifyPgState(client, options)) ?? (await verifyPgSuppressions(client));
+    const disagreement = (await verifyPgState(client, options)) ?? (await verifyPgGrants(client)) ?? (await verifyPgSuppressions(client));
     if (disagreement) {
       verdict = { ok: false, check: 'state', blocks: result.blocks, events: result.events, head: result.head, problem: disagreement.detail, disagreement };
     }
