@@ -35,6 +35,9 @@ import { PgServiceRepository } from './service-store.js';
 import type { ServiceRow } from '../shared/service-rows.js';
 import type { SubscriptionStatus } from '../../consent/services.js';
 import { PgSmsRepository } from './sms-store.js';
+import { PgFeed, pgApiKeys, pgReach } from './integrations-store.js';
+import type { ApiKeyRepository } from '../../consent/api-keys.js';
+import type { ReachRepository } from '../../consent/reach-check.js';
 import { PgSuppressionRepository, verifyPgSuppressions } from './suppression-store.js';
 
 export const PROFILE_COLUMNS =
@@ -223,6 +226,9 @@ export class PgStore implements RowStore {
   readonly landing: PgLandingSubmissions;
   readonly feedback: PgFeedbackRepository;
   readonly sms: PgSmsRepository;
+  readonly feed: PgFeed;
+  readonly apiKeys: ApiKeyRepository;
+  readonly reach: ReachRepository;
 
   private constructor(
     readonly pool: pg.Pool,
@@ -239,6 +245,9 @@ export class PgStore implements RowStore {
     this.landing = new PgLandingSubmissions(this);
     this.feedback = new PgFeedbackRepository(this);
     this.sms = new PgSmsRepository(this);
+    this.feed = new PgFeed(this);
+    this.apiKeys = pgApiKeys(this);
+    this.reach = pgReach(this);
   }
 
   static async open(url: string, options: PgOpenOptions = {}): Promise<PgStore> {
@@ -620,6 +629,7 @@ export class PgStore implements RowStore {
   }
 
   async close(): Promise<void> {
+    await this.feed.stopWaiting();
     await this.pool.end();
   }
 }

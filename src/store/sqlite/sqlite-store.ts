@@ -43,6 +43,9 @@ import { byProfile } from '../shared/by-profile.js';
 import { SqliteLandingSubmissions } from './landing-submissions.js';
 import { SqliteFeedbackRepository } from './feedback-store.js';
 import { SqliteSmsRepository } from './sms-store.js';
+import { SqliteFeed, sqliteApiKeys, sqliteReach } from './integrations-store.js';
+import type { ApiKeyRepository } from '../../consent/api-keys.js';
+import type { ReachRepository } from '../../consent/reach-check.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, openDatabase, translateSqliteError, type OpenOptions } from './open.js';
 
 /**
@@ -147,6 +150,9 @@ export class SqliteStore implements RowStore {
   readonly landing: SqliteLandingSubmissions;
   readonly feedback: SqliteFeedbackRepository;
   readonly sms: SqliteSmsRepository;
+  readonly feed: SqliteFeed;
+  readonly apiKeys: ApiKeyRepository;
+  readonly reach: ReachRepository;
 
   constructor(
     readonly db: Database.Database,
@@ -193,6 +199,9 @@ export class SqliteStore implements RowStore {
     this.landing = new SqliteLandingSubmissions(this);
     this.feedback = new SqliteFeedbackRepository(this);
     this.sms = new SqliteSmsRepository(this);
+    this.feed = new SqliteFeed(this);
+    this.apiKeys = sqliteApiKeys(this);
+    this.reach = sqliteReach(this);
   }
 
   static open(path: string, options: OpenOptions = {}): SqliteStore {
