@@ -11,6 +11,8 @@ import { registerStore } from './store.js';
 import { registerSuppression } from './suppression.js';
 import { registerFeedback } from './feedback.js';
 import { registerSms } from './sms.js';
+import { registerChanges } from './changes.js';
+import { registerApiKey } from './api-key.js';
 
 /** Each registers its noun (and verbs) on the program. Command bodies are loaded on use. */
 export const COMMANDS: ((program: Command, act: Act) => void)[] = [
@@ -25,6 +27,8 @@ export const COMMANDS: ((program: Command, act: Act) => void)[] = [
   registerSuppression,
   registerFeedback,
   registerSms,
+  registerChanges,
+  registerApiKey,
 ];
 
 /**

@@ -66,7 +66,7 @@ export class SqlFeed {
 
   async page(afterId: number, channels: readonly Channel[] | null, limit: number): Promise<FeedRow[]> {
     const r = this.r;
-    const only = channels ? ` AND ${r.inList('e.channel', 2, 'text')}` : '';
+    const only = channels ? ` AND ${r.inList('channel', 2, 'text')}` : '';
     // Each event's block: the first whose last event is at or after it (one index probe per event).
     const rows = await r.all<FeedSqlRow>(
       `SELECT e.id, e.profile_id, e.channel, e.service, e.action, e.source, e.actor, e.occurred_at,
