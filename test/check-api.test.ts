@@ -37,6 +37,8 @@ async function fixture(backend: (typeof BACKENDS)[number], api = true) {
   await ok(db, 'suppression', 'add', 'bob@x.io', 'gone@x.io', '--reason', 'hard-bounce');
   await ok(db, 'service', 'create', 'news', '--label', 'News');
   await ok(db, 'profile', 'subscribe', 'cy@x.io', 'news');
+  await ok(db, 'profile', 'add', '--email', 'dee@x.io');
+  await ok(db, 'profile', 'erase', 'dee@x.io', '--reason', 'asked', '--yes'); // her address: a keyed-only erasure entry
   const key = (await ok(db, 'api-key', 'create', '--name', 'mailer')).trim();
   const store = (await openStore(db)) as LandingStore;
   const logs: string[] = [];
@@ -106,6 +108,14 @@ describe.each(BACKENDS)('the check API on %s', (backend) => {
     expect(await json('email=bob@x.io&channel=postal')).toEqual({ reachable: true, reasons: [] });
     expect(await json('email=new@x.io&channel=email')).toEqual({ reachable: true, reasons: [{ kind: 'unknown-profile', channel: 'email', since: null, source: null }] });
     expect((await json('email=gone@x.io&channel=email')).reachable).toBe(false); // unknown but suppressed
+    expect(await json('email=dee@x.io&channel=email')).toEqual({
+      reachable: false,
+      reasons: [
+        { kind: 'unknown-profile', channel: 'email', since: null, source: null },
+        { kind: 'suppressed', channel: 'email', since: expect.any(String), source: 'operator' },
+      ],
+    });
+    expect((await json('profile=4&channel=postal')).reasons).toEqual([{ kind: 'erased', channel: 'all', since: expect.any(String), source: null }]);
     expect(await json('profile=3&channel=email&service=news')).toEqual({ reachable: true, reasons: [] });
     expect(await json('profile=2&channel=email&service=news')).toEqual({
       reachable: false,
@@ -131,7 +141,7 @@ describe.each(BACKENDS)('the check API on %s', (backend) => {
 
   it('checks a batch in order (known, unknown, suppressed, opted out); refuses bad JSON, over 1,000, a bad address by index; no CORS', async () => {
     const f = await fixture(backend);
-    const emails = ['cy@x.io', 'new@x.io', 'bob@x.io', 'ann@x.io', 'gone@x.io', 'CY@x.io'];
+    const emails = ['cy@x.io', 'new@x.io', 'bob@x.io', 'ann@x.io', 'gone@x.io', 'CY@x.io', 'dee@x.io'];
     const r = await f.post({ channel: 'email', emails });
     expect(r.status).toBe(200);
     const { results } = await r.json();
@@ -142,6 +152,7 @@ describe.each(BACKENDS)('the check API on %s', (backend) => {
       ['ann@x.io', false, ['optout', 'optout']],
       ['gone@x.io', false, ['unknown-profile', 'suppressed']],
       ['CY@x.io', true, []],
+      ['dee@x.io', false, ['unknown-profile', 'suppressed']], // erased: found by its keyed hash
     ]);
     const phones = await (await f.post({ channel: 'sms', phones: ['+33611111111', '+33622222222', '+33633333333'] })).json();
     expect(phones.results.map((x: { phone: string; reachable: boolean }) => [x.phone, x.reachable])).toEqual([

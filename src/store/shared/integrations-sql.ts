@@ -165,7 +165,7 @@ export class SqlApiKeys {
   }
 }
 
-/** The check API's facts of one batch: one query each for the profiles, their last channel events, the suppressions, the basis and (with a service) the subscriptions. */
+/** The check API's facts of one batch: one query each for the profiles, their last channel events, the suppressions (a second one by keyed hash for erased addresses), the basis and (with a service) the subscriptions. */
 export class SqlReach {
   constructor(private readonly r: SqlRunner) {}
 
@@ -209,27 +209,39 @@ export class SqlReach {
       for (const x of rows) (last.get(x.profile_id) ?? last.set(x.profile_id, {}).get(x.profile_id)!)[x.channel] = { action: x.action, occurredAt: x.occurred_at, source: x.source };
     }
 
-    // Suppression by keyed hash: the entries of erased addresses (address NULL) count too.
+    // Suppression by address, as reachableSql matches it (suppressions_address index); an address of no
+    // live profile may also have a keyed-only entry (an erased address, address NULL): found by its keyed
+    // hash, computed only for those addresses and only when the channel has such entries.
     const suppressions = new Map<string, Suppression>();
     if (channel === 'email' || channel === 'sms' || channel === 'phone') {
       const addresses = new Set<string>();
+      const strangers = new Set<string>();
       lookups.forEach((l, i) => {
         const list = profiles[i]!;
         if (list.length === 0) {
           const a = lookupAddress(channel, l);
-          if (a !== null) addresses.add(a);
+          if (a !== null) strangers.add(a);
         }
         for (const p of list) {
           const a = p.erasedAt === null ? addressFor(channel, p) : null;
           if (a !== null) addresses.add(a);
         }
       });
-      if (addresses.size > 0) {
-        const key = await r.keyer();
-        const byKey = new Map([...addresses].map((a) => [key(channel, a), a]));
+      const inForce = `(expires_at IS NULL OR expires_at > ${r.nowSql()})`;
+      const every = [...addresses, ...strangers];
+      if (every.length > 0) {
         const rows = await r.all<SuppressionRow>(
-          `SELECT ${SUPPRESSION_COLUMNS} FROM suppressions WHERE channel = ${r.p(1)} AND ${r.inList('address_key', 2, 'text')}
-             AND (expires_at IS NULL OR expires_at > ${r.nowSql()})`,
+          `SELECT ${SUPPRESSION_COLUMNS} FROM suppressions WHERE channel = ${r.p(1)} AND ${r.inList('address', 2, 'text')} AND ${inForce}`,
+          [channel, r.list(every)],
+        );
+        for (const x of rows) suppressions.set(x.address!, toSuppression(x));
+      }
+      const unmatched = [...strangers].filter((a) => !suppressions.has(a));
+      if (unmatched.length > 0 && (await r.all(`SELECT 1 AS x FROM suppressions WHERE channel = ${r.p(1)} AND address IS NULL LIMIT 1`, [channel])).length > 0) {
+        const key = await r.keyer();
+        const byKey = new Map(unmatched.map((a) => [key(channel, a), a]));
+        const rows = await r.all<SuppressionRow>(
+          `SELECT ${SUPPRESSION_COLUMNS} FROM suppressions WHERE channel = ${r.p(1)} AND ${r.inList('address_key', 2, 'text')} AND address IS NULL AND ${inForce}`,
           [channel, r.list([...byKey.keys()])],
         );
         for (const x of rows) suppressions.set(byKey.get(x.address_key)!, toSuppression(x));
