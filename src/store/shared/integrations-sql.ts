@@ -171,11 +171,18 @@ export class SqlReach {
 
   async facts(lookups: readonly ReachLookup[], channel: ContactChannel, service: string | null): Promise<ReachFacts> {
     const r = this.r;
-    if (service !== null) {
+    // Independent reads run together (on PostgreSQL, on connections of the pool): the service, the basis, the profiles; then what depends on the profiles.
+    const serviceChecked = (async () => {
+      if (service === null) return;
       const [s] = await r.all<{ channel: string }>(`SELECT channel FROM services WHERE name = ${r.p(1)}`, [service]);
       if (!s) throw invalid(`service: there is no service ${service}.`);
       if (s.channel !== channel) throw invalid(`service: ${service} is a service of the ${s.channel} channel, not ${channel}.`);
-    }
+    })();
+    const basisRead = r
+      .all<{ evidence: string | null }>(`SELECT evidence FROM ledger_events WHERE action = 'policy' AND channel = ${r.p(1)} ORDER BY id DESC LIMIT 1`, [channel])
+      .then(([policy]) => basisOf(policy?.evidence ? JSON.parse(policy.evidence) : null));
+    serviceChecked.catch(() => {});
+    basisRead.catch(() => {});
     const values = { email: new Set<string>(), phone: new Set<string>(), profile: new Set<number>() };
     for (const l of lookups) (values[l.kind] as Set<string | number>).add(l.value);
     const where: string[] = [];
@@ -186,6 +193,7 @@ export class SqlReach {
       where.push(r.inList(col, params.length, type));
     }
     const found = where.length === 0 ? [] : (await r.all<any>(`SELECT ${r.profileColumns} FROM profiles WHERE ${where.join(' OR ')}`, params)).map((x) => r.toProfile(x));
+    await serviceChecked;
     const byEmail = new Map<string, Profile[]>();
     const byPhone = new Map<string, Profile[]>();
     const byId = new Map<number, Profile[]>();
@@ -199,7 +207,8 @@ export class SqlReach {
     const ids = [...new Set(found.map((p) => p.id))];
 
     const last = new Map<number, Partial<Record<Channel, LastConsent>>>();
-    if (ids.length > 0) {
+    const lastRead = (async () => {
+      if (ids.length === 0) return;
       const rows = await r.all<{ profile_id: number; channel: Channel; action: 'optin' | 'optout'; occurred_at: string; source: string }>(
         `SELECT profile_id, channel, action, occurred_at, source FROM ledger_events WHERE id IN (
            SELECT max(id) FROM ledger_events WHERE ${r.inList('profile_id', 1, 'int')} AND channel IN (${r.p(2)}, 'all')
@@ -207,13 +216,14 @@ export class SqlReach {
         [r.list(ids), channel],
       );
       for (const x of rows) (last.get(x.profile_id) ?? last.set(x.profile_id, {}).get(x.profile_id)!)[x.channel] = { action: x.action, occurredAt: x.occurred_at, source: x.source };
-    }
+    })();
 
     // Suppression by address, as reachableSql matches it (suppressions_address index); an address of no
     // live profile may also have a keyed-only entry (an erased address, address NULL): found by its keyed
     // hash, computed only for those addresses and only when the channel has such entries.
     const suppressions = new Map<string, Suppression>();
-    if (channel === 'email' || channel === 'sms' || channel === 'phone') {
+    const suppressionsRead = (async () => {
+      if (channel !== 'email' && channel !== 'sms' && channel !== 'phone') return;
       const addresses = new Set<string>();
       const strangers = new Set<string>();
       lookups.forEach((l, i) => {
@@ -246,18 +256,11 @@ export class SqlReach {
         );
         for (const x of rows) suppressions.set(byKey.get(x.address_key)!, toSuppression(x));
       }
-    }
+    })();
 
-    const [policy] = await r.all<{ evidence: string | null }>(
-      `SELECT evidence FROM ledger_events WHERE action = 'policy' AND channel = ${r.p(1)} ORDER BY id DESC LIMIT 1`,
-      [channel],
-    );
-    const basis = basisOf(policy?.evidence ? JSON.parse(policy.evidence) : null);
-
-    let subscriptions: Map<number, { status: string; since: string }> | null = null;
-    if (service !== null) {
-      subscriptions = new Map();
-      if (ids.length > 0) {
+    const subscriptions: Map<number, { status: string; since: string }> | null = service === null ? null : new Map();
+    const subscriptionsRead = (async () => {
+      if (subscriptions !== null && ids.length > 0) {
         const rows = await r.all<{ profile_id: number; status: string; since: string }>(
           `SELECT s.profile_id, s.status, s.since FROM subscriptions s JOIN services v ON v.id = s.service_id
            WHERE v.name = ${r.p(1)} AND ${r.inList('s.profile_id', 2, 'int')}`,
@@ -265,7 +268,8 @@ export class SqlReach {
         );
         for (const x of rows) subscriptions.set(x.profile_id, { status: x.status, since: x.since });
       }
-    }
+    })();
+    const [basis] = await Promise.all([basisRead, lastRead, suppressionsRead, subscriptionsRead]);
     return { basis, profiles, last, suppressions, subscriptions };
   }
 }
