@@ -14,7 +14,7 @@
 // also the same 1,000 lookups as one sqlite3 / psql query (process start
 // included), printed for scale. Target: p50 well under 50 ms per 1,000.
 //
-// BENCH_PROFILES (default 100000), BENCH_SECS per phase (default 10),
+// BENCH_PROFILES (default 100000), BENCH_SECS per phase (default 30: at least 200 batches even on a loaded machine),
 // BENCH_CONNECTIONS (default 1), BENCH_PG_URL (else a throwaway cluster).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,7 +26,7 @@ import { rng, writeRealisticCsv } from './realistic.mjs';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const say = (m) => process.stderr.write(m + '\n');
 const PROFILES = Number(process.env.BENCH_PROFILES ?? 100_000);
-const SECS = Number(process.env.BENCH_SECS ?? 10);
+const SECS = Number(process.env.BENCH_SECS ?? 30);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 1);
 const BATCHES = 20;
 const BATCH = 1000;

@@ -129,7 +129,7 @@ describe.each(BACKENDS)('consent changes on %s', (backend) => {
     expect(cursor).toBe(events[1]!.cursor);
   });
 
-  it('refuses a cursor from another store, a malformed one, and a tampered one (exit 2)', async () => {
+  it('refuses a cursor from another store, a malformed one, and a tampered one (exit 2); takes one on a store copy', async () => {
     const db = await tempStore(backend);
     const other = await tempStore('sqlite');
     await ok(db, 'profile', 'add', '--email', 'ann@x.io');
@@ -148,5 +148,12 @@ describe.each(BACKENDS)('consent changes on %s', (backend) => {
     const tampered = await runCli(['--db', db, 'changes', '--since', forged]);
     expect(tampered.code).toBe(2);
     expect(tampered.stderr).toContain('not in this store');
+
+    // A copy (store copy: the same settings, the same ledger) is the same store for cursors.
+    const mine = parse((await ok(db, 'changes')).stdout);
+    const copy = await tempStore('sqlite');
+    await ok(db, 'store', 'copy', db, copy);
+    await ok(copy, 'profile', 'optin', 'ann@x.io', '--channel', 'sms', '--reason', 'r2');
+    expect(parse((await ok(copy, 'changes', '--since', mine.events[0]!.cursor)).stdout).events.map((e) => [e.id, e.action])).toEqual([[2, 'optin']]);
   });
 });

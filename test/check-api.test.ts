@@ -73,6 +73,8 @@ describe.each(BACKENDS)('the check API on %s', (backend) => {
     const keys = await runJson(f.db, ['api-key', 'list', '--json']);
     expect(keys).toEqual([{ id: 1, name: 'mailer', status: 'active', createdAt: expect.any(String), revokedAt: null }]);
     expect(JSON.stringify(keys)).not.toContain(f.key);
+    expect((await runCli(['--db', f.db, 'api-key', 'create', '--name', 'mailer'])).code).toBe(4); // a key in force has that name
+    expect((await runCli(['--db', f.db, 'api-key', 'revoke', 'nosuch'])).code).toBe(3);
     await ok(f.db, 'api-key', 'revoke', 'mailer');
     const revoked = Date.now();
     let status = 200;

@@ -258,6 +258,8 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     revoked_at text
   );
   CREATE UNIQUE INDEX api_keys_active_name ON api_keys (name) WHERE revoked_at IS NULL;
+  -- the check API asks whether a channel has keyed-only (erased) entries before computing any keyed hash
+  CREATE INDEX suppressions_keyed_only ON suppressions (channel, address_key) WHERE address IS NULL;
 `);
       await c.query(`INSERT INTO settings (key, value) VALUES ('store_id', $1) ON CONFLICT (key) DO NOTHING`, [randomBytes(16).toString('hex')]);
     },

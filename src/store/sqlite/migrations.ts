@@ -304,6 +304,8 @@ export const MIGRATIONS: readonly Migration[] = [
     revoked_at TEXT
   );
   CREATE UNIQUE INDEX api_keys_active_name ON api_keys (name) WHERE revoked_at IS NULL;
+  -- the check API asks whether a channel has keyed-only (erased) entries before computing any keyed hash
+  CREATE INDEX suppressions_keyed_only ON suppressions (channel, address_key) WHERE address IS NULL;
 `);
       // The store's identity, which the feed's cursors carry (a copy of the store copies it, with the ledger).
       db.prepare(`INSERT OR IGNORE INTO settings (key, value) VALUES ('store_id', ?)`).run(randomBytes(16).toString('hex'));
