@@ -23,7 +23,7 @@ export async function list(ctx: CommandContext, o: Record<string, unknown>): Pro
 
 export async function revoke(ctx: CommandContext, ref: string, o: Record<string, unknown>): Promise<void> {
   const store = await ctx.store();
-  const key = await store.apiKeys.revoke(/^\d+$/.test(ref) ? { id: Number(ref) } : { name: checkApiKeyName(ref) }, ctx.nowIso());
+  const key = await store.apiKeys.revoke(/^\d{1,9}$/.test(ref) ? { id: Number(ref) } : { name: checkApiKeyName(ref) }, ctx.nowIso());
   if (o.json) return ctx.json(view(key));
   ctx.notice(`Revoked API key ${key.id} (${key.name}): servers refuse it within 5 seconds.`);
 }
