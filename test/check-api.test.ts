@@ -94,7 +94,7 @@ describe.each(BACKENDS)('the check API on %s', (backend) => {
     const json = async (q: string) => {
       const r = await f.get(q);
       expect(r.status, q).toBe(200);
-      return r.json();
+      return (await r.json()) as any;
     };
     expect(await json('email=ANN@x.io&channel=email')).toEqual({
       reachable: false,
@@ -137,7 +137,7 @@ describe.each(BACKENDS)('the check API on %s', (backend) => {
     ]) {
       const r = await f.get(q!);
       expect(r.status, q).toBe(400);
-      expect((await r.json()).error, q).toMatch(new RegExp(`^${field}`));
+      expect(((await r.json()) as any).error, q).toMatch(new RegExp(`^${field}`));
     }
   });
 
@@ -146,7 +146,7 @@ describe.each(BACKENDS)('the check API on %s', (backend) => {
     const emails = ['cy@x.io', 'new@x.io', 'bob@x.io', 'ann@x.io', 'gone@x.io', 'CY@x.io', 'dee@x.io'];
     const r = await f.post({ channel: 'email', emails });
     expect(r.status).toBe(200);
-    const { results } = await r.json();
+    const { results } = (await r.json()) as any;
     expect(results.map((x: { email: string; reachable: boolean; reasons: { kind: string }[] }) => [x.email, x.reachable, x.reasons.map((y) => y.kind)])).toEqual([
       ['cy@x.io', true, []],
       ['new@x.io', true, ['unknown-profile']],
@@ -156,7 +156,7 @@ describe.each(BACKENDS)('the check API on %s', (backend) => {
       ['CY@x.io', true, []],
       ['dee@x.io', false, ['unknown-profile', 'suppressed']], // erased: found by its keyed hash
     ]);
-    const phones = await (await f.post({ channel: 'sms', phones: ['+33611111111', '+33622222222', '+33633333333'] })).json();
+    const phones = (await (await f.post({ channel: 'sms', phones: ['+33611111111', '+33622222222', '+33633333333'] })).json()) as any;
     expect(phones.results.map((x: { phone: string; reachable: boolean }) => [x.phone, x.reachable])).toEqual([
       ['+33611111111', false],
       ['+33622222222', true],
@@ -173,7 +173,7 @@ describe.each(BACKENDS)('the check API on %s', (backend) => {
     ] as const) {
       const res = await f.post(body);
       expect(res.status, JSON.stringify(body).slice(0, 60)).toBe(400);
-      expect((await res.json()).error).toMatch(new RegExp(`^${field}`));
+      expect(((await res.json()) as any).error).toMatch(new RegExp(`^${field}`));
     }
     const preflight = await fetch(`${f.server.url}/api/v1/reachable`, {
       method: 'OPTIONS',
