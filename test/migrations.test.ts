@@ -59,11 +59,14 @@ describe('migrations', () => {
     expect(after.settings!.filter((r) => (r as { key: string }).key === 'suppression_key')).toEqual([
       { key: 'suppression_key', value: expect.stringMatching(/^[0-9a-f]{64}$/) },
     ]);
+    expect(after.settings!.filter((r) => (r as { key: string }).key === 'store_id')).toEqual([{ key: 'store_id', value: expect.stringMatching(/^[0-9a-f]{32}$/) }]);
     db.close();
     for (const [table, rows] of Object.entries(before)) {
       // Rows kept, each with its old columns unchanged (a later migration may add columns).
       // Migration 4 adds one setting, the suppression list's secret (checked below).
-      const now = table === 'settings' && version < 4 ? after[table]!.filter((r) => (r as { key: string }).key !== 'suppression_key') : after[table]!;
+      // Migration 9 adds another, the store's identity (the change feed's cursors carry it).
+      const added = (key: string) => (key === 'suppression_key' && version < 4) || key === 'store_id';
+      const now = table === 'settings' ? after[table]!.filter((r) => !added((r as { key: string }).key)) : after[table]!;
       expect(now, table).toHaveLength(rows.length);
       rows.forEach((row, i) => expect(now[i], table).toMatchObject(row as object));
     }

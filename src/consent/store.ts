@@ -7,6 +7,9 @@ import type { FeedbackRepository } from './feedback.js';
 import type { Suppression, SuppressionAddOutcome, SuppressionRepository } from './suppressions.js';
 import type { SmsRepository } from './sms.js';
 import type { PolicyRepository } from './policy.js';
+import type { FeedRepository } from './feed.js';
+import type { ApiKeyRepository } from './api-keys.js';
+import type { ReachRepository } from './reach-check.js';
 
 /**
  * Which profiles a listing returns (`listProfiles`, `bulk.listContacts`).
@@ -92,6 +95,12 @@ export interface ConsentStore {
   readonly sms: SmsRepository;
   /** The consent basis of each channel (`policy show|set`): read from and written to the ledger (policy.ts). */
   readonly policy: PolicyRepository;
+  /** The change feed's reads (`consent changes`): feed.ts. */
+  readonly feed: FeedRepository;
+  /** Keys of the check API (hashes only): api-keys.ts. */
+  readonly apiKeys: ApiKeyRepository;
+  /** The check API's batch facts (GET/POST /api/v1/reachable): reach-check.ts. */
+  readonly reach: ReachRepository;
   addProfile(profile: NewProfile, at: string): Promise<Profile>;
   findProfile(ref: ProfileRef): Promise<Profile | null>;
   /**

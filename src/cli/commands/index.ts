@@ -12,6 +12,8 @@ import { registerSuppression } from './suppression.js';
 import { registerFeedback } from './feedback.js';
 import { registerSms } from './sms.js';
 import { registerPolicy } from './policy.js';
+import { registerChanges } from './changes.js';
+import { registerApiKey } from './api-key.js';
 
 /** Each registers its noun (and verbs) on the program. Command bodies are loaded on use. */
 export const COMMANDS: ((program: Command, act: Act) => void)[] = [
@@ -27,6 +29,8 @@ export const COMMANDS: ((program: Command, act: Act) => void)[] = [
   registerFeedback,
   registerSms,
   registerPolicy,
+  registerChanges,
+  registerApiKey,
 ];
 
 /**

@@ -112,5 +112,6 @@ export function registerLanding(program: Command, act: Act): void {
       '--twilio-auth-token-file <file>',
       "take Twilio's SMS webhook at <base-url>/sms/inbound, verified with the auth token in this file (default: $CONSENT_TWILIO_AUTH_TOKEN, else not served)",
     )
+    .option('--api', 'also serve the check API, GET/POST /api/v1/reachable, for keys made by `consent api-key create` (default: $CONSENT_API=1)')
     .action(act(async (ctx, _args, o) => (await import('./landing/serve.js')).serve(ctx, o)));
 }

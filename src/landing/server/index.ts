@@ -11,6 +11,7 @@
  *   GET  /confirm/<service>?t=…  a page with a Confirm button (changes nothing: mail scanners)   (confirmations.ts)
  *   POST /confirm/<service>      confirms a pending subscription (`t` in the form)
  *   POST /sms/inbound            Twilio's Messaging webhook: STOP, START, HELP… (sms-inbound.ts; only with an auth token)
+ *   GET|POST /api/v1/reachable   the check API for sending systems (api.ts; only with --api, API keys)
  *
  * A GET never changes anything. Every change goes through the group
  * committer and is answered only once committed. Error pages: errors.ts.
@@ -27,6 +28,7 @@ import { fastPostPath } from './fast-post.js';
 import { personalGetPath, type FastPath } from './personal-get.js';
 import { registerPageRoutes } from './routes.js';
 import { registerSmsRoute } from './sms-inbound.js';
+import { API_BODY_LIMIT, API_PATH, registerApiRoutes } from './api.js';
 
 export { ACTORS, BODY_LIMIT, KEYRING_TTL_MS, PAGE_TTL_MS, type ServerContext } from './context.js';
 export { registerPageRoutes } from './routes.js';
@@ -54,6 +56,8 @@ export interface ServerOptions {
   trustProxy?: number | string;
   /** Twilio's auth token: with it, POST /sms/inbound takes Twilio's signed webhooks (else that path is 404). A secret: never logged. */
   twilioAuthToken?: string;
+  /** Serve the check API (GET/POST /api/v1/reachable, API keys): api.ts. */
+  api?: boolean;
 }
 
 export interface RunningServer {
@@ -127,7 +131,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     reply.headers(headers); // on every answer, errors included
     // multipart reads the raw stream, past fastify's bodyLimit: bound it by its declared length.
     const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > BODY_LIMIT) return done(new HttpAnswer(413, 'tooLarge'));
+    if (declared > (options.api && req.url.startsWith(API_PATH) ? API_BODY_LIMIT : BODY_LIMIT)) return done(new HttpAnswer(413, 'tooLarge'));
     if (req.headers['transfer-encoding'] && /multipart\//i.test(req.headers['content-type'] ?? '')) {
       reply.header('connection', 'close');
       return done(new HttpAnswer(411, 'badRequest'));
@@ -144,6 +148,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   await ctx.keyring();
   registerPageRoutes(app, ctx);
   if (options.twilioAuthToken) registerSmsRoute(app, ctx, options.twilioAuthToken);
+  if (options.api) registerApiRoutes(app, options.store, log);
   fastPaths = [
     personalGetPath(ctx, pageHeaders, log),
     fastPostPath(ctx, pageHeaders, log, { behindProxy: options.trustProxy !== undefined, closing: () => closing, loggablePath }),

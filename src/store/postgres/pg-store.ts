@@ -38,6 +38,9 @@ import { PgServiceRepository } from './service-store.js';
 import type { ServiceRow } from '../shared/service-rows.js';
 import type { SubscriptionStatus } from '../../consent/services.js';
 import { PgSmsRepository } from './sms-store.js';
+import { PgFeed, pgApiKeys, pgReach } from './integrations-store.js';
+import type { ApiKeyRepository } from '../../consent/api-keys.js';
+import type { ReachRepository } from '../../consent/reach-check.js';
 import { PgSuppressionRepository, verifyPgSuppressions } from './suppression-store.js';
 
 export const PROFILE_COLUMNS =
@@ -247,6 +250,9 @@ export class PgStore implements RowStore {
   readonly feedback: PgFeedbackRepository;
   readonly sms: PgSmsRepository;
   readonly policy: PgPolicyRepository;
+  readonly feed: PgFeed;
+  readonly apiKeys: ApiKeyRepository;
+  readonly reach: ReachRepository;
 
   private constructor(
     readonly pool: pg.Pool,
@@ -264,6 +270,9 @@ export class PgStore implements RowStore {
     this.feedback = new PgFeedbackRepository(this);
     this.sms = new PgSmsRepository(this);
     this.policy = new PgPolicyRepository(this);
+    this.feed = new PgFeed(this);
+    this.apiKeys = pgApiKeys(this);
+    this.reach = pgReach(this);
   }
 
   static async open(url: string, options: PgOpenOptions = {}): Promise<PgStore> {
@@ -657,6 +666,7 @@ export class PgStore implements RowStore {
   }
 
   async close(): Promise<void> {
+    await this.feed.stopWaiting();
     await this.pool.end();
   }
 }

@@ -318,6 +318,29 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     },
   },
+  {
+    version: 10,
+    description: "the change feed and the check API: the store's identity (store_id), the block of an event found by index, API keys (hashes only)",
+    up(db) {
+      db.exec(`
+  -- the block holding an event (the feed's cursors name it): found by an index probe, not a scan
+  CREATE INDEX ledger_blocks_last_event ON ledger_blocks (last_event_id);
+  -- keys of the check API: only the SHA-256 of each key is kept; a revoked key stays listed
+  CREATE TABLE api_keys (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    key_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+  );
+  CREATE UNIQUE INDEX api_keys_active_name ON api_keys (name) WHERE revoked_at IS NULL;
+  -- the check API asks whether a channel has keyed-only (erased) entries before computing any keyed hash
+  CREATE INDEX suppressions_keyed_only ON suppressions (channel, address_key) WHERE address IS NULL;
+`);
+      // The store's identity, which the feed's cursors carry (a copy of the store copies it, with the ledger).
+      db.prepare(`INSERT OR IGNORE INTO settings (key, value) VALUES ('store_id', ?)`).run(randomBytes(16).toString('hex'));
+    },
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -46,6 +46,9 @@ import { SqliteSmsRepository } from './sms-store.js';
 import { basesFromRows, grantsAfter, type GrantFlags } from '../../consent/policy.js';
 import { CONSENT_EVENTS_WHERE, CURRENT_POLICY_SQL } from '../shared/policy-sql.js';
 import { SqlitePolicyRepository } from './policy-store.js';
+import { SqliteFeed, sqliteApiKeys, sqliteReach } from './integrations-store.js';
+import type { ApiKeyRepository } from '../../consent/api-keys.js';
+import type { ReachRepository } from '../../consent/reach-check.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, openDatabase, translateSqliteError, type OpenOptions } from './open.js';
 
 /**
@@ -163,6 +166,9 @@ export class SqliteStore implements RowStore {
   readonly feedback: SqliteFeedbackRepository;
   readonly sms: SqliteSmsRepository;
   readonly policy: SqlitePolicyRepository;
+  readonly feed: SqliteFeed;
+  readonly apiKeys: ApiKeyRepository;
+  readonly reach: ReachRepository;
 
   constructor(
     readonly db: Database.Database,
@@ -210,6 +216,9 @@ export class SqliteStore implements RowStore {
     this.feedback = new SqliteFeedbackRepository(this);
     this.sms = new SqliteSmsRepository(this);
     this.policy = new SqlitePolicyRepository(this);
+    this.feed = new SqliteFeed(this);
+    this.apiKeys = sqliteApiKeys(this);
+    this.reach = sqliteReach(this);
   }
 
   static open(path: string, options: OpenOptions = {}): SqliteStore {

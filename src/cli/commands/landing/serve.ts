@@ -84,11 +84,12 @@ export async function serve(ctx: CommandContext, o: Record<string, unknown>): Pr
   const trustProxy = parseTrustProxy(o.trustProxy ?? ctx.env.CONSENT_TRUST_PROXY);
   if (!ctx.deps.interrupts) throw invalid('landing serve needs a process to run in (use the consent binary).');
   const twilioAuthToken = await twilioToken(ctx, o.twilioAuthTokenFile);
+  const api = o.api === true || ctx.env.CONSENT_API === '1';
   const store = await ctx.store();
   const log = batchedLog((text) => ctx.deps.stderr.write(text));
   let server;
   try {
-    server = await startServer({ store, host, port, baseUrl, env: ctx.env, now: ctx.deps.now, log: log.line, trustProxy, twilioAuthToken });
+    server = await startServer({ store, host, port, baseUrl, env: ctx.env, now: ctx.deps.now, log: log.line, trustProxy, twilioAuthToken, api });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') throw conflict(`Port ${port} on ${host} is already in use.`, 'Choose another --port (0 picks a free one).');
@@ -97,6 +98,7 @@ export async function serve(ctx: CommandContext, o: Record<string, unknown>): Pr
   }
   ctx.notice(`Serving landing pages at ${server.url} from ${store.location} (Ctrl-C to stop).`);
   if (twilioAuthToken) ctx.notice(`Taking Twilio's SMS webhook at ${baseUrl}/sms/inbound.`);
+  if (api) ctx.notice(`Serving the check API at ${server.url}/api/v1/reachable (Authorization: Bearer <key from \`consent api-key create\`>).`);
   const stop = ctx.deps.interrupts();
   const signal = await new Promise<string>((resolve) => {
     if (stop.aborted) resolve(String(stop.reason));
