@@ -240,6 +240,53 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
 `);
     },
   },
+  {
+    version: 9,
+    description: 'outbound webhooks: their targets and the deliveries fanned out from the ledger (the outbox)',
+    async up(c) {
+      await c.query(`
+  CREATE TABLE webhooks (
+    id bigserial PRIMARY KEY,
+    url text NOT NULL,
+    -- JSON arrays of ledger actions and channels; NULL: every one
+    events text,
+    channels text,
+    -- In clear, as the link-signing keys are: the deliverer signs with it (a hash could not sign). Never printed after \`webhook add\`.
+    secret text NOT NULL,
+    allow_http integer NOT NULL DEFAULT 0,
+    allow_private integer NOT NULL DEFAULT 0,
+    -- The last ledger event id fanned out into webhook_deliveries (the ledger is the outbox)
+    cursor bigint NOT NULL,
+    created_at text NOT NULL,
+    removed_at text
+  );
+  CREATE TABLE webhook_deliveries (
+    id bigserial PRIMARY KEY,
+    webhook_id bigint NOT NULL REFERENCES webhooks (id),
+    -- A ledger event id (no foreign key: ledger_events is rebuilt by some SQLite migrations)
+    event_id bigint NOT NULL,
+    profile_id integer,
+    -- The body's \`id\`, the same for every attempt of this delivery (receivers deduplicate on it)
+    delivery_id text NOT NULL UNIQUE,
+    type text NOT NULL,
+    status text NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+    attempts integer NOT NULL DEFAULT 0,
+    next_attempt_at text NOT NULL,
+    lease_until text,
+    last_status integer,
+    last_error text,
+    -- When the current period of retries began (created, or \`webhook retry\`): given up 24 h after it
+    period_start text NOT NULL,
+    created_at text NOT NULL,
+    delivered_at text,
+    UNIQUE (webhook_id, event_id)
+  );
+  CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at, id) WHERE status = 'pending';
+  CREATE INDEX webhook_deliveries_order ON webhook_deliveries (webhook_id, profile_id, event_id) WHERE status = 'pending';
+  CREATE INDEX webhook_deliveries_failed ON webhook_deliveries (id) WHERE status = 'failed';
+`);
+    },
+  },
 ];
 
 export const PG_LATEST_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]!.version;
