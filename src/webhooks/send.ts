@@ -38,7 +38,7 @@ export async function send(o: SendOptions): Promise<SendResult> {
     url = checkUrl(o.url, o.rules);
     target = await resolveTarget(url, o.rules, o.lookup ?? systemLookup);
   } catch (e) {
-    return { ok: false, status: null, error: e instanceof ConsentError ? e.message : String(e), ms: ms() };
+    return { ok: false, status: null, error: (e instanceof ConsentError ? e.message : String(e)).replace(/\.$/, ''), ms: ms() };
   }
   const tls = url.protocol === 'https:';
   const signal = AbortSignal.timeout(o.timeoutMs ?? DEFAULT_TIMEOUT_MS);
