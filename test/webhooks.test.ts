@@ -158,12 +158,12 @@ describe.each(BACKENDS)('webhooks on %s', (backend) => {
     expect(t.stdout).toMatch(/Not delivered .*the receiver answered 500/);
   });
 
-  it('never delivers a change that rolled back (a failed transaction, an import refused by validation)', async () => {
+  it('never delivers a change that rolled back (a failed transaction, an import refused by validation); store copy keeps webhooks and cursors', async () => {
     const db = await tempStore(backend);
     const dir = tempDir();
     await ok(db, ['profile', 'add', '--email', 'ann@example.com']);
     const rx = await receiver();
-    await ok(db, ['webhook', 'add', rx.url]);
+    const secret = /Secret: (\S+)/.exec((await ok(db, ['webhook', 'add', rx.url])).stdout)?.[1];
     const store = await openStore(db, {});
     try {
       // One transaction: Ann's opt-out, then a request for a profile that does not exist: all rolled back.
@@ -189,6 +189,15 @@ describe.each(BACKENDS)('webhooks on %s', (backend) => {
     expect(await deliverAt(db, 2)).toMatchObject({ fannedOut: 1, delivered: 1 });
     expect(rx.received.map((x) => [x.body.data.channel, x.body.data.action])).toEqual([['push', 'optout']]);
     expect((await rawSql(db, 'SELECT count(*) AS n FROM webhook_deliveries')).map((r) => Number(r.n))).toEqual([1]);
+
+    // store copy takes the webhooks (secret, cursor) and their deliveries to the other store: nothing is sent again there.
+    const copy = await tempStore(backend === 'sqlite' ? 'postgres' : 'sqlite');
+    await ok(db, ['store', 'copy', db, copy]);
+    expect(await runJson(copy, ['webhook', 'list', '--json'])).toEqual(await runJson(db, ['webhook', 'list', '--json']));
+    await ok(copy, ['profile', 'optout', 'ann@example.com', '--channel', 'fax', '--reason', 'after the copy']);
+    expect(await deliverAt(copy, 3)).toMatchObject({ fannedOut: 1, delivered: 1 });
+    expect(rx.received.map((x) => x.body.data.channel)).toEqual(['push', 'fax']);
+    expect(signatureValid(secret!, rx.received[1]!.headers['consent-signature'], rx.received[1]!.raw, nowS(at(3)))).toBe(true);
   });
 });
 
