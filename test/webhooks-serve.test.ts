@@ -6,49 +6,16 @@
  * same id), and two servers on one PostgreSQL database sharing the outbox
  * (each delivery sent once).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openStore } from '../src/store/index.js';
 import { BACKENDS, runCli, runJson, tempDir, tempStore } from './helpers/run-cli.js';
+import { serve as serveBinary, type Instance } from './helpers/serve-binary.js';
 import { receiver, signatureValid } from './helpers/webhook-receiver.js';
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'consent.js');
-
-interface Instance {
-  child: ChildProcess;
-  stderr: () => string;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-const running: Instance[] = [];
-afterEach(async () => {
-  for (const s of running.splice(0)) {
-    if (s.child.exitCode === null && s.child.signalCode === null) {
-      s.child.kill('SIGKILL');
-      await s.exit;
-    }
-  }
-});
-
-async function serve(db: string, env: Record<string, string> = {}): Promise<Instance> {
-  const child = spawn(process.execPath, [BIN, '--db', db, 'landing', 'serve', '--port', '0'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, CONSENT_DB: '', CONSENT_WEBHOOK_POLL_MS: '100', ...env },
-  });
-  let stderr = '';
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  await new Promise<void>((resolve, reject) => {
-    child.stderr!.on('data', (c) => {
-      stderr += c;
-      if (/Serving landing pages at/.test(stderr)) resolve();
-    });
-    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
-  });
-  const s = { child, stderr: () => stderr, exit };
-  running.push(s);
-  return s;
-}
+/** A server that looks at the ledger every 100 ms. */
+const serve = (db: string, env: Record<string, string> = {}) => serveBinary(db, { CONSENT_WEBHOOK_POLL_MS: '100', ...env });
 
 async function ok(db: string, ...argv: string[]) {
   const r = await runCli(['--db', db, ...argv], { env: { CONSENT_ACTOR: 'op' }, now: new Date() });

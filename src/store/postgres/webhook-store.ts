@@ -14,7 +14,6 @@ import {
 import {
   CLAIMED_SQL,
   DUE_SQL,
-  INSERT_DELIVERY_SQL,
   OUTBOX_EVENTS_SQL,
   toClaimed,
   toDelivery,

@@ -6,6 +6,51 @@
 import type { Channel } from '../../consent/channels.js';
 import type { ClaimedDelivery, OutboxEvent, Webhook, WebhookDelivery, WebhookEventName } from '../../consent/webhooks.js';
 
+/** The schema of migration 9 (frozen: a later change is a new migration), with each store's own types. */
+export function webhooksDdl(t: { hookId: string; deliveryId: string; int: string; big: string }): string {
+  return `
+  CREATE TABLE webhooks (
+    id ${t.hookId},
+    url text NOT NULL,
+    -- JSON arrays of ledger actions and channels; NULL: every one
+    events text,
+    channels text,
+    -- In clear, as the link-signing keys are: the deliverer signs with it (a hash could not sign). Never printed after \`webhook add\`.
+    secret text NOT NULL,
+    allow_http ${t.int} NOT NULL DEFAULT 0,
+    allow_private ${t.int} NOT NULL DEFAULT 0,
+    -- The last ledger event id fanned out into webhook_deliveries (the ledger is the outbox)
+    cursor ${t.big} NOT NULL,
+    created_at text NOT NULL,
+    removed_at text
+  );
+  CREATE TABLE webhook_deliveries (
+    id ${t.deliveryId},
+    webhook_id ${t.int} NOT NULL REFERENCES webhooks (id),
+    -- A ledger event id (no foreign key: ledger_events is rebuilt by some SQLite migrations)
+    event_id ${t.big} NOT NULL,
+    profile_id ${t.int},
+    -- The body's \`id\`, the same for every attempt of this delivery (receivers deduplicate on it)
+    delivery_id text NOT NULL UNIQUE,
+    type text NOT NULL,
+    status text NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+    attempts ${t.int} NOT NULL DEFAULT 0,
+    next_attempt_at text NOT NULL,
+    lease_until text,
+    last_status ${t.int},
+    last_error text,
+    -- When the current period of retries began (created, or \`webhook retry\`): given up 24 h after it
+    period_start text NOT NULL,
+    created_at text NOT NULL,
+    delivered_at text,
+    UNIQUE (webhook_id, event_id)
+  );
+  CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at, id) WHERE status = 'pending';
+  CREATE INDEX webhook_deliveries_order ON webhook_deliveries (webhook_id, profile_id, event_id) WHERE status = 'pending';
+  CREATE INDEX webhook_deliveries_failed ON webhook_deliveries (id) WHERE status = 'failed';
+`;
+}
+
 export interface WebhookRow {
   id: number;
   url: string;

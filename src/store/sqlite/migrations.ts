@@ -7,6 +7,7 @@ const V8_ACTIONS = ['optout', 'optin', 'subscribe', 'request', 'confirm', 'unsub
 /** Migration 4's action list, frozen (a released migration never changes; later actions come with later migrations). */
 const V4_ACTIONS = ['optout', 'optin', 'subscribe', 'request', 'confirm', 'unsubscribe', 'suppress', 'unsuppress', 'erase'].map((a) => `'${a}'`).join(', ');
 import { smsMessagesDdl } from '../shared/sms-rows.js';
+import { webhooksDdl } from '../shared/webhook-rows.js';
 
 /**
  * Numbered, forward-only migrations. `PRAGMA user_version` holds the number
@@ -292,47 +293,7 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 9,
     description: 'outbound webhooks: their targets and the deliveries fanned out from the ledger (the outbox)',
     up(db) {
-      db.exec(`
-  CREATE TABLE webhooks (
-    id INTEGER PRIMARY KEY,
-    url TEXT NOT NULL,
-    -- JSON arrays of ledger actions and channels; NULL: every one
-    events TEXT,
-    channels TEXT,
-    -- In clear, as the link-signing keys are: the deliverer signs with it (a hash could not sign). Never printed after \`webhook add\`.
-    secret TEXT NOT NULL,
-    allow_http INTEGER NOT NULL DEFAULT 0,
-    allow_private INTEGER NOT NULL DEFAULT 0,
-    -- The last ledger event id fanned out into webhook_deliveries (the ledger is the outbox)
-    cursor INTEGER NOT NULL,
-    created_at TEXT NOT NULL,
-    removed_at TEXT
-  );
-  CREATE TABLE webhook_deliveries (
-    id INTEGER PRIMARY KEY,
-    webhook_id INTEGER NOT NULL REFERENCES webhooks (id),
-    -- A ledger event id (no foreign key: ledger_events is rebuilt by some SQLite migrations)
-    event_id INTEGER NOT NULL,
-    profile_id INTEGER,
-    -- The body's \`id\`, the same for every attempt of this delivery (receivers deduplicate on it)
-    delivery_id TEXT NOT NULL UNIQUE,
-    type TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at TEXT NOT NULL,
-    lease_until TEXT,
-    last_status INTEGER,
-    last_error TEXT,
-    -- When the current period of retries began (created, or \`webhook retry\`): given up 24 h after it
-    period_start TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    delivered_at TEXT,
-    UNIQUE (webhook_id, event_id)
-  );
-  CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at, id) WHERE status = 'pending';
-  CREATE INDEX webhook_deliveries_order ON webhook_deliveries (webhook_id, profile_id, event_id) WHERE status = 'pending';
-  CREATE INDEX webhook_deliveries_failed ON webhook_deliveries (id) WHERE status = 'failed';
-`);
+      db.exec(webhooksDdl({ hookId: 'INTEGER PRIMARY KEY', deliveryId: 'INTEGER PRIMARY KEY', int: 'INTEGER', big: 'INTEGER' }));
     },
   },
 ];
