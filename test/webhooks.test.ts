@@ -94,6 +94,20 @@ describe.each(BACKENDS)('webhooks on %s', (backend) => {
     expect(rx.received.slice(before).filter((x) => x.path === '/hook')).toEqual([]);
     expect((await runCli(['--db', db, 'webhook', 'remove', '1'])).code).toBe(3);
     expect((await runCli(['--db', db, 'webhook', 'test', '9'])).code).toBe(3);
+
+    // --secret-file: that secret signs, and is never printed.
+    const file = join(tempDir(), 'secret');
+    const given = 'a-long-secret-from-the-receiver-team';
+    writeFileSync(file, `${given}\n`);
+    const withFile = await ok(db, ['webhook', 'add', rx.url.replace('/hook', '/given'), '--secret-file', file]);
+    expect(withFile.stdout + withFile.stderr).not.toContain(given);
+    // An erased profile: its erasure is delivered without its address.
+    await ok(db, ['profile', 'erase', 'bob@example.com', '--reason', 'ticket 12', '--yes']);
+    await deliverAt(db, 4);
+    const erased = rx.received.filter((x) => x.path === '/given');
+    expect(erased.map((x) => [x.body.type, x.body.data.profileId, x.body.data.email])).toContainEqual(['profile.erase', 2, null]);
+    expect(JSON.stringify(erased)).not.toContain('bob@');
+    for (const x of erased) expect(signatureValid(given, x.headers['consent-signature'], x.raw, nowS(at(4)))).toBe(true);
   });
 
   it('retries a receiver that fails (backoff with jitter, the same id), keeps one profile in ledger order, gives up after the period; failures and retry', async () => {

@@ -6,7 +6,7 @@
  * that rolled back, nor be missing for one that committed. Pure rules here;
  * the tables in src/store/*\/webhook-store.ts; HTTP in src/webhooks.
  */
-import { CHANNELS, type Channel } from './channels.js';
+import type { Channel } from './channels.js';
 import { invalid } from './errors.js';
 import { LEDGER_ACTIONS } from './ledger.js';
 
@@ -179,10 +179,6 @@ export function parseWebhookEvents(raw: string): WebhookEventName[] {
     if (!(WEBHOOK_EVENTS as readonly string[]).includes(e)) throw invalid(`--events: unknown event "${e}".`, `Events: ${WEBHOOK_EVENTS.join(', ')}.`);
   }
   return list as WebhookEventName[];
-}
-
-export function isChannelName(c: string): c is Channel {
-  return (CHANNELS as readonly string[]).includes(c);
 }
 
 export interface RetryPolicy {
