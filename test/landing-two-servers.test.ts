@@ -2,54 +2,17 @@
  * Several `landing serve` processes (the built binary) on one PostgreSQL
  * database, and that database going away (issue 11).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { KEYRING_TTL_MS, PAGE_TTL_MS } from '../src/landing/server.js';
 import { QUERY_TIMEOUT_MS } from '../src/store/postgres/connection.js';
 import { pgAdminQuery, withDatabase } from './helpers/pg.js';
 import { runCli, runJson, tempDir, tempStore } from './helpers/run-cli.js';
+import { serve, type Instance } from './helpers/serve-binary.js';
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'consent.js');
 const ONE_CLICK = () => new URLSearchParams({ 'List-Unsubscribe': 'One-Click' });
-
-interface Instance {
-  child: ChildProcess;
-  url: string;
-  stderr: () => string;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-const running: Instance[] = [];
-afterEach(async () => {
-  for (const s of running.splice(0)) {
-    if (s.child.exitCode === null && s.child.signalCode === null) {
-      s.child.kill('SIGKILL');
-      await s.exit;
-    }
-  }
-});
-
-async function serve(db: string): Promise<Instance> {
-  const child = spawn(process.execPath, [BIN, '--db', db, 'landing', 'serve', '--port', '0'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, CONSENT_DB: '' },
-  });
-  let stderr = '';
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stderr!.on('data', (c) => {
-      stderr += c;
-      const m = /at (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
-      if (m) resolve(m[1]!);
-    });
-    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
-  });
-  const s = { child, url, stderr: () => stderr, exit };
-  running.push(s);
-  return s;
-}
 
 async function stop(s: Instance): Promise<number> {
   s.child.kill('SIGTERM');

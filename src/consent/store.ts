@@ -10,6 +10,7 @@ import type { PolicyRepository } from './policy.js';
 import type { FeedRepository } from './feed.js';
 import type { ApiKeyRepository } from './api-keys.js';
 import type { ReachRepository } from './reach-check.js';
+import type { WebhookRepository } from './webhooks.js';
 
 /**
  * Which profiles a listing returns (`listProfiles`, `bulk.listContacts`).
@@ -101,6 +102,8 @@ export interface ConsentStore {
   readonly apiKeys: ApiKeyRepository;
   /** The check API's batch facts (GET/POST /api/v1/reachable): reach-check.ts. */
   readonly reach: ReachRepository;
+  /** Outbound webhooks and their deliveries, fanned out from the ledger (webhooks.ts). */
+  readonly webhooks: WebhookRepository;
   addProfile(profile: NewProfile, at: string): Promise<Profile>;
   findProfile(ref: ProfileRef): Promise<Profile | null>;
   /**

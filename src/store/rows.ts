@@ -45,10 +45,16 @@ export const STORE_TABLES: readonly StoreTable[] = [
   { name: 'soft_bounces', columns: ['address_key', 'report_key', 'bounced_at'], order: 'address_key, report_key' },
   { name: 'sms_messages', columns: SMS_MESSAGE_COLUMNS, order: 'id' },
   { name: 'api_keys', columns: ['id', 'name', 'key_hash', 'created_at', 'revoked_at'], order: 'id' },
+  { name: 'webhooks', columns: ['id', 'url', 'events', 'channels', 'secret', 'allow_http', 'allow_private', 'cursor', 'created_at', 'removed_at'], order: 'id' },
+  {
+    name: 'webhook_deliveries',
+    columns: ['id', 'webhook_id', 'event_id', 'profile_id', 'delivery_id', 'type', 'status', 'attempts', 'next_attempt_at', 'lease_until', 'last_status', 'last_error', 'period_start', 'created_at', 'delivered_at'],
+    order: 'id',
+  },
 ];
 
 /** Tables whose `id` a store generates (SQLite rowid, PostgreSQL identity): after a copy the next id follows the largest copied. */
-export const GENERATED_ID_TABLES: readonly string[] = ['profiles', 'services', 'signing_keys', 'suppressions', 'sms_messages', 'api_keys'];
+export const GENERATED_ID_TABLES: readonly string[] = ['profiles', 'services', 'signing_keys', 'suppressions', 'sms_messages', 'api_keys', 'webhooks', 'webhook_deliveries'];
 
 /** Integers as numbers, text as strings, `signing_keys.secret` as a Buffer, NULL as null. */
 export type RawValue = string | number | Buffer | null;

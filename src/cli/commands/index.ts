@@ -14,6 +14,7 @@ import { registerSms } from './sms.js';
 import { registerPolicy } from './policy.js';
 import { registerChanges } from './changes.js';
 import { registerApiKey } from './api-key.js';
+import { registerWebhook } from './webhook.js';
 
 /** Each registers its noun (and verbs) on the program. Command bodies are loaded on use. */
 export const COMMANDS: ((program: Command, act: Act) => void)[] = [
@@ -31,6 +32,7 @@ export const COMMANDS: ((program: Command, act: Act) => void)[] = [
   registerPolicy,
   registerChanges,
   registerApiKey,
+  registerWebhook,
 ];
 
 /**

@@ -41,6 +41,7 @@ import { PgSmsRepository } from './sms-store.js';
 import { PgFeed, pgApiKeys, pgReach } from './integrations-store.js';
 import type { ApiKeyRepository } from '../../consent/api-keys.js';
 import type { ReachRepository } from '../../consent/reach-check.js';
+import { PgWebhookRepository } from './webhook-store.js';
 import { PgSuppressionRepository, verifyPgSuppressions } from './suppression-store.js';
 
 export const PROFILE_COLUMNS =
@@ -253,6 +254,7 @@ export class PgStore implements RowStore {
   readonly feed: PgFeed;
   readonly apiKeys: ApiKeyRepository;
   readonly reach: ReachRepository;
+  readonly webhooks: PgWebhookRepository;
 
   private constructor(
     readonly pool: pg.Pool,
@@ -273,6 +275,7 @@ export class PgStore implements RowStore {
     this.feed = new PgFeed(this);
     this.apiKeys = pgApiKeys(this);
     this.reach = pgReach(this);
+    this.webhooks = new PgWebhookRepository(this);
   }
 
   static async open(url: string, options: PgOpenOptions = {}): Promise<PgStore> {

@@ -1,3 +1,4 @@
+import { webhooksDdl } from '../shared/webhook-rows.js';
 import { randomBytes } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
 import { CHANNELS } from '../../consent/channels.js';
@@ -339,6 +340,13 @@ export const MIGRATIONS: readonly Migration[] = [
 `);
       // The store's identity, which the feed's cursors carry (a copy of the store copies it, with the ledger).
       db.prepare(`INSERT OR IGNORE INTO settings (key, value) VALUES ('store_id', ?)`).run(randomBytes(16).toString('hex'));
+    },
+  },
+  {
+    version: 11,
+    description: 'outbound webhooks: their targets and the deliveries fanned out from the ledger (the outbox)',
+    up(db) {
+      db.exec(webhooksDdl({ hookId: 'INTEGER PRIMARY KEY', deliveryId: 'INTEGER PRIMARY KEY', int: 'INTEGER', big: 'INTEGER' }));
     },
   },
 ];

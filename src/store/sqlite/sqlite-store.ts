@@ -49,6 +49,7 @@ import { SqlitePolicyRepository } from './policy-store.js';
 import { SqliteFeed, sqliteApiKeys, sqliteReach } from './integrations-store.js';
 import type { ApiKeyRepository } from '../../consent/api-keys.js';
 import type { ReachRepository } from '../../consent/reach-check.js';
+import { SqliteWebhookRepository } from './webhook-store.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, openDatabase, translateSqliteError, type OpenOptions } from './open.js';
 
 /**
@@ -169,6 +170,7 @@ export class SqliteStore implements RowStore {
   readonly feed: SqliteFeed;
   readonly apiKeys: ApiKeyRepository;
   readonly reach: ReachRepository;
+  readonly webhooks: SqliteWebhookRepository;
 
   constructor(
     readonly db: Database.Database,
@@ -219,6 +221,7 @@ export class SqliteStore implements RowStore {
     this.feed = new SqliteFeed(this);
     this.apiKeys = sqliteApiKeys(this);
     this.reach = sqliteReach(this);
+    this.webhooks = new SqliteWebhookRepository(this);
   }
 
   static open(path: string, options: OpenOptions = {}): SqliteStore {

@@ -3,6 +3,7 @@ import { conflict, invalid } from '../../../consent/errors.js';
 import { startServer } from '../../../landing/server.js';
 import { resolveBaseUrl } from '../../../landing/urls.js';
 import type { CommandContext } from '../../context.js';
+import { Deliverer, webhookSettings } from '../../../webhooks/deliverer.js';
 
 function parsePort(raw: unknown): number {
   const s = String(raw ?? '8080');
@@ -85,6 +86,7 @@ export async function serve(ctx: CommandContext, o: Record<string, unknown>): Pr
   if (!ctx.deps.interrupts) throw invalid('landing serve needs a process to run in (use the consent binary).');
   const twilioAuthToken = await twilioToken(ctx, o.twilioAuthTokenFile);
   const api = o.api === true || ctx.env.CONSENT_API === '1';
+  const webhooks = webhookSettings(ctx.env);
   const store = await ctx.store();
   const log = batchedLog((text) => ctx.deps.stderr.write(text));
   let server;
@@ -99,12 +101,16 @@ export async function serve(ctx: CommandContext, o: Record<string, unknown>): Pr
   ctx.notice(`Serving landing pages at ${server.url} from ${store.location} (Ctrl-C to stop).`);
   if (twilioAuthToken) ctx.notice(`Taking Twilio's SMS webhook at ${baseUrl}/sms/inbound.`);
   if (api) ctx.notice(`Serving the check API at ${server.url}/api/v1/reachable (Authorization: Bearer <key from \`consent api-key create\`>).`);
+  // Outbound webhooks, in the background: a timer, never in a request's way.
+  const deliverer = new Deliverer({ store, now: ctx.deps.now, settings: webhooks, log: log.line });
+  deliverer.start();
   const stop = ctx.deps.interrupts();
   const signal = await new Promise<string>((resolve) => {
     if (stop.aborted) resolve(String(stop.reason));
     else stop.addEventListener('abort', () => resolve(String(stop.reason)), { once: true });
   });
   ctx.notice(`${signal}: stopping (finishing requests in flight)…`);
+  await deliverer.stop();
   await server.close();
   log.flush();
   // Changes as the ledger counts them (one per flag or subscription changed), not submissions: a repeat changes nothing.
