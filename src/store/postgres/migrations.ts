@@ -250,7 +250,8 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       // issue 15); an `all` event does not touch it. Backfilled from the
       // ledger, then kept by a statement-level trigger on ledger_events (its
       // transition table: one set-based UPDATE per INSERT or COPY, so a
-      // million-event import pays one join, not a million calls), so that every
+      // million-event import pays one join, not a million calls; rows whose
+      // grants do not change are not rewritten), so that every
       // writer keeps it in the same transaction as its events. The basis itself
       // is not state: it is read from the last `policy` event.
       const channels = ['email', 'sms', 'phone', 'postal', 'fax', 'push'];
@@ -272,7 +273,8 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
             ORDER BY n.profile_id, n.channel, n.id DESC) l
       GROUP BY l.profile_id
     ) g
-    WHERE p.id = g.profile_id;
+    WHERE p.id = g.profile_id
+      AND (${channels.map((ch) => `p.granted_${ch}`).join(', ')}) IS DISTINCT FROM (${channels.map((ch) => `COALESCE(g.granted_${ch}, p.granted_${ch})`).join(', ')});
     RETURN NULL;
   END $$;
   CREATE TRIGGER ledger_events_grant AFTER INSERT ON ledger_events

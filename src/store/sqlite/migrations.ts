@@ -300,7 +300,8 @@ export const MIGRATIONS: readonly Migration[] = [
       // ledger_events, so that every writer (operator, pages, group commit,
       // imports, copies) keeps it in the same transaction as its event
       // (named profiles_granted_*, not ledger_*: those are the ledger's
-      // append-only guards). The basis itself is not state: it is read from
+      // append-only guards). An opt-out writes only where it takes a grant
+      // back: an import's opt-outs of new profiles cost a probe, not a write. The basis itself is not state: it is read from
       // the last `policy` event (index ledger_events_store).
       const channels = ['email', 'sms', 'phone', 'postal', 'fax', 'push'];
       db.exec(
@@ -312,7 +313,8 @@ export const MIGRATIONS: readonly Migration[] = [
     WHERE e.profile_id = profiles.id AND e.channel = '${c}' AND e.service IS NULL AND e.action IN ('optin', 'optout')
     ORDER BY e.id DESC LIMIT 1) = 'optin';
   CREATE TRIGGER profiles_granted_${c} AFTER INSERT ON ledger_events
-    WHEN NEW.channel = '${c}' AND NEW.service IS NULL AND NEW.action IN ('optin', 'optout')
+    WHEN NEW.channel = '${c}' AND NEW.service IS NULL
+      AND (NEW.action = 'optin' OR (NEW.action = 'optout' AND (SELECT granted_${c} FROM profiles WHERE id = NEW.profile_id) = 1))
     BEGIN UPDATE profiles SET granted_${c} = (NEW.action = 'optin') WHERE id = NEW.profile_id; END;`,
           )
           .join('\n'),
