@@ -24,6 +24,7 @@ import { optedOutSql, reachableSql, timeSql, unreachableSql } from '../shared/re
 /** The server's clock in the tool's time format. */
 const PG_NOW = `to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 import { verifyPgState } from './verify-state.js';
+import { PgAsOfRepository } from './as-of-store.js';
 import { byProfile } from '../shared/by-profile.js';
 import { PgBulkStore } from './bulk-store.js';
 import { createPool, DEFAULT_BUSY_TIMEOUT_MS, isRetryable, rollback, translatePgError, type PgOpenOptions } from './connection.js';
@@ -223,6 +224,7 @@ export class PgStore implements RowStore {
   readonly landing: PgLandingSubmissions;
   readonly feedback: PgFeedbackRepository;
   readonly sms: PgSmsRepository;
+  readonly asOf: PgAsOfRepository;
 
   private constructor(
     readonly pool: pg.Pool,
@@ -238,6 +240,7 @@ export class PgStore implements RowStore {
     this.bulk = new PgBulkStore(this);
     this.landing = new PgLandingSubmissions(this);
     this.feedback = new PgFeedbackRepository(this);
+    this.asOf = new PgAsOfRepository(this);
     this.sms = new PgSmsRepository(this);
   }
 

@@ -23,6 +23,7 @@ import {
   type LedgerVerification,
   type VerifyOptions,
 } from '../../consent/ledger.js';
+import { SqliteAsOfRepository } from './as-of-store.js';
 import { verifyStore } from './verify.js';
 import { eventFields, evidenceOf, HISTORY_SQL, type PendingEvent } from '../shared/ledger-chain.js';
 import { checkErasable, erasureEntries, profileAddresses } from '../shared/erasure.js';
@@ -147,6 +148,7 @@ export class SqliteStore implements RowStore {
   readonly landing: SqliteLandingSubmissions;
   readonly feedback: SqliteFeedbackRepository;
   readonly sms: SqliteSmsRepository;
+  readonly asOf: SqliteAsOfRepository;
 
   constructor(
     readonly db: Database.Database,
@@ -193,6 +195,7 @@ export class SqliteStore implements RowStore {
     this.landing = new SqliteLandingSubmissions(this);
     this.feedback = new SqliteFeedbackRepository(this);
     this.sms = new SqliteSmsRepository(this);
+    this.asOf = new SqliteAsOfRepository(this);
   }
 
   static open(path: string, options: OpenOptions = {}): SqliteStore {
