@@ -100,9 +100,9 @@ export interface PositionRow {
 export const POLICY_EVENTS_SQL = (n: string) => `SELECT * FROM ledger_events WHERE action = 'policy' AND id <= ${n} ORDER BY id`;
 /** A profile's events up to N (placeholders). */
 export const PROFILE_EVENTS_SQL = (profile: string, n: string) => `SELECT * FROM ledger_events WHERE profile_id = ${profile} AND id <= ${n} ORDER BY id`;
-/** The address events of keys on channels, up to N: `(channel, key)` pairs are given as placeholders. */
+/** The address events of keys on channels, up to N: `(channel, key)` pairs are given as placeholders (before N's). */
 export const ADDRESS_EVENTS_SQL = (pairs: [string, string][], n: string) =>
-  `SELECT * FROM ledger_events WHERE address_key IS NOT NULL AND id <= ${n} AND (${pairs.map(([c, k]) => `(channel = ${c} AND address_key = ${k})`).join(' OR ')}) ORDER BY id`;
+  `SELECT * FROM ledger_events WHERE address_key IS NOT NULL AND (${pairs.map(([c, k]) => `(channel = ${c} AND address_key = ${k})`).join(' OR ')}) AND id <= ${n} ORDER BY id`;
 
 /** A stored event row as the replay reads it. */
 export function toReplayEvent(r: { id: number; channel: string; service: string | null; action: string; source: string; actor: string; reason: string | null; evidence: string | null; occurred_at: string }): ReplayEvent {
