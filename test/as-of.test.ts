@@ -128,7 +128,8 @@ describe.each(BACKENDS)('as of a past moment, and send manifests, on %s', (backe
 
     // Under the opt-out basis the head is today's state: as of now = the current audience, on every channel.
     const dbOut = await tempStore(backend);
-    for (const e of ['a@x.io', 'b@x.io', 'c@x.io', 'd@x.io']) await ok(dbOut, ['profile', 'add', '--email', e, '--phone', '+33612345600'], 1);
+    const phones = ['+33612345601', '+33612345600', '+33612345600', '+33612345699'];
+    for (const [i, e] of ['a@x.io', 'b@x.io', 'c@x.io', 'd@x.io'].entries()) await ok(dbOut, ['profile', 'add', '--email', e, '--phone', phones[i]!], 1);
     await ok(dbOut, ['profile', 'optout', 'a@x.io', '--all'], 2);
     await ok(dbOut, ['profile', 'optout', 'b@x.io', '--channel', 'sms,postal'], 2);
     await ok(dbOut, ['suppression', 'add', 'c@x.io', '--reason', 'complaint'], 3);

@@ -30,6 +30,8 @@ export interface AsOfRepository {
    * a page at a time (constant memory): the SQL replay (as-of-sql.ts).
    */
   audience(channel: ContactChannel, moment: Moment): AsyncIterable<number[]>;
+  /** The erased profile that had this (normalised) email, found by its key in the ledger; null when none is known. */
+  erasedProfileByEmail(email: string): Promise<number | null>;
   /** How many profiles existed at the moment (created at or before its time). */
   profilesAt(moment: Moment): Promise<number>;
 }

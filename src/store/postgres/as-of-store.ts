@@ -5,6 +5,7 @@ import type { Basis, LedgerPosition, Moment, ReplayEvent } from '../../consent/a
 import type { ContactChannel } from '../../consent/channels.js';
 import {
   ADDRESS_EVENTS_SQL,
+  ERASED_BY_EMAIL_KEY_SQL,
   audienceAtSql,
   basesOf,
   HEAD_SQL,
@@ -91,6 +92,12 @@ export class PgAsOfRepository implements AsOfRepository {
     const sql = audienceAtSql(channel, moment.position.eventId, moment.at, basis, DIALECT, '0', 'ALL');
     const params = channel === 'email' || channel === 'sms' || channel === 'phone' ? [ipad, opad] : [];
     for await (const rows of this.store.cursor<{ id: number }>(sql, params, PAGE)) yield rows.map((r) => Number(r.id));
+  }
+
+  async erasedProfileByEmail(email: string): Promise<number | null> {
+    const key = await this.store.suppressions.keyOf('email', email);
+    const [r] = await this.store.query<{ profile_id: number }>(ERASED_BY_EMAIL_KEY_SQL('$1'), [key]);
+    return r ? Number(r.profile_id) : null;
   }
 
   async profilesAt(moment: Moment): Promise<number> {

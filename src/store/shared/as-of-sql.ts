@@ -144,3 +144,13 @@ export function hmacPads(secret: Buffer): { ipad: Buffer; opad: Buffer } {
   }
   return { ipad, opad };
 }
+
+/**
+ * The erased profile whose email had this key (placeholder): an erasure writes the `erasure`
+ * suppress events of its addresses (email first, then sms and phone) and then its `erase`
+ * event, in one transaction, so the erase event follows the email's within three ids, at the
+ * same time and from the same source. None when the erasure found the entry already there.
+ */
+export const ERASED_BY_EMAIL_KEY_SQL = (key: string) => `SELECT x.profile_id FROM ledger_events s
+  JOIN ledger_events x ON x.id > s.id AND x.id <= s.id + 3 AND x.action = 'erase' AND x.occurred_at = s.occurred_at AND x.source = s.source
+  WHERE s.channel = 'email' AND s.address_key = ${key} AND s.action = 'suppress' AND s.reason = 'erasure' ORDER BY s.id DESC LIMIT 1`;

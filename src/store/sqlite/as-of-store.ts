@@ -7,6 +7,7 @@ import type { Basis, LedgerPosition, Moment, ReplayEvent } from '../../consent/a
 import type { ContactChannel } from '../../consent/channels.js';
 import {
   ADDRESS_EVENTS_SQL,
+  ERASED_BY_EMAIL_KEY_SQL,
   audienceAtSql,
   basesOf,
   HEAD_SQL,
@@ -104,6 +105,12 @@ export class SqliteAsOfRepository implements AsOfRepository {
       if (ids.length < PAGE) return;
       after = ids[ids.length - 1]!;
     }
+  }
+
+  async erasedProfileByEmail(email: string): Promise<number | null> {
+    const key = await this.store.suppressions.keyOf('email', email);
+    const r = this.store.read(() => this.db.prepare<[string], { profile_id: number }>(ERASED_BY_EMAIL_KEY_SQL('?')).get(key));
+    return r ? Number(r.profile_id) : null;
   }
 
   async profilesAt(moment: Moment): Promise<number> {

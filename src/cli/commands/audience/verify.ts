@@ -47,8 +47,9 @@ async function readExport(ctx: CommandContext, store: ConsentStore, shown: strin
     for (const row of parsed.data) {
       line++;
       const email = normaliseEmail(row.email ?? '');
-      const p = email ? await store.findProfile({ email }) : null;
-      if (p) ids.push(p.id);
+      // A profile erased since the export has lost its email: it is found by its key in the ledger.
+      const id = email ? ((await store.findProfile({ email }))?.id ?? (await store.asOf.erasedProfileByEmail(email))) : null;
+      if (id != null) ids.push(id);
       else unknown.push(String(line));
     }
   }
