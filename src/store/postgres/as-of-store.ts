@@ -7,6 +7,8 @@ import {
   ADDRESS_EVENTS_SQL,
   ERASED_BY_EMAIL_KEY_SQL,
   audienceAtSql,
+  splitSuppressed,
+  suppressedKeysAtSql,
   basesOf,
   HEAD_SQL,
   hmacPads,
@@ -31,6 +33,7 @@ const PAGE = 5000;
 const DIALECT: AsOfDialect = {
   keyOf: (kind, address) => `encode(sha256($2::bytea || sha256($1::bytea || convert_to('${kind}:' || ${address}, 'UTF8'))), 'hex')`,
   expiry: (a) => `(${a}.evidence::json ->> 'expiresAt')`,
+  inList: (expr, list) => `${expr} = ANY(${list}::text[])`,
 };
 
 export class PgAsOfRepository implements AsOfRepository {
@@ -86,11 +89,30 @@ export class PgAsOfRepository implements AsOfRepository {
   }
 
   async *audience(channel: ContactChannel, moment: Moment): AsyncIterable<number[]> {
-    const basis = (await this.basesAt(moment.position.eventId))[channel];
-    const { ipad, opad } = await this.loadPads();
+    const n = moment.position.eventId;
+    const basis = (await this.basesAt(n))[channel];
+    // $1 and $2 are the HMAC pads (DIALECT.keyOf), sent only when a key must be computed.
+    const params: unknown[] = [];
+    const lists = { addresses: null as string | null, keys: null as string | null };
+    if (channel === 'email' || channel === 'sms' || channel === 'phone') {
+      type Row = { address_key: string; address: string | null; has_row: number };
+      const { addresses, keys } = splitSuppressed(await this.store.query<Row>(suppressedKeysAtSql(channel, n, moment.at, DIALECT)));
+      if (keys.length > 0) {
+        const { ipad, opad } = await this.loadPads();
+        params.push(ipad, opad, keys);
+        lists.keys = '$3';
+      }
+      if (addresses.length > 0) {
+        params.push(addresses);
+        lists.addresses = `$${params.length}`;
+      }
+      if (keys.length === 0 && addresses.length > 0) {
+        // No pads: the addresses' list is $1.
+        lists.addresses = '$1';
+      }
+    }
     // One cursor, one snapshot; the position is fixed anyway, so the replay does not depend on it.
-    const sql = audienceAtSql(channel, moment.position.eventId, moment.at, basis, DIALECT, '0', 'ALL');
-    const params = channel === 'email' || channel === 'sms' || channel === 'phone' ? [ipad, opad] : [];
+    const sql = audienceAtSql(channel, n, moment.at, basis, lists, DIALECT, '0', 'ALL');
     for await (const rows of this.store.cursor<{ id: number }>(sql, params, PAGE)) yield rows.map((r) => Number(r.id));
   }
 

@@ -9,12 +9,14 @@
  *   refused   the last optin/optout event (service NULL) of p on `all`, or on c, with id <= N is an optout
  *   granted   the last such event on c itself is an optin
  *   suppressed  the last address event of (c, key of p's address) with id <= N is a `suppress`
- *             whose evidence expiresAt is NULL or after T (email: the email's key; sms, phone: the phone's)
+ *             whose evidence expiresAt is NULL or after T (email: the email's key; sms, phone: the phone's);
+ *             those keys are read first (suppressedKeysAtSql) and matched by address where the
+ *             suppression list still holds it, by the profile's key otherwise
  *   reachable = existed AND NOT erased AND NOT suppressed AND NOT refused AND (basis(c) = opt-out OR granted)
  *
  * Each probe is one descent of an index: ledger_events_profile (profile_id,
- * channel, id) for the flags and the erasure, ledger_events_address (channel,
- * address_key, id) for the suppression. The basis is one value per query (a
+ * channel, id) for the flags and the erasure; the suppressed addresses are a
+ * list the query holds (a hash lookup per profile). The basis is one value per query (a
  * store-level event), read first and written into the SQL as a choice of rule.
  * The address key (HMAC-SHA256 with the store's secret) is the dialect's
  * expression (`keyOf`): a registered function on SQLite, built-in sha256 on PostgreSQL.
@@ -29,6 +31,8 @@ export interface AsOfDialect {
   keyOf(kind: 'email' | 'phone', address: string): string;
   /** SQL giving a suppress event's evidence `expiresAt` (text or NULL), for the alias given. */
   expiry(alias: string): string;
+  /** SQL testing that `expr` is in the list given by the parameter `list`. */
+  inList(expr: string, list: string): string;
 }
 
 function checkChannel(c: string): void {
@@ -48,14 +52,49 @@ export function lastFlagSql(p: string, channel: string, n: number): string {
     AND e.action IN ('optout', 'optin') AND e.id <= ${position(n)} ORDER BY e.id DESC LIMIT 1)`;
 }
 
-/** p's address on `channel` was suppressed at (N, T). */
-export function suppressedAtSql(p: string, channel: ContactChannel, n: number, at: string, d: AsOfDialect): string | null {
+/**
+ * The keys suppressed at (N, T) on `channel`: the address events of each (channel, key)
+ * whose last one up to N is a `suppress` in force at T, with the address the
+ * suppression list holds for that key now (`address`), and whether it holds a row
+ * for it at all (`has_row`): one pass over the channel's address events (far fewer
+ * than the profiles). The audience then matches most keys by address, as today's
+ * predicate does, and computes a profile's key only for keys whose row is gone
+ * (lifted since): see suppressedAtSql.
+ */
+export function suppressedKeysAtSql(channel: ContactChannel, n: number, at: string, d: AsOfDialect): string {
+  checkChannel(channel);
+  return `SELECT a.address_key, s.address, CASE WHEN s.id IS NULL THEN 0 ELSE 1 END AS has_row FROM ledger_events a
+    LEFT JOIN suppressions s ON s.channel = a.channel AND s.address_key = a.address_key
+    WHERE a.channel = '${channel}' AND a.address_key IS NOT NULL AND a.id <= ${position(n)}
+      AND a.id = (SELECT max(a2.id) FROM ledger_events a2 WHERE a2.channel = a.channel AND a2.address_key = a.address_key AND a2.id <= ${position(n)})
+      AND a.action = 'suppress' AND (${d.expiry('a')} IS NULL OR ${d.expiry('a')} > ${timeSql(at)})`;
+}
+
+/** suppressedKeysAtSql's rows, split: addresses to match as they are, keys to match by computing the profile's key. */
+export function splitSuppressed(rows: readonly { address_key: string; address: string | null; has_row: number }[]): { addresses: string[]; keys: string[] } {
+  const addresses: string[] = [];
+  const keys: string[] = [];
+  for (const r of rows) {
+    if (r.address !== null) addresses.push(r.address);
+    // No row now: lifted since; its address is known only as its key. A row kept only as a
+    // key (an erased address) blocks no profile that lives now: a live profile with that
+    // address has it filled in again (restoreAddresses), so it is matched by address.
+    else if (Number(r.has_row) === 0) keys.push(r.address_key);
+  }
+  return { addresses, keys };
+}
+
+/**
+ * p's address on `channel` was suppressed at (N, T): it is one of `addresses`
+ * (SQL of a list, or null when empty), or its key is one of `keys` (likewise).
+ */
+export function suppressedAtSql(p: string, channel: ContactChannel, lists: { addresses: string | null; keys: string | null }, d: AsOfDialect): string | null {
   if (channel !== 'email' && channel !== 'sms' && channel !== 'phone') return null;
   const address = channel === 'email' ? `${p}email` : `${p}phone`;
-  const key = d.keyOf(channel === 'email' ? 'email' : 'phone', address);
-  return `EXISTS (SELECT 1 FROM ledger_events a WHERE a.id = (SELECT max(a2.id) FROM ledger_events a2
-      WHERE a2.channel = '${channel}' AND a2.address_key = ${key} AND a2.id <= ${position(n)})
-    AND a.action = 'suppress' AND (${d.expiry('a')} IS NULL OR ${d.expiry('a')} > ${timeSql(at)}))`;
+  const tests: string[] = [];
+  if (lists.addresses) tests.push(d.inList(address, lists.addresses));
+  if (lists.keys) tests.push(d.inList(d.keyOf(channel === 'email' ? 'email' : 'phone', address), lists.keys));
+  return tests.length === 0 ? null : `(${address} IS NOT NULL AND (${tests.join(' OR ')}))`;
 }
 
 /** The profile existed at T and was not erased at N. */
@@ -65,18 +104,35 @@ export function existedSql(p: string, n: number, at: string): string {
 }
 
 /** THE reachability predicate at (N, T) with the channel's basis at N: see the module's comment. */
-export function reachableAtSql(channel: ContactChannel, p: string, n: number, at: string, basis: Basis, d: AsOfDialect): string {
+export function reachableAtSql(
+  channel: ContactChannel,
+  p: string,
+  n: number,
+  at: string,
+  basis: Basis,
+  lists: { addresses: string | null; keys: string | null },
+  d: AsOfDialect,
+): string {
   checkChannel(channel);
   const own = lastFlagSql(p, channel, n);
   const consent =
     basis === 'opt-in' ? `coalesce(${own}, '') = 'optin'` : `coalesce(${own}, 'optin') <> 'optout'`;
-  const suppressed = suppressedAtSql(p, channel, n, at, d);
+  const suppressed = suppressedAtSql(p, channel, lists, d);
   return `(${existedSql(p, n, at)} AND coalesce(${lastFlagSql(p, 'all', n)}, 'optin') <> 'optout' AND ${consent}${suppressed ? ` AND NOT ${suppressed}` : ''})`;
 }
 
 /** The audience at (N, T): ids ascending, after a keyset `after` placeholder and up to a page. */
-export function audienceAtSql(channel: ContactChannel, n: number, at: string, basis: Basis, d: AsOfDialect, after: string, limit: string): string {
-  return `SELECT p.id FROM profiles p WHERE p.id > ${after} AND ${reachableAtSql(channel, 'p.', n, at, basis, d)} ORDER BY p.id LIMIT ${limit}`;
+export function audienceAtSql(
+  channel: ContactChannel,
+  n: number,
+  at: string,
+  basis: Basis,
+  lists: { addresses: string | null; keys: string | null },
+  d: AsOfDialect,
+  after: string,
+  limit: string,
+): string {
+  return `SELECT p.id FROM profiles p WHERE p.id > ${after} AND ${reachableAtSql(channel, 'p.', n, at, basis, lists, d)} ORDER BY p.id LIMIT ${limit}`;
 }
 
 /** How many profiles existed at T (created then, whatever became of them). */

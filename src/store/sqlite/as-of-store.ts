@@ -9,6 +9,8 @@ import {
   ADDRESS_EVENTS_SQL,
   ERASED_BY_EMAIL_KEY_SQL,
   audienceAtSql,
+  splitSuppressed,
+  suppressedKeysAtSql,
   basesOf,
   HEAD_SQL,
   POLICY_EVENTS_SQL,
@@ -29,6 +31,8 @@ const KEY_FUNCTION = 'consent_address_key';
 const DIALECT: AsOfDialect = {
   keyOf: (kind, address) => `${KEY_FUNCTION}('${kind}', ${address})`,
   expiry: (a) => `json_extract(${a}.evidence, '$.expiresAt')`,
+  // A list given as a JSON array parameter: SQLite builds its lookup table once per query.
+  inList: (expr, list) => `${expr} IN (SELECT value FROM json_each(${list}))`,
 };
 
 export class SqliteAsOfRepository implements AsOfRepository {
@@ -94,16 +98,26 @@ export class SqliteAsOfRepository implements AsOfRepository {
   }
 
   async *audience(channel: ContactChannel, moment: Moment): AsyncIterable<number[]> {
-    const basis = (await this.basesAt(moment.position.eventId))[channel];
-    this.store.read(() => this.loadSecret());
-    const stmt = this.db.prepare<[number], number>(audienceAtSql(channel, moment.position.eventId, moment.at, basis, DIALECT, '?', String(PAGE))).pluck();
-    let after = 0;
+    const n = moment.position.eventId;
+    const basis = (await this.basesAt(n))[channel];
+    const params: Record<string, unknown> = { after: 0 };
+    const lists = { addresses: null as string | null, keys: null as string | null };
+    if (channel === 'email' || channel === 'sms' || channel === 'phone') {
+      type Row = { address_key: string; address: string | null; has_row: number };
+      const { addresses, keys } = splitSuppressed(this.store.read(() => this.db.prepare<[], Row>(suppressedKeysAtSql(channel, n, moment.at, DIALECT)).all()));
+      if (addresses.length > 0) [lists.addresses, params.addresses] = ['@addresses', JSON.stringify(addresses)];
+      if (keys.length > 0) {
+        this.store.read(() => this.loadSecret());
+        [lists.keys, params.keys] = ['@keys', JSON.stringify(keys)];
+      }
+    }
+    const stmt = this.db.prepare<[Record<string, unknown>], number>(audienceAtSql(channel, n, moment.at, basis, lists, DIALECT, '@after', String(PAGE))).pluck();
     // Keyset pages: the position is fixed, so the pages are of one replay whatever is written between them.
     for (;;) {
-      const ids = this.store.read(() => stmt.all(after));
+      const ids = this.store.read(() => stmt.all(params));
       if (ids.length > 0) yield ids;
       if (ids.length < PAGE) return;
-      after = ids[ids.length - 1]!;
+      params.after = ids[ids.length - 1]!;
     }
   }
 
