@@ -5,6 +5,7 @@ import type { Basis, LedgerPosition, Moment, ReplayEvent } from '../../consent/a
 import type { ContactChannel } from '../../consent/channels.js';
 import {
   ADDRESS_EVENTS_SQL,
+  addressKeyPairs,
   ERASED_BY_EMAIL_KEY_SQL,
   audienceAtSql,
   splitSuppressed,
@@ -73,12 +74,7 @@ export class PgAsOfRepository implements AsOfRepository {
   }
 
   async addressEvents(email: string | null, phone: string | null, eventId: number): Promise<ReplayEvent[]> {
-    const pairs: [string, string][] = [];
-    if (email !== null) pairs.push(['email', await this.store.suppressions.keyOf('email', email)]);
-    if (phone !== null) {
-      const key = await this.store.suppressions.keyOf('sms', phone);
-      pairs.push(['sms', key], ['phone', key]);
-    }
+    const pairs = await addressKeyPairs((c, a) => this.store.suppressions.keyOf(c, a), email, phone);
     if (pairs.length === 0) return [];
     const sql = ADDRESS_EVENTS_SQL(pairs.map((_, i) => [`$${2 * i + 1}`, `$${2 * i + 2}`]), `$${2 * pairs.length + 1}`);
     return (await this.store.query<EventRow>(sql, [...pairs.flat(), eventId])).map(toReplayEvent);

@@ -210,3 +210,18 @@ export function hmacPads(secret: Buffer): { ipad: Buffer; opad: Buffer } {
 export const ERASED_BY_EMAIL_KEY_SQL = (key: string) => `SELECT x.profile_id FROM ledger_events s
   JOIN ledger_events x ON x.id > s.id AND x.id <= s.id + 3 AND x.action = 'erase' AND x.occurred_at = s.occurred_at AND x.source = s.source
   WHERE s.channel = 'email' AND s.address_key = ${key} AND s.action = 'suppress' AND s.reason = 'erasure' ORDER BY s.id DESC LIMIT 1`;
+
+/** The (channel, key) pairs of a profile's addresses: its email's key on email, its phone's on sms and phone. */
+export async function addressKeyPairs(
+  keyOf: (channel: 'email' | 'sms', address: string) => Promise<string>,
+  email: string | null,
+  phone: string | null,
+): Promise<[string, string][]> {
+  const pairs: [string, string][] = [];
+  if (email !== null) pairs.push(['email', await keyOf('email', email)]);
+  if (phone !== null) {
+    const key = await keyOf('sms', phone); // sms and phone share the phone's key
+    pairs.push(['sms', key], ['phone', key]);
+  }
+  return pairs;
+}
