@@ -140,4 +140,42 @@ describe('--opted-out', () => {
     expect(all.map((p) => p.email)).not.toContain('op-cleared@x.io');
   });
 });
+
+// Last: it changes the store's basis. Under opt-in a channel is reachable only with a grant (issue 15).
+describe('under an opt-in basis (email, sms, push)', () => {
+  it('--reachable c and --unreachable c still partition the store, as the domain says with the basis and grants', async () => {
+    for (const c of ['email', 'sms', 'push']) expect((await runCli(['--db', db, 'policy', 'set', c, 'opt-in', '--reason', 'CNIL'])).code).toBe(0);
+    const grant = async (ref: string, channels: string) =>
+      expect((await runCli(['--db', db, 'profile', 'optin', ref, '--channel', channels, '--reason', 'signed form'])).code).toBe(0);
+    await grant('op-none@x.io', 'email,sms'); // nothing set: grant-only events
+    await grant('op-cleared@x.io', 'email'); // its email opt-out cleared: the optin is the grant
+    await grant('p0@x.io', 'email'); // granted, but its email is suppressed
+    await grant('p2@x.io', 'email'); // opted out of email before, expired suppression
+    await grant('op-sms@x.io', 'push');
+    await grant('op-phone1@x.io', 'sms'); // granted, but its phone is suppressed on sms
+    const now = await runJson<(Listed & { granted: Record<string, boolean> })[]>(db, ['profile', 'list', '--json']);
+    const bases = { email: 'opt-in', sms: 'opt-in', phone: 'opt-out', postal: 'opt-out', fax: 'opt-out', push: 'opt-in' } as const;
+    for (const c of CONTACT_CHANNELS) {
+      const reachable = await runJson<Listed[]>(db, ['profile', 'list', '--reachable', c, '--json']);
+      const unreachable = await runJson<Listed[]>(db, ['profile', 'list', '--unreachable', c, '--json']);
+      const r = new Set(ids(reachable));
+      expect(ids(unreachable).filter((id) => r.has(id))).toEqual([]);
+      expect([...ids(reachable), ...ids(unreachable)].sort((a, b) => a - b)).toEqual(ids(now));
+      expect(ids(reachable)).toEqual(ids(now.filter((p) => p.reachable[c])));
+      expect(ids(reachable)).toEqual(ids(now.filter((p) => isReachable(p.optOut, c, p.suppressions, { bases, granted: p.granted }))));
+      const exR = await runCli(['--db', db, 'profile', 'export', '--reachable', c]);
+      expect(csvEmails(exR.stdout)).toEqual(reachable.map((p) => p.email));
+      const links = await runCli(['--db', db, 'landing', 'links', 'stop', '--reachable', c, '--base-url', 'https://p.example.com']);
+      expect(csvColumn(links.stdout, 0).map(Number)).toEqual(ids(reachable));
+      if (bases[c] === 'opt-in') {
+        // Only the granted, not refused, not suppressed.
+        const expected = { email: ['op-cleared@x.io', 'op-none@x.io', 'p2@x.io'], sms: ['op-none@x.io'], push: ['op-sms@x.io'] }[c as 'email' | 'sms' | 'push'];
+        expect(reachable.map((p) => p.email).sort()).toEqual(expected);
+      } else {
+        // Opt-out channels are as before the change of basis.
+        expect(ids(reachable)).toEqual(ids(everyone.filter((p) => p.reachable[c])));
+      }
+    }
+  });
+});
 });

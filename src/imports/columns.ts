@@ -2,7 +2,7 @@
  * The CSV columns of an import and an export, all derived from the channel
  * registry, and the cell-level rules shared by both directions.
  */
-import { CHANNEL_INFO, CHANNELS, type Channel } from '../consent/channels.js';
+import { CHANNEL_INFO, CHANNELS, CONTACT_CHANNELS, type Channel, type ContactChannel } from '../consent/channels.js';
 
 export type Field = 'email' | 'phone' | 'firstName' | 'lastName' | `optout:${Channel}`;
 
@@ -14,6 +14,14 @@ export const SUBSCRIBE_PREFIX = 'subscribe_';
  * per file: JavaScript's bitwise operators stop at 31 bits.
  */
 export const MAX_SUBSCRIBE_COLUMNS = 31 - CHANNELS.length;
+
+/**
+ * `consent_<channel>` (a contact channel): `1` grants consent on the channel
+ * (an opt-in recorded as a grant: only with --allow-optin and --proof), `0`
+ * refuses it (an opt-out). It gives the same flag as `optout_<channel>`,
+ * inverted, so a file may not have both.
+ */
+export const CONSENT_PREFIX = 'consent_';
 
 /** The columns an export writes, in order; an import reads them back. */
 export const EXPORT_COLUMNS: readonly string[] = ['email', 'phone', 'first_name', 'last_name', ...CHANNELS.map((c) => `optout_${c}`)];
@@ -30,6 +38,7 @@ const HEADER_FIELDS: ReadonlyMap<string, Field> = new Map<string, Field>([
     [`optout_${c}`, `optout:${c}`],
     [CHANNEL_INFO[c].adobeField.toLowerCase(), `optout:${c}`],
   ]),
+  ...CONTACT_CHANNELS.map((c): [string, Field] => [`${CONSENT_PREFIX}${c}`, `optout:${c}`]),
 ]);
 
 export interface HeaderMap {
@@ -41,6 +50,8 @@ export interface HeaderMap {
   problems: string[];
   /** The `subscribe_<service>` columns: service names and column indexes, in header order. */
   subscribe: { service: string; column: string; index: number }[];
+  /** The `consent_<channel>` columns (their flag's value is inverted: 1 = grant, 0 = refuse), in header order. */
+  consent: { channel: ContactChannel; column: string }[];
 }
 
 export function mapHeader(header: readonly string[]): HeaderMap {
@@ -48,6 +59,7 @@ export function mapHeader(header: readonly string[]): HeaderMap {
   const unknown: string[] = [];
   const problems: string[] = [];
   const subscribe: HeaderMap['subscribe'] = [];
+  const consent: HeaderMap['consent'] = [];
   header.forEach((raw, i) => {
     const name = raw.trim();
     const field = HEADER_FIELDS.get(name.toLowerCase());
@@ -69,10 +81,11 @@ export function mapHeader(header: readonly string[]): HeaderMap {
       return;
     }
     index[field] = i;
+    if (name.toLowerCase().startsWith(CONSENT_PREFIX)) consent.push({ channel: field.slice('optout:'.length) as ContactChannel, column: name });
   });
   if (index.email === undefined) problems.push('there is no "email" column (the key of every row)');
   if (subscribe.length > MAX_SUBSCRIBE_COLUMNS) problems.push(`${subscribe.length} subscribe_ columns, at most ${MAX_SUBSCRIBE_COLUMNS} per file`);
-  return { index, unknown, problems, subscribe };
+  return { index, unknown, problems, subscribe, consent };
 }
 
 const TRUE = new Set(['1', 'true', 'yes', 'y']);

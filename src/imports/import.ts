@@ -8,6 +8,7 @@ import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { STAGED_WIDTH, type BulkStore, type ImportCounts } from '../consent/bulk.js';
+import { CHANNELS } from '../consent/channels.js';
 import { ConsentError, invalid } from '../consent/errors.js';
 import type { ChangeContext } from '../consent/ledger.js';
 import type { Encoding } from './decode.js';
@@ -36,6 +37,18 @@ export interface ImportOptions {
   signal?: AbortSignal;
   /** Called after each batch with the data rows and bytes read so far. */
   onProgress?(rows: number, bytes: number): void;
+  /**
+   * `--proof`: the statement that proves the consent `consent_<channel>=1`
+   * cells grant (also in `context.evidence`). Such a cell needs it and
+   * allowOptin; without them the import stops before writing anything.
+   */
+  proof?: string | null;
+  /**
+   * Records the grants of `consent_<channel>=1` cells once the import is
+   * written (email → bit mask of CHANNELS indexes): the ones a change of flag
+   * did not already record (ConsentRequest.grant). Returns the events written.
+   */
+  applyGrants?(grants: ReadonlyMap<string, number>): Promise<number>;
   /** The addresses on the suppression list (in force), to count the rows that bring one: email on `email`, phones on `sms`/`phone`. */
   suppressed?: { email: ReadonlySet<string>; phone: ReadonlySet<string> };
 }
@@ -61,6 +74,9 @@ export interface ImportSummary extends ImportCounts {
    * profiles are unreachable on that channel from the start, whatever their flags.
    */
   suppressedAddresses: number;
+  /** Only for a file with consent_<channel> columns: the `1` cells (grants asked) and the grant-only events written after the import's own. */
+  grantsAsked?: number;
+  grantEvents?: number;
 }
 
 /** Thrown when invalid rows stop an import; carries the summary for printing. */
@@ -132,12 +148,33 @@ export async function importProfiles(bulk: BulkStore, input: ImportInput, file: 
     let invalidRows = 0;
     let suppressedAddresses = 0;
     const errors: RowError[] = [];
+    // consent_<channel> columns: the `1` cells are clear bits of their channel (a grant), collected by email.
+    let consentMask = 0;
+    let consentColumns: { channel: string; column: string }[] = [];
+    const grants = new Map<string, number>();
+    let grantsAsked = 0;
     const suppressed = options.suppressed && (options.suppressed.email.size > 0 || options.suppressed.phone.size > 0) ? options.suppressed : null;
     const onBatch = async (b: ParsedBatch) => {
       options.signal?.throwIfAborted();
       if (b.delimiter) options.onHeader?.({ delimiter: b.delimiter.char, detected: b.delimiter.detected, encoding: b.delimiter.encoding });
       if (b.unknownColumns) unknownColumns = b.unknownColumns;
       if (b.services) await session.header({ services: b.services });
+      if (b.consent) {
+        consentColumns = b.consent;
+        for (const x of b.consent) consentMask |= 1 << CHANNELS.indexOf(x.channel as (typeof CHANNELS)[number]);
+      }
+      if (consentMask !== 0) {
+        const v = b.staged.values;
+        for (let i = 0; i < b.staged.rows; i++) {
+          const email = v[i * STAGED_WIDTH] as string;
+          const granted = (v[i * STAGED_WIDTH + 5] as number) & consentMask;
+          const refused = (v[i * STAGED_WIDTH + 4] as number) & consentMask;
+          for (let m = granted; m !== 0; m &= m - 1) grantsAsked++;
+          const now = ((grants.get(email) ?? 0) | granted) & ~refused;
+          if (now !== 0) grants.set(email, now);
+          else grants.delete(email);
+        }
+      }
       rows += b.rows;
       invalidRows += b.invalid;
       for (const e of b.errors) if (errors.length < MAX_ERRORS) errors.push(e);
@@ -172,9 +209,19 @@ export async function importProfiles(bulk: BulkStore, input: ImportInput, file: 
       };
       throw new InvalidRowsError({ ...base, ...none, dryRun: true });
     }
+    if (grantsAsked > 0 && (!options.allowOptin || !options.proof)) {
+      const columns = consentColumns.map((x) => x.column).join(', ');
+      const missing = [!options.allowOptin ? '--allow-optin' : null, !options.proof ? '--proof "<statement>"' : null].filter(Boolean).join(' and ');
+      throw invalid(
+        `${file}: ${grantsAsked} cell(s) of ${columns} grant consent (a 1), which needs ${missing}; nothing was written.`,
+        'Give --allow-optin and --proof "<what proves the consent: the form, its version, when it was collected>", or remove the 1 cells.',
+      );
+    }
     options.signal?.throwIfAborted();
     const counts = await session.apply({ allowOptin: options.allowOptin, services }, options.dryRun ? null : options.context);
-    return { ...base, ...counts };
+    if (consentColumns.length === 0) return { ...base, ...counts };
+    const grantEvents = !options.dryRun && grants.size > 0 && options.applyGrants ? await options.applyGrants(grants) : 0;
+    return { ...base, ...counts, grantsAsked, grantEvents };
   } finally {
     await session.discard();
   }

@@ -9,7 +9,7 @@ import { invalid } from '../consent/errors.js';
 import { normalisePhone } from '../consent/phone.js';
 import { normaliseEmail } from '../consent/profile.js';
 import { STAGED_WIDTH, type StagedBatch } from '../consent/bulk.js';
-import { csvLine, mapHeader, parseOptOut, unguardCell, type Field } from './columns.js';
+import { csvLine, mapHeader, parseOptOut, unguardCell, type Field, type HeaderMap } from './columns.js';
 import { readCsv, type CsvRecord } from './csv-source.js';
 import type { Encoding } from './decode.js';
 
@@ -29,6 +29,8 @@ export interface ParsedBatch {
   unknownColumns?: string[];
   /** Set on the first batch: the services of its `subscribe_<service>` columns, in mask-bit order. */
   services?: string[];
+  /** Set on the first batch when the file has `consent_<channel>` columns. */
+  consent?: HeaderMap['consent'];
   staged: StagedBatch;
   /** Bytes of input read so far (for progress). */
   bytesRead: number;
@@ -50,6 +52,8 @@ export interface ParseResult {
   sawHeader: boolean;
   /** The services of the file's `subscribe_<service>` columns, in mask-bit order. */
   services: string[];
+  /** The file's `consent_<channel>` columns. */
+  consent: HeaderMap['consent'];
 }
 
 export interface ParseOptions {
@@ -73,13 +77,15 @@ interface Layout {
   defaultCountry: string | null;
   index: Partial<Record<Field, number>>;
   optIdx: (number | undefined)[];
+  /** Per opt-out bit, whether its column is a `consent_<channel>` one (its values inverted: 1 grants, 0 refuses). */
+  consentBit: boolean[];
   /** Column index of each subscribe_ column, in bit order (after the opt-out bits). */
   subIdx: number[];
 }
 
 /** Validates one record into `out` (flattened); returns its problems, each naming its column. */
 function validateInto(rec: CsvRecord, l: Layout, out: (string | number | null)[]): RowError[] | null {
-  const { header, index, optIdx, subIdx, defaultCountry } = l;
+  const { header, index, optIdx, subIdx, defaultCountry, consentBit } = l;
   const cells = rec.cells;
   let errors: RowError[] | null = null;
   const fail = (column: string, reason: string) => (errors ??= []).push({ line: rec.line, column, reason });
@@ -118,9 +124,12 @@ function validateInto(rec: CsvRecord, l: Layout, out: (string | number | null)[]
   for (let k = 0; k < optIdx.length; k++) {
     const i = optIdx[k];
     if (i === undefined) continue;
-    const v = parseOptOut(cell(i));
+    const raw = parseOptOut(cell(i));
+    // consent_<channel>: 1 grants (clears the opt-out), 0 refuses (sets it).
+    const v = consentBit[k] && (raw === 0 || raw === 1) ? ((1 - raw) as 0 | 1) : raw;
     if (v === 1) set |= 1 << k;
     else if (v === 0) clear |= 1 << k;
+    else if (v === undefined && consentBit[k]) fail(col(i), `"${cells[i]}" is not a consent value (1 grants, 0 refuses; true/false, yes/no, y/n too)`);
     else if (v === undefined) fail(col(i), `"${cells[i]}" is not an opt-out value (use 1/0, true/false, yes/no or y/n)`);
   }
   // Subscriptions ride above the opt-out bits: set = subscribe (1), clear = unsubscribe (0).
@@ -148,6 +157,7 @@ export async function parseAndValidate(
 ): Promise<ParseResult> {
   let layout: Layout | null = null;
   let services: string[] = [];
+  let consentColumns: HeaderMap['consent'] = [];
   let used: { char: string; detected: boolean; encoding: Encoding } = { char: options.delimiter ?? ',', detected: false, encoding: 'utf-8' };
   const { malformed, delimiter } = await readCsv(input, {
     delimiter: options.delimiter,
@@ -158,6 +168,7 @@ export async function parseAndValidate(
       let start = 0;
       let unknownColumns: string[] | undefined;
       let headerServices: string[] | undefined;
+      let headerConsent: HeaderMap['consent'] | undefined;
       let rejects = '';
       if (layout === null) {
         if (records.length === 0) return;
@@ -177,8 +188,10 @@ export async function parseAndValidate(
               : 'The columns are listed in `consent profile import --help`; check --delimiter (without it, , ; and tab are detected).',
           );
         }
-        layout = { delimiter: used.char, defaultCountry: options.defaultCountry ?? null, header, index: map.index, optIdx: CHANNELS.map((c) => map.index[`optout:${c}`]), subIdx: map.subscribe.map((x) => x.index) };
+        layout = { delimiter: used.char, defaultCountry: options.defaultCountry ?? null, header, index: map.index, optIdx: CHANNELS.map((c) => map.index[`optout:${c}`]), subIdx: map.subscribe.map((x) => x.index), consentBit: CHANNELS.map((c) => map.consent.some((x) => x.channel === c)) };
         services = map.subscribe.map((x) => x.service);
+        consentColumns = map.consent;
+        headerConsent = map.consent;
         unknownColumns = map.unknown;
         headerServices = services;
         start = 1;
@@ -200,6 +213,7 @@ export async function parseAndValidate(
         delimiter: unknownColumns ? used : undefined,
         unknownColumns,
         services: headerServices,
+        ...(headerConsent && headerConsent.length > 0 ? { consent: headerConsent } : {}),
         bytesRead,
         sawNul,
         staged: { rows: values.length / STAGED_WIDTH, values },
@@ -214,6 +228,7 @@ export async function parseAndValidate(
     delimiter,
     sawHeader: layout !== null,
     services,
+    consent: consentColumns,
     malformed: malformed.map((m) => ({ line: m.line, column: '-', reason: `malformed CSV: ${m.message}` })),
   };
 }

@@ -8,6 +8,8 @@ import type { ContactChannel } from '../consent/channels.js';
 import { conflict, invalid, notFound } from '../consent/errors.js';
 import type { Profile, ProfileRef } from '../consent/profile.js';
 import { requireProfile } from '../consent/operations.js';
+import { basesOf, ungrantedChannels } from '../consent/policy.js';
+import type { ConsentStore } from '../consent/store.js';
 import type { PageDefinition, PageRecord, PageVersion } from './page.js';
 import type { SubscriptionStatus } from '../consent/services.js';
 import { channelField, renderPage, type ServiceBox } from './render.js';
@@ -110,11 +112,12 @@ export function renderPersonalPage(
   token: string,
   baseUrl: string,
   services: { boxes: readonly ServiceBox[]; subscriptions: Readonly<Record<string, SubscriptionStatus>> } = { boxes: [], subscriptions: {} },
+  ungranted: readonly ContactChannel[] = [],
 ): string {
   return renderPage(page, {
     action: pageUrl(baseUrl, page.slug),
     version,
-    personal: { token, optOut: profile.optOut, firstName: profile.firstName, subscriptions: services.subscriptions },
+    personal: { token, optOut: profile.optOut, ungranted, firstName: profile.firstName, subscriptions: services.subscriptions },
     services: services.boxes,
   });
 }
@@ -155,7 +158,21 @@ export async function renderPreview(store: LandingStore, slug: string, o: Previe
   const profile = await requireProfile(store, o.profile);
   const keyring = await loadKeyring(store, o.env);
   const { token } = linkMaker(keyring, definition, { baseUrl: o.baseUrl, expiresInSeconds: o.expiresInSeconds, now: o.now })(profile.id);
-  return renderPersonalPage(definition, version, profile, token, o.baseUrl, { boxes: services, subscriptions: await subscriptionMap(store, profile.id) });
+  return renderPersonalPage(
+    definition,
+    version,
+    profile,
+    token,
+    o.baseUrl,
+    { boxes: services, subscriptions: await subscriptionMap(store, profile.id) },
+    await ungrantedOnPage(store, definition, profile),
+  );
+}
+
+/** The page's opt-in channels the profile holds no grant on: shown unticked (boxTicked). No read of the basis for a page without channels. */
+export async function ungrantedOnPage(store: Pick<ConsentStore, 'policy'>, definition: PageDefinition, profile: Pick<Profile, 'granted'>): Promise<ContactChannel[]> {
+  if (definition.channels.length === 0) return [];
+  return ungrantedChannels(definition.channels, basesOf(await store.policy.current()), profile.granted);
 }
 
 /** A profile's subscriptions as `{ service: status }`, for rendering its page. */

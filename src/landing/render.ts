@@ -91,10 +91,15 @@ export function contentSecurityPolicy(options: { formAction?: string; header?: b
   return parts.join('; ');
 }
 
-/** Whether a channel's box is ticked for a person: the two wordings are exact complements. */
-export function boxTicked(wording: Wording, optOut: OptOutFlags, channel: ContactChannel): boolean {
+/**
+ * Whether a channel's box is ticked for a person: the two wordings are exact
+ * complements. `ungranted`: the opt-in channels the person holds no grant
+ * on (policy.ts): under the consent wording their box is shown unticked, so
+ * that only the person's own tick grants them.
+ */
+export function boxTicked(wording: Wording, optOut: OptOutFlags, channel: ContactChannel, ungranted: readonly ContactChannel[] = []): boolean {
   const unreachable = optOut.all || optOut[channel];
-  return wording === 'optout' ? unreachable : !unreachable;
+  return wording === 'optout' ? unreachable : !unreachable && !ungranted.includes(channel);
 }
 
 export function channelLabel(wording: Wording, lang: Lang, channel: ContactChannel): string {
@@ -104,6 +109,8 @@ export function channelLabel(wording: Wording, lang: Lang, channel: ContactChann
 export interface PersonalData {
   token: string;
   optOut: OptOutFlags;
+  /** The page's opt-in channels the person holds no grant on (boxTicked): absent, none. */
+  ungranted?: readonly ContactChannel[];
   firstName?: string | null;
   /** The person's subscriptions, by service name (absent = never subscribed). */
   subscriptions?: Readonly<Record<string, SubscriptionStatus>>;
@@ -174,7 +181,7 @@ export function renderPage(page: PageDefinition, options: RenderOptions): string
 <label><input type="checkbox" name="${ALL_FIELD}" value="on" data-channel="all" checked>${CHANNEL_INFO.all.label[page.lang]}</label>\n`
       : '';
     const boxes = page.channels.map((c) => {
-      const ticked = channelFlags ? boxTicked(page.wording, channelFlags, c) : false;
+      const ticked = channelFlags ? boxTicked(page.wording, channelFlags, c, p?.ungranted) : false;
       return html`<label><input type="checkbox" name="${channelField(c)}" value="on" data-channel="${c}"${
         ticked ? html` checked` : ''
       }>${channelLabel(page.wording, page.lang, c)}</label>\n`;
@@ -238,6 +245,7 @@ export class PersonalPageRenderer {
   render(p: PersonalData): { html: string; bytes: number } {
     const o = p.optOut;
     let key = `${+o.all}${+o.email}${+o.sms}${+o.phone}${+o.postal}${+o.fax}${+o.push}${p.firstName ? 1 : 0}`;
+    if (p.ungranted && p.ungranted.length > 0) key += `/${p.ungranted.join(',')}/`;
     for (const name of this.page.services) key += serviceTicked(p.subscriptions?.[name]) ? '1' : '0';
     let shape = this.shapes.get(key);
     if (!shape) {

@@ -53,7 +53,13 @@ export interface LandingSubmissions {
    */
   createAndApply(
     email: string,
-    group: { wanted: ConsentRequest['wanted']; subscriptions?: readonly Omit<SubscriptionChange, 'profileId'>[]; context: ChangeContext },
+    group: {
+      wanted: ConsentRequest['wanted'];
+      /** The boxes ticked that grant (ConsentRequest.grant). */
+      grant?: ConsentRequest['grant'];
+      subscriptions?: readonly Omit<SubscriptionChange, 'profileId'>[];
+      context: ChangeContext;
+    },
   ): Promise<ConsentGroupResult>;
   /**
    * Group commit: every group applied in ONE write transaction (one fsync),

@@ -2,10 +2,10 @@
  * What a submission asks for, as wanted flags: pure rules, no HTTP, no store.
  * The server (server.ts) reads the form, checks the token, and applies these.
  */
-import type { OptOutFlags } from '../consent/channels.js';
+import type { ContactChannel, OptOutFlags } from '../consent/channels.js';
 import { wantedFromForm } from './operations.js';
 import type { PageDefinition } from './page.js';
-import { ALL_FIELD, FORM_FIELDS } from './render.js';
+import { ALL_FIELD, channelField, FORM_FIELDS } from './render.js';
 
 export type Form = Readonly<Record<string, unknown>>;
 
@@ -34,6 +34,19 @@ export function wantedWithoutToken(page: PageDefinition, form: Form): Partial<Op
     if (optOut) wanted[channel as keyof OptOutFlags] = true;
   }
   return wanted;
+}
+
+/**
+ * The channels a form grants (policy.ts): on an acquisition page with the
+ * consent wording, the boxes ticked, each an affirmative act of the person
+ * on the page version in the evidence. An unticked box of the opt-out
+ * wording is no grant (not an act), nor is anything on a blocklist page. The
+ * store records a grant only under an opt-in basis (ConsentRequest.grant);
+ * from the static page (no token) it never clears an opt-out.
+ */
+export function grantsFromForm(page: PageDefinition, form: Form): ContactChannel[] {
+  if (page.type !== 'acquisition' || page.wording !== 'consent') return [];
+  return page.channels.filter((c) => form[channelField(c)] !== undefined);
 }
 
 /** The first value of a form field (a repeated field arrives as an array), as a string, or undefined. */

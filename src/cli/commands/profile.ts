@@ -114,6 +114,7 @@ export function registerProfile(program: Command, act: Act): void {
     .option('--encoding <name>', 'the file\'s encoding: utf-8 (default; a UTF-16 BOM is recognised), windows-1252, latin1, utf-16le')
     .option('--default-country <code>', 'country of national phone numbers, e.g. FR (default $CONSENT_DEFAULT_COUNTRY)')
     .option('--allow-optin', 'let 0/false/no cells clear existing opt-outs, and 1 cells resubscribe the unsubscribed')
+    .option('--proof <statement>', 'what proves the consent that consent_<channel>=1 cells grant (kept as the evidence of the import\'s events; needs --allow-optin)')
     .option('--skip-invalid', 'import the valid rows and skip the invalid ones (see --rejects)')
     .option('--rejects <file>', 'write invalid rows there, with a reason column')
     .option('--dry-run', 'print the plan; write nothing')
@@ -123,7 +124,8 @@ export function registerProfile(program: Command, act: Act): void {
       `\nColumns (by header name): email (required), phone, first_name|firstName, last_name|lastName,\n` +
         `${CHANNELS.map((c) => `optout_${c}|${CHANNEL_INFO[c].adobeField}`).join(', ')}.\n` +
         'Opt-out values: 1/0, true/false, yes/no, y/n; an empty cell leaves the value as is.\n' +
-        'subscribe_<service>: 1 subscribes (pending for a double opt-in service), 0 unsubscribes.',
+        'subscribe_<service>: 1 subscribes (pending for a double opt-in service), 0 unsubscribes.\n' +
+        `consent_<channel> (${CONTACT_CHANNELS.join(', ')}): 1 grants consent (needs --allow-optin and --proof), 0 refuses it (an opt-out).`,
     )
     .action(act(async (ctx, [file], o) => (await import('./profile/import.js')).run(ctx, file!, o)));
 

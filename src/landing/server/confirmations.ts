@@ -3,6 +3,7 @@
  * only shows the Confirm button (mail scanners' GETs change nothing); the
  * POST confirms the pending subscription.
  */
+import type { ContactChannel } from '../../consent/channels.js';
 import type { FastifyInstance } from 'fastify';
 import { isSuppressionChannel } from '../../consent/suppressions.js';
 import type { Profile } from '../../consent/profile.js';
@@ -31,9 +32,17 @@ export function registerConfirmRoute(app: FastifyInstance, ctx: ServerContext): 
     const profile = await profileFromSigned(ctx, first(form[FORM_FIELDS.token] ?? req.query[TOKEN_PARAM]), confirmNamespace(service.name), lang);
     const evidence = ctx.clientEvidence(clientOf(req), { service: service.name, via: 'confirmation-link' });
     const occurredAt = ctx.now().toISOString();
-    await commit(ctx, profile.id, {}, { source: `confirm:${service.name}`, actor: ACTORS.subject, reason: null, evidence, occurredAt }, [
-      { service: service.name, intent: 'confirm' },
-    ]);
+    // A confirmed double opt-in is also a grant of the service's channel (recorded only under an opt-in
+    // basis, never clearing an opt-out: ConsentRequest.grant), and only when there was a request to confirm.
+    const pending = (await ctx.store.services.subscriptionsOf(profile.id)).some((x) => x.service === service.name && x.status === 'pending');
+    await commit(
+      ctx,
+      profile.id,
+      {},
+      { source: `confirm:${service.name}`, actor: ACTORS.subject, reason: null, evidence, occurredAt },
+      [{ service: service.name, intent: 'confirm' }],
+      pending ? [service.channel as ContactChannel] : [],
+    );
     await liftErasure(ctx, profile, service, occurredAt);
     return sendHtml(reply, renderConfirmed(lang, service));
   });

@@ -5,7 +5,7 @@
  */
 import { createHmac } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { OptOutFlags } from '../../consent/channels.js';
+import type { ContactChannel, OptOutFlags } from '../../consent/channels.js';
 import type { ChangeContext } from '../../consent/ledger.js';
 import type { Profile } from '../../consent/profile.js';
 import type { Service, SubscriptionChange } from '../../consent/services.js';
@@ -228,9 +228,10 @@ export async function commit(
   wanted: Partial<OptOutFlags>,
   context: ChangeContext,
   subscriptions: readonly Pick<SubscriptionChange, 'service' | 'intent'>[] = [],
+  grant: readonly ContactChannel[] = [],
 ): Promise<void> {
   await ctx.committer.submit({
-    requests: Object.keys(wanted).length > 0 ? [{ profileId, wanted }] : [],
+    requests: Object.keys(wanted).length > 0 || grant.length > 0 ? [{ profileId, wanted, ...(grant.length > 0 ? { grant } : {}) }] : [],
     subscriptions: subscriptions.map((c) => ({ ...c, profileId })),
     context,
   });

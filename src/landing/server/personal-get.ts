@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Profile } from '../../consent/profile.js';
+import { basesOf, ungrantedChannels, type Bases } from '../../consent/policy.js';
 import type { Service } from '../../consent/services.js';
 import { subscriptionMap } from '../operations.js';
 import { SLUG_RE, type PageVersion } from '../page.js';
@@ -110,6 +111,14 @@ export function personalGetPath(ctx: ServerContextWithCaches, pageHeaders: reado
       for (const { g } of toRead) answer(g, null);
       return;
     }
+    // The basis, read once for the batch (and only when a page has channels): opt-in channels without a grant show unticked.
+    let bases: Bases | null = null;
+    try {
+      if (toRead.some(({ view }) => view.page.definition.channels.length > 0)) bases = basesOf(await store.policy.current());
+    } catch {
+      for (const { g } of toRead) answer(g, null);
+      return;
+    }
     for (let i = 0; i < toRead.length; i++) {
       const { g, view } = toRead[i]!;
       const profile = profiles[i];
@@ -117,7 +126,8 @@ export function personalGetPath(ctx: ServerContextWithCaches, pageHeaders: reado
         if (!profile) answer(g, null);
         else {
           const subscriptions = view.boxes.length > 0 ? await subscriptionMap(store, profile.id) : {};
-          answer(g, view.renderer.render({ token: g.token, optOut: profile.optOut, firstName: profile.firstName, subscriptions }));
+          const ungranted = bases ? ungrantedChannels(view.page.definition.channels, bases, profile.granted) : [];
+          answer(g, view.renderer.render({ token: g.token, optOut: profile.optOut, ungranted, firstName: profile.firstName, subscriptions }));
         }
       } catch {
         answer(g, null);

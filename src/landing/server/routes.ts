@@ -5,7 +5,7 @@
  */
 import multipart from '@fastify/multipart';
 import type { FastifyInstance } from 'fastify';
-import { renderGenericPage, renderPersonalPage, subscriptionMap } from '../operations.js';
+import { renderGenericPage, renderPersonalPage, subscriptionMap, ungrantedOnPage } from '../operations.js';
 import type { PageVersion } from '../page.js';
 import type { Service } from '../../consent/services.js';
 import { CONFIRM_SEGMENT } from '../services.js';
@@ -20,7 +20,8 @@ import { registerFormRoute } from './submissions.js';
 async function personalPage(ctx: ServerContext, page: PageVersion, token: unknown, boxes: Service[]): Promise<string> {
   const profile = await profileFromToken(ctx, token, page);
   const subscriptions = boxes.length > 0 ? await subscriptionMap(ctx.store, profile.id) : {};
-  return renderPersonalPage(page.definition, page.version, profile, String(token), ctx.baseUrl, { boxes, subscriptions });
+  const ungranted = await ungrantedOnPage(ctx.store, page.definition, profile);
+  return renderPersonalPage(page.definition, page.version, profile, String(token), ctx.baseUrl, { boxes, subscriptions }, ungranted);
 }
 
 const MULTIPART_OPTIONS = {

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { normaliseEmail } from '../../consent/profile.js';
 import { FORM_FIELDS, renderConfirmation } from '../render.js';
 import { subscriptionsWithoutToken, subscriptionsWithToken } from '../services.js';
-import { formString, wantedWithoutToken, wantedWithToken, type Form } from '../submit.js';
+import { formString, grantsFromForm, wantedWithoutToken, wantedWithToken, type Form } from '../submit.js';
 import { TOKEN_PARAM } from '../urls.js';
 import { ACTORS, clientOf, commit, first, formOf, profileFromToken, publishedPage, sendHtml, type Client, type ServerContext, type SlugParams } from './context.js';
 import { HttpAnswer } from './errors.js';
@@ -44,16 +44,18 @@ export async function submitForm(ctx: ServerContext, slug: string, form: Form, q
       wantedWithToken(page.definition, form),
       { source, actor: ACTORS.subject, reason: null, evidence, occurredAt: at },
       subscriptionsWithToken(page.definition, form),
+      grantsFromForm(page.definition, form),
     );
   } else {
     const email = normaliseEmail(formString(form, FORM_FIELDS.email) ?? '');
     if (!email) throw new HttpAnswer(400, 'badEmail', lang);
     const wanted = wantedWithoutToken(page.definition, form);
     const subscriptions = subscriptionsWithoutToken(page.definition, form);
+    const grant = grantsFromForm(page.definition, form);
     // Known or not, the answer is the same page with the same status: it never tells whether an address is known.
     const context = { source, actor: ACTORS.emailForm, reason: null, evidence: await ctx.evidence(client, page, 'email-form'), occurredAt: at };
     if (page.definition.type === 'acquisition') {
-      await ctx.committer.commitAlone(() => ctx.store.landing.createAndApply(email, { wanted, subscriptions, context }));
+      await ctx.committer.commitAlone(() => ctx.store.landing.createAndApply(email, { wanted, subscriptions, context, grant }));
     } else {
       const profile = await ctx.store.findProfile({ email });
       if (profile && Object.keys(wanted).length > 0) await commit(ctx, profile.id, wanted, context, subscriptions);

@@ -20,7 +20,7 @@ export class PgLandingSubmissions implements LandingSubmissions {
     return this.salt;
   }
 
-  async createAndApply(email: string, group: Omit<ConsentGroup, 'requests'> & { wanted: ConsentRequest['wanted'] }): Promise<ConsentGroupResult> {
+  async createAndApply(email: string, group: Omit<ConsentGroup, 'requests'> & { wanted: ConsentRequest['wanted']; grant?: ConsentRequest['grant'] }): Promise<ConsentGroupResult> {
     const at = group.context.occurredAt;
     return this.store.transaction(async (tx) => {
       // Looked up first (an INSERT that conflicts would use up an id); ON CONFLICT for a concurrent creation of the same email.
@@ -32,7 +32,7 @@ export class PgLandingSubmissions implements LandingSubmissions {
         // An erased address signing up again: its keyed-only entry matches it again (unreachable until a double opt-in).
         await this.store.suppressions.restoreInTransaction(tx, profileAddresses(email, null));
       }
-      const consent = await this.store.applyInTransaction(tx, [{ profileId: id, wanted: group.wanted }], group.context);
+      const consent = await this.store.applyInTransaction(tx, [{ profileId: id, wanted: group.wanted, ...(group.grant?.length ? { grant: group.grant } : {}) }], group.context);
       const subscriptions = group.subscriptions?.length
         ? await this.store.services.changeInTransaction(tx, group.subscriptions.map((c) => ({ ...c, profileId: id })), group.context)
         : [];

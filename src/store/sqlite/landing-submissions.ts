@@ -28,7 +28,7 @@ export class SqliteLandingSubmissions implements LandingSubmissions {
     return this.salt;
   }
 
-  async createAndApply(email: string, group: Omit<ConsentGroup, 'requests'> & { wanted: ConsentRequest['wanted'] }): Promise<ConsentGroupResult> {
+  async createAndApply(email: string, group: Omit<ConsentGroup, 'requests'> & { wanted: ConsentRequest['wanted']; grant?: ConsentRequest['grant'] }): Promise<ConsentGroupResult> {
     const db = this.store.db;
     const services = this.store.services as SqliteServiceRepository;
     const at = group.context.occurredAt;
@@ -37,7 +37,7 @@ export class SqliteLandingSubmissions implements LandingSubmissions {
       // An erased address signing up again: its keyed-only entry matches it again (unreachable until a double opt-in).
       if (created > 0) (this.store.suppressions as SqliteSuppressionRepository).restoreInTransaction(profileAddresses(email, null));
       const { id } = db.prepare<[string], { id: number }>('SELECT id FROM profiles WHERE email = ?').get(email)!;
-      const consent = this.store.applyInTransaction([{ profileId: id, wanted: group.wanted }], group.context);
+      const consent = this.store.applyInTransaction([{ profileId: id, wanted: group.wanted, ...(group.grant?.length ? { grant: group.grant } : {}) }], group.context);
       const subscriptions = group.subscriptions?.length
         ? services.changeInTransaction(group.subscriptions.map((c) => ({ ...c, profileId: id })), group.context)
         : [];

@@ -288,6 +288,36 @@ export const MIGRATIONS: readonly Migration[] = [
 `);
     },
   },
+  {
+    version: 9,
+    description: 'consent basis: per contact channel, whether the profile has a grant (its last optin/optout event on that channel is an optin)',
+    up(db) {
+      // granted_<c>: 1 when the profile's last channel event (service NULL,
+      // optin or optout) on c itself is an `optin` (design decision 2 of
+      // issue 15); an `all` event does not touch it. Backfilled from the
+      // ledger, then kept by one trigger per channel on every insert into
+      // ledger_events, so that every writer (operator, pages, group commit,
+      // imports, copies) keeps it in the same transaction as its event
+      // (named profiles_granted_*, not ledger_*: those are the ledger's
+      // append-only guards). The basis itself is not state: it is read from
+      // the last `policy` event (index ledger_events_store).
+      const channels = ['email', 'sms', 'phone', 'postal', 'fax', 'push'];
+      db.exec(
+        channels
+          .map(
+            (c) => `
+  ALTER TABLE profiles ADD COLUMN granted_${c} INTEGER NOT NULL DEFAULT 0 CHECK (granted_${c} IN (0, 1));
+  UPDATE profiles SET granted_${c} = 1 WHERE (SELECT e.action FROM ledger_events e
+    WHERE e.profile_id = profiles.id AND e.channel = '${c}' AND e.service IS NULL AND e.action IN ('optin', 'optout')
+    ORDER BY e.id DESC LIMIT 1) = 'optin';
+  CREATE TRIGGER profiles_granted_${c} AFTER INSERT ON ledger_events
+    WHEN NEW.channel = '${c}' AND NEW.service IS NULL AND NEW.action IN ('optin', 'optout')
+    BEGIN UPDATE profiles SET granted_${c} = (NEW.action = 'optin') WHERE id = NEW.profile_id; END;`,
+          )
+          .join('\n'),
+      );
+    },
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

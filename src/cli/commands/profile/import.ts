@@ -2,6 +2,8 @@ import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ConsentError, invalid, notFound } from '../../../consent/errors.js';
+import { reasonCarriesAddress } from '../../../consent/ledger.js';
+import { recordGrants as recordImportGrants } from '../../../consent/operations.js';
 import { importProfiles, importSource, InvalidRowsError, MAX_ERRORS, type ImportInput, type ImportSummary } from '../../../imports/import.js';
 import { encodeText, parseEncoding, type Encoding } from '../../../imports/decode.js';
 import type { CommandContext } from '../../context.js';
@@ -56,6 +58,9 @@ export async function run(ctx: CommandContext, file: string, o: Record<string, u
   for await (const s of store.suppressions.list()) if (s.address !== null) (s.channel === 'email' ? suppressed.email : suppressed.phone).add(s.address);
   const progress = ctx.deps.stderr.isTTY ? progressBar(ctx, size) : undefined;
   const rejectsPath = typeof o.rejects === 'string' ? o.rejects : undefined;
+  const proof = typeof o.proof === 'string' && o.proof.trim() ? o.proof.trim() : null;
+  if (proof && !o.allowOptin) throw invalid('--proof is the evidence of the grants of consent_<channel>=1 cells, which need --allow-optin too.', 'Add --allow-optin.');
+  if (proof && reasonCarriesAddress(proof)) throw invalid('The --proof holds an email address or a phone number: the ledger keeps it forever and never holds an address in clear.', 'Describe the proof without it.');
   // With --rejects a file is being written: Ctrl-C stops the import, writes nothing, and removes the temp file.
   const signal = rejectsPath ? interruptSignal(ctx) : undefined;
   const runImport = (rejects?: ReturnType<typeof encodedRejects>) =>
@@ -70,7 +75,9 @@ export async function run(ctx: CommandContext, file: string, o: Record<string, u
       allowOptin: Boolean(o.allowOptin),
       skipInvalid: Boolean(o.skipInvalid),
       dryRun: Boolean(o.dryRun),
-      context: o.dryRun ? null : ctx.change(importSource(file)),
+      context: o.dryRun ? null : ctx.change(importSource(file), null, proof ? { proof } : null),
+      proof,
+      applyGrants: (grants) => recordImportGrants(store, grants, ctx.change(importSource(file), null, { proof })),
       rejects,
       signal,
       onProgress: progress?.update,
@@ -149,6 +156,7 @@ export function formatSummary(s: ImportSummary): string {
           `  subscriptions not applied: ${s.subscriptionsNotApplied}${s.subscriptionsNotApplied && !s.allowOptin ? ' (use --allow-optin)' : ''}`,
         ]
       : []),
+    ...(s.grantsAsked !== undefined ? [`  grants (consent_…=1): ${s.grantsAsked} cell(s); ${s.grantEvents ?? 0} grant-only event(s) under an opt-in basis`] : []),
     `  invalid (skipped):   ${s.invalid}`,
     ...(s.suppressedAddresses > 0 ? [`  suppressed addresses: ${s.suppressedAddresses} (on the suppression list: unreachable there, whatever their flags)`] : []),
     `  ledger events:       ${s.events}`,
