@@ -12,7 +12,6 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CONTACT_CHANNELS } from '../src/consent/channels.js';
-import { openStore } from '../src/store/index.js';
 import { tamper } from './helpers/raw-store.js';
 import { BACKENDS, FIXED_NOW, runCli, runJson, tempDir, tempStore } from './helpers/run-cli.js';
 
@@ -29,21 +28,9 @@ async function ok(db: string, argv: string[], at: number) {
   return r;
 }
 
-/**
- * A channel's basis, as the store-level `policy` event of shared decision 1
- * (written through the store's own chain code: `consent policy set` is another
- * branch's work).
- */
+/** A channel's basis: the store-level `policy` event of shared decision 1, written by `consent policy set`. */
 async function setBasis(db: string, channel: string, basis: 'opt-in' | 'opt-out', at: number): Promise<void> {
-  const store: any = await openStore(db, { now: () => iso(at) });
-  const ctx = { source: 'operator', actor: 'tester', reason: 'CNIL: prior consent', evidence: { basis }, occurredAt: iso(at) };
-  const events = [{ profileId: null, channel, action: 'policy', evidence: { basis } }];
-  try {
-    if (typeof store.writeTransaction === 'function') store.writeTransaction(() => store.appendEvents(events, ctx));
-    else await store.transaction(async (tx: any) => tx.appendEvents(events, ctx));
-  } finally {
-    await store.close();
-  }
+  await ok(db, ['policy', 'set', channel, basis, '--reason', 'CNIL: prior consent'], at);
 }
 
 const show = (db: string, ref: string, asOf: string) => runJson(db, ['profile', 'show', ref, '--as-of', asOf, '--json'], { now: t(99) });
@@ -140,11 +127,22 @@ describe.each(BACKENDS)('as of a past moment, and send manifests, on %s', (backe
       const replayed = ids(await runJson(dbOut, ['profile', 'list', '--reachable', c, '--as-of', iso(5), '--json'], { now: t(5) }));
       expect(replayed, c).toEqual(now);
     }
+    // Under an opt-in basis too (the head against today's predicate, which knows bases and grants since t15-basis).
+    await setBasis(dbOut, 'email', 'opt-in', 6);
+    await setBasis(dbOut, 'sms', 'opt-in', 6);
+    await ok(dbOut, ['profile', 'optin', 'c@x.io', '--channel', 'sms', '--reason', 'signed form 3'], 7); // a grant
+    for (const c of CONTACT_CHANNELS) {
+      const now = ids(await runJson(dbOut, ['profile', 'list', '--reachable', c, '--json'], { now: t(8) }));
+      const replayed = ids(await runJson(dbOut, ['profile', 'list', '--reachable', c, '--as-of', iso(8), '--json'], { now: t(8) }));
+      expect(replayed, `${c} under opt-in`).toEqual(now);
+    }
+    expect(await audienceAsOf(dbOut, 'sms', iso(8))).toEqual([3]);
+    expect(await audienceAsOf(dbOut, 'email', iso(8))).toEqual([]);
     // The phone entry expires: as of day 3, it no longer blocks (the replay judges expiry at the moment).
     const later = new Date(t(3).getTime() + 3 * 86_400_000).toISOString();
     expect(await audienceAsOf(dbOut, 'phone', iso(5))).toEqual([]);
     expect(await audienceAsOf(dbOut, 'phone', later)).toEqual([2, 3]);
-    expect(await audienceAsOf(dbOut, 'sms', later)).toEqual([3]);
+    expect(await audienceAsOf(dbOut, 'sms', later)).toEqual([3]); // b opted out of sms; c granted it under opt-in
 
     // Bad input: exit 2, nothing printed on stdout.
     const bad = await runCli(['--db', db, 'profile', 'show', '1', '--as-of', 'yesterday']);
