@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench:asof [-- --rows 1000000]`: the audience as it stood at a past
+// `npm run bench:asof [-- --rows 1000000] [-- --reuse]`: the audience as it stood at a past
 // moment (issue 15, `profile export --reachable email --as-of T`) against
 // today's (`profile export --reachable email`), on a SQLite store built the
 // way users build one: `consent profile import` of a realistic export
@@ -12,7 +12,7 @@
 // descent of ledger_events_profile for the channel's and `all`'s last flag
 // event up to N, and of ledger_events_address for its address key.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +21,7 @@ import { writeRealisticCsv } from './realistic.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = join(root, 'bin/consent.js');
-const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' } } });
+const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' }, reuse: { type: 'boolean', default: false } } });
 const ROWS = Number(values.rows);
 const say = (m) => process.stderr.write(m + '\n');
 if (spawnSync('/usr/bin/time', ['--version']).error) {
@@ -30,9 +30,13 @@ if (spawnSync('/usr/bin/time', ['--version']).error) {
 }
 if (!existsSync(join(root, 'dist/cli/run.js'))) execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
 const out = join(root, 'bench/out/asof');
-rmSync(out, { recursive: true, force: true });
-mkdirSync(out, { recursive: true });
 const db = join(out, 'store.db');
+// --reuse: the store and the time of the last run (only the two exports are measured again).
+const reuse = values.reuse && existsSync(join(out, 'mid.txt'));
+if (!reuse) {
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+}
 
 /** Wall seconds and peak RSS (MiB) of a consent command. */
 function consent(args) {
@@ -50,21 +54,26 @@ function consent(args) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const n = (x) => x.toLocaleString('en');
 
-say(`Writing ${n(ROWS)} realistic profiles and the update file …`);
-const first = join(out, 'people.csv');
-const update = join(out, 'update.csv');
-await writeRealisticCsv(first, ROWS);
-await writeRealisticCsv(update, ROWS, { update: true });
-say('consent profile import (the first load) …');
-const imp = consent(['profile', 'import', first, '--json']);
-say(`  ${JSON.parse(imp.stdout).profiles} profiles in ${imp.secs.toFixed(1)} s`);
-await sleep(1500);
-const mid = new Date().toISOString();
-await sleep(1500);
-say('consent profile import (the update, later) and a few suppressions …');
-consent(['profile', 'import', update, '--allow-optin', '--json']);
-const someone = readFileSync(first, 'utf8').split('\n', 4).slice(1).map((l) => l.split(',')[0]);
-for (const e of someone) consent(['suppression', 'add', e, '--reason', 'hard-bounce']);
+let mid;
+if (reuse) mid = readFileSync(join(out, 'mid.txt'), 'utf8').trim();
+else {
+  say(`Writing ${n(ROWS)} realistic profiles and the update file …`);
+  const first = join(out, 'people.csv');
+  const update = join(out, 'update.csv');
+  await writeRealisticCsv(first, ROWS);
+  await writeRealisticCsv(update, ROWS, { update: true });
+  say('consent profile import (the first load) …');
+  const imp = consent(['profile', 'import', first, '--json']);
+  say(`  ${JSON.parse(imp.stdout).profiles} profiles in ${imp.secs.toFixed(1)} s`);
+  await sleep(1500);
+  mid = new Date().toISOString();
+  writeFileSync(join(out, 'mid.txt'), mid);
+  await sleep(1500);
+  say('consent profile import (the update, later) and a few suppressions …');
+  consent(['profile', 'import', update, '--allow-optin', '--json']);
+  const someone = readFileSync(first, 'utf8').split('\n', 4).slice(1).map((l) => l.split(',')[0]);
+  for (const e of someone) consent(['suppression', 'add', e, '--reason', 'hard-bounce']);
+}
 
 say(`profile export --reachable email --as-of ${mid} …`);
 const past = consent(['profile', 'export', '--reachable', 'email', '--as-of', mid, '--out', join(out, 'past.csv')]);

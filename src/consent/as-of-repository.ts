@@ -1,5 +1,6 @@
 import type { ContactChannel } from './channels.js';
 import type { Basis, LedgerPosition, Moment, ReplayEvent } from './as-of.js';
+import type { Profile } from './profile.js';
 
 /**
  * The ledger read at a past position (ConsentStore.asOf). Every answer is a
@@ -26,10 +27,10 @@ export interface AsOfRepository {
   /** The bases in force at `eventId` (the last policy event of each channel up to it; none: opt-out). */
   basesAt(eventId: number): Promise<Record<ContactChannel, Basis>>;
   /**
-   * The ids of the profiles reachable on `channel` at the moment, ascending,
-   * a page at a time (constant memory): the SQL replay (as-of-sql.ts).
+   * The profiles reachable on `channel` at the moment (as they are now), in
+   * id order, a page at a time (constant memory): the SQL replay (as-of-sql.ts).
    */
-  audience(channel: ContactChannel, moment: Moment): AsyncIterable<number[]>;
+  audience(channel: ContactChannel, moment: Moment): AsyncIterable<Profile[]>;
   /** The erased profile that had this (normalised) email, found by its key in the ledger; null when none is known. */
   erasedProfileByEmail(email: string): Promise<number | null>;
   /** How many profiles existed at the moment (created at or before its time). */

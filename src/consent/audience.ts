@@ -46,9 +46,11 @@ export function profileAsOfView(profile: Profile, moment: Moment, at: ProfileAt)
 
 /** The audience's profiles at a moment, a page at a time, with their Merkle root computed on the way. */
 export async function* audienceProfiles(store: ConsentStore, channel: ContactChannel, moment: Moment, tree?: MerkleBuilder): AsyncIterable<Profile> {
-  for await (const ids of store.asOf.audience(channel, moment)) {
-    for (const id of ids) tree?.add(id);
-    for (const p of await store.findProfiles(ids)) if (p) yield p;
+  for await (const page of store.asOf.audience(channel, moment)) {
+    for (const p of page) {
+      tree?.add(p.id);
+      yield p;
+    }
   }
 }
 
@@ -145,7 +147,7 @@ function missing(m: Manifest): never {
 /** The audience's ids at the moment, ascending (in memory: a proof needs its neighbours). */
 export async function audienceIds(store: ConsentStore, channel: ContactChannel, moment: Moment): Promise<number[]> {
   const ids: number[] = [];
-  for await (const page of store.asOf.audience(channel, moment)) for (const id of page) ids.push(id);
+  for await (const page of store.asOf.audience(channel, moment)) for (const p of page) ids.push(p.id);
   return ids;
 }
 

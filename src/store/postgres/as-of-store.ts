@@ -3,6 +3,7 @@ import { ConsentError } from '../../consent/errors.js';
 import type { AsOfRepository } from '../../consent/as-of-repository.js';
 import type { Basis, LedgerPosition, Moment, ReplayEvent } from '../../consent/as-of.js';
 import type { ContactChannel } from '../../consent/channels.js';
+import type { Profile } from '../../consent/profile.js';
 import {
   ADDRESS_EVENTS_SQL,
   addressKeyPairs,
@@ -23,7 +24,7 @@ import {
   type PositionRow,
 } from '../shared/as-of-sql.js';
 import type { EventRow } from '../shared/ledger-chain.js';
-import type { PgStore } from './pg-store.js';
+import { PROFILE_COLUMNS, rowToProfile, type PgStore, type ProfileRow } from './pg-store.js';
 
 const PAGE = 5000;
 
@@ -84,7 +85,7 @@ export class PgAsOfRepository implements AsOfRepository {
     return basesOf(await this.policyEvents(eventId));
   }
 
-  async *audience(channel: ContactChannel, moment: Moment): AsyncIterable<number[]> {
+  async *audience(channel: ContactChannel, moment: Moment): AsyncIterable<Profile[]> {
     const n = moment.position.eventId;
     const basis = (await this.basesAt(n))[channel];
     // $1 and $2 are the HMAC pads (DIALECT.keyOf), sent only when a key must be computed.
@@ -108,8 +109,8 @@ export class PgAsOfRepository implements AsOfRepository {
       }
     }
     // One cursor, one snapshot; the position is fixed anyway, so the replay does not depend on it.
-    const sql = audienceAtSql(channel, n, moment.at, basis, lists, DIALECT, '0', 'ALL');
-    for await (const rows of this.store.cursor<{ id: number }>(sql, params, PAGE)) yield rows.map((r) => Number(r.id));
+    const sql = audienceAtSql(channel, n, moment.at, basis, lists, DIALECT, '0', 'ALL', PROFILE_COLUMNS);
+    for await (const rows of this.store.cursor<ProfileRow>(sql, params, PAGE)) yield rows.map(rowToProfile);
   }
 
   async erasedProfileByEmail(email: string): Promise<number | null> {

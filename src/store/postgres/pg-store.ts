@@ -45,7 +45,7 @@ export const PROFILE_COLUMNS =
   'id, email, phone, first_name, last_name, optout_all, optout_email, optout_sms, optout_phone, optout_postal, optout_fax, optout_push, created_at, updated_at, erased_at, ' +
   'granted_email, granted_sms, granted_phone, granted_postal, granted_fax, granted_push';
 
-interface ProfileRow {
+export interface ProfileRow {
   id: number;
   email: string;
   phone: string | null;

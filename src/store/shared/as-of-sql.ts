@@ -121,7 +121,7 @@ export function reachableAtSql(
   return `(${existedSql(p, n, at)} AND coalesce(${lastFlagSql(p, 'all', n)}, 'optin') <> 'optout' AND ${consent}${suppressed ? ` AND NOT ${suppressed}` : ''})`;
 }
 
-/** The audience at (N, T): ids ascending, after a keyset `after` placeholder and up to a page. */
+/** The audience at (N, T): its profiles' `columns` in id order, after a keyset `after` placeholder and up to a page. */
 export function audienceAtSql(
   channel: ContactChannel,
   n: number,
@@ -131,8 +131,9 @@ export function audienceAtSql(
   d: AsOfDialect,
   after: string,
   limit: string,
+  columns = 'p.id',
 ): string {
-  return `SELECT p.id FROM profiles p WHERE p.id > ${after} AND ${reachableAtSql(channel, 'p.', n, at, basis, lists, d)} ORDER BY p.id LIMIT ${limit}`;
+  return `SELECT ${columns} FROM profiles p WHERE p.id > ${after} AND ${reachableAtSql(channel, 'p.', n, at, basis, lists, d)} ORDER BY p.id LIMIT ${limit}`;
 }
 
 /** How many profiles existed at T (created then, whatever became of them). */
@@ -152,8 +153,9 @@ export interface PositionRow {
   created_at: string;
 }
 
-/** The policy events up to N (placeholder `n`). */
-export const POLICY_EVENTS_SQL = (n: string) => `SELECT * FROM ledger_events WHERE action = 'policy' AND id <= ${n} ORDER BY id`;
+/** The policy events up to N (placeholder `n`); the channels named so that the index ledger_events_store (channel, id) WHERE action = 'policy' serves it. */
+export const POLICY_EVENTS_SQL = (n: string) =>
+  `SELECT * FROM ledger_events WHERE action = 'policy' AND channel IN (${CONTACT_CHANNELS.map((c) => `'${c}'`).join(', ')}) AND id <= ${n} ORDER BY id`;
 /** A profile's events up to N (placeholders). */
 export const PROFILE_EVENTS_SQL = (profile: string, n: string) => `SELECT * FROM ledger_events WHERE profile_id = ${profile} AND id <= ${n} ORDER BY id`;
 /** The address events of keys on channels, up to N: `(channel, key)` pairs are given as placeholders (before N's). */

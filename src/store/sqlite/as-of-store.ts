@@ -5,6 +5,7 @@ import { ConsentError } from '../../consent/errors.js';
 import type { AsOfRepository } from '../../consent/as-of-repository.js';
 import type { Basis, LedgerPosition, Moment, ReplayEvent } from '../../consent/as-of.js';
 import type { ContactChannel } from '../../consent/channels.js';
+import type { Profile } from '../../consent/profile.js';
 import {
   ADDRESS_EVENTS_SQL,
   addressKeyPairs,
@@ -24,7 +25,7 @@ import {
   type PositionRow,
 } from '../shared/as-of-sql.js';
 import type { EventRow } from '../shared/ledger-chain.js';
-import type { SqliteStore } from './sqlite-store.js';
+import { PROFILE_COLUMNS, rowToProfile, type ProfileRow, type SqliteStore } from './sqlite-store.js';
 
 const PAGE = 5000;
 const KEY_FUNCTION = 'consent_address_key';
@@ -93,7 +94,7 @@ export class SqliteAsOfRepository implements AsOfRepository {
     return basesOf(await this.policyEvents(eventId));
   }
 
-  async *audience(channel: ContactChannel, moment: Moment): AsyncIterable<number[]> {
+  async *audience(channel: ContactChannel, moment: Moment): AsyncIterable<Profile[]> {
     const n = moment.position.eventId;
     const basis = (await this.basesAt(n))[channel];
     const params: Record<string, unknown> = { after: 0 };
@@ -107,13 +108,14 @@ export class SqliteAsOfRepository implements AsOfRepository {
         [lists.keys, params.keys] = ['@keys', JSON.stringify(keys)];
       }
     }
-    const stmt = this.db.prepare<[Record<string, unknown>], number>(audienceAtSql(channel, n, moment.at, basis, lists, DIALECT, '@after', String(PAGE))).pluck();
+    const sql = audienceAtSql(channel, n, moment.at, basis, lists, DIALECT, '@after', String(PAGE), PROFILE_COLUMNS);
+    const stmt = this.db.prepare<[Record<string, unknown>], ProfileRow>(sql).raw();
     // Keyset pages: the position is fixed, so the pages are of one replay whatever is written between them.
     for (;;) {
-      const ids = this.store.read(() => stmt.all(params));
-      if (ids.length > 0) yield ids;
-      if (ids.length < PAGE) return;
-      params.after = ids[ids.length - 1]!;
+      const rows = this.store.read(() => stmt.all(params));
+      if (rows.length > 0) yield rows.map(rowToProfile);
+      if (rows.length < PAGE) return;
+      params.after = rows[rows.length - 1]![0];
     }
   }
 

@@ -54,7 +54,7 @@ import { DEFAULT_BUSY_TIMEOUT_MS, openDatabase, translateSqliteError, type OpenO
  * mode, which skips building an object keyed by column name for every row
  * (a third of a point read's cost).
  */
-type ProfileRow = [
+export type ProfileRow = [
   id: number,
   email: string,
   phone: string | null,
@@ -79,7 +79,7 @@ type ProfileRow = [
 ];
 
 /** The columns every profile read selects, in ProfileRow order. */
-const PROFILE_COLUMNS =
+export const PROFILE_COLUMNS =
   'id, email, phone, first_name, last_name, optout_all, optout_email, optout_sms, optout_phone, optout_postal, optout_fax, optout_push, created_at, updated_at, erased_at, ' +
   'granted_email, granted_sms, granted_phone, granted_postal, granted_fax, granted_push';
 
