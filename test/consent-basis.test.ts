@@ -12,12 +12,13 @@ import { form, serverFixture } from './helpers/landing-server.js';
 import { rawSql } from './helpers/raw-store.js';
 import { BACKENDS, runCli, runJson, tempDir, tempStore } from './helpers/run-cli.js';
 
+type C = 'email' | 'sms' | 'phone' | 'postal' | 'fax' | 'push';
 interface View {
   id: number;
   email: string;
-  reachable: Record<string, boolean>;
-  granted: Record<string, boolean>;
-  consent: Record<string, { state: string; basis: string; eventId: number | null; action: string | null; source: string | null; reason: string | null }>;
+  reachable: Record<C, boolean>;
+  granted: Record<C, boolean>;
+  consent: Record<C, { state: string; basis: string; eventId: number | null; action: string | null; source: string | null; reason: string | null }>;
 }
 
 async function ok(db: string, argv: string[]) {

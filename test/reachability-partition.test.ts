@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHANNELS, CONTACT_CHANNELS, type OptOutFlags } from '../src/consent/channels.js';
 import { isOptedOut, isReachable } from '../src/consent/profile.js';
+import type { GrantFlags } from '../src/consent/policy.js';
 import { BACKENDS, runCli, runJson, tempStore } from './helpers/run-cli.js';
 
 interface Listed {
@@ -153,7 +154,7 @@ describe('under an opt-in basis (email, sms, push)', () => {
     await grant('p2@x.io', 'email'); // opted out of email before, expired suppression
     await grant('op-sms@x.io', 'push');
     await grant('op-phone1@x.io', 'sms'); // granted, but its phone is suppressed on sms
-    const now = await runJson<(Listed & { granted: Record<string, boolean> })[]>(db, ['profile', 'list', '--json']);
+    const now = await runJson<(Listed & { granted: GrantFlags })[]>(db, ['profile', 'list', '--json']);
     const bases = { email: 'opt-in', sms: 'opt-in', phone: 'opt-out', postal: 'opt-out', fax: 'opt-out', push: 'opt-in' } as const;
     for (const c of CONTACT_CHANNELS) {
       const reachable = await runJson<Listed[]>(db, ['profile', 'list', '--reachable', c, '--json']);

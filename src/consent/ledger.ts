@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Channel } from './channels.js';
+import { CONTACT_CHANNELS, type Channel } from './channels.js';
 
 export type ConsentAction = 'optout' | 'optin';
 /**
@@ -369,6 +369,26 @@ export function compareGrants(
     };
   }
   return null;
+}
+
+/**
+ * compareGrants for a profile a store's set-based check found disagreeing;
+ * when the domain's replay sees nothing wrong, a disagreement in a value no
+ * write path makes (a grant of 2…).
+ */
+export function explainGrants(profileId: number, stored: Readonly<Record<string, boolean>>, replayed: ReplayedState): StateDisagreement {
+  return (
+    compareGrants(profileId, stored, replayed, CONTACT_CHANNELS) ?? {
+      profileId,
+      kind: 'grant',
+      channel: null,
+      service: null,
+      stored: null,
+      ledger: null,
+      eventId: null,
+      detail: `profile ${profileId}: its stored grants hold a value the ledger cannot give`,
+    }
+  );
 }
 
 /**

@@ -2,7 +2,7 @@
  * The operator's use cases, written against the ConsentStore interface only.
  */
 import { CHANNELS, CONTACT_CHANNELS, type Channel, type ContactChannel, type OptOutFlags } from './channels.js';
-import { consentState, noGrants, type Basis, type Bases, basesOf, type ConsentState } from './policy.js';
+import { consentState, noGrants, optOutEverywhere, type Basis, type Bases, basesOf, type ConsentState } from './policy.js';
 import { conflict, invalid, notFound } from './errors.js';
 import type { ChangeContext, LedgerEvent } from './ledger.js';
 import { blockedBy, reachability, refLabel, suppressionOn, type Profile, type ProfileRef } from './profile.js';
@@ -64,12 +64,8 @@ export interface ProfileView extends Profile {
   subscriptions: Subscription[];
   /** The suppression entries in force for its email and phone, one per channel blocked (email, then phone, then sms). */
   suppressions: SuppressionView[];
-  /**
-   * Per contact channel: granted / refused / unknown, the channel's basis,
-   * and the event that decided the state (`profile show` only: a listing
-   * leaves it out).
-   */
-  consent?: Record<ContactChannel, ChannelConsentView>;
+  /** Per contact channel: granted / refused / unknown, the channel's basis, and the event that decided the state. */
+  consent: Record<ContactChannel, ChannelConsentView>;
 }
 
 /** One channel's consent as `profile show` gives it (see policy.ts for the three states). */
@@ -86,12 +82,12 @@ export interface ChannelConsentView {
 }
 
 /**
- * The consent view of every contact channel, from the profile's history
- * (newest first): the deciding event is the last optin/optout (service
- * NULL) of the channel itself, or of `all` when only `all` refuses.
+ * The consent view of every contact channel, from the profile's last
+ * optin/optout event of each channel (lastConsentEventsOf): the deciding
+ * event is that of the channel itself, or of `all` when only `all` refuses.
  */
-export function consentView(profile: Profile, bases: Bases, history: readonly LedgerEvent[]): Record<ContactChannel, ChannelConsentView> {
-  const lastOn = (c: Channel) => history.find((e) => e.service === null && e.channel === c && (e.action === 'optin' || e.action === 'optout')) ?? null;
+export function consentView(profile: Profile, bases: Bases, lastConsent: LastChanges): Record<ContactChannel, ChannelConsentView> {
+  const lastOn = (c: Channel) => lastConsent[c] ?? null;
   const out = {} as Record<ContactChannel, ChannelConsentView>;
   for (const c of CONTACT_CHANNELS) {
     const state = consentState(profile.optOut, profile.granted, c);
@@ -116,7 +112,8 @@ export function profileView(
   last: LastChanges,
   subscriptions: Subscription[] = [],
   suppressions: readonly Suppression[] = [],
-  bases?: Bases,
+  bases: Bases = optOutEverywhere(),
+  lastConsent: LastChanges = {},
 ): ProfileView {
   const lastChanged: ProfileView['lastChanged'] = {};
   for (const c of CHANNELS) {
@@ -131,7 +128,8 @@ export function profileView(
     lastName: profile.lastName,
     optOut: { ...profile.optOut },
     granted: { ...noGrants(), ...profile.granted },
-    reachable: reachability(profile.optOut, suppressions, profile.erasedAt, bases ? { bases, granted: profile.granted } : undefined),
+    reachable: reachability(profile.optOut, suppressions, profile.erasedAt, { bases, granted: profile.granted }),
+    consent: consentView(profile, bases, lastConsent),
     lastChanged,
     subscriptions,
     suppressions: suppressions.map(suppressionView),
@@ -143,15 +141,14 @@ export function profileView(
 }
 
 export async function describeProfile(store: ConsentStore, profile: Profile): Promise<ProfileView> {
-  const bases = basesOf(await store.policy.current());
-  const view = profileView(
+  return profileView(
     profile,
     await store.lastChanges(profile.id),
     await store.services.subscriptionsOf(profile.id),
     await store.suppressions.blocking(profile.email, profile.phone),
-    bases,
+    basesOf(await store.policy.current()),
+    (await store.lastConsentEventsOf([profile.id])).get(profile.id),
   );
-  return { ...view, consent: consentView(profile, bases, await store.history(profile.id)) };
 }
 
 /** describeProfile of a page of profiles, in three reads of the store whatever their number (`profile list --json`). */
@@ -161,7 +158,8 @@ export async function describeProfiles(store: ConsentStore, profiles: readonly P
   const subscriptions = await store.services.subscriptionsOfMany(ids);
   const blocking = await store.suppressions.blockingMany(profiles);
   const bases = basesOf(await store.policy.current());
-  return profiles.map((p, i) => profileView(p, last.get(p.id) ?? {}, subscriptions.get(p.id) ?? [], blocking[i]!, bases));
+  const consent = await store.lastConsentEventsOf(ids);
+  return profiles.map((p, i) => profileView(p, last.get(p.id) ?? {}, subscriptions.get(p.id) ?? [], blocking[i]!, bases, consent.get(p.id)));
 }
 
 /** The flags wanted when opting channels out or in: only the named ones. */

@@ -163,9 +163,18 @@ export function basesFromRows(rows: Iterable<{ channel: string; evidence: string
   return bases;
 }
 
+/**
+ * The grants as a Profile carries them: undefined when there is none (most
+ * profiles under an opt-out basis), so that a profile without any grant has
+ * the shape it always had.
+ */
+export function someGrants(granted: GrantFlags): GrantFlags | undefined {
+  return CONTACT_CHANNELS.some((c) => granted[c]) ? granted : undefined;
+}
+
 /** The grants after a profile's changes (in order): an optin on a contact channel grants it, an optout takes the grant back; `all` touches none. */
-export function grantsAfter(granted: GrantFlags | undefined, changes: readonly { channel: Channel; action: 'optin' | 'optout' }[]): GrantFlags {
+export function grantsAfter(granted: GrantFlags | undefined, changes: readonly { channel: Channel; action: 'optin' | 'optout' }[]): GrantFlags | undefined {
   const next = { ...noGrants(), ...granted };
   for (const c of changes) if (c.channel !== 'all') next[c.channel] = c.action === 'optin';
-  return next;
+  return someGrants(next);
 }

@@ -27,8 +27,8 @@ export interface Profile {
   erasedAt: string | null;
   /**
    * Per contact channel, whether its last optin/optout event on the channel
-   * itself is an `optin` (a grant: see policy.ts). The stores always set it;
-   * absent (a profile built by hand) means no grant.
+   * itself is an `optin` (a grant: see policy.ts). The stores set it only
+   * when the profile holds at least one grant (someGrants); absent means none.
    */
   granted?: GrantFlags;
 }

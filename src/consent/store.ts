@@ -138,6 +138,12 @@ export interface ConsentStore {
    * what lastChanges(id) gives. At most a few thousand ids per call.
    */
   lastChangesOf(profileIds: readonly number[]): Promise<Map<number, LastChanges>>;
+  /**
+   * Per profile, the last optin/optout event (service NULL) of each channel
+   * (`all` included) that has one: what decides its consent states (`profile
+   * show`, policy.ts). An entry for every id given. At most a few thousand ids per call.
+   */
+  lastConsentEventsOf(profileIds: readonly number[]): Promise<Map<number, LastChanges>>;
   /** Newest first. */
   history(profileId: number): Promise<LedgerEvent[]>;
   /**

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
-import { CHANNELS, type Channel, type ContactChannel, type OptOutFlags } from '../../consent/channels.js';
+import { CHANNELS, CONTACT_CHANNELS, type Channel, type ContactChannel, type OptOutFlags } from '../../consent/channels.js';
 import { ConsentError, conflict, invalid, notFound } from '../../consent/errors.js';
 import {
   BlockHasher,
@@ -18,8 +18,8 @@ import { applyChanges, erasedEmail, planChanges, planGrants, type NewProfile, ty
 import type { ConsentRequest, ConsentResult, ErasureResult, LastChanges, ProfileFilter } from '../../consent/store.js';
 import type { ImportAllOptions, RawBatch, RowStore } from '../rows.js';
 import { maskLocation } from '../location.js';
-import { basesFromRows, grantsAfter, type GrantFlags } from '../../consent/policy.js';
-import { CURRENT_POLICY_SQL } from '../shared/policy-sql.js';
+import { basesFromRows, grantsAfter, someGrants, type GrantFlags } from '../../consent/policy.js';
+import { CONSENT_EVENTS_WHERE, CURRENT_POLICY_SQL } from '../shared/policy-sql.js';
 import { PgPolicyRepository } from './policy-store.js';
 import { ChainVerifier, eventFields, evidenceOf, HISTORY_SQL, type BlockRow, type EventRow, type PendingEvent } from '../shared/ledger-chain.js';
 import { optedOutSql, reachableSql, timeSql, unreachableSql } from '../shared/reachability-sql.js';
@@ -79,15 +79,20 @@ export function rowToProfile(r: ProfileRow): Profile {
     fax: r.optout_fax === 1,
     push: r.optout_push === 1,
   };
-  const granted: GrantFlags = {
-    email: r.granted_email === 1,
-    sms: r.granted_sms === 1,
-    phone: r.granted_phone === 1,
-    postal: r.granted_postal === 1,
-    fax: r.granted_fax === 1,
-    push: r.granted_push === 1,
+  const granted = Object.fromEntries(CONTACT_CHANNELS.map((c) => [c, r[`granted_${c}`] === 1])) as GrantFlags;
+  return {
+    id: r.id,
+    email: r.email,
+    phone: r.phone,
+    firstName: r.first_name,
+    lastName: r.last_name,
+    optOut,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    erasedAt: r.erased_at,
+    // Undefined unless some channel is granted: a profile without a grant keeps the shape it always had.
+    granted: someGrants(granted),
   };
-  return { id: r.id, email: r.email, phone: r.phone, firstName: r.first_name, lastName: r.last_name, optOut, createdAt: r.created_at, updatedAt: r.updated_at, erasedAt: r.erased_at, granted };
 }
 
 export function rowToEvent(r: EventRow): LedgerEvent {
@@ -599,6 +604,14 @@ export class PgStore implements RowStore {
   async lastChangesOf(profileIds: readonly number[]): Promise<Map<number, LastChanges>> {
     const rows = await this.query<EventRow>(
       "SELECT DISTINCT ON (profile_id, channel) * FROM ledger_events WHERE profile_id = ANY($1::int[]) AND action <> 'erase' ORDER BY profile_id, channel, id DESC",
+      [profileIds.filter(isInt4)],
+    );
+    return byProfile(profileIds, rows, (): LastChanges => ({}), (last, r) => (last[r.channel as Channel] = rowToEvent(r)));
+  }
+
+  async lastConsentEventsOf(profileIds: readonly number[]): Promise<Map<number, LastChanges>> {
+    const rows = await this.query<EventRow>(
+      `SELECT DISTINCT ON (profile_id, channel) * FROM ledger_events WHERE profile_id = ANY($1::int[]) AND ${CONSENT_EVENTS_WHERE} ORDER BY profile_id, channel, id DESC`,
       [profileIds.filter(isInt4)],
     );
     return byProfile(profileIds, rows, (): LastChanges => ({}), (last, r) => (last[r.channel as Channel] = rowToEvent(r)));

@@ -9,7 +9,7 @@
 import type pg from 'pg';
 import { CHANNELS, CONTACT_CHANNELS, type Channel } from '../../consent/channels.js';
 import { GRANT_COLUMNS, GRANT_EVENTS_WHERE, grantMismatchSql } from '../shared/policy-sql.js';
-import { compareGrants, compareState, replayLedger, SUBSCRIPTION_STATUS_AFTER, type StateDisagreement, type VerifyOptions } from '../../consent/ledger.js';
+import { compareState, explainGrants, replayLedger, SUBSCRIPTION_STATUS_AFTER, type StateDisagreement, type VerifyOptions } from '../../consent/ledger.js';
 
 const STATE_RANGE = 100_000;
 
@@ -100,18 +100,7 @@ export async function verifyPgGrants(client: pg.PoolClient): Promise<StateDisagr
     )
   ).rows;
   const stored = Object.fromEntries(CONTACT_CHANNELS.map((c) => [c, row[`granted_${c}`] === 1]));
-  return (
-    compareGrants(id, stored, replayLedger(events), CHANNELS) ?? {
-      profileId: id,
-      kind: 'grant',
-      channel: null,
-      service: null,
-      stored: null,
-      ledger: null,
-      eventId: null,
-      detail: `profile ${id}: its stored grants hold a value the ledger cannot give`,
-    }
-  );
+  return explainGrants(id, stored, replayLedger(events));
 }
 
 /** What disagrees for one profile, by the domain's replay of its events; a value no write path makes when that finds nothing. */

@@ -52,5 +52,8 @@ g AS (SELECT profile_id, sum(CASE WHEN action = 'optin' THEN ${grantBitOf('chann
 SELECT min(p.id) AS pid FROM profiles p LEFT JOIN g ON g.profile_id = p.id WHERE (${storedGrantMask('p.')}) <> coalesce(g.mask, 0)`;
 }
 
+/** A profile's flag events (optin/optout, service NULL), `all` included: what decides its consent states. */
+export const CONSENT_EVENTS_WHERE = "service IS NULL AND action IN ('optin', 'optout')";
+
 /** The events that decide grants: a profile's optin/optout events on a contact channel itself. */
 export const GRANT_EVENTS_WHERE = "profile_id IS NOT NULL AND service IS NULL AND action IN ('optin', 'optout') AND channel <> 'all'";

@@ -45,7 +45,7 @@ import { SqliteLandingSubmissions } from './landing-submissions.js';
 import { SqliteFeedbackRepository } from './feedback-store.js';
 import { SqliteSmsRepository } from './sms-store.js';
 import { basesFromRows, grantsAfter, type GrantFlags } from '../../consent/policy.js';
-import { CURRENT_POLICY_SQL } from '../shared/policy-sql.js';
+import { CONSENT_EVENTS_WHERE, CURRENT_POLICY_SQL } from '../shared/policy-sql.js';
 import { SqlitePolicyRepository } from './policy-store.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, openDatabase, translateSqliteError, type OpenOptions } from './open.js';
 
@@ -111,7 +111,11 @@ export function rowToProfile(r: ProfileRow): Profile {
     fax: r[10] === 1,
     push: r[11] === 1,
   };
-  const granted: GrantFlags = { email: r[15] === 1, sms: r[16] === 1, phone: r[17] === 1, postal: r[18] === 1, fax: r[19] === 1, push: r[20] === 1 };
+  // Undefined unless some channel is granted: a profile without a grant keeps the shape it always had.
+  const granted: GrantFlags | undefined =
+    r[15] + r[16] + r[17] + r[18] + r[19] + r[20] === 0
+      ? undefined
+      : { email: r[15] === 1, sms: r[16] === 1, phone: r[17] === 1, postal: r[18] === 1, fax: r[19] === 1, push: r[20] === 1 };
   return { id: r[0], email: r[1], phone: r[2], firstName: r[3], lastName: r[4], optOut, createdAt: r[12], updatedAt: r[13], erasedAt: r[14], granted };
 }
 
@@ -491,6 +495,18 @@ export class SqliteStore implements RowStore {
 
   async lastChangesOf(profileIds: readonly number[]): Promise<Map<number, LastChanges>> {
     const rows = this.guard(() => this.stmts.lastChangesOf.all(JSON.stringify(profileIds)));
+    return byProfile(profileIds, rows, (): LastChanges => ({}), (last, r) => (last[r.channel as Channel] = rowToEvent(r)));
+  }
+
+  async lastConsentEventsOf(profileIds: readonly number[]): Promise<Map<number, LastChanges>> {
+    const rows = this.guard(() =>
+      this.db
+        .prepare<[string], EventRow>(
+          `SELECT e.* FROM ledger_events e WHERE e.id IN (SELECT max(id) FROM ledger_events
+             WHERE profile_id IN (SELECT value FROM json_each(?)) AND ${CONSENT_EVENTS_WHERE} GROUP BY profile_id, channel)`,
+        )
+        .all(JSON.stringify(profileIds)),
+    );
     return byProfile(profileIds, rows, (): LastChanges => ({}), (last, r) => (last[r.channel as Channel] = rowToEvent(r)));
   }
 

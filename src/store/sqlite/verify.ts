@@ -14,8 +14,8 @@ import { GRANT_COLUMNS, GRANT_EVENTS_WHERE, grantMismatchSql } from '../shared/p
 import {
   BlockHasher,
   canonicalEvent,
-  compareGrants,
   compareState,
+  explainGrants,
   GENESIS_HASH,
   replayLedger,
   SUBSCRIPTION_STATUS_AFTER,
@@ -113,18 +113,7 @@ export function verifyGrants(db: Database.Database): StateDisagreement | null {
     )
     .all(id);
   const stored = Object.fromEntries(CONTACT_CHANNELS.map((c, i) => [c, row[i] === 1]));
-  return (
-    compareGrants(id, stored, replayLedger(events), CHANNELS) ?? {
-      profileId: id,
-      kind: 'grant',
-      channel: null,
-      service: null,
-      stored: null,
-      ledger: null,
-      eventId: null,
-      detail: `profile ${id}: its stored grants hold a value the ledger cannot give`,
-    }
-  );
+  return explainGrants(id, stored, replayLedger(events));
 }
 
 /** Recomputes every block's hash from its events; names the first place it breaks. */
