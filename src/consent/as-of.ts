@@ -15,7 +15,7 @@
  */
 import { CONTACT_CHANNELS, type Channel, type ContactChannel } from './channels.js';
 import { invalid } from './errors.js';
-import { SUBSCRIPTION_STATUS_AFTER, type SubscriptionAction } from './ledger.js';
+import { SUBSCRIPTION_STATUS_AFTER, type LedgerEvent, type SubscriptionAction } from './ledger.js';
 
 export type Basis = 'opt-in' | 'opt-out';
 export const BASES: readonly Basis[] = ['opt-in', 'opt-out'];
@@ -35,18 +35,8 @@ export interface Moment {
   at: string;
 }
 
-/** A ledger row as the replay needs it (evidence parsed). */
-export interface ReplayEvent {
-  id: number;
-  channel: string;
-  service: string | null;
-  action: string;
-  source: string;
-  actor: string;
-  reason: string | null;
-  evidence: Record<string, unknown> | null;
-  occurredAt: string;
-}
+/** A ledger row as the replay needs it (evidence parsed): any action, on any channel name, of a profile or not. */
+export type ReplayEvent = Omit<LedgerEvent, 'profileId' | 'channel' | 'action'> & { channel: string; action: string };
 
 /** `--as-of`: an ISO 8601 time (a date alone is its start, UTC); the canonical UTC text. */
 export function parseAsOf(raw: string): string {
