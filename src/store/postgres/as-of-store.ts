@@ -101,11 +101,7 @@ export class PgAsOfRepository implements AsOfRepository {
       }
       if (addresses.length > 0) {
         params.push(addresses);
-        lists.addresses = `$${params.length}`;
-      }
-      if (keys.length === 0 && addresses.length > 0) {
-        // No pads: the addresses' list is $1.
-        lists.addresses = '$1';
+        lists.addresses = `$${params.length}`; // $4 after the pads and keys, else $1
       }
     }
     // One cursor, one snapshot; the position is fixed anyway, so the replay does not depend on it.
