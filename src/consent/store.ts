@@ -6,6 +6,7 @@ import type { ServiceRepository } from './services.js';
 import type { FeedbackRepository } from './feedback.js';
 import type { Suppression, SuppressionAddOutcome, SuppressionRepository } from './suppressions.js';
 import type { SmsRepository } from './sms.js';
+import type { AsOfRepository } from './as-of-repository.js';
 import type { PolicyRepository } from './policy.js';
 import type { FeedRepository } from './feed.js';
 import type { ApiKeyRepository } from './api-keys.js';
@@ -94,6 +95,8 @@ export interface ConsentStore {
   readonly bulk: BulkStore;
   /** Inbound SMS replies (STOP, START, HELP…): their log, review queue and settings (sms.ts). */
   readonly sms: SmsRepository;
+  /** The ledger replayed at a past position: `--as-of`, send manifests (as-of-repository.ts). */
+  readonly asOf: AsOfRepository;
   /** The consent basis of each channel (`policy show|set`): read from and written to the ledger (policy.ts). */
   readonly policy: PolicyRepository;
   /** The change feed's reads (`consent changes`): feed.ts. */

@@ -26,6 +26,8 @@ export interface ExportOptions {
   /** Only those who may receive this service (subscribed and reachable on its channel). */
   subscribed?: string;
   format: ExportFormat;
+  /** The profiles to write, in id order, in place of the filters' listing (an audience replayed `--as-of`). */
+  source?: AsyncIterable<Profile>;
 }
 
 type Subs = { service: string; status: SubscriptionStatus; since: string }[];
@@ -88,12 +90,13 @@ export async function exportProfiles(
     chunk = [];
   };
 
-  for await (const p of store.listProfiles({
-    reachable: options.reachable,
-    unreachable: options.unreachable,
-    optedOut: options.optedOut,
-    subscribed: options.subscribed,
-  })) {
+  for await (const p of options.source ??
+    store.listProfiles({
+      reachable: options.reachable,
+      unreachable: options.unreachable,
+      optedOut: options.optedOut,
+      subscribed: options.subscribed,
+    })) {
     profiles++;
     chunk.push(p);
     if (chunk.length >= CHUNK) await flush();

@@ -11,6 +11,7 @@ import { registerStore } from './store.js';
 import { registerSuppression } from './suppression.js';
 import { registerFeedback } from './feedback.js';
 import { registerSms } from './sms.js';
+import { registerAudience } from './audience.js';
 import { registerPolicy } from './policy.js';
 import { registerChanges } from './changes.js';
 import { registerApiKey } from './api-key.js';
@@ -29,6 +30,7 @@ export const COMMANDS: ((program: Command, act: Act) => void)[] = [
   registerSuppression,
   registerFeedback,
   registerSms,
+  registerAudience,
   registerPolicy,
   registerChanges,
   registerApiKey,

@@ -15,6 +15,8 @@ const FILTERS = {
   optedOut: () =>
     new Option('--opted-out <channel>', 'only those opted out of this channel or of all (--opted-out all: of all itself)').choices(CHANNELS),
   subscribed: () => new Option('--subscribed <service>', 'only those who may receive this service (subscribed and reachable on its channel)'),
+  asOf: () =>
+    new Option('--as-of <time>', 'as it stood then, replayed from the ledger: the ledger as recorded by that time (ISO 8601, e.g. 2026-03-03T09:00:00Z)'),
 };
 
 export function registerProfile(program: Command, act: Act): void {
@@ -36,6 +38,7 @@ export function registerProfile(program: Command, act: Act): void {
     .description('show a profile, its "No longer contact" flags and where it is reachable')
     .argument('<ref>', 'profile id, email, or phone (+…, 00…, or national with a default country)')
     .option('--default-country <code>', 'country of a national phone number given as <ref> (default $CONSENT_DEFAULT_COUNTRY)')
+    .addOption(FILTERS.asOf())
     .option('--json', 'print as JSON')
     .action(act(async (ctx, [ref], o) => (await import('./profile/show.js')).run(ctx, ref!, o)));
 
@@ -98,6 +101,7 @@ export function registerProfile(program: Command, act: Act): void {
     .addOption(FILTERS.unreachable())
     .addOption(FILTERS.optedOut())
     .addOption(FILTERS.subscribed())
+    .addOption(FILTERS.asOf())
     .option('--limit <n>', 'at most this many')
     .option('--json', 'print as JSON')
     .action(act(async (ctx, _args, o) => (await import('./profile/list.js')).run(ctx, o)));
@@ -134,6 +138,8 @@ export function registerProfile(program: Command, act: Act): void {
     .addOption(FILTERS.subscribed())
     .addOption(new Option('--format <format>', 'output format').choices(['csv', 'jsonl']).default('csv'))
     .option('--out <file>', 'write to this file instead of stdout')
+    .addOption(FILTERS.asOf())
+    .option('--manifest <file.json>', 'with --reachable: also write a send manifest (ledger head, count, Merkle root of the ids) for `audience prove|verify`')
     .addHelpText(
       'after',
       '\nWithout a filter it exports everyone, with their flags (a backup, or another system\'s import).\n' +

@@ -26,6 +26,7 @@ import { optedOutSql, reachableSql, timeSql, unreachableSql } from '../shared/re
 
 /** The server's clock in the tool's time format. */
 const PG_NOW = `to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+import { PgAsOfRepository } from './as-of-store.js';
 import { verifyPgGrants, verifyPgState } from './verify-state.js';
 import { byProfile } from '../shared/by-profile.js';
 import { PgBulkStore } from './bulk-store.js';
@@ -48,7 +49,7 @@ export const PROFILE_COLUMNS =
   'id, email, phone, first_name, last_name, optout_all, optout_email, optout_sms, optout_phone, optout_postal, optout_fax, optout_push, created_at, updated_at, erased_at, ' +
   'granted_email, granted_sms, granted_phone, granted_postal, granted_fax, granted_push';
 
-interface ProfileRow {
+export interface ProfileRow {
   id: number;
   email: string;
   phone: string | null;
@@ -250,6 +251,7 @@ export class PgStore implements RowStore {
   readonly landing: PgLandingSubmissions;
   readonly feedback: PgFeedbackRepository;
   readonly sms: PgSmsRepository;
+  readonly asOf: PgAsOfRepository;
   readonly policy: PgPolicyRepository;
   readonly feed: PgFeed;
   readonly apiKeys: ApiKeyRepository;
@@ -270,6 +272,7 @@ export class PgStore implements RowStore {
     this.bulk = new PgBulkStore(this);
     this.landing = new PgLandingSubmissions(this);
     this.feedback = new PgFeedbackRepository(this);
+    this.asOf = new PgAsOfRepository(this);
     this.sms = new PgSmsRepository(this);
     this.policy = new PgPolicyRepository(this);
     this.feed = new PgFeed(this);

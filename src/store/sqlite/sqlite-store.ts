@@ -23,6 +23,7 @@ import {
   type LedgerVerification,
   type VerifyOptions,
 } from '../../consent/ledger.js';
+import { SqliteAsOfRepository } from './as-of-store.js';
 import { verifyStore } from './verify.js';
 import { eventFields, evidenceOf, HISTORY_SQL, type PendingEvent } from '../shared/ledger-chain.js';
 import { checkErasable, erasureEntries, profileAddresses } from '../shared/erasure.js';
@@ -57,7 +58,7 @@ import { DEFAULT_BUSY_TIMEOUT_MS, openDatabase, translateSqliteError, type OpenO
  * mode, which skips building an object keyed by column name for every row
  * (a third of a point read's cost).
  */
-type ProfileRow = [
+export type ProfileRow = [
   id: number,
   email: string,
   phone: string | null,
@@ -82,7 +83,7 @@ type ProfileRow = [
 ];
 
 /** The columns every profile read selects, in ProfileRow order. */
-const PROFILE_COLUMNS =
+export const PROFILE_COLUMNS =
   'id, email, phone, first_name, last_name, optout_all, optout_email, optout_sms, optout_phone, optout_postal, optout_fax, optout_push, created_at, updated_at, erased_at, ' +
   'granted_email, granted_sms, granted_phone, granted_postal, granted_fax, granted_push';
 
@@ -166,6 +167,7 @@ export class SqliteStore implements RowStore {
   readonly landing: SqliteLandingSubmissions;
   readonly feedback: SqliteFeedbackRepository;
   readonly sms: SqliteSmsRepository;
+  readonly asOf: SqliteAsOfRepository;
   readonly policy: SqlitePolicyRepository;
   readonly feed: SqliteFeed;
   readonly apiKeys: ApiKeyRepository;
@@ -217,6 +219,7 @@ export class SqliteStore implements RowStore {
     this.landing = new SqliteLandingSubmissions(this);
     this.feedback = new SqliteFeedbackRepository(this);
     this.sms = new SqliteSmsRepository(this);
+    this.asOf = new SqliteAsOfRepository(this);
     this.policy = new SqlitePolicyRepository(this);
     this.feed = new SqliteFeed(this);
     this.apiKeys = sqliteApiKeys(this);

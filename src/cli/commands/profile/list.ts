@@ -21,7 +21,7 @@ export async function run(ctx: CommandContext, o: Record<string, unknown>): Prom
   const store = await ctx.store();
   // Checked before the first byte: on an error stdout stays empty, even with --json.
   if (typeof o.subscribed === 'string') await requireService(store, o.subscribed);
-  const profiles = store.listProfiles(filter);
+  const profiles = typeof o.asOf === 'string' ? await (await import('./as-of-source.js')).asOfProfiles(ctx, store, o, limit) : store.listProfiles(filter);
   if (o.json) {
     // Streamed as one JSON array, a page of objects per write, so a large list never sits whole in memory;
     // each page's last changes and subscriptions are two reads of the store, not two per profile.

@@ -7,13 +7,14 @@ import type { CommandContext } from '../../context.js';
 
 export async function run(ctx: CommandContext, ref: string, o: Record<string, unknown>): Promise<void> {
   const store = await ctx.store();
+  if (typeof o.asOf === 'string') return (await import('./show-as-of.js')).run(ctx, await findByRef(ctx, store, ref, o), o.asOf, o);
   const view = await describeProfile(store, await findByRef(ctx, store, ref, o));
   if (o.json) return ctx.json(view);
   await printProfile(ctx, view);
 }
 
 /** An id, an email, or a phone (`+…`, `00…`, or national with a default country): read as E.164 and looked up. */
-async function findByRef(ctx: CommandContext, store: ConsentStore, ref: string, o: Record<string, unknown>): Promise<Profile> {
+export async function findByRef(ctx: CommandContext, store: ConsentStore, ref: string, o: Record<string, unknown>): Promise<Profile> {
   const national = typeof o.defaultCountry === 'string' || Boolean(ctx.env.CONSENT_DEFAULT_COUNTRY?.trim());
   if (!looksLikePhone(ref, national)) return requireProfile(store, parseRef(ref));
   // The phone metadata is loaded only for a phone ref: the id and email paths stay as fast as before.

@@ -1,0 +1,121 @@
+/** The ledger read at a past position, on PostgreSQL (AsOfRepository; the SQL is shared: as-of-sql.ts). */
+import { ConsentError } from '../../consent/errors.js';
+import type { AsOfRepository } from '../../consent/as-of-repository.js';
+import type { Basis, LedgerPosition, Moment, ReplayEvent } from '../../consent/as-of.js';
+import type { ContactChannel } from '../../consent/channels.js';
+import type { Profile } from '../../consent/profile.js';
+import {
+  ADDRESS_EVENTS_SQL,
+  addressKeyPairs,
+  ERASED_BY_EMAIL_KEY_SQL,
+  audienceAtSql,
+  splitSuppressed,
+  suppressedKeysAtSql,
+  basesOf,
+  HEAD_SQL,
+  hmacPads,
+  POLICY_EVENTS_SQL,
+  POSITION_AT_SQL,
+  PROFILE_EVENTS_SQL,
+  PROFILES_AT_SQL,
+  toPosition,
+  toReplayEvent,
+  type AsOfDialect,
+  type PositionRow,
+} from '../shared/as-of-sql.js';
+import type { EventRow } from '../shared/ledger-chain.js';
+import { PROFILE_COLUMNS, rowToProfile, type PgStore, type ProfileRow } from './pg-store.js';
+
+const PAGE = 5000;
+
+/**
+ * The address key in SQL: HMAC-SHA256 (RFC 2104) from the built-in sha256 and the key's pads,
+ * passed as parameters $1 (inner) and $2 (outer), never written into the SQL text.
+ */
+const DIALECT: AsOfDialect = {
+  keyOf: (kind, address) => `encode(sha256($2::bytea || sha256($1::bytea || convert_to('${kind}:' || ${address}, 'UTF8'))), 'hex')`,
+  expiry: (a) => `(${a}.evidence::json ->> 'expiresAt')`,
+  inList: (expr, list) => `${expr} = ANY(${list}::text[])`,
+};
+
+export class PgAsOfRepository implements AsOfRepository {
+  private pads: { ipad: Buffer; opad: Buffer } | null = null;
+
+  constructor(private readonly store: PgStore) {}
+
+  private async loadPads(): Promise<{ ipad: Buffer; opad: Buffer }> {
+    if (!this.pads) {
+      const [row] = await this.store.query<{ value: string }>(`SELECT value FROM settings WHERE key = 'suppression_key'`);
+      if (!row) throw new ConsentError('integrity', `The store ${this.store.location} has no suppression key.`, 'Restore it from a backup.');
+      this.pads = hmacPads(Buffer.from(row.value, 'hex'));
+    }
+    return this.pads;
+  }
+
+  async head(): Promise<LedgerPosition> {
+    return toPosition((await this.store.query<PositionRow>(HEAD_SQL))[0]);
+  }
+
+  async positionAt(at: string): Promise<LedgerPosition> {
+    return toPosition((await this.store.query<PositionRow>(POSITION_AT_SQL(at)))[0]);
+  }
+
+  async block(blockId: number): Promise<LedgerPosition | null> {
+    if (!Number.isSafeInteger(blockId) || blockId < 1) return null;
+    const [r] = await this.store.query<PositionRow>('SELECT id, last_event_id, hash, created_at FROM ledger_blocks WHERE id = $1', [blockId]);
+    return r ? toPosition(r) : null;
+  }
+
+  async profileEvents(profileId: number, eventId: number): Promise<ReplayEvent[]> {
+    return (await this.store.query<EventRow>(PROFILE_EVENTS_SQL('$1', '$2'), [profileId, eventId])).map(toReplayEvent);
+  }
+
+  async policyEvents(eventId: number): Promise<ReplayEvent[]> {
+    return (await this.store.query<EventRow>(POLICY_EVENTS_SQL('$1'), [eventId])).map(toReplayEvent);
+  }
+
+  async addressEvents(email: string | null, phone: string | null, eventId: number): Promise<ReplayEvent[]> {
+    const pairs = await addressKeyPairs((c, a) => this.store.suppressions.keyOf(c, a), email, phone);
+    if (pairs.length === 0) return [];
+    const sql = ADDRESS_EVENTS_SQL(pairs.map((_, i) => [`$${2 * i + 1}`, `$${2 * i + 2}`]), `$${2 * pairs.length + 1}`);
+    return (await this.store.query<EventRow>(sql, [...pairs.flat(), eventId])).map(toReplayEvent);
+  }
+
+  async basesAt(eventId: number): Promise<Record<ContactChannel, Basis>> {
+    return basesOf(await this.policyEvents(eventId));
+  }
+
+  async *audience(channel: ContactChannel, moment: Moment): AsyncIterable<Profile[]> {
+    const n = moment.position.eventId;
+    const basis = (await this.basesAt(n))[channel];
+    // $1 and $2 are the HMAC pads (DIALECT.keyOf), sent only when a key must be computed.
+    const params: unknown[] = [];
+    const lists = { addresses: null as string | null, keys: null as string | null };
+    if (channel === 'email' || channel === 'sms' || channel === 'phone') {
+      type Row = { address_key: string; address: string | null; has_row: number };
+      const { addresses, keys } = splitSuppressed(await this.store.query<Row>(suppressedKeysAtSql(channel, n, moment.at, DIALECT)));
+      if (keys.length > 0) {
+        const { ipad, opad } = await this.loadPads();
+        params.push(ipad, opad, keys);
+        lists.keys = '$3';
+      }
+      if (addresses.length > 0) {
+        params.push(addresses);
+        lists.addresses = `$${params.length}`; // $4 after the pads and keys, else $1
+      }
+    }
+    // One cursor, one snapshot; the position is fixed anyway, so the replay does not depend on it.
+    const sql = audienceAtSql(channel, n, moment.at, basis, lists, DIALECT, '0', 'ALL', PROFILE_COLUMNS);
+    for await (const rows of this.store.cursor<ProfileRow>(sql, params, PAGE)) yield rows.map(rowToProfile);
+  }
+
+  async erasedProfileByEmail(email: string): Promise<number | null> {
+    const key = await this.store.suppressions.keyOf('email', email);
+    const [r] = await this.store.query<{ profile_id: number }>(ERASED_BY_EMAIL_KEY_SQL('$1'), [key]);
+    return r ? Number(r.profile_id) : null;
+  }
+
+  async profilesAt(moment: Moment): Promise<number> {
+    return Number((await this.store.query<{ n: number }>(PROFILES_AT_SQL(moment.at)))[0]!.n);
+  }
+}

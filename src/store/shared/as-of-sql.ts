@@ -1,0 +1,229 @@
+/**
+ * The as-of replay in SQL, shared by both stores: the reachability predicate
+ * (reachability-sql.ts) restated at a ledger position N and a time T, read
+ * from the ledger alone (shared decisions 1–2; its domain mirror is
+ * profileAt in src/consent/as-of.ts). Per profile p and contact channel c:
+ *
+ *   existed   p.created_at <= T
+ *   erased    an `erase` event of p with id <= N (only probed when p.erased_at is set: an erasure is forever)
+ *   refused   the last optin/optout event (service NULL) of p on `all`, or on c, with id <= N is an optout
+ *   granted   the last such event on c itself is an optin
+ *   suppressed  the last address event of (c, key of p's address) with id <= N is a `suppress`
+ *             whose evidence expiresAt is NULL or after T (email: the email's key; sms, phone: the phone's);
+ *             those keys are read first (suppressedKeysAtSql) and matched by address where the
+ *             suppression list still holds it, by the profile's key otherwise
+ *   reachable = existed AND NOT erased AND NOT suppressed AND NOT refused AND (basis(c) = opt-out OR granted)
+ *
+ * Each probe is one descent of an index: ledger_events_profile (profile_id,
+ * channel, id) for the flags and the erasure; the suppressed addresses are a
+ * list the query holds (a hash lookup per profile). The basis is one value per query (a
+ * store-level event), read first and written into the SQL as a choice of rule.
+ * The address key (HMAC-SHA256 with the store's secret) is the dialect's
+ * expression (`keyOf`): a registered function on SQLite, built-in sha256 on PostgreSQL.
+ */
+import { CONTACT_CHANNELS, type ContactChannel } from '../../consent/channels.js';
+import { basesAt, type Basis, type LedgerPosition, type ReplayEvent } from '../../consent/as-of.js';
+import { GENESIS_HASH } from '../../consent/ledger.js';
+import { timeSql } from './reachability-sql.js';
+
+export interface AsOfDialect {
+  /** SQL giving the address key of `address` (an SQL expression) of this kind. */
+  keyOf(kind: 'email' | 'phone', address: string): string;
+  /** SQL giving a suppress event's evidence `expiresAt` (text or NULL), for the alias given. */
+  expiry(alias: string): string;
+  /** SQL testing that `expr` is in the list given by the parameter `list`. */
+  inList(expr: string, list: string): string;
+}
+
+function checkChannel(c: string): void {
+  // Interpolated into SQL: only ever a name from the channel list.
+  if (!(CONTACT_CHANNELS as readonly string[]).includes(c) && c !== 'all') throw new Error(`not a channel: ${c}`);
+}
+
+function position(n: number): string {
+  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`not a ledger position: ${n}`);
+  return String(n);
+}
+
+/** The action of p's last optin/optout event on `channel` up to N (NULL: none). */
+export function lastFlagSql(p: string, channel: string, n: number): string {
+  checkChannel(channel);
+  return `(SELECT e.action FROM ledger_events e WHERE e.profile_id = ${p}id AND e.channel = '${channel}' AND e.service IS NULL
+    AND e.action IN ('optout', 'optin') AND e.id <= ${position(n)} ORDER BY e.id DESC LIMIT 1)`;
+}
+
+/**
+ * The keys suppressed at (N, T) on `channel`: the address events of each (channel, key)
+ * whose last one up to N is a `suppress` in force at T, with the address the
+ * suppression list holds for that key now (`address`), and whether it holds a row
+ * for it at all (`has_row`): one pass over the channel's address events (far fewer
+ * than the profiles). The audience then matches most keys by address, as today's
+ * predicate does, and computes a profile's key only for keys whose row is gone
+ * (lifted since): see suppressedAtSql.
+ */
+export function suppressedKeysAtSql(channel: ContactChannel, n: number, at: string, d: AsOfDialect): string {
+  checkChannel(channel);
+  return `SELECT a.address_key, s.address, CASE WHEN s.id IS NULL THEN 0 ELSE 1 END AS has_row FROM ledger_events a
+    LEFT JOIN suppressions s ON s.channel = a.channel AND s.address_key = a.address_key
+    WHERE a.channel = '${channel}' AND a.address_key IS NOT NULL AND a.id <= ${position(n)}
+      AND a.id = (SELECT max(a2.id) FROM ledger_events a2 WHERE a2.channel = a.channel AND a2.address_key = a.address_key AND a2.id <= ${position(n)})
+      AND a.action = 'suppress' AND (${d.expiry('a')} IS NULL OR ${d.expiry('a')} > ${timeSql(at)})`;
+}
+
+/** suppressedKeysAtSql's rows, split: addresses to match as they are, keys to match by computing the profile's key. */
+export function splitSuppressed(rows: readonly { address_key: string; address: string | null; has_row: number }[]): { addresses: string[]; keys: string[] } {
+  const addresses: string[] = [];
+  const keys: string[] = [];
+  for (const r of rows) {
+    if (r.address !== null) addresses.push(r.address);
+    // No row now: lifted since; its address is known only as its key. A row kept only as a
+    // key (an erased address) blocks no profile that lives now: a live profile with that
+    // address has it filled in again (restoreAddresses), so it is matched by address.
+    else if (Number(r.has_row) === 0) keys.push(r.address_key);
+  }
+  return { addresses, keys };
+}
+
+/**
+ * p's address on `channel` was suppressed at (N, T): it is one of `addresses`
+ * (SQL of a list, or null when empty), or its key is one of `keys` (likewise).
+ */
+export function suppressedAtSql(p: string, channel: ContactChannel, lists: { addresses: string | null; keys: string | null }, d: AsOfDialect): string | null {
+  if (channel !== 'email' && channel !== 'sms' && channel !== 'phone') return null;
+  const address = channel === 'email' ? `${p}email` : `${p}phone`;
+  const tests: string[] = [];
+  if (lists.addresses) tests.push(d.inList(address, lists.addresses));
+  if (lists.keys) tests.push(d.inList(d.keyOf(channel === 'email' ? 'email' : 'phone', address), lists.keys));
+  return tests.length === 0 ? null : `(${address} IS NOT NULL AND (${tests.join(' OR ')}))`;
+}
+
+/** The profile existed at T and was not erased at N. */
+export function existedSql(p: string, n: number, at: string): string {
+  return `${p}created_at <= ${timeSql(at)} AND (${p}erased_at IS NULL OR NOT EXISTS (SELECT 1 FROM ledger_events x
+    WHERE x.profile_id = ${p}id AND x.channel = 'all' AND x.action = 'erase' AND x.id <= ${position(n)}))`;
+}
+
+/** THE reachability predicate at (N, T) with the channel's basis at N: see the module's comment. */
+export function reachableAtSql(
+  channel: ContactChannel,
+  p: string,
+  n: number,
+  at: string,
+  basis: Basis,
+  lists: { addresses: string | null; keys: string | null },
+  d: AsOfDialect,
+): string {
+  checkChannel(channel);
+  const own = lastFlagSql(p, channel, n);
+  const consent =
+    basis === 'opt-in' ? `coalesce(${own}, '') = 'optin'` : `coalesce(${own}, 'optin') <> 'optout'`;
+  const suppressed = suppressedAtSql(p, channel, lists, d);
+  return `(${existedSql(p, n, at)} AND coalesce(${lastFlagSql(p, 'all', n)}, 'optin') <> 'optout' AND ${consent}${suppressed ? ` AND NOT ${suppressed}` : ''})`;
+}
+
+/** The audience at (N, T): its profiles' `columns` in id order, after a keyset `after` placeholder and up to a page. */
+export function audienceAtSql(
+  channel: ContactChannel,
+  n: number,
+  at: string,
+  basis: Basis,
+  lists: { addresses: string | null; keys: string | null },
+  d: AsOfDialect,
+  after: string,
+  limit: string,
+  columns = 'p.id',
+): string {
+  return `SELECT ${columns} FROM profiles p WHERE p.id > ${after} AND ${reachableAtSql(channel, 'p.', n, at, basis, lists, d)} ORDER BY p.id LIMIT ${limit}`;
+}
+
+/** How many profiles existed at T (created then, whatever became of them). */
+export const PROFILES_AT_SQL = (at: string) => `SELECT count(*) AS n FROM profiles WHERE created_at <= ${timeSql(at)}`;
+
+/** "As of T": the block before the first block created after T (or the last block). */
+export const POSITION_AT_SQL = (at: string) => `SELECT id, last_event_id, hash, created_at FROM ledger_blocks
+  WHERE id < coalesce((SELECT min(id) FROM ledger_blocks WHERE created_at > ${timeSql(at)}), (SELECT max(id) FROM ledger_blocks) + 1)
+  ORDER BY id DESC LIMIT 1`;
+
+export const HEAD_SQL = 'SELECT id, last_event_id, hash, created_at FROM ledger_blocks ORDER BY id DESC LIMIT 1';
+
+export interface PositionRow {
+  id: number;
+  last_event_id: number;
+  hash: string;
+  created_at: string;
+}
+
+/** The policy events up to N (placeholder `n`); the channels named so that the index ledger_events_store (channel, id) WHERE action = 'policy' serves it. */
+export const POLICY_EVENTS_SQL = (n: string) =>
+  `SELECT * FROM ledger_events WHERE action = 'policy' AND channel IN (${CONTACT_CHANNELS.map((c) => `'${c}'`).join(', ')}) AND id <= ${n} ORDER BY id`;
+/** A profile's events up to N (placeholders). */
+export const PROFILE_EVENTS_SQL = (profile: string, n: string) => `SELECT * FROM ledger_events WHERE profile_id = ${profile} AND id <= ${n} ORDER BY id`;
+/** The address events of keys on channels, up to N: `(channel, key)` pairs are given as placeholders (before N's). */
+export const ADDRESS_EVENTS_SQL = (pairs: [string, string][], n: string) =>
+  `SELECT * FROM ledger_events WHERE address_key IS NOT NULL AND (${pairs.map(([c, k]) => `(channel = ${c} AND address_key = ${k})`).join(' OR ')}) AND id <= ${n} ORDER BY id`;
+
+/** A stored event row as the replay reads it. */
+export function toReplayEvent(r: { id: number; channel: string; service: string | null; action: string; source: string; actor: string; reason: string | null; evidence: string | null; occurred_at: string }): ReplayEvent {
+  return {
+    id: Number(r.id),
+    channel: r.channel,
+    service: r.service,
+    action: r.action,
+    source: r.source,
+    actor: r.actor,
+    reason: r.reason,
+    evidence: r.evidence === null ? null : (JSON.parse(r.evidence) as Record<string, unknown>),
+    occurredAt: r.occurred_at,
+  };
+}
+
+/** A block row as a position; the empty ledger is block 0. */
+export function toPosition(r: PositionRow | undefined): LedgerPosition {
+  if (!r) return { blockId: 0, eventId: 0, hash: GENESIS_HASH, createdAt: null };
+  return { blockId: Number(r.id), eventId: Number(r.last_event_id), hash: r.hash, createdAt: r.created_at };
+}
+
+/** The bases from the policy rows (the domain's rule). */
+export function basesOf(rows: readonly ReplayEvent[]): Record<ContactChannel, Basis> {
+  const b = basesAt(rows);
+  const out = {} as Record<ContactChannel, Basis>;
+  for (const c of CONTACT_CHANNELS) out[c] = b[c].basis;
+  return out;
+}
+
+/** HMAC-SHA256's inner and outer pads of a key of at most 64 bytes (RFC 2104), for an HMAC made of two SHA-256 in SQL. */
+export function hmacPads(secret: Buffer): { ipad: Buffer; opad: Buffer } {
+  if (secret.length > 64) throw new Error('an HMAC key longer than the block is hashed first; not needed here');
+  const ipad = Buffer.alloc(64, 0x36);
+  const opad = Buffer.alloc(64, 0x5c);
+  for (let i = 0; i < secret.length; i++) {
+    ipad[i]! ^= secret[i]!;
+    opad[i]! ^= secret[i]!;
+  }
+  return { ipad, opad };
+}
+
+/**
+ * The erased profile whose email had this key (placeholder): an erasure writes the `erasure`
+ * suppress events of its addresses (email first, then sms and phone) and then its `erase`
+ * event, in one transaction, so the erase event follows the email's within three ids, at the
+ * same time and from the same source. None when the erasure found the entry already there.
+ */
+export const ERASED_BY_EMAIL_KEY_SQL = (key: string) => `SELECT x.profile_id FROM ledger_events s
+  JOIN ledger_events x ON x.id > s.id AND x.id <= s.id + 3 AND x.action = 'erase' AND x.occurred_at = s.occurred_at AND x.source = s.source
+  WHERE s.channel = 'email' AND s.address_key = ${key} AND s.action = 'suppress' AND s.reason = 'erasure' ORDER BY s.id DESC LIMIT 1`;
+
+/** The (channel, key) pairs of a profile's addresses: its email's key on email, its phone's on sms and phone. */
+export async function addressKeyPairs(
+  keyOf: (channel: 'email' | 'sms', address: string) => Promise<string>,
+  email: string | null,
+  phone: string | null,
+): Promise<[string, string][]> {
+  const pairs: [string, string][] = [];
+  if (email !== null) pairs.push(['email', await keyOf('email', email)]);
+  if (phone !== null) {
+    const key = await keyOf('sms', phone); // sms and phone share the phone's key
+    pairs.push(['sms', key], ['phone', key]);
+  }
+  return pairs;
+}

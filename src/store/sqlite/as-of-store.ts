@@ -1,0 +1,131 @@
+/** The ledger read at a past position, on SQLite (AsOfRepository; the SQL is shared: as-of-sql.ts). */
+import type Database from 'better-sqlite3';
+import { addressKey } from '../../consent/suppressions.js';
+import { ConsentError } from '../../consent/errors.js';
+import type { AsOfRepository } from '../../consent/as-of-repository.js';
+import type { Basis, LedgerPosition, Moment, ReplayEvent } from '../../consent/as-of.js';
+import type { ContactChannel } from '../../consent/channels.js';
+import type { Profile } from '../../consent/profile.js';
+import {
+  ADDRESS_EVENTS_SQL,
+  addressKeyPairs,
+  ERASED_BY_EMAIL_KEY_SQL,
+  audienceAtSql,
+  splitSuppressed,
+  suppressedKeysAtSql,
+  basesOf,
+  HEAD_SQL,
+  POLICY_EVENTS_SQL,
+  POSITION_AT_SQL,
+  PROFILE_EVENTS_SQL,
+  PROFILES_AT_SQL,
+  toPosition,
+  toReplayEvent,
+  type AsOfDialect,
+  type PositionRow,
+} from '../shared/as-of-sql.js';
+import type { EventRow } from '../shared/ledger-chain.js';
+import { PROFILE_COLUMNS, rowToProfile, type ProfileRow, type SqliteStore } from './sqlite-store.js';
+
+const PAGE = 5000;
+const KEY_FUNCTION = 'consent_address_key';
+
+const DIALECT: AsOfDialect = {
+  keyOf: (kind, address) => `${KEY_FUNCTION}('${kind}', ${address})`,
+  expiry: (a) => `json_extract(${a}.evidence, '$.expiresAt')`,
+  // A list given as a JSON array parameter: SQLite builds its lookup table once per query.
+  inList: (expr, list) => `${expr} IN (SELECT value FROM json_each(${list}))`,
+};
+
+export class SqliteAsOfRepository implements AsOfRepository {
+  private secret: Buffer | null = null;
+
+  constructor(private readonly store: SqliteStore) {
+    // The address key as an SQL function, so that the replay matches a profile's address to the
+    // ledger's keyed address events inside the query. The secret is read before any query runs
+    // (a function may not use the connection while its statement runs).
+    store.db.function(KEY_FUNCTION, { deterministic: true }, (kind: unknown, address: unknown) =>
+      typeof address === 'string' ? addressKey(this.secret!, kind === 'email' ? 'email' : 'phone', address) : null,
+    );
+  }
+
+  private get db(): Database.Database {
+    return this.store.db;
+  }
+
+  private loadSecret(): void {
+    if (this.secret) return;
+    const row = this.db.prepare<[], { value: string }>(`SELECT value FROM settings WHERE key = 'suppression_key'`).get();
+    if (!row) throw new ConsentError('integrity', `The store ${this.store.location} has no suppression key.`, 'Restore it from a backup.');
+    this.secret = Buffer.from(row.value, 'hex');
+  }
+
+  async head(): Promise<LedgerPosition> {
+    return this.store.read(() => toPosition(this.db.prepare<[], PositionRow>(HEAD_SQL).get()));
+  }
+
+  async positionAt(at: string): Promise<LedgerPosition> {
+    return this.store.read(() => toPosition(this.db.prepare<[], PositionRow>(POSITION_AT_SQL(at)).get()));
+  }
+
+  async block(blockId: number): Promise<LedgerPosition | null> {
+    const r = this.store.read(() =>
+      this.db.prepare<[number], PositionRow>('SELECT id, last_event_id, hash, created_at FROM ledger_blocks WHERE id = ?').get(blockId),
+    );
+    return r ? toPosition(r) : null;
+  }
+
+  async profileEvents(profileId: number, eventId: number): Promise<ReplayEvent[]> {
+    return this.store.read(() => this.db.prepare<[number, number], EventRow>(PROFILE_EVENTS_SQL('?', '?')).all(profileId, eventId).map(toReplayEvent));
+  }
+
+  async policyEvents(eventId: number): Promise<ReplayEvent[]> {
+    return this.store.read(() => this.db.prepare<[number], EventRow>(POLICY_EVENTS_SQL('?')).all(eventId).map(toReplayEvent));
+  }
+
+  async addressEvents(email: string | null, phone: string | null, eventId: number): Promise<ReplayEvent[]> {
+    const pairs = await addressKeyPairs((c, a) => this.store.suppressions.keyOf(c, a), email, phone);
+    if (pairs.length === 0) return [];
+    const sql = ADDRESS_EVENTS_SQL(pairs.map(() => ['?', '?']), '?');
+    return this.store.read(() => this.db.prepare(sql).all(...pairs.flat(), eventId).map((r) => toReplayEvent(r as EventRow)));
+  }
+
+  async basesAt(eventId: number): Promise<Record<ContactChannel, Basis>> {
+    return basesOf(await this.policyEvents(eventId));
+  }
+
+  async *audience(channel: ContactChannel, moment: Moment): AsyncIterable<Profile[]> {
+    const n = moment.position.eventId;
+    const basis = (await this.basesAt(n))[channel];
+    const params: Record<string, unknown> = { after: 0 };
+    const lists = { addresses: null as string | null, keys: null as string | null };
+    if (channel === 'email' || channel === 'sms' || channel === 'phone') {
+      type Row = { address_key: string; address: string | null; has_row: number };
+      const { addresses, keys } = splitSuppressed(this.store.read(() => this.db.prepare<[], Row>(suppressedKeysAtSql(channel, n, moment.at, DIALECT)).all()));
+      if (addresses.length > 0) [lists.addresses, params.addresses] = ['@addresses', JSON.stringify(addresses)];
+      if (keys.length > 0) {
+        this.store.read(() => this.loadSecret());
+        [lists.keys, params.keys] = ['@keys', JSON.stringify(keys)];
+      }
+    }
+    const sql = audienceAtSql(channel, n, moment.at, basis, lists, DIALECT, '@after', String(PAGE), PROFILE_COLUMNS);
+    const stmt = this.db.prepare<[Record<string, unknown>], ProfileRow>(sql).raw();
+    // Keyset pages: the position is fixed, so the pages are of one replay whatever is written between them.
+    for (;;) {
+      const rows = this.store.read(() => stmt.all(params));
+      if (rows.length > 0) yield rows.map(rowToProfile);
+      if (rows.length < PAGE) return;
+      params.after = rows[rows.length - 1]![0];
+    }
+  }
+
+  async erasedProfileByEmail(email: string): Promise<number | null> {
+    const key = await this.store.suppressions.keyOf('email', email);
+    const r = this.store.read(() => this.db.prepare<[string], { profile_id: number }>(ERASED_BY_EMAIL_KEY_SQL('?')).get(key));
+    return r ? Number(r.profile_id) : null;
+  }
+
+  async profilesAt(moment: Moment): Promise<number> {
+    return this.store.read(() => this.db.prepare<[], { n: number }>(PROFILES_AT_SQL(moment.at)).get()!.n);
+  }
+}
