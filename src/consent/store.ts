@@ -6,6 +6,7 @@ import type { ServiceRepository } from './services.js';
 import type { FeedbackRepository } from './feedback.js';
 import type { Suppression, SuppressionAddOutcome, SuppressionRepository } from './suppressions.js';
 import type { SmsRepository } from './sms.js';
+import type { StatsRepository } from './stats.js';
 
 /**
  * Which profiles a listing returns (`listProfiles`, `bulk.listContacts`).
@@ -79,6 +80,8 @@ export interface ConsentStore {
   readonly bulk: BulkStore;
   /** Inbound SMS replies (STOP, START, HELP…): their log, review queue and settings (sms.ts). */
   readonly sms: SmsRepository;
+  /** The overview's counts (`consent stats`, `consent report`): see stats.ts. */
+  readonly stats: StatsRepository;
   addProfile(profile: NewProfile, at: string): Promise<Profile>;
   findProfile(ref: ProfileRef): Promise<Profile | null>;
   /**

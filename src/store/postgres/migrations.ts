@@ -240,6 +240,18 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
 `);
     },
   },
+  {
+    version: 9,
+    description: 'indexes for the overview (stats, report): ledger events by time, blocks by their last event',
+    async up(c) {
+      // `consent stats --since` and the report read a period of the ledger by
+      // occurred_at; the report finds each opt-out's block (its commit time).
+      await c.query(`
+  CREATE INDEX ledger_events_occurred ON ledger_events (occurred_at);
+  CREATE INDEX ledger_blocks_last_event ON ledger_blocks (last_event_id);
+`);
+    },
+  },
 ];
 
 export const PG_LATEST_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]!.version;

@@ -288,6 +288,18 @@ export const MIGRATIONS: readonly Migration[] = [
 `);
     },
   },
+  {
+    version: 9,
+    description: 'indexes for the overview (stats, report): ledger events by time, blocks by their last event',
+    up(db) {
+      // `consent stats --since` and the report read a period of the ledger by
+      // occurred_at; the report finds each opt-out's block (its commit time).
+      db.exec(`
+  CREATE INDEX ledger_events_occurred ON ledger_events (occurred_at);
+  CREATE INDEX ledger_blocks_last_event ON ledger_blocks (last_event_id);
+`);
+    },
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
