@@ -11,6 +11,7 @@ import { registerStore } from './store.js';
 import { registerSuppression } from './suppression.js';
 import { registerFeedback } from './feedback.js';
 import { registerSms } from './sms.js';
+import { registerStats } from './stats.js';
 
 /** Each registers its noun (and verbs) on the program. Command bodies are loaded on use. */
 export const COMMANDS: ((program: Command, act: Act) => void)[] = [
@@ -25,6 +26,7 @@ export const COMMANDS: ((program: Command, act: Act) => void)[] = [
   registerSuppression,
   registerFeedback,
   registerSms,
+  registerStats,
 ];
 
 /**

@@ -1,7 +1,7 @@
 import type { ChangeRow, DelayRow, ProfileCounts, ReasonRow, ReplayPoint, StatsRepository } from '../../consent/stats.js';
 import { sourceKind, type DelayBucket } from '../../consent/stats.js';
-import type { Channel, ContactChannel } from '../../consent/channels.js';
-import { changesSql, delaysSql, profileCountsSql, reasonsSql, replaySql, toProfileCounts, type Dialect } from '../shared/stats-sql.js';
+import type { ContactChannel } from '../../consent/channels.js';
+import { changesPerDay, changesSql, delaysSql, profileCountsSql, reasonsSql, replaySql, toProfileCounts, type Dialect } from '../shared/stats-sql.js';
 import type { PgStore } from './pg-store.js';
 
 const PG: Dialect = {
@@ -20,8 +20,7 @@ export class PgStatsRepository implements StatsRepository {
   }
 
   async changes(since: string, until: string): Promise<ChangeRow[]> {
-    const rows = await this.store.query<{ day: string; channel: Channel; action: 'optout' | 'optin'; source: string; n: string }>(changesSql(PG), [since, until]);
-    return rows.map((r) => ({ day: r.day, channel: r.channel, action: r.action, source: r.source, count: Number(r.n) }));
+    return changesPerDay(await this.store.query<{ occurred_at: string; action: string; channel: string; source: string; n: string }>(changesSql(PG), [since, until]));
   }
 
   async replay(ends: readonly string[]): Promise<ReplayPoint[]> {

@@ -67,7 +67,7 @@ export function confirmationReachableSql(profile: string, service: string, now: 
  * SQL expression (timeSql, or the database's clock): an entry whose
  * expires_at is not after it no longer blocks.
  */
-export function suppressedSql(channel: ChannelOperand, profile: string, now: string, options: ReachableOptions = {}): string | null {
+function suppressedSql(channel: ChannelOperand, profile: string, now: string, options: ReachableOptions = {}): string | null {
   const p = profile || 'profiles.';
   const ignored = (options.ignoreReasons ?? []).map((r) => {
     // Interpolated into SQL: only ever a reason name (the suppression list's reason pattern).

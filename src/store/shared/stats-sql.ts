@@ -5,9 +5,9 @@
  * now, the ledger's occurred_at index for a period, and window functions for
  * the replay of reachability over time.
  */
-import { CONTACT_CHANNELS, type ContactChannel } from '../../consent/channels.js';
-import { DELAY_BOUNDS, DELAY_BUCKETS, type ProfileCounts } from '../../consent/stats.js';
-import { optedOutSql, reachableSql, suppressedSql } from './reachability-sql.js';
+import { CONTACT_CHANNELS, type Channel, type ContactChannel } from '../../consent/channels.js';
+import { DELAY_BOUNDS, DELAY_BUCKETS, type ChangeRow, type ProfileCounts } from '../../consent/stats.js';
+import { optedOutSql, reachableSql } from './reachability-sql.js';
 
 export interface Dialect {
   /** The n-th (1-based) parameter's placeholder. */
@@ -24,15 +24,20 @@ const SUPPRESSIBLE = new Set<ContactChannel>(['email', 'sms', 'phone']);
  * One scan of profiles: how many, erased, `all` set, and per contact channel
  * reachable (THE predicate, exactly as `profile list --reachable` filters, on
  * the unaliased profiles table), opted out (flag or `all`), suppressed (the
- * address has an entry in force) and erased.
+ * address has an entry in force) and erased. `now`: an SQL time (timeSql, or the database's clock).
  */
 export function profileCountsSql(now: string): string {
+  // "Has an entry in force": the same test as the predicate's suppression probe (channel, the
+  // profile's address for it, not expired at now), written as IN over the list (evaluated once,
+  // a Bloom filter in SQLite) rather than a probe per row, since this count is not a list of people.
+  const suppressed = (c: ContactChannel) =>
+    `profiles.${c === 'email' ? 'email' : 'phone'} IN (SELECT s.address FROM suppressions s WHERE s.channel = '${c}' AND s.address IS NOT NULL AND (s.expires_at IS NULL OR s.expires_at > ${now}))`;
   const sum = (cond: string, as: string) => `SUM(CASE WHEN ${cond} THEN 1 ELSE 0 END) AS ${as}`;
   const cols = ['count(*) AS profiles', sum('profiles.erased_at IS NOT NULL', 'erased'), sum(optedOutSql('all', 'profiles.'), 'optout_all')];
   for (const c of CONTACT_CHANNELS) {
     cols.push(sum(reachableSql(c, '', now), `reachable_${c}`));
     cols.push(sum(optedOutSql(c, 'profiles.'), `optout_${c}`));
-    if (SUPPRESSIBLE.has(c)) cols.push(sum(suppressedSql(c, '', now)!, `suppressed_${c}`));
+    if (SUPPRESSIBLE.has(c)) cols.push(sum(suppressed(c), `suppressed_${c}`));
   }
   return `SELECT ${cols.join(',\n  ')}\nFROM profiles`;
 }
@@ -50,12 +55,31 @@ export function toProfileCounts(row: Record<string, unknown>): ProfileCounts {
   };
 }
 
-/** Profile flag events (opt-out / opt-in, no service) of a period, per day, channel, action and source: a range of the occurred_at index. */
+/**
+ * Profile flag events (opt-out / opt-in, no service) of a period, per time,
+ * action, channel and source: a range of migration 9's covering index
+ * ledger_events_changes, grouped in its order (no sort, no table read). An
+ * import's events share one time, so a million-row import is a handful of
+ * groups; the caller sums them per day.
+ */
 export function changesSql(d: Dialect): string {
-  return `SELECT substr(occurred_at, 1, 10) AS day, channel, action, source, count(*) AS n
+  return `SELECT occurred_at, action, channel, source, count(*) AS n
 FROM ledger_events
 WHERE occurred_at >= ${d.param(1)} AND occurred_at <= ${d.param(2)} AND action IN ('optout', 'optin') AND service IS NULL AND profile_id IS NOT NULL
-GROUP BY substr(occurred_at, 1, 10), channel, action, source`;
+GROUP BY occurred_at, action, channel, source`;
+}
+
+/** The rows of changesSql per day (YYYY-MM-DD of occurred_at). */
+export function changesPerDay(rows: readonly { occurred_at: string; action: string; channel: string; source: string; n: unknown }[]): ChangeRow[] {
+  const out = new Map<string, ChangeRow>();
+  for (const r of rows) {
+    const day = r.occurred_at.slice(0, 10);
+    const key = `${day}\n${r.action}\n${r.channel}\n${r.source}`;
+    const row = out.get(key);
+    if (row) row.count += Number(r.n);
+    else out.set(key, { day, channel: r.channel as Channel, action: r.action as ChangeRow['action'], source: r.source, count: Number(r.n) });
+  }
+  return [...out.values()];
 }
 
 const isDate = (s: string) => /^\d{4}-\d{2}-\d{2}$/.test(s);

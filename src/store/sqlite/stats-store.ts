@@ -1,7 +1,7 @@
 import type { ChangeRow, DelayRow, ProfileCounts, ReasonRow, ReplayPoint, StatsRepository } from '../../consent/stats.js';
 import { sourceKind, type DelayBucket } from '../../consent/stats.js';
-import type { Channel, ContactChannel } from '../../consent/channels.js';
-import { changesSql, delaysSql, profileCountsSql, reasonsSql, replaySql, toProfileCounts, type Dialect } from '../shared/stats-sql.js';
+import type { ContactChannel } from '../../consent/channels.js';
+import { changesPerDay, changesSql, delaysSql, profileCountsSql, reasonsSql, replaySql, toProfileCounts, type Dialect } from '../shared/stats-sql.js';
 import type { SqliteStore } from './sqlite-store.js';
 
 const SQLITE: Dialect = {
@@ -19,8 +19,7 @@ export class SqliteStatsRepository implements StatsRepository {
   }
 
   async changes(since: string, until: string): Promise<ChangeRow[]> {
-    const rows = this.store.db.prepare(changesSql(SQLITE)).all(since, until) as { day: string; channel: Channel; action: 'optout' | 'optin'; source: string; n: number }[];
-    return rows.map((r) => ({ day: r.day, channel: r.channel, action: r.action, source: r.source, count: Number(r.n) }));
+    return changesPerDay(this.store.db.prepare(changesSql(SQLITE)).all(since, until) as { occurred_at: string; action: string; channel: string; source: string; n: number }[]);
   }
 
   async replay(ends: readonly string[]): Promise<ReplayPoint[]> {
