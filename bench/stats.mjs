@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench:stats [-- --rows 1000000] [-- --pg]`: `consent stats` on a
+// `npm run bench:stats [-- --rows 1000000] [-- --pg | --pg-only]`: `consent stats` on a
 // store built the way users build one: `consent profile import` of a realistic
 // export (bench/realistic.mjs: ≈25 % unreachable per channel, ≈1.26 ledger
 // events per row, all inside the default 30-day period, the worst case for
@@ -21,7 +21,7 @@ import { writeRealisticCsv } from './realistic.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = join(root, 'bin/consent.js');
-const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' }, pg: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' }, pg: { type: 'boolean', default: false }, 'pg-only': { type: 'boolean', default: false } } });
 const ROWS = Number(values.rows);
 const say = (m) => process.stderr.write(m + '\n');
 if (!existsSync(join(root, 'dist/cli/run.js'))) execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
@@ -81,8 +81,8 @@ async function bench(name, db) {
   }
 }
 
-await bench('sqlite', join(out, 'consent.db'));
-if (values.pg) {
+if (!values['pg-only']) await bench('sqlite', join(out, 'consent.db'));
+if (values.pg || values['pg-only']) {
   const { pgCluster } = await import('./pg-cluster.mjs');
   const pg = await pgCluster(say);
   await bench('postgres', pg.createDb('consent_bench_stats'));

@@ -95,6 +95,15 @@ function chart(id: string, label: string): SafeHtml {
   return html`<div class="chart"><canvas id="${id}" role="img" aria-label="${label}">${label}</canvas></div>`;
 }
 
+/** A chart's box: its title, what it shows, the chart (or a sentence when there is nothing to draw). */
+function section(title: string, note: string, body: SafeHtml): SafeHtml {
+  return html`<section>
+<h2>${title}</h2>
+<p class="muted">${note}</p>
+${body}
+</section>`;
+}
+
 /** The report as one HTML document. `overview` gives today's table; `data` every chart. */
 export function renderReport(data: ReportData, now: Overview, lang: ReportLang, chartLibrary: string): string {
   const t = REPORT_STRINGS[lang];
@@ -152,31 +161,11 @@ export function renderReport(data: ReportData, now: Overview, lang: ReportLang, 
 </table>
 </section>
 <div class="grid">
-<section>
-<h2>${t.optOutsByChannel}</h2>
-<p class="muted">${t.optOutsByChannelNote}</p>
-${chart('chart-optouts-channel', t.optOutsByChannel)}
-</section>
-<section>
-<h2>${t.optOutsBySource}</h2>
-<p class="muted">${t.optOutsBySourceNote}</p>
-${chart('chart-optouts-source', t.optOutsBySource)}
-</section>
-<section>
-<h2>${t.reachableOverTime}</h2>
-<p class="muted">${t.reachableOverTimeNote}</p>
-${chart('chart-reachable', t.reachableOverTime)}
-</section>
-<section>
-<h2>${t.subscriptions}</h2>
-<p class="muted">${t.subscriptionsNote}</p>
-${data.services.length > 0 ? chart('chart-services', t.subscriptions) : html`<p>${t.noServices}</p>`}
-</section>
-<section>
-<h2>${t.reasons}</h2>
-<p class="muted">${t.reasonsNote}</p>
-${data.reasons.length > 0 ? chart('chart-reasons', t.reasons) : html`<p>${t.noReasons}</p>`}
-</section>
+${section(t.optOutsByChannel, t.optOutsByChannelNote, chart('chart-optouts-channel', t.optOutsByChannel))}
+${section(t.optOutsBySource, t.optOutsBySourceNote, chart('chart-optouts-source', t.optOutsBySource))}
+${section(t.reachableOverTime, t.reachableOverTimeNote, chart('chart-reachable', t.reachableOverTime))}
+${section(t.subscriptions, t.subscriptionsNote, data.services.length > 0 ? chart('chart-services', t.subscriptions) : html`<p>${t.noServices}</p>`)}
+${section(t.reasons, t.reasonsNote, data.reasons.length > 0 ? chart('chart-reasons', t.reasons) : html`<p>${t.noReasons}</p>`)}
 <section>
 <h2>${t.delay}</h2>
 <p>${delayText}</p>

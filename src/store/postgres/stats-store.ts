@@ -16,7 +16,7 @@ export class PgStatsRepository implements StatsRepository {
   constructor(private readonly store: PgStore) {}
 
   async profileCounts(): Promise<ProfileCounts> {
-    return toProfileCounts((await this.store.query(profileCountsSql(this.store.nowSql())))[0]!);
+    return toProfileCounts((await this.store.query(profileCountsSql(this.store.nowSql(), { reachableApart: true })))[0]!);
   }
 
   async changes(since: string, until: string): Promise<ChangeRow[]> {

@@ -23,10 +23,11 @@ const SUPPRESSIBLE = new Set<ContactChannel>(['email', 'sms', 'phone']);
 /**
  * One scan of profiles: how many, erased, `all` set, and per contact channel
  * reachable (THE predicate, exactly as `profile list --reachable` filters, on
- * the unaliased profiles table), opted out (flag or `all`), suppressed (the
+ * the unaliased profiles table; with `reachableApart`, each reachable count is
+ * its own subquery with the predicate as its WHERE clause), opted out (flag or `all`), suppressed (the
  * address has an entry in force) and erased. `now`: an SQL time (timeSql, or the database's clock).
  */
-export function profileCountsSql(now: string): string {
+export function profileCountsSql(now: string, options: { reachableApart?: boolean } = {}): string {
   // "Has an entry in force": the same test as the predicate's suppression probe (channel, the
   // profile's address for it, not expired at now), written as IN over the list (evaluated once,
   // a Bloom filter in SQLite) rather than a probe per row, since this count is not a list of people.
@@ -36,7 +37,10 @@ export function profileCountsSql(now: string): string {
   const sum = (cond: string, as: string) => `count(*) FILTER (WHERE ${cond}) AS ${as}`;
   const cols = ['count(*) AS profiles', sum('profiles.erased_at IS NOT NULL', 'erased'), sum(optedOutSql('all', 'profiles.'), 'optout_all')];
   for (const c of CONTACT_CHANNELS) {
-    cols.push(sum(reachableSql(c, '', now), `reachable_${c}`));
+    // PostgreSQL turns the predicate's NOT EXISTS into a hash anti-join only in a WHERE clause; in a
+    // FILTER it is a subplan run per row (8 s on a million profiles, against under one as a WHERE).
+    if (options.reachableApart) cols.push(`(SELECT count(*) FROM profiles WHERE ${reachableSql(c, '', now)}) AS reachable_${c}`);
+    else cols.push(sum(reachableSql(c, '', now), `reachable_${c}`));
     cols.push(sum(optedOutSql(c, 'profiles.'), `optout_${c}`));
     if (SUPPRESSIBLE.has(c)) cols.push(sum(suppressed(c), `suppressed_${c}`));
   }
