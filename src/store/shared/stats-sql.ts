@@ -98,7 +98,9 @@ const isDate = (s: string) => /^\d{4}-\d{2}-\d{2}$/.test(s);
  * its action. Unreachable after the event = c or `all` opted out, or erased;
  * the change of that state (+1/−1) is summed per day, and the days before each
  * end give the unreachable count there; profiles existing then come from
- * created_at. `ends`: dates (YYYY-MM-DD), exclusive.
+ * created_at. The two small per-day tables are MATERIALIZED (both dialects):
+ * each end's subquery reads them, and must not replay the ledger again.
+ * `ends`: dates (YYYY-MM-DD), exclusive.
  */
 export function replaySql(ends: readonly string[]): string {
   if (ends.length === 0 || !ends.every(isDate)) throw new Error('replay ends must be YYYY-MM-DD dates');
@@ -126,8 +128,8 @@ st AS (
 delta AS (
   SELECT c, day, u - COALESCE(LAG(u) OVER (PARTITION BY profile_id, c ORDER BY id), 0) AS d FROM st
 ),
-per_day AS (SELECT c, day, SUM(d) AS d FROM delta GROUP BY c, day),
-created AS (SELECT substr(created_at, 1, 10) AS day, count(*) AS n FROM profiles GROUP BY substr(created_at, 1, 10))
+per_day AS MATERIALIZED (SELECT c, day, SUM(d) AS d FROM delta GROUP BY c, day),
+created AS MATERIALIZED (SELECT substr(created_at, 1, 10) AS day, count(*) AS n FROM profiles GROUP BY substr(created_at, 1, 10))
 SELECT ends.t AS end_day, ch.c AS channel,
   (SELECT COALESCE(SUM(n), 0) FROM created WHERE created.day < ends.t) AS profiles,
   (SELECT COALESCE(SUM(d), 0) FROM per_day WHERE per_day.c = ch.c AND per_day.day < ends.t) AS unreachable
