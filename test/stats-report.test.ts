@@ -94,7 +94,8 @@ describe.each(BACKENDS)('consent stats and report on %s', (backend) => {
     expect(row('optout-delay', '2026-05-11/2026-06-10', 'under-1s')).toBe('6');
 
     const dir = tempDir();
-    await at('report', '--out', join(dir, 'report.html'), '--lang', 'fr');
+    const written = await json('report', '--out', join(dir, 'report.html'), '--lang', 'fr', '--json');
+    expect(written).toMatchObject({ out: join(dir, 'report.html'), format: 'html', since: '2026-03-12T12:00:00.000Z', until: NOW.toISOString() });
     const page = readFileSync(join(dir, 'report.html'), 'utf8');
     expect(page).toContain('<html lang="fr">');
     expect(await htmlProblems(page)).toEqual([]);

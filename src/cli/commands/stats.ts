@@ -16,5 +16,6 @@ export function registerStats(program: Command, act: Act): void {
     .option('--since <period>', 'the period shown: days or weeks before now, e.g. 90d, 13w', '90d')
     .addOption(new Option('--lang <lang>', 'the language of the HTML report').choices(['en', 'fr']).default('en'))
     .addOption(new Option('--format <format>', 'html, or csv: series,period,key,value').choices(['html', 'csv']).default('html'))
+    .option('--json', 'print what was written (file, format, bytes, period) as JSON (needs --out)')
     .action(act(async (ctx, _a, o) => (await import('./stats/report.js')).report(ctx, o)));
 }

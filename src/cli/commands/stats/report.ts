@@ -9,6 +9,7 @@ export async function report(ctx: CommandContext, o: Record<string, unknown>): P
   const format = String(o.format);
   const out = typeof o.out === 'string' ? o.out : undefined;
   if (format === 'html' && !out) throw invalid('The HTML report is a file: give --out, e.g. --out report.html.', 'Or print the series as CSV with --format csv.');
+  if (o.json && !out) throw invalid('--json describes the file written: give --out too (without it the CSV itself goes to stdout).');
   const at = ctx.nowIso();
   const since = periodStart(String(o.since), ctx.deps.now());
   const store = await ctx.store();
@@ -34,5 +35,6 @@ export async function report(ctx: CommandContext, o: Record<string, unknown>): P
   }
   if (!out) return void ctx.deps.stdout.write(text);
   await writeOutputFile(ctx, out, (file) => file.write(text));
+  if (o.json) return ctx.json({ out, format, bytes: Buffer.byteLength(text), since, until: at });
   ctx.notice(`Wrote the ${format === 'csv' ? 'CSV series' : 'report'} to ${out} (${Buffer.byteLength(text).toLocaleString('en-US')} bytes).`);
 }
