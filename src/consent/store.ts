@@ -12,6 +12,7 @@ import type { FeedRepository } from './feed.js';
 import type { ApiKeyRepository } from './api-keys.js';
 import type { ReachRepository } from './reach-check.js';
 import type { WebhookRepository } from './webhooks.js';
+import type { StatsRepository } from './stats.js';
 
 /**
  * Which profiles a listing returns (`listProfiles`, `bulk.listContacts`).
@@ -107,6 +108,8 @@ export interface ConsentStore {
   readonly reach: ReachRepository;
   /** Outbound webhooks and their deliveries, fanned out from the ledger (webhooks.ts). */
   readonly webhooks: WebhookRepository;
+  /** The overview's counts (`consent stats`, `consent report`): see stats.ts. */
+  readonly stats: StatsRepository;
   addProfile(profile: NewProfile, at: string): Promise<Profile>;
   findProfile(ref: ProfileRef): Promise<Profile | null>;
   /**

@@ -16,6 +16,7 @@ import { registerPolicy } from './policy.js';
 import { registerChanges } from './changes.js';
 import { registerApiKey } from './api-key.js';
 import { registerWebhook } from './webhook.js';
+import { registerStats } from './stats.js';
 
 /** Each registers its noun (and verbs) on the program. Command bodies are loaded on use. */
 export const COMMANDS: ((program: Command, act: Act) => void)[] = [
@@ -35,6 +36,7 @@ export const COMMANDS: ((program: Command, act: Act) => void)[] = [
   registerChanges,
   registerApiKey,
   registerWebhook,
+  registerStats,
 ];
 
 /**

@@ -34,6 +34,7 @@ import { createPool, DEFAULT_BUSY_TIMEOUT_MS, isRetryable, rollback, translatePg
 import { PgKeyRepository, PgPageRepository } from './landing-repository.js';
 import { PgLandingSubmissions } from './landing-submissions.js';
 import { PgFeedbackRepository } from './feedback-store.js';
+import { PgStatsRepository } from './stats-store.js';
 import { migratePg } from './migrations.js';
 import { PgServiceRepository } from './service-store.js';
 import type { ServiceRow } from '../shared/service-rows.js';
@@ -250,6 +251,7 @@ export class PgStore implements RowStore {
   readonly bulk: PgBulkStore;
   readonly landing: PgLandingSubmissions;
   readonly feedback: PgFeedbackRepository;
+  readonly stats: PgStatsRepository;
   readonly sms: PgSmsRepository;
   readonly asOf: PgAsOfRepository;
   readonly policy: PgPolicyRepository;
@@ -273,6 +275,7 @@ export class PgStore implements RowStore {
     this.landing = new PgLandingSubmissions(this);
     this.feedback = new PgFeedbackRepository(this);
     this.asOf = new PgAsOfRepository(this);
+    this.stats = new PgStatsRepository(this);
     this.sms = new PgSmsRepository(this);
     this.policy = new PgPolicyRepository(this);
     this.feed = new PgFeed(this);

@@ -43,6 +43,7 @@ import { SqliteBulkStore } from './bulk-store.js';
 import { byProfile } from '../shared/by-profile.js';
 import { SqliteLandingSubmissions } from './landing-submissions.js';
 import { SqliteFeedbackRepository } from './feedback-store.js';
+import { SqliteStatsRepository } from './stats-store.js';
 import { SqliteSmsRepository } from './sms-store.js';
 import { basesFromRows, grantsAfter, type GrantFlags } from '../../consent/policy.js';
 import { CONSENT_EVENTS_WHERE, CURRENT_POLICY_SQL } from '../shared/policy-sql.js';
@@ -166,6 +167,7 @@ export class SqliteStore implements RowStore {
   readonly bulk: BulkStore;
   readonly landing: SqliteLandingSubmissions;
   readonly feedback: SqliteFeedbackRepository;
+  readonly stats: SqliteStatsRepository;
   readonly sms: SqliteSmsRepository;
   readonly asOf: SqliteAsOfRepository;
   readonly policy: SqlitePolicyRepository;
@@ -218,6 +220,7 @@ export class SqliteStore implements RowStore {
     this.keys = new SqliteKeyRepository(this);
     this.landing = new SqliteLandingSubmissions(this);
     this.feedback = new SqliteFeedbackRepository(this);
+    this.stats = new SqliteStatsRepository(this);
     this.sms = new SqliteSmsRepository(this);
     this.asOf = new SqliteAsOfRepository(this);
     this.policy = new SqlitePolicyRepository(this);

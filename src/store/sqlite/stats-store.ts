@@ -1,0 +1,39 @@
+import type { ChangeRow, DelayRow, ProfileCounts, ReasonRow, ReplayPoint, StatsRepository } from '../../consent/stats.js';
+import { sourceKind, type DelayBucket } from '../../consent/stats.js';
+import type { ContactChannel } from '../../consent/channels.js';
+import { changesPerDay, changesSql, delaysSql, profileCountsSql, reasonsSql, replaySql, toProfileCounts, type Dialect } from '../shared/stats-sql.js';
+import type { SqliteStore } from './sqlite-store.js';
+
+const SQLITE: Dialect = {
+  param: () => '?',
+  seconds: (a, b) => `((julianday(${b}) - julianday(${a})) * 86400.0)`,
+  evidenceText: (column, key) => `(CASE WHEN json_valid(${column}) THEN json_extract(${column}, '$.${key}') END)`,
+};
+
+/** The overview's counts (src/consent/stats.ts), each one statement of the shared SQL. */
+export class SqliteStatsRepository implements StatsRepository {
+  constructor(private readonly store: SqliteStore) {}
+
+  async profileCounts(): Promise<ProfileCounts> {
+    return toProfileCounts(this.store.db.prepare(profileCountsSql(this.store.nowSql())).get() as Record<string, unknown>);
+  }
+
+  async changes(since: string, until: string): Promise<ChangeRow[]> {
+    return changesPerDay(this.store.db.prepare(changesSql(SQLITE)).all(since, until) as { occurred_at: string; action: string; channel: string; source: string; n: number }[]);
+  }
+
+  async replay(ends: readonly string[]): Promise<ReplayPoint[]> {
+    const rows = this.store.db.prepare(replaySql(ends)).all() as { end_day: string; channel: ContactChannel; profiles: number; unreachable: number }[];
+    return rows.map((r) => ({ end: r.end_day, channel: r.channel, profiles: Number(r.profiles), unreachable: Number(r.unreachable) }));
+  }
+
+  async reasons(since: string, until: string): Promise<ReasonRow[]> {
+    const rows = this.store.db.prepare(reasonsSql(SQLITE)).all(since, until) as { code: unknown; n: number }[];
+    return rows.map((r) => ({ code: String(r.code), count: Number(r.n) }));
+  }
+
+  async delays(since: string, until: string): Promise<DelayRow[]> {
+    const rows = this.store.db.prepare(delaysSql(SQLITE)).all(since, until) as { source: string; bucket: DelayBucket; n: number; max_secs: number | null }[];
+    return rows.map((r) => ({ kind: sourceKind(r.source), bucket: r.bucket, count: Number(r.n), maxSeconds: Math.max(0, Number(r.max_secs ?? 0)) }));
+  }
+}
