@@ -35,6 +35,7 @@ import { PgServiceRepository } from './service-store.js';
 import type { ServiceRow } from '../shared/service-rows.js';
 import type { SubscriptionStatus } from '../../consent/services.js';
 import { PgSmsRepository } from './sms-store.js';
+import { PgDigestRepository } from './digest-store.js';
 import { PgSuppressionRepository, verifyPgSuppressions } from './suppression-store.js';
 
 export const PROFILE_COLUMNS =
@@ -223,6 +224,7 @@ export class PgStore implements RowStore {
   readonly landing: PgLandingSubmissions;
   readonly feedback: PgFeedbackRepository;
   readonly sms: PgSmsRepository;
+  readonly digests: PgDigestRepository;
 
   private constructor(
     readonly pool: pg.Pool,
@@ -239,6 +241,7 @@ export class PgStore implements RowStore {
     this.landing = new PgLandingSubmissions(this);
     this.feedback = new PgFeedbackRepository(this);
     this.sms = new PgSmsRepository(this);
+    this.digests = new PgDigestRepository(this);
   }
 
   static async open(url: string, options: PgOpenOptions = {}): Promise<PgStore> {

@@ -43,6 +43,7 @@ import { byProfile } from '../shared/by-profile.js';
 import { SqliteLandingSubmissions } from './landing-submissions.js';
 import { SqliteFeedbackRepository } from './feedback-store.js';
 import { SqliteSmsRepository } from './sms-store.js';
+import { SqliteDigestRepository } from './digest-store.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, openDatabase, translateSqliteError, type OpenOptions } from './open.js';
 
 /**
@@ -147,6 +148,7 @@ export class SqliteStore implements RowStore {
   readonly landing: SqliteLandingSubmissions;
   readonly feedback: SqliteFeedbackRepository;
   readonly sms: SqliteSmsRepository;
+  readonly digests: SqliteDigestRepository;
 
   constructor(
     readonly db: Database.Database,
@@ -193,6 +195,7 @@ export class SqliteStore implements RowStore {
     this.landing = new SqliteLandingSubmissions(this);
     this.feedback = new SqliteFeedbackRepository(this);
     this.sms = new SqliteSmsRepository(this);
+    this.digests = new SqliteDigestRepository(this);
   }
 
   static open(path: string, options: OpenOptions = {}): SqliteStore {
