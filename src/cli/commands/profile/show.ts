@@ -13,7 +13,7 @@ export async function run(ctx: CommandContext, ref: string, o: Record<string, un
 }
 
 /** An id, an email, or a phone (`+…`, `00…`, or national with a default country): read as E.164 and looked up. */
-async function findByRef(ctx: CommandContext, store: ConsentStore, ref: string, o: Record<string, unknown>): Promise<Profile> {
+export async function findByRef(ctx: CommandContext, store: ConsentStore, ref: string, o: Record<string, unknown>): Promise<Profile> {
   const national = typeof o.defaultCountry === 'string' || Boolean(ctx.env.CONSENT_DEFAULT_COUNTRY?.trim());
   if (!looksLikePhone(ref, national)) return requireProfile(store, parseRef(ref));
   // The phone metadata is loaded only for a phone ref: the id and email paths stay as fast as before.
