@@ -1,6 +1,6 @@
 /** `ledger digest`, `ledger keygen`, and the digest half of `ledger verify --digest`. */
 import { chmod } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   checkDigestBlock,
   checkSignature,
@@ -44,13 +44,13 @@ export async function runDigest(ctx: CommandContext, o: { json?: boolean; signKe
 export async function runKeygen(ctx: CommandContext, o: { out: string; json?: boolean }): Promise<void> {
   const { generateKeyPairSync } = await import('node:crypto');
   const { existsSync, statSync } = await import('node:fs');
-  const dir = join(ctx.deps.cwd, o.out);
+  const dir = resolve(ctx.deps.cwd, o.out);
   if (!existsSync(dir)) throw notFound(`No folder ${o.out}.`, 'Create it first (a folder only you can read).');
   if (!statSync(dir).isDirectory()) throw invalid(`${o.out} is not a folder.`);
   const privatePath = join(o.out, 'ledger-digest-key.pem');
   const publicPath = join(o.out, 'ledger-digest-key.pub.pem');
   for (const p of [privatePath, publicPath]) {
-    if (existsSync(join(ctx.deps.cwd, p))) throw conflict(`${p} already exists: a key is never overwritten.`, 'Choose another folder, or remove the old key yourself.');
+    if (existsSync(resolve(ctx.deps.cwd, p))) throw conflict(`${p} already exists: a key is never overwritten.`, 'Choose another folder, or remove the old key yourself.');
   }
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   await writeOutputFile(ctx, publicPath, (f) => f.write(publicKey.export({ type: 'spki', format: 'pem' }) as string));
