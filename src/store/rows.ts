@@ -44,6 +44,12 @@ export const STORE_TABLES: readonly StoreTable[] = [
   { name: 'feedback_reports', columns: ['report_key', 'kind', 'file', 'reported_at', 'ingested_at'], order: 'report_key' },
   { name: 'soft_bounces', columns: ['address_key', 'report_key', 'bounced_at'], order: 'address_key, report_key' },
   { name: 'sms_messages', columns: SMS_MESSAGE_COLUMNS, order: 'id' },
+  {
+    name: 'brand_versions',
+    columns: ['version', 'name', 'logo_type', 'logo_base64', 'color', 'privacy_url', 'contact', 'address', 'created_at', 'created_by'],
+    order: 'version',
+  },
+  { name: 'page_strings', columns: ['lang', 'strings', 'imported_at', 'imported_by'], order: 'lang' },
 ];
 
 /** Tables whose `id` a store generates (SQLite rowid, PostgreSQL identity): after a copy the next id follows the largest copied. */

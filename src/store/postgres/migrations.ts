@@ -8,6 +8,7 @@ const V4_ACTIONS = ['optout', 'optin', 'subscribe', 'request', 'confirm', 'unsub
 const V8_ACTIONS = ['optout', 'optin', 'subscribe', 'request', 'confirm', 'unsubscribe', 'suppress', 'unsuppress', 'erase', 'policy', 'reason'].map((a) => `'${a}'`).join(', ');
 import { ConsentError, notFound } from '../../consent/errors.js';
 import { smsMessagesDdl } from '../shared/sms-rows.js';
+import { brandVersionsDdl, pageStringsDdl } from '../shared/brand-rows.js';
 
 /**
  * Numbered, forward-only migrations, the same tables as the SQLite store's
@@ -237,6 +238,19 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       WHEN action = 'policy' THEN profile_id IS NULL AND address_key IS NULL AND service IS NULL
       ELSE profile_id IS NOT NULL AND address_key IS NULL END);
   CREATE INDEX ledger_events_store ON ledger_events (channel, id) WHERE action = 'policy';
+`);
+    },
+  },
+  {
+    version: 9,
+    description: 'brand versions (the organisation shown on pages) and page strings imported per language',
+    async up(c) {
+      await c.query(`${brandVersionsDdl('integer')}
+  CREATE FUNCTION consent_brand_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN RAISE EXCEPTION 'brand versions are immutable'; END $$;
+  CREATE TRIGGER brand_versions_immutable BEFORE UPDATE OR DELETE ON brand_versions
+    FOR EACH ROW EXECUTE FUNCTION consent_brand_immutable();
+  ${pageStringsDdl}
 `);
     },
   },

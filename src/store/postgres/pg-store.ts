@@ -30,6 +30,7 @@ import { createPool, DEFAULT_BUSY_TIMEOUT_MS, isRetryable, rollback, translatePg
 import { PgKeyRepository, PgPageRepository } from './landing-repository.js';
 import { PgLandingSubmissions } from './landing-submissions.js';
 import { PgFeedbackRepository } from './feedback-store.js';
+import { PgBrandRepository } from './brand-store.js';
 import { migratePg } from './migrations.js';
 import { PgServiceRepository } from './service-store.js';
 import type { ServiceRow } from '../shared/service-rows.js';
@@ -223,6 +224,8 @@ export class PgStore implements RowStore {
   readonly bulk: PgBulkStore;
   readonly landing: PgLandingSubmissions;
   readonly feedback: PgFeedbackRepository;
+  /** The organisation shown on pages, versioned (issue 16). */
+  readonly brand: PgBrandRepository;
   readonly sms: PgSmsRepository;
   readonly digests: PgDigestRepository;
 
@@ -240,6 +243,7 @@ export class PgStore implements RowStore {
     this.bulk = new PgBulkStore(this);
     this.landing = new PgLandingSubmissions(this);
     this.feedback = new PgFeedbackRepository(this);
+    this.brand = new PgBrandRepository(this);
     this.sms = new PgSmsRepository(this);
     this.digests = new PgDigestRepository(this);
   }

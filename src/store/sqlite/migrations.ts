@@ -7,6 +7,7 @@ const V8_ACTIONS = ['optout', 'optin', 'subscribe', 'request', 'confirm', 'unsub
 /** Migration 4's action list, frozen (a released migration never changes; later actions come with later migrations). */
 const V4_ACTIONS = ['optout', 'optin', 'subscribe', 'request', 'confirm', 'unsubscribe', 'suppress', 'unsuppress', 'erase'].map((a) => `'${a}'`).join(', ');
 import { smsMessagesDdl } from '../shared/sms-rows.js';
+import { brandVersionsDdl, pageStringsDdl } from '../shared/brand-rows.js';
 
 /**
  * Numbered, forward-only migrations. `PRAGMA user_version` holds the number
@@ -285,6 +286,19 @@ export const MIGRATIONS: readonly Migration[] = [
     BEGIN SELECT RAISE(ABORT, 'the consent ledger is append-only'); END;
   INSERT INTO ledger_user_agents (event_id, salt, user_agent) SELECT event_id, salt, user_agent FROM temp.ledger_user_agents_v8;
   DROP TABLE temp.ledger_user_agents_v8;
+`);
+    },
+  },
+  {
+    version: 9,
+    description: 'brand versions (the organisation shown on pages) and page strings imported per language',
+    up(db) {
+      db.exec(`${brandVersionsDdl('INTEGER')}
+  CREATE TRIGGER brand_versions_immutable_u BEFORE UPDATE ON brand_versions
+    BEGIN SELECT RAISE(ABORT, 'brand versions are immutable'); END;
+  CREATE TRIGGER brand_versions_immutable_d BEFORE DELETE ON brand_versions
+    BEGIN SELECT RAISE(ABORT, 'brand versions are immutable'); END;
+  ${pageStringsDdl}
 `);
     },
   },

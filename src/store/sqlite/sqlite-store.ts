@@ -42,6 +42,7 @@ import { SqliteBulkStore } from './bulk-store.js';
 import { byProfile } from '../shared/by-profile.js';
 import { SqliteLandingSubmissions } from './landing-submissions.js';
 import { SqliteFeedbackRepository } from './feedback-store.js';
+import { SqliteBrandRepository } from './brand-store.js';
 import { SqliteSmsRepository } from './sms-store.js';
 import { SqliteDigestRepository } from './digest-store.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, openDatabase, translateSqliteError, type OpenOptions } from './open.js';
@@ -147,6 +148,8 @@ export class SqliteStore implements RowStore {
   readonly bulk: BulkStore;
   readonly landing: SqliteLandingSubmissions;
   readonly feedback: SqliteFeedbackRepository;
+  /** The organisation shown on pages, versioned (issue 16). */
+  readonly brand: SqliteBrandRepository;
   readonly sms: SqliteSmsRepository;
   readonly digests: SqliteDigestRepository;
 
@@ -194,6 +197,7 @@ export class SqliteStore implements RowStore {
     this.keys = new SqliteKeyRepository(this);
     this.landing = new SqliteLandingSubmissions(this);
     this.feedback = new SqliteFeedbackRepository(this);
+    this.brand = new SqliteBrandRepository(this);
     this.sms = new SqliteSmsRepository(this);
     this.digests = new SqliteDigestRepository(this);
   }
