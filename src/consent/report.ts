@@ -88,7 +88,8 @@ export interface PersonReport {
   language: ReportLang;
   /** The person's email; null once erased (the placeholder is no identifier of theirs). */
   piiPrincipalId: string | null;
-  piiControllers: { piiController: string; privacyUrl: string | null }[];
+  /** The controller (the brand, `brand set`), when one is configured; else empty. */
+  piiControllers: ReportController[];
   policyUrl: string | null;
   generatedAt: string;
   profile: {
@@ -124,6 +125,14 @@ export interface PersonReport {
   ledgerDigest: LedgerDigest | null;
 }
 
+/** Kantara's piiControllers entry: who is responsible for the data (the store's brand). */
+export interface ReportController {
+  piiController: string;
+  contact: string | null;
+  address: string | null;
+  privacyUrl: string | null;
+}
+
 /** What the report needs beyond the store: the published page versions (landing's, not the domain's). */
 export type PageVersionLookup = (slug: string, version: number) => Promise<{ publishedAt: string; definition: unknown } | null>;
 
@@ -152,6 +161,7 @@ export interface ReportParts {
   database: string;
   generatedAt: string;
   lang: ReportLang;
+  controller: ReportController | null;
 }
 
 /** The report from its parts (pure). */
@@ -177,8 +187,8 @@ export function buildReport(p: ReportParts): PersonReport {
     consentReceiptID: `${receiptId.slice(0, 8)}-${receiptId.slice(8, 12)}-${receiptId.slice(12, 16)}-${receiptId.slice(16, 20)}-${receiptId.slice(20, 32)}`,
     language: p.lang,
     piiPrincipalId: erased ? null : p.profile.email,
-    piiControllers: [],
-    policyUrl: null,
+    piiControllers: p.controller ? [p.controller] : [],
+    policyUrl: p.controller?.privacyUrl ?? null,
     generatedAt: p.generatedAt,
     profile: {
       id: p.profile.id,
@@ -248,7 +258,7 @@ export async function gatherReport(
   store: ConsentStore,
   profile: Profile,
   pageVersion: PageVersionLookup,
-  options: { generatedAt: string; lang: ReportLang },
+  options: { generatedAt: string; lang: ReportLang; controller?: ReportController | null },
 ): Promise<PersonReport> {
   const history = await store.history(profile.id);
   const subscriptions = await store.services.subscriptionsOf(profile.id);
@@ -290,5 +300,6 @@ export async function gatherReport(
     database: store.location,
     generatedAt: options.generatedAt,
     lang: options.lang,
+    controller: options.controller ?? null,
   });
 }

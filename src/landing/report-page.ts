@@ -5,7 +5,10 @@
  */
 import { createHash } from 'node:crypto';
 import type { PersonReport, ReportLang } from '../consent/report.js';
+import { CHANNEL_INFO, type ContactChannel } from '../consent/channels.js';
 import { html, trustedHtml, type SafeHtml } from './html.js';
+import type { Lang, Wording } from './page.js';
+import { channelLabel } from './render.js';
 
 const CSS = [
   'body{margin:0;font:1rem/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1a1a1a;background:#f6f6f4}',
@@ -31,6 +34,7 @@ const STRINGS = {
     intro: 'This report lists everything our consent store holds about you (GDPR art. 15): your profile, your choices for each channel and service and when and how each was made, every recorded change with its proof, the pages you used, and the suppressions of your addresses.',
     generated: 'Report made on',
     erased: (at: string) => `Your personal data was erased on ${at} (GDPR art. 17). What remains is shown below: the record of your choices, without your email, phone or name, and you stay unreachable on every channel.`,
+    controller: 'Who holds your data', controllerName: 'Controller', contact: 'Contact', postal: 'Address', privacy: 'Privacy policy',
     profile: 'Your profile',
     id: 'Profile number', email: 'Email', phone: 'Phone', firstName: 'First name', lastName: 'Last name', created: 'Created', updated: 'Last updated',
     channels: 'Your choices, channel by channel',
@@ -43,7 +47,7 @@ const STRINGS = {
     when: 'When', action: 'Action', source: 'Source', actor: 'By', reason: 'Reason', evidence: 'Proof',
     noEvents: 'No change was ever recorded.',
     pages: 'Pages you used',
-    page: 'Page', version: 'Version', published: 'Published', text: 'What the page said', usedFor: 'Changes recorded from it',
+    page: 'Page', version: 'Version', published: 'Published', text: 'The page version, exactly as stored', pageTitle: 'Title', pageIntro: 'Introduction', boxes: 'Boxes offered', usedFor: 'Changes recorded from it',
     noPages: 'You did not use any of our pages.',
     suppressions: 'Suppressions of your addresses',
     address: 'Address', origin: 'Origin', expires: 'Expires',
@@ -59,6 +63,7 @@ const STRINGS = {
     intro: 'Ce rapport présente tout ce que notre registre des consentements détient sur vous (RGPD art. 15) : votre profil, vos choix pour chaque canal et chaque service, quand et comment chacun a été fait, chaque changement enregistré avec sa preuve, les pages que vous avez utilisées et les suppressions de vos adresses.',
     generated: 'Rapport établi le',
     erased: (at: string) => `Vos données personnelles ont été effacées le ${at} (RGPD art. 17). Ce qui reste est présenté ci-dessous : l'historique de vos choix, sans votre email, votre téléphone ni votre nom, et vous restez injoignable sur tous les canaux.`,
+    controller: 'Qui détient vos données', controllerName: 'Responsable du traitement', contact: 'Contact', postal: 'Adresse', privacy: 'Politique de confidentialité',
     profile: 'Votre profil',
     id: 'Numéro de profil', email: 'Email', phone: 'Téléphone', firstName: 'Prénom', lastName: 'Nom', created: 'Créé le', updated: 'Mis à jour le',
     channels: 'Vos choix, canal par canal',
@@ -71,7 +76,7 @@ const STRINGS = {
     when: 'Quand', action: 'Action', source: 'Origine', actor: 'Par', reason: 'Motif', evidence: 'Preuve',
     noEvents: "Aucun changement n'a été enregistré.",
     pages: 'Pages que vous avez utilisées',
-    page: 'Page', version: 'Version', published: 'Publiée le', text: 'Ce que disait la page', usedFor: 'Changements enregistrés depuis cette page',
+    page: 'Page', version: 'Version', published: 'Publiée le', text: 'La version de la page, telle que conservée', pageTitle: 'Titre', pageIntro: 'Introduction', boxes: 'Cases proposées', usedFor: 'Changements enregistrés depuis cette page',
     noPages: "Vous n'avez utilisé aucune de nos pages.",
     suppressions: 'Suppressions de vos adresses',
     address: 'Adresse', origin: 'Origine', expires: 'Expire le',
@@ -85,6 +90,20 @@ const STRINGS = {
 } satisfies Record<ReportLang, unknown>;
 
 const json = (v: unknown): string => JSON.stringify(v, null, 2);
+
+/** What the person read on the page: its title, introduction and boxes (channel labels in the page's wording and language). */
+function pageText(definition: Record<string, unknown> | null, lang: ReportLang, row: (label: string, value: string | null) => SafeHtml): SafeHtml {
+  if (!definition) return html``;
+  const t = STRINGS[lang];
+  const pageLang: Lang = definition.lang === 'fr' ? 'fr' : 'en';
+  const wording = definition.wording as Wording;
+  const channels = Array.isArray(definition.channels) ? (definition.channels as ContactChannel[]) : [];
+  const services = Array.isArray(definition.services) ? (definition.services as string[]) : [];
+  const boxes = [...channels.filter((c) => c in CHANNEL_INFO).map((c) => channelLabel(wording, pageLang, c)), ...services];
+  return html`${row(t.pageTitle, typeof definition.title === 'string' ? definition.title : null)}
+${row(t.pageIntro, typeof definition.intro === 'string' ? definition.intro : null)}
+${row(t.boxes, boxes.length > 0 ? boxes.join(' · ') : null)}`;
+}
 
 /** The report as a complete HTML document. */
 export function renderReportPage(r: PersonReport): string {
@@ -101,7 +120,18 @@ export function renderReportPage(r: PersonReport): string {
 <p>${t.intro}</p>
 <p>${t.generated} <time datetime="${r.generatedAt}">${r.generatedAt}</time>.</p>
 ${p.erased ? html`<p class="erased">${t.erased(p.erasedAt ?? '')}</p>` : ''}
-<h2>${t.profile}</h2>
+${r.piiControllers.map(
+  (c) => html`<h2>${t.controller}</h2>
+<table>
+<tbody>
+${row(t.controllerName, c.piiController)}
+${row(t.contact, c.contact)}
+${row(t.postal, c.address)}
+${row(t.privacy, c.privacyUrl)}
+</tbody>
+</table>
+`,
+)}<h2>${t.profile}</h2>
 <table>
 <tbody>
 ${row(t.id, p.id)}
@@ -145,6 +175,7 @@ ${
 <tbody>
 ${row(t.published, pg.publishedAt)}
 ${row(t.usedFor, pg.eventIds.map((id) => `#${id}`).join(', '))}
+${pageText(pg.definition, r.language, row)}
 <tr><th scope="row">${t.text}</th><td>${pg.definition ? html`<pre>${json(pg.definition)}</pre>` : t.none}</td></tr>
 </tbody>
 </table>

@@ -12,9 +12,11 @@ export async function run(ctx: CommandContext, ref: string, o: Record<string, un
   if (lang !== 'en' && lang !== 'fr') throw invalid(`--lang must be en or fr, not "${lang}".`);
   const store = await ctx.store();
   const profile = await findByRef(ctx, store, ref, o);
+  const brand = await store.brand.latest();
   const report = await gatherReport(store, profile, (slug, version) => store.pages.version(slug, version), {
     generatedAt: ctx.nowIso(),
     lang: lang as ReportLang,
+    controller: brand && { piiController: brand.name, contact: brand.contact, address: brand.address, privacyUrl: brand.privacyUrl },
   });
   const text = format === 'json' ? JSON.stringify(report, null, 2) + '\n' : (await import('../../../landing/report-page.js')).renderReportPage(report);
   if (typeof o.out !== 'string') return void ctx.deps.stdout.write(text);
