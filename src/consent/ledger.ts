@@ -206,12 +206,16 @@ export interface VerifyOptions {
  * - `suppression` (checked after every profile): the suppression list entry of
  *   (`channel`, `addressKey`) is not what its address events say; `stored`/`ledger`
  *   are its reason, or null for no entry; `profileId` is null.
+ * - `grant` (checked after every profile's flags and subscriptions): the
+ *   granted_<channel> column of a contact channel (`channel`) is not what the
+ *   profile's last optin/optout event on that channel says; `stored`/`ledger`
+ *   are `granted` or `none`.
  * `eventId` is the last event that set what the ledger says (null: no event, the initial state).
  */
 export interface StateDisagreement {
   /** Null for a `suppression` disagreement (an address, not a profile). */
   profileId: number | null;
-  kind: 'flag' | 'subscription' | 'profile' | 'suppression';
+  kind: 'flag' | 'subscription' | 'profile' | 'suppression' | 'grant';
   channel: Channel | null;
   service: string | null;
   /** For `suppression`: the entry's key (the address is never shown). */
@@ -330,6 +334,39 @@ export function compareState(
         detail: `profile ${profileId}: the subscription to ${service} is ${have ?? 'absent'} but ${says}`,
       };
     }
+  }
+  return null;
+}
+
+/**
+ * The first contact channel (in `channels` order) whose stored grant
+ * (granted_<channel>) is not what the replay gives: granted iff the last
+ * optin/optout event on the channel itself is an `optin` (policy.ts). Null
+ * when they agree.
+ */
+export function compareGrants(
+  profileId: number,
+  stored: Readonly<Record<string, boolean>>,
+  replayed: ReplayedState,
+  channels: readonly Channel[],
+): StateDisagreement | null {
+  const word = (g: boolean) => (g ? 'granted' : 'none');
+  for (const c of channels) {
+    if (c === 'all') continue;
+    const ledger = replayed.flags[c];
+    const want = ledger !== undefined && !ledger.optOut;
+    if (stored[c] === want) continue;
+    const says = ledger ? `its last event on ${c} is an ${ledger.optOut ? 'optout' : 'optin'} (event ${ledger.eventId})` : `the ledger has no optin or optout on ${c}`;
+    return {
+      profileId,
+      kind: 'grant',
+      channel: c,
+      service: null,
+      stored: word(stored[c] === true),
+      ledger: word(want),
+      eventId: ledger?.eventId ?? null,
+      detail: `profile ${profileId}: granted_${c} is ${stored[c] ? 1 : 0} but ${says}`,
+    };
   }
   return null;
 }

@@ -1,7 +1,8 @@
 /**
  * The operator's use cases, written against the ConsentStore interface only.
  */
-import { CHANNELS, type Channel, type OptOutFlags } from './channels.js';
+import { CHANNELS, CONTACT_CHANNELS, type Channel, type ContactChannel, type OptOutFlags } from './channels.js';
+import { consentState, type Basis, type Bases, basesOf, type ConsentState } from './policy.js';
 import { conflict, invalid, notFound } from './errors.js';
 import type { ChangeContext, LedgerEvent } from './ledger.js';
 import { blockedBy, reachability, refLabel, suppressionOn, type Profile, type ProfileRef } from './profile.js';
@@ -63,10 +64,60 @@ export interface ProfileView extends Profile {
   subscriptions: Subscription[];
   /** The suppression entries in force for its email and phone, one per channel blocked (email, then phone, then sms). */
   suppressions: SuppressionView[];
+  /**
+   * Per contact channel: granted / refused / unknown, the channel's basis,
+   * and the event that decided the state (`profile show` only: a listing
+   * leaves it out).
+   */
+  consent?: Record<ContactChannel, ChannelConsentView>;
+}
+
+/** One channel's consent as `profile show` gives it (see policy.ts for the three states). */
+export interface ChannelConsentView {
+  state: ConsentState;
+  basis: Basis;
+  /** The deciding event: for `refused` the opt-out (of the channel, else of `all`), for `granted` the optin; null for `unknown`. */
+  eventId: number | null;
+  action: string | null;
+  source: string | null;
+  actor: string | null;
+  reason: string | null;
+  occurredAt: string | null;
+}
+
+/**
+ * The consent view of every contact channel, from the profile's history
+ * (newest first): the deciding event is the last optin/optout (service
+ * NULL) of the channel itself, or of `all` when only `all` refuses.
+ */
+export function consentView(profile: Profile, bases: Bases, history: readonly LedgerEvent[]): Record<ContactChannel, ChannelConsentView> {
+  const lastOn = (c: Channel) => history.find((e) => e.service === null && e.channel === c && (e.action === 'optin' || e.action === 'optout')) ?? null;
+  const out = {} as Record<ContactChannel, ChannelConsentView>;
+  for (const c of CONTACT_CHANNELS) {
+    const state = consentState(profile.optOut, profile.granted, c);
+    const e = state === 'unknown' ? null : state === 'refused' && !profile.optOut[c] ? lastOn('all') : lastOn(c);
+    out[c] = {
+      state,
+      basis: bases[c],
+      eventId: e?.id ?? null,
+      action: e?.action ?? null,
+      source: e?.source ?? null,
+      actor: e?.actor ?? null,
+      reason: e?.reason ?? null,
+      occurredAt: e?.occurredAt ?? null,
+    };
+  }
+  return out;
 }
 
 /** The stable JSON shape of a profile (`profile show --json`, `profile list --json`). */
-export function profileView(profile: Profile, last: LastChanges, subscriptions: Subscription[] = [], suppressions: readonly Suppression[] = []): ProfileView {
+export function profileView(
+  profile: Profile,
+  last: LastChanges,
+  subscriptions: Subscription[] = [],
+  suppressions: readonly Suppression[] = [],
+  bases?: Bases,
+): ProfileView {
   const lastChanged: ProfileView['lastChanged'] = {};
   for (const c of CHANNELS) {
     const e = last[c];
@@ -79,7 +130,7 @@ export function profileView(profile: Profile, last: LastChanges, subscriptions: 
     firstName: profile.firstName,
     lastName: profile.lastName,
     optOut: { ...profile.optOut },
-    reachable: reachability(profile.optOut, suppressions, profile.erasedAt),
+    reachable: reachability(profile.optOut, suppressions, profile.erasedAt, bases ? { bases, granted: profile.granted } : undefined),
     lastChanged,
     subscriptions,
     suppressions: suppressions.map(suppressionView),
@@ -91,12 +142,15 @@ export function profileView(profile: Profile, last: LastChanges, subscriptions: 
 }
 
 export async function describeProfile(store: ConsentStore, profile: Profile): Promise<ProfileView> {
-  return profileView(
+  const bases = basesOf(await store.policy.current());
+  const view = profileView(
     profile,
     await store.lastChanges(profile.id),
     await store.services.subscriptionsOf(profile.id),
     await store.suppressions.blocking(profile.email, profile.phone),
+    bases,
   );
+  return { ...view, consent: consentView(profile, bases, await store.history(profile.id)) };
 }
 
 /** describeProfile of a page of profiles, in three reads of the store whatever their number (`profile list --json`). */
@@ -105,7 +159,8 @@ export async function describeProfiles(store: ConsentStore, profiles: readonly P
   const last = await store.lastChangesOf(ids);
   const subscriptions = await store.services.subscriptionsOfMany(ids);
   const blocking = await store.suppressions.blockingMany(profiles);
-  return profiles.map((p, i) => profileView(p, last.get(p.id) ?? {}, subscriptions.get(p.id) ?? [], blocking[i]!));
+  const bases = basesOf(await store.policy.current());
+  return profiles.map((p, i) => profileView(p, last.get(p.id) ?? {}, subscriptions.get(p.id) ?? [], blocking[i]!, bases));
 }
 
 /** The flags wanted when opting channels out or in: only the named ones. */
@@ -120,8 +175,9 @@ export async function setConsent(
   profile: Profile,
   wanted: Partial<OptOutFlags>,
   context: ChangeContext,
+  grant?: readonly ContactChannel[],
 ): Promise<ConsentResult> {
-  const [result] = await store.applyConsent([{ profileId: profile.id, wanted }], context);
+  const [result] = await store.applyConsent([{ profileId: profile.id, wanted, ...(grant && grant.length > 0 ? { grant } : {}) }], context);
   return result!;
 }
 
@@ -215,7 +271,10 @@ export async function operatorSubscription(
   const suppressed = suppressionOn(suppressions, service.channel);
   return {
     ...result!,
-    receiving: mayReceive(profile.optOut, service, result!.after, suppressions),
+    receiving: mayReceive(profile.optOut, service, result!.after, suppressions, {
+      bases: basesOf(await store.policy.current()),
+      granted: profile.granted,
+    }),
     blockedBy: blockedBy(profile.optOut, service.channel),
     suppressedBy: suppressed ? suppressionView(suppressed) : null,
   };

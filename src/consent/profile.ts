@@ -7,6 +7,7 @@ import {
   type Reachability,
 } from './channels.js';
 import { invalid } from './errors.js';
+import type { Bases, GrantFlags } from './policy.js';
 
 export interface Profile {
   id: number;
@@ -24,6 +25,12 @@ export interface Profile {
    * names null, and it is unreachable on every channel.
    */
   erasedAt: string | null;
+  /**
+   * Per contact channel, whether its last optin/optout event on the channel
+   * itself is an `optin` (a grant: see policy.ts). The stores always set it;
+   * absent (a profile built by hand) means no grant.
+   */
+  granted?: GrantFlags;
 }
 
 /** The email an erased profile keeps (the column is NOT NULL UNIQUE): no personal data, and `.invalid` can never be delivered (RFC 2606). */
@@ -120,12 +127,27 @@ export function suppressionOn<T extends { channel: string }>(suppressions: reado
 }
 
 /**
+ * The consent basis in force and the profile's grants (policy.ts), for the
+ * basis rule of reachability. Absent: every channel under `opt-out` (the rule
+ * as it always was).
+ */
+export interface BasisContext {
+  bases: Bases;
+  granted: GrantFlags | undefined;
+}
+
+/**
  * May this profile be contacted on `channel`? No flag blocks it (see
  * `blockedBy`) AND its address for the channel has no suppression entry in
- * force (`suppressions`: the entries in force for its email and phone).
+ * force (`suppressions`: the entries in force for its email and phone) AND,
+ * when the channel's basis is `opt-in`, it holds a grant there (policy.ts).
  */
-export function isReachable(optOut: OptOutFlags, channel: ContactChannel, suppressions: SuppressionsInForce = []): boolean {
-  return blockedBy(optOut, channel).length === 0 && suppressionOn(suppressions, channel) === undefined;
+export function isReachable(optOut: OptOutFlags, channel: ContactChannel, suppressions: SuppressionsInForce = [], basis?: BasisContext): boolean {
+  return (
+    blockedBy(optOut, channel).length === 0 &&
+    suppressionOn(suppressions, channel) === undefined &&
+    (basis === undefined || basis.bases[channel] !== 'opt-in' || basis.granted?.[channel] === true)
+  );
 }
 
 /**
@@ -138,9 +160,14 @@ export function isOptedOut(optOut: OptOutFlags, channel: Channel): boolean {
 }
 
 /** Per contact channel, whether the profile may be contacted there; an erased profile (`erasedAt` set) nowhere. */
-export function reachability(optOut: OptOutFlags, suppressions: SuppressionsInForce = [], erasedAt: string | null = null): Reachability {
+export function reachability(
+  optOut: OptOutFlags,
+  suppressions: SuppressionsInForce = [],
+  erasedAt: string | null = null,
+  basis?: BasisContext,
+): Reachability {
   const r = {} as Reachability;
-  for (const c of CONTACT_CHANNELS) r[c] = erasedAt === null && isReachable(optOut, c, suppressions);
+  for (const c of CONTACT_CHANNELS) r[c] = erasedAt === null && isReachable(optOut, c, suppressions, basis);
   return r;
 }
 
@@ -162,6 +189,28 @@ export function planChanges(current: OptOutFlags, wanted: Partial<OptOutFlags>):
     changes.push({ channel, action: want ? 'optout' : 'optin' });
   }
   return changes;
+}
+
+/**
+ * The grant-only `optin` events of a request (see ConsentRequest.grant): a
+ * channel granted whose flag is clear, that no planned change touches, under
+ * an `opt-in` basis, and not yet granted. Such an event changes no flag; it
+ * makes the channel granted.
+ */
+export function planGrants(
+  profile: Pick<Profile, 'optOut' | 'granted'>,
+  changes: readonly ConsentChange[],
+  grant: readonly ContactChannel[] | undefined,
+  bases: Bases,
+): ConsentChange[] {
+  if (!grant || grant.length === 0) return [];
+  const out: ConsentChange[] = [];
+  for (const c of CONTACT_CHANNELS) {
+    if (!grant.includes(c) || bases[c] !== 'opt-in' || profile.optOut[c] || profile.granted?.[c]) continue;
+    if (changes.some((x) => x.channel === c)) continue;
+    out.push({ channel: c, action: 'optin' });
+  }
+  return out;
 }
 
 export function applyChanges(current: OptOutFlags, changes: readonly ConsentChange[]): OptOutFlags {

@@ -7,7 +7,7 @@
 import type { ContactChannel, OptOutFlags } from './channels.js';
 import { invalid } from './errors.js';
 import type { SubscriptionAction } from './ledger.js';
-import { reachability, type SuppressionsInForce } from './profile.js';
+import { reachability, type BasisContext, type SuppressionsInForce } from './profile.js';
 
 export interface Service {
   name: string;
@@ -92,8 +92,9 @@ export function mayReceive(
   service: Pick<Service, 'channel'>,
   status: SubscriptionStatus | null,
   suppressions: SuppressionsInForce = [],
+  basis?: BasisContext,
 ): boolean {
-  return status === 'subscribed' && reachability(optOut, suppressions)[service.channel];
+  return status === 'subscribed' && reachability(optOut, suppressions, null, basis)[service.channel];
 }
 
 export interface ServiceSummary extends Service {

@@ -7,6 +7,7 @@ import type { FeedbackRepository } from './feedback.js';
 import type { Suppression, SuppressionAddOutcome, SuppressionRepository } from './suppressions.js';
 import type { SmsRepository } from './sms.js';
 import type { LedgerDigestRepository } from './digest.js';
+import type { PolicyRepository } from './policy.js';
 
 /**
  * Which profiles a listing returns (`listProfiles`, `bulk.listContacts`).
@@ -46,6 +47,16 @@ export interface ConsentRequest {
   profileId: number;
   /** The wanted value of each flag named; the store writes only the difference. */
   wanted: Partial<OptOutFlags>;
+  /**
+   * Channels the person (or an operator with a reason, or an import with
+   * --allow-optin and --proof) has given consent to: a grant. Each is also
+   * wanted opted in. A grant whose flag was set is the `optin` that clears
+   * it (as always); one whose flag is clear writes an `optin` event that
+   * changes no flag only when the channel's basis is `opt-in` (read in the
+   * write's transaction) and the profile has no grant there yet: under
+   * `opt-out` nothing is recorded that was not before.
+   */
+  grant?: readonly ContactChannel[];
 }
 
 /** What `eraseProfile` did. */
@@ -82,6 +93,8 @@ export interface ConsentStore {
   readonly sms: SmsRepository;
   /** The chain's blocks as ledger digests name them (digest.ts): anchoring the chain outside the store. */
   readonly digests: LedgerDigestRepository;
+  /** The consent basis of each channel (`policy show|set`): read from and written to the ledger (policy.ts). */
+  readonly policy: PolicyRepository;
   addProfile(profile: NewProfile, at: string): Promise<Profile>;
   findProfile(ref: ProfileRef): Promise<Profile | null>;
   /**

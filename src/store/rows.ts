@@ -3,7 +3,7 @@
  * copy between them is verbatim (ids, times, hashes as stored). Copying is a
  * store concern: the domain (src/consent) knows nothing of it.
  */
-import { CHANNELS } from '../consent/channels.js';
+import { CHANNELS, CONTACT_CHANNELS } from '../consent/channels.js';
 import type { LedgerVerification } from '../consent/ledger.js';
 import type { LandingStore } from '../landing/repository.js';
 import { SMS_MESSAGE_COLUMNS } from './shared/sms-rows.js';
@@ -25,7 +25,7 @@ export const STORE_TABLES: readonly StoreTable[] = [
   { name: 'settings', columns: ['key', 'value'], order: 'key' },
   {
     name: 'profiles',
-    columns: ['id', 'email', 'phone', 'first_name', 'last_name', ...CHANNELS.map((c) => `optout_${c}`), 'created_at', 'updated_at', 'erased_at'],
+    columns: ['id', 'email', 'phone', 'first_name', 'last_name', ...CHANNELS.map((c) => `optout_${c}`), 'created_at', 'updated_at', 'erased_at', ...CONTACT_CHANNELS.map((c) => `granted_${c}`)],
     order: 'id',
   },
   { name: 'services', columns: ['id', 'name', 'label', 'description', 'channel', 'double_opt_in', 'created_at'], order: 'id' },

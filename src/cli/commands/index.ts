@@ -12,6 +12,7 @@ import { registerSuppression } from './suppression.js';
 import { registerFeedback } from './feedback.js';
 import { registerSms } from './sms.js';
 import { registerBrand } from './brand.js';
+import { registerPolicy } from './policy.js';
 
 /** Each registers its noun (and verbs) on the program. Command bodies are loaded on use. */
 export const COMMANDS: ((program: Command, act: Act) => void)[] = [
@@ -27,6 +28,7 @@ export const COMMANDS: ((program: Command, act: Act) => void)[] = [
   registerFeedback,
   registerSms,
   registerBrand,
+  registerPolicy,
 ];
 
 /**
@@ -34,7 +36,7 @@ export const COMMANDS: ((program: Command, act: Act) => void)[] = [
  * Every other command, reads above all, needs an existing store: a mistyped
  * --db must exit 3, never answer from an empty store.
  */
-const STORE_CREATING_COMMANDS = new Set(['store init', 'profile add', 'profile import', 'service create', 'landing create', 'keys rotate', 'suppression add', 'suppression import', 'brand set']);
+const STORE_CREATING_COMMANDS = new Set(['store init', 'profile add', 'profile import', 'service create', 'landing create', 'keys rotate', 'suppression add', 'suppression import', 'brand set', 'policy set']);
 
 export function createsStore(commandPath: string): boolean {
   return STORE_CREATING_COMMANDS.has(commandPath);

@@ -254,6 +254,46 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
 `);
     },
   },
+  {
+    // Numbered 10 here only because this branch merged both t16-pages (brand, 9) and t15-basis (grants, 9): the lead renumbers.
+    version: 10,
+    description: 'consent basis: per contact channel, whether the profile has a grant (its last optin/optout event on that channel is an optin)',
+    async up(c) {
+      // granted_<c>: 1 when the profile's last channel event (service NULL,
+      // optin or optout) on c itself is an `optin` (design decision 2 of
+      // issue 15); an `all` event does not touch it. Backfilled from the
+      // ledger, then kept by a statement-level trigger on ledger_events (its
+      // transition table: one set-based UPDATE per INSERT or COPY, so a
+      // million-event import pays one join, not a million calls), so that every
+      // writer keeps it in the same transaction as its events. The basis itself
+      // is not state: it is read from the last `policy` event.
+      const channels = ['email', 'sms', 'phone', 'postal', 'fax', 'push'];
+      const last = (ch: string) => `(SELECT e.action FROM ledger_events e WHERE e.profile_id = profiles.id AND e.channel = '${ch}'
+        AND e.service IS NULL AND e.action IN ('optin', 'optout') ORDER BY e.id DESC LIMIT 1) = 'optin'`;
+      await c.query(`
+  ${channels.map((ch) => `ALTER TABLE profiles ADD COLUMN granted_${ch} integer NOT NULL DEFAULT 0 CHECK (granted_${ch} IN (0, 1));`).join('\n  ')}
+  ${channels.map((ch) => `UPDATE profiles SET granted_${ch} = 1 WHERE ${last(ch)};`).join('\n  ')}
+  CREATE FUNCTION ledger_events_grant() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    UPDATE profiles p SET
+      ${channels.map((ch) => `granted_${ch} = COALESCE(g.granted_${ch}, p.granted_${ch})`).join(',\n      ')}
+    FROM (
+      SELECT l.profile_id,
+        ${channels.map((ch) => `max(CASE WHEN l.channel = '${ch}' THEN l.granted END) AS granted_${ch}`).join(',\n        ')}
+      FROM (SELECT DISTINCT ON (n.profile_id, n.channel) n.profile_id, n.channel, CASE WHEN n.action = 'optin' THEN 1 ELSE 0 END AS granted
+            FROM new_events n
+            WHERE n.service IS NULL AND n.profile_id IS NOT NULL AND n.action IN ('optin', 'optout') AND n.channel <> 'all'
+            ORDER BY n.profile_id, n.channel, n.id DESC) l
+      GROUP BY l.profile_id
+    ) g
+    WHERE p.id = g.profile_id;
+    RETURN NULL;
+  END $$;
+  CREATE TRIGGER ledger_events_grant AFTER INSERT ON ledger_events
+    REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION ledger_events_grant();
+`);
+    },
+  },
 ];
 
 export const PG_LATEST_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]!.version;

@@ -14,16 +14,19 @@ import {
   userAgentProblem,
 } from '../../consent/ledger.js';
 import { checkErasable, erasureEntries, profileAddresses } from '../shared/erasure.js';
-import { applyChanges, erasedEmail, planChanges, type NewProfile, type Profile, type ProfileRef } from '../../consent/profile.js';
+import { applyChanges, erasedEmail, planChanges, planGrants, type NewProfile, type Profile, type ProfileRef } from '../../consent/profile.js';
 import type { ConsentRequest, ConsentResult, ErasureResult, LastChanges, ProfileFilter } from '../../consent/store.js';
 import type { ImportAllOptions, RawBatch, RowStore } from '../rows.js';
 import { maskLocation } from '../location.js';
+import { basesFromRows, grantsAfter, type GrantFlags } from '../../consent/policy.js';
+import { CURRENT_POLICY_SQL } from '../shared/policy-sql.js';
+import { PgPolicyRepository } from './policy-store.js';
 import { ChainVerifier, eventFields, evidenceOf, HISTORY_SQL, type BlockRow, type EventRow, type PendingEvent } from '../shared/ledger-chain.js';
 import { optedOutSql, reachableSql, timeSql, unreachableSql } from '../shared/reachability-sql.js';
 
 /** The server's clock in the tool's time format. */
 const PG_NOW = `to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-import { verifyPgState } from './verify-state.js';
+import { verifyPgGrants, verifyPgState } from './verify-state.js';
 import { byProfile } from '../shared/by-profile.js';
 import { PgBulkStore } from './bulk-store.js';
 import { createPool, DEFAULT_BUSY_TIMEOUT_MS, isRetryable, rollback, translatePgError, type PgOpenOptions } from './connection.js';
@@ -40,7 +43,8 @@ import { PgDigestRepository } from './digest-store.js';
 import { PgSuppressionRepository, verifyPgSuppressions } from './suppression-store.js';
 
 export const PROFILE_COLUMNS =
-  'id, email, phone, first_name, last_name, optout_all, optout_email, optout_sms, optout_phone, optout_postal, optout_fax, optout_push, created_at, updated_at, erased_at';
+  'id, email, phone, first_name, last_name, optout_all, optout_email, optout_sms, optout_phone, optout_postal, optout_fax, optout_push, created_at, updated_at, erased_at, ' +
+  'granted_email, granted_sms, granted_phone, granted_postal, granted_fax, granted_push';
 
 interface ProfileRow {
   id: number;
@@ -58,6 +62,12 @@ interface ProfileRow {
   created_at: string;
   updated_at: string;
   erased_at: string | null;
+  granted_email?: number;
+  granted_sms?: number;
+  granted_phone?: number;
+  granted_postal?: number;
+  granted_fax?: number;
+  granted_push?: number;
 }
 
 export function rowToProfile(r: ProfileRow): Profile {
@@ -70,7 +80,15 @@ export function rowToProfile(r: ProfileRow): Profile {
     fax: r.optout_fax === 1,
     push: r.optout_push === 1,
   };
-  return { id: r.id, email: r.email, phone: r.phone, firstName: r.first_name, lastName: r.last_name, optOut, createdAt: r.created_at, updatedAt: r.updated_at, erasedAt: r.erased_at };
+  const granted: GrantFlags = {
+    email: r.granted_email === 1,
+    sms: r.granted_sms === 1,
+    phone: r.granted_phone === 1,
+    postal: r.granted_postal === 1,
+    fax: r.granted_fax === 1,
+    push: r.granted_push === 1,
+  };
+  return { id: r.id, email: r.email, phone: r.phone, firstName: r.first_name, lastName: r.last_name, optOut, createdAt: r.created_at, updatedAt: r.updated_at, erasedAt: r.erased_at, granted };
 }
 
 export function rowToEvent(r: EventRow): LedgerEvent {
@@ -228,6 +246,7 @@ export class PgStore implements RowStore {
   readonly brand: PgBrandRepository;
   readonly sms: PgSmsRepository;
   readonly digests: PgDigestRepository;
+  readonly policy: PgPolicyRepository;
 
   private constructor(
     readonly pool: pg.Pool,
@@ -246,6 +265,7 @@ export class PgStore implements RowStore {
     this.brand = new PgBrandRepository(this);
     this.sms = new PgSmsRepository(this);
     this.digests = new PgDigestRepository(this);
+    this.policy = new PgPolicyRepository(this);
   }
 
   static async open(url: string, options: PgOpenOptions = {}): Promise<PgStore> {
@@ -544,17 +564,21 @@ export class PgStore implements RowStore {
     const profiles = await tx.lockProfiles(requests.map((r) => r.profileId));
     const results: ConsentResult[] = [];
     const events: PendingEvent[] = [];
+    // The basis matters only to a grant: read (in this transaction) only when one is asked for.
+    const bases = requests.some((r) => r.grant && r.grant.length > 0) ? basesFromRows(await tx.query(CURRENT_POLICY_SQL)) : null;
     for (const req of requests) {
       const profile = profiles.get(req.profileId);
       if (!profile) throw new ConsentError('not-found', `No profile id ${req.profileId}.`);
-      const changes = planChanges(profile.optOut, req.wanted);
+      const planned = planChanges(profile.optOut, req.wanted);
+      const changes = bases ? [...planned, ...planGrants(profile, planned, req.grant, bases)] : planned;
       if (changes.length > 0) {
         const next = applyChanges(profile.optOut, changes);
         for (const c of changes) {
           checkChannel(c.channel);
           events.push({ profileId: profile.id, channel: c.channel, action: c.action });
         }
-        const updated = { ...profile, optOut: next, updatedAt: context.occurredAt };
+        // granted_<channel> follows from the events (the ledger's insert trigger); the profile returned says so too.
+        const updated = { ...profile, optOut: next, granted: grantsAfter(profile.granted, changes), updatedAt: context.occurredAt };
         profiles.set(profile.id, updated);
         tx.setProfile(updated);
         results.push({ profile: updated, changes });
@@ -699,7 +723,7 @@ export async function verifyPgLedger(client: pg.PoolClient, options: VerifyOptio
         return { ok: false, blocks: result.blocks, events: result.events, brokenEventId: a.event_id, blockId: null, problem };
       }
     }
-    const disagreement = (await verifyPgState(client, options)) ?? (await verifyPgSuppressions(client));
+    const disagreement = (await verifyPgState(client, options)) ?? (await verifyPgGrants(client)) ?? (await verifyPgSuppressions(client));
     if (disagreement) {
       verdict = { ok: false, check: 'state', blocks: result.blocks, events: result.events, head: result.head, problem: disagreement.detail, disagreement };
     }

@@ -7,8 +7,9 @@
  * the caller's connection, inside its snapshot.
  */
 import type pg from 'pg';
-import { CHANNELS, type Channel } from '../../consent/channels.js';
-import { compareState, replayLedger, SUBSCRIPTION_STATUS_AFTER, type StateDisagreement, type VerifyOptions } from '../../consent/ledger.js';
+import { CHANNELS, CONTACT_CHANNELS, type Channel } from '../../consent/channels.js';
+import { GRANT_COLUMNS, GRANT_EVENTS_WHERE, grantMismatchSql } from '../shared/policy-sql.js';
+import { compareGrants, compareState, replayLedger, SUBSCRIPTION_STATUS_AFTER, type StateDisagreement, type VerifyOptions } from '../../consent/ledger.js';
 
 const STATE_RANGE = 100_000;
 
@@ -82,6 +83,35 @@ export async function verifyPgState(client: pg.PoolClient, options: VerifyOption
     )
   ).rows[0]?.pid;
   return low === null || low === undefined ? null : explainAlways(client, low);
+}
+
+/** The grants (granted_<channel>) against the ledger in one pass: the first disagreement of the lowest profile id, or null (see verifyGrants for SQLite). */
+export async function verifyPgGrants(client: pg.PoolClient): Promise<StateDisagreement | null> {
+  const sql = grantMismatchSql(
+    `SELECT DISTINCT ON (profile_id, channel) profile_id, channel, action FROM ledger_events WHERE ${GRANT_EVENTS_WHERE} ORDER BY profile_id, channel, id DESC`,
+  );
+  const id = (await client.query<{ pid: number | null }>(sql)).rows[0]?.pid ?? null;
+  if (id === null) return null;
+  const [row] = (await client.query(`SELECT ${GRANT_COLUMNS.join(', ')} FROM profiles WHERE id = $1`, [id])).rows;
+  const events = (
+    await client.query<{ id: number; channel: string; service: string | null; action: string }>(
+      'SELECT id, channel, service, action FROM ledger_events WHERE profile_id = $1 ORDER BY id',
+      [id],
+    )
+  ).rows;
+  const stored = Object.fromEntries(CONTACT_CHANNELS.map((c) => [c, row[`granted_${c}`] === 1]));
+  return (
+    compareGrants(id, stored, replayLedger(events), CHANNELS) ?? {
+      profileId: id,
+      kind: 'grant',
+      channel: null,
+      service: null,
+      stored: null,
+      ledger: null,
+      eventId: null,
+      detail: `profile ${id}: its stored grants hold a value the ledger cannot give`,
+    }
+  );
 }
 
 /** What disagrees for one profile, by the domain's replay of its events; a value no write path makes when that finds nothing. */

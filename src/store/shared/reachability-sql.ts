@@ -7,18 +7,21 @@
  * test/reachability-partition.test.ts checks it against the domain function.
  */
 import { CONTACT_CHANNELS, type Channel, type ContactChannel } from '../../consent/channels.js';
+import { optInBasisSql } from './policy-sql.js';
 
 /** A channel known when the SQL is built, or an SQL expression holding a channel name (e.g. `v.channel`). */
 export type ChannelOperand = ContactChannel | { sql: string };
 
-function flag(profile: string, channel: ChannelOperand): string {
+function column(prefix: 'optout' | 'granted', profile: string, channel: ChannelOperand): string {
   if (typeof channel === 'string') {
     // Interpolated into SQL: only ever a name from the channel list.
     if (!(CONTACT_CHANNELS as readonly string[]).includes(channel)) throw new Error(`not a contact channel: ${channel}`);
-    return `${profile}optout_${channel}`;
+    return `${profile}${prefix}_${channel}`;
   }
-  return `CASE ${channel.sql} ${CONTACT_CHANNELS.map((c) => `WHEN '${c}' THEN ${profile}optout_${c}`).join(' ')} END`;
+  return `CASE ${channel.sql} ${CONTACT_CHANNELS.map((c) => `WHEN '${c}' THEN ${profile}${prefix}_${c}`).join(' ')} END`;
 }
+
+const flag = (profile: string, channel: ChannelOperand) => column('optout', profile, channel);
 
 /**
  * "Now" for the SQL, as an expression giving ISO 8601 text (the format every
@@ -85,16 +88,34 @@ function suppressedSql(channel: ChannelOperand, profile: string, now: string, op
 }
 
 /**
- * `profile`: the alias of the profiles table with its dot (`'p.'`), or `''`
- * (the table is then `profiles`, unaliased). Reachable: neither `all` nor the
- * channel opted out, AND the profile's address for the channel not
- * suppressed at `now` (see suppressedSql), AND the profile not erased. The flags are NOT NULL 0/1
- * columns and EXISTS is never NULL, so the negation is exact.
+ * "Reachable but for the basis": neither `all` nor the channel opted out, AND
+ * the address not suppressed at `now`, AND not erased. The profiles of this
+ * set without a grant are those a change of the channel's basis flips
+ * (`policy set`'s counts).
  */
-export function reachableSql(channel: ChannelOperand, profile: string, now: string, options: ReachableOptions = {}): string {
+export function reachableButForBasisSql(channel: ChannelOperand, profile: string, now: string, options: ReachableOptions = {}): string {
   const suppressed = suppressedSql(channel, profile, now, options);
   // An erased profile (erased_at set) is reachable nowhere: its email is a placeholder, its phone gone.
   return `(${profile}optout_all = 0 AND ${flag(profile, channel)} = 0 AND ${profile || 'profiles.'}erased_at IS NULL${suppressed ? ` AND NOT ${suppressed}` : ''})`;
+}
+
+/** "The profile holds a grant on the channel" (granted_<channel>, kept by the ledger's insert trigger). */
+export function grantedSql(channel: ChannelOperand, profile: string): string {
+  return `${column('granted', profile, channel)} = 1`;
+}
+
+/**
+ * `profile`: the alias of the profiles table with its dot (`'p.'`), or `''`
+ * (the table is then `profiles`, unaliased). Reachable: neither `all` nor the
+ * channel opted out, AND the profile's address for the channel not
+ * suppressed at `now` (see suppressedSql), AND the profile not erased, AND,
+ * when the channel's basis is `opt-in` (its last `policy` event), a grant on
+ * the channel. The flags and grants are NOT NULL 0/1 columns, EXISTS is never
+ * NULL and optInBasisSql is never NULL, so the negation is exact.
+ */
+export function reachableSql(channel: ChannelOperand, profile: string, now: string, options: ReachableOptions = {}): string {
+  const base = reachableButForBasisSql(channel, profile, now, options);
+  return `(${base} AND (NOT (${optInBasisSql(channel)}) OR ${grantedSql(channel, profile)}))`;
 }
 
 /** Exactly the profiles `reachableSql` leaves out. */

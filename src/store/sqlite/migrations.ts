@@ -302,6 +302,36 @@ export const MIGRATIONS: readonly Migration[] = [
 `);
     },
   },
+  {
+    // Numbered 10 here only because this branch merged both t16-pages (brand, 9) and t15-basis (grants, 9): the lead renumbers.
+    version: 10,
+    description: 'consent basis: per contact channel, whether the profile has a grant (its last optin/optout event on that channel is an optin)',
+    up(db) {
+      // granted_<c>: 1 when the profile's last channel event (service NULL,
+      // optin or optout) on c itself is an `optin` (design decision 2 of
+      // issue 15); an `all` event does not touch it. Backfilled from the
+      // ledger, then kept by one trigger per channel on every insert into
+      // ledger_events, so that every writer (operator, pages, group commit,
+      // imports, copies) keeps it in the same transaction as its event. The
+      // basis itself is not state: it is read from the last `policy` event
+      // (index ledger_events_store).
+      const channels = ['email', 'sms', 'phone', 'postal', 'fax', 'push'];
+      db.exec(
+        channels
+          .map(
+            (c) => `
+  ALTER TABLE profiles ADD COLUMN granted_${c} INTEGER NOT NULL DEFAULT 0 CHECK (granted_${c} IN (0, 1));
+  UPDATE profiles SET granted_${c} = 1 WHERE (SELECT e.action FROM ledger_events e
+    WHERE e.profile_id = profiles.id AND e.channel = '${c}' AND e.service IS NULL AND e.action IN ('optin', 'optout')
+    ORDER BY e.id DESC LIMIT 1) = 'optin';
+  CREATE TRIGGER ledger_events_grant_${c} AFTER INSERT ON ledger_events
+    WHEN NEW.channel = '${c}' AND NEW.service IS NULL AND NEW.action IN ('optin', 'optout')
+    BEGIN UPDATE profiles SET granted_${c} = (NEW.action = 'optin') WHERE id = NEW.profile_id; END;`,
+          )
+          .join('\n'),
+      );
+    },
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

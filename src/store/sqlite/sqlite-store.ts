@@ -26,7 +26,7 @@ import {
 import { verifyStore } from './verify.js';
 import { eventFields, evidenceOf, HISTORY_SQL, type PendingEvent } from '../shared/ledger-chain.js';
 import { checkErasable, erasureEntries, profileAddresses } from '../shared/erasure.js';
-import { applyChanges, erasedEmail, planChanges, type NewProfile, type Profile, type ProfileRef } from '../../consent/profile.js';
+import { applyChanges, erasedEmail, planChanges, planGrants, type NewProfile, type Profile, type ProfileRef } from '../../consent/profile.js';
 import type {
   ConsentRequest,
   ConsentResult,
@@ -45,6 +45,9 @@ import { SqliteFeedbackRepository } from './feedback-store.js';
 import { SqliteBrandRepository } from './brand-store.js';
 import { SqliteSmsRepository } from './sms-store.js';
 import { SqliteDigestRepository } from './digest-store.js';
+import { basesFromRows, grantsAfter, type GrantFlags } from '../../consent/policy.js';
+import { CURRENT_POLICY_SQL } from '../shared/policy-sql.js';
+import { SqlitePolicyRepository } from './policy-store.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, openDatabase, translateSqliteError, type OpenOptions } from './open.js';
 
 /**
@@ -68,11 +71,18 @@ type ProfileRow = [
   created_at: string,
   updated_at: string,
   erased_at: string | null,
+  granted_email: number,
+  granted_sms: number,
+  granted_phone: number,
+  granted_postal: number,
+  granted_fax: number,
+  granted_push: number,
 ];
 
 /** The columns every profile read selects, in ProfileRow order. */
 const PROFILE_COLUMNS =
-  'id, email, phone, first_name, last_name, optout_all, optout_email, optout_sms, optout_phone, optout_postal, optout_fax, optout_push, created_at, updated_at, erased_at';
+  'id, email, phone, first_name, last_name, optout_all, optout_email, optout_sms, optout_phone, optout_postal, optout_fax, optout_push, created_at, updated_at, erased_at, ' +
+  'granted_email, granted_sms, granted_phone, granted_postal, granted_fax, granted_push';
 
 interface EventRow {
   id: number;
@@ -102,10 +112,11 @@ export function rowToProfile(r: ProfileRow): Profile {
     fax: r[10] === 1,
     push: r[11] === 1,
   };
-  return { id: r[0], email: r[1], phone: r[2], firstName: r[3], lastName: r[4], optOut, createdAt: r[12], updatedAt: r[13], erasedAt: r[14] };
+  const granted: GrantFlags = { email: r[15] === 1, sms: r[16] === 1, phone: r[17] === 1, postal: r[18] === 1, fax: r[19] === 1, push: r[20] === 1 };
+  return { id: r[0], email: r[1], phone: r[2], firstName: r[3], lastName: r[4], optOut, createdAt: r[12], updatedAt: r[13], erasedAt: r[14], granted };
 }
 
-function rowToEvent(r: EventRow): LedgerEvent {
+export function rowToEvent(r: EventRow): LedgerEvent {
   return {
     id: r.id,
     profileId: r.profile_id!,
@@ -152,6 +163,7 @@ export class SqliteStore implements RowStore {
   readonly brand: SqliteBrandRepository;
   readonly sms: SqliteSmsRepository;
   readonly digests: SqliteDigestRepository;
+  readonly policy: SqlitePolicyRepository;
 
   constructor(
     readonly db: Database.Database,
@@ -200,6 +212,7 @@ export class SqliteStore implements RowStore {
     this.brand = new SqliteBrandRepository(this);
     this.sms = new SqliteSmsRepository(this);
     this.digests = new SqliteDigestRepository(this);
+    this.policy = new SqlitePolicyRepository(this);
   }
 
   static open(path: string, options: OpenOptions = {}): SqliteStore {
@@ -446,17 +459,23 @@ export class SqliteStore implements RowStore {
     {
       const results: ConsentResult[] = [];
       const events: { profileId: number; channel: Channel; action: string }[] = [];
+      // The basis matters only to a grant: read (in this transaction) only when one is asked for.
+      const bases = requests.some((r) => r.grant && r.grant.length > 0)
+        ? basesFromRows(this.db.prepare<[], { channel: string; evidence: string | null }>(CURRENT_POLICY_SQL).all())
+        : null;
       for (const req of requests) {
         const row = this.stmts.byId.get(req.profileId);
         if (!row) throw new ConsentError('not-found', `No profile id ${req.profileId}.`);
         const profile = rowToProfile(row);
-        const changes = planChanges(profile.optOut, req.wanted);
+        const planned = planChanges(profile.optOut, req.wanted);
+        const changes = bases ? [...planned, ...planGrants(profile, planned, req.grant, bases)] : planned;
         if (changes.length > 0) {
           const next = applyChanges(profile.optOut, changes);
           const sets = changes.map((c) => `optout_${c.channel} = ${next[c.channel] ? 1 : 0}`).join(', ');
           this.updateStatement(sets).run(context.occurredAt, profile.id);
+          // granted_<channel> follows from the events (the ledger's insert trigger); the profile returned says so too.
           for (const c of changes) events.push({ profileId: profile.id, channel: c.channel, action: c.action });
-          results.push({ profile: { ...profile, optOut: next, updatedAt: context.occurredAt }, changes });
+          results.push({ profile: { ...profile, optOut: next, granted: grantsAfter(profile.granted, changes), updatedAt: context.occurredAt }, changes });
         } else {
           results.push({ profile, changes });
         }

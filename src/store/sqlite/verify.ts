@@ -9,10 +9,12 @@
  * that an SQL quirk can never report a tampering that is not there).
  */
 import type Database from 'better-sqlite3';
-import { CHANNELS, type Channel } from '../../consent/channels.js';
+import { CHANNELS, CONTACT_CHANNELS, type Channel } from '../../consent/channels.js';
+import { GRANT_COLUMNS, GRANT_EVENTS_WHERE, grantMismatchSql } from '../shared/policy-sql.js';
 import {
   BlockHasher,
   canonicalEvent,
+  compareGrants,
   compareState,
   GENESIS_HASH,
   replayLedger,
@@ -80,7 +82,7 @@ export function verifyStore(db: Database.Database, options: VerifyOptions = {}):
     const problem = userAgentProblem(a);
     if (problem) return { ok: false, blocks: chain.blocks, events: chain.events, brokenEventId: a.event_id, blockId: null, problem };
   }
-  const disagreement = verifyState(db, options) ?? verifySuppressions(db);
+  const disagreement = verifyState(db, options) ?? verifyGrants(db) ?? verifySuppressions(db);
   if (!disagreement) return chain;
   return {
     ok: false,
@@ -91,6 +93,38 @@ export function verifyStore(db: Database.Database, options: VerifyOptions = {}):
     problem: disagreement.detail,
     disagreement,
   };
+}
+
+/**
+ * The grants (granted_<channel>) against the ledger, in one grouped pass
+ * (SQLite takes the bare `action` from the row of max(id)); the first
+ * disagreement of the lowest profile id, or null.
+ */
+export function verifyGrants(db: Database.Database): StateDisagreement | null {
+  const id = db
+    .prepare(grantMismatchSql(`SELECT profile_id, channel, action, max(id) AS id FROM ledger_events WHERE ${GRANT_EVENTS_WHERE} GROUP BY profile_id, channel`))
+    .pluck()
+    .get() as number | null;
+  if (id === null || id === undefined) return null;
+  const row = db.prepare<[number], number[]>(`SELECT ${GRANT_COLUMNS.join(', ')} FROM profiles WHERE id = ?`).raw().get(id)!;
+  const events = db
+    .prepare<[number], { id: number; channel: string; service: string | null; action: string }>(
+      'SELECT id, channel, service, action FROM ledger_events WHERE profile_id = ? ORDER BY id',
+    )
+    .all(id);
+  const stored = Object.fromEntries(CONTACT_CHANNELS.map((c, i) => [c, row[i] === 1]));
+  return (
+    compareGrants(id, stored, replayLedger(events), CHANNELS) ?? {
+      profileId: id,
+      kind: 'grant',
+      channel: null,
+      service: null,
+      stored: null,
+      ledger: null,
+      eventId: null,
+      detail: `profile ${id}: its stored grants hold a value the ledger cannot give`,
+    }
+  );
 }
 
 /** Recomputes every block's hash from its events; names the first place it breaks. */

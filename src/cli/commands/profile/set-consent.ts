@@ -29,7 +29,20 @@ export async function run(
     for (const c of CHANNELS) wanted[c] = ticked.includes(c);
   }
 
-  const result = await setConsent(store, profile, wanted, ctx.change('operator', (o.reason as string | undefined) ?? null));
+  // An operator's opt-in of channels named with --channel is a grant (policy.ts): under an opt-in basis it is
+  // recorded even when no flag changes, and it needs the operator's statement (--reason) as its proof.
+  const grant = verb === 'optin' && typeof o.channel === 'string' ? CONTACT_CHANNELS.filter((c) => wanted[c] === false) : [];
+  if (grant.length > 0) {
+    const policy = await store.policy.current();
+    const optIn = grant.filter((c) => policy[c].basis === 'opt-in');
+    if (optIn.length > 0 && !(typeof o.reason === 'string' && o.reason.trim())) {
+      throw invalid(
+        `${optIn.join(', ')} ${optIn.length > 1 ? 'are' : 'is'} opt-in: an operator's opt-in there is a grant, and needs --reason (the proof of consent, kept in the ledger).`,
+        'e.g. --reason "signed paper form, 2026-11-02"',
+      );
+    }
+  }
+  const result = await setConsent(store, profile, wanted, ctx.change('operator', (o.reason as string | undefined) ?? null), grant);
   if (result.changes.length === 0) {
     ctx.notice(`Nothing changed: ${profile.email} already had those flags. No ledger entry was written.`);
   } else {

@@ -50,6 +50,17 @@ export async function printProfile(ctx: CommandContext, v: ProfileView): Promise
   );
   const reach = CONTACT_CHANNELS.map((c) => (v.reachable[c] ? s.green(c) : s.dim(`${c}: no`)));
   ctx.print(`Reachable: ${reach.join('  ')}`);
+  if (v.consent) {
+    // The three states only say something once a channel is opt-in; under opt-out the flags above tell it all.
+    for (const c of CONTACT_CHANNELS.filter((x) => v.consent![x].basis === 'opt-in')) {
+      const x = v.consent[c];
+      const why =
+        x.eventId === null
+          ? 'no grant recorded'
+          : `event ${x.eventId}: ${x.action} by ${x.actor} (${x.source}) at ${x.occurredAt}${x.reason ? `, "${x.reason}"` : ''}`;
+      ctx.print(`Consent on ${c} (opt-in): ${x.state === 'granted' ? s.green('granted') : x.state === 'refused' ? s.red('refused') : s.dim('unknown')}, ${why}`);
+    }
+  }
   for (const x of v.suppressions) {
     ctx.print(
       `Suppressed on ${x.channel}: ${x.address} (${x.reason}, ${x.origin}, since ${x.since}${x.expiresAt ? `, until ${x.expiresAt}` : ''}${x.note ? `; ${x.note}` : ''})`,
