@@ -29,13 +29,18 @@ async function fixture(backend: (typeof BACKENDS)[number]): Promise<Fixture> {
   await f.cli('service', 'create', 'news', '--label', 'The News', '--description', 'Our weekly letter');
   await f.cli('profile', 'subscribe', 'ann@example.com', 'news', '--reason', 'asked at the desk');
   await f.cli('suppression', 'add', 'ann@example.com', '--reason', 'manual', '--note', 'paper form');
+  await f.cli('policy', 'set', 'email', 'opt-in', '--reason', 'CNIL: prior consent');
+  await f.cli('policy', 'set', 'fax', 'opt-in', '--reason', 'CNIL: prior consent');
+  await f.cli('profile', 'optin', 'ann@example.com', '--channel', 'email', '--reason', 'signed paper form');
   const r = await fetch(`${f.url}/prefs`, { method: 'POST', body: form({ email: 'ann@example.com', v: '1', 'channel-email': 'on' }), headers: { 'user-agent': UA }, redirect: 'manual' });
   expect(r.status).toBe(200);
   return f;
 }
 
 const lastChange = (eventId: number, action: string, occurredAt: string, source: string, actor: string, reason: string | null) => ({ eventId, action, occurredAt, source, actor, reason });
-const channel = (c: string, label: string, optedOut: boolean, reachable: boolean | null, last: ReturnType<typeof lastChange> | null = null) => ({ channel: c, label, optedOut, reachable, lastChange: last });
+type Change = ReturnType<typeof lastChange>;
+const channel = (c: string, label: string, optedOut: boolean, reachable: boolean | null, basis: string | null, consent: string | null, decidedBy: Change | null = null, last: Change | null = decidedBy) =>
+  ({ channel: c, label, optedOut, reachable, basis, consent, decidedBy, lastChange: last });
 
 describe.each(BACKENDS)('profile report on %s', (backend) => {
   it('JSON: the Kantara fields where they fit, every channel and service with its last change, every event with its evidence, the page version seen, suppressions, the ledger digest', async () => {
@@ -56,14 +61,15 @@ describe.each(BACKENDS)('profile report on %s', (backend) => {
       generatedAt: NOW,
       profile: { id: 1, email: 'ann@example.com', phone: null, firstName: 'Ann', lastName: null, createdAt: NOW, updatedAt: PAGE_TIME, erased: false, erasedAt: null },
       channels: [
-        channel('all', 'Any channel', false, null),
-        // Not opted out, but her address is suppressed: unreachable (THE reachability rule).
-        channel('email', 'Email', false, false),
-        channel('sms', 'SMS', true, false, lastChange(1, 'optout', NOW, 'operator', 'op', 'setup')),
-        channel('phone', 'Phone', false, true),
-        channel('postal', 'Direct mail', true, false, lastChange(4, 'optout', PAGE_TIME, 'landing:prefs@v1', 'email-form', null)),
-        channel('fax', 'Fax', false, true),
-        channel('push', 'Push notification', false, true),
+        channel('all', 'Any channel', false, null, null, null),
+        // Opt-in, granted, but her address is suppressed: unreachable (THE reachability rule).
+        channel('email', 'Email', false, false, 'opt-in', 'granted', lastChange(6, 'optin', NOW, 'operator', 'op', 'signed paper form')),
+        channel('sms', 'SMS', true, false, 'opt-out', 'refused', lastChange(1, 'optout', NOW, 'operator', 'op', 'setup')),
+        channel('phone', 'Phone', false, true, 'opt-out', 'unknown'),
+        channel('postal', 'Direct mail', true, false, 'opt-out', 'refused', lastChange(7, 'optout', PAGE_TIME, 'landing:prefs@v1', 'email-form', null)),
+        // Opt-in and never granted: unreachable.
+        channel('fax', 'Fax', false, false, 'opt-in', 'unknown'),
+        channel('push', 'Push notification', false, true, 'opt-out', 'unknown'),
       ],
       services: [
         {
@@ -75,18 +81,19 @@ describe.each(BACKENDS)('profile report on %s', (backend) => {
       events: [
         { id: 1, occurredAt: NOW, channel: 'sms', service: null, action: 'optout', source: 'operator', actor: 'op', reason: 'setup', evidence: null },
         { id: 2, occurredAt: NOW, channel: 'email', service: 'news', action: 'subscribe', source: 'operator', actor: 'op', reason: 'asked at the desk', evidence: null },
-        { id: 4, occurredAt: PAGE_TIME, channel: 'postal', service: null, action: 'optout', source: 'landing:prefs@v1', actor: 'email-form', reason: null, evidence: pageEvidence },
+        { id: 6, occurredAt: NOW, channel: 'email', service: null, action: 'optin', source: 'operator', actor: 'op', reason: 'signed paper form', evidence: null },
+        { id: 7, occurredAt: PAGE_TIME, channel: 'postal', service: null, action: 'optout', source: 'landing:prefs@v1', actor: 'email-form', reason: null, evidence: pageEvidence },
       ],
       pagesSeen: [
         {
-          slug: 'prefs', version: 1, publishedAt: NOW, eventIds: [4],
+          slug: 'prefs', version: 1, publishedAt: NOW, eventIds: [7],
           definition: { slug: 'prefs', type: 'acquisition', title: 'Prefs', intro: null, lang: 'en', channels: ['email', 'sms', 'postal'], wording: 'consent', confirmation: null, services: [] },
         },
       ],
       suppressions: [{ channel: 'email', address: 'ann@example.com', reason: 'manual', origin: 'operator', since: NOW, expiresAt: null, note: 'paper form' }],
       sensitive: false,
       spiCat: [],
-      ledgerDigest: { format: 'consent-ledger-digest/1', database: expect.any(String), blockId: Number(head.id), hash: head.hash, events: 4, lastCommitTime: head.created_at, at: NOW },
+      ledgerDigest: { format: 'consent-ledger-digest/1', database: expect.any(String), blockId: Number(head.id), hash: head.hash, events: 7, lastCommitTime: head.created_at, at: NOW },
     });
     // The digest in the report is a digest like any other: `ledger verify --digest` accepts it.
     const out = join(f.dir, 'report.json');
@@ -119,6 +126,7 @@ describe.each(BACKENDS)('profile report on %s', (backend) => {
         expect(page).toContain(lang === 'fr' ? 'Les données que nous détenons sur vous' : 'The data we hold about you');
         expect(page).toContain(lang === 'fr' ? 'Ne plus contacter' : 'No longer contact');
         expect(page).toContain('Acme &amp; Co');
+        if (ref === 'ann@example.com') expect(page).toContain(lang === 'fr' ? '<td>seulement avec votre accord (opt-in)</td><td>donné</td>' : '<td>only with your consent (opt-in)</td><td>given</td>');
       }
     }
     const eve = readFileSync(join(f.dir, 'eve@example.com.en.html'), 'utf8');
@@ -142,8 +150,8 @@ describe.each(BACKENDS)('profile report on %s', (backend) => {
     expect(report.piiPrincipalId).toBeNull();
     expect(report.suppressions).toEqual([]);
     expect(report.channels.filter((c: { reachable: boolean | null }) => c.reachable !== null).every((c: { reachable: boolean }) => c.reachable === false)).toBe(true);
-    expect(report.events.map((e: { id: number; action: string }) => `${e.id} ${e.action}`)).toEqual(['1 optout', '2 subscribe', '4 optout', expect.stringMatching(/^\d+ erase$/)]);
-    expect(report.events[2].evidence).toMatchObject({ page: 'prefs', userAgentDigest: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(report.events.map((e: { id: number; action: string }) => `${e.id} ${e.action}`)).toEqual(['1 optout', '2 subscribe', '6 optin', '7 optout', expect.stringMatching(/^\d+ erase$/)]);
+    expect(report.events[3].evidence).toMatchObject({ page: 'prefs', userAgentDigest: expect.stringMatching(/^[0-9a-f]{64}$/) });
     const text = JSON.stringify(report);
     expect(text).not.toContain('ann@example.com');
     expect(text).not.toContain('"Ann"');

@@ -11,11 +11,12 @@
  * addresses, and the ledger digest the report was made at.
  */
 import { createHash } from 'node:crypto';
-import { CHANNEL_INFO, CHANNELS, CONTACT_CHANNELS, type Channel } from './channels.js';
+import { CHANNEL_INFO, CHANNELS, type Channel, type ContactChannel } from './channels.js';
 import type { LedgerBlockInfo, LedgerDigest } from './digest.js';
 import { makeDigest } from './digest.js';
 import type { LedgerEvent } from './ledger.js';
-import { profileView, suppressionView, type SuppressionView } from './operations.js';
+import { consentView, profileView, suppressionView, type SuppressionView } from './operations.js';
+import { basesOf, type Basis, type Bases, type ConsentState } from './policy.js';
 import type { Suppression, SuppressionChannel } from './suppressions.js';
 import type { Profile } from './profile.js';
 import type { Service } from './services.js';
@@ -51,8 +52,14 @@ export interface ChannelReport {
   label: string;
   /** "No longer contact" set on this channel. */
   optedOut: boolean;
-  /** Contact channels only (null for `all`): may the person be contacted there now (THE reachability rule's domain mirror). */
+  /** Contact channels only (null for `all`): may the person be contacted there now (THE reachability rule's domain mirror, basis and grant included). */
   reachable: boolean | null;
+  /** Contact channels only: the store's consent basis of the channel now (`opt-out`: reachable unless refused; `opt-in`: only once granted). */
+  basis: Basis | null;
+  /** Contact channels only: granted (last event on the channel an optin), refused (opted out of it or of all), unknown (no event). */
+  consent: ConsentState | null;
+  /** The event that decided `consent` (null for unknown, and for `all`). */
+  decidedBy: LastChangeView | null;
   lastChange: LastChangeView | null;
 }
 
@@ -158,6 +165,8 @@ export interface ReportParts {
   blocking: Suppression[];
   pages: PageSeen[];
   head: LedgerBlockInfo | null;
+  /** The consent basis of every contact channel now (store.policy). */
+  bases: Bases;
   database: string;
   generatedAt: string;
   lang: ReportLang;
@@ -173,7 +182,8 @@ export function buildReport(p: ReportParts): PersonReport {
     if (e.service === null && (e.action === 'optout' || e.action === 'optin')) lastOf.set(`c:${e.channel}`, e);
     else if (e.service !== null) lastOf.set(`s:${e.service}`, e);
   }
-  const view = profileView(p.profile, {}, p.subscriptions, p.blocking);
+  const view = profileView(p.profile, {}, p.subscriptions, p.blocking, p.bases);
+  const consent = consentView(p.profile, p.bases, [...events].reverse());
   const consentEvents = events.filter((e) => e.service !== null || e.action === 'optout' || e.action === 'optin');
   const latest = consentEvents.at(-1) ?? null;
   const digest = p.head ? makeDigest(p.head, p.database, p.generatedAt) : null;
@@ -201,13 +211,19 @@ export function buildReport(p: ReportParts): PersonReport {
       erased,
       erasedAt: p.profile.erasedAt,
     },
-    channels: CHANNELS.map((c) => ({
-      channel: c,
-      label: CHANNEL_INFO[c].name[p.lang],
-      optedOut: p.profile.optOut[c],
-      reachable: c === 'all' ? null : view.reachable[c as (typeof CONTACT_CHANNELS)[number]],
-      lastChange: lastChange(lastOf.get(`c:${c}`)),
-    })),
+    channels: CHANNELS.map((c) => {
+      const cv = c === 'all' ? null : consent[c as ContactChannel];
+      return {
+        channel: c,
+        label: CHANNEL_INFO[c].name[p.lang],
+        optedOut: p.profile.optOut[c],
+        reachable: c === 'all' ? null : view.reachable[c as ContactChannel],
+        basis: cv?.basis ?? null,
+        consent: cv?.state ?? null,
+        decidedBy: cv && cv.eventId !== null ? lastChange(events.find((e) => e.id === cv.eventId)) : null,
+        lastChange: lastChange(lastOf.get(`c:${c}`)),
+      };
+    }),
     services: p.subscriptions.map((s) => {
       const service = byName.get(s.service);
       const channel = service?.channel ?? 'email';
@@ -287,8 +303,10 @@ export async function gatherReport(
     }
     entry.eventIds.push(e.id);
   }
+  const bases = basesOf(await store.policy.current());
   const head = await store.digests.head();
   return buildReport({
+    bases,
     profile,
     history,
     subscriptions,

@@ -39,6 +39,9 @@ const STRINGS = {
     id: 'Profile number', email: 'Email', phone: 'Phone', firstName: 'First name', lastName: 'Last name', created: 'Created', updated: 'Last updated',
     channels: 'Your choices, channel by channel',
     channel: 'Channel', optedOut: 'No longer contact', reachable: 'May be contacted', lastChange: 'Last change', how: 'How',
+    basis: 'Rule', consent: 'Your consent',
+    basis_: { 'opt-in': 'only with your consent (opt-in)', 'opt-out': 'unless you object (opt-out)' } as Record<string, string>,
+    consent_: { granted: 'given', refused: 'refused', unknown: 'not asked yet' } as Record<string, string>,
     yes: 'yes', no: 'no', none: '-', never: 'never changed',
     services: 'Your subscriptions',
     service: 'Service', status: 'Status', since: 'Since',
@@ -68,6 +71,9 @@ const STRINGS = {
     id: 'Numéro de profil', email: 'Email', phone: 'Téléphone', firstName: 'Prénom', lastName: 'Nom', created: 'Créé le', updated: 'Mis à jour le',
     channels: 'Vos choix, canal par canal',
     channel: 'Canal', optedOut: 'Ne plus contacter', reachable: 'Peut être contacté', lastChange: 'Dernier changement', how: 'Comment',
+    basis: 'Règle', consent: 'Votre consentement',
+    basis_: { 'opt-in': 'seulement avec votre accord (opt-in)', 'opt-out': 'sauf si vous vous y opposez (opt-out)' } as Record<string, string>,
+    consent_: { granted: 'donné', refused: 'refusé', unknown: 'pas encore demandé' } as Record<string, string>,
     yes: 'oui', no: 'non', none: '-', never: 'jamais modifié',
     services: 'Vos abonnements',
     service: 'Service', status: 'État', since: 'Depuis',
@@ -141,8 +147,11 @@ ${row(t.updated, p.updatedAt)}
 </table>
 <h2>${t.channels}</h2>
 ${table(
-  [t.channel, t.optedOut, t.reachable, t.lastChange, t.how],
-  r.channels.map((c) => html`<tr><td>${c.label}</td><td>${yesNo(c.optedOut)}</td><td>${yesNo(c.reachable)}</td><td>${c.lastChange?.occurredAt ?? t.none}</td><td>${how(c.lastChange)}</td></tr>`),
+  [t.channel, t.optedOut, t.basis, t.consent, t.reachable, t.lastChange, t.how],
+  r.channels.map(
+    (c) =>
+      html`<tr><td>${c.label}</td><td>${yesNo(c.optedOut)}</td><td>${c.basis ? t.basis_[c.basis] : t.none}</td><td>${c.consent ? t.consent_[c.consent] : t.none}</td><td>${yesNo(c.reachable)}</td><td>${c.lastChange?.occurredAt ?? t.none}</td><td>${how(c.lastChange)}</td></tr>`,
+  ),
 )}
 <h2>${t.services}</h2>
 ${
