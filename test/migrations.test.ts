@@ -64,8 +64,8 @@ describe('migrations', () => {
     for (const [table, rows] of Object.entries(before)) {
       // Rows kept, each with its old columns unchanged (a later migration may add columns).
       // Migration 4 adds one setting, the suppression list's secret (checked below).
-      // Migration 9 adds another, the store's identity (the change feed's cursors carry it).
-      const added = (key: string) => (key === 'suppression_key' && version < 4) || key === 'store_id';
+      // Migration 10 adds another, the store's identity (the change feed's cursors carry it).
+      const added = (key: string) => (key === 'suppression_key' && version < 4) || (key === 'store_id' && version < 10);
       const now = table === 'settings' ? after[table]!.filter((r) => !added((r as { key: string }).key)) : after[table]!;
       expect(now, table).toHaveLength(rows.length);
       rows.forEach((row, i) => expect(now[i], table).toMatchObject(row as object));

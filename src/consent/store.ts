@@ -7,6 +7,7 @@ import type { FeedbackRepository } from './feedback.js';
 import type { Suppression, SuppressionAddOutcome, SuppressionRepository } from './suppressions.js';
 import type { SmsRepository } from './sms.js';
 import type { AsOfRepository } from './as-of-repository.js';
+import type { LedgerDigestRepository } from './digest.js';
 import type { PolicyRepository } from './policy.js';
 import type { FeedRepository } from './feed.js';
 import type { ApiKeyRepository } from './api-keys.js';
@@ -98,6 +99,8 @@ export interface ConsentStore {
   readonly sms: SmsRepository;
   /** The ledger replayed at a past position: `--as-of`, send manifests (as-of-repository.ts). */
   readonly asOf: AsOfRepository;
+  /** The chain's blocks as ledger digests name them (digest.ts): anchoring the chain outside the store. */
+  readonly digests: LedgerDigestRepository;
   /** The consent basis of each channel (`policy show|set`): read from and written to the ledger (policy.ts). */
   readonly policy: PolicyRepository;
   /** The change feed's reads (`consent changes`): feed.ts. */

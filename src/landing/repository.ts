@@ -1,4 +1,5 @@
 import type { ConsentStore } from '../consent/store.js';
+import type { BrandRepository } from './brand.js';
 import type { PageDefinition, PageRecord, PageVersion } from './page.js';
 import type { LandingSubmissions } from './submissions.js';
 
@@ -14,6 +15,8 @@ export interface LandingStore extends ConsentStore {
   readonly keys: KeyRepository;
   /** What the landing server needs: find-or-create by email, group commit, the client-address salt. */
   readonly landing: LandingSubmissions;
+  /** The organisation shown on every page, versioned (brand.ts). */
+  readonly brand: BrandRepository;
 }
 
 /**

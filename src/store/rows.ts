@@ -51,6 +51,12 @@ export const STORE_TABLES: readonly StoreTable[] = [
     columns: ['id', 'webhook_id', 'event_id', 'profile_id', 'delivery_id', 'type', 'status', 'attempts', 'next_attempt_at', 'lease_until', 'last_status', 'last_error', 'period_start', 'created_at', 'delivered_at'],
     order: 'id',
   },
+  {
+    name: 'brand_versions',
+    columns: ['version', 'name', 'logo_type', 'logo_base64', 'color', 'privacy_url', 'contact', 'address', 'created_at', 'created_by'],
+    order: 'version',
+  },
+  { name: 'page_strings', columns: ['lang', 'strings', 'imported_at', 'imported_by'], order: 'lang' },
 ];
 
 /** Tables whose `id` a store generates (SQLite rowid, PostgreSQL identity): after a copy the next id follows the largest copied. */

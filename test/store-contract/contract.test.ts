@@ -839,6 +839,26 @@ describe.each(BACKENDS)('store contract on %s', (backend: Backend) => {
     });
   });
 
+  describe('ledger digests (store.digests)', () => {
+    it('head is the last block (null on an empty ledger); block(id) names any block with its hash and the events up to it', async () => {
+      const { store, location } = await fresh();
+      expect(await store.digests.head()).toBeNull();
+      expect(await store.digests.block(1)).toBeNull();
+      await store.addProfile(person('ann@example.com'), 'x');
+      await store.addProfile(person('bob@example.com'), 'x');
+      await store.applyConsent([{ profileId: 1, wanted: { sms: true } }], ctx({ occurredAt: '2026-01-02T00:00:00.000Z' }));
+      await store.applyConsent([{ profileId: 1, wanted: { email: true } }, { profileId: 2, wanted: { all: true } }], ctx({ occurredAt: '2026-01-03T00:00:00.000Z' }));
+      const blocks = await rawSql(location, 'SELECT id, hash, last_event_id, created_at FROM ledger_blocks ORDER BY id');
+      expect(blocks).toHaveLength(2);
+      const verified = await store.verifyLedger();
+      expect(verified).toMatchObject({ ok: true, events: 3, head: blocks[1].hash });
+      expect(await store.digests.head()).toEqual({ blockId: 2, hash: blocks[1].hash, events: 3, committedAt: blocks[1].created_at });
+      expect(await store.digests.block(1)).toEqual({ blockId: 1, hash: blocks[0].hash, events: 1, committedAt: blocks[0].created_at });
+      expect(await store.digests.block(3)).toBeNull();
+      expect(await store.digests.block(2 ** 62)).toBeNull();
+    });
+  });
+
   describe('concurrency', () => {
     /** Spawns writer processes (test/store-contract/writer.mjs), each with several concurrent writers (connections). */
     async function runWriters(location: string, processes: { writers: { name: string; profileId: number; rounds: Record<string, boolean>[] }[] }[]) {

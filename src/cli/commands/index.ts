@@ -12,6 +12,7 @@ import { registerSuppression } from './suppression.js';
 import { registerFeedback } from './feedback.js';
 import { registerSms } from './sms.js';
 import { registerAudience } from './audience.js';
+import { registerBrand } from './brand.js';
 import { registerPolicy } from './policy.js';
 import { registerChanges } from './changes.js';
 import { registerApiKey } from './api-key.js';
@@ -32,6 +33,7 @@ export const COMMANDS: ((program: Command, act: Act) => void)[] = [
   registerFeedback,
   registerSms,
   registerAudience,
+  registerBrand,
   registerPolicy,
   registerChanges,
   registerApiKey,
@@ -44,7 +46,7 @@ export const COMMANDS: ((program: Command, act: Act) => void)[] = [
  * Every other command, reads above all, needs an existing store: a mistyped
  * --db must exit 3, never answer from an empty store.
  */
-const STORE_CREATING_COMMANDS = new Set(['store init', 'profile add', 'profile import', 'service create', 'landing create', 'keys rotate', 'suppression add', 'suppression import', 'policy set']);
+const STORE_CREATING_COMMANDS = new Set(['store init', 'profile add', 'profile import', 'service create', 'landing create', 'keys rotate', 'suppression add', 'suppression import', 'brand set', 'policy set']);
 
 export function createsStore(commandPath: string): boolean {
   return STORE_CREATING_COMMANDS.has(commandPath);

@@ -1,3 +1,4 @@
+import { brandVersionsDdl, pageStringsDdl } from '../shared/brand-rows.js';
 import { webhooksDdl } from '../shared/webhook-rows.js';
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
@@ -328,6 +329,19 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   CREATE INDEX ledger_events_changes ON ledger_events (occurred_at, action, channel, source)
     WHERE action IN ('optout', 'optin') AND service IS NULL AND profile_id IS NOT NULL;
   CREATE INDEX ledger_events_reasons ON ledger_events (occurred_at) WHERE action = 'reason';
+`);
+    },
+  },
+  {
+    version: 13,
+    description: 'brand versions (the organisation shown on pages) and page strings imported per language',
+    async up(c) {
+      await c.query(`${brandVersionsDdl('integer')}
+  CREATE FUNCTION consent_brand_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN RAISE EXCEPTION 'brand versions are immutable'; END $$;
+  CREATE TRIGGER brand_versions_immutable BEFORE UPDATE OR DELETE ON brand_versions
+    FOR EACH ROW EXECUTE FUNCTION consent_brand_immutable();
+  ${pageStringsDdl}
 `);
     },
   },

@@ -35,6 +35,7 @@ import { PgKeyRepository, PgPageRepository } from './landing-repository.js';
 import { PgLandingSubmissions } from './landing-submissions.js';
 import { PgFeedbackRepository } from './feedback-store.js';
 import { PgStatsRepository } from './stats-store.js';
+import { PgBrandRepository } from './brand-store.js';
 import { migratePg } from './migrations.js';
 import { PgServiceRepository } from './service-store.js';
 import type { ServiceRow } from '../shared/service-rows.js';
@@ -44,6 +45,7 @@ import { PgFeed, pgApiKeys, pgReach } from './integrations-store.js';
 import type { ApiKeyRepository } from '../../consent/api-keys.js';
 import type { ReachRepository } from '../../consent/reach-check.js';
 import { PgWebhookRepository } from './webhook-store.js';
+import { PgDigestRepository } from './digest-store.js';
 import { PgSuppressionRepository, verifyPgSuppressions } from './suppression-store.js';
 
 export const PROFILE_COLUMNS =
@@ -254,6 +256,9 @@ export class PgStore implements RowStore {
   readonly stats: PgStatsRepository;
   readonly sms: PgSmsRepository;
   readonly asOf: PgAsOfRepository;
+  /** The organisation shown on pages, versioned (issue 16). */
+  readonly brand: PgBrandRepository;
+  readonly digests: PgDigestRepository;
   readonly policy: PgPolicyRepository;
   readonly feed: PgFeed;
   readonly apiKeys: ApiKeyRepository;
@@ -276,7 +281,9 @@ export class PgStore implements RowStore {
     this.feedback = new PgFeedbackRepository(this);
     this.asOf = new PgAsOfRepository(this);
     this.stats = new PgStatsRepository(this);
+    this.brand = new PgBrandRepository(this);
     this.sms = new PgSmsRepository(this);
+    this.digests = new PgDigestRepository(this);
     this.policy = new PgPolicyRepository(this);
     this.feed = new PgFeed(this);
     this.apiKeys = pgApiKeys(this);

@@ -1,3 +1,4 @@
+import { brandVersionsDdl, pageStringsDdl } from '../shared/brand-rows.js';
 import { webhooksDdl } from '../shared/webhook-rows.js';
 import { randomBytes } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
@@ -364,6 +365,19 @@ export const MIGRATIONS: readonly Migration[] = [
   CREATE INDEX ledger_events_changes ON ledger_events (occurred_at, action, channel, source)
     WHERE action IN ('optout', 'optin') AND service IS NULL AND profile_id IS NOT NULL;
   CREATE INDEX ledger_events_reasons ON ledger_events (occurred_at) WHERE action = 'reason';
+`);
+    },
+  },
+  {
+    version: 13,
+    description: 'brand versions (the organisation shown on pages) and page strings imported per language',
+    up(db) {
+      db.exec(`${brandVersionsDdl('INTEGER')}
+  CREATE TRIGGER brand_versions_immutable_u BEFORE UPDATE ON brand_versions
+    BEGIN SELECT RAISE(ABORT, 'brand versions are immutable'); END;
+  CREATE TRIGGER brand_versions_immutable_d BEFORE DELETE ON brand_versions
+    BEGIN SELECT RAISE(ABORT, 'brand versions are immutable'); END;
+  ${pageStringsDdl}
 `);
     },
   },

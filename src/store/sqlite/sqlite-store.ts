@@ -44,7 +44,9 @@ import { byProfile } from '../shared/by-profile.js';
 import { SqliteLandingSubmissions } from './landing-submissions.js';
 import { SqliteFeedbackRepository } from './feedback-store.js';
 import { SqliteStatsRepository } from './stats-store.js';
+import { SqliteBrandRepository } from './brand-store.js';
 import { SqliteSmsRepository } from './sms-store.js';
+import { SqliteDigestRepository } from './digest-store.js';
 import { basesFromRows, grantsAfter, type GrantFlags } from '../../consent/policy.js';
 import { CONSENT_EVENTS_WHERE, CURRENT_POLICY_SQL } from '../shared/policy-sql.js';
 import { SqlitePolicyRepository } from './policy-store.js';
@@ -170,6 +172,9 @@ export class SqliteStore implements RowStore {
   readonly stats: SqliteStatsRepository;
   readonly sms: SqliteSmsRepository;
   readonly asOf: SqliteAsOfRepository;
+  /** The organisation shown on pages, versioned (issue 16). */
+  readonly brand: SqliteBrandRepository;
+  readonly digests: SqliteDigestRepository;
   readonly policy: SqlitePolicyRepository;
   readonly feed: SqliteFeed;
   readonly apiKeys: ApiKeyRepository;
@@ -223,6 +228,8 @@ export class SqliteStore implements RowStore {
     this.stats = new SqliteStatsRepository(this);
     this.sms = new SqliteSmsRepository(this);
     this.asOf = new SqliteAsOfRepository(this);
+    this.brand = new SqliteBrandRepository(this);
+    this.digests = new SqliteDigestRepository(this);
     this.policy = new SqlitePolicyRepository(this);
     this.feed = new SqliteFeed(this);
     this.apiKeys = sqliteApiKeys(this);
