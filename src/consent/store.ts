@@ -6,6 +6,7 @@ import type { ServiceRepository } from './services.js';
 import type { FeedbackRepository } from './feedback.js';
 import type { Suppression, SuppressionAddOutcome, SuppressionRepository } from './suppressions.js';
 import type { SmsRepository } from './sms.js';
+import type { ReasonRepository } from './reasons.js';
 
 /**
  * Which profiles a listing returns (`listProfiles`, `bulk.listContacts`).
@@ -79,6 +80,8 @@ export interface ConsentStore {
   readonly bulk: BulkStore;
   /** Inbound SMS replies (STOP, START, HELP…): their log, review queue and settings (sms.ts). */
   readonly sms: SmsRepository;
+  /** Unsubscribe-survey answers: `reason` ledger events, one per opt-out (reasons.ts). */
+  readonly reasons: ReasonRepository;
   addProfile(profile: NewProfile, at: string): Promise<Profile>;
   findProfile(ref: ProfileRef): Promise<Profile | null>;
   /**

@@ -10,7 +10,7 @@ import type { Service } from '../../consent/services.js';
 import { FORM_FIELDS } from '../render.js';
 import { CONFIRM_SEGMENT, confirmNamespace, LANG_PARAM, renderConfirmed, renderConfirmPrompt } from '../services.js';
 import { TOKEN_PARAM } from '../urls.js';
-import { ACTORS, clientOf, commit, first, formOf, knownService, langOf, profileFromSigned, sendHtml, type ServerContext, type ServiceParams } from './context.js';
+import { ACTORS, lookOrEnglish, clientOf, commit, first, formOf, knownService, langOf, profileFromSigned, sendHtml, type ServerContext, type ServiceParams } from './context.js';
 
 export function registerConfirmPrompt(root: FastifyInstance, ctx: ServerContext): void {
   root.get<ServiceParams>(`/${CONFIRM_SEGMENT}/:service`, async (req, reply) => {
@@ -18,7 +18,7 @@ export function registerConfirmPrompt(root: FastifyInstance, ctx: ServerContext)
     const service = await knownService(ctx, req.params.service, lang);
     const token = first(req.query[TOKEN_PARAM]);
     await profileFromSigned(ctx, token, confirmNamespace(service.name), lang);
-    return sendHtml(reply, renderConfirmPrompt(lang, service, String(token), ctx.baseUrl));
+    return sendHtml(reply, renderConfirmPrompt(lang, service, String(token), ctx.baseUrl, await lookOrEnglish(ctx, lang)));
   });
 }
 
@@ -35,7 +35,7 @@ export function registerConfirmRoute(app: FastifyInstance, ctx: ServerContext): 
       { service: service.name, intent: 'confirm' },
     ]);
     await liftErasure(ctx, profile, service, occurredAt);
-    return sendHtml(reply, renderConfirmed(lang, service));
+    return sendHtml(reply, renderConfirmed(lang, service, await lookOrEnglish(ctx, lang)));
   });
 }
 

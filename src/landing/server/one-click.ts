@@ -63,9 +63,9 @@ export function registerOneClickPrompt(root: FastifyInstance, ctx: ServerContext
     const page = await oneClickPage(ctx, req.params.slug, req.query);
     const { service, token } = await oneClickSubject(ctx, page, req.query);
     if (service) {
-      return sendHtml(reply, renderServiceOneClickPrompt(page.definition.lang, service, serviceOneClickUrl(ctx.baseUrl, page.slug, service.name, token)));
+      return sendHtml(reply, renderServiceOneClickPrompt(page.definition.lang, service, serviceOneClickUrl(ctx.baseUrl, page.slug, service.name, token), await ctx.look(page.definition.lang)));
     }
-    return sendHtml(reply, renderOneClickPrompt(page.definition, oneClickUrl(ctx.baseUrl, page.slug, token)));
+    return sendHtml(reply, renderOneClickPrompt(page.definition, oneClickUrl(ctx.baseUrl, page.slug, token), await ctx.look(page.definition.lang)));
   });
 }
 
@@ -90,7 +90,7 @@ export async function oneClick(ctx: ServerContext, slug: string, form: Form, que
   if (service) {
     // One service only; the token is bound to it (another service's token fails), the page only gives the language and evidence.
     await commit(ctx, profile.id, {}, context({ ...evidence, service: service.name }), [{ service: service.name, intent: 'unsubscribe' }]);
-    return renderServiceUnsubscribed(page.definition.lang, service);
+    return renderServiceUnsubscribed(page.definition.lang, service, await ctx.look(page.definition.lang));
   }
   await commit(ctx, profile.id, { all: true }, context(evidence));
   return renderConfirmation(page.definition);

@@ -20,7 +20,7 @@ import { registerFormRoute } from './submissions.js';
 async function personalPage(ctx: ServerContext, page: PageVersion, token: unknown, boxes: Service[]): Promise<string> {
   const profile = await profileFromToken(ctx, token, page);
   const subscriptions = boxes.length > 0 ? await subscriptionMap(ctx.store, profile.id) : {};
-  return renderPersonalPage(page.definition, page.version, profile, String(token), ctx.baseUrl, { boxes, subscriptions });
+  return renderPersonalPage(page.definition, page.version, profile, String(token), ctx.baseUrl, { boxes, subscriptions }, await ctx.look(page.definition.lang));
 }
 
 const MULTIPART_OPTIONS = {
@@ -37,7 +37,7 @@ export function registerPageRoutes(root: FastifyInstance, ctx: ServerContext): v
     const page = await publishedPage(ctx, req.params.slug);
     const token = first(req.query[TOKEN_PARAM]);
     const boxes = page.definition.services.length > 0 ? await pageServices(ctx, page) : [];
-    if (token === undefined) return sendHtml(reply, renderGenericPage(page.definition, page.version, ctx.baseUrl, boxes));
+    if (token === undefined) return sendHtml(reply, renderGenericPage(page.definition, page.version, ctx.baseUrl, boxes, await ctx.look(page.definition.lang)));
     return sendHtml(reply, await personalPage(ctx, page, token, boxes));
   });
   registerConfirmPrompt(root, ctx);

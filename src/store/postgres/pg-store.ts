@@ -31,6 +31,8 @@ import { PgKeyRepository, PgPageRepository } from './landing-repository.js';
 import { PgLandingSubmissions } from './landing-submissions.js';
 import { PgFeedbackRepository } from './feedback-store.js';
 import { PgBrandRepository } from './brand-store.js';
+import { PgReasonRepository } from './reason-store.js';
+import { PgPageStringsRepository } from './page-strings-store.js';
 import { migratePg } from './migrations.js';
 import { PgServiceRepository } from './service-store.js';
 import type { ServiceRow } from '../shared/service-rows.js';
@@ -225,6 +227,10 @@ export class PgStore implements RowStore {
   readonly feedback: PgFeedbackRepository;
   /** The organisation shown on pages, versioned (issue 16). */
   readonly brand: PgBrandRepository;
+  /** Unsubscribe-survey answers as `reason` ledger events (issue 16). */
+  readonly reasons: PgReasonRepository;
+  /** Page strings imported per language (issue 16). */
+  readonly pageStrings: PgPageStringsRepository;
   readonly sms: PgSmsRepository;
 
   private constructor(
@@ -242,6 +248,8 @@ export class PgStore implements RowStore {
     this.landing = new PgLandingSubmissions(this);
     this.feedback = new PgFeedbackRepository(this);
     this.brand = new PgBrandRepository(this);
+    this.reasons = new PgReasonRepository(this);
+    this.pageStrings = new PgPageStringsRepository(this);
     this.sms = new PgSmsRepository(this);
   }
 
@@ -565,7 +573,7 @@ export class PgStore implements RowStore {
 
   async lastChanges(profileId: number): Promise<LastChanges> {
     const rows = await this.query<EventRow>(
-      "SELECT DISTINCT ON (channel) * FROM ledger_events WHERE profile_id = $1 AND action <> 'erase' ORDER BY channel, id DESC",
+      "SELECT DISTINCT ON (channel) * FROM ledger_events WHERE profile_id = $1 AND action NOT IN ('erase', 'reason') ORDER BY channel, id DESC",
       [profileId],
     );
     const last: LastChanges = {};
@@ -575,7 +583,7 @@ export class PgStore implements RowStore {
 
   async lastChangesOf(profileIds: readonly number[]): Promise<Map<number, LastChanges>> {
     const rows = await this.query<EventRow>(
-      "SELECT DISTINCT ON (profile_id, channel) * FROM ledger_events WHERE profile_id = ANY($1::int[]) AND action <> 'erase' ORDER BY profile_id, channel, id DESC",
+      "SELECT DISTINCT ON (profile_id, channel) * FROM ledger_events WHERE profile_id = ANY($1::int[]) AND action NOT IN ('erase', 'reason') ORDER BY profile_id, channel, id DESC",
       [profileIds.filter(isInt4)],
     );
     return byProfile(profileIds, rows, (): LastChanges => ({}), (last, r) => (last[r.channel as Channel] = rowToEvent(r)));

@@ -43,6 +43,8 @@ import { byProfile } from '../shared/by-profile.js';
 import { SqliteLandingSubmissions } from './landing-submissions.js';
 import { SqliteFeedbackRepository } from './feedback-store.js';
 import { SqliteBrandRepository } from './brand-store.js';
+import { SqliteReasonRepository } from './reason-store.js';
+import { SqlitePageStringsRepository } from './page-strings-store.js';
 import { SqliteSmsRepository } from './sms-store.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, openDatabase, translateSqliteError, type OpenOptions } from './open.js';
 
@@ -149,6 +151,10 @@ export class SqliteStore implements RowStore {
   readonly feedback: SqliteFeedbackRepository;
   /** The organisation shown on pages, versioned (issue 16). */
   readonly brand: SqliteBrandRepository;
+  /** Unsubscribe-survey answers as `reason` ledger events (issue 16). */
+  readonly reasons: SqliteReasonRepository;
+  /** Page strings imported per language (issue 16). */
+  readonly pageStrings: SqlitePageStringsRepository;
   readonly sms: SqliteSmsRepository;
 
   constructor(
@@ -183,11 +189,11 @@ export class SqliteStore implements RowStore {
       ),
       lastChanges: db.prepare<[number], EventRow>(
         `SELECT e.* FROM ledger_events e
-         WHERE e.id IN (SELECT max(id) FROM ledger_events WHERE profile_id = ? AND action <> 'erase' GROUP BY channel)`,
+         WHERE e.id IN (SELECT max(id) FROM ledger_events WHERE profile_id = ? AND action NOT IN ('erase', 'reason') GROUP BY channel)`,
       ),
       lastChangesOf: db.prepare<[string], EventRow>(
         `SELECT e.* FROM ledger_events e
-         WHERE e.id IN (SELECT max(id) FROM ledger_events WHERE profile_id IN (SELECT value FROM json_each(?)) AND action <> 'erase' GROUP BY profile_id, channel)`,
+         WHERE e.id IN (SELECT max(id) FROM ledger_events WHERE profile_id IN (SELECT value FROM json_each(?)) AND action NOT IN ('erase', 'reason') GROUP BY profile_id, channel)`,
       ),
       history: db.prepare<[number], EventRow>(HISTORY_SQL('?')),
     };
@@ -196,6 +202,8 @@ export class SqliteStore implements RowStore {
     this.landing = new SqliteLandingSubmissions(this);
     this.feedback = new SqliteFeedbackRepository(this);
     this.brand = new SqliteBrandRepository(this);
+    this.reasons = new SqliteReasonRepository(this);
+    this.pageStrings = new SqlitePageStringsRepository(this);
     this.sms = new SqliteSmsRepository(this);
   }
 
