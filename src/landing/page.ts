@@ -75,6 +75,9 @@ export const PageDefinitionSchema = z
     if (p.type === 'acquisition' && p.channels.length === 0 && p.services.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['channels'], message: 'an acquisition page needs at least one channel' });
     }
+    if (p.type !== 'blocklist' && p.askReason) {
+      ctx.addIssue({ code: 'custom', path: ['askReason'], message: 'the unsubscribe-reason survey is for blocklist pages (their confirmation and one-click confirmation)' });
+    }
     if (p.type === 'blocklist' && p.services.length > 0) {
       ctx.addIssue({ code: 'custom', path: ['services'], message: 'a blocklist page stops everything; it takes no service list' });
     }

@@ -4,6 +4,7 @@ import { escapeText, html, trustedHtml, type SafeHtml } from './html.js';
 import type { Service, SubscriptionStatus } from '../consent/services.js';
 import { logoDataUri, type Brand } from './brand.js';
 import { defaultLook, type PageLook } from './look.js';
+import { surveyForm, type SurveyForm } from './reason-page.js';
 import type { Lang, PageDefinition, Wording } from './page.js';
 import { channelName, channelOptoutLabel, type PageStrings } from './strings.js';
 
@@ -356,7 +357,7 @@ export interface ConfirmationExtras {
   /** "Changed your mind? Choose what you receive": the person's signed link to an acquisition page. */
   changeMindUrl?: string | null;
   /** The optional unsubscribe-reason survey (--ask-reason), shown below the confirmation. */
-  survey?: SafeHtml | null;
+  survey?: SurveyForm | null;
 }
 
 /** The answer to a submission, in the page's language. */
@@ -367,7 +368,8 @@ export function renderConfirmation(page: PageDefinition, look: PageLook = defaul
     const changeMind = extras.changeMindUrl
       ? html`<h2>${s.changeMindTitle}</h2>\n<p><a href="${extras.changeMindUrl}">${s.changeMindLink}</a></p>\n`
       : '';
-    return documentShell(page.lang, page.title, '', html`<h1>${s.blocklistConfirmationTitle}</h1>\n<p>${message}</p>\n${extras.survey ?? ''}${changeMind}`, false, look);
+    const survey = extras.survey ? surveyForm(s, extras.survey) : '';
+    return documentShell(page.lang, page.title, extras.survey?.action ?? '', html`<h1>${s.blocklistConfirmationTitle}</h1>\n<p>${message}</p>\n${survey}${changeMind}`, false, look);
   }
   const message = page.confirmation ?? s.acquisitionConfirmation;
   return documentShell(page.lang, page.title, '', html`<h1>${s.thanksTitle}</h1>\n<p>${message}</p>`, false, look);

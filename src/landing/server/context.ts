@@ -61,6 +61,8 @@ export interface ServerContext {
   look(lang: Lang): Promise<PageLook>;
   /** The last look loaded for a language, at once (error pages): the shipped strings and no brand until one was loaded. */
   lookNow(lang: Lang): PageLook;
+  /** The brand of the look loaded last (null before any, or without a brand): the CSP header follows it. */
+  brandNow(): Brand | null;
   /**
    * The evidence every landing change carries: the page and its version, the
    * brand version the person was shown (the form's `b` when it names a
@@ -88,6 +90,8 @@ export interface ServerContextWithCaches extends ServerContext {
   freshKeyring(): Keyring | undefined;
   /** The cached page while fresh (null: known not to exist), else undefined (nothing is loaded). */
   freshPage(slug: string): PageVersion | null | undefined;
+  /** The cached look of a language while fresh, else undefined (nothing is loaded). */
+  freshLook(lang: Lang): PageLook | undefined;
 }
 
 export async function createContext(options: {
@@ -103,6 +107,7 @@ export async function createContext(options: {
   const pages = new Map<string, { value: PageVersion | null; loadedAt: number }>();
   const services = new Map<string, { value: Service | null; loadedAt: number }>();
   const looks = new Map<string, { value: PageLook; loadedAt: number }>();
+  let lastBrand: Brand | null = null;
   const salt = await store.landing.clientSalt();
   const clientHashes = new Map<string, string>();
   // A salted hash, never the address: it tells submissions from one client apart without keeping the client.
@@ -144,6 +149,10 @@ export async function createContext(options: {
       pages.set(slug, { value, loadedAt: t });
       return value;
     },
+    freshLook(lang) {
+      const hit = looks.get(lang);
+      return hit && fresh(hit.loadedAt, PAGE_TTL_MS, now().getTime()) ? hit.value : undefined;
+    },
     freshPage(slug) {
       const hit = pages.get(slug);
       return hit && fresh(hit.loadedAt, PAGE_TTL_MS, now().getTime()) ? hit.value : undefined;
@@ -170,9 +179,13 @@ export async function createContext(options: {
       }
       // Looks are few (one per language); reuse the same object while nothing changed, so the page views built on it stay.
       const same = hit && sameLook(hit.value, value);
+      lastBrand = value.brand;
       if (looks.size >= 100) looks.clear();
       looks.set(lang, { value: same ? hit.value : value, loadedAt: t });
       return same ? hit.value : value;
+    },
+    brandNow() {
+      return lastBrand;
     },
     lookNow(lang) {
       return looks.get(lang)?.value ?? defaultLook(lang);

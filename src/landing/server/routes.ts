@@ -15,6 +15,7 @@ import { BODY_LIMIT, first, pageServices, profileFromToken, publishedPage, sendH
 import { methodNotAllowed, OTHER_METHODS } from './errors.js';
 import { registerOneClickPrompt, registerOneClickRoute } from './one-click.js';
 import { registerFormRoute } from './submissions.js';
+import { registerReasonRoute } from './reasons.js';
 
 /** A person's page, boxes from their profile as it is now; a bad token is the 4xx it deserves. */
 async function personalPage(ctx: ServerContext, page: PageVersion, token: unknown, boxes: Service[]): Promise<string> {
@@ -55,6 +56,7 @@ function registerPostRoutes(app: FastifyInstance, ctx: ServerContext): void {
   registerFormRoute(app, ctx);
   registerOneClickRoute(app, ctx);
   registerConfirmRoute(app, ctx);
+  registerReasonRoute(app, ctx);
   app.route({ method: [...OTHER_METHODS], url: '/:slug', handler: methodNotAllowed('GET, HEAD, POST') });
   app.route({ method: [...OTHER_METHODS], url: `/${CONFIRM_SEGMENT}/:service`, handler: methodNotAllowed('GET, HEAD, POST') });
   app.route({ method: [...OTHER_METHODS], url: `/:slug/${ONE_CLICK_SEGMENT}`, handler: methodNotAllowed('GET, HEAD, POST') });
