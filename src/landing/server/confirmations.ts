@@ -29,13 +29,14 @@ export function registerConfirmRoute(app: FastifyInstance, ctx: ServerContext): 
     const lang = langOf(form[LANG_PARAM] ?? req.query[LANG_PARAM]);
     const service = await knownService(ctx, req.params.service, lang);
     const profile = await profileFromSigned(ctx, first(form[FORM_FIELDS.token] ?? req.query[TOKEN_PARAM]), confirmNamespace(service.name), lang);
-    const evidence = ctx.clientEvidence(clientOf(req), { service: service.name, via: 'confirmation-link' });
+    const look = await lookOrEnglish(ctx, lang);
+    const evidence = ctx.clientEvidence(clientOf(req), { service: service.name, brandVersion: look.brand?.version ?? null, via: 'confirmation-link' });
     const occurredAt = ctx.now().toISOString();
     await commit(ctx, profile.id, {}, { source: `confirm:${service.name}`, actor: ACTORS.subject, reason: null, evidence, occurredAt }, [
       { service: service.name, intent: 'confirm' },
     ]);
     await liftErasure(ctx, profile, service, occurredAt);
-    return sendHtml(reply, renderConfirmed(lang, service, await lookOrEnglish(ctx, lang)));
+    return sendHtml(reply, renderConfirmed(lang, service, look));
   });
 }
 

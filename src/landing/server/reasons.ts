@@ -87,7 +87,7 @@ export async function submitReason(ctx: ServerContext, slug: string, form: Form,
     source: `landing:${page.slug}@v${page.version}`,
     actor: ACTORS.subject,
     reason: null,
-    evidence: ctx.clientEvidence(client, { page: page.slug, version: page.version, via: 'reason-survey' }),
+    evidence: ctx.clientEvidence(client, { page: page.slug, version: page.version, brandVersion: look.brand?.version ?? null, via: 'reason-survey' }),
     occurredAt: ctx.now().toISOString(),
   };
   const outcome = await ctx.store.reasons.record({ profileId: profile.id, forEvent: eventId, channel: 'all', reasonCode: code, text }, context);
