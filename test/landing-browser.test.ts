@@ -55,7 +55,7 @@ describe('landing pages in a real browser', () => {
     // A person: the page submits itself (its script is allowed by the CSP hash).
     const page = await chromium().newPage();
     await Promise.all([page.waitForURL(`${f.url}/stop`), page.goto(`${f.url}${bob.url}`)]);
-    await page.waitForSelector('text=Thank you');
+    await page.waitForSelector('text=You will not hear from us again');
     expect((await f.profile('bob@example.com')).optOut.all).toBe(true);
     expect((await f.history('bob@example.com'))[0]).toMatchObject({ channel: 'all', action: 'optout', source: 'landing:stop@v1', actor: 'subject' });
     expect((await f.profile('ann@example.com')).optOut.all).toBe(false);
@@ -78,7 +78,7 @@ describe('landing pages in a real browser', () => {
     expect((await f.profile('ann@example.com')).optOut.all).toBe(false);
 
     await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Unsubscribe from everything' }).click()]);
-    await page.waitForSelector('text=Thank you');
+    await page.waitForSelector('text=You will not hear from us again');
     expect((await f.profile('ann@example.com')).optOut.all).toBe(true);
     const [e] = await f.history('ann@example.com');
     expect(e).toMatchObject({ channel: 'all', action: 'optout', source: 'one-click', actor: 'subject' });

@@ -21,7 +21,7 @@ describe('landing create', () => {
     const db = (await tempStore(backend));
     const page = await runJson(db, ['landing', 'create', 'news', '--type', 'acquisition', '--title', 'News', '--channels', 'sms,email', '--lang', 'fr', '--wording', 'optout', '--json']);
     expect(page).toMatchObject({ slug: 'news', type: 'acquisition', title: 'News', status: 'draft', version: null, published: null });
-    expect(page.draft).toEqual({ slug: 'news', type: 'acquisition', title: 'News', intro: null, lang: 'fr', channels: ['sms', 'email'], services: [], wording: 'optout', confirmation: null });
+    expect(page.draft).toEqual({ slug: 'news', type: 'acquisition', title: 'News', intro: null, lang: 'fr', channels: ['sms', 'email'], services: [], wording: 'optout', confirmation: null, askReason: false });
     expect(await runJson(db, ['landing', 'list', '--json'])).toEqual([{ slug: 'news', type: 'acquisition', title: 'News', status: 'draft', version: null }]);
   });
 
@@ -29,7 +29,7 @@ describe('landing create', () => {
     const db = (await tempStore(backend));
     const page = await runJson(db, ['landing', 'create', 'touch', '--from', FIXTURE, '--lang', 'fr', '--json']);
     const json = JSON.parse(readFileSync(FIXTURE, 'utf8'));
-    expect(page.draft).toEqual({ ...json, slug: 'touch', lang: 'fr' });
+    expect(page.draft).toEqual({ ...json, slug: 'touch', lang: 'fr', askReason: false });
     const fromStdin = await runJson(db, ['landing', 'create', 'stop', '--from', '-', '--json'], { stdin: '{"type":"blocklist","title":"Stop"}' });
     expect(fromStdin.draft).toMatchObject({ type: 'blocklist', channels: [], lang: 'en', wording: 'consent' });
   });
@@ -49,7 +49,7 @@ describe('landing create', () => {
       [['x', '--type', 'popup', '--title', 'x', '--channels', 'email'], /field type/],
       [['x', '--type', 'acquisition', '--title', 'x', '--channels', 'email,pigeon'], /Unknown channel "pigeon"/],
       [['x', '--type', 'acquisition', '--title', 'x', '--channels', 'all'], /Unknown channel "all"/],
-      [['x', '--type', 'acquisition', '--title', 'x', '--channels', 'email', '--lang', 'de'], /field lang/],
+      [['x', '--type', 'acquisition', '--title', 'x', '--channels', 'email', '--lang', 'EN!'], /field lang/],
       [['x', '--type', 'acquisition', '--title', 'x', '--channels', 'email', '--wording', 'maybe'], /field wording/],
       [['x', '--type', 'acquisition', '--title', '  ', '--channels', 'email'], /field title/],
       [['x', '--type', 'acquisition', '--title', 'x', '--channels', ''], /field channels/],

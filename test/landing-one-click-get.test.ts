@@ -63,7 +63,7 @@ describe('GET on a one-click URL', () => {
     const { oneClickUrl } = await f.link('stop', 'ann@example.com');
     const page = await getPrompt(f, oneClickUrl!, 'en');
     expect(page).toContain('<h1>Stop</h1>');
-    expect(page).toContain('Confirm to stop receiving any communication from us, on every channel.');
+    expect(page).toContain('Confirm and we will stop sending you anything, by any means.');
     const [only] = formsOf(page);
     expect(only).toEqual({ method: 'post', action: oneClickUrl, fields: [['List-Unsubscribe', 'One-Click']], buttons: ['Unsubscribe from everything'] });
     expect((await f.profile('ann@example.com')).optOut.all).toBe(false);
@@ -91,7 +91,7 @@ describe('GET on a one-click URL', () => {
     const stop = await f.link('arret', 'bob@example.com');
     const stopPage = await getPrompt(f, stop.oneClickUrl!, 'fr');
     expect(formsOf(stopPage)[0]!.buttons).toEqual(['Me désinscrire de tout']);
-    expect(stopPage).toContain('Confirmez pour ne plus recevoir aucune communication');
+    expect(stopPage).toContain('Confirmez : nous ne vous enverrons plus rien, par aucun moyen.');
 
     // A per-service link through a French page, with a label that needs escaping.
     const l = await f.link('club', 'ann@example.com', '--service', 'offers');

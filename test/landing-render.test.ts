@@ -126,7 +126,8 @@ describe('acquisition pages', () => {
       const boxes = checkboxes(doc);
       expect(boxes[0]).toBe('<input type="checkbox" name="channel-all" value="on" data-channel="all" checked>');
       expect(boxes.slice(1).map((b) => b.includes(' checked'))).toEqual(wording === 'consent' ? [true, false, true] : [false, true, false]);
-      expect(doc).toContain(`checked>${CHANNEL_INFO.all.label.en}</label>`);
+      // The consent wording speaks to the person; the optout wording keeps the operator's label.
+      expect(doc).toContain(`checked>${wording === 'consent' ? STRINGS.en.allBoxLabel : CHANNEL_INFO.all.label.en}</label>`);
       expect(doc).toContain('<input type="hidden" name="all-shown" value="1">');
     }
     // Not set: no such box, no marker.
@@ -155,7 +156,7 @@ describe('blocklist pages', () => {
     expect(doc).toContain('type="email"');
     expect(doc).not.toContain('<script');
     expect(doc).not.toContain('<noscript');
-    expect(doc).toContain(`<legend>${CHANNEL_INFO.all.label.en}</legend>`);
+    expect(doc).toContain(`<legend>${STRINGS.en.blocklistLegend}</legend>`);
     expect(checkboxes(doc)).toEqual([]);
   });
 
@@ -182,7 +183,7 @@ describe('blocklist pages', () => {
   });
 
   it('confirmation pages speak the page language, or say the operator message', () => {
-    expect(renderConfirmation(page({ type: 'blocklist', lang: 'fr' }))).toContain(STRINGS.fr.blocklistConfirmation.replace("'", '&#39;'));
+    expect(renderConfirmation(page({ type: 'blocklist', lang: 'fr' }))).toContain(STRINGS.fr.blocklistConfirmation.replaceAll("'", '&#39;'));
     expect(renderConfirmation(page({ type: 'acquisition' }))).toContain(STRINGS.en.acquisitionConfirmation);
     expect(renderConfirmation(page({ type: 'acquisition', confirmation: 'Merci <3' }))).toContain('<p>Merci &lt;3</p>');
   });

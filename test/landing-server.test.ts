@@ -146,7 +146,7 @@ describe('landing serve: acquisition form with a token', () => {
     expect((await f.profile('ann@example.com')).optOut.all).toBe(true);
 
     const page = await (await fetch(`${f.url}${url}`)).text();
-    expect(page).toMatch(/<input type="checkbox" name="channel-all" value="on" data-channel="all" checked>No longer contact \(by any channel\)/);
+    expect(page).toMatch(/<input type="checkbox" name="channel-all" value="on" data-channel="all" checked>Do not contact me at all/);
     expect(page).toContain('name="all-shown" value="1"');
     // Channel boxes show each channel's own flag while the all box is shown.
     expect(page).toMatch(/data-channel="email" checked>/);

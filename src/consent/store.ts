@@ -14,6 +14,7 @@ import type { ApiKeyRepository } from './api-keys.js';
 import type { ReachRepository } from './reach-check.js';
 import type { WebhookRepository } from './webhooks.js';
 import type { StatsRepository } from './stats.js';
+import type { ReasonRepository } from './reasons.js';
 
 /**
  * Which profiles a listing returns (`listProfiles`, `bulk.listContacts`).
@@ -113,6 +114,8 @@ export interface ConsentStore {
   readonly webhooks: WebhookRepository;
   /** The overview's counts (`consent stats`, `consent report`): see stats.ts. */
   readonly stats: StatsRepository;
+  /** Unsubscribe-survey answers: `reason` ledger events, one per opt-out (reasons.ts). */
+  readonly reasons: ReasonRepository;
   addProfile(profile: NewProfile, at: string): Promise<Profile>;
   findProfile(ref: ProfileRef): Promise<Profile | null>;
   /**

@@ -132,7 +132,20 @@ export function logoDataUri(logo: BrandLogo): string {
 /** A colour as #rgb or #rrggbb, lower-cased. */
 export function parseColor(raw: string): string {
   if (!/^#(?:[0-9a-f]{3}|[0-9a-f]{6})$/i.test(raw)) throw invalid(`Invalid --color "${raw}": give a hex colour such as #1f5fbf.`);
+  const ratio = contrastWithWhite(raw);
+  // Buttons are white text on this colour, links this colour on the page's #f6f6f4: WCAG AA asks 4.5:1 for both, so 4.9:1 against white.
+  if (ratio < 4.9) {
+    throw invalid(`Invalid --color "${raw}": white text on it has a contrast of ${ratio.toFixed(2)}:1; pages need 4.9:1 (WCAG AA's 4.5:1 on the page background).`, 'Choose a darker shade.');
+  }
   return raw.toLowerCase();
+}
+
+/** WCAG 2 contrast ratio of white against a #rgb / #rrggbb colour. */
+export function contrastWithWhite(hex: string): number {
+  const h = hex.length === 4 ? hex.slice(1).split('').map((c) => c + c).join('') : hex.slice(1);
+  const [r, g, b] = [0, 2, 4].map((i) => parseInt(h.slice(i, i + 2), 16) / 255).map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));
+  const l = 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
+  return 1.05 / (l + 0.05);
 }
 
 /** A privacy notice URL: absolute http(s) only (a page links to it). */

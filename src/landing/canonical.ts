@@ -15,6 +15,8 @@ export function canonicalDefinition(p: PageDefinition): string {
     ...(p.services?.length ? { services: p.services } : {}),
     wording: p.wording,
     confirmation: p.confirmation,
+    // Only when set: definitions stored before issue 16 keep their exact JSON.
+    ...(p.askReason ? { askReason: true } : {}),
   });
 }
 
@@ -22,5 +24,6 @@ export function canonicalDefinition(p: PageDefinition): string {
 export function readDefinition(json: string): PageDefinition {
   const d = JSON.parse(json) as PageDefinition;
   if (!Array.isArray(d.services)) d.services = [];
+  d.askReason = d.askReason === true;
   return d;
 }

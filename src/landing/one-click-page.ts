@@ -9,13 +9,14 @@
 import { html } from './html.js';
 import type { Lang, PageDefinition } from './page.js';
 import { documentShell, FORM_ID, type ServiceBox } from './render.js';
-import { STRINGS } from './strings.js';
+import { defaultLook, type PageLook } from './look.js';
+import { fill } from './strings.js';
 
 /** The one-click body field and value (RFC 8058 §3.1). */
 export const ONE_CLICK_FIELD = 'List-Unsubscribe';
 export const ONE_CLICK_VALUE = 'One-Click';
 
-function prompt(lang: Lang, title: string, text: string, button: string, action: string): string {
+function prompt(lang: Lang, title: string, text: string, button: string, action: string, look: PageLook): string {
   return documentShell(
     lang,
     title,
@@ -26,17 +27,19 @@ function prompt(lang: Lang, title: string, text: string, button: string, action:
 <input type="hidden" name="${ONE_CLICK_FIELD}" value="${ONE_CLICK_VALUE}">
 <button type="submit">${button}</button>
 </form>`,
+    false,
+    look,
   );
 }
 
 /** A blocklist page's one-click link opened in a browser: the page's title, "stop everything", one button. */
-export function renderOneClickPrompt(page: PageDefinition, action: string): string {
-  const s = STRINGS[page.lang];
-  return prompt(page.lang, page.title, s.blocklistPersonal, s.unsubscribeAll, action);
+export function renderOneClickPrompt(page: PageDefinition, action: string, look: PageLook = defaultLook(page.lang)): string {
+  const s = look.strings;
+  return prompt(page.lang, page.title, s.blocklistPersonal, s.unsubscribeAll, action, look);
 }
 
 /** A per-service one-click link opened in a browser: "Unsubscribe from <label>?", one button. */
-export function renderServiceOneClickPrompt(lang: Lang, service: ServiceBox, action: string): string {
-  const s = STRINGS[lang];
-  return prompt(lang, s.oneClickServiceQuestion(service.label), s.oneClickServiceText, s.oneClickServiceButton, action);
+export function renderServiceOneClickPrompt(lang: Lang, service: ServiceBox, action: string, look: PageLook = defaultLook(lang)): string {
+  const s = look.strings;
+  return prompt(lang, fill(s.oneClickServiceQuestion, { label: service.label }), s.oneClickServiceText, s.oneClickServiceButton, action, look);
 }

@@ -20,6 +20,8 @@ import type { LinkFormat, LinkLineSpec } from './link-lines.js';
 import type { LandingStore } from './repository.js';
 import { canonicalDefinition } from './canonical.js';
 import { withAtomicFile, writeFileAtomic } from '../io/atomic-file.js';
+import { brandMissing } from './brand.js';
+import { loadLook, type PageLook } from './look.js';
 
 export async function requirePage(store: LandingStore, slug: string): Promise<PageRecord> {
   const page = await store.pages.get(slug);
@@ -113,18 +115,20 @@ export function renderPersonalPage(
   baseUrl: string,
   services: { boxes: readonly ServiceBox[]; subscriptions: Readonly<Record<string, SubscriptionStatus>> } = { boxes: [], subscriptions: {} },
   ungranted: readonly ContactChannel[] = [],
+  look?: PageLook,
 ): string {
   return renderPage(page, {
     action: pageUrl(baseUrl, page.slug),
     version,
     personal: { token, optOut: profile.optOut, ungranted, firstName: profile.firstName, subscriptions: services.subscriptions },
     services: services.boxes,
+    look,
   });
 }
 
 /** The generic page (an email field, no personal data). `services`: the page's services (resolvePageServices). */
-export function renderGenericPage(page: PageDefinition, version: number | null, baseUrl: string, services: readonly ServiceBox[] = []): string {
-  return renderPage(page, { action: pageUrl(baseUrl, page.slug), version, services });
+export function renderGenericPage(page: PageDefinition, version: number | null, baseUrl: string, services: readonly ServiceBox[] = [], look?: PageLook): string {
+  return renderPage(page, { action: pageUrl(baseUrl, page.slug), version, services, look });
 }
 
 export interface PreviewOptions {
@@ -154,7 +158,8 @@ export async function renderPreview(store: LandingStore, slug: string, o: Previe
     version = v.version;
   }
   const services = await resolvePageServices(store, definition);
-  if (o.profile === undefined) return renderGenericPage(definition, version, o.baseUrl, services);
+  const look = await loadLook(store, definition.lang);
+  if (o.profile === undefined) return renderGenericPage(definition, version, o.baseUrl, services, look);
   const profile = await requireProfile(store, o.profile);
   const keyring = await loadKeyring(store, o.env);
   const { token } = linkMaker(keyring, definition, { baseUrl: o.baseUrl, expiresInSeconds: o.expiresInSeconds, now: o.now })(profile.id);
@@ -166,6 +171,7 @@ export async function renderPreview(store: LandingStore, slug: string, o: Previe
     o.baseUrl,
     { boxes: services, subscriptions: await subscriptionMap(store, profile.id) },
     await ungrantedOnPage(store, definition, profile),
+    look,
   );
 }
 
@@ -186,6 +192,10 @@ export interface PublishResult {
   version: PageVersion;
   created: boolean;
   file: string;
+  /** The brand version the page shows; null when no brand is set (then `warning` says so). */
+  brandVersion: number | null;
+  /** Set when the page was published without a brand: pages then name no organisation and link no privacy notice. */
+  warning: string | null;
 }
 
 /**
@@ -206,6 +216,17 @@ export async function publishPage(
   const record = await requirePage(store, slug);
   // Unknown services are refused before anything is frozen (exit 2, naming them).
   const services = await resolvePageServices(store, record.draft);
+  // The page's language must have strings, and a brand, once there is one, must name the organisation and its privacy notice (GDPR art. 13).
+  const look = await loadLook(store, record.draft.lang);
+  if (look.brand) {
+    const missing = brandMissing(look.brand);
+    if (missing.length > 0) {
+      throw invalid(
+        `The page "${slug}" cannot be published: the brand (version ${look.brand.version}) has no ${missing.join(' and no ')}. Nothing was published.`,
+        'Set it with `consent brand set --privacy-url https://…` (pages must name who collects the data and link its privacy notice).',
+      );
+    }
+  }
   // What `pages.publish` will return: the latest version when the draft equals it, else the draft as the next one.
   const latest = await store.pages.latestVersion(slug);
   const expected = latest && !record.draftChanged ? latest : { definition: record.draft, version: (latest?.version ?? 0) + 1 };
@@ -213,17 +234,20 @@ export async function publishPage(
   const file = join(dir, 'index.html');
   await mkdir(dir, { recursive: true });
   const frozen = await withAtomicFile(file, async (out) => {
-    await out.write(renderGenericPage(expected.definition, expected.version, options.baseUrl, services));
+    await out.write(renderGenericPage(expected.definition, expected.version, options.baseUrl, services, look));
     await out.sync();
     return store.pages.publish(slug, options.at, options.actor);
   });
   const { version } = frozen;
   if (version.version !== expected.version || canonicalDefinition(version.definition) !== canonicalDefinition(expected.definition)) {
     // Another process edited or published the page in between: write what was really frozen.
-    const html = renderGenericPage(version.definition, version.version, options.baseUrl, await resolvePageServices(store, version.definition));
+    const html = renderGenericPage(version.definition, version.version, options.baseUrl, await resolvePageServices(store, version.definition), await loadLook(store, version.definition.lang));
     await writeFileAtomic(file, html);
   }
-  return { version, created: frozen.created, file };
+  const warning = look.brand
+    ? null
+    : 'No brand is set: the page names no organisation and links no privacy notice. Set one with `consent brand set --name N --privacy-url U` (GDPR art. 13), then publish again.';
+  return { version, created: frozen.created, file, brandVersion: look.brand?.version ?? null, warning };
 }
 
 /**

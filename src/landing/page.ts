@@ -1,11 +1,14 @@
 import { z } from 'zod';
 import { CONTACT_CHANNELS, type ContactChannel } from '../consent/channels.js';
 import { invalid } from '../consent/errors.js';
+import { LANG_RE } from './strings.js';
 
 export const PAGE_TYPES = ['acquisition', 'blocklist'] as const;
 export type PageType = (typeof PAGE_TYPES)[number];
-export const LANGS = ['en', 'fr'] as const;
-export type Lang = (typeof LANGS)[number];
+/** The languages shipped with consent (strings files in src/landing/strings); any language with strings in the store is accepted too. */
+export const LANGS = ['en', 'fr', 'de', 'es', 'it', 'nl'] as const;
+/** A page's language: a tag such as `fr` or `pt-BR` that has strings (shipped, or imported with `landing strings import`). */
+export type Lang = string;
 /**
  * `consent`: the box says "Email" and is ticked when the person may be
  * contacted on it. `optout`: Adobe's wording, "No longer contact by email",
@@ -56,7 +59,7 @@ export const PageDefinitionSchema = z
     type: z.enum(PAGE_TYPES, { error: `must be one of ${PAGE_TYPES.join(', ')}` }),
     title: z.string({ error: 'is required' }).trim().min(1, 'must not be empty').max(200, 'at most 200 characters'),
     intro: optionalText(2000),
-    lang: z.enum(LANGS, { error: `must be one of ${LANGS.join(', ')}` }).default('en'),
+    lang: z.string().regex(LANG_RE, 'a language tag such as en, fr or pt-BR (one that has page strings)').default('en'),
     channels: z
       .array(z.enum(CONTACT_CHANNELS, { error: `must be one of ${CONTACT_CHANNELS.join(', ')}` }))
       .default([]),
@@ -65,10 +68,15 @@ export const PageDefinitionSchema = z
       .default([]),
     wording: z.enum(WORDINGS, { error: `must be one of ${WORDINGS.join(', ')}` }).default('consent'),
     confirmation: optionalText(1000),
+    /** Blocklist pages (and their one-click confirmation): an optional "why?" survey after the opt-out is recorded. */
+    askReason: z.boolean().default(false),
   })
   .superRefine((p, ctx) => {
     if (p.type === 'acquisition' && p.channels.length === 0 && p.services.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['channels'], message: 'an acquisition page needs at least one channel' });
+    }
+    if (p.type !== 'blocklist' && p.askReason) {
+      ctx.addIssue({ code: 'custom', path: ['askReason'], message: 'the unsubscribe-reason survey is for blocklist pages (their confirmation and one-click confirmation)' });
     }
     if (p.type === 'blocklist' && p.services.length > 0) {
       ctx.addIssue({ code: 'custom', path: ['services'], message: 'a blocklist page stops everything; it takes no service list' });
@@ -104,6 +112,8 @@ export interface PageDefinition {
   wording: Wording;
   /** Shown after a submission; null means the built-in message of the page's language. */
   confirmation: string | null;
+  /** Blocklist pages: after the opt-out is recorded, offer an optional unsubscribe-reason survey (`--ask-reason`). */
+  askReason: boolean;
 }
 
 /** Validates with zod; the first problem becomes an `invalid` error naming the field. */
@@ -114,7 +124,7 @@ export function parsePageDefinition(input: unknown, where = 'page'): PageDefinit
     if (issue.code === 'unrecognized_keys') {
       throw invalid(
         `Invalid ${where}: unknown field ${issue.keys.map((k) => `"${k}"`).join(', ')}.`,
-        'Fields: slug, type, title, intro, lang, channels, services, wording, confirmation.',
+        'Fields: slug, type, title, intro, lang, channels, services, wording, confirmation, askReason.',
       );
     }
     const field = issue.path.join('.') || 'input';

@@ -1,9 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { CHANNEL_INFO, type ContactChannel, type OptOutFlags } from '../consent/channels.js';
+import type { ContactChannel, OptOutFlags } from '../consent/channels.js';
 import { escapeText, html, trustedHtml, type SafeHtml } from './html.js';
 import type { Service, SubscriptionStatus } from '../consent/services.js';
+import { logoDataUri, type Brand } from './brand.js';
+import { defaultLook, type PageLook } from './look.js';
+import { surveyForm, type SurveyForm } from './reason-page.js';
 import type { Lang, PageDefinition, Wording } from './page.js';
-import { STRINGS } from './strings.js';
+import { channelName, channelOptoutLabel, type PageStrings } from './strings.js';
 
 /** Form field names the server reads. */
 export const FORM_FIELDS = {
@@ -18,6 +21,8 @@ export const FORM_FIELDS = {
    * never shown: only the former clears `all`.
    */
   allShown: 'all-shown',
+  /** The brand version the form was rendered with (absent without a brand): the evidence names what the person was shown. */
+  brand: 'b',
 } as const;
 
 /** The "No longer contact (by any channel)" box, shown only to a person who has `all` set. */
@@ -58,10 +63,20 @@ export const PAGE_CSS = [
   'fieldset{border:1px solid #bbb;border-radius:.5rem;padding:.75rem 1rem;margin:0 0 1rem}',
   'legend{font-weight:600;padding:0 .25rem}',
   'label{display:block;padding:.4rem 0}',
-  'input[type=checkbox]{width:1.25rem;height:1.25rem;margin:0 .5rem 0 0;vertical-align:middle}',
+  // A box's label wraps beside its box, never under it (a long label on a 360-px phone): the box in the first column, the text (and a description) in the second.
+  'label:has(>input[type=checkbox]),label:has(>input[type=radio]){display:grid;grid-template-columns:auto 1fr;column-gap:.5rem;align-items:start}',
+  'input[type=checkbox],input[type=radio]{width:1.25rem;height:1.25rem;margin:.15rem 0 0 0}',
   'input[type=email]{display:block;box-sizing:border-box;width:100%;font:inherit;padding:.5rem;margin-top:.25rem;border:1px solid #888;border-radius:.375rem}',
   'button{font:inherit;padding:.65rem 1.25rem;border:0;border-radius:.375rem;background:#1f5fbf;color:#fff;cursor:pointer}',
-  '.desc{display:block;margin-left:1.75rem;font-size:.9rem;color:#555}',
+  '.desc{display:block;grid-column:2;font-size:.9rem;color:#555}',
+  'textarea{display:block;box-sizing:border-box;width:100%;font:inherit;padding:.5rem;margin-top:.25rem;border:1px solid #888;border-radius:.375rem}',
+  '.org{max-width:36rem;margin:0 auto;padding:1rem 1rem 0;display:flex;align-items:center;gap:.75rem}',
+  '.org img{max-height:3rem;max-width:10rem;width:auto;height:auto}',
+  '.org-name{font-weight:600;margin:0}',
+  'footer{max-width:36rem;margin:0 auto;padding:0 1rem 1.5rem;font-size:.9rem;color:#444}',
+  'footer p{margin:0 0 .25rem}',
+  'a{color:#1f5fbf}',
+  '.note{font-size:.9rem;color:#444}',
   'button:focus-visible,input:focus-visible{outline:3px solid #f0a000;outline-offset:2px}',
 ].join('');
 
@@ -72,18 +87,36 @@ export const SCRIPT_HASH = sha256(AUTO_SUBMIT_SCRIPT);
 export const STYLE_HASH = sha256(PAGE_CSS);
 
 /**
+ * The brand's accent (buttons, links), as a second style element of its own,
+ * so that PAGE_CSS and its hash never change: '' without a colour.
+ */
+export function brandCss(brand: Brand | null): string {
+  if (!brand?.color) return '';
+  return `button{background:${brand.color}}a{color:${brand.color}}`;
+}
+
+/** The CSP hash of a brand's style element ('' without one). */
+export function brandStyleHash(brand: Brand | null): string {
+  const css = brandCss(brand);
+  return css ? sha256(css) : '';
+}
+
+/**
  * The Content-Security-Policy of every page. `formAction` is the form's
  * target: when it is absolute, its origin is allowed besides 'self'.
  * `header: true` adds what only works as a header (frame-ancestors); the
  * server sends that, a static page carries the rest in a <meta>.
  */
-export function contentSecurityPolicy(options: { formAction?: string; header?: boolean } = {}): string {
+export function contentSecurityPolicy(options: { formAction?: string; header?: boolean; brand?: Brand | null; images?: boolean } = {}): string {
   const formAction = ["'self'"];
   if (options.formAction && /^https?:\/\//.test(options.formAction)) formAction.push(new URL(options.formAction).origin);
+  const brandHash = brandStyleHash(options.brand ?? null);
   const parts = [
     "default-src 'none'",
-    `style-src ${STYLE_HASH}`,
+    `style-src ${STYLE_HASH}${brandHash ? ` ${brandHash}` : ''}`,
     `script-src ${SCRIPT_HASH}`,
+    // Only the inlined logo (a data: URI; nothing is ever fetched), only when there is one.
+    ...(options.images ? ['img-src data:'] : []),
     `form-action ${formAction.join(' ')}`,
     "base-uri 'none'",
   ];
@@ -102,8 +135,8 @@ export function boxTicked(wording: Wording, optOut: OptOutFlags, channel: Contac
   return wording === 'optout' ? unreachable : !unreachable && !ungranted.includes(channel);
 }
 
-export function channelLabel(wording: Wording, lang: Lang, channel: ContactChannel): string {
-  return wording === 'optout' ? CHANNEL_INFO[channel].label[lang] : CHANNEL_INFO[channel].name[lang];
+export function channelLabel(wording: Wording, s: PageStrings, channel: ContactChannel): string {
+  return wording === 'optout' ? channelOptoutLabel(s, channel) : channelName(s, channel);
 }
 
 export interface PersonalData {
@@ -128,25 +161,51 @@ export interface RenderOptions {
    * order. Required when the page lists services: rendering without them fails.
    */
   services?: readonly ServiceBox[];
+  /** The strings and brand of the page (default: the shipped strings of its language, no brand). */
+  look?: PageLook;
 }
 
-/** The page around a body: head, CSP meta, our style; `action` is the form target (for the CSP). */
-export function documentShell(lang: Lang, title: string, action: string, body: SafeHtml, script = false): string {
+/** The organisation's name and logo above the page; nothing without a brand. */
+function brandHeader(brand: Brand | null): SafeHtml | '' {
+  if (!brand) return '';
+  // The name is shown as text beside the logo, so the logo is decorative (empty alt).
+  const logo = brand.logo ? html`<img src="${logoDataUri(brand.logo)}" alt="">` : '';
+  return html`<header class="org">${logo}<p class="org-name">${brand.name}</p></header>\n`;
+}
+
+/** Who runs the page, its privacy notice and how to reach them; nothing without a brand. */
+function brandFooter(brand: Brand | null, s: PageStrings): SafeHtml | '' {
+  if (!brand) return '';
+  const who = html`<p>${brand.name}${brand.address ? html` · ${brand.address}` : ''}</p>\n`;
+  const links = [
+    brand.privacyUrl ? html`<a href="${brand.privacyUrl}">${s.privacyLink}</a>` : null,
+    brand.contact ? html`${s.contactLabel} ${brand.contact}` : null,
+  ].filter((x): x is SafeHtml => x !== null);
+  const second = links.length ? html`<p>${links.map((l, i) => (i ? html` · ${l}` : l))}</p>\n` : '';
+  return html`<footer>
+${who}${second}</footer>
+`;
+}
+
+/** The page around a body: head, CSP meta, our style, the brand's header and footer; `action` is the form target (for the CSP). */
+export function documentShell(lang: Lang, title: string, action: string, body: SafeHtml, script = false, look: PageLook = defaultLook(lang)): string {
+  const brand = look.brand;
+  const css = brandCss(brand);
   return html`<!DOCTYPE html>
 <html lang="${lang}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="${contentSecurityPolicy({ formAction: action })}">
+<meta http-equiv="Content-Security-Policy" content="${contentSecurityPolicy({ formAction: action, brand, images: Boolean(brand?.logo) })}">
 <meta name="referrer" content="no-referrer">
 <title>${title}</title>
 <style>${trustedHtml(PAGE_CSS)}</style>
-</head>
+${css ? html`<style>${trustedHtml(css)}</style>\n` : ''}</head>
 <body>
-<main>
+${brandHeader(brand)}<main>
 ${body}
 </main>
-${script ? html`<script>${trustedHtml(AUTO_SUBMIT_SCRIPT)}</script>\n` : ''}</body>
+${brandFooter(brand, look.strings)}${script ? html`<script>${trustedHtml(AUTO_SUBMIT_SCRIPT)}</script>\n` : ''}</body>
 </html>
 `.value;
 }
@@ -156,11 +215,12 @@ ${script ? html`<script>${trustedHtml(AUTO_SUBMIT_SCRIPT)}</script>\n` : ''}</bo
  * person's page (boxes from their flags, their token in the form). Pure.
  */
 export function renderPage(page: PageDefinition, options: RenderOptions): string {
-  const s = STRINGS[page.lang];
+  const look = options.look ?? defaultLook(page.lang);
+  const s = look.strings;
   const p = options.personal;
   const hidden = html`${p ? html`<input type="hidden" name="${FORM_FIELDS.token}" value="${p.token}">\n` : ''}${
     options.version ? html`<input type="hidden" name="${FORM_FIELDS.version}" value="${options.version}">\n` : ''
-  }`;
+  }${look.brand ? html`<input type="hidden" name="${FORM_FIELDS.brand}" value="${look.brand.version}">\n` : ''}`;
   const greeting = p?.firstName ? html`<p>${s.hello} ${p.firstName},</p>\n` : '';
   const intro = page.intro ? html`<p>${page.intro}</p>\n` : '';
   const emailField = p
@@ -178,13 +238,13 @@ export function renderPage(page: PageDefinition, options: RenderOptions): string
     const channelFlags = showAll ? { ...p!.optOut, all: false } : p?.optOut;
     const allBox = showAll
       ? html`<input type="hidden" name="${FORM_FIELDS.allShown}" value="1">
-<label><input type="checkbox" name="${ALL_FIELD}" value="on" data-channel="all" checked>${CHANNEL_INFO.all.label[page.lang]}</label>\n`
+<label><input type="checkbox" name="${ALL_FIELD}" value="on" data-channel="all" checked>${page.wording === 'optout' ? channelOptoutLabel(s, 'all') : s.allBoxLabel}</label>\n`
       : '';
     const boxes = page.channels.map((c) => {
       const ticked = channelFlags ? boxTicked(page.wording, channelFlags, c, p?.ungranted) : false;
       return html`<label><input type="checkbox" name="${channelField(c)}" value="on" data-channel="${c}"${
         ticked ? html` checked` : ''
-      }>${channelLabel(page.wording, page.lang, c)}</label>\n`;
+      }>${channelLabel(page.wording, s, c)}</label>\n`;
     });
     const channelSet =
       page.channels.length > 0 || allBox
@@ -195,7 +255,7 @@ ${allBox}${boxes}</fieldset>
         : '';
     body = html`<h1>${page.title}</h1>
 ${greeting}${intro}<form id="${FORM_ID}" method="post" action="${options.action}">
-${hidden}${emailField}${channelSet}${serviceSet(page, options.services, p?.subscriptions)}<button type="submit">${s.saveChoices}</button>
+${hidden}${emailField}${channelSet}${serviceSet(page, s, options.services, p?.subscriptions)}<button type="submit">${s.saveChoices}</button>
 </form>`;
   } else {
     const button = html`<button type="submit">${s.unsubscribeAll}</button>`;
@@ -203,13 +263,13 @@ ${hidden}${emailField}${channelSet}${serviceSet(page, options.services, p?.subsc
     body = html`<h1>${page.title}</h1>
 ${greeting}${intro}<form id="${FORM_ID}" method="post" action="${options.action}">
 ${hidden}<fieldset>
-<legend>${CHANNEL_INFO.all.label[page.lang]}</legend>
+<legend>${s.blocklistLegend}</legend>
 <p>${p ? s.blocklistPersonal : s.blocklistGeneric}</p>
 ${emailField}</fieldset>
 ${p ? html`<noscript>${button}</noscript>` : button}
 </form>`;
   }
-  return documentShell(page.lang, page.title, options.action, body, script);
+  return documentShell(page.lang, page.title, options.action, body, script, look);
 }
 
 /** Markers standing for a person's token and first name while a page shape is rendered: letters and digits, which escaping leaves as they are. */
@@ -280,6 +340,7 @@ export class PersonalPageRenderer {
 /** The services fieldset: one box per service, `data-service` (never `data-channel`), label and description escaped. */
 function serviceSet(
   page: PageDefinition,
+  s: PageStrings,
   services: readonly ServiceBox[] | undefined,
   subscriptions: Readonly<Record<string, SubscriptionStatus>> | undefined,
 ): SafeHtml | '' {
@@ -294,19 +355,35 @@ function serviceSet(
     }</label>\n`;
   });
   return html`<fieldset>
-<legend>${STRINGS[page.lang].servicesLegend}</legend>
+<legend>${s.servicesLegend}</legend>
 ${boxes}</fieldset>
 `;
 }
 
+/** What a blocklist confirmation may offer besides "done": the person's own link to an acquisition page (never an undo). */
+export interface ConfirmationExtras {
+  /** "Changed your mind? Choose what you receive": the person's signed link to an acquisition page. */
+  changeMindUrl?: string | null;
+  /** The optional unsubscribe-reason survey (--ask-reason), shown below the confirmation. */
+  survey?: SurveyForm | null;
+}
+
 /** The answer to a submission, in the page's language. */
-export function renderConfirmation(page: PageDefinition): string {
-  const s = STRINGS[page.lang];
-  const message = page.confirmation ?? (page.type === 'blocklist' ? s.blocklistConfirmation : s.acquisitionConfirmation);
-  return documentShell(page.lang, page.title, '', html`<h1>${s.thanksTitle}</h1>\n<p>${message}</p>`);
+export function renderConfirmation(page: PageDefinition, look: PageLook = defaultLook(page.lang), extras: ConfirmationExtras = {}): string {
+  const s = look.strings;
+  if (page.type === 'blocklist') {
+    const message = page.confirmation ?? s.blocklistConfirmation;
+    const changeMind = extras.changeMindUrl
+      ? html`<h2>${s.changeMindTitle}</h2>\n<p><a href="${extras.changeMindUrl}">${s.changeMindLink}</a></p>\n`
+      : '';
+    const survey = extras.survey ? surveyForm(s, extras.survey) : '';
+    return documentShell(page.lang, page.title, extras.survey?.action ?? '', html`<h1>${s.blocklistConfirmationTitle}</h1>\n<p>${message}</p>\n${survey}${changeMind}`, false, look);
+  }
+  const message = page.confirmation ?? s.acquisitionConfirmation;
+  return documentShell(page.lang, page.title, '', html`<h1>${s.thanksTitle}</h1>\n<p>${message}</p>`, false, look);
 }
 
 /** A plain message page (for the server's error answers), escaped like the rest. */
-export function renderMessage(lang: Lang, title: string, message: string): string {
-  return documentShell(lang, title, '', html`<h1>${title}</h1>\n<p>${message}</p>`);
+export function renderMessage(lang: Lang, title: string, message: string, look: PageLook = defaultLook(lang)): string {
+  return documentShell(lang, title, '', html`<h1>${title}</h1>\n<p>${message}</p>`, false, look);
 }

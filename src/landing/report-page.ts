@@ -8,7 +8,7 @@ import type { PersonReport, ReportLang } from '../consent/report.js';
 import { CHANNEL_INFO, type ContactChannel } from '../consent/channels.js';
 import { html, trustedHtml, type SafeHtml } from './html.js';
 import type { Lang, Wording } from './page.js';
-import { channelLabel } from './render.js';
+import { channelName, channelOptoutLabel, shippedStrings } from './strings.js';
 
 const CSS = [
   'body{margin:0;font:1rem/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1a1a1a;background:#f6f6f4}',
@@ -101,11 +101,12 @@ const json = (v: unknown): string => JSON.stringify(v, null, 2);
 function pageText(definition: Record<string, unknown> | null, lang: ReportLang, row: (label: string, value: string | null) => SafeHtml): SafeHtml {
   if (!definition) return html``;
   const t = STRINGS[lang];
-  const pageLang: Lang = definition.lang === 'fr' ? 'fr' : 'en';
+  // The page's own language (any language with shipped strings; the reference otherwise).
+  const pageStrings = shippedStrings(typeof definition.lang === 'string' ? definition.lang : 'en');
   const wording = definition.wording as Wording;
   const channels = Array.isArray(definition.channels) ? (definition.channels as ContactChannel[]) : [];
   const services = Array.isArray(definition.services) ? (definition.services as string[]) : [];
-  const boxes = [...channels.filter((c) => c in CHANNEL_INFO).map((c) => channelLabel(wording, pageLang, c)), ...services];
+  const boxes = [...channels.filter((c) => c in CHANNEL_INFO).map((c) => (wording === 'optout' ? channelOptoutLabel(pageStrings, c) : channelName(pageStrings, c))), ...services];
   return html`${row(t.pageTitle, typeof definition.title === 'string' ? definition.title : null)}
 ${row(t.pageIntro, typeof definition.intro === 'string' ? definition.intro : null)}
 ${row(t.boxes, boxes.length > 0 ? boxes.join(' · ') : null)}`;

@@ -1,5 +1,6 @@
 import type { ConsentStore } from '../consent/store.js';
 import type { BrandRepository } from './brand.js';
+import type { PageStringsRepository } from './look.js';
 import type { PageDefinition, PageRecord, PageVersion } from './page.js';
 import type { LandingSubmissions } from './submissions.js';
 
@@ -17,6 +18,8 @@ export interface LandingStore extends ConsentStore {
   readonly landing: LandingSubmissions;
   /** The organisation shown on every page, versioned (brand.ts). */
   readonly brand: BrandRepository;
+  /** Page strings imported per language (`landing strings import`), overriding or adding to the shipped files. */
+  readonly pageStrings: PageStringsRepository;
 }
 
 /**

@@ -18,7 +18,7 @@ import type { ConsentStore } from '../consent/store.js';
 import { html } from './html.js';
 import type { Lang, PageDefinition } from './page.js';
 import { documentShell, FORM_ID, FORM_FIELDS, renderMessage, serviceField, type ServiceBox } from './render.js';
-import { STRINGS } from './strings.js';
+import { defaultLook, type PageLook } from './look.js';
 import { tokenSigner, type Keyring } from './tokens.js';
 import { ONE_CLICK_SEGMENT, TOKEN_PARAM } from './urls.js';
 
@@ -103,8 +103,8 @@ const serviceLine = (service: ServiceBox) =>
   html`<p><strong>${service.label}</strong>${service.description ? html`<br>${service.description}` : ''}</p>\n`;
 
 /** The page a confirmation link opens: a POST form with one Confirm button. A GET of it changes nothing. */
-export function renderConfirmPrompt(lang: Lang, service: ServiceBox, token: string, baseUrl: string): string {
-  const s = STRINGS[lang];
+export function renderConfirmPrompt(lang: Lang, service: ServiceBox, token: string, baseUrl: string, look: PageLook = defaultLook(lang)): string {
+  const s = look.strings;
   const action = `${baseUrl}${confirmPath(service.name)}`;
   return documentShell(
     lang,
@@ -117,17 +117,19 @@ ${serviceLine(service)}<form id="${FORM_ID}" method="post" action="${action}">
 <input type="hidden" name="${LANG_PARAM}" value="${lang}">
 <button type="submit">${s.confirmButton}</button>
 </form>`,
+    false,
+    look,
   );
 }
 
 /** The answer to a confirmation (also when there was nothing left to confirm: idempotent). */
-export function renderConfirmed(lang: Lang, service: ServiceBox): string {
-  const s = STRINGS[lang];
-  return renderMessage(lang, s.thanksTitle, `${s.confirmedText} ${service.label}.`);
+export function renderConfirmed(lang: Lang, service: ServiceBox, look: PageLook = defaultLook(lang)): string {
+  const s = look.strings;
+  return renderMessage(lang, s.thanksTitle, `${s.confirmedText} ${service.label}.`, look);
 }
 
 /** The answer to a per-service one-click unsubscribe. */
-export function renderServiceUnsubscribed(lang: Lang, service: ServiceBox): string {
-  const s = STRINGS[lang];
-  return renderMessage(lang, s.thanksTitle, `${s.serviceUnsubscribedText} ${service.label}.`);
+export function renderServiceUnsubscribed(lang: Lang, service: ServiceBox, look: PageLook = defaultLook(lang)): string {
+  const s = look.strings;
+  return renderMessage(lang, s.thanksTitle, `${s.serviceUnsubscribedText} ${service.label}.`, look);
 }

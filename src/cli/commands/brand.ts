@@ -20,8 +20,8 @@ export function registerBrand(program: Command, act: Act): void {
 
   brand
     .command('show')
-    .description('show the latest brand version (or --version n)')
-    .option('--version <n>', 'a given version')
+    .description('show the latest brand version (or --brand-version n)')
+    .option('--brand-version <n>', 'a given version (1, 2, …)')
     .option('--json', 'print as JSON (null when no brand was ever set)')
     .action(act(async (ctx, _args, o) => (await import('./brand/run.js')).show(ctx, o)));
 }

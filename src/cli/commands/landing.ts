@@ -9,9 +9,11 @@ const definitionOptions = (cmd: Command) =>
     .option('--intro <text>', 'a paragraph under the title')
     .option('--channels <list>', `acquisition pages: comma-separated channels shown, of ${CONTACT_CHANNELS.join(', ')}`)
     .option('--services <list>', 'acquisition pages: comma-separated services (newsletters) offered as boxes; publish refuses unknown ones')
-    .option('--lang <lang>', 'en or fr (default en): every built-in string of the page')
+    .option('--lang <lang>', 'the language of every text of the page (default en): en, fr, de, es, it, nl shipped, or any language imported with `landing strings import`')
     .option('--wording <wording>', 'consent ("Email", ticked = may contact; default) or optout ("No longer contact by email", ticked = opted out)')
     .option('--confirmation <text>', 'the message shown after a submission (default: a built-in one)')
+    .option('--ask-reason', 'blocklist pages: after the opt-out is recorded, offer an optional "why?" survey (kept as a reason ledger event)')
+    .option('--no-ask-reason', 'no unsubscribe-reason survey (the default)')
     .option('--from <file>', 'read the page definition from a JSON file (- for stdin); flags override its fields');
 
 const baseUrl = '(default: $CONSENT_BASE_URL, else relative to the server root)';
@@ -97,6 +99,26 @@ export function registerLanding(program: Command, act: Act): void {
         'contacted (opted out of the channel or of all). To mail the links, use --reachable <channel>.',
     )
     .action(act(async (ctx, [slug], o) => (await import('./landing/links.js')).links(ctx, slug!, o)));
+
+  const strings = landing.command('strings').description('the texts of the pages, one strings file per language');
+  strings
+    .command('export')
+    .description('print the strings of a language as JSON (imported ones if any, else the shipped file): a start for your own')
+    .option('--lang <lang>', 'the language', 'en')
+    .option('--out <file>', 'write to this file instead of stdout')
+    .action(act(async (ctx, _args, o) => (await import('./landing/strings.js')).exportStrings(ctx, o)));
+  strings
+    .command('import')
+    .description('store a language\'s strings (overriding the shipped file, or adding a language); every key must be there, with its placeholders')
+    .argument('<file>', 'a JSON strings file (- for stdin), e.g. fr.json')
+    .option('--lang <lang>', 'its language (default: the file name, e.g. pt-BR.json)')
+    .option('--json', 'print the outcome as JSON')
+    .action(act(async (ctx, [file], o) => (await import('./landing/strings.js')).importStrings(ctx, file!, o)));
+  strings
+    .command('list')
+    .description('the languages that have strings, shipped and imported')
+    .option('--json', 'print as JSON')
+    .action(act(async (ctx, _args, o) => (await import('./landing/strings.js')).listStrings(ctx, o)));
 
   landing
     .command('serve')

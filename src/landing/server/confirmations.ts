@@ -11,7 +11,7 @@ import type { Service } from '../../consent/services.js';
 import { FORM_FIELDS } from '../render.js';
 import { CONFIRM_SEGMENT, confirmNamespace, LANG_PARAM, renderConfirmed, renderConfirmPrompt } from '../services.js';
 import { TOKEN_PARAM } from '../urls.js';
-import { ACTORS, clientOf, commit, first, formOf, knownService, langOf, profileFromSigned, sendHtml, type ServerContext, type ServiceParams } from './context.js';
+import { ACTORS, lookOrEnglish, clientOf, commit, first, formOf, knownService, langOf, profileFromSigned, sendHtml, type ServerContext, type ServiceParams } from './context.js';
 
 export function registerConfirmPrompt(root: FastifyInstance, ctx: ServerContext): void {
   root.get<ServiceParams>(`/${CONFIRM_SEGMENT}/:service`, async (req, reply) => {
@@ -19,7 +19,7 @@ export function registerConfirmPrompt(root: FastifyInstance, ctx: ServerContext)
     const service = await knownService(ctx, req.params.service, lang);
     const token = first(req.query[TOKEN_PARAM]);
     await profileFromSigned(ctx, token, confirmNamespace(service.name), lang);
-    return sendHtml(reply, renderConfirmPrompt(lang, service, String(token), ctx.baseUrl));
+    return sendHtml(reply, renderConfirmPrompt(lang, service, String(token), ctx.baseUrl, await lookOrEnglish(ctx, lang)));
   });
 }
 
@@ -30,7 +30,8 @@ export function registerConfirmRoute(app: FastifyInstance, ctx: ServerContext): 
     const lang = langOf(form[LANG_PARAM] ?? req.query[LANG_PARAM]);
     const service = await knownService(ctx, req.params.service, lang);
     const profile = await profileFromSigned(ctx, first(form[FORM_FIELDS.token] ?? req.query[TOKEN_PARAM]), confirmNamespace(service.name), lang);
-    const evidence = ctx.clientEvidence(clientOf(req), { service: service.name, via: 'confirmation-link' });
+    const look = await lookOrEnglish(ctx, lang);
+    const evidence = ctx.clientEvidence(clientOf(req), { service: service.name, brandVersion: look.brand?.version ?? null, via: 'confirmation-link' });
     const occurredAt = ctx.now().toISOString();
     // A confirmed double opt-in is also a grant of the service's channel (recorded only under an opt-in
     // basis, never clearing an opt-out: ConsentRequest.grant), and only when there was a request to confirm.
@@ -44,7 +45,7 @@ export function registerConfirmRoute(app: FastifyInstance, ctx: ServerContext): 
       pending ? [service.channel as ContactChannel] : [],
     );
     await liftErasure(ctx, profile, service, occurredAt);
-    return sendHtml(reply, renderConfirmed(lang, service));
+    return sendHtml(reply, renderConfirmed(lang, service, look));
   });
 }
 

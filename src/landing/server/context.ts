@@ -15,7 +15,12 @@ import { SLUG_RE, type Lang, type PageVersion } from '../page.js';
 import type { LandingStore } from '../repository.js';
 import type { Form } from '../submit.js';
 import type { Keyring } from '../tokens.js';
+import { LANG_RE } from '../strings.js';
 import { HttpAnswer, TOKEN_STATUS } from './errors.js';
+import type { Brand } from '../brand.js';
+import { defaultLook, loadLook, type PageLook } from '../look.js';
+import { FORM_FIELDS } from '../render.js';
+import { formString } from '../submit.js';
 
 /** Bodies larger than this are refused with 413, whatever their type. */
 export const BODY_LIMIT = 64 * 1024;
@@ -52,8 +57,18 @@ export interface ServerContext {
   page(slug: string): Promise<PageVersion | null>;
   /** A service by name (null: unknown), cached for PAGE_TTL_MS. */
   service(name: string): Promise<Service | null>;
-  /** The evidence every landing change carries. */
-  evidence(client: Client, page: PageVersion, via: string): Promise<Record<string, unknown>>;
+  /** The strings and brand of pages in a language, cached for PAGE_TTL_MS; a language without strings is a 404. */
+  look(lang: Lang): Promise<PageLook>;
+  /** The last look loaded for a language, at once (error pages): the shipped strings and no brand until one was loaded. */
+  lookNow(lang: Lang): PageLook;
+  /** The brand of the look loaded last (null before any, or without a brand): the CSP header follows it. */
+  brandNow(): Brand | null;
+  /**
+   * The evidence every landing change carries: the page and its version, the
+   * brand version the person was shown (the form's `b` when it names a
+   * version that exists, else the current one; null without a brand).
+   */
+  evidence(client: Client, page: PageVersion, via: string, form?: Form): Promise<Record<string, unknown>>;
   /** The same evidence without a page (a confirmation link): `fields` first, then time, user agent and client hash. */
   clientEvidence(client: Client, fields: Record<string, unknown>): Record<string, unknown>;
 }
@@ -75,6 +90,8 @@ export interface ServerContextWithCaches extends ServerContext {
   freshKeyring(): Keyring | undefined;
   /** The cached page while fresh (null: known not to exist), else undefined (nothing is loaded). */
   freshPage(slug: string): PageVersion | null | undefined;
+  /** The cached look of a language while fresh, else undefined (nothing is loaded). */
+  freshLook(lang: Lang): PageLook | undefined;
 }
 
 export async function createContext(options: {
@@ -89,6 +106,8 @@ export async function createContext(options: {
   let keyring: { value: Keyring; loadedAt: number } | null = null;
   const pages = new Map<string, { value: PageVersion | null; loadedAt: number }>();
   const services = new Map<string, { value: Service | null; loadedAt: number }>();
+  const looks = new Map<string, { value: PageLook; loadedAt: number }>();
+  let lastBrand: Brand | null = null;
   const salt = await store.landing.clientSalt();
   const clientHashes = new Map<string, string>();
   // A salted hash, never the address: it tells submissions from one client apart without keeping the client.
@@ -130,6 +149,10 @@ export async function createContext(options: {
       pages.set(slug, { value, loadedAt: t });
       return value;
     },
+    freshLook(lang) {
+      const hit = looks.get(lang);
+      return hit && fresh(hit.loadedAt, PAGE_TTL_MS, now().getTime()) ? hit.value : undefined;
+    },
     freshPage(slug) {
       const hit = pages.get(slug);
       return hit && fresh(hit.loadedAt, PAGE_TTL_MS, now().getTime()) ? hit.value : undefined;
@@ -143,8 +166,33 @@ export async function createContext(options: {
       services.set(name, { value, loadedAt: t });
       return value;
     },
-    async evidence(client, page, via) {
-      return ctx.clientEvidence(client, { page: page.slug, version: page.version, via });
+    async look(lang) {
+      const t = now().getTime();
+      const hit = looks.get(lang);
+      if (hit && fresh(hit.loadedAt, PAGE_TTL_MS, t)) return hit.value;
+      let value: PageLook;
+      try {
+        value = await loadLook(store, lang);
+      } catch (e) {
+        if ((e as { kind?: string }).kind === 'invalid') throw new HttpAnswer(404, 'notFound');
+        throw e;
+      }
+      // Looks are few (one per language); reuse the same object while nothing changed, so the page views built on it stay.
+      const same = hit && sameLook(hit.value, value);
+      lastBrand = value.brand;
+      if (looks.size >= 100) looks.clear();
+      looks.set(lang, { value: same ? hit.value : value, loadedAt: t });
+      return same ? hit.value : value;
+    },
+    brandNow() {
+      return lastBrand;
+    },
+    lookNow(lang) {
+      return looks.get(lang)?.value ?? defaultLook(lang);
+    },
+    async evidence(client, page, via, form) {
+      const brand = (await ctx.look(page.definition.lang)).brand;
+      return ctx.clientEvidence(client, { page: page.slug, version: page.version, brandVersion: brandVersionShown(brand, form), via });
     },
     clientEvidence(client, fields) {
       const ua = client.userAgent;
@@ -159,6 +207,29 @@ export async function createContext(options: {
   return ctx;
 }
 
+/** Two looks are the same when their strings are the same object (shipped) or equal, and their brand the same version. */
+function sameLook(a: PageLook, b: PageLook): boolean {
+  return (a.brand?.version ?? 0) === (b.brand?.version ?? 0) && (a.strings === b.strings || JSON.stringify(a.strings) === JSON.stringify(b.strings));
+}
+
+/** The brand version a form says it was rendered with, when it names one that exists (versions run 1…latest), else the latest. */
+function brandVersionShown(brand: Brand | null, form: Form | undefined): number | null {
+  if (!brand) return null;
+  const b = form ? formString(form, FORM_FIELDS.brand) : undefined;
+  const n = b !== undefined && /^[1-9]\d{0,8}$/.test(b) ? Number(b) : NaN;
+  return Number.isInteger(n) && n <= brand.version ? n : brand.version;
+}
+
+/** The look of a language from a link's parameter, English when that language has no strings (a link is never refused for its `lang`). */
+export async function lookOrEnglish(ctx: ServerContext, lang: Lang): Promise<PageLook> {
+  try {
+    return await ctx.look(lang);
+  } catch (e) {
+    if (e instanceof HttpAnswer) return ctx.look('en');
+    throw e;
+  }
+}
+
 export type SlugParams = { Params: { slug: string }; Querystring: Record<string, unknown>; Body: unknown };
 export type ServiceParams = { Params: { service: string }; Querystring: Record<string, unknown>; Body: unknown };
 
@@ -167,7 +238,11 @@ export function first(v: unknown): unknown {
   return Array.isArray(v) ? v[0] : v;
 }
 
-export const langOf = (v: unknown): Lang => (first(v) === 'fr' ? 'fr' : 'en');
+/** A `lang` parameter (confirmation links): a language tag, else English. */
+export const langOf = (v: unknown): Lang => {
+  const l = first(v);
+  return typeof l === 'string' && LANG_RE.test(l) ? l : 'en';
+};
 
 export function sendHtml(reply: FastifyReply, body: string) {
   return reply.code(200).type('text/html; charset=utf-8').send(body);

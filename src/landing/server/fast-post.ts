@@ -23,13 +23,13 @@ const ONE_CLICK_SUFFIX = `/${ONE_CLICK_SEGMENT}`;
 
 export function fastPostPath(
   ctx: ServerContext,
-  pageHeaders: readonly string[],
+  pageHeaders: () => readonly string[],
   log: (line: string) => void,
   options: { behindProxy: boolean; closing: () => boolean; loggablePath: (url: string) => string },
 ): FastPath {
   const send = (res: ServerResponse, status: number, html: string, extra: readonly string[] = []) => {
     if (res.headersSent) return;
-    res.writeHead(status, [...pageHeaders, ...extra, 'content-length', String(Buffer.byteLength(html))]);
+    res.writeHead(status, [...pageHeaders(), ...extra, 'content-length', String(Buffer.byteLength(html))]);
     res.end(html);
   };
   const handle = async (req: IncomingMessage, res: ServerResponse, url: string, slug: string, isOneClick: boolean, body: string, started: number) => {
@@ -41,7 +41,7 @@ export function fastPostPath(
     try {
       send(res, 200, await (isOneClick ? oneClick : submitForm)(ctx, slug, form, query, client));
     } catch (e) {
-      const a = errorAnswer(e, log);
+      const a = errorAnswer(e, log, (lang) => ctx.lookNow(lang));
       status = a.status;
       send(res, a.status, a.html, a.retryAfter ? ['retry-after', '5'] : []);
     }

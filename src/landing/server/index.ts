@@ -68,9 +68,7 @@ export interface RunningServer {
   readonly stats: { commits: number; submissions: number; changes: number };
 }
 
-const securityHeaders = (baseUrl: string) => ({
-  // form-action also allows the base URL's origin, where the forms post when it is absolute.
-  'content-security-policy': contentSecurityPolicy({ formAction: baseUrl || undefined, header: true }),
+const securityHeaders = () => ({
   'referrer-policy': 'no-referrer',
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
@@ -125,10 +123,23 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   app.removeAllContentTypeParsers();
   await app.register(formbody, { bodyLimit: BODY_LIMIT });
   // Callback-style hooks: no promise per request on the hot path.
-  const headers = securityHeaders(options.baseUrl);
-  const pageHeaders = [...Object.entries(headers).flat(), 'content-type', 'text/html; charset=utf-8'];
+  const headers = securityHeaders();
+  // The CSP follows the brand (its colour's style hash; img-src data: only with a logo), read when the answer is sent.
+  let csp = { brand: -1, value: '' };
+  const cspNow = () => {
+    const brand = ctx.brandNow();
+    const key = brand?.version ?? 0;
+    if (csp.brand !== key) {
+      // form-action also allows the base URL's origin, where the forms post when it is absolute.
+      csp = { brand: key, value: contentSecurityPolicy({ formAction: options.baseUrl || undefined, header: true, brand, images: Boolean(brand?.logo) }) };
+    }
+    return csp.value;
+  };
+  const staticHeaders = [...Object.entries(headers).flat(), 'content-type', 'text/html; charset=utf-8'];
+  const pageHeaders = () => ['content-security-policy', cspNow(), ...staticHeaders];
   app.addHook('onRequest', (req, reply, done) => {
     reply.headers(headers); // on every answer, errors included
+    reply.header('content-security-policy', cspNow());
     // multipart reads the raw stream, past fastify's bodyLimit: bound it by its declared length.
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > (options.api && req.url.startsWith(API_PATH) ? API_BODY_LIMIT : BODY_LIMIT)) return done(new HttpAnswer(413, 'tooLarge'));
@@ -142,7 +153,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     log(`${req.method} ${loggablePath(req.url)} ${reply.statusCode} ${reply.elapsedTime.toFixed(1)}ms`);
     done();
   });
-  installErrorHandlers(app, log);
+  app.addHook('onSend', (_req, reply, payload, done) => {
+    reply.header('content-security-policy', cspNow()); // the brand may have been loaded by this very request
+    done(null, payload);
+  });
+  installErrorHandlers(app, log, (lang) => ctx.lookNow(lang));
 
   // Keys read (and CONSENT_SECRET checked) before listening: a bad secret stops `serve` at once, not every request.
   await ctx.keyring();

@@ -10,7 +10,6 @@ import type { Profile } from '../../consent/profile.js';
 import type { Service } from '../../consent/services.js';
 import { ONE_CLICK_FIELD, ONE_CLICK_VALUE, renderOneClickPrompt, renderServiceOneClickPrompt } from '../one-click-page.js';
 import type { PageVersion } from '../page.js';
-import { renderConfirmation } from '../render.js';
 import { renderServiceUnsubscribed, SERVICE_PARAM, serviceOneClickUrl, unsubscribeNamespace } from '../services.js';
 import { formString, type Form } from '../submit.js';
 import { ONE_CLICK_SEGMENT, oneClickUrl, TOKEN_PARAM } from '../urls.js';
@@ -30,6 +29,7 @@ import {
   type SlugParams,
 } from './context.js';
 import { HttpAnswer } from './errors.js';
+import { blocklistAnswer } from './reasons.js';
 
 /** The page of a one-click URL: a blocklist page, or any page with `s=<service>`; else 404. */
 async function oneClickPage(ctx: ServerContext, slug: string, query: Record<string, unknown>): Promise<PageVersion> {
@@ -63,9 +63,9 @@ export function registerOneClickPrompt(root: FastifyInstance, ctx: ServerContext
     const page = await oneClickPage(ctx, req.params.slug, req.query);
     const { service, token } = await oneClickSubject(ctx, page, req.query);
     if (service) {
-      return sendHtml(reply, renderServiceOneClickPrompt(page.definition.lang, service, serviceOneClickUrl(ctx.baseUrl, page.slug, service.name, token)));
+      return sendHtml(reply, renderServiceOneClickPrompt(page.definition.lang, service, serviceOneClickUrl(ctx.baseUrl, page.slug, service.name, token), await ctx.look(page.definition.lang)));
     }
-    return sendHtml(reply, renderOneClickPrompt(page.definition, oneClickUrl(ctx.baseUrl, page.slug, token)));
+    return sendHtml(reply, renderOneClickPrompt(page.definition, oneClickUrl(ctx.baseUrl, page.slug, token), await ctx.look(page.definition.lang)));
   });
 }
 
@@ -90,8 +90,8 @@ export async function oneClick(ctx: ServerContext, slug: string, form: Form, que
   if (service) {
     // One service only; the token is bound to it (another service's token fails), the page only gives the language and evidence.
     await commit(ctx, profile.id, {}, context({ ...evidence, service: service.name }), [{ service: service.name, intent: 'unsubscribe' }]);
-    return renderServiceUnsubscribed(page.definition.lang, service);
+    return renderServiceUnsubscribed(page.definition.lang, service, await ctx.look(page.definition.lang));
   }
   await commit(ctx, profile.id, { all: true }, context(evidence));
-  return renderConfirmation(page.definition);
+  return blocklistAnswer(ctx, page, profile.id, await ctx.look(page.definition.lang));
 }

@@ -14,11 +14,13 @@ import { PersonalPageRenderer } from '../render.js';
 import { verifyToken, type Keyring } from '../tokens.js';
 import { pageUrl, TOKEN_PARAM } from '../urls.js';
 import { pageServices, type ServerContextWithCaches } from './context.js';
+import type { PageLook } from '../look.js';
 
 /** What the fast path keeps per page: rebuilt whenever the page or the keyring is reloaded. */
 interface PersonalView {
   page: PageVersion;
   keyring: Keyring;
+  look: PageLook;
   boxes: Service[];
   renderer: PersonalPageRenderer;
 }
@@ -40,7 +42,7 @@ export type FastPath = (req: IncomingMessage, res: ServerResponse, fallback: Req
  * The fast path for personal GETs. `pageHeaders` are the headers of every
  * answer (security headers and content type), as a flat [name, value, …] list.
  */
-export function personalGetPath(ctx: ServerContextWithCaches, pageHeaders: readonly string[], log: (line: string) => void): FastPath {
+export function personalGetPath(ctx: ServerContextWithCaches, pageHeaders: () => readonly string[], log: (line: string) => void): FastPath {
   const { store, now } = ctx;
   // The personal-page views (token verifier and page renderer), rebuilt when the page or keyring cache reloads.
   const views = new Map<string, PersonalView>();
@@ -48,19 +50,22 @@ export function personalGetPath(ctx: ServerContextWithCaches, pageHeaders: reado
     const page = ctx.freshPage(slug);
     const ring = ctx.freshKeyring();
     if (!page || !ring) return undefined;
+    const look = ctx.freshLook(page.definition.lang);
     const v = views.get(slug);
-    return v && v.page === page && v.keyring === ring ? v : undefined;
+    return v && v.page === page && v.keyring === ring && v.look === look ? v : undefined;
   };
   const buildView = async (slug: string): Promise<PersonalView | null> => {
     const page = await ctx.page(slug);
     if (!page) return null;
     const ring = await ctx.keyring();
+    const look = await ctx.look(page.definition.lang);
     const boxes = page.definition.services.length > 0 ? await pageServices(ctx, page) : [];
     const view: PersonalView = {
       page,
       keyring: ring,
+      look,
       boxes,
-      renderer: new PersonalPageRenderer(page.definition, { action: pageUrl(ctx.baseUrl, slug), version: page.version, services: boxes }),
+      renderer: new PersonalPageRenderer(page.definition, { action: pageUrl(ctx.baseUrl, slug), version: page.version, services: boxes, look }),
     };
     if (views.size >= 1000) views.clear();
     views.set(slug, view);
@@ -75,7 +80,7 @@ export function personalGetPath(ctx: ServerContextWithCaches, pageHeaders: reado
   const answer = (g: PendingGet, page: { html: string; bytes: number } | null) => {
     if (g.res.headersSent) return; // answered already: never twice
     if (page === null) return g.fallback(g.req, g.res);
-    g.res.writeHead(200, [...pageHeaders, 'content-length', String(page.bytes)]);
+    g.res.writeHead(200, [...pageHeaders(), 'content-length', String(page.bytes)]);
     g.res.end(page.html);
     try {
       log(`GET /${g.slug} 200 ${(performance.now() - g.started).toFixed(1)}ms`);

@@ -15,13 +15,14 @@ import { BODY_LIMIT, first, pageServices, profileFromToken, publishedPage, sendH
 import { methodNotAllowed, OTHER_METHODS } from './errors.js';
 import { registerOneClickPrompt, registerOneClickRoute } from './one-click.js';
 import { registerFormRoute } from './submissions.js';
+import { registerReasonRoute } from './reasons.js';
 
 /** A person's page, boxes from their profile as it is now; a bad token is the 4xx it deserves. */
 async function personalPage(ctx: ServerContext, page: PageVersion, token: unknown, boxes: Service[]): Promise<string> {
   const profile = await profileFromToken(ctx, token, page);
   const subscriptions = boxes.length > 0 ? await subscriptionMap(ctx.store, profile.id) : {};
   const ungranted = await ungrantedOnPage(ctx.store, page.definition, profile);
-  return renderPersonalPage(page.definition, page.version, profile, String(token), ctx.baseUrl, { boxes, subscriptions }, ungranted);
+  return renderPersonalPage(page.definition, page.version, profile, String(token), ctx.baseUrl, { boxes, subscriptions }, ungranted, await ctx.look(page.definition.lang));
 }
 
 const MULTIPART_OPTIONS = {
@@ -38,7 +39,7 @@ export function registerPageRoutes(root: FastifyInstance, ctx: ServerContext): v
     const page = await publishedPage(ctx, req.params.slug);
     const token = first(req.query[TOKEN_PARAM]);
     const boxes = page.definition.services.length > 0 ? await pageServices(ctx, page) : [];
-    if (token === undefined) return sendHtml(reply, renderGenericPage(page.definition, page.version, ctx.baseUrl, boxes));
+    if (token === undefined) return sendHtml(reply, renderGenericPage(page.definition, page.version, ctx.baseUrl, boxes, await ctx.look(page.definition.lang)));
     return sendHtml(reply, await personalPage(ctx, page, token, boxes));
   });
   registerConfirmPrompt(root, ctx);
@@ -56,6 +57,7 @@ function registerPostRoutes(app: FastifyInstance, ctx: ServerContext): void {
   registerFormRoute(app, ctx);
   registerOneClickRoute(app, ctx);
   registerConfirmRoute(app, ctx);
+  registerReasonRoute(app, ctx);
   app.route({ method: [...OTHER_METHODS], url: '/:slug', handler: methodNotAllowed('GET, HEAD, POST') });
   app.route({ method: [...OTHER_METHODS], url: `/${CONFIRM_SEGMENT}/:service`, handler: methodNotAllowed('GET, HEAD, POST') });
   app.route({ method: [...OTHER_METHODS], url: `/:slug/${ONE_CLICK_SEGMENT}`, handler: methodNotAllowed('GET, HEAD, POST') });

@@ -11,6 +11,7 @@ import { formString, grantsFromForm, wantedWithoutToken, wantedWithToken, type F
 import { TOKEN_PARAM } from '../urls.js';
 import { ACTORS, clientOf, commit, first, formOf, profileFromToken, publishedPage, sendHtml, type Client, type ServerContext, type SlugParams } from './context.js';
 import { HttpAnswer } from './errors.js';
+import { blocklistAnswer } from './reasons.js';
 
 export function registerFormRoute(app: FastifyInstance, ctx: ServerContext): void {
   app.post<SlugParams>('/:slug', async (req, reply) => sendHtml(reply, await submitForm(ctx, req.params.slug, formOf(req.body), req.query, clientOf(req))));
@@ -35,9 +36,10 @@ export async function submitForm(ctx: ServerContext, slug: string, form: Form, q
   const source = `landing:${page.slug}@v${page.version}`;
   const token = first(form[FORM_FIELDS.token] ?? query[TOKEN_PARAM]);
   const at = ctx.now().toISOString();
+  const look = await ctx.look(page.definition.lang);
   if (token !== undefined) {
     const profile = await profileFromToken(ctx, token, page);
-    const evidence = await ctx.evidence(client, page, 'link');
+    const evidence = await ctx.evidence(client, page, 'link', form);
     await commit(
       ctx,
       profile.id,
@@ -46,6 +48,7 @@ export async function submitForm(ctx: ServerContext, slug: string, form: Form, q
       subscriptionsWithToken(page.definition, form),
       grantsFromForm(page.definition, form),
     );
+    if (page.definition.type === 'blocklist') return blocklistAnswer(ctx, page, profile.id, look);
   } else {
     const email = normaliseEmail(formString(form, FORM_FIELDS.email) ?? '');
     if (!email) throw new HttpAnswer(400, 'badEmail', lang);
@@ -53,7 +56,7 @@ export async function submitForm(ctx: ServerContext, slug: string, form: Form, q
     const subscriptions = subscriptionsWithoutToken(page.definition, form);
     const grant = grantsFromForm(page.definition, form);
     // Known or not, the answer is the same page with the same status: it never tells whether an address is known.
-    const context = { source, actor: ACTORS.emailForm, reason: null, evidence: await ctx.evidence(client, page, 'email-form'), occurredAt: at };
+    const context = { source, actor: ACTORS.emailForm, reason: null, evidence: await ctx.evidence(client, page, 'email-form', form), occurredAt: at };
     if (page.definition.type === 'acquisition') {
       await ctx.committer.commitAlone(() => ctx.store.landing.createAndApply(email, { wanted, subscriptions, context, grant }));
     } else {
@@ -61,5 +64,6 @@ export async function submitForm(ctx: ServerContext, slug: string, form: Form, q
       if (profile && Object.keys(wanted).length > 0) await commit(ctx, profile.id, wanted, context, subscriptions);
     }
   }
-  return renderConfirmation(page.definition);
+  if (page.definition.type === 'blocklist') return blocklistAnswer(ctx, page, null, look);
+  return renderConfirmation(page.definition, look);
 }

@@ -36,6 +36,8 @@ import { PgLandingSubmissions } from './landing-submissions.js';
 import { PgFeedbackRepository } from './feedback-store.js';
 import { PgStatsRepository } from './stats-store.js';
 import { PgBrandRepository } from './brand-store.js';
+import { PgReasonRepository } from './reason-store.js';
+import { PgPageStringsRepository } from './page-strings-store.js';
 import { migratePg } from './migrations.js';
 import { PgServiceRepository } from './service-store.js';
 import type { ServiceRow } from '../shared/service-rows.js';
@@ -264,6 +266,10 @@ export class PgStore implements RowStore {
   readonly apiKeys: ApiKeyRepository;
   readonly reach: ReachRepository;
   readonly webhooks: PgWebhookRepository;
+  /** Unsubscribe-survey answers as `reason` ledger events (issue 16). */
+  readonly reasons: PgReasonRepository;
+  /** Page strings imported per language (issue 16). */
+  readonly pageStrings: PgPageStringsRepository;
 
   private constructor(
     readonly pool: pg.Pool,
@@ -282,6 +288,8 @@ export class PgStore implements RowStore {
     this.asOf = new PgAsOfRepository(this);
     this.stats = new PgStatsRepository(this);
     this.brand = new PgBrandRepository(this);
+    this.reasons = new PgReasonRepository(this);
+    this.pageStrings = new PgPageStringsRepository(this);
     this.sms = new PgSmsRepository(this);
     this.digests = new PgDigestRepository(this);
     this.policy = new PgPolicyRepository(this);
@@ -615,7 +623,7 @@ export class PgStore implements RowStore {
 
   async lastChanges(profileId: number): Promise<LastChanges> {
     const rows = await this.query<EventRow>(
-      "SELECT DISTINCT ON (channel) * FROM ledger_events WHERE profile_id = $1 AND action <> 'erase' ORDER BY channel, id DESC",
+      "SELECT DISTINCT ON (channel) * FROM ledger_events WHERE profile_id = $1 AND action NOT IN ('erase', 'reason') ORDER BY channel, id DESC",
       [profileId],
     );
     const last: LastChanges = {};
@@ -625,7 +633,7 @@ export class PgStore implements RowStore {
 
   async lastChangesOf(profileIds: readonly number[]): Promise<Map<number, LastChanges>> {
     const rows = await this.query<EventRow>(
-      "SELECT DISTINCT ON (profile_id, channel) * FROM ledger_events WHERE profile_id = ANY($1::int[]) AND action <> 'erase' ORDER BY profile_id, channel, id DESC",
+      "SELECT DISTINCT ON (profile_id, channel) * FROM ledger_events WHERE profile_id = ANY($1::int[]) AND action NOT IN ('erase', 'reason') ORDER BY profile_id, channel, id DESC",
       [profileIds.filter(isInt4)],
     );
     return byProfile(profileIds, rows, (): LastChanges => ({}), (last, r) => (last[r.channel as Channel] = rowToEvent(r)));

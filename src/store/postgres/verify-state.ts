@@ -27,7 +27,7 @@ const statusOf = (column: string) =>
 const STATE_SQL = `
 WITH last AS (
   SELECT DISTINCT ON (profile_id, channel, service) profile_id, channel, service, action
-  FROM ledger_events WHERE profile_id BETWEEN $1 AND $2 AND action <> 'erase'
+  FROM ledger_events WHERE profile_id BETWEEN $1 AND $2 AND action NOT IN ('erase', 'reason')
   ORDER BY profile_id, channel, service, id DESC
 ),
 flags AS (

@@ -45,6 +45,8 @@ import { SqliteLandingSubmissions } from './landing-submissions.js';
 import { SqliteFeedbackRepository } from './feedback-store.js';
 import { SqliteStatsRepository } from './stats-store.js';
 import { SqliteBrandRepository } from './brand-store.js';
+import { SqliteReasonRepository } from './reason-store.js';
+import { SqlitePageStringsRepository } from './page-strings-store.js';
 import { SqliteSmsRepository } from './sms-store.js';
 import { SqliteDigestRepository } from './digest-store.js';
 import { basesFromRows, grantsAfter, type GrantFlags } from '../../consent/policy.js';
@@ -180,6 +182,10 @@ export class SqliteStore implements RowStore {
   readonly apiKeys: ApiKeyRepository;
   readonly reach: ReachRepository;
   readonly webhooks: SqliteWebhookRepository;
+  /** Unsubscribe-survey answers as `reason` ledger events (issue 16). */
+  readonly reasons: SqliteReasonRepository;
+  /** Page strings imported per language (issue 16). */
+  readonly pageStrings: SqlitePageStringsRepository;
 
   constructor(
     readonly db: Database.Database,
@@ -213,11 +219,11 @@ export class SqliteStore implements RowStore {
       ),
       lastChanges: db.prepare<[number], EventRow>(
         `SELECT e.* FROM ledger_events e
-         WHERE e.id IN (SELECT max(id) FROM ledger_events WHERE profile_id = ? AND action <> 'erase' GROUP BY channel)`,
+         WHERE e.id IN (SELECT max(id) FROM ledger_events WHERE profile_id = ? AND action NOT IN ('erase', 'reason') GROUP BY channel)`,
       ),
       lastChangesOf: db.prepare<[string], EventRow>(
         `SELECT e.* FROM ledger_events e
-         WHERE e.id IN (SELECT max(id) FROM ledger_events WHERE profile_id IN (SELECT value FROM json_each(?)) AND action <> 'erase' GROUP BY profile_id, channel)`,
+         WHERE e.id IN (SELECT max(id) FROM ledger_events WHERE profile_id IN (SELECT value FROM json_each(?)) AND action NOT IN ('erase', 'reason') GROUP BY profile_id, channel)`,
       ),
       history: db.prepare<[number], EventRow>(HISTORY_SQL('?')),
     };
@@ -226,9 +232,11 @@ export class SqliteStore implements RowStore {
     this.landing = new SqliteLandingSubmissions(this);
     this.feedback = new SqliteFeedbackRepository(this);
     this.stats = new SqliteStatsRepository(this);
+    this.brand = new SqliteBrandRepository(this);
+    this.reasons = new SqliteReasonRepository(this);
+    this.pageStrings = new SqlitePageStringsRepository(this);
     this.sms = new SqliteSmsRepository(this);
     this.asOf = new SqliteAsOfRepository(this);
-    this.brand = new SqliteBrandRepository(this);
     this.digests = new SqliteDigestRepository(this);
     this.policy = new SqlitePolicyRepository(this);
     this.feed = new SqliteFeed(this);

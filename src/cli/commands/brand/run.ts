@@ -46,9 +46,9 @@ export async function set(ctx: CommandContext, o: Record<string, unknown>): Prom
 export async function show(ctx: CommandContext, o: Record<string, unknown>): Promise<void> {
   const store = await ctx.store();
   let b: Brand | null;
-  if (o.version !== undefined) {
-    const n = Number(o.version);
-    if (!Number.isInteger(n) || n < 1) throw invalid(`Invalid --version "${String(o.version)}": a version number (1, 2, …).`);
+  if (o.brandVersion !== undefined) {
+    const n = Number(o.brandVersion);
+    if (!Number.isInteger(n) || n < 1) throw invalid(`Invalid --brand-version "${String(o.brandVersion)}": a version number (1, 2, …).`);
     b = await store.brand.version(n);
     if (!b) throw notFound(`No brand version ${n}.`);
   } else b = await store.brand.latest();

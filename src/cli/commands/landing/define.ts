@@ -4,8 +4,15 @@ import { parsePageDefinition, parseSlug, type PageDefinition, type PageType } fr
 import { requirePage } from '../../../landing/operations.js';
 import { parseChannels, type CommandContext } from '../../context.js';
 import { pageView, printPage } from './show.js';
+import { loadStrings, noStrings } from '../../../landing/look.js';
+import type { LandingStore } from '../../../landing/repository.js';
 
 type Fields = Record<string, unknown>;
+
+/** A page's language must have strings (shipped, or imported with `landing strings import`). */
+async function requireStrings(store: LandingStore, lang: string): Promise<void> {
+  if (!(await loadStrings(store, lang))) throw await noStrings(store, lang);
+}
 
 async function readFrom(ctx: CommandContext, path: string, slug: string): Promise<Fields> {
   const text = await ctx.readInput(path);
@@ -28,7 +35,7 @@ async function readFrom(ctx: CommandContext, path: string, slug: string): Promis
 /** The flags given, as definition fields (only those given). */
 function flagFields(o: Fields): Fields {
   const f: Fields = {};
-  for (const k of ['type', 'title', 'intro', 'lang', 'wording', 'confirmation'] as const) if (o[k] !== undefined) f[k] = o[k];
+  for (const k of ['type', 'title', 'intro', 'lang', 'wording', 'confirmation', 'askReason'] as const) if (o[k] !== undefined) f[k] = o[k];
   if (o.services !== undefined) {
     f.services = String(o.services)
       .split(',')
@@ -70,6 +77,7 @@ export async function create(ctx: CommandContext, rawSlug: string, o: Fields): P
   }
   const def = parsePageDefinition({ ...fields, slug });
   const store = await ctx.store();
+  await requireStrings(store, def.lang);
   const record = await store.pages.create(def, ctx.nowIso());
   if (o.json) return ctx.json(await pageView(store, record));
   ctx.notice(`Created page "${slug}" (${def.type}), a draft: publish it with \`consent landing publish ${slug}\`.`);
@@ -90,6 +98,7 @@ export async function edit(ctx: CommandContext, rawSlug: string, o: Fields): Pro
   if (flags.type === 'blocklist' && flags.channels === undefined) fields.channels = [];
   if (flags.type === 'blocklist' && flags.services === undefined) fields.services = [];
   const def: PageDefinition = parsePageDefinition({ ...fields, slug });
+  await requireStrings(store, def.lang);
   const record = await store.pages.saveDraft(def, ctx.nowIso());
   if (o.json) return ctx.json(await pageView(store, record));
   await printPage(ctx, await pageView(store, record));

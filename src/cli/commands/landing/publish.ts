@@ -20,8 +20,9 @@ export async function publish(ctx: CommandContext, rawSlug: string, o: Record<st
     if (err !== e && err instanceof Error) err.message += ` Nothing was published: "${slug}" is as it was.`;
     throw err;
   }
+  if (r.warning) ctx.notice(`Warning: ${r.warning}`);
   if (o.json) {
-    return ctx.json({ slug, version: r.version.version, created: r.created, publishedAt: r.version.publishedAt, file: r.file });
+    return ctx.json({ slug, version: r.version.version, created: r.created, publishedAt: r.version.publishedAt, file: r.file, brandVersion: r.brandVersion });
   }
   ctx.print(r.file);
   ctx.notice(

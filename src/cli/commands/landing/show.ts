@@ -24,7 +24,7 @@ export async function printPage(ctx: CommandContext, v: Awaited<ReturnType<typeo
   ctx.print(
     [
       `${s.bold(d.title)}  ${s.dim(`/${d.slug}`)}`,
-      `type: ${d.type}   lang: ${d.lang}${d.type === 'acquisition' ? `   wording: ${d.wording}   channels: ${d.channels.join(', ')}${d.services.length ? `   services: ${d.services.join(', ')}` : ''}` : ''}`,
+      `type: ${d.type}   lang: ${d.lang}${d.type === 'acquisition' ? `   wording: ${d.wording}   channels: ${d.channels.join(', ')}${d.services.length ? `   services: ${d.services.join(', ')}` : ''}` : ''}${d.askReason ? '   asks for a reason' : ''}`,
       `status: ${state}`,
       ...(d.intro ? [`intro: ${d.intro}`] : []),
       ...(d.confirmation ? [`confirmation: ${d.confirmation}`] : []),
