@@ -25,8 +25,6 @@ export interface SendOptions {
   lookup?: Lookup;
   /** Extra headers (the delivery id). */
   headers?: Record<string, string>;
-  /** https only: the CA certificates to trust (tests); default the system's. */
-  ca?: string;
 }
 
 export async function send(o: SendOptions): Promise<SendResult> {
@@ -63,7 +61,7 @@ export async function send(o: SendOptions): Promise<SendResult> {
         },
         signal,
         agent: false,
-        ...(tls ? { servername: isIP(bare) ? undefined : bare, ...(o.ca ? { ca: o.ca } : {}) } : {}),
+        ...(tls && !isIP(bare) ? { servername: bare } : {}),
       },
       (res) => {
         // The answer's body is not read past a few kilobytes: only its status counts.
