@@ -208,6 +208,15 @@ describe.each(BACKENDS)('the blocklist confirmation and the reason survey, on %s
     expect((await fetch(`${f.url}/stop/reason`, { method: 'POST', body: form({ ...fields, code: 'other', text: 'x'.repeat(501) }) })).status).toBe(400);
     expect((await fetch(`${f.url}/stop/reason`)).status).toBe(405);
     expect(await f.eventCount()).toBe(events);
+    // An address in the free text never reaches the ledger (kept forever, out of an erasure's reach): the answer is kept, the address redacted.
+    const withAddress = await fetch(`${f.url}/stop/reason`, {
+      method: 'POST',
+      body: form({ ...fields, code: 'other', text: 'Write to ann.other@example.org or call +33 6 12 34 56 78, not here' }),
+    });
+    expect(withAddress.status).toBe(200);
+    const answer = (await f.history('ann@example.com'))[0]!;
+    expect(answer).toMatchObject({ action: 'reason', channel: 'all' });
+    expect(answer.evidence).toMatchObject({ reasonCode: 'other', text: 'Write to [address removed] or call [address removed], not here' });
 
     // An address typed into the static page: confirmed, but no survey and no personal link (nothing ties them to who typed it).
     const typed = await (await fetch(`${f.url}/stop`, { method: 'POST', body: form({ email: 'bob@example.com', v: '2', b: '1' }) })).text();

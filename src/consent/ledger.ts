@@ -398,6 +398,20 @@ export function explainGrants(profileId: number, stored: Readonly<Record<string,
  * an erasure leaves no trace): such a reason is refused. A nationally written
  * number (`06 12 …`) cannot be told from a ticket number and is not caught.
  */
+const EMAIL_IN_TEXT = /[^\s@<>(),;:"']+@[^\s@<>(),;:"']+\.[^\s@<>(),;:"']+/g;
+const PHONE_IN_TEXT = /\+\s*\d(?:[\s.\-()]*\d){6,}/g;
+
+/**
+ * A person's own free text bound for the ledger (an unsubscribe-survey
+ * answer), with every email address and internationally written phone number
+ * (reasonCarriesAddress's patterns) replaced by `[address removed]`: the
+ * ledger keeps its text forever, and an erasure could not take an address
+ * out of it. The person's answer is kept; only the address goes.
+ */
+export function redactAddresses(text: string): string {
+  return text.replace(EMAIL_IN_TEXT, '[address removed]').replace(PHONE_IN_TEXT, '[address removed]');
+}
+
 export function reasonCarriesAddress(reason: string): boolean {
   return /[^\s@<>(),;:"']+@[^\s@<>(),;:"']+\.[^\s@<>(),;:"']+/.test(reason) || /\+\s*\d(?:[\s.\-()]*\d){6,}/.test(reason);
 }

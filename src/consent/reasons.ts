@@ -6,7 +6,7 @@
  */
 import type { Channel } from './channels.js';
 import { invalid } from './errors.js';
-import type { ChangeContext } from './ledger.js';
+import { redactAddresses, type ChangeContext } from './ledger.js';
 
 export const REASON_CODES = ['too-many', 'not-relevant', 'never-signed-up', 'other'] as const;
 export type ReasonCode = (typeof REASON_CODES)[number];
@@ -20,7 +20,7 @@ export interface ReasonAnswer {
   forEvent: number;
   channel: Channel;
   reasonCode: ReasonCode;
-  /** As the person wrote it (trimmed; null when empty): stored as given, escaped wherever shown. */
+  /** As the person wrote it (trimmed, addresses redacted; null when empty): stored as given otherwise, escaped wherever shown. */
   text: string | null;
 }
 
@@ -42,13 +42,13 @@ export function parseReasonCode(raw: unknown): ReasonCode {
   throw invalid(`Unknown reason code ${JSON.stringify(raw)}: one of ${REASON_CODES.join(', ')}.`);
 }
 
-/** A survey's free text: trimmed, at most REASON_TEXT_MAX characters (longer is refused, never cut), null when empty. */
+/** A survey's free text: trimmed, at most REASON_TEXT_MAX characters (longer is refused, never cut), null when empty; any email address or international phone number in it redacted (redactAddresses). */
 export function parseReasonText(raw: unknown): string | null {
   if (raw === undefined || raw === null) return null;
   if (typeof raw !== 'string') throw invalid('The reason text must be text.');
   const t = raw.trim();
   if ([...t].length > REASON_TEXT_MAX) throw invalid(`The reason text is longer than ${REASON_TEXT_MAX} characters.`);
-  return t === '' ? null : t;
+  return t === '' ? null : redactAddresses(t);
 }
 
 /** The evidence of a reason event: the decision's three fields first, then the submission's (time, client). */
