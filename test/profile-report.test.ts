@@ -47,7 +47,7 @@ describe.each(BACKENDS)('profile report on %s', (backend) => {
     const f = await fixture(backend);
     const report = await runJson(f.db, ['profile', 'report', 'ann@example.com']);
     const [head] = await rawSql(f.db, 'SELECT id, hash, created_at FROM ledger_blocks ORDER BY id DESC LIMIT 1');
-    const pageEvidence = { page: 'prefs', version: 1, via: 'email-form', submittedAt: PAGE_TIME, userAgent: UA, client: expect.stringMatching(/^[0-9a-f]{32}$/) };
+    const pageEvidence = { page: 'prefs', version: 1, brandVersion: 1, via: 'email-form', submittedAt: PAGE_TIME, userAgent: UA, client: expect.stringMatching(/^[0-9a-f]{32}$/) };
     expect(report).toEqual({
       version: 'consent-person-report/1',
       jurisdiction: null,
@@ -87,7 +87,7 @@ describe.each(BACKENDS)('profile report on %s', (backend) => {
       pagesSeen: [
         {
           slug: 'prefs', version: 1, publishedAt: NOW, eventIds: [7],
-          definition: { slug: 'prefs', type: 'acquisition', title: 'Prefs', intro: null, lang: 'en', channels: ['email', 'sms', 'postal'], wording: 'consent', confirmation: null, services: [] },
+          definition: { slug: 'prefs', type: 'acquisition', title: 'Prefs', intro: null, lang: 'en', channels: ['email', 'sms', 'postal'], wording: 'consent', confirmation: null, services: [], askReason: false },
         },
       ],
       suppressions: [{ channel: 'email', address: 'ann@example.com', reason: 'manual', origin: 'operator', since: NOW, expiresAt: null, note: 'paper form' }],
