@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { form, serverFixture } from './helpers/landing-server.js';
 import { rawSql } from './helpers/raw-store.js';
-import { BACKENDS, runCli, runJson, tempDir, tempStore } from './helpers/run-cli.js';
+import { BACKENDS, runCli, runJson, tempDb, tempDir, tempStore } from './helpers/run-cli.js';
+import { openDatabase } from '../src/store/sqlite/open.js';
 
 type C = 'email' | 'sms' | 'phone' | 'postal' | 'fax' | 'push';
 interface View {
@@ -235,5 +236,29 @@ describe.each(BACKENDS)('consent basis on %s', (backend) => {
     expect(b.reachable.sms).toBe(false);
     expect(await emails(f.db, ['--reachable', 'email'])).toEqual(['bob@example.com', 'new@example.com']);
     expect((await runJson(f.db, ['ledger', 'verify', '--json'])).ok).toBe(true);
+  });
+});
+
+describe('migration 9 on a store with history', () => {
+  it('fills the grants from the ledger: granted iff the last optin/optout on the channel itself is an optin', () => {
+    const path = tempDb();
+    const old = openDatabase(path, { targetVersion: 8 });
+    const at = '2026-01-01T00:00:00.000Z';
+    for (const e of ['regranted@x.io', 'refused@x.io', 'all-only@x.io']) old.prepare('INSERT INTO profiles (email, created_at, updated_at) VALUES (?, ?, ?)').run(e, at, at);
+    const ev = old.prepare('INSERT INTO ledger_events (profile_id, channel, service, action, source, actor, occurred_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    ev.run(1, 'email', null, 'optout', 'seed', 'seed', at);
+    ev.run(1, 'email', null, 'optin', 'seed', 'seed', at);
+    ev.run(1, 'sms', 'texts', 'subscribe', 'seed', 'seed', at); // a subscription event is no grant
+    ev.run(2, 'email', null, 'optin', 'seed', 'seed', at);
+    ev.run(2, 'email', null, 'optout', 'seed', 'seed', at);
+    ev.run(3, 'all', null, 'optin', 'seed', 'seed', at); // `all` grants no channel
+    old.close();
+    const db = openDatabase(path);
+    expect(db.prepare('SELECT email, granted_email, granted_sms FROM profiles ORDER BY id').all()).toEqual([
+      { email: 'regranted@x.io', granted_email: 1, granted_sms: 0 },
+      { email: 'refused@x.io', granted_email: 0, granted_sms: 0 },
+      { email: 'all-only@x.io', granted_email: 0, granted_sms: 0 },
+    ]);
+    db.close();
   });
 });

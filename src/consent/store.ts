@@ -56,11 +56,12 @@ export interface ConsentRequest {
   wanted: Partial<OptOutFlags>;
   /**
    * Channels the person (or an operator with a reason, or an import with
-   * --allow-optin and --proof) has given consent to: a grant. Each is also
-   * wanted opted in. A grant whose flag was set is the `optin` that clears
-   * it (as always); one whose flag is clear writes an `optin` event that
-   * changes no flag only when the channel's basis is `opt-in` (read in the
-   * write's transaction) and the profile has no grant there yet: under
+   * --allow-optin and --proof) has given consent to: a grant. A grant never
+   * clears a flag by itself (`wanted` does, where the caller may: the static
+   * page may not). A flag cleared by `wanted` is the `optin` that grants (as
+   * always); where the flag is clear, an `optin` event that changes no flag is
+   * written only when the channel's basis is `opt-in` (read in the write's
+   * transaction) and the profile has no grant there yet (planGrants): under
    * `opt-out` nothing is recorded that was not before.
    */
   grant?: readonly ContactChannel[];
