@@ -11,7 +11,7 @@ function runner(store: PgStore, query: (sql: string, params: unknown[]) => Promi
   return {
     all: query as SqlRunner['all'],
     p: (i) => `$${i}`,
-    inList: (col, i, type) => `${col} IN (SELECT unnest($${i}::${type === 'int' ? 'bigint' : 'text'}[]))`,
+    inList: (col, i, type) => `${col} = ANY($${i}::${type === 'int' ? 'bigint' : 'text'}[])`,
     list: (values) => values,
     nowSql: () => store.nowSql(),
     keyer: () => store.suppressions.keyer(),
