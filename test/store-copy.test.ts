@@ -127,6 +127,11 @@ describe('store copy <from> <to>', () => {
     expect(summary.events).toBeGreaterThanOrEqual(8);
     expect(await head(pg)).toBe(headA);
     expect(await view(pg)).toEqual(before);
+    // The copy leaves the planner's statistics of the filled tables behind (ANALYZE), not empty-table plans until autovacuum passes.
+    expect(await rawSql(pg, "SELECT relname FROM pg_stat_user_tables WHERE relname IN ('profiles', 'ledger_events') AND last_analyze IS NOT NULL ORDER BY relname")).toEqual([
+      { relname: 'ledger_events' },
+      { relname: 'profiles' },
+    ]);
 
     const b = join(tempDir(), 'b.db');
     const back = await runCli(['store', 'copy', pg, b, '--json']);

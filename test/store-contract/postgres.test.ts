@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterEach, describe, expect, inject, it } from 'vitest';
@@ -323,5 +324,26 @@ describe('the chain in the schema', () => {
     await expect(
       rawSql(pgDb, `INSERT INTO ledger_events (id, profile_id, channel, action, source, actor, occurred_at) VALUES (99, 42, 'sms', 'optout', 'x', 'x', 'x')`),
     ).rejects.toThrow(/foreign key/);
+  });
+});
+
+describe("the planner's statistics after bulk writes", () => {
+  it('a large import (10,000 profiles or more) refreshes them after its commit; a small one leaves them to autovacuum', async () => {
+    const dir = tempDir();
+    const csv = (n: number, from = 0) => {
+      const path = join(dir, `p${n}-${from}.csv`);
+      const rows = ['email,first_name,optout_sms'];
+      for (let i = from; i < from + n; i++) rows.push(`p${i}@example.com,"Name, ${i}",${i % 4 === 0 ? 1 : 0}`);
+      writeFileSync(path, rows.join('\n') + '\n');
+      return path;
+    };
+    const analyzed = async (db: string) =>
+      rawSql(db, "SELECT relname FROM pg_stat_user_tables WHERE relname IN ('profiles', 'ledger_events') AND last_analyze IS NOT NULL ORDER BY relname");
+    const small = await pgTestDatabase();
+    expect((await runCli(['--db', small, 'profile', 'import', csv(500)])).code).toBe(0);
+    expect(await analyzed(small)).toEqual([]);
+    const large = await pgTestDatabase();
+    expect((await runCli(['--db', large, 'profile', 'import', csv(10_000)])).code).toBe(0);
+    expect(await analyzed(large)).toEqual([{ relname: 'ledger_events' }, { relname: 'profiles' }]);
   });
 });

@@ -31,6 +31,9 @@ import {
 } from '../shared/import-rules.js';
 import { CHAIN_LOCK, PgTx, type PgStore } from './pg-store.js';
 
+/** Imports that write at least this many profiles refresh the planner's statistics after their commit. */
+const ANALYZE_AFTER_ROWS = 10_000;
+
 /*
  * An import on PostgreSQL: the valid rows are streamed with COPY … FROM STDIN
  * into a temporary table of the import's own session (nothing in the store:
@@ -354,6 +357,9 @@ class PgImportSession implements ImportSession {
       try {
         const counts = await this.write(options, context);
         await this.q('COMMIT');
+        // A large import changes the tables' statistics: refreshed at once (a second or so at 1M rows), not
+        // when autovacuum next passes, so that the next queries are planned for the store as it now is.
+        if (counts.new + counts.updated >= ANALYZE_AFTER_ROWS) await this.q('ANALYZE profiles, ledger_events, ledger_blocks, subscriptions').catch(() => {});
         return counts;
       } catch (e) {
         await this.q('ROLLBACK').catch(() => (this.dead = true));

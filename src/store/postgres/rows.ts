@@ -157,6 +157,10 @@ export async function importPgRows(store: PgStore, batches: AsyncIterable<RawBat
     if (!v.ok) throw verificationFailed(v, store.location);
     options.accept?.(v);
     await q('COMMIT');
+    // The planner's statistics of the tables just filled: without them, until autovacuum gets round to
+    // it, every query of the new store is planned for empty tables (a sequential scan where an index
+    // probe belongs). What pg_restore users are told to do after a load.
+    await q('ANALYZE');
     return v;
   } catch (e) {
     if (copy) {
