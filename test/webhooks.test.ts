@@ -172,6 +172,29 @@ describe.each(BACKENDS)('webhooks on %s', (backend) => {
     expect(t.stdout).toMatch(/Not delivered .*the receiver answered 500/);
   });
 
+  it("gives each delivery its whole retry period from its own first attempt: one held back behind a profile's earlier delivery is not failed on its first try", async () => {
+    const db = await tempStore(backend);
+    await ok(db, ['profile', 'add', '--email', 'ann@example.com']);
+    const down = await receiver(() => 500);
+    await ok(db, ['webhook', 'add', down.url, '--json']);
+    await ok(db, ['profile', 'optout', 'ann@example.com', '--channel', 'email', '--reason', 'first']);
+    await ok(db, ['profile', 'optout', 'ann@example.com', '--channel', 'sms', '--reason', 'second']);
+    const env = { CONSENT_WEBHOOK_GIVE_UP_MS: '60000' };
+    let failed = 0;
+    for (let s = 0; s < 600 && failed < 2; s += 10) failed += (await deliverAt(db, s, env)).failed;
+    expect(failed).toBe(2);
+    const byEvent = new Map<number, number[]>();
+    // When each attempt was sent: the signature's t= (the deliverer's clock, injected).
+    const sentAt = (x: (typeof down.received)[number]) => Number(/^t=(\d+),/.exec(x.headers['consent-signature'])![1]);
+    for (const x of down.received) (byEvent.get(x.body.data.eventId) ?? byEvent.set(x.body.data.eventId, []).get(x.body.data.eventId)!).push(sentAt(x));
+    const [first, second] = [...byEvent.keys()].sort((a, b) => a - b).map((id) => byEvent.get(id)!);
+    // The second waited behind the first (never sent before the first was given up), then had retries of its own for the whole period.
+    expect(second![0]!).toBeGreaterThanOrEqual(first!.at(-1)!);
+    expect(second!.length).toBeGreaterThanOrEqual(3);
+    // Each one's attempts span at least the period (60 s here, 24 h by default).
+    for (const times of [first!, second!]) expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(60);
+  });
+
   it('never delivers a change that rolled back (a failed transaction, an import refused by validation); store copy keeps webhooks and cursors', async () => {
     const db = await tempStore(backend);
     const dir = tempDir();

@@ -24,7 +24,7 @@ export const EXIT_DESCRIPTIONS: readonly [number, string][] = [
   [EXIT.usage, 'usage error or invalid input'],
   [EXIT.notFound, 'not found (store, profile, page, file or folder)'],
   [EXIT.conflict, 'conflict (duplicate email, existing file or page, unpublished page)'],
-  [EXIT.busy, 'store busy: another process held its lock too long'],
+  [EXIT.busy, 'busy or unavailable, try again later: the store was locked too long by another process, its server cannot be reached, or a webhook receiver did not take `webhook test`'],
   [EXIT.integrity, 'integrity failure (the ledger does not verify, or disagrees with the stored state)'],
   [EXIT.notPermitted, 'not permitted: a file or folder cannot be read or written (permissions, read-only store or disk)'],
   [EXIT.noSpace, 'no space left on the disk (nothing of the change was written)'],

@@ -198,7 +198,7 @@ export const FEED_COLUMNS = ['cursor', 'id', 'profileId', 'email', 'channel', 's
 
 /** What a feed reads from a store. */
 export interface FeedRepository {
-  /** This store's identity (settings.store_id, made by migration 9; copied by `store copy`). */
+  /** This store's identity (settings.store_id, made by migration 10; copied by `store copy`). */
   storeId(): Promise<string>;
   /** The block holding event `eventId`, or null. */
   blockOf(eventId: number): Promise<{ id: number; hash: string } | null>;

@@ -186,7 +186,7 @@ export interface RetryPolicy {
   baseMs: number;
   /** No single wait longer than this. */
   maxDelayMs: number;
-  /** Retries stop, and the delivery is failed, once the next attempt would fall this long after its period began. */
+  /** Retries go on for at least this long after the delivery's first attempt (its period); an attempt that fails once the period is over fails the delivery. */
   giveUpAfterMs: number;
 }
 
@@ -197,7 +197,10 @@ export const DEFAULT_RETRY: RetryPolicy = { baseMs: 5_000, maxDelayMs: 3_600_000
  * What follows a failed attempt: the next one after base·2^(n−1) (n = the
  * attempts made, this one included), capped, with up to +50% jitter so that
  * receivers coming back are not hit by every sender at once; or `failed`
- * when that would fall past the period's end.
+ * when this attempt itself came at or after the period's end (so the
+ * attempts span at least the whole period). `periodStart`: the time of the
+ * delivery's first attempt (not its creation: a delivery held back behind
+ * an earlier one of the same profile gets its whole period once it may go).
  */
 export function afterFailure(
   policy: RetryPolicy,
@@ -210,6 +213,6 @@ export function afterFailure(
 ): AttemptOutcome {
   const delay = Math.min(policy.maxDelayMs, policy.baseMs * 2 ** Math.max(0, attempts - 1)) * (1 + 0.5 * random());
   const next = Date.parse(at) + Math.round(delay);
-  if (next - Date.parse(periodStart) > policy.giveUpAfterMs) return { kind: 'failed', at, status, error };
+  if (Date.parse(at) - Date.parse(periodStart) >= policy.giveUpAfterMs) return { kind: 'failed', at, status, error };
   return { kind: 'retry', at, status, error, nextAttemptAt: new Date(next).toISOString() };
 }

@@ -95,7 +95,8 @@ export class Deliverer {
     const d = c.delivery;
     const outcome = r.ok
       ? ({ kind: 'delivered', at, status: r.status } as const)
-      : afterFailure(this.o.settings.retry, d.attempts + 1, d.periodStart, at, r.status, r.error);
+      : // The period starts at the first attempt (complete() records it then).
+        afterFailure(this.o.settings.retry, d.attempts + 1, d.attempts === 0 ? at : d.periodStart, at, r.status, r.error);
     await this.o.store.webhooks.complete(d.id, outcome);
     const what = outcome.kind === 'delivered' ? `delivered (${r.status})` : outcome.kind === 'retry' ? `${outcome.error}; retry at ${outcome.nextAttemptAt}` : `${outcome.error}; failed, given up`;
     this.o.log?.(`webhook ${d.webhookId} delivery ${d.deliveryId} (event ${d.eventId}, attempt ${d.attempts + 1}): ${what}`);

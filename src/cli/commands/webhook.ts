@@ -25,7 +25,7 @@ export function registerWebhook(program: Command, act: Act): void {
 
   webhook
     .command('list')
-    .description('list the webhooks (never their secrets), with their deliveries pending, delivered and failed')
+    .description('list the webhooks (never their secrets): url, filters, since when; see `webhook failures` for deliveries given up')
     .option('--json', 'print as JSON')
     .action(act(async (ctx, _a, o) => (await run()).list(ctx, o)));
 

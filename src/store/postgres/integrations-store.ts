@@ -4,7 +4,7 @@ import type { FeedRepository } from '../../consent/feed.js';
 import { SqlApiKeys, SqlFeed, SqlReach, type SqlRunner } from '../shared/integrations-sql.js';
 import { PROFILE_COLUMNS, rowToProfile, type PgStore } from './pg-store.js';
 
-/** The channel migration 9's trigger notifies at every append's commit. */
+/** The channel migration 10's trigger notifies at every append's commit. */
 export const LEDGER_CHANNEL = 'consent_ledger';
 
 function runner(store: PgStore, query: (sql: string, params: unknown[]) => Promise<any[]> = (s, p) => store.query(s, p)): SqlRunner {

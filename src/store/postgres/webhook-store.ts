@@ -127,8 +127,9 @@ export class PgWebhookRepository implements WebhookRepository {
     const status = o.kind === 'delivered' ? 'delivered' : o.kind === 'failed' ? 'failed' : 'pending';
     await this.store.query(
       `UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1, lease_until = NULL, last_status = $2, last_error = $3,
-         next_attempt_at = coalesce($4, next_attempt_at), delivered_at = $5 WHERE id = $6`,
-      [status, o.status, o.kind === 'delivered' ? null : o.error, o.kind === 'retry' ? o.nextAttemptAt : null, o.kind === 'delivered' ? o.at : null, id],
+         next_attempt_at = coalesce($4, next_attempt_at), delivered_at = $5,
+         period_start = CASE WHEN attempts = 0 THEN $7 ELSE period_start END WHERE id = $6`,
+      [status, o.status, o.kind === 'delivered' ? null : o.error, o.kind === 'retry' ? o.nextAttemptAt : null, o.kind === 'delivered' ? o.at : null, id, o.at],
     );
   }
 

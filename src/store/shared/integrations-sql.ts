@@ -46,7 +46,7 @@ interface FeedSqlRow {
   erased_at: string | null;
 }
 
-/** The block holding an event: the first block whose last event is at or after it (ledger_blocks_last_event, migration 9). */
+/** The block holding an event: the first block whose last event is at or after it (ledger_blocks_last_event, migration 10). */
 const BLOCK_OF = (runner: SqlRunner, i: number) =>
   `SELECT id, hash, first_event_id FROM ledger_blocks WHERE last_event_id >= ${runner.p(i)} ORDER BY last_event_id LIMIT 1`;
 
@@ -55,7 +55,7 @@ export class SqlFeed {
 
   async storeId(): Promise<string> {
     const [row] = await this.r.all<{ value: string }>(`SELECT value FROM settings WHERE key = 'store_id'`, []);
-    if (!row) throw new Error('the store has no store_id (migration 9)');
+    if (!row) throw new Error('the store has no store_id (migration 10)');
     return row.value;
   }
 

@@ -6,7 +6,7 @@
 import type { Channel } from '../../consent/channels.js';
 import type { ClaimedDelivery, OutboxEvent, Webhook, WebhookDelivery, WebhookEventName } from '../../consent/webhooks.js';
 
-/** The schema of migration 9 (frozen: a later change is a new migration), with each store's own types. */
+/** The schema of migration 11 (frozen: a later change is a new migration), with each store's own types. */
 export function webhooksDdl(t: { hookId: string; deliveryId: string; int: string; big: string }): string {
   return `
   CREATE TABLE webhooks (

@@ -130,9 +130,10 @@ export class SqliteWebhookRepository implements WebhookRepository {
       this.db
         .prepare(
           `UPDATE webhook_deliveries SET status = ?, attempts = attempts + 1, lease_until = NULL, last_status = ?, last_error = ?,
-             next_attempt_at = coalesce(?, next_attempt_at), delivered_at = ? WHERE id = ?`,
+             next_attempt_at = coalesce(?, next_attempt_at), delivered_at = ?,
+             period_start = CASE WHEN attempts = 0 THEN ? ELSE period_start END WHERE id = ?`,
         )
-        .run(status, o.status, o.kind === 'delivered' ? null : o.error, o.kind === 'retry' ? o.nextAttemptAt : null, o.kind === 'delivered' ? o.at : null, id);
+        .run(status, o.status, o.kind === 'delivered' ? null : o.error, o.kind === 'retry' ? o.nextAttemptAt : null, o.kind === 'delivered' ? o.at : null, o.at, id);
     });
   }
 
