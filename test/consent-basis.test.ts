@@ -45,6 +45,22 @@ async function storeWithPeople(db: string) {
 }
 
 describe.each(BACKENDS)('consent basis on %s', (backend) => {
+  it('policy set refuses an unknown channel, `all` and an unknown basis (exit 2, naming the choices); nothing is written', async () => {
+    const db = await tempStore(backend);
+    await ok(db, ['profile', 'add', '--email', 'ann@example.com']);
+    for (const [argv, named] of [
+      [['fax', 'maybe'], 'opt-out, opt-in'],
+      [['all', 'opt-in'], 'email, sms, phone, postal, fax, push'],
+      [['mail', 'opt-in'], 'email, sms, phone, postal, fax, push'],
+    ] as const) {
+      const r = await runCli(['--db', db, 'policy', 'set', ...argv, '--reason', 'test']);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain(named);
+    }
+    const [{ n }] = await rawSql(db, "SELECT count(*) AS n FROM ledger_events WHERE action = 'policy'");
+    expect(Number(n)).toBe(0);
+  });
+
   it('policy set: the dry run counts exactly who would become unreachable and writes nothing; the set records one policy event', async () => {
     const db = await tempStore(backend);
     await storeWithPeople(db);

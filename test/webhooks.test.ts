@@ -185,7 +185,7 @@ describe.each(BACKENDS)('webhooks on %s', (backend) => {
     expect(failed).toBe(2);
     const byEvent = new Map<number, number[]>();
     // When each attempt was sent: the signature's t= (the deliverer's clock, injected).
-    const sentAt = (x: (typeof down.received)[number]) => Number(/^t=(\d+),/.exec(x.headers['consent-signature'])![1]);
+    const sentAt = (x: (typeof down.received)[number]) => Number(/^t=(\d+),/.exec(String(x.headers['consent-signature']))![1]);
     for (const x of down.received) (byEvent.get(x.body.data.eventId) ?? byEvent.set(x.body.data.eventId, []).get(x.body.data.eventId)!).push(sentAt(x));
     const [first, second] = [...byEvent.keys()].sort((a, b) => a - b).map((id) => byEvent.get(id)!);
     // The second waited behind the first (never sent before the first was given up), then had retries of its own for the whole period.

@@ -1,5 +1,4 @@
 /** The ledger read at a past position, on PostgreSQL (AsOfRepository; the SQL is shared: as-of-sql.ts). */
-import { ConsentError } from '../../consent/errors.js';
 import type { AsOfRepository } from '../../consent/as-of-repository.js';
 import type { Basis, LedgerPosition, Moment, ReplayEvent } from '../../consent/as-of.js';
 import type { ContactChannel } from '../../consent/channels.js';
@@ -44,11 +43,7 @@ export class PgAsOfRepository implements AsOfRepository {
   constructor(private readonly store: PgStore) {}
 
   private async loadPads(): Promise<{ ipad: Buffer; opad: Buffer }> {
-    if (!this.pads) {
-      const [row] = await this.store.query<{ value: string }>(`SELECT value FROM settings WHERE key = 'suppression_key'`);
-      if (!row) throw new ConsentError('integrity', `The store ${this.store.location} has no suppression key.`, 'Restore it from a backup.');
-      this.pads = hmacPads(Buffer.from(row.value, 'hex'));
-    }
+    this.pads ??= hmacPads(await this.store.suppressions.secretKey());
     return this.pads;
   }
 

@@ -42,13 +42,18 @@ export class PgSuppressionRepository implements SuppressionRepository {
 
   constructor(private readonly store: PgStore) {}
 
-  private async key(channel: SuppressionChannel, address: string): Promise<string> {
+  /** The secret of addressKey (settings.suppression_key), read once; never shown. */
+  async secretKey(): Promise<Buffer> {
     if (!this.secret) {
       const [row] = await this.store.query<{ value: string }>(`SELECT value FROM settings WHERE key = 'suppression_key'`);
       if (!row) throw new ConsentError('integrity', `The store ${this.store.location} has no suppression key.`, 'Restore it from a backup.');
       this.secret = Buffer.from(row.value, 'hex');
     }
-    return addressKey(this.secret, addressKind(channel), address);
+    return this.secret;
+  }
+
+  private async key(channel: SuppressionChannel, address: string): Promise<string> {
+    return addressKey(await this.secretKey(), addressKind(channel), address);
   }
 
   private async byKey(q: { query: PgTx['query'] } | PgStore, channel: string, key: string): Promise<Suppression | null> {

@@ -1,7 +1,6 @@
 /** The ledger read at a past position, on SQLite (AsOfRepository; the SQL is shared: as-of-sql.ts). */
 import type Database from 'better-sqlite3';
 import { addressKey } from '../../consent/suppressions.js';
-import { ConsentError } from '../../consent/errors.js';
 import type { AsOfRepository } from '../../consent/as-of-repository.js';
 import type { Basis, LedgerPosition, Moment, ReplayEvent } from '../../consent/as-of.js';
 import type { ContactChannel } from '../../consent/channels.js';
@@ -54,10 +53,7 @@ export class SqliteAsOfRepository implements AsOfRepository {
   }
 
   private loadSecret(): void {
-    if (this.secret) return;
-    const row = this.db.prepare<[], { value: string }>(`SELECT value FROM settings WHERE key = 'suppression_key'`).get();
-    if (!row) throw new ConsentError('integrity', `The store ${this.store.location} has no suppression key.`, 'Restore it from a backup.');
-    this.secret = Buffer.from(row.value, 'hex');
+    this.secret ??= this.store.suppressions.secretKey();
   }
 
   async head(): Promise<LedgerPosition> {

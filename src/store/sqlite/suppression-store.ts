@@ -43,13 +43,18 @@ export class SqliteSuppressionRepository implements SuppressionRepository {
     return this.store.db;
   }
 
-  private key(channel: SuppressionChannel, address: string): string {
+  /** The secret of addressKey (settings.suppression_key), read once; never shown. Call it inside a read or write. */
+  secretKey(): Buffer {
     if (!this.secret) {
       const row = this.db.prepare<[], { value: string }>(`SELECT value FROM settings WHERE key = 'suppression_key'`).get();
       if (!row) throw new ConsentError('integrity', `The store ${this.store.location} has no suppression key.`, 'Restore it from a backup.');
       this.secret = Buffer.from(row.value, 'hex');
     }
-    return addressKey(this.secret, addressKind(channel), address);
+    return this.secret;
+  }
+
+  private key(channel: SuppressionChannel, address: string): string {
+    return addressKey(this.secretKey(), addressKind(channel), address);
   }
 
   private byKey(channel: string, key: string): Suppression | null {
