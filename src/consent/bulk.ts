@@ -50,8 +50,18 @@ export interface ImportCounts {
    * erasure entry matches them again) until the person confirms a double opt-in.
    */
   erasedAddresses: number;
-  /** Ledger events written (0 on a dry run). */
+  /**
+   * Ledger events of flag and subscription changes: written, or on a dry run
+   * the ones a real run would write. The grant-only events are not among them (grantEvents).
+   */
   events: number;
+  /**
+   * Grant-only `optin` events of `consent_<channel>=1` cells (the flag was
+   * clear and stays clear, the channel is opt-in, the profile held no grant
+   * there): written in the same transaction and block as `events`, or on a
+   * dry run the ones a real run would write.
+   */
+  grantEvents: number;
 }
 
 /**
@@ -66,14 +76,14 @@ export interface ImportSession {
    * tables within the import's one write transaction (which then holds the
    * write lock from here to the commit).
    */
-  header(header: { services: readonly string[] }): Promise<void>;
+  header(header: { services: readonly string[]; grantable: number }): Promise<void>;
   stage(batch: StagedBatch): Promise<void>;
   /**
    * Plans against the current store and, unless `context` is null (a dry
    * run), writes profiles and ledger events in one transaction. A dry run
    * returns the same counts a real run would, `events` included (the events
    * it would record: one per opt-out flag set or cleared, one per
-   * subscription set, requested or unsubscribed).
+   * subscription set, requested or unsubscribed) and `grantEvents`.
    */
   apply(options: ApplyOptions, context: ChangeContext | null): Promise<ImportCounts>;
   /** Drops the staging data; always called, also after a failure. */
@@ -84,6 +94,12 @@ export interface ApplyOptions {
   allowOptin: boolean;
   /** The services of the staged subscription bits, in bit order (bit CHANNELS.length + k is services[k]). */
   services: readonly string[];
+  /**
+   * The channels of the file's `consent_<channel>` columns (a mask of CHANNELS
+   * bits, 0 for none): their clear bits are grants, recorded by `apply` in the
+   * import's transaction (src/store/shared/import-grants.ts). 0 costs no statement.
+   */
+  grantable: number;
 }
 
 export interface BulkStore {

@@ -292,28 +292,3 @@ export interface OperatorSubscriptionResult extends SubscriptionResult {
   /** The suppression entry of its address that stops the service reaching them, or null. */
   suppressedBy: SuppressionView | null;
 }
-
-
-/**
- * Grants by email (a bit mask of CHANNELS indexes per address: an import's
- * consent_<channel>=1 cells), recorded as ConsentRequest.grant in
- * transactions of GRANT_BATCH profiles: only what a flag change did not
- * already record, and only under an opt-in basis. Returns the events written.
- */
-export async function recordGrants(store: ConsentStore, grants: ReadonlyMap<string, number>, context: ChangeContext): Promise<number> {
-  let events = 0;
-  const entries = [...grants];
-  for (let i = 0; i < entries.length; i += GRANT_BATCH) {
-    const requests = [];
-    for (const [email, mask] of entries.slice(i, i + GRANT_BATCH)) {
-      const profile = await store.findProfile({ email });
-      if (!profile) continue;
-      const grant = CONTACT_CHANNELS.filter((c) => (mask >> CHANNELS.indexOf(c)) & 1);
-      requests.push({ profileId: profile.id, wanted: {}, grant });
-    }
-    if (requests.length === 0) continue;
-    for (const r of await store.applyConsent(requests, context)) events += r.changes.length;
-  }
-  return events;
-}
-const GRANT_BATCH = 1000;

@@ -40,15 +40,10 @@ export interface ImportOptions {
   /**
    * `--proof`: the statement that proves the consent `consent_<channel>=1`
    * cells grant (also in `context.evidence`). Such a cell needs it and
-   * allowOptin; without them the import stops before writing anything.
+   * allowOptin; without them the import stops before writing anything. The
+   * grants are written by the store's `apply`, in the import's transaction.
    */
   proof?: string | null;
-  /**
-   * Records the grants of `consent_<channel>=1` cells once the import is
-   * written (email → bit mask of CHANNELS indexes): the ones a change of flag
-   * did not already record (ConsentRequest.grant). Returns the events written.
-   */
-  applyGrants?(grants: ReadonlyMap<string, number>): Promise<number>;
   /** The addresses on the suppression list (in force), to count the rows that bring one: email on `email`, phones on `sms`/`phone`. */
   suppressed?: { email: ReadonlySet<string>; phone: ReadonlySet<string> };
 }
@@ -56,7 +51,9 @@ export interface ImportOptions {
 /** Where the CSV comes from: a file (parsed in a worker thread when large) or any stream. */
 export type ImportInput = { path: string; size: number } | { stream: Readable };
 
-export interface ImportSummary extends ImportCounts {
+export interface ImportSummary extends Omit<ImportCounts, 'grantEvents'> {
+  /** Only for a file with consent_<channel> columns (see ImportCounts.grantEvents). */
+  grantEvents?: number;
   file: string;
   source: string;
   dryRun: boolean;
@@ -74,9 +71,11 @@ export interface ImportSummary extends ImportCounts {
    * profiles are unreachable on that channel from the start, whatever their flags.
    */
   suppressedAddresses: number;
-  /** Only for a file with consent_<channel> columns: the `1` cells (grants asked) and the grant-only events written after the import's own. */
+  /**
+   * Only for a file with consent_<channel> columns: the `1` cells (grants
+   * asked); and `grantEvents` (ImportCounts) is then given too.
+   */
   grantsAsked?: number;
-  grantEvents?: number;
 }
 
 /** Thrown when invalid rows stop an import; carries the summary for printing. */
@@ -148,31 +147,24 @@ export async function importProfiles(bulk: BulkStore, input: ImportInput, file: 
     let invalidRows = 0;
     let suppressedAddresses = 0;
     const errors: RowError[] = [];
-    // consent_<channel> columns: the `1` cells are clear bits of their channel (a grant), collected by email.
+    // consent_<channel> columns: the `1` cells are clear bits of their channel (a grant), counted here, recorded by apply.
     let consentMask = 0;
     let consentColumns: { channel: string; column: string }[] = [];
-    const grants = new Map<string, number>();
     let grantsAsked = 0;
     const suppressed = options.suppressed && (options.suppressed.email.size > 0 || options.suppressed.phone.size > 0) ? options.suppressed : null;
     const onBatch = async (b: ParsedBatch) => {
       options.signal?.throwIfAborted();
       if (b.delimiter) options.onHeader?.({ delimiter: b.delimiter.char, detected: b.delimiter.detected, encoding: b.delimiter.encoding });
       if (b.unknownColumns) unknownColumns = b.unknownColumns;
-      if (b.services) await session.header({ services: b.services });
       if (b.consent) {
         consentColumns = b.consent;
         for (const x of b.consent) consentMask |= 1 << CHANNELS.indexOf(x.channel as (typeof CHANNELS)[number]);
       }
+      if (b.services) await session.header({ services: b.services, grantable: consentMask });
       if (consentMask !== 0) {
         const v = b.staged.values;
         for (let i = 0; i < b.staged.rows; i++) {
-          const email = v[i * STAGED_WIDTH] as string;
-          const granted = (v[i * STAGED_WIDTH + 5] as number) & consentMask;
-          const refused = (v[i * STAGED_WIDTH + 4] as number) & consentMask;
-          for (let m = granted; m !== 0; m &= m - 1) grantsAsked++;
-          const now = ((grants.get(email) ?? 0) | granted) & ~refused;
-          if (now !== 0) grants.set(email, now);
-          else grants.delete(email);
+          for (let m = (v[i * STAGED_WIDTH + 5] as number) & consentMask; m !== 0; m &= m - 1) grantsAsked++;
         }
       }
       rows += b.rows;
@@ -203,7 +195,7 @@ export async function importProfiles(bulk: BulkStore, input: ImportInput, file: 
 
     const base = { file, source: importSource(file), dryRun: options.dryRun, delimiter, rows, invalid: invalidRows, unknownColumns, allowOptin: options.allowOptin, errors, suppressedAddresses };
     if ((invalidRows > 0 && !options.skipInvalid) || malformed.length > 0) {
-      const none: ImportCounts = {
+      const none: Omit<ImportCounts, 'grantEvents'> = {
         profiles: 0, new: 0, updated: 0, unchanged: 0, duplicatesMerged: 0, optOutsSet: 0, optInsApplied: 0, optInsNotApplied: 0,
         subscriptionsSet: 0, subscriptionsPending: 0, unsubscribed: 0, subscriptionsNotApplied: 0, erasedAddresses: 0, events: 0,
       };
@@ -218,9 +210,8 @@ export async function importProfiles(bulk: BulkStore, input: ImportInput, file: 
       );
     }
     options.signal?.throwIfAborted();
-    const counts = await session.apply({ allowOptin: options.allowOptin, services }, options.dryRun ? null : options.context);
+    const { grantEvents, ...counts } = await session.apply({ allowOptin: options.allowOptin, services, grantable: consentMask }, options.dryRun ? null : options.context);
     if (consentColumns.length === 0) return { ...base, ...counts };
-    const grantEvents = !options.dryRun && grants.size > 0 && options.applyGrants ? await options.applyGrants(grants) : 0;
     return { ...base, ...counts, grantsAsked, grantEvents };
   } finally {
     await session.discard();

@@ -1,4 +1,7 @@
 import { ErasedAddressMatcher, ERASURE_ENTRIES_SQL, PLAN_ADDRESSES_SQL } from '../shared/erasure.js';
+import { grantCountSql, grantEventMask, grantEventsSql } from '../shared/import-grants.js';
+import { CURRENT_POLICY_SQL } from '../shared/policy-sql.js';
+import { basesFromRows } from '../../consent/policy.js';
 import { finished } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -334,6 +337,16 @@ class PgImportSession implements ImportSession {
     await this.q('CLOSE import_subs');
   }
 
+  /**
+   * The channels whose `1` cells may take grant-only events (import-grants.ts):
+   * the file's consent_ channels under an opt-in basis, read in the import's
+   * transaction (after the lock, for a real run). No statement for a file without consent_ columns.
+   */
+  private async grantMask(grantable: number): Promise<number> {
+    if (grantable === 0) return 0;
+    return grantEventMask(grantable, basesFromRows(await this.q<{ channel: string; evidence: string | null }>(CURRENT_POLICY_SQL)));
+  }
+
   async apply(options: ApplyOptions, context: ChangeContext | null): Promise<ImportCounts> {
     await this.endCopy();
     try {
@@ -348,6 +361,8 @@ class PgImportSession implements ImportSession {
           counts.erasedAddresses = await this.erasedAddresses(false);
           await this.subscriptions(counts, services, options.allowOptin, '', null);
           counts.events = plannedEvents(counts);
+          const mask = await this.grantMask(options.grantable);
+          if (mask !== 0) counts.grantEvents = Number((await this.q<{ n: string }>(grantCountSql({ plan: 'pg_temp.import_plan', profiles: 'profiles', mask })))[0]!.n);
           return counts;
         } finally {
           await this.q('ROLLBACK');
@@ -421,8 +436,17 @@ class PgImportSession implements ImportSession {
        WHERE ((x.curm # x.newm) >> c.bit) & 1 = 1
        ORDER BY x.first_rn, c.bit`,
     );
+    // Then the grant-only events of consent_<channel>=1 cells, planned against the profiles as they were (import-grants.ts).
+    const grants = await this.grantMask(options.grantable);
+    if (grants !== 0) {
+      const r = await this.client.query(
+        `INSERT INTO pg_temp.import_events (profile_id, channel, service, action)
+         ${grantEventsSql({ plan: 'pg_temp.import_plan', profiles: 'profiles', mask: grants, order: 'ip.first_rn', pid: profileIdSql('ip', firstId) })}`,
+      );
+      counts.grantEvents = r.rowCount ?? 0;
+    }
     await this.checkedOnce('subscriptions', firstLoad && services.length > 0, () => this.subscriptions(counts, services, options.allowOptin, at, firstId));
-    counts.events = await this.seal(context, firstLoad);
+    counts.events = (await this.seal(context, firstLoad)) - counts.grantEvents;
     return counts;
   }
 

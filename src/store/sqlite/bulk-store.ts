@@ -14,6 +14,9 @@ import type { SubscriptionStatus } from '../../consent/services.js';
 import type { ProfileFilter } from '../../consent/store.js';
 import { canonicalEvent, type BlockHasher, type ChangeContext } from '../../consent/ledger.js';
 import { ErasedAddressMatcher, ERASURE_ENTRIES_SQL, PLAN_ADDRESSES_SQL } from '../shared/erasure.js';
+import { grantCountSql, grantEventMask, grantEventsSql } from '../shared/import-grants.js';
+import { CURRENT_POLICY_SQL } from '../shared/policy-sql.js';
+import { basesFromRows } from '../../consent/policy.js';
 import type { SqliteSuppressionRepository } from './suppression-store.js';
 import type { SqliteStore } from './sqlite-store.js';
 import {
@@ -135,10 +138,11 @@ class SqliteImportSession implements ImportSession {
     });
   }
 
-  async header(header: { services: readonly string[] }): Promise<void> {
+  async header(header: { services: readonly string[]; grantable: number }): Promise<void> {
     // Not for a dry run (it writes nothing), nor for subscription columns (planned against the store's
-    // services), nor for a stream of unknown pace such as stdin (the lock would be held as long as it lasts).
-    if (this.context === null || header.services.length > 0 || !this.mayLoadDirectly) return;
+    // services), nor for consent_ columns (their grants are planned: the direct load keeps no clear mask),
+    // nor for a stream of unknown pace such as stdin (the lock would be held as long as it lasts).
+    if (this.context === null || header.services.length > 0 || header.grantable !== 0 || !this.mayLoadDirectly) return;
     this.direct = DirectLoad.begin(this.store, this.context);
   }
 
@@ -358,6 +362,18 @@ class SqliteImportSession implements ImportSession {
     }
   }
 
+  /**
+   * The channels whose `1` cells may take grant-only events (import-grants.ts):
+   * the file's consent_ channels under an opt-in basis, read in the import's
+   * transaction. No statement for a file without consent_ columns.
+   */
+  private grantMask(grantable: number): number {
+    if (grantable === 0) return 0;
+    return grantEventMask(grantable, basesFromRows(this.db.prepare<[], { channel: string; evidence: string | null }>(CURRENT_POLICY_SQL).all()));
+  }
+
+  private static readonly PLAN = { plan: 'temp.import_plan', profiles: 'main.profiles' };
+
   async apply(options: ApplyOptions, context: ChangeContext | null): Promise<ImportCounts> {
     if (this.direct && context) return this.store.guard(() => this.finishDirect(this.direct!, context));
     if (context === null) {
@@ -370,8 +386,10 @@ class SqliteImportSession implements ImportSession {
           this.countFlags(counts);
           counts.erasedAddresses = this.erasedAddresses(false);
           for (const _ of this.subscriptionChanges(counts, services, options.allowOptin, '', false));
-          // What a real run would record: one event per flag set or cleared, one per subscription change.
+          // What a real run would record: one event per flag set or cleared, one per subscription change, and the grants.
           counts.events = plannedEvents(counts);
+          const mask = this.grantMask(options.grantable);
+          if (mask !== 0) counts.grantEvents = this.db.prepare(grantCountSql({ ...SqliteImportSession.PLAN, mask })).pluck().get() as number;
           return counts;
         })(),
       );
@@ -381,7 +399,9 @@ class SqliteImportSession implements ImportSession {
       // Decided under the write lock, like the plan: no other process can
       // add or change a profile between the plan and the write. (A file with
       // subscription columns takes the general path: it plans subscriptions.)
-      if (services.length === 0 && !this.db.prepare('SELECT 1 FROM main.profiles LIMIT 1').get()) return this.applyToEmptyStore(context);
+      // A file whose consent_ cells may grant takes it too: it plans its grants.
+      const grants = this.grantMask(options.grantable);
+      if (services.length === 0 && grants === 0 && !this.db.prepare('SELECT 1 FROM main.profiles LIMIT 1').get()) return this.applyToEmptyStore(context);
       this.plan(options.allowOptin);
       const counts = this.baseCounts();
       const at = context.occurredAt;
@@ -406,14 +426,19 @@ class SqliteImportSession implements ImportSession {
           .run(at, at);
       }
       counts.erasedAddresses = this.erasedAddresses(true);
-      // One block: the opt-out events, then the subscription events.
+      // One block: the opt-out events, the grant-only events, then the subscription events.
       this.countFlags(counts);
       const ledger = new ImportLedger(this.store, context);
       this.insertFlagEvents(ledger);
+      if (grants !== 0) {
+        counts.grantEvents = ledger.insertSelect(
+          grantEventsSql({ ...SqliteImportSession.PLAN, mask: grants, order: 'ip.rowid', pid: 'coalesce(ip.profile_id, (SELECT np.id FROM main.profiles np WHERE np.email = ip.email))' }),
+        );
+      }
       for (const e of this.subscriptionChanges(counts, services, options.allowOptin, at, true)) {
         ledger.insertOne(e.profileId, e.channel, e.service, e.action);
       }
-      counts.events = ledger.seal();
+      counts.events = ledger.seal() - counts.grantEvents;
       return counts;
     });
   }

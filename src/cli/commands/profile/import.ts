@@ -3,7 +3,6 @@ import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ConsentError, invalid, notFound } from '../../../consent/errors.js';
 import { reasonCarriesAddress } from '../../../consent/ledger.js';
-import { recordGrants as recordImportGrants } from '../../../consent/operations.js';
 import { importProfiles, importSource, InvalidRowsError, MAX_ERRORS, type ImportInput, type ImportSummary } from '../../../imports/import.js';
 import { encodeText, parseEncoding, type Encoding } from '../../../imports/decode.js';
 import type { CommandContext } from '../../context.js';
@@ -77,7 +76,6 @@ export async function run(ctx: CommandContext, file: string, o: Record<string, u
       dryRun: Boolean(o.dryRun),
       context: o.dryRun ? null : ctx.change(importSource(file), null, proof ? { proof } : null),
       proof,
-      applyGrants: (grants) => recordImportGrants(store, grants, ctx.change(importSource(file), null, { proof })),
       rejects,
       signal,
       onProgress: progress?.update,
@@ -156,7 +154,7 @@ export function formatSummary(s: ImportSummary): string {
           `  subscriptions not applied: ${s.subscriptionsNotApplied}${s.subscriptionsNotApplied && !s.allowOptin ? ' (use --allow-optin)' : ''}`,
         ]
       : []),
-    ...(s.grantsAsked !== undefined ? [`  grants (consent_…=1): ${s.grantsAsked} cell(s); ${s.grantEvents ?? 0} grant-only event(s) under an opt-in basis`] : []),
+    ...(s.grantsAsked !== undefined ? [`  grants (consent_…=1): ${s.grantsAsked} cell(s); ${s.grantEvents ?? 0} grant-only event(s) under an opt-in basis (in the import's block)`] : []),
     `  invalid (skipped):   ${s.invalid}`,
     ...(s.suppressedAddresses > 0 ? [`  suppressed addresses: ${s.suppressedAddresses} (on the suppression list: unreachable there, whatever their flags)`] : []),
     `  ledger events:       ${s.events}`,
