@@ -62,9 +62,9 @@ export function consent(db: string, ...args: string[]) {
 }
 
 /** Starts an import and SIGKILLs it after `ms` (if still running). */
-function importKilledAfter(db: string, file: string, ms: number): Promise<string | null> {
+function importKilledAfter(db: string, file: string, ms: number, flags: string[] = []): Promise<string | null> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, '--db', db, 'profile', 'import', file], { stdio: 'ignore' });
+    const child = spawn(process.execPath, [BIN, '--db', db, 'profile', 'import', file, ...flags], { stdio: 'ignore' });
     const timer = setTimeout(() => child.kill('SIGKILL'), ms);
     child.on('exit', (_code, signal) => {
       clearTimeout(timer);
@@ -138,6 +138,49 @@ describe('profile import under kill -9 (built binary)', () => {
     expect(zero.optOut).toMatchObject({ fax: populated, all: true, email: true, sms: true });
     expect(zero.firstName).toBe('First0');
   }, 180_000);
+
+  // The grants of consent_<channel>=1 cells are part of the import's one transaction: a kill
+  // leaves the store as before (neither the flags nor the grants) or the whole import.
+  it('an import that grants (consent_email=1 under opt-in): as before, or whole with its grants', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'grants.csv');
+    const rows = 30_000;
+    const lines = ['email,consent_email,optout_sms'];
+    for (let i = 0; i < rows; i++) lines.push(`g${(i * 7919) % rows}@example.com,${i % 10 === 0 ? 0 : 1},${i % 3 === 0 ? 1 : ''}`);
+    writeFileSync(file, lines.join('\n') + '\n');
+    const flags = ['--allow-optin', '--proof', 'CRM form v2, collected 2026-09'];
+    const setUp = async (db: string) => {
+      expect(consent(db, 'profile', 'add', '--email', 'g0@example.com').status).toBe(0);
+      expect(consent(db, 'policy', 'set', 'email', 'opt-in', '--reason', 'CNIL').status).toBe(0);
+    };
+    const db = backend === 'postgres' ? await tempStore(backend) : join(dir, 'consent.db');
+    await setUp(db);
+    const before = await state(db);
+    const probe = backend === 'postgres' ? await tempStore(backend) : join(dir, 'probe.db');
+    await setUp(probe);
+    const t0 = performance.now();
+    const done = consent(probe, 'profile', 'import', file, ...flags, '--json');
+    const full = performance.now() - t0;
+    expect(done.status, done.stderr).toBe(0);
+    expect(JSON.parse(done.stdout).grantEvents).toBe(rows - rows / 10); // every 1 cell (g0's row, i = 0, is a 0)
+    const complete = await state(probe);
+
+    let asBefore = 0;
+    for (const fraction of [0.1, 0.25, 0.4, 0.55, 0.7, 0.85, 0.95]) {
+      await importKilledAfter(db, file, Math.round(full * fraction), flags);
+      const after = await state(db);
+      expect(after.integrity).toBe('ok');
+      if (after.digest === before.digest) {
+        asBefore++;
+        continue;
+      }
+      expect(after.profiles).toBe(complete.profiles);
+      expect(after.events, 'the flags were committed without all their grants').toBe(complete.events);
+      break;
+    }
+    expect(asBefore).toBeGreaterThanOrEqual(1);
+    expect(consent(db, 'ledger', 'verify').status).toBe(0);
+  }, 120_000);
 });
 });
 }

@@ -1,0 +1,101 @@
+/**
+ * The grants of an import's consent_<channel>=1 cells (issue 15), on both
+ * stores through the command line: written in the import's own transaction
+ * and ledger block (one block per import), with the import's source and
+ * --proof as evidence; the dry run counts them as the real run writes them;
+ * a re-import of the same file records nothing; a first load into an empty
+ * store grants too. (The kill -9 case is in test/helpers/import-kill.ts.)
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { rawSql } from './helpers/raw-store.js';
+import { BACKENDS, runCli, runJson, tempDir, tempStore } from './helpers/run-cli.js';
+
+async function ok(db: string, argv: string[]) {
+  const r = await runCli(['--db', db, ...argv]);
+  expect(r.code, `${argv.join(' ')}: ${r.stderr}`).toBe(0);
+  return r;
+}
+const blocks = async (db: string) =>
+  (await rawSql(db, 'SELECT id, first_event_id, last_event_id FROM ledger_blocks ORDER BY id')).map((b) => ({
+    id: Number(b.id),
+    first: Number(b.first_event_id),
+    last: Number(b.last_event_id),
+  }));
+const lastEventId = async (db: string) => Number((await rawSql(db, 'SELECT coalesce(max(id), 0) AS n FROM ledger_events'))[0].n);
+const granted = async (db: string, email: string) =>
+  Number((await rawSql(db, 'SELECT granted_email AS g FROM profiles WHERE email = ?', [email]))[0].g);
+
+const PROOF = 'CRM form v2 (box unticked by default), collected 2026-09';
+
+describe.each(BACKENDS)('import grants on %s', (backend) => {
+  it('are written in the import’s one transaction and block; the dry run counts the same; a re-import records nothing', async () => {
+    const db = await tempStore(backend);
+    // a: nothing; b: opted out of email (the file clears it: its optin is the grant); c: granted already;
+    // d: opted out of all (a grant-only event, still refused by all).
+    for (const p of ['a', 'b', 'c', 'd']) await ok(db, ['profile', 'add', '--email', `${p}@x.io`]);
+    await ok(db, ['profile', 'optout', 'b@x.io', '--channel', 'email']);
+    await ok(db, ['profile', 'optout', 'c@x.io', '--channel', 'email']);
+    await ok(db, ['profile', 'optin', 'c@x.io', '--channel', 'email', '--reason', 'asked by phone']);
+    await ok(db, ['blocklist-all', 'd@x.io']);
+    await ok(db, ['policy', 'set', 'email', 'opt-in', '--reason', 'CNIL']);
+    const file = join(tempDir(), 'crm.csv');
+    // dup and dup2: a 0 in any row of an email wins (refused); sms stays opt-out: its 1 needs no grant-only event.
+    writeFileSync(file, 'email,consent_email,consent_sms\nnew@x.io,1,1\na@x.io,1,\nb@x.io,1,\nc@x.io,1,\nd@x.io,1,\ndup@x.io,1,\ndup@x.io,0,\ndup2@x.io,0,\ndup2@x.io,1,\nempty@x.io,,\n');
+    const flags = ['--allow-optin', '--proof', PROOF, '--json'];
+
+    const before = await blocks(db);
+    const head = await lastEventId(db);
+    const dry = await runJson(db, ['profile', 'import', file, '--dry-run', ...flags]);
+    expect(await blocks(db)).toEqual(before);
+    expect(await lastEventId(db)).toBe(head);
+
+    const real = await runJson(db, ['profile', 'import', file, ...flags]);
+    // Grant-only events: new, a and d (email). b's cleared flag is its grant; c holds one; dup, dup2 refused.
+    expect(real).toMatchObject({ grantsAsked: 8, grantEvents: 3, optInsApplied: 1, new: 4 });
+    expect(dry).toMatchObject({ dryRun: true, grantEvents: real.grantEvents, events: real.events, optInsApplied: 1, optOutsSet: real.optOutsSet });
+
+    // Exactly one new block, holding every event of the import, the grants included.
+    const after = await blocks(db);
+    expect(after).toHaveLength(before.length + 1);
+    const block = after[after.length - 1]!;
+    expect(block).toMatchObject({ first: head + 1, last: await lastEventId(db) });
+    expect(block.last - block.first + 1).toBe(real.events + real.grantEvents);
+    const grants = await rawSql(
+      db,
+      `SELECT p.email, e.channel, e.source, e.evidence FROM ledger_events e JOIN profiles p ON p.id = e.profile_id
+       WHERE e.id BETWEEN ? AND ? AND e.action = 'optin' AND e.service IS NULL ORDER BY p.email`,
+      [block.first, block.last],
+    );
+    expect(grants.map((g) => [g.email, g.channel])).toEqual([['a@x.io', 'email'], ['b@x.io', 'email'], ['d@x.io', 'email'], ['new@x.io', 'email']]);
+    for (const g of grants) expect(g).toMatchObject({ source: 'import:crm.csv', evidence: JSON.stringify({ proof: PROOF }) });
+    for (const p of ['new', 'a', 'b', 'c', 'd']) expect(await granted(db, `${p}@x.io`), p).toBe(1);
+    for (const p of ['dup', 'dup2', 'empty']) expect(await granted(db, `${p}@x.io`), p).toBe(0);
+    const reachable = (await runJson<{ email: string }[]>(db, ['profile', 'list', '--reachable', 'email', '--json'])).map((p) => p.email);
+    expect(reachable).toEqual(['a@x.io', 'b@x.io', 'c@x.io', 'new@x.io']);
+    expect((await runJson(db, ['ledger', 'verify', '--json'])).ok).toBe(true);
+
+    // Nothing changed, nothing recorded.
+    const again = await runJson(db, ['profile', 'import', file, ...flags]);
+    expect(again).toMatchObject({ grantEvents: 0, events: 0 });
+    expect(await blocks(db)).toEqual(after);
+  });
+
+  it('a first load of an empty store under opt-in grants in its one block', async () => {
+    const db = await tempStore(backend);
+    await ok(db, ['policy', 'set', 'email', 'opt-in', '--reason', 'CNIL']);
+    const file = join(tempDir(), 'first.csv');
+    writeFileSync(file, 'email,consent_email\n' + Array.from({ length: 50 }, (_, i) => `p${i}@x.io,${i % 5 === 0 ? 0 : 1}\n`).join(''));
+    const before = await blocks(db);
+    const dry = await runJson(db, ['profile', 'import', file, '--dry-run', '--allow-optin', '--proof', PROOF, '--json']);
+    const real = await runJson(db, ['profile', 'import', file, '--allow-optin', '--proof', PROOF, '--json']);
+    expect(real).toMatchObject({ new: 50, grantsAsked: 40, grantEvents: 40, optOutsSet: 10, events: 10 });
+    expect(dry).toMatchObject({ grantEvents: 40, events: 10 });
+    const after = await blocks(db);
+    expect(after).toHaveLength(before.length + 1);
+    expect(after[after.length - 1]!.last - after[after.length - 1]!.first + 1).toBe(50);
+    expect((await runJson<unknown[]>(db, ['profile', 'list', '--reachable', 'email', '--json'])).length).toBe(40);
+    expect((await runJson(db, ['ledger', 'verify', '--json'])).ok).toBe(true);
+  });
+});
