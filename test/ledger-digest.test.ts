@@ -151,6 +151,31 @@ describe.each(BACKENDS)('ledger digests on %s', (backend) => {
     expect(errorOf(r.stderr).message).toMatch(/d.json does not hold: block 2 now has the hash [0-9a-f]{64}, not the digest's [0-9a-f]{64}: the chain was rewritten/);
   });
 
+  it('audience verify and prove refuse (exit 6) a manifest whose ledger head is no longer in the chain: rewritten with recomputed hashes, or cut short', async () => {
+    const db = await tempStore(backend);
+    const dir = tempDir();
+    for (const p of ['ann', 'bob']) await ok(db, ['profile', 'add', '--email', `${p}@x.io`]);
+    await ok(db, ['profile', 'optout', 'bob@x.io', '--channel', 'email', '--reason', 'asked']);
+    const manifest = join(dir, 'send.json');
+    await ok(db, ['profile', 'export', '--reachable', 'email', '--out', join(dir, 'send.csv'), '--manifest', manifest]);
+    expect((await runCli(['--db', db, 'audience', 'verify', manifest])).code).toBe(0);
+    const m = JSON.parse(readFileSync(manifest, 'utf8'));
+
+    await rewriteChain(db);
+    expect(await runJson(db, ['ledger', 'verify', '--json'])).toMatchObject({ ok: true }); // the chain alone looks fine
+    for (const argv of [['audience', 'verify', manifest], ['audience', 'prove', manifest, 'ann@x.io']]) {
+      const r = await runCli(['--db', db, ...argv]);
+      expect(r.code, `${argv.join(' ')}: ${r.stderr}`).toBe(6);
+      expect(r.stderr).toMatch(/not in this store's chain/);
+      expect(r.stdout).toBe('');
+    }
+    // A head past the end of the chain (a store cut short, or another one).
+    const beyond = join(dir, 'beyond.json');
+    writeFileSync(beyond, JSON.stringify({ ...m, ledger: { ...m.ledger, blockId: m.ledger.blockId + 5, eventId: m.ledger.eventId + 5 } }));
+    const r = await runCli(['--db', db, 'audience', 'verify', beyond]);
+    expect(r.code, r.stderr).toBe(6);
+  });
+
   it('an empty ledger has nothing to anchor (exit 3); a bad --sign-key is refused before anything is read', async () => {
     const db = await tempStore(backend);
     const dir = tempDir();
