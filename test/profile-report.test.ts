@@ -142,6 +142,26 @@ describe.each(BACKENDS)('profile report on %s', (backend) => {
     expect((await runCli(['--db', f.db, 'profile', 'report', '1', '--format', 'html', '--json'])).code).toBe(2);
   });
 
+  it('is in the language of the last page the person used unless --lang says otherwise; English when they used none', async () => {
+    const f = await fixture(backend);
+    await f.cli('landing', 'create', 'prefs-fr', '--type', 'acquisition', '--title', 'Préférences', '--channels', 'email,sms', '--lang', 'fr');
+    await f.cli('landing', 'publish', 'prefs-fr', '--out-dir', join(f.dir, 'public'));
+    const r = await fetch(`${f.url}/prefs-fr`, { method: 'POST', body: form({ email: 'bob@example.com', v: '1', 'channel-email': 'on' }), redirect: 'manual' });
+    expect(r.status).toBe(200);
+    await f.cli('profile', 'add', '--email', 'cy@example.com');
+    const langOf = async (...argv: string[]) => {
+      const out = await runCli(['--db', f.db, 'profile', 'report', ...argv]);
+      expect(out.code, out.stderr).toBe(0);
+      return argv.includes('html') ? /<html lang="([a-z]+)">/.exec(out.stdout)![1] : JSON.parse(out.stdout).language;
+    };
+    expect(await langOf('bob@example.com', '--format', 'html')).toBe('fr');
+    expect(await langOf('bob@example.com', '--json')).toBe('fr');
+    expect(await langOf('bob@example.com', '--format', 'html', '--lang', 'en')).toBe('en');
+    expect(await langOf('ann@example.com', '--format', 'html')).toBe('en'); // her page, prefs, is in English
+    expect(await langOf('cy@example.com', '--format', 'html')).toBe('en'); // no page used
+    expect(await langOf('cy@example.com', '--format', 'html', '--lang', 'fr')).toBe('fr');
+  });
+
   it('an erased person: the report says so and shows only what remains (no address, no name, no user agent)', async () => {
     const f = await fixture(backend);
     await f.cli('profile', 'erase', 'ann@example.com', '--reason', 'ticket-9', '--yes');

@@ -279,7 +279,7 @@ export async function gatherReport(
   store: ConsentStore,
   profile: Profile,
   pageVersion: PageVersionLookup,
-  options: { generatedAt: string; lang: ReportLang; controller?: ReportController | null },
+  options: { generatedAt: string; lang?: ReportLang; controller?: ReportController | null },
 ): Promise<PersonReport> {
   const history = await store.history(profile.id);
   const subscriptions = await store.services.subscriptionsOf(profile.id);
@@ -322,7 +322,18 @@ export async function gatherReport(
     head,
     database: store.location,
     generatedAt: options.generatedAt,
-    lang: options.lang,
+    lang: options.lang ?? personLanguage([...seen.values()]),
     controller: options.controller ?? null,
   });
+}
+
+/**
+ * The person's language, as far as the store knows it: that of the page they
+ * used last (the page version of their latest event from a page), else English.
+ */
+export function personLanguage(pages: readonly PageSeen[]): ReportLang {
+  let last: PageSeen | null = null;
+  for (const p of pages) if (p.definition && (!last || Math.max(...p.eventIds) > Math.max(...last.eventIds))) last = p;
+  const lang = last?.definition?.lang;
+  return lang === 'fr' || lang === 'en' ? lang : 'en';
 }

@@ -47,7 +47,9 @@ export function registerProfile(program: Command, act: Act): void {
     .description('everything the store holds about a person (GDPR art. 15): profile, choices and how each was made, every event with its proof, pages seen, suppressions, ledger digest')
     .argument('<ref>', 'profile id, email, or phone (+…, 00…, or national with a default country)')
     .addOption(new Option('--format <format>', 'json (Kantara Consent Receipt fields where they fit) or html (a page for the person)').choices(['json', 'html']).default('json'))
-    .addOption(new Option('--lang <lang>', 'the language of the report (the HTML page\'s text, the channel labels)').choices(['en', 'fr']).default('en'))
+    .addOption(
+      new Option('--lang <lang>', "the language of the report (the HTML page's text, the channel labels); default: the language of the last page the person used, else en").choices(['en', 'fr']),
+    )
     .option('--out <file>', 'write it to this file (atomically) instead of stdout')
     .option('--default-country <code>', 'country of a national phone number given as <ref> (default $CONSENT_DEFAULT_COUNTRY)')
     .option('--json', 'the same as --format json (the report is one JSON document)')

@@ -157,7 +157,7 @@ export function formatSummary(s: ImportSummary): string {
     ...(s.grantsAsked !== undefined ? [`  grants (consent_…=1): ${s.grantsAsked} cell(s); ${s.grantEvents ?? 0} grant-only event(s) under an opt-in basis (in the import's block)`] : []),
     `  invalid (skipped):   ${s.invalid}`,
     ...(s.suppressedAddresses > 0 ? [`  suppressed addresses: ${s.suppressedAddresses} (on the suppression list: unreachable there, whatever their flags)`] : []),
-    `  ledger events:       ${s.events}`,
+    `  ledger events:       ${s.events + (s.grantEvents ?? 0)}${s.grantEvents ? ` (${s.grantEvents} of them grant-only), in one block` : ''}`,
   ].join('\n');
 }
 

@@ -8,14 +8,14 @@ export async function run(ctx: CommandContext, ref: string, o: Record<string, un
   const format = (o.format as string | undefined) ?? 'json';
   if (format !== 'json' && format !== 'html') throw invalid(`--format must be json or html, not "${format}".`);
   if (o.json && format !== 'json') throw invalid('--json and --format html contradict each other: give one.');
-  const lang = (o.lang as string | undefined) ?? 'en';
-  if (lang !== 'en' && lang !== 'fr') throw invalid(`--lang must be en or fr, not "${lang}".`);
+  const lang = o.lang as string | undefined;
+  if (lang !== undefined && lang !== 'en' && lang !== 'fr') throw invalid(`--lang must be en or fr, not "${lang}".`);
   const store = await ctx.store();
   const profile = await findByRef(ctx, store, ref, o);
   const brand = await store.brand.latest();
   const report = await gatherReport(store, profile, (slug, version) => store.pages.version(slug, version), {
     generatedAt: ctx.nowIso(),
-    lang: lang as ReportLang,
+    lang: lang as ReportLang | undefined,
     controller: brand && { piiController: brand.name, contact: brand.contact, address: brand.address, privacyUrl: brand.privacyUrl },
   });
   const text = format === 'json' ? JSON.stringify(report, null, 2) + '\n' : (await import('../../../landing/report-page.js')).renderReportPage(report);
