@@ -4,13 +4,13 @@
  * and ledger block (one block per import), with the import's source and
  * --proof as evidence; the dry run counts them as the real run writes them;
  * a re-import of the same file records nothing; a first load into an empty
- * store grants too. (The kill -9 case is in test/helpers/import-kill.ts.)
+ * store grants too, and the replay (--as-of) sees the grants. (The kill -9 case is in test/helpers/import-kill.ts.)
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { rawSql } from './helpers/raw-store.js';
-import { BACKENDS, runCli, runJson, tempDir, tempStore } from './helpers/run-cli.js';
+import { BACKENDS, FIXED_NOW, runCli, runJson, tempDir, tempStore } from './helpers/run-cli.js';
 
 async function ok(db: string, argv: string[]) {
   const r = await runCli(['--db', db, ...argv]);
@@ -82,9 +82,10 @@ describe.each(BACKENDS)('import grants on %s', (backend) => {
     expect(await blocks(db)).toEqual(after);
   });
 
-  it('a first load of an empty store under opt-in grants in its one block', async () => {
+  it('a first load of an empty store under opt-in grants in its one block; the replay as of its block sees the grants', async () => {
     const db = await tempStore(backend);
-    await ok(db, ['policy', 'set', 'email', 'opt-in', '--reason', 'CNIL']);
+    const minute = (i: number) => new Date(FIXED_NOW.getTime() - (10 - i) * 60_000);
+    expect((await runCli(['--db', db, 'policy', 'set', 'email', 'opt-in', '--reason', 'CNIL'], { now: minute(1) })).code).toBe(0);
     const file = join(tempDir(), 'first.csv');
     writeFileSync(file, 'email,consent_email\n' + Array.from({ length: 50 }, (_, i) => `p${i}@x.io,${i % 5 === 0 ? 0 : 1}\n`).join(''));
     const before = await blocks(db);
@@ -97,5 +98,13 @@ describe.each(BACKENDS)('import grants on %s', (backend) => {
     expect(after[after.length - 1]!.last - after[after.length - 1]!.first + 1).toBe(50);
     expect((await runJson<unknown[]>(db, ['profile', 'list', '--reachable', 'email', '--json'])).length).toBe(40);
     expect((await runJson(db, ['ledger', 'verify', '--json'])).ok).toBe(true);
+    // The import's block (at FIXED_NOW) as seen by the replay: granted from it on, with the grant as deciding event.
+    const asOf = (at: string) => runJson(db, ['profile', 'show', 'p1@x.io', '--as-of', at, '--json']);
+    expect((await asOf(minute(5).toISOString())).existed).toBe(false);
+    const then = await asOf(FIXED_NOW.toISOString());
+    expect(then.channels.email).toMatchObject({ state: 'granted', reachable: true });
+    const [grant] = await rawSql(db, "SELECT e.id FROM ledger_events e JOIN profiles p ON p.id = e.profile_id WHERE p.email = 'p1@x.io' AND e.action = 'optin'");
+    expect(then.channels.email.decidingEvents).toContain(Number(grant.id));
+    expect((await runJson<unknown[]>(db, ['profile', 'list', '--reachable', 'email', '--as-of', FIXED_NOW.toISOString(), '--json'])).length).toBe(40);
   });
 });
