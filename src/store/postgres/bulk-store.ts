@@ -436,7 +436,10 @@ class PgImportSession implements ImportSession {
        WHERE ((x.curm # x.newm) >> c.bit) & 1 = 1
        ORDER BY x.first_rn, c.bit`,
     );
-    // Then the grant-only events of consent_<channel>=1 cells, planned against the profiles as they were (import-grants.ts).
+    // Then the grant-only events of consent_<channel>=1 cells, planned against the profiles as they were (import-grants.ts),
+    // and against the basis at the chain position they will take: the chain lock (seal's) is taken first, so that no
+    // `policy set` lands between the read of the basis and the block.
+    if (options.grantable !== 0) await this.q('SELECT pg_advisory_xact_lock($1)', [CHAIN_LOCK]);
     const grants = await this.grantMask(options.grantable);
     if (grants !== 0) {
       const r = await this.client.query(
