@@ -155,7 +155,7 @@ describe('profile import under kill -9 (built binary)', () => {
   it('an import that grants (consent_email=1 under opt-in): as before, or whole with its grants', async () => {
     const dir = tempDir();
     const file = join(dir, 'grants.csv');
-    const rows = 30_000;
+    const rows = 20_000;
     const lines = ['email,consent_email,optout_sms'];
     for (let i = 0; i < rows; i++) lines.push(`g${(i * 7919) % rows}@example.com,${i % 10 === 0 ? 0 : 1},${i % 3 === 0 ? 1 : ''}`);
     writeFileSync(file, lines.join('\n') + '\n');
@@ -177,7 +177,7 @@ describe('profile import under kill -9 (built binary)', () => {
     const complete = await state(probe);
 
     // Killed while its grants were still to come, the old import left the flags without them (fewer events).
-    expect(await killedAt(db, file, full, [0.1, 0.25, 0.4, 0.55, 0.7, 0.85, 0.95], before, complete, flags)).toBeGreaterThanOrEqual(1);
+    expect(await killedAt(db, file, full, [0.15, 0.35, 0.55, 0.75, 0.95], before, complete, flags)).toBeGreaterThanOrEqual(1);
     expect(consent(db, 'ledger', 'verify').status).toBe(0);
   }, 120_000);
 });
