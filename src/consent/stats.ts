@@ -6,8 +6,10 @@
  * Reachable counts come from THE reachability predicate (the stores count
  * with reachableSql), so they equal `profile list --reachable c`.
  */
-import { CHANNELS, CONTACT_CHANNELS, type Channel, type ContactChannel } from './channels.js';
+import { CHANNELS, CONTACT_CHANNELS, noOptOuts, type Channel, type ContactChannel, type OptOutFlags } from './channels.js';
 import { invalid } from './errors.js';
+import { noGrants, type Bases, type GrantFlags } from './policy.js';
+import { isOptedOut, reachability } from './profile.js';
 import type { ServiceSummary } from './services.js';
 
 /** Where a consent change came from, as the ledger's `source` says it (see sourceKind). */
@@ -46,6 +48,74 @@ export interface ProfileCounts {
   /** `all`: profiles with the `all` flag; each contact channel: its ChannelCounts. */
   optedOutAll: number;
   channels: Record<ContactChannel, ChannelCounts>;
+}
+
+/**
+ * A profile's consent state as one integer, as the stores index it
+ * (migration 14, profiles_consent_state): bit 0 optout_all, bits 1–6
+ * optout_<c> and bits 7–12 granted_<c> in CONTACT_CHANNELS order, bit 13
+ * erased. A store counts its profiles per state (a few dozen groups).
+ */
+export const STATE_BITS = { optOut: (c: Channel) => (c === 'all' ? 0 : 1 + CONTACT_CHANNELS.indexOf(c)), granted: (c: ContactChannel) => 7 + CONTACT_CHANNELS.indexOf(c), erased: 13 } as const;
+
+/** How many profiles have this state mask. */
+export interface StateGroup {
+  mask: number;
+  count: number;
+}
+
+/** The channels with a suppression list, and the profile address each is matched on. */
+export const SUPPRESSIBLE_CHANNELS = ['email', 'sms', 'phone'] as const satisfies readonly ContactChannel[];
+export type SuppressibleChannel = (typeof SUPPRESSIBLE_CHANNELS)[number];
+
+export function decodeState(mask: number): { optOut: OptOutFlags; granted: GrantFlags; erased: boolean } {
+  const bit = (i: number) => (mask & (1 << i)) !== 0;
+  const optOut = noOptOuts();
+  for (const c of CHANNELS) optOut[c] = bit(STATE_BITS.optOut(c));
+  const granted = noGrants();
+  for (const c of CONTACT_CHANNELS) granted[c] = bit(STATE_BITS.granted(c));
+  return { optOut, granted, erased: bit(STATE_BITS.erased) };
+}
+
+/**
+ * The counts of `consent stats` from the stores' groups, by the domain's
+ * reachability rule (`reachability`, the mirror of reachableSql):
+ * `groups`, every profile per state; `suppressed[c]`, the profiles whose
+ * address for c has a suppression entry in force, per state. Reachable on c =
+ * the profiles the rule admits without a suppression, less the suppressed
+ * ones among them.
+ */
+export function countsFromStates(groups: readonly StateGroup[], suppressed: Record<SuppressibleChannel, readonly StateGroup[]>, bases: Bases): ProfileCounts {
+  const out: ProfileCounts = {
+    profiles: 0,
+    erased: 0,
+    optedOutAll: 0,
+    channels: Object.fromEntries(
+      CONTACT_CHANNELS.map((c) => [c, { reachable: 0, optedOut: 0, suppressed: (SUPPRESSIBLE_CHANNELS as readonly string[]).includes(c) ? 0 : null, erased: 0 }]),
+    ) as ProfileCounts['channels'],
+  };
+  const reach = (mask: number) => {
+    const s = decodeState(mask);
+    return { s, r: reachability(s.optOut, [], s.erased ? 'erased' : null, { bases, granted: s.granted }) };
+  };
+  for (const g of groups) {
+    const { s, r } = reach(g.mask);
+    out.profiles += g.count;
+    if (s.erased) out.erased += g.count;
+    if (s.optOut.all) out.optedOutAll += g.count;
+    for (const c of CONTACT_CHANNELS) {
+      if (isOptedOut(s.optOut, c)) out.channels[c].optedOut += g.count;
+      if (r[c]) out.channels[c].reachable += g.count;
+    }
+  }
+  for (const c of SUPPRESSIBLE_CHANNELS) {
+    for (const g of suppressed[c]) {
+      out.channels[c].suppressed! += g.count;
+      if (reach(g.mask).r[c]) out.channels[c].reachable -= g.count;
+    }
+  }
+  for (const c of CONTACT_CHANNELS) out.channels[c].erased = out.erased;
+  return out;
 }
 
 /** Channel opt-out/opt-in events (service NULL) of one day, channel and source. */

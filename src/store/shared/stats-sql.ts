@@ -5,9 +5,19 @@
  * now, the ledger's occurred_at index for a period, and window functions for
  * the replay of reachability over time.
  */
-import { CONTACT_CHANNELS, type Channel, type ContactChannel } from '../../consent/channels.js';
-import { DELAY_BOUNDS, DELAY_BUCKETS, type ChangeRow, type ProfileCounts } from '../../consent/stats.js';
-import { optedOutSql, reachableSql } from './reachability-sql.js';
+import { CHANNELS, CONTACT_CHANNELS, type Channel } from '../../consent/channels.js';
+import { basesFromRows } from '../../consent/policy.js';
+import {
+  countsFromStates,
+  DELAY_BOUNDS,
+  DELAY_BUCKETS,
+  SUPPRESSIBLE_CHANNELS,
+  type ChangeRow,
+  type ProfileCounts,
+  type StateGroup,
+  type SuppressibleChannel,
+} from '../../consent/stats.js';
+import { CURRENT_POLICY_SQL } from './policy-sql.js';
 
 export interface Dialect {
   /** The n-th (1-based) parameter's placeholder. */
@@ -18,49 +28,58 @@ export interface Dialect {
   evidenceText(column: string, key: string): string;
 }
 
-const SUPPRESSIBLE = new Set<ContactChannel>(['email', 'sms', 'phone']);
+/** The flag and grant columns in the order of their bits (STATE_BITS): optout_all, optout_<c>…, granted_<c>…. */
+const STATE_COLUMNS = [...CHANNELS.map((c) => `optout_${c}`), ...CONTACT_CHANNELS.map((c) => `granted_${c}`)];
 
 /**
- * One scan of profiles: how many, erased, `all` set, and per contact channel
- * reachable (THE predicate, exactly as `profile list --reachable` filters, on
- * the unaliased profiles table; with `reachableApart`, each reachable count
- * whose predicate holds a subquery is its own count with the predicate as its
- * WHERE clause), opted out (flag or `all`), suppressed (the
- * address has an entry in force) and erased. `now`: an SQL time (timeSql, or the database's clock).
+ * A profile's state mask (src/consent/stats.ts STATE_BITS) in SQL. SQLite:
+ * exactly the expression of migration 14's index profiles_consent_state (the
+ * planner matches it, and then counts from the index alone; the stats test
+ * checks the plan). PostgreSQL: the columns of its two partial indexes, the
+ * erased bit a constant per index.
  */
-export function profileCountsSql(now: string, options: { reachableApart?: boolean } = {}): string {
-  // "Has an entry in force": the same test as the predicate's suppression probe (channel, the
-  // profile's address for it, not expired at now), written as IN over the list (evaluated once,
-  // a Bloom filter in SQLite) rather than a probe per row, since this count is not a list of people.
-  const suppressed = (c: ContactChannel) =>
-    `profiles.${c === 'email' ? 'email' : 'phone'} IN (SELECT s.address FROM suppressions s WHERE s.channel = '${c}' AND s.address IS NOT NULL AND (s.expires_at IS NULL OR s.expires_at > ${now}))`;
-  // count(*) FILTER (WHERE …): both dialects (SQLite ≥ 3.30), a quarter cheaper than SUM(CASE …) in SQLite.
-  const sum = (cond: string, as: string) => `count(*) FILTER (WHERE ${cond}) AS ${as}`;
-  const cols = ['count(*) AS profiles', sum('profiles.erased_at IS NOT NULL', 'erased'), sum(optedOutSql('all', 'profiles.'), 'optout_all')];
-  for (const c of CONTACT_CHANNELS) {
-    // PostgreSQL turns the predicate's NOT EXISTS into a hash anti-join only in a WHERE clause; in a
-    // FILTER it is a subplan run per row (8 s on a million profiles, against under one as a WHERE);
-    // a predicate without a subquery (postal, fax, push today) stays in the one scan.
-    const reachable = reachableSql(c, '', now);
-    if (options.reachableApart && reachable.includes('EXISTS')) cols.push(`(SELECT count(*) FROM profiles WHERE ${reachable}) AS reachable_${c}`);
-    else cols.push(sum(reachable, `reachable_${c}`));
-    cols.push(sum(optedOutSql(c, 'profiles.'), `optout_${c}`));
-    if (SUPPRESSIBLE.has(c)) cols.push(sum(suppressed(c), `suppressed_${c}`));
-  }
-  return `SELECT ${cols.join(',\n  ')}\nFROM profiles`;
+export const STATE_MASK_SQLITE = `${STATE_COLUMNS.map((c, i) => `(${c} << ${i})`).join(' | ')} | ((erased_at IS NOT NULL) << 13)`;
+const pgMask = (erased: string) => `(${STATE_COLUMNS.map((c, i) => `(${c} << ${i})`).join(' | ')} | ${erased})`;
+
+/** In force at `now` on the suppression list of `channel`: its addresses. */
+const suppressedAddresses = (c: SuppressibleChannel, now: string) =>
+  `SELECT s.address FROM suppressions s WHERE s.channel = '${c}' AND s.address IS NOT NULL AND (s.expires_at IS NULL OR s.expires_at > ${now})`;
+
+/**
+ * The profiles whose address for `c` has an entry in force (the predicate's
+ * suppression test: email for email, the phone for sms and phone), per state
+ * mask: the suppression list joined to profiles through profiles_email /
+ * profiles_phone, so its cost follows the list, not the profiles.
+ */
+export function suppressedStatesSql(dialect: 'sqlite' | 'postgres', c: SuppressibleChannel, now: string): string {
+  const mask = dialect === 'sqlite' ? STATE_MASK_SQLITE : pgMask('(CASE WHEN erased_at IS NULL THEN 0 ELSE 8192 END)');
+  return `SELECT ${mask} AS mask, count(*) AS n FROM profiles WHERE ${c === 'email' ? 'email' : 'phone'} IN (${suppressedAddresses(c, now)}) GROUP BY ${mask}`;
 }
 
-export function toProfileCounts(row: Record<string, unknown>): ProfileCounts {
-  const n = (k: string) => Number(row[k] ?? 0);
-  const erased = n('erased');
-  return {
-    profiles: n('profiles'),
-    erased,
-    optedOutAll: n('optout_all'),
-    channels: Object.fromEntries(
-      CONTACT_CHANNELS.map((c) => [c, { reachable: n(`reachable_${c}`), optedOut: n(`optout_${c}`), suppressed: SUPPRESSIBLE.has(c) ? n(`suppressed_${c}`) : null, erased }]),
-    ) as ProfileCounts['channels'],
-  };
+/** Every profile per state mask: one index-only GROUP BY (migration 14). */
+export function statesSql(dialect: 'sqlite' | 'postgres'): string {
+  if (dialect === 'sqlite') return `SELECT ${STATE_MASK_SQLITE} AS mask, count(*) AS n FROM profiles GROUP BY ${STATE_MASK_SQLITE}`;
+  const cols = STATE_COLUMNS.join(', ');
+  return `SELECT ${pgMask('0')} AS mask, count(*) AS n FROM profiles WHERE erased_at IS NULL GROUP BY ${cols}
+UNION ALL
+SELECT ${pgMask('8192')} AS mask, count(*) AS n FROM profiles WHERE erased_at IS NOT NULL GROUP BY ${cols}`;
+}
+
+type Rows = readonly { [k: string]: unknown }[];
+
+/** The statements of a store's counts now, each run in one snapshot: every state, the suppressed per channel, the bases in force. */
+export function profileCountQueries(dialect: 'sqlite' | 'postgres', now: string): { states: string; suppressed: Record<SuppressibleChannel, string>; policy: string } {
+  const suppressed = {} as Record<SuppressibleChannel, string>;
+  for (const c of SUPPRESSIBLE_CHANNELS) suppressed[c] = suppressedStatesSql(dialect, c, now);
+  return { states: statesSql(dialect), suppressed, policy: CURRENT_POLICY_SQL };
+}
+
+/** The rows of profileCountQueries, counted by the domain's rule (countsFromStates). */
+export function profileCountsFrom(rows: { states: Rows; suppressed: Record<SuppressibleChannel, Rows>; policy: Rows }): ProfileCounts {
+  const groups = (r: Rows): StateGroup[] => r.map((x) => ({ mask: Number(x.mask), count: Number(x.n) }));
+  const suppressed = {} as Record<SuppressibleChannel, StateGroup[]>;
+  for (const c of SUPPRESSIBLE_CHANNELS) suppressed[c] = groups(rows.suppressed[c]);
+  return countsFromStates(groups(rows.states), suppressed, basesFromRows(rows.policy as { channel: string; evidence: string | null }[]));
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { ChangeRow, DelayRow, ProfileCounts, ReasonRow, ReplayPoint, StatsRepository } from '../../consent/stats.js';
 import { sourceKind, type DelayBucket } from '../../consent/stats.js';
 import type { ContactChannel } from '../../consent/channels.js';
-import { changesPerDay, changesSql, delaysSql, profileCountsSql, reasonsSql, replaySql, toProfileCounts, type Dialect } from '../shared/stats-sql.js';
+import { changesPerDay, changesSql, delaysSql, profileCountQueries, profileCountsFrom, reasonsSql, replaySql, type Dialect } from '../shared/stats-sql.js';
 import type { SqliteStore } from './sqlite-store.js';
 
 const SQLITE: Dialect = {
@@ -15,7 +15,13 @@ export class SqliteStatsRepository implements StatsRepository {
   constructor(private readonly store: SqliteStore) {}
 
   async profileCounts(): Promise<ProfileCounts> {
-    return toProfileCounts(this.store.db.prepare(profileCountsSql(this.store.nowSql())).get() as Record<string, unknown>);
+    // One read transaction: the groups, the suppressed and the bases from one snapshot.
+    const db = this.store.db;
+    const q = profileCountQueries('sqlite', this.store.nowSql());
+    const all = (sql: string) => db.prepare(sql).all() as Record<string, unknown>[];
+    return profileCountsFrom(
+      db.transaction(() => ({ states: all(q.states), suppressed: { email: all(q.suppressed.email), sms: all(q.suppressed.sms), phone: all(q.suppressed.phone) }, policy: all(q.policy) }))(),
+    );
   }
 
   async changes(since: string, until: string): Promise<ChangeRow[]> {
