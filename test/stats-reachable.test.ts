@@ -81,4 +81,40 @@ describe.each(BACKENDS)('stats counts per consent state on %s', (backend) => {
       expect(indexes).toEqual(expect.arrayContaining(['profiles_consent_state', 'profiles_consent_state_erased', 'profiles_phone']));
     }
   });
+
+  it('the report replays reachability at each week end as profile list --reachable --as-of does: suppressions added, expired and lifted, a basis set to opt-in, grants', { timeout: 120_000 }, async () => {
+    const db = await tempStore(backend);
+    const at = async (when: string, ...argv: string[]) => {
+      const r = await runCli(['--db', db, ...argv], { now: new Date(when), env: { CONSENT_ACTOR: 'op' } });
+      if (r.code !== 0) throw new Error(`consent ${argv.join(' ')} exited ${r.code}: ${r.stderr}`);
+      return r;
+    };
+    const csv = join(tempDir(), 'people.csv');
+    writeFileSync(csv, 'email\na@x.io\nb@x.io\nc@x.io\nd@x.io\n');
+    await at('2026-05-04T09:00:00.000Z', 'profile', 'import', csv);
+    await at('2026-05-06T09:00:00.000Z', 'suppression', 'add', 'a@x.io', '--reason', 'manual', '--expires', '7d'); // until 05-13
+    await at('2026-05-12T09:00:00.000Z', 'suppression', 'add', 'd@x.io', '--reason', 'manual');
+    await at('2026-05-13T09:00:00.000Z', 'policy', 'set', 'sms', 'opt-in', '--reason', 'prior consent');
+    await at('2026-05-13T10:00:00.000Z', 'profile', 'optin', 'b@x.io', '--channel', 'sms', '--reason', 'form 7');
+    await at('2026-05-19T09:00:00.000Z', 'suppression', 'remove', 'd@x.io', '--reason', 'wrong bounce'); // lifted: its row is gone, the ledger keeps its key
+    await at('2026-05-20T09:00:00.000Z', 'profile', 'optout', 'c@x.io', '--channel', 'email');
+    await at('2026-05-21T09:00:00.000Z', 'profile', 'optin', 'c@x.io', '--channel', 'email', '--reason', 'asked again'); // a grant
+    await at('2026-05-27T09:00:00.000Z', 'policy', 'set', 'email', 'opt-in', '--reason', 'prior consent');
+    const NOW_ = '2026-06-03T12:00:00.000Z';
+    const lines = (await at(NOW_, 'report', '--format', 'csv', '--since', '5w')).stdout.trim().split('\n');
+    const series = (c: string) => lines.filter((l) => l.startsWith('reachable-replayed,') && l.split(',')[2] === c).map((l) => [l.split(',')[1]!, Number(l.split(',')[3])] as const);
+    const ends = series('email').map(([end]) => end);
+    expect(ends).toEqual(['2026-05-04', '2026-05-11', '2026-05-18', '2026-05-25', '2026-06-01', '2026-06-04']);
+    // email: a suppressed at 05-11, d at 05-18 (lifted since), c's grant, opt-in from 05-27 (c alone granted).
+    // Flags and erasure alone (the old series) gave 0, 4, 4, 4, 4, 4.
+    expect(series('email').map(([, n]) => n)).toEqual([0, 3, 3, 4, 1, 1]);
+    // sms: opt-in from 05-13, b alone granted (the old series: 0, 4, 4, 4, 4, 4).
+    expect(series('sms').map(([, n]) => n)).toEqual([0, 4, 1, 1, 1, 1]);
+    for (const c of CONTACT_CHANNELS) {
+      for (const [end, n] of series(c)) {
+        const r = await runCli(['--db', db, 'profile', 'list', '--reachable', c, '--as-of', end, '--json'], { now: new Date(NOW_) });
+        expect({ c, end, n }).toEqual({ c, end, n: JSON.parse(r.stdout).length });
+      }
+    }
+  });
 });

@@ -128,15 +128,6 @@ export interface ChangeRow {
   count: number;
 }
 
-/** Profiles existing and profiles unreachable (flags or erasure, replayed from the ledger) before `end`. */
-export interface ReplayPoint {
-  /** YYYY-MM-DD, exclusive: the state at that day's midnight UTC. */
-  end: string;
-  channel: ContactChannel;
-  profiles: number;
-  unreachable: number;
-}
-
 /** Unsubscribe-survey answers (`reason` events) by coded reason. */
 export interface ReasonRow {
   code: string;
@@ -164,8 +155,6 @@ export interface StatsRepository {
   /** One scan of profiles, at the store's "now" (the same now as `profile list`). */
   profileCounts(): Promise<ProfileCounts>;
   changes(since: string, until: string): Promise<ChangeRow[]>;
-  /** For each end date (YYYY-MM-DD, exclusive) and contact channel. */
-  replay(ends: readonly string[]): Promise<ReplayPoint[]>;
   reasons(since: string, until: string): Promise<ReasonRow[]>;
   delays(since: string, until: string): Promise<DelayRow[]>;
 }
@@ -202,6 +191,9 @@ export function weeksBetween(since: string, until: string): string[] {
  * The exclusive end dates of the replay: each week's end (the next Monday),
  * the last one being tomorrow when the week is not over (the state now).
  */
+/** "As of" each end (YYYY-MM-DD, exclusive): its midnight UTC, the time `--as-of <end>` names. */
+export const endMoment = (end: string) => `${end}T00:00:00.000Z`;
+
 export function replayEnds(weeks: readonly string[], until: string): string[] {
   const tomorrow = dayOf(Date.parse(`${until.slice(0, 10)}T00:00:00Z`) + DAY);
   return weeks.map((w) => {
@@ -276,7 +268,11 @@ export interface ReportData {
   optOutsByChannel: Record<Channel, number[]>;
   optOutsBySource: Record<SourceKind, number[]>;
   optInsBySource: Record<SourceKind, number[]>;
-  /** Per week end (same order as weeks), per contact channel: reachable by flags and erasure, replayed from the ledger. */
+  /**
+   * Per week end (same order as weeks), per contact channel: reachable as
+   * `profile list --reachable c --as-of <end>` counts it (the ledger up to
+   * the end's position: flags, grants, bases, suppressions, erasure).
+   */
   reachableOverTime: { ends: string[]; byChannel: Record<ContactChannel, number[]> };
   /** Now, by THE predicate (flags, erasure and the suppression list). */
   reachableNow: Record<ContactChannel, number>;
@@ -292,7 +288,8 @@ export function reportData(input: {
   counts: ProfileCounts;
   services: readonly ServiceSummary[];
   changes: readonly ChangeRow[];
-  replay: readonly ReplayPoint[];
+  /** reachableOverTime's counts at `ends` (store.asOf.reachableOverTime). */
+  replay: Record<ContactChannel, number[]>;
   ends: readonly string[];
   reasons: readonly ReasonRow[];
   delays: readonly DelayRow[];
@@ -313,12 +310,7 @@ export function reportData(input: {
       optInsBySource[sourceKind(r.source)][i]! += r.count;
     }
   }
-  const endIndex = new Map(input.ends.map((e, i) => [e, i]));
-  const byChannel = Object.fromEntries(CONTACT_CHANNELS.map((c) => [c, input.ends.map(() => 0)])) as Record<ContactChannel, number[]>;
-  for (const p of input.replay) {
-    const i = endIndex.get(p.end);
-    if (i !== undefined) byChannel[p.channel][i] = p.profiles - p.unreachable;
-  }
+  const byChannel = Object.fromEntries(CONTACT_CHANNELS.map((c) => [c, input.ends.map((_, i) => input.replay[c]?.[i] ?? 0)])) as Record<ContactChannel, number[]>;
   const counts = DELAY_BUCKETS.map((b) => input.delays.filter((d) => d.bucket === b).reduce((s, d) => s + d.count, 0));
   const byKind: ReportData['delays']['byKind'] = {};
   for (const d of input.delays) {

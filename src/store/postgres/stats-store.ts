@@ -1,7 +1,6 @@
-import type { ChangeRow, DelayRow, ProfileCounts, ReasonRow, ReplayPoint, StatsRepository } from '../../consent/stats.js';
+import type { ChangeRow, DelayRow, ProfileCounts, ReasonRow, StatsRepository } from '../../consent/stats.js';
 import { sourceKind, type DelayBucket } from '../../consent/stats.js';
-import type { ContactChannel } from '../../consent/channels.js';
-import { changesPerDay, changesSql, delaysSql, profileCountQueries, profileCountsFrom, reasonsSql, replaySql, type Dialect } from '../shared/stats-sql.js';
+import { changesPerDay, changesSql, delaysSql, profileCountQueries, profileCountsFrom, reasonsSql, type Dialect } from '../shared/stats-sql.js';
 import type { PgStore } from './pg-store.js';
 
 const PG: Dialect = {
@@ -31,11 +30,6 @@ export class PgStatsRepository implements StatsRepository {
 
   async changes(since: string, until: string): Promise<ChangeRow[]> {
     return changesPerDay(await this.store.query<{ occurred_at: string; action: string; channel: string; source: string; n: string }>(changesSql(PG), [since, until]));
-  }
-
-  async replay(ends: readonly string[]): Promise<ReplayPoint[]> {
-    const rows = await this.store.query<{ end_day: string; channel: ContactChannel; profiles: string; unreachable: string }>(replaySql(ends));
-    return rows.map((r) => ({ end: r.end_day, channel: r.channel, profiles: Number(r.profiles), unreachable: Number(r.unreachable) }));
   }
 
   async reasons(since: string, until: string): Promise<ReasonRow[]> {

@@ -39,6 +39,8 @@ const STATE_COLUMNS = [...CHANNELS.map((c) => `optout_${c}`), ...CONTACT_CHANNEL
  * erased bit a constant per index.
  */
 export const STATE_MASK_SQLITE = `${STATE_COLUMNS.map((c, i) => `(${c} << ${i})`).join(' | ')} | ((erased_at IS NOT NULL) << 13)`;
+/** The state mask of the unaliased profiles row (any query): SQLite's indexed expression, or PostgreSQL's columns. */
+export const stateMaskSql = (dialect: 'sqlite' | 'postgres') => (dialect === 'sqlite' ? STATE_MASK_SQLITE : pgMask('(CASE WHEN erased_at IS NULL THEN 0 ELSE 8192 END)'));
 const pgMask = (erased: string) => `(${STATE_COLUMNS.map((c, i) => `(${c} << ${i})`).join(' | ')} | ${erased})`;
 
 /** In force at `now` on the suppression list of `channel`: its addresses. */
@@ -52,7 +54,7 @@ const suppressedAddresses = (c: SuppressibleChannel, now: string) =>
  * profiles_phone, so its cost follows the list, not the profiles.
  */
 export function suppressedStatesSql(dialect: 'sqlite' | 'postgres', c: SuppressibleChannel, now: string): string {
-  const mask = dialect === 'sqlite' ? STATE_MASK_SQLITE : pgMask('(CASE WHEN erased_at IS NULL THEN 0 ELSE 8192 END)');
+  const mask = stateMaskSql(dialect);
   return `SELECT ${mask} AS mask, count(*) AS n FROM profiles WHERE ${c === 'email' ? 'email' : 'phone'} IN (${suppressedAddresses(c, now)}) GROUP BY ${mask}`;
 }
 
@@ -107,55 +109,6 @@ export function changesPerDay(rows: readonly { occurred_at: string; action: stri
     else out.set(key, { day, channel: r.channel as Channel, action: r.action as ChangeRow['action'], source: r.source, count: Number(r.n) });
   }
   return [...out.values()];
-}
-
-const isDate = (s: string) => /^\d{4}-\d{2}-\d{2}$/.test(s);
-
-/**
- * Reachability over time, replayed from the ledger in one statement. For each
- * contact channel c and profile, every event that bears on c (a flag event on
- * c or `all`, or the erasure) is given the profile's state after it with
- * running maxima over the profile's events in ledger order: the last flag
- * event of c (and of `all`) is the largest `id*2 + isOptout`, so its parity is
- * its action. Unreachable after the event = c or `all` opted out, or erased;
- * the change of that state (+1/−1) is summed per day, and the days before each
- * end give the unreachable count there; profiles existing then come from
- * created_at. The two small per-day tables are MATERIALIZED (both dialects):
- * each end's subquery reads them, and must not replay the ledger again.
- * `ends`: dates (YYYY-MM-DD), exclusive.
- */
-export function replaySql(ends: readonly string[]): string {
-  if (ends.length === 0 || !ends.every(isDate)) throw new Error('replay ends must be YYYY-MM-DD dates');
-  const endValues = ends.map((e) => `('${e}')`).join(', ');
-  const chValues = CONTACT_CHANNELS.map((c) => `('${c}')`).join(', ');
-  const flagKey = (channel: string) =>
-    `MAX(CASE WHEN e.channel = ${channel} AND e.action IN ('optout', 'optin') THEN e.id * 2 + CASE WHEN e.action = 'optout' THEN 1 ELSE 0 END END) OVER w`;
-  return `WITH ends (t) AS (VALUES ${endValues}),
-ch (c) AS (VALUES ${chValues}),
-ev AS (
-  SELECT e.profile_id, e.id, substr(e.occurred_at, 1, 10) AS day, ch.c,
-    ${flagKey('ch.c')} AS lc,
-    ${flagKey(`'all'`)} AS la,
-    MAX(CASE WHEN e.action = 'erase' THEN 1 ELSE 0 END) OVER w AS er
-  FROM ledger_events e CROSS JOIN ch
-  WHERE e.profile_id IS NOT NULL
-    AND ((e.service IS NULL AND e.action IN ('optout', 'optin') AND (e.channel = ch.c OR e.channel = 'all')) OR e.action = 'erase')
-  WINDOW w AS (PARTITION BY e.profile_id, ch.c ORDER BY e.id ROWS UNBOUNDED PRECEDING)
-),
-st AS (
-  SELECT profile_id, id, day, c,
-    CASE WHEN COALESCE(lc, 0) % 2 = 1 OR COALESCE(la, 0) % 2 = 1 OR er = 1 THEN 1 ELSE 0 END AS u
-  FROM ev
-),
-delta AS (
-  SELECT c, day, u - COALESCE(LAG(u) OVER (PARTITION BY profile_id, c ORDER BY id), 0) AS d FROM st
-),
-per_day AS MATERIALIZED (SELECT c, day, SUM(d) AS d FROM delta GROUP BY c, day),
-created AS MATERIALIZED (SELECT substr(created_at, 1, 10) AS day, count(*) AS n FROM profiles GROUP BY substr(created_at, 1, 10))
-SELECT ends.t AS end_day, ch.c AS channel,
-  (SELECT COALESCE(SUM(n), 0) FROM created WHERE created.day < ends.t) AS profiles,
-  (SELECT COALESCE(SUM(d), 0) FROM per_day WHERE per_day.c = ch.c AND per_day.day < ends.t) AS unreachable
-FROM ends CROSS JOIN ch`;
 }
 
 /** Unsubscribe-survey answers (`reason` events, shared decision 3) of a period, by evidence.reasonCode. */
