@@ -31,6 +31,13 @@ export interface QuietGroup {
   count: number;
 }
 
+/** How many profiles existed at each point without being quiet there (the ones the as-of predicate replays): `buckets` with their first existing point. */
+export function changedCounts(buckets: readonly (QuietGroup & { existsFrom: number })[], points: number): number[] {
+  const out = new Array<number>(points).fill(0);
+  for (const b of buckets) for (let k = b.existsFrom; k < Math.min(b.quietFrom, points); k++) out[k]! += b.count;
+  return out;
+}
+
 export interface ReachOverTimeInput {
   /** The bases in force at each point's position. */
   bases: readonly Bases[];

@@ -3,7 +3,7 @@ import type { AsOfRepository } from '../../consent/as-of-repository.js';
 import type { Basis, LedgerPosition, Moment, ReplayEvent } from '../../consent/as-of.js';
 import { CONTACT_CHANNELS, type ContactChannel } from '../../consent/channels.js';
 import type { Profile } from '../../consent/profile.js';
-import { reachableOverTime, type QuietGroup } from '../../consent/reach-over-time.js';
+import { changedCounts, reachableOverTime, type QuietGroup } from '../../consent/reach-over-time.js';
 import { changedReachableSql, quietBucketsSql, suppressedBucketsSql } from '../shared/reach-over-time-sql.js';
 import {
   ADDRESS_EVENTS_SQL,
@@ -109,11 +109,12 @@ export class PgAsOfRepository implements AsOfRepository {
   async reachableOverTime(moments: readonly Moment[]): Promise<Record<ContactChannel, number[]>> {
     const points = moments.map((m) => ({ at: m.at, eventId: m.position.eventId }));
     const bases = await Promise.all(moments.map((m) => this.basesAt(m.position.eventId)));
-    type Row = { mask: number; k: number; n: string };
-    const groups = (rows: Row[]): QuietGroup[] => rows.map((r) => ({ mask: Number(r.mask), quietFrom: Number(r.k), count: Number(r.n) }));
+    type Row = { mask: number; k: number; c?: number; n: string };
+    const groups = (rows: Row[]) => rows.map((r) => ({ mask: Number(r.mask), quietFrom: Number(r.k), existsFrom: Number(r.c ?? 0), count: Number(r.n) }));
     type Keys = { address_key: string; address: string | null; has_row: number };
     const suppressedOf = async (c: 'email' | 'sms' | 'phone', m: Moment) => splitSuppressed(await this.store.query<Keys>(suppressedKeysAtSql(c, m.position.eventId, m.at, DIALECT)));
     const buckets = groups(await this.store.query<Row>(quietBucketsSql('postgres', points)));
+    const candidates = changedCounts(buckets, points.length);
     const suppressed: Partial<Record<ContactChannel, QuietGroup[]>>[] = [];
     const changed: Record<ContactChannel, number>[] = [];
     for (const [k, moment] of moments.entries()) {
@@ -140,8 +141,9 @@ export class PgAsOfRepository implements AsOfRepository {
         const sql = suppressedBucketsSql('postgres', points, c, lists[c]!, DIALECT);
         suppressed[k]![c] = sql ? groups(await this.store.query<Row>(sql, params)) : [];
       }
+      // Only where some profile existed without being quiet: elsewhere nobody needs replaying.
       const { params, lists } = await bind(['email', 'sms', 'phone']);
-      const [row] = await this.store.query<Record<ContactChannel, string>>(changedReachableSql(points[k]!, bases[k]!, lists, DIALECT), params);
+      const [row] = candidates[k] === 0 ? [] : await this.store.query<Record<ContactChannel, string>>(changedReachableSql(points[k]!, bases[k]!, lists, DIALECT), params);
       changed[k] = Object.fromEntries(CONTACT_CHANNELS.map((c) => [c, Number(row?.[c] ?? 0)])) as Record<ContactChannel, number>;
     }
     return reachableOverTime({ bases, buckets, suppressed, changed });

@@ -28,17 +28,30 @@ const DECISIVE = `profile_id IS NOT NULL AND service IS NULL AND action IN ('opt
 /** Each profile's last decisive event after N (profile_id, last). */
 const lateSql = (n: number) => `SELECT profile_id, max(id) AS last FROM ledger_events WHERE id > ${position(n)} AND ${DECISIVE} GROUP BY profile_id`;
 
-/** The first point at which the profile (p, its `late` row l) is quiet: created by T_k, no decisive event after N_k; points.length when none. */
-function quietFromSql(points: readonly ReplayPointSql[]): string {
-  const whens = points.map((pt, k) => `WHEN p.created_at <= ${timeSql(pt.at)} AND coalesce(l.last, 0) <= ${position(pt.eventId)} THEN ${k}`);
+/**
+ * The first point at which the profile p is quiet: created by T_k, no decisive event after N_k;
+ * points.length when none. `last`: its last decisive event after the first point (NULL: none).
+ */
+function quietFromSql(points: readonly ReplayPointSql[], last = 'l.last'): string {
+  const whens = points.map((pt, k) => `WHEN p.created_at <= ${timeSql(pt.at)} AND coalesce(${last}, 0) <= ${position(pt.eventId)} THEN ${k}`);
   return `CASE ${whens.join(' ')} ELSE ${points.length} END`;
 }
 
-/** Every profile per (state mask now, first quiet point): one pass over profiles and the ledger's events after the first point. */
+/** The first point by whose time the profile existed (points.length: none). */
+function createdFromSql(points: readonly ReplayPointSql[]): string {
+  return `CASE ${points.map((pt, k) => `WHEN p.created_at <= ${timeSql(pt.at)} THEN ${k}`).join(' ')} ELSE ${points.length} END`;
+}
+
+/**
+ * Every profile per (state mask now, first quiet point, first point it
+ * existed at): one pass over profiles and the ledger's events after the first
+ * point. The profiles existing but not quiet at a point are those the as-of
+ * predicate must replay there (changedReachableSql), none at most points.
+ */
 export function quietBucketsSql(dialect: 'sqlite' | 'postgres', points: readonly ReplayPointSql[]): string {
   return `WITH late AS (${lateSql(points[0]!.eventId)})
-SELECT ${stateMaskSql(dialect)} AS mask, ${quietFromSql(points)} AS k, count(*) AS n
-FROM profiles p LEFT JOIN late l ON l.profile_id = p.id GROUP BY 1, 2`;
+SELECT ${stateMaskSql(dialect)} AS mask, ${quietFromSql(points)} AS k, ${createdFromSql(points)} AS c, count(*) AS n
+FROM profiles p LEFT JOIN late l ON l.profile_id = p.id GROUP BY 1, 2, 3`;
 }
 
 /** The profiles whose address for `channel` was suppressed at a point (the as-of engine's lists), per (state mask, first quiet point). */
@@ -51,9 +64,10 @@ export function suppressedBucketsSql(
 ): string | null {
   const suppressed = suppressedAtSql('p.', channel, lists, d);
   if (suppressed === null) return null;
-  return `WITH late AS (${lateSql(points[0]!.eventId)})
-SELECT ${stateMaskSql(dialect)} AS mask, ${quietFromSql(points)} AS k, count(*) AS n
-FROM profiles p LEFT JOIN late l ON l.profile_id = p.id WHERE ${suppressed} GROUP BY 1, 2`;
+  // Few profiles: each one's last decisive event is probed through ledger_events_profile (profile_id, channel, id).
+  const last = `(SELECT max(e.id) FROM ledger_events e WHERE e.profile_id = p.id AND e.id > ${position(points[0]!.eventId)} AND e.service IS NULL AND e.action IN ('optout', 'optin', 'erase'))`;
+  return `SELECT ${stateMaskSql(dialect)} AS mask, ${quietFromSql(points, last)} AS k, count(*) AS n
+FROM profiles p WHERE ${suppressed} GROUP BY 1, 2`;
 }
 
 /**

@@ -5,7 +5,7 @@ import type { AsOfRepository } from '../../consent/as-of-repository.js';
 import type { Basis, LedgerPosition, Moment, ReplayEvent } from '../../consent/as-of.js';
 import { CONTACT_CHANNELS, type ContactChannel } from '../../consent/channels.js';
 import type { Profile } from '../../consent/profile.js';
-import { reachableOverTime, type QuietGroup } from '../../consent/reach-over-time.js';
+import { changedCounts, reachableOverTime, type QuietGroup } from '../../consent/reach-over-time.js';
 import { changedReachableSql, quietBucketsSql, suppressedBucketsSql } from '../shared/reach-over-time-sql.js';
 import {
   ADDRESS_EVENTS_SQL,
@@ -137,11 +137,12 @@ export class SqliteAsOfRepository implements AsOfRepository {
   async reachableOverTime(moments: readonly Moment[]): Promise<Record<ContactChannel, number[]>> {
     const points = moments.map((m) => ({ at: m.at, eventId: m.position.eventId }));
     const bases = await Promise.all(moments.map((m) => this.basesAt(m.position.eventId)));
-    const groups = (rows: { mask: number; k: number; n: number }[]): QuietGroup[] => rows.map((r) => ({ mask: Number(r.mask), quietFrom: Number(r.k), count: Number(r.n) }));
+    type Row = { mask: number; k: number; c?: number; n: number };
+    const groups = (rows: Row[]) => rows.map((r) => ({ mask: Number(r.mask), quietFrom: Number(r.k), existsFrom: Number(r.c ?? 0), count: Number(r.n) }));
     // One snapshot: the profiles as they are now are read once for every point.
     return this.store.read(() => this.db.transaction(() => {
-      type Row = { mask: number; k: number; n: number };
       const buckets = groups(this.db.prepare<[], Row>(quietBucketsSql('sqlite', points)).all());
+      const candidates = changedCounts(buckets, points.length);
       const suppressed: Partial<Record<ContactChannel, QuietGroup[]>>[] = [];
       const changed: Record<ContactChannel, number>[] = [];
       moments.forEach((moment, k) => {
@@ -155,7 +156,8 @@ export class SqliteAsOfRepository implements AsOfRepository {
           const sql = suppressedBucketsSql('sqlite', points, c, lists[c]!, DIALECT);
           suppressed[k]![c] = sql ? groups(this.db.prepare(sql).all(...named(own)) as Row[]) : [];
         }
-        const row = this.db.prepare(changedReachableSql(points[k]!, bases[k]!, lists, DIALECT)).get(...named(params)) as Record<ContactChannel, number>;
+        // Only where some profile existed without being quiet: elsewhere nobody needs replaying.
+        const row = candidates[k] === 0 ? {} : (this.db.prepare(changedReachableSql(points[k]!, bases[k]!, lists, DIALECT)).get(...named(params)) as Partial<Record<ContactChannel, number>>);
         changed[k] = Object.fromEntries(CONTACT_CHANNELS.map((c) => [c, Number(row[c] ?? 0)])) as Record<ContactChannel, number>;
       });
       return reachableOverTime({ bases, buckets, suppressed, changed });
