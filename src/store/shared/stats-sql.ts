@@ -55,7 +55,13 @@ const suppressedAddresses = (c: SuppressibleChannel, now: string) =>
  */
 export function suppressedStatesSql(dialect: 'sqlite' | 'postgres', c: SuppressibleChannel, now: string): string {
   const mask = stateMaskSql(dialect);
-  return `SELECT ${mask} AS mask, count(*) AS n FROM profiles WHERE ${c === 'email' ? 'email' : 'phone'} IN (${suppressedAddresses(c, now)}) GROUP BY ${mask}`;
+  const column = c === 'email' ? 'email' : 'phone';
+  if (dialect === 'sqlite') return `SELECT ${mask} AS mask, count(*) AS n FROM profiles WHERE ${column} IN (${suppressedAddresses(c, now)}) GROUP BY ${mask}`;
+  // PostgreSQL plans the IN as a hash semi-join over a scan of profiles once the list is a
+  // percent of them; the LATERAL subquery (OFFSET 0: not flattened) keeps one index probe per
+  // entry. An address is on a channel's list once (suppressions_key), so the join counts no profile twice.
+  return `SELECT p.mask, count(*) AS n FROM (${suppressedAddresses(c, now)}) s
+CROSS JOIN LATERAL (SELECT ${mask} AS mask FROM profiles WHERE profiles.${column} = s.address OFFSET 0) p GROUP BY p.mask`;
 }
 
 /** Every profile per state mask: one index-only GROUP BY (migration 14). */
