@@ -3,8 +3,10 @@
  * stores count (set-based, in SQL) and the pure shaping of those counts into
  * the figures and weekly series an operator reads. No I/O here.
  *
- * Reachable counts come from THE reachability predicate (the stores count
- * with reachableSql), so they equal `profile list --reachable c`.
+ * Reachable counts come from THE reachability rule: the stores count profiles
+ * per consent state and the suppressed per state, and countsFromStates applies
+ * the domain's `reachability` (the mirror of reachableSql) to the groups, so
+ * they equal `profile list --reachable c` (test/stats-reachable.test.ts).
  */
 import { CHANNELS, CONTACT_CHANNELS, noOptOuts, type Channel, type ContactChannel, type OptOutFlags } from './channels.js';
 import { invalid } from './errors.js';

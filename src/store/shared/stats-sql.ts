@@ -1,9 +1,10 @@
 /**
  * The overview's SQL (`consent stats`, `consent report`), one text for both
  * stores except where the dialects differ (`Dialect`). Every count is one
- * set-based statement: one scan of profiles with filtered counts for the counts
- * now, the ledger's occurred_at index for a period, and window functions for
- * the replay of reachability over time.
+ * set-based statement: the profiles per consent state (migration 14's index)
+ * and the suppressed per state (the suppression list joined to profiles) for
+ * the counts now, the ledger's occurred_at index for a period. Reachability
+ * over time: reach-over-time-sql.ts.
  */
 import { CHANNELS, CONTACT_CHANNELS, type Channel } from '../../consent/channels.js';
 import { basesFromRows } from '../../consent/policy.js';
