@@ -7,70 +7,15 @@
  * real server, recorded as a `reason` event, on both stores; the evidence of
  * each submission names the brand version.
  */
-import axe from 'axe-core';
-import { join } from 'node:path';
-import type { Page, Response } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { useChromium } from './helpers/browser.js';
 import { htmlProblems } from './helpers/html.js';
-import { form, serverFixture, type Fixture } from './helpers/landing-server.js';
+import { form } from './helpers/landing-server.js';
+import { audit, brandedFixture } from './helpers/page-audit.js';
 import { BACKENDS } from './helpers/run-cli.js';
 
 const chromium = useChromium();
-const LOGO = join(process.cwd(), 'fixtures/brand/logo.svg');
 const HOSTILE = `<script>alert(1)</script><img src=x onerror=alert(2)> "quotes" & 'apostrophes' </textarea>`;
-
-/** The fixture's pages, branded: `stop` asks for a reason; French twins of both; a service with a long label. */
-async function brandedFixture(backend: (typeof BACKENDS)[number] = 'sqlite'): Promise<Fixture> {
-  const f = await serverFixture({ backend });
-  await f.cli('brand', 'set', '--name', 'Acme & Co', '--logo', LOGO, '--color', '#0b5394', '--privacy-url', 'https://acme.example/privacy', '--contact', 'privacy@acme.example', '--address', '1 Rue de la Paix, Paris');
-  await f.cli('service', 'create', 'digest', '--label', 'The monthly digest of our longest, most detailed articles and reports', '--description', 'Once a month, never more');
-  await f.cli('landing', 'edit', 'stop', '--ask-reason');
-  await f.cli('landing', 'create', 'prefs-fr', '--type', 'acquisition', '--title', 'Vos choix', '--channels', 'email,sms,push', '--services', 'digest', '--lang', 'fr', '--wording', 'optout');
-  await f.cli('landing', 'create', 'stop-fr', '--type', 'blocklist', '--title', 'Arrêt', '--lang', 'fr', '--ask-reason');
-  for (const slug of ['prefs', 'stop', 'prefs-fr', 'stop-fr']) await f.cli('landing', 'publish', slug, '--out-dir', join(f.dir, 'public'));
-  f.clock.now = new Date(f.clock.now.getTime() + 5_000); // past the server's page cache
-  return f;
-}
-
-async function axeViolations(page: Page): Promise<string[]> {
-  // Injected through the debugging protocol, not a <script>: the page's CSP stays as it is.
-  await page.evaluate(axe.source);
-  // (an expression, not a function: this project's TypeScript has no DOM types)
-  const result = (await page.evaluate('axe.run(document)')) as axe.AxeResults;
-  return result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
-}
-
-/** Opens a URL (or runs `go`), then audits: no CSP violation, no console error, html-validate and axe clean. */
-async function audit(page: Page, name: string, go: () => Promise<unknown>): Promise<void> {
-  const problems: string[] = [];
-  const onConsole = (m: { type(): string; text(): string }) => {
-    // (an error page's own status is reported as a failed load: that one is expected)
-    if ((m.type() === 'error' && !(name.includes('(404)') && /status of 404/.test(m.text()))) || /Content Security Policy/i.test(m.text())) problems.push(m.text());
-  };
-  // The document as served (page.content() would give the DOM re-serialised, not our bytes).
-  let served: Promise<string> | null = null;
-  const onResponse = (r: Response) => {
-    if (r.request().isNavigationRequest() && r.frame() === page.mainFrame()) {
-      served = r.text();
-      served.catch(() => {}); // read later; a body navigated away from fails the check below instead
-    }
-  };
-  page.on('console', onConsole);
-  page.on('response', onResponse);
-  await go();
-  await page.waitForLoadState('load');
-  page.off('response', onResponse);
-  expect(await page.locator('.org-name').textContent(), name).toBe('Acme & Co');
-  expect(await page.locator('.org img').evaluate((img) => (img as unknown as { complete: boolean; naturalWidth: number }).naturalWidth > 0), `${name}: the logo is drawn`).toBe(true);
-  expect(await page.locator('footer a').getAttribute('href'), name).toBe('https://acme.example/privacy');
-  expect(await page.locator('body').innerText(), `${name}: no operator jargon`).not.toMatch(/blocklist|liste de blocage/i);
-  expect(served, `${name}: a document was served`).not.toBeNull();
-  expect(await htmlProblems(await served!), name).toEqual([]);
-  expect(await axeViolations(page), name).toEqual([]);
-  page.off('console', onConsole);
-  expect(problems, name).toEqual([]);
-}
 
 describe('branded pages in chromium', () => {
   it('every page variant, in en and fr, at 360 px and 1280 px: html-validate and axe find nothing; a long label wraps beside its box', async () => {

@@ -33,6 +33,13 @@ export interface AsOfRepository {
   audience(channel: ContactChannel, moment: Moment): AsyncIterable<Profile[]>;
   /** The erased profile that had this (normalised) email, found by its key in the ledger; null when none is known. */
   erasedProfileByEmail(email: string): Promise<number | null>;
+  /**
+   * Per contact channel, how many profiles are reachable at each moment (in
+   * the order given, positions non-decreasing): what `audience` would yield,
+   * counted without a replay of every profile at every moment
+   * (src/consent/reach-over-time.ts).
+   */
+  reachableOverTime(moments: readonly Moment[]): Promise<Record<ContactChannel, number[]>>;
   /** How many profiles existed at the moment (created at or before its time). */
   profilesAt(moment: Moment): Promise<number>;
 }

@@ -3,11 +3,15 @@
  * stores count (set-based, in SQL) and the pure shaping of those counts into
  * the figures and weekly series an operator reads. No I/O here.
  *
- * Reachable counts come from THE reachability predicate (the stores count
- * with reachableSql), so they equal `profile list --reachable c`.
+ * Reachable counts come from THE reachability rule: the stores count profiles
+ * per consent state and the suppressed per state, and countsFromStates applies
+ * the domain's `reachability` (the mirror of reachableSql) to the groups, so
+ * they equal `profile list --reachable c` (test/stats-reachable.test.ts).
  */
-import { CHANNELS, CONTACT_CHANNELS, type Channel, type ContactChannel } from './channels.js';
+import { CHANNELS, CONTACT_CHANNELS, noOptOuts, type Channel, type ContactChannel, type OptOutFlags } from './channels.js';
 import { invalid } from './errors.js';
+import { noGrants, type Bases, type GrantFlags } from './policy.js';
+import { isOptedOut, reachability } from './profile.js';
 import type { ServiceSummary } from './services.js';
 
 /** Where a consent change came from, as the ledger's `source` says it (see sourceKind). */
@@ -48,6 +52,74 @@ export interface ProfileCounts {
   channels: Record<ContactChannel, ChannelCounts>;
 }
 
+/**
+ * A profile's consent state as one integer, as the stores index it
+ * (migration 14, profiles_consent_state): bit 0 optout_all, bits 1–6
+ * optout_<c> and bits 7–12 granted_<c> in CONTACT_CHANNELS order, bit 13
+ * erased. A store counts its profiles per state (a few dozen groups).
+ */
+export const STATE_BITS = { optOut: (c: Channel) => (c === 'all' ? 0 : 1 + CONTACT_CHANNELS.indexOf(c)), granted: (c: ContactChannel) => 7 + CONTACT_CHANNELS.indexOf(c), erased: 13 } as const;
+
+/** How many profiles have this state mask. */
+export interface StateGroup {
+  mask: number;
+  count: number;
+}
+
+/** The channels with a suppression list, and the profile address each is matched on. */
+export const SUPPRESSIBLE_CHANNELS = ['email', 'sms', 'phone'] as const satisfies readonly ContactChannel[];
+export type SuppressibleChannel = (typeof SUPPRESSIBLE_CHANNELS)[number];
+
+export function decodeState(mask: number): { optOut: OptOutFlags; granted: GrantFlags; erased: boolean } {
+  const bit = (i: number) => (mask & (1 << i)) !== 0;
+  const optOut = noOptOuts();
+  for (const c of CHANNELS) optOut[c] = bit(STATE_BITS.optOut(c));
+  const granted = noGrants();
+  for (const c of CONTACT_CHANNELS) granted[c] = bit(STATE_BITS.granted(c));
+  return { optOut, granted, erased: bit(STATE_BITS.erased) };
+}
+
+/**
+ * The counts of `consent stats` from the stores' groups, by the domain's
+ * reachability rule (`reachability`, the mirror of reachableSql):
+ * `groups`, every profile per state; `suppressed[c]`, the profiles whose
+ * address for c has a suppression entry in force, per state. Reachable on c =
+ * the profiles the rule admits without a suppression, less the suppressed
+ * ones among them.
+ */
+export function countsFromStates(groups: readonly StateGroup[], suppressed: Record<SuppressibleChannel, readonly StateGroup[]>, bases: Bases): ProfileCounts {
+  const out: ProfileCounts = {
+    profiles: 0,
+    erased: 0,
+    optedOutAll: 0,
+    channels: Object.fromEntries(
+      CONTACT_CHANNELS.map((c) => [c, { reachable: 0, optedOut: 0, suppressed: (SUPPRESSIBLE_CHANNELS as readonly string[]).includes(c) ? 0 : null, erased: 0 }]),
+    ) as ProfileCounts['channels'],
+  };
+  const reach = (mask: number) => {
+    const s = decodeState(mask);
+    return { s, r: reachability(s.optOut, [], s.erased ? 'erased' : null, { bases, granted: s.granted }) };
+  };
+  for (const g of groups) {
+    const { s, r } = reach(g.mask);
+    out.profiles += g.count;
+    if (s.erased) out.erased += g.count;
+    if (s.optOut.all) out.optedOutAll += g.count;
+    for (const c of CONTACT_CHANNELS) {
+      if (isOptedOut(s.optOut, c)) out.channels[c].optedOut += g.count;
+      if (r[c]) out.channels[c].reachable += g.count;
+    }
+  }
+  for (const c of SUPPRESSIBLE_CHANNELS) {
+    for (const g of suppressed[c]) {
+      out.channels[c].suppressed! += g.count;
+      if (reach(g.mask).r[c]) out.channels[c].reachable -= g.count;
+    }
+  }
+  for (const c of CONTACT_CHANNELS) out.channels[c].erased = out.erased;
+  return out;
+}
+
 /** Channel opt-out/opt-in events (service NULL) of one day, channel and source. */
 export interface ChangeRow {
   /** YYYY-MM-DD (UTC) of occurred_at. */
@@ -56,15 +128,6 @@ export interface ChangeRow {
   action: 'optout' | 'optin';
   source: string;
   count: number;
-}
-
-/** Profiles existing and profiles unreachable (flags or erasure, replayed from the ledger) before `end`. */
-export interface ReplayPoint {
-  /** YYYY-MM-DD, exclusive: the state at that day's midnight UTC. */
-  end: string;
-  channel: ContactChannel;
-  profiles: number;
-  unreachable: number;
 }
 
 /** Unsubscribe-survey answers (`reason` events) by coded reason. */
@@ -94,8 +157,6 @@ export interface StatsRepository {
   /** One scan of profiles, at the store's "now" (the same now as `profile list`). */
   profileCounts(): Promise<ProfileCounts>;
   changes(since: string, until: string): Promise<ChangeRow[]>;
-  /** For each end date (YYYY-MM-DD, exclusive) and contact channel. */
-  replay(ends: readonly string[]): Promise<ReplayPoint[]>;
   reasons(since: string, until: string): Promise<ReasonRow[]>;
   delays(since: string, until: string): Promise<DelayRow[]>;
 }
@@ -132,6 +193,9 @@ export function weeksBetween(since: string, until: string): string[] {
  * The exclusive end dates of the replay: each week's end (the next Monday),
  * the last one being tomorrow when the week is not over (the state now).
  */
+/** "As of" each end (YYYY-MM-DD, exclusive): its midnight UTC, the time `--as-of <end>` names. */
+export const endMoment = (end: string) => `${end}T00:00:00.000Z`;
+
 export function replayEnds(weeks: readonly string[], until: string): string[] {
   const tomorrow = dayOf(Date.parse(`${until.slice(0, 10)}T00:00:00Z`) + DAY);
   return weeks.map((w) => {
@@ -206,7 +270,11 @@ export interface ReportData {
   optOutsByChannel: Record<Channel, number[]>;
   optOutsBySource: Record<SourceKind, number[]>;
   optInsBySource: Record<SourceKind, number[]>;
-  /** Per week end (same order as weeks), per contact channel: reachable by flags and erasure, replayed from the ledger. */
+  /**
+   * Per week end (same order as weeks), per contact channel: reachable as
+   * `profile list --reachable c --as-of <end>` counts it (the ledger up to
+   * the end's position: flags, grants, bases, suppressions, erasure).
+   */
   reachableOverTime: { ends: string[]; byChannel: Record<ContactChannel, number[]> };
   /** Now, by THE predicate (flags, erasure and the suppression list). */
   reachableNow: Record<ContactChannel, number>;
@@ -222,7 +290,8 @@ export function reportData(input: {
   counts: ProfileCounts;
   services: readonly ServiceSummary[];
   changes: readonly ChangeRow[];
-  replay: readonly ReplayPoint[];
+  /** reachableOverTime's counts at `ends` (store.asOf.reachableOverTime). */
+  replay: Record<ContactChannel, number[]>;
   ends: readonly string[];
   reasons: readonly ReasonRow[];
   delays: readonly DelayRow[];
@@ -243,12 +312,7 @@ export function reportData(input: {
       optInsBySource[sourceKind(r.source)][i]! += r.count;
     }
   }
-  const endIndex = new Map(input.ends.map((e, i) => [e, i]));
-  const byChannel = Object.fromEntries(CONTACT_CHANNELS.map((c) => [c, input.ends.map(() => 0)])) as Record<ContactChannel, number[]>;
-  for (const p of input.replay) {
-    const i = endIndex.get(p.end);
-    if (i !== undefined) byChannel[p.channel][i] = p.profiles - p.unreachable;
-  }
+  const byChannel = Object.fromEntries(CONTACT_CHANNELS.map((c) => [c, input.ends.map((_, i) => input.replay[c]?.[i] ?? 0)])) as Record<ContactChannel, number[]>;
   const counts = DELAY_BUCKETS.map((b) => input.delays.filter((d) => d.bucket === b).reduce((s, d) => s + d.count, 0));
   const byKind: ReportData['delays']['byKind'] = {};
   for (const d of input.delays) {

@@ -63,7 +63,7 @@ export const REPORT_STRINGS: Record<ReportLang, ReportStrings> = {
       'Where each opt-out came from: an operator, an import, a landing page, a one-click unsubscribe (RFC 8058), an SMS reply (STOP), a mailbox provider\'s complaint.',
     reachableOverTime: 'Reachable audience per channel, at each week\'s end',
     reachableOverTimeNote:
-      'Profiles that could be contacted at the end of each week (the last point: now), replayed from the ledger: not opted out of the channel nor of every channel, not erased. Suppression-list entries are counted in today\'s table above only.',
+      'Profiles that could be contacted at the end of each week (the last point: now), as the ledger recorded it by then: the opt-outs, grants and erasures, the suppression-list entries in force (added, expired, lifted), and the channel\'s basis (opt-out or opt-in). The same count as `profile list --reachable <channel> --as-of <that day>`.',
     subscriptions: 'Subscriptions per service',
     subscriptionsNote: 'Subscribed and pending (awaiting the person\'s confirmation of a double opt-in) today.',
     noServices: 'No services yet.',
@@ -111,7 +111,7 @@ export const REPORT_STRINGS: Record<ReportLang, ReportStrings> = {
       'D\'où vient chaque désinscription : un opérateur, un import, une page, un désabonnement en un clic (RFC 8058), une réponse SMS (STOP), une plainte d\'un fournisseur de messagerie.',
     reachableOverTime: 'Audience joignable par canal, en fin de semaine',
     reachableOverTimeNote:
-      'Profils joignables à la fin de chaque semaine (le dernier point : maintenant), rejoués depuis le registre : ni désinscrits du canal ni de tous les canaux, ni effacés. Les entrées de la liste de suppression ne comptent que dans le tableau du jour ci-dessus.',
+      'Les profils qu\'on pouvait contacter à la fin de chaque semaine (le dernier point : maintenant), tels que le registre les avait enregistrés à cette date : désinscriptions, consentements et effacements, entrées de la liste de suppression en vigueur (ajoutées, expirées, levées) et base du canal (opt-out ou opt-in). Le même nombre que `profile list --reachable <canal> --as-of <ce jour>`.',
     subscriptions: 'Abonnements par service',
     subscriptionsNote: 'Abonnés et en attente (confirmation d\'un double opt-in attendue) aujourd\'hui.',
     noServices: 'Aucun service pour l\'instant.',

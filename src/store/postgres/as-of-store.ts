@@ -1,8 +1,10 @@
 /** The ledger read at a past position, on PostgreSQL (AsOfRepository; the SQL is shared: as-of-sql.ts). */
 import type { AsOfRepository } from '../../consent/as-of-repository.js';
 import type { Basis, LedgerPosition, Moment, ReplayEvent } from '../../consent/as-of.js';
-import type { ContactChannel } from '../../consent/channels.js';
+import { CONTACT_CHANNELS, type ContactChannel } from '../../consent/channels.js';
 import type { Profile } from '../../consent/profile.js';
+import { changedCounts, reachableOverTime, type QuietGroup } from '../../consent/reach-over-time.js';
+import { changedReachableSql, quietBucketsSql, suppressedBucketsSql } from '../shared/reach-over-time-sql.js';
 import {
   ADDRESS_EVENTS_SQL,
   addressKeyPairs,
@@ -102,6 +104,49 @@ export class PgAsOfRepository implements AsOfRepository {
     // One cursor, one snapshot; the position is fixed anyway, so the replay does not depend on it.
     const sql = audienceAtSql(channel, n, moment.at, basis, lists, DIALECT, '0', 'ALL', PROFILE_COLUMNS);
     for await (const rows of this.store.cursor<ProfileRow>(sql, params, PAGE)) yield rows.map(rowToProfile);
+  }
+
+  async reachableOverTime(moments: readonly Moment[]): Promise<Record<ContactChannel, number[]>> {
+    const points = moments.map((m) => ({ at: m.at, eventId: m.position.eventId }));
+    const bases = await Promise.all(moments.map((m) => this.basesAt(m.position.eventId)));
+    type Row = { mask: number; k: number; c?: number; n: string };
+    const groups = (rows: Row[]) => rows.map((r) => ({ mask: Number(r.mask), quietFrom: Number(r.k), existsFrom: Number(r.c ?? 0), count: Number(r.n) }));
+    type Keys = { address_key: string; address: string | null; has_row: number };
+    const suppressedOf = async (c: 'email' | 'sms' | 'phone', m: Moment) => splitSuppressed(await this.store.query<Keys>(suppressedKeysAtSql(c, m.position.eventId, m.at, DIALECT)));
+    const buckets = groups(await this.store.query<Row>(quietBucketsSql('postgres', points)));
+    const candidates = changedCounts(buckets, points.length);
+    const suppressed: Partial<Record<ContactChannel, QuietGroup[]>>[] = [];
+    const changed: Record<ContactChannel, number>[] = [];
+    for (const [k, moment] of moments.entries()) {
+      const found = { email: await suppressedOf('email', moment), sms: await suppressedOf('sms', moment), phone: await suppressedOf('phone', moment) };
+      // Parameters: the HMAC pads first ($1, $2: DIALECT.keyOf) when a key must be computed, then the lists.
+      const bind = async (channels: readonly ('email' | 'sms' | 'phone')[]) => {
+        const params: unknown[] = [];
+        if (channels.some((c) => found[c].keys.length > 0)) {
+          const { ipad, opad } = await this.loadPads();
+          params.push(ipad, opad);
+        }
+        const lists: Partial<Record<ContactChannel, { addresses: string | null; keys: string | null }>> = {};
+        for (const c of channels) {
+          const l = { addresses: null as string | null, keys: null as string | null };
+          if (found[c].keys.length > 0) l.keys = `$${params.push(found[c].keys)}`;
+          if (found[c].addresses.length > 0) l.addresses = `$${params.push(found[c].addresses)}`;
+          lists[c] = l;
+        }
+        return { params, lists };
+      };
+      suppressed[k] = {};
+      for (const c of ['email', 'sms', 'phone'] as const) {
+        const { params, lists } = await bind([c]);
+        const sql = suppressedBucketsSql('postgres', points, c, lists[c]!, DIALECT);
+        suppressed[k]![c] = sql ? groups(await this.store.query<Row>(sql, params)) : [];
+      }
+      // Only where some profile existed without being quiet: elsewhere nobody needs replaying.
+      const { params, lists } = await bind(['email', 'sms', 'phone']);
+      const [row] = candidates[k] === 0 ? [] : await this.store.query<Record<ContactChannel, string>>(changedReachableSql(points[k]!, bases[k]!, lists, DIALECT), params);
+      changed[k] = Object.fromEntries(CONTACT_CHANNELS.map((c) => [c, Number(row?.[c] ?? 0)])) as Record<ContactChannel, number>;
+    }
+    return reachableOverTime({ bases, buckets, suppressed, changed });
   }
 
   async erasedProfileByEmail(email: string): Promise<number | null> {

@@ -373,8 +373,10 @@ class PgImportSession implements ImportSession {
         const counts = await this.write(options, context);
         await this.q('COMMIT');
         // A large import changes the tables' statistics: refreshed at once (a second or so at 1M rows), not
-        // when autovacuum next passes, so that the next queries are planned for the store as it now is.
-        if (counts.new + counts.updated >= ANALYZE_AFTER_ROWS) await this.q('ANALYZE profiles, ledger_events, ledger_blocks, subscriptions').catch(() => {});
+        // when autovacuum next passes, so that the next queries are planned for the store as it now is; the
+        // VACUUM sets the visibility map, without which `consent stats`'s index-only counts (migration 14)
+        // read every heap page.
+        if (counts.new + counts.updated >= ANALYZE_AFTER_ROWS) await this.q('VACUUM (ANALYZE) profiles, ledger_events, ledger_blocks, subscriptions').catch(() => {});
         return counts;
       } catch (e) {
         await this.q('ROLLBACK').catch(() => (this.dead = true));

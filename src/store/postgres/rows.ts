@@ -159,8 +159,9 @@ export async function importPgRows(store: PgStore, batches: AsyncIterable<RawBat
     await q('COMMIT');
     // The planner's statistics of the tables just filled: without them, until autovacuum gets round to
     // it, every query of the new store is planned for empty tables (a sequential scan where an index
-    // probe belongs). What pg_restore users are told to do after a load.
-    await q('ANALYZE');
+    // probe belongs). What pg_restore users are told to do after a load; VACUUM also sets the visibility
+    // map, which the index-only counts of `consent stats` (migration 14) need.
+    await q('VACUUM (ANALYZE)');
     return v;
   } catch (e) {
     if (copy) {

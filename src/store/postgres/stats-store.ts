@@ -1,7 +1,6 @@
-import type { ChangeRow, DelayRow, ProfileCounts, ReasonRow, ReplayPoint, StatsRepository } from '../../consent/stats.js';
+import type { ChangeRow, DelayRow, ProfileCounts, ReasonRow, StatsRepository } from '../../consent/stats.js';
 import { sourceKind, type DelayBucket } from '../../consent/stats.js';
-import type { ContactChannel } from '../../consent/channels.js';
-import { changesPerDay, changesSql, delaysSql, profileCountsSql, reasonsSql, replaySql, toProfileCounts, type Dialect } from '../shared/stats-sql.js';
+import { changesPerDay, changesSql, delaysSql, profileCountQueries, profileCountsFrom, reasonsSql, type Dialect } from '../shared/stats-sql.js';
 import type { PgStore } from './pg-store.js';
 
 const PG: Dialect = {
@@ -16,16 +15,21 @@ export class PgStatsRepository implements StatsRepository {
   constructor(private readonly store: PgStore) {}
 
   async profileCounts(): Promise<ProfileCounts> {
-    return toProfileCounts((await this.store.query(profileCountsSql(this.store.nowSql(), { reachableApart: true })))[0]!);
+    // One snapshot: the groups, the suppressed and the bases.
+    const q = profileCountQueries('postgres', this.store.nowSql());
+    const rows = await this.store.transaction(
+      async (tx) => ({
+        states: await tx.query(q.states),
+        suppressed: { email: await tx.query(q.suppressed.email), sms: await tx.query(q.suppressed.sms), phone: await tx.query(q.suppressed.phone) },
+        policy: await tx.query(q.policy),
+      }),
+      { isolation: 'REPEATABLE READ', readOnly: true },
+    );
+    return profileCountsFrom(rows);
   }
 
   async changes(since: string, until: string): Promise<ChangeRow[]> {
     return changesPerDay(await this.store.query<{ occurred_at: string; action: string; channel: string; source: string; n: string }>(changesSql(PG), [since, until]));
-  }
-
-  async replay(ends: readonly string[]): Promise<ReplayPoint[]> {
-    const rows = await this.store.query<{ end_day: string; channel: ContactChannel; profiles: string; unreachable: string }>(replaySql(ends));
-    return rows.map((r) => ({ end: r.end_day, channel: r.channel, profiles: Number(r.profiles), unreachable: Number(r.unreachable) }));
   }
 
   async reasons(since: string, until: string): Promise<ReasonRow[]> {

@@ -3,8 +3,10 @@ import type Database from 'better-sqlite3';
 import { addressKey } from '../../consent/suppressions.js';
 import type { AsOfRepository } from '../../consent/as-of-repository.js';
 import type { Basis, LedgerPosition, Moment, ReplayEvent } from '../../consent/as-of.js';
-import type { ContactChannel } from '../../consent/channels.js';
+import { CONTACT_CHANNELS, type ContactChannel } from '../../consent/channels.js';
 import type { Profile } from '../../consent/profile.js';
+import { changedCounts, reachableOverTime, type QuietGroup } from '../../consent/reach-over-time.js';
+import { changedReachableSql, quietBucketsSql, suppressedBucketsSql } from '../shared/reach-over-time-sql.js';
 import {
   ADDRESS_EVENTS_SQL,
   addressKeyPairs,
@@ -27,6 +29,9 @@ import type { EventRow } from '../shared/ledger-chain.js';
 import { PROFILE_COLUMNS, rowToProfile, type ProfileRow, type SqliteStore } from './sqlite-store.js';
 
 const PAGE = 5000;
+
+/** Named parameters as better-sqlite3 takes them: none when there are none. */
+const named = (params: Record<string, unknown>) => (Object.keys(params).length > 0 ? [params] : []);
 const KEY_FUNCTION = 'consent_address_key';
 
 const DIALECT: AsOfDialect = {
@@ -113,6 +118,50 @@ export class SqliteAsOfRepository implements AsOfRepository {
       if (rows.length < PAGE) return;
       params.after = rows[rows.length - 1]![0];
     }
+  }
+
+  /** The suppressed lists of a point for `channel` as named parameters (`@a_<c>`, `@k_<c>`), or null lists when none. */
+  private suppressedLists(channel: ContactChannel, moment: Moment, params: Record<string, unknown>): { addresses: string | null; keys: string | null } {
+    const lists = { addresses: null as string | null, keys: null as string | null };
+    if (channel !== 'email' && channel !== 'sms' && channel !== 'phone') return lists;
+    type Row = { address_key: string; address: string | null; has_row: number };
+    const { addresses, keys } = splitSuppressed(this.db.prepare<[], Row>(suppressedKeysAtSql(channel, moment.position.eventId, moment.at, DIALECT)).all());
+    if (addresses.length > 0) [lists.addresses, params[`a_${channel}`]] = [`@a_${channel}`, JSON.stringify(addresses)];
+    if (keys.length > 0) {
+      this.loadSecret();
+      [lists.keys, params[`k_${channel}`]] = [`@k_${channel}`, JSON.stringify(keys)];
+    }
+    return lists;
+  }
+
+  async reachableOverTime(moments: readonly Moment[]): Promise<Record<ContactChannel, number[]>> {
+    const points = moments.map((m) => ({ at: m.at, eventId: m.position.eventId }));
+    const bases = await Promise.all(moments.map((m) => this.basesAt(m.position.eventId)));
+    type Row = { mask: number; k: number; c?: number; n: number };
+    const groups = (rows: Row[]) => rows.map((r) => ({ mask: Number(r.mask), quietFrom: Number(r.k), existsFrom: Number(r.c ?? 0), count: Number(r.n) }));
+    // One snapshot: the profiles as they are now are read once for every point.
+    return this.store.read(() => this.db.transaction(() => {
+      const buckets = groups(this.db.prepare<[], Row>(quietBucketsSql('sqlite', points)).all());
+      const candidates = changedCounts(buckets, points.length);
+      const suppressed: Partial<Record<ContactChannel, QuietGroup[]>>[] = [];
+      const changed: Record<ContactChannel, number>[] = [];
+      moments.forEach((moment, k) => {
+        const params: Record<string, unknown> = {};
+        const lists: Partial<Record<ContactChannel, { addresses: string | null; keys: string | null }>> = {};
+        suppressed[k] = {};
+        for (const c of ['email', 'sms', 'phone'] as const) {
+          const own: Record<string, unknown> = {};
+          lists[c] = this.suppressedLists(c, moment, own);
+          Object.assign(params, own);
+          const sql = suppressedBucketsSql('sqlite', points, c, lists[c]!, DIALECT);
+          suppressed[k]![c] = sql ? groups(this.db.prepare(sql).all(...named(own)) as Row[]) : [];
+        }
+        // Only where some profile existed without being quiet: elsewhere nobody needs replaying.
+        const row = candidates[k] === 0 ? {} : (this.db.prepare(changedReachableSql(points[k]!, bases[k]!, lists, DIALECT)).get(...named(params)) as Partial<Record<ContactChannel, number>>);
+        changed[k] = Object.fromEntries(CONTACT_CHANNELS.map((c) => [c, Number(row[c] ?? 0)])) as Record<ContactChannel, number>;
+      });
+      return reachableOverTime({ bases, buckets, suppressed, changed });
+    })());
   }
 
   async erasedProfileByEmail(email: string): Promise<number | null> {

@@ -381,6 +381,24 @@ export const MIGRATIONS: readonly Migration[] = [
 `);
     },
   },
+  {
+    version: 14,
+    description: 'indexes for stats: profiles by consent state (one index-only GROUP BY), profiles by phone (suppressed sms/phone counts)',
+    up(db) {
+      // `consent stats` counts profiles per consent state: the flags, grants and
+      // erasure folded into one integer (bit i: the i-th of optout_all, optout_<c>
+      // for email sms phone postal fax push, granted_<c> for the same; bit 13:
+      // erased), so that the count is one index-only GROUP BY over a few dozen
+      // values. The expression is written out here (a migration never changes);
+      // stats-sql.ts's STATE_MASK_SQLITE is the same expression, which the
+      // planner must match. The suppressed counts join the (small) suppression
+      // list to profiles through profiles_email and profiles_phone.
+      db.exec(`
+  CREATE INDEX profiles_consent_state ON profiles (((optout_all << 0) | (optout_email << 1) | (optout_sms << 2) | (optout_phone << 3) | (optout_postal << 4) | (optout_fax << 5) | (optout_push << 6) | (granted_email << 7) | (granted_sms << 8) | (granted_phone << 9) | (granted_postal << 10) | (granted_fax << 11) | (granted_push << 12) | ((erased_at IS NOT NULL) << 13)));
+  CREATE INDEX profiles_phone ON profiles (phone) WHERE phone IS NOT NULL;
+`);
+    },
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

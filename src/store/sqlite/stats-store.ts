@@ -1,7 +1,6 @@
-import type { ChangeRow, DelayRow, ProfileCounts, ReasonRow, ReplayPoint, StatsRepository } from '../../consent/stats.js';
+import type { ChangeRow, DelayRow, ProfileCounts, ReasonRow, StatsRepository } from '../../consent/stats.js';
 import { sourceKind, type DelayBucket } from '../../consent/stats.js';
-import type { ContactChannel } from '../../consent/channels.js';
-import { changesPerDay, changesSql, delaysSql, profileCountsSql, reasonsSql, replaySql, toProfileCounts, type Dialect } from '../shared/stats-sql.js';
+import { changesPerDay, changesSql, delaysSql, profileCountQueries, profileCountsFrom, reasonsSql, type Dialect } from '../shared/stats-sql.js';
 import type { SqliteStore } from './sqlite-store.js';
 
 const SQLITE: Dialect = {
@@ -15,16 +14,17 @@ export class SqliteStatsRepository implements StatsRepository {
   constructor(private readonly store: SqliteStore) {}
 
   async profileCounts(): Promise<ProfileCounts> {
-    return toProfileCounts(this.store.db.prepare(profileCountsSql(this.store.nowSql())).get() as Record<string, unknown>);
+    // One read transaction: the groups, the suppressed and the bases from one snapshot.
+    const db = this.store.db;
+    const q = profileCountQueries('sqlite', this.store.nowSql());
+    const all = (sql: string) => db.prepare(sql).all() as Record<string, unknown>[];
+    return profileCountsFrom(
+      db.transaction(() => ({ states: all(q.states), suppressed: { email: all(q.suppressed.email), sms: all(q.suppressed.sms), phone: all(q.suppressed.phone) }, policy: all(q.policy) }))(),
+    );
   }
 
   async changes(since: string, until: string): Promise<ChangeRow[]> {
     return changesPerDay(this.store.db.prepare(changesSql(SQLITE)).all(since, until) as { occurred_at: string; action: string; channel: string; source: string; n: number }[]);
-  }
-
-  async replay(ends: readonly string[]): Promise<ReplayPoint[]> {
-    const rows = this.store.db.prepare(replaySql(ends)).all() as { end_day: string; channel: ContactChannel; profiles: number; unreachable: number }[];
-    return rows.map((r) => ({ end: r.end_day, channel: r.channel, profiles: Number(r.profiles), unreachable: Number(r.unreachable) }));
   }
 
   async reasons(since: string, until: string): Promise<ReasonRow[]> {

@@ -1,5 +1,5 @@
 import { invalid } from '../../../consent/errors.js';
-import { periodStart, replayEnds, reportData, seriesPoints, weeksBetween } from '../../../consent/stats.js';
+import { endMoment, periodStart, replayEnds, reportData, seriesPoints, weeksBetween } from '../../../consent/stats.js';
 import { csvLine, guardCell } from '../../../imports/columns.js';
 import type { CommandContext } from '../../context.js';
 import { writeOutputFile } from '../../output-file.js';
@@ -21,7 +21,7 @@ export async function report(ctx: CommandContext, o: Record<string, unknown>): P
     counts,
     services,
     changes,
-    replay: await store.stats.replay(ends),
+    replay: await store.asOf.reachableOverTime(await Promise.all(ends.map(async (e) => ({ position: await store.asOf.positionAt(endMoment(e)), at: endMoment(e) })))),
     ends,
     reasons: await store.stats.reasons(since, at),
     delays: await store.stats.delays(since, at),

@@ -6,9 +6,8 @@ import type { CommandContext } from '../../context.js';
 
 /** Today's counts and the period's changes, from one store. */
 export async function loadOverview(store: ConsentStore, at: string, since: string): Promise<{ view: Overview; counts: ProfileCounts; services: ServiceSummary[]; changes: ChangeRow[] }> {
-  const counts = await store.stats.profileCounts();
-  const services = await store.services.list();
-  const changes = await store.stats.changes(since, at);
+  // Independent reads: on PostgreSQL each runs on its own connection, at once.
+  const [counts, services, changes] = await Promise.all([store.stats.profileCounts(), store.services.list(), store.stats.changes(since, at)]);
   return { view: overview(at, since, counts, services, changes), counts, services, changes };
 }
 
