@@ -29,6 +29,7 @@ import {
   wantedSubscription,
   ZERO_FLAG_COUNTS,
 } from '../shared/import-rules.js';
+import { PgFirstLoad } from './first-load.js';
 import { CHAIN_LOCK, PgTx, type PgStore } from './pg-store.js';
 
 /** Imports that write at least this many profiles refresh the planner's statistics after their commit. */
@@ -57,10 +58,22 @@ const PROFILE_FKS = { ledger_events: 'ledger_events_profile_id_fkey', subscripti
 /** The plan's grouping and sorts, and a first load's index builds, in memory rather than in temporary files. */
 const MEMORY = "SET LOCAL work_mem = '64MB'; SET LOCAL maintenance_work_mem = '256MB'";
 
+/** CONSENT_DEBUG_TIMINGS=1: each phase of an import and its seconds on stderr (for profiling; never data). */
+class PhaseTimer {
+  private readonly on = !!process.env.CONSENT_DEBUG_TIMINGS;
+  private last = performance.now();
+  mark(phase: string): void {
+    if (!this.on) return;
+    const now = performance.now();
+    process.stderr.write(`[import] ${phase} ${((now - this.last) / 1000).toFixed(3)} s\n`);
+    this.last = now;
+  }
+}
+
 export class PgBulkStore implements BulkStore {
   constructor(private readonly store: PgStore) {}
 
-  async beginImport(context: ChangeContext | null): Promise<ImportSession> {
+  async beginImport(context: ChangeContext | null, options?: { mayLoadDirectly: boolean }): Promise<ImportSession> {
     const client = await this.store.connect();
     try {
       // An import is one long write: the per-statement limit of ordinary commands does not apply.
@@ -77,7 +90,7 @@ export class PgBulkStore implements BulkStore {
       client.release(true);
       throw this.store.translate(e);
     }
-    return new PgImportSession(this.store, client, context);
+    return new PgImportSession(this.store, client, context, options?.mayLoadDirectly ?? false);
   }
 
   async *listContacts(filter: ProfileFilter): AsyncIterable<ReadonlyArray<readonly [number, string]>> {
@@ -128,23 +141,42 @@ class PgImportSession implements ImportSession {
   private copyError: unknown = null;
   private dead = false;
   private released = false;
+  private readonly timer = new PhaseTimer();
+  /** Set while a first load goes straight into the store, in its open transaction (see first-load.ts). */
+  private first: PgFirstLoad | null = null;
 
   constructor(
     private readonly store: PgStore,
     private readonly client: pg.PoolClient,
     private readonly context: ChangeContext | null,
+    private readonly mayLoadDirectly: boolean,
   ) {}
 
   private q<T extends pg.QueryResultRow = any>(sql: string, params: unknown[] = []): Promise<T[]> {
     return this.client.query<T>(sql, params).then((r) => r.rows);
   }
 
-  async header(): Promise<void> {
-    // Staging never holds a lock of the store: there is no direct first load on PostgreSQL.
+  async header(header: { services: readonly string[] }): Promise<void> {
+    // Only a real import (not a dry run), without subscription columns (planned against the store's services),
+    // from a file (not a stream of unknown pace such as stdin, which would hold the locks as long as it lasts),
+    // into a store with no profile, goes straight into the store. Otherwise staging holds no lock of the store.
+    if (this.context === null || header.services.length > 0 || !this.mayLoadDirectly) return;
+    try {
+      this.first = await PgFirstLoad.begin(this.client, (sql, params) => this.q(sql, params), this.context, `BEGIN; ${MEMORY}`);
+    } catch (e) {
+      throw this.fail(e);
+    }
   }
 
   async stage(batch: StagedBatch): Promise<void> {
     if (batch.rows === 0) return;
+    if (this.first) {
+      try {
+        return await this.first.load(batch);
+      } catch (e) {
+        throw this.fail(e);
+      }
+    }
     if (!this.copy) {
       this.copy = this.client.query(copyFrom('COPY pg_temp.import_raw (email, phone, first_name, last_name, setm, clearm) FROM STDIN'));
       this.copy.on('error', (e) => (this.copyError ??= e));
@@ -217,11 +249,11 @@ class PgImportSession implements ImportSession {
   }
 
   /** The plan's profiles with an erased address; with `restore`, their keyed-only entries get the address back. */
-  private async erasedAddresses(restore: boolean): Promise<number> {
+  private async erasedAddresses(restore: boolean, addresses = PLAN_ADDRESSES_SQL('pg_temp.import_plan')): Promise<number> {
     const entries = await this.q<{ channel: string; address: string | null; address_key: string }>(ERASURE_ENTRIES_SQL);
     if (entries.length === 0) return 0;
     const matcher = new ErasedAddressMatcher(entries, await this.store.suppressions.keyer());
-    await this.q(`DECLARE import_erased NO SCROLL CURSOR FOR ${PLAN_ADDRESSES_SQL('pg_temp.import_plan')}`);
+    await this.q(`DECLARE import_erased NO SCROLL CURSOR FOR ${addresses}`);
     for (;;) {
       const rows = await this.q<{ email: string; phone: string | null }>(`FETCH ${PAGE} FROM import_erased`);
       if (rows.length === 0) break;
@@ -336,6 +368,7 @@ class PgImportSession implements ImportSession {
 
   async apply(options: ApplyOptions, context: ChangeContext | null): Promise<ImportCounts> {
     await this.endCopy();
+    this.timer.mark('staging (parse, check, COPY)');
     try {
       if (context === null) {
         // A dry run plans against one snapshot and rolls back: only temporary tables were written.
@@ -353,15 +386,19 @@ class PgImportSession implements ImportSession {
           await this.q('ROLLBACK');
         }
       }
-      await this.q(`BEGIN; ${MEMORY}`);
+      if (!this.first) await this.q(`BEGIN; ${MEMORY}`);
       try {
-        const counts = await this.write(options, context);
+        const counts = this.first ? await this.writeFirstLoad(this.first, options, context) : await this.write(options, context);
+        this.first = null;
         await this.q('COMMIT');
+        this.timer.mark('commit');
         // A large import changes the tables' statistics: refreshed at once (a second or so at 1M rows), not
         // when autovacuum next passes, so that the next queries are planned for the store as it now is.
         if (counts.new + counts.updated >= ANALYZE_AFTER_ROWS) await this.q('ANALYZE profiles, ledger_events, ledger_blocks, subscriptions').catch(() => {});
+        this.timer.mark('analyze');
         return counts;
       } catch (e) {
+        this.first = null;
         await this.q('ROLLBACK').catch(() => (this.dead = true));
         throw e;
       }
@@ -370,12 +407,32 @@ class PgImportSession implements ImportSession {
     }
   }
 
+  /**
+   * The end of a first load (first-load.ts), in its open transaction. A file
+   * that repeats an email is planned and written as usual from there (its
+   * rows moved back to staging).
+   */
+  private async writeFirstLoad(first: PgFirstLoad, options: ApplyOptions, context: ChangeContext): Promise<ImportCounts> {
+    if (!(await first.index('pg_temp.import_raw'))) {
+      this.timer.mark('email index failed: the file repeats an email, rows moved to staging');
+      return this.write(options, context);
+    }
+    this.timer.mark('email index');
+    const erasedAddresses = await this.erasedAddresses(true, 'SELECT email, phone FROM profiles');
+    this.timer.mark('erased addresses');
+    const { profiles, events } = await first.finish((phase) => this.timer.mark(phase));
+    return { ...ZERO_FLAG_COUNTS, profiles, new: profiles, updated: 0, unchanged: 0, duplicatesMerged: 0, optOutsSet: events, erasedAddresses, events };
+  }
+
   private async write(options: ApplyOptions, context: ChangeContext): Promise<ImportCounts> {
     const at = context.occurredAt;
     const firstLoad = await this.lock();
+    this.timer.mark('lock');
     const services = await this.services(options.services);
     await this.plan(options.allowOptin);
+    this.timer.mark('plan');
     const counts = await this.baseCounts();
+    this.timer.mark('counts');
     if (counts.updated > 0) {
       await this.q(
         `UPDATE profiles p SET phone = coalesce(ip.phone, p.phone),
@@ -385,6 +442,7 @@ class PgImportSession implements ImportSession {
          WHERE p.id = ip.profile_id AND ip.changed AND NOT ip.is_new`,
         [at],
       );
+      this.timer.mark('update profiles');
     }
     let firstId = 0;
     if (counts.new > 0) {
@@ -399,16 +457,21 @@ class PgImportSession implements ImportSession {
       // A first load builds the email index once after the rows (sorted) instead of inserting into it
       // in the file's random order; the plan has one row per email, so the unique index builds.
       if (firstLoad) await this.q('DROP INDEX profiles_email');
+      this.timer.mark('reserve ids');
       await this.q(
         `INSERT INTO profiles (id, email, phone, first_name, last_name, ${FLAG_COLUMNS}, created_at, updated_at)
          SELECT ${profileIdSql('ip', firstId)}, email, phone, first_name, last_name, ${C.map((_, i) => `(newm >> ${i}) & 1`).join(', ')}, $1, $1
          FROM pg_temp.import_plan ip WHERE is_new ORDER BY new_rank`,
         [at],
       );
+      this.timer.mark('insert profiles');
       if (firstLoad) await this.q(PROFILES_EMAIL_INDEX);
+      this.timer.mark('email index');
     }
     counts.erasedAddresses = await this.erasedAddresses(true);
+    this.timer.mark('erased addresses');
     await this.countFlags(counts);
+    this.timer.mark('flag counts');
     await this.q(`CREATE TEMP TABLE import_events (seq bigint GENERATED ALWAYS AS IDENTITY, profile_id integer NOT NULL,
       channel text NOT NULL, service text, action text NOT NULL) ON COMMIT DROP`);
     // One block: the opt-out events (one per flag that changes), then the subscription events.
@@ -421,7 +484,9 @@ class PgImportSession implements ImportSession {
        WHERE ((x.curm # x.newm) >> c.bit) & 1 = 1
        ORDER BY x.first_rn, c.bit`,
     );
+    this.timer.mark('queue events');
     await this.checkedOnce('subscriptions', firstLoad && services.length > 0, () => this.subscriptions(counts, services, options.allowOptin, at, firstId));
+    this.timer.mark('subscriptions');
     counts.events = await this.seal(context, firstLoad);
     return counts;
   }
@@ -465,6 +530,7 @@ class PgImportSession implements ImportSession {
   private async seal(context: ChangeContext, firstLoad: boolean): Promise<number> {
     const [{ n }] = (await this.q<{ n: number }>('SELECT count(*) AS n FROM pg_temp.import_events')) as [{ n: number }];
     if (n === 0) return 0;
+    this.timer.mark('count events');
     await this.q('SELECT pg_advisory_xact_lock($1)', [CHAIN_LOCK]);
     const [head] = await this.q<{ id: number; hash: string; last_event_id: number }>(
       'SELECT id, hash, last_event_id FROM ledger_blocks ORDER BY id DESC LIMIT 1',
@@ -473,16 +539,19 @@ class PgImportSession implements ImportSession {
     const prevHash = head?.hash ?? GENESIS_HASH;
     const reason = context.reason ?? null;
     const evidence = context.evidence ? JSON.stringify(context.evidence) : null;
-    await this.checkedOnce('ledger_events', firstLoad, () =>
-      this.q(
+    await this.checkedOnce('ledger_events', firstLoad, async () => {
+      await this.q(
         `INSERT INTO ledger_events (id, profile_id, channel, service, action, source, actor, reason, evidence, occurred_at)
          SELECT $1 + seq, profile_id, channel, service, action, $2, $3, $4, $5, $6 FROM pg_temp.import_events ORDER BY seq`,
         [base, context.source, context.actor, reason, evidence, context.occurredAt],
-      ),
-    );
+      );
+      this.timer.mark('insert ledger events');
+    });
+    this.timer.mark('ledger foreign key');
     // The pages below are read by seq range: without this index each page would scan the whole queue
     // (quadratic: 63 full scans of 1.26 million rows for a million-row first load).
     await this.q('CREATE INDEX ON pg_temp.import_events (seq); ANALYZE pg_temp.import_events');
+    this.timer.mark('queue index');
     const tail = ',' + JSON.stringify([context.source, context.actor, reason, evidence, context.occurredAt]).slice(1, -1);
     const hasher = new BlockHasher(prevHash);
     for (let from = 1; from <= n; from += HASH_PAGE) {
@@ -496,6 +565,7 @@ class PgImportSession implements ImportSession {
       const [text, count] = r.rows[0]!;
       hasher.addJoined(text, count);
     }
+    this.timer.mark('hash block');
     await this.q(
       `INSERT INTO ledger_blocks (id, first_event_id, last_event_id, event_count, prev_hash, hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
       [(head?.id ?? 0) + 1, base + 1, base + n, n, prevHash, hasher.digest(), context.occurredAt],
@@ -506,6 +576,13 @@ class PgImportSession implements ImportSession {
   async discard(): Promise<void> {
     if (this.released) return;
     this.released = true;
+    if (this.first) {
+      // A first load never applied (invalid rows, an interruption, a failure): its transaction goes
+      // (with a COPY under way, by closing the connection).
+      if (this.first.abandon()) this.dead = true;
+      this.first = null;
+      if (!this.dead) await this.q('ROLLBACK').catch(() => (this.dead = true));
+    }
     if (this.copy) {
       // Never applied: abandon the COPY (the connection is then closed, which rolls it back).
       this.copy.destroy();
