@@ -29,7 +29,7 @@ import {
   wantedSubscription,
   ZERO_FLAG_COUNTS,
 } from '../shared/import-rules.js';
-import { PgFirstLoad } from './first-load.js';
+import { copyText, PgFirstLoad, PROFILES_EMAIL_INDEX, writeCopy } from './first-load.js';
 import { CHAIN_LOCK, PgTx, type PgStore } from './pg-store.js';
 
 /** Imports that write at least this many profiles refresh the planner's statistics after their commit. */
@@ -51,8 +51,6 @@ const PAGE = 5000;
 const HASH_PAGE = 20_000;
 const CONTACT_PAGE = 5000;
 const FLAG_COLUMNS = C.map((c) => `optout_${c}`).join(', ');
-/** Dropped and rebuilt by a first load, exactly as migration 1 made them. */
-const PROFILES_EMAIL_INDEX = 'CREATE UNIQUE INDEX profiles_email ON profiles (email)';
 /** The foreign keys to profiles of the tables an import fills, as migrations 1 and 2 made them. */
 const PROFILE_FKS = { ledger_events: 'ledger_events_profile_id_fkey', subscriptions: 'subscriptions_profile_id_fkey' } as const;
 /** The plan's grouping and sorts, and a first load's index builds, in memory rather than in temporary files. */
@@ -122,12 +120,6 @@ export class PgBulkStore implements BulkStore {
 /** A plan row's profile id: its current profile's, or the one reserved for it from `firstId` (an integer from the database). */
 const profileIdSql = (ip: string, firstId: number) => `coalesce(${ip}.profile_id, ${Math.trunc(firstId)} + ${ip}.new_rank - 1)`;
 
-/** COPY's text format: backslash, tab, newline and CR escaped; \N is NULL. */
-function copyText(v: string | number | null): string {
-  if (v === null) return '\\N';
-  if (typeof v === 'number') return String(v);
-  return v.replace(/[\\\t\n\r]/g, (ch) => (ch === '\\' ? '\\\\' : ch === '\t' ? '\\t' : ch === '\n' ? '\\n' : '\\r'));
-}
 
 interface ImportService {
   id: number;
@@ -188,18 +180,7 @@ class PgImportSession implements ImportSession {
       const o = r * STAGED_WIDTH;
       lines.push(`${copyText(v[o]!)}\t${copyText(v[o + 1]!)}\t${copyText(v[o + 2]!)}\t${copyText(v[o + 3]!)}\t${v[o + 4]}\t${v[o + 5]}\n`);
     }
-    if (!this.copy.write(lines.join(''))) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          this.copy!.off('drain', done);
-          this.copy!.off('error', done);
-          resolve();
-        };
-        this.copy!.on('drain', done);
-        this.copy!.on('error', done);
-      });
-      if (this.copyError) throw this.fail(this.copyError);
-    }
+    await writeCopy(this.copy, lines.join(''), () => this.copyError && this.fail(this.copyError));
   }
 
   private fail(e: unknown): unknown {

@@ -36,17 +36,33 @@ import { CHAIN_LOCK } from './pg-store.js';
 const C = CHANNELS;
 /** The ledger's indexes that the load's events fall in (the others are partial indexes they are not in): made again after the rows. */
 const LEDGER_INDEXES = ['ledger_events_profile', 'ledger_events_changes'];
-/** Exactly as migration 1 made it. */
-const PROFILES_EMAIL_INDEX = 'CREATE UNIQUE INDEX profiles_email ON profiles (email)';
+/** Dropped and rebuilt by a first load, exactly as migration 1 made it. */
+export const PROFILES_EMAIL_INDEX = 'CREATE UNIQUE INDEX profiles_email ON profiles (email)';
 const PROFILE_COLUMNS = `id, email, phone, first_name, last_name, ${C.map((c) => `optout_${c}`).join(', ')}, created_at, updated_at`;
 
 type Query = <T extends pg.QueryResultRow = any>(sql: string, params?: unknown[]) => Promise<T[]>;
 
 /** COPY's text format: backslash, tab, newline and CR escaped; \N is NULL. */
-function copyText(v: string | number | null): string {
+export function copyText(v: string | number | null): string {
   if (v === null) return '\\N';
   if (typeof v === 'number') return String(v);
   return v.replace(/[\\\t\n\r]/g, (ch) => (ch === '\\' ? '\\\\' : ch === '\t' ? '\\t' : ch === '\n' ? '\\n' : '\\r'));
+}
+
+/** Writes to a COPY … FROM STDIN, waiting for it to drain (or fail: `failed()` then says why) when its buffer is full. */
+export async function writeCopy(copy: ReturnType<typeof copyFrom>, text: string, failed: () => unknown): Promise<void> {
+  if (copy.write(text)) return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      copy.off('drain', done);
+      copy.off('error', done);
+      resolve();
+    };
+    copy.on('drain', done);
+    copy.on('error', done);
+  });
+  const e = failed();
+  if (e) throw e;
 }
 
 export interface FirstLoadResult {
@@ -162,19 +178,7 @@ export class PgFirstLoad {
       }
     }
     this.hasher.addJoined(text, n);
-    if (!this.copy.write(lines.join(''))) {
-      const copy = this.copy;
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          copy.off('drain', done);
-          copy.off('error', done);
-          resolve();
-        };
-        copy.on('drain', done);
-        copy.on('error', done);
-      });
-      if (this.copyError) throw this.copyError;
-    }
+    await writeCopy(this.copy, lines.join(''), () => this.copyError);
   }
 
   /** Never finished: the COPY abandoned (the connection is then unusable: closed by the caller). */
