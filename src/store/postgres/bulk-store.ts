@@ -120,7 +120,6 @@ export class PgBulkStore implements BulkStore {
 /** A plan row's profile id: its current profile's, or the one reserved for it from `firstId` (an integer from the database). */
 const profileIdSql = (ip: string, firstId: number) => `coalesce(${ip}.profile_id, ${Math.trunc(firstId)} + ${ip}.new_rank - 1)`;
 
-
 interface ImportService {
   id: number;
   name: string;
@@ -152,7 +151,7 @@ class PgImportSession implements ImportSession {
     // Only a real import (not a dry run), without subscription columns (planned against the store's services),
     // from a file (not a stream of unknown pace such as stdin, which would hold the locks as long as it lasts),
     // into a store with no profile, goes straight into the store. Otherwise staging holds no lock of the store.
-    if (this.context === null || header.services.length > 0 || !this.mayLoadDirectly) return;
+    if (this.context === null || header.services.length > 0 || !this.mayLoadDirectly || this.first) return;
     try {
       this.first = await PgFirstLoad.begin(this.client, (sql, params) => this.q(sql, params), this.context, `BEGIN; ${MEMORY}`);
     } catch (e) {
