@@ -54,6 +54,9 @@ describe.each(BACKENDS)('import grants on %s', (backend) => {
     const real = await runJson(db, ['profile', 'import', file, ...flags]);
     // Grant-only events: new, a and d (email). b's cleared flag is its grant; c holds one; dup, dup2 refused.
     expect(real).toMatchObject({ grantsAsked: 8, grantEvents: 3, optInsApplied: 1, new: 4 });
+    // A grant changes the profile, as `profile optin` does: a and d (grant-only) and b (its flag) are updated, c not.
+    expect(real).toMatchObject({ updated: 3, unchanged: 1 });
+    expect(dry).toMatchObject({ updated: 3, unchanged: 1 });
 
     // Exactly one new block, holding every event of the import, the grants included.
     const after = await blocks(db);

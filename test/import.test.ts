@@ -201,6 +201,23 @@ describe('profile import', () => {
     }
   });
 
+  it('numbers new profiles in the order their emails first appear in the file, on both stores, repeated or not, into an empty store or not', async () => {
+    const dir = tempDir();
+    const repeated = join(dir, 'repeated.csv');
+    const once = join(dir, 'once.csv');
+    writeFileSync(repeated, 'email,first_name,optout_sms\nzed@example.com,Z,1\namy@example.com,A,0\nZED@example.com,Z2,\nbob@example.com,B,1\n');
+    writeFileSync(once, 'email,first_name,optout_sms\nzed@example.com,Z2,1\namy@example.com,A,0\nbob@example.com,B,1\n');
+    for (const kind of ['an empty store', 'a populated store']) {
+      for (const file of [repeated, once]) {
+        const db = await storeOf(kind);
+        expect(await runJson(db, ['profile', 'import', file, '--json'])).toMatchObject({ new: 3, optOutsSet: 2, events: 2 });
+        const rows = await rawSql(db, "SELECT email, first_name FROM profiles WHERE email <> 'ok1@example.com' ORDER BY id");
+        expect(rows.map((r: any) => `${r.email} ${r.first_name}`), `${kind}, ${file}`).toEqual(['zed@example.com Z2', 'amy@example.com A', 'bob@example.com B']);
+        expect((await runCli(['--db', db, 'ledger', 'verify'])).code).toBe(0);
+      }
+    }
+  });
+
   it('a first load leaves the unique email index in place, whether or not the file repeats an email', async () => {
     const dir = tempDir();
     const once = join(dir, 'once.csv');

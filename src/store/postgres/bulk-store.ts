@@ -1,5 +1,5 @@
 import { ErasedAddressMatcher, ERASURE_ENTRIES_SQL, PLAN_ADDRESSES_SQL } from '../shared/erasure.js';
-import { grantCountSql, grantEventMask, grantEventsSql } from '../shared/import-grants.js';
+import { grantCountSql, grantEventMask, grantEventsSql, markGrantedSql } from '../shared/import-grants.js';
 import { CURRENT_POLICY_SQL } from '../shared/policy-sql.js';
 import { basesFromRows } from '../../consent/policy.js';
 import { finished } from 'node:stream/promises';
@@ -32,6 +32,7 @@ import {
   wantedSubscription,
   ZERO_FLAG_COUNTS,
 } from '../shared/import-rules.js';
+import { copyText, PgFirstLoad, PROFILES_EMAIL_INDEX, writeCopy } from './first-load.js';
 import { CHAIN_LOCK, PgTx, type PgStore } from './pg-store.js';
 
 /** Imports that write at least this many profiles refresh the planner's statistics after their commit. */
@@ -53,17 +54,27 @@ const PAGE = 5000;
 const HASH_PAGE = 20_000;
 const CONTACT_PAGE = 5000;
 const FLAG_COLUMNS = C.map((c) => `optout_${c}`).join(', ');
-/** Dropped and rebuilt by a first load, exactly as migration 1 made them. */
-const PROFILES_EMAIL_INDEX = 'CREATE UNIQUE INDEX profiles_email ON profiles (email)';
 /** The foreign keys to profiles of the tables an import fills, as migrations 1 and 2 made them. */
 const PROFILE_FKS = { ledger_events: 'ledger_events_profile_id_fkey', subscriptions: 'subscriptions_profile_id_fkey' } as const;
 /** The plan's grouping and sorts, and a first load's index builds, in memory rather than in temporary files. */
 const MEMORY = "SET LOCAL work_mem = '64MB'; SET LOCAL maintenance_work_mem = '256MB'";
 
+/** CONSENT_DEBUG_TIMINGS=1: each phase of an import and its seconds on stderr (for profiling; never data). */
+class PhaseTimer {
+  private readonly on = !!process.env.CONSENT_DEBUG_TIMINGS;
+  private last = performance.now();
+  mark(phase: string): void {
+    if (!this.on) return;
+    const now = performance.now();
+    process.stderr.write(`[import] ${phase} ${((now - this.last) / 1000).toFixed(3)} s\n`);
+    this.last = now;
+  }
+}
+
 export class PgBulkStore implements BulkStore {
   constructor(private readonly store: PgStore) {}
 
-  async beginImport(context: ChangeContext | null): Promise<ImportSession> {
+  async beginImport(context: ChangeContext | null, options?: { mayLoadDirectly: boolean }): Promise<ImportSession> {
     const client = await this.store.connect();
     try {
       // An import is one long write: the per-statement limit of ordinary commands does not apply.
@@ -80,7 +91,7 @@ export class PgBulkStore implements BulkStore {
       client.release(true);
       throw this.store.translate(e);
     }
-    return new PgImportSession(this.store, client, context);
+    return new PgImportSession(this.store, client, context, options?.mayLoadDirectly ?? false);
   }
 
   async *listContacts(filter: ProfileFilter): AsyncIterable<ReadonlyArray<readonly [number, string]>> {
@@ -112,13 +123,6 @@ export class PgBulkStore implements BulkStore {
 /** A plan row's profile id: its current profile's, or the one reserved for it from `firstId` (an integer from the database). */
 const profileIdSql = (ip: string, firstId: number) => `coalesce(${ip}.profile_id, ${Math.trunc(firstId)} + ${ip}.new_rank - 1)`;
 
-/** COPY's text format: backslash, tab, newline and CR escaped; \N is NULL. */
-function copyText(v: string | number | null): string {
-  if (v === null) return '\\N';
-  if (typeof v === 'number') return String(v);
-  return v.replace(/[\\\t\n\r]/g, (ch) => (ch === '\\' ? '\\\\' : ch === '\t' ? '\\t' : ch === '\n' ? '\\n' : '\\r'));
-}
-
 interface ImportService {
   id: number;
   name: string;
@@ -131,23 +135,43 @@ class PgImportSession implements ImportSession {
   private copyError: unknown = null;
   private dead = false;
   private released = false;
+  private readonly timer = new PhaseTimer();
+  /** Set while a first load goes straight into the store, in its open transaction (see first-load.ts). */
+  private first: PgFirstLoad | null = null;
 
   constructor(
     private readonly store: PgStore,
     private readonly client: pg.PoolClient,
     private readonly context: ChangeContext | null,
+    private readonly mayLoadDirectly: boolean,
   ) {}
 
   private q<T extends pg.QueryResultRow = any>(sql: string, params: unknown[] = []): Promise<T[]> {
     return this.client.query<T>(sql, params).then((r) => r.rows);
   }
 
-  async header(): Promise<void> {
-    // Staging never holds a lock of the store: there is no direct first load on PostgreSQL.
+  async header(header: { services: readonly string[]; grantable: number }): Promise<void> {
+    // Only a real import (not a dry run), without subscription columns (planned against the store's services)
+    // nor consent_ columns (their grants are planned against the basis), from a file (not a stream of unknown
+    // pace such as stdin, which would hold the locks as long as it lasts), into a store with no profile, goes
+    // straight into the store (as on SQLite). Otherwise staging holds no lock of the store.
+    if (this.context === null || header.services.length > 0 || header.grantable !== 0 || !this.mayLoadDirectly || this.first) return;
+    try {
+      this.first = await PgFirstLoad.begin(this.client, (sql, params) => this.q(sql, params), this.context, `BEGIN; ${MEMORY}`);
+    } catch (e) {
+      throw this.fail(e);
+    }
   }
 
   async stage(batch: StagedBatch): Promise<void> {
     if (batch.rows === 0) return;
+    if (this.first) {
+      try {
+        return await this.first.load(batch);
+      } catch (e) {
+        throw this.fail(e);
+      }
+    }
     if (!this.copy) {
       this.copy = this.client.query(copyFrom('COPY pg_temp.import_raw (email, phone, first_name, last_name, setm, clearm) FROM STDIN'));
       this.copy.on('error', (e) => (this.copyError ??= e));
@@ -159,18 +183,7 @@ class PgImportSession implements ImportSession {
       const o = r * STAGED_WIDTH;
       lines.push(`${copyText(v[o]!)}\t${copyText(v[o + 1]!)}\t${copyText(v[o + 2]!)}\t${copyText(v[o + 3]!)}\t${v[o + 4]}\t${v[o + 5]}\n`);
     }
-    if (!this.copy.write(lines.join(''))) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          this.copy!.off('drain', done);
-          this.copy!.off('error', done);
-          resolve();
-        };
-        this.copy!.on('drain', done);
-        this.copy!.on('error', done);
-      });
-      if (this.copyError) throw this.fail(this.copyError);
-    }
+    await writeCopy(this.copy, lines.join(''), () => this.copyError && this.fail(this.copyError));
   }
 
   private fail(e: unknown): unknown {
@@ -220,11 +233,11 @@ class PgImportSession implements ImportSession {
   }
 
   /** The plan's profiles with an erased address; with `restore`, their keyed-only entries get the address back. */
-  private async erasedAddresses(restore: boolean): Promise<number> {
+  private async erasedAddresses(restore: boolean, addresses = PLAN_ADDRESSES_SQL('pg_temp.import_plan')): Promise<number> {
     const entries = await this.q<{ channel: string; address: string | null; address_key: string }>(ERASURE_ENTRIES_SQL);
     if (entries.length === 0) return 0;
     const matcher = new ErasedAddressMatcher(entries, await this.store.suppressions.keyer());
-    await this.q(`DECLARE import_erased NO SCROLL CURSOR FOR ${PLAN_ADDRESSES_SQL('pg_temp.import_plan')}`);
+    await this.q(`DECLARE import_erased NO SCROLL CURSOR FOR ${addresses}`);
     for (;;) {
       const rows = await this.q<{ email: string; phone: string | null }>(`FETCH ${PAGE} FROM import_erased`);
       if (rows.length === 0) break;
@@ -349,6 +362,7 @@ class PgImportSession implements ImportSession {
 
   async apply(options: ApplyOptions, context: ChangeContext | null): Promise<ImportCounts> {
     await this.endCopy();
+    this.timer.mark('staging (parse, check, COPY)');
     try {
       if (context === null) {
         // A dry run plans against one snapshot and rolls back: only temporary tables were written.
@@ -356,29 +370,34 @@ class PgImportSession implements ImportSession {
         try {
           const services = await this.services(options.services);
           await this.plan(options.allowOptin);
+          const mask = await this.grantMask(options.grantable);
+          if (mask !== 0) await this.q(markGrantedSql({ plan: 'pg_temp.import_plan', profiles: 'profiles', mask }));
           const counts = await this.baseCounts();
           await this.countFlags(counts);
           counts.erasedAddresses = await this.erasedAddresses(false);
           await this.subscriptions(counts, services, options.allowOptin, '', null);
           counts.events = plannedEvents(counts);
-          const mask = await this.grantMask(options.grantable);
           if (mask !== 0) counts.grantEvents = Number((await this.q<{ n: string }>(grantCountSql({ plan: 'pg_temp.import_plan', profiles: 'profiles', mask })))[0]!.n);
           return counts;
         } finally {
           await this.q('ROLLBACK');
         }
       }
-      await this.q(`BEGIN; ${MEMORY}`);
+      if (!this.first) await this.q(`BEGIN; ${MEMORY}`);
       try {
-        const counts = await this.write(options, context);
+        const counts = this.first ? await this.writeFirstLoad(this.first, options, context) : await this.write(options, context);
+        this.first = null;
         await this.q('COMMIT');
+        this.timer.mark('commit');
         // A large import changes the tables' statistics: refreshed at once (a second or so at 1M rows), not
         // when autovacuum next passes, so that the next queries are planned for the store as it now is; the
         // VACUUM sets the visibility map, without which `consent stats`'s index-only counts (migration 14)
         // read every heap page.
         if (counts.new + counts.updated >= ANALYZE_AFTER_ROWS) await this.q('VACUUM (ANALYZE) profiles, ledger_events, ledger_blocks, subscriptions').catch(() => {});
+        this.timer.mark('vacuum analyze');
         return counts;
       } catch (e) {
+        this.first = null;
         await this.q('ROLLBACK').catch(() => (this.dead = true));
         throw e;
       }
@@ -387,12 +406,39 @@ class PgImportSession implements ImportSession {
     }
   }
 
+  /**
+   * The end of a first load (first-load.ts), in its open transaction. A file
+   * that repeats an email is planned and written as usual from there (its
+   * rows moved back to staging).
+   */
+  private async writeFirstLoad(first: PgFirstLoad, options: ApplyOptions, context: ChangeContext): Promise<ImportCounts> {
+    if (!(await first.index('pg_temp.import_raw'))) {
+      this.timer.mark('email index failed: the file repeats an email, rows moved to staging');
+      return this.write(options, context);
+    }
+    this.timer.mark('email index');
+    const erasedAddresses = await this.erasedAddresses(true, 'SELECT email, phone FROM profiles');
+    this.timer.mark('erased addresses');
+    const { profiles, events } = await first.finish((phase) => this.timer.mark(phase));
+    return { ...ZERO_FLAG_COUNTS, profiles, new: profiles, updated: 0, unchanged: 0, duplicatesMerged: 0, optOutsSet: events, erasedAddresses, events };
+  }
+
   private async write(options: ApplyOptions, context: ChangeContext): Promise<ImportCounts> {
     const at = context.occurredAt;
+    // The chain lock first (held to the commit, as seal needs it), then the tables: the order of every other
+    // ledger writer (policy set, suppression add, the servers' writes take the chain lock, then insert events
+    // that touch profiles); the other order deadlocks with them.
+    await this.q('SELECT pg_advisory_xact_lock($1)', [CHAIN_LOCK]);
     const firstLoad = await this.lock();
+    this.timer.mark('lock');
     const services = await this.services(options.services);
     await this.plan(options.allowOptin);
+    // The basis read under the chain lock (taken above): the grants are planned for the position their block takes.
+    const grants = await this.grantMask(options.grantable);
+    if (grants !== 0) await this.q(markGrantedSql({ plan: 'pg_temp.import_plan', profiles: 'profiles', mask: grants }));
+    this.timer.mark('plan');
     const counts = await this.baseCounts();
+    this.timer.mark('counts');
     if (counts.updated > 0) {
       await this.q(
         `UPDATE profiles p SET phone = coalesce(ip.phone, p.phone),
@@ -402,6 +448,7 @@ class PgImportSession implements ImportSession {
          WHERE p.id = ip.profile_id AND ip.changed AND NOT ip.is_new`,
         [at],
       );
+      this.timer.mark('update profiles');
     }
     let firstId = 0;
     if (counts.new > 0) {
@@ -416,16 +463,21 @@ class PgImportSession implements ImportSession {
       // A first load builds the email index once after the rows (sorted) instead of inserting into it
       // in the file's random order; the plan has one row per email, so the unique index builds.
       if (firstLoad) await this.q('DROP INDEX profiles_email');
+      this.timer.mark('reserve ids');
       await this.q(
         `INSERT INTO profiles (id, email, phone, first_name, last_name, ${FLAG_COLUMNS}, created_at, updated_at)
          SELECT ${profileIdSql('ip', firstId)}, email, phone, first_name, last_name, ${C.map((_, i) => `(newm >> ${i}) & 1`).join(', ')}, $1, $1
          FROM pg_temp.import_plan ip WHERE is_new ORDER BY new_rank`,
         [at],
       );
+      this.timer.mark('insert profiles');
       if (firstLoad) await this.q(PROFILES_EMAIL_INDEX);
+      this.timer.mark('email index');
     }
     counts.erasedAddresses = await this.erasedAddresses(true);
+    this.timer.mark('erased addresses');
     await this.countFlags(counts);
+    this.timer.mark('flag counts');
     await this.q(`CREATE TEMP TABLE import_events (seq bigint GENERATED ALWAYS AS IDENTITY, profile_id integer NOT NULL,
       channel text NOT NULL, service text, action text NOT NULL) ON COMMIT DROP`);
     // One block: the opt-out events (one per flag that changes), then the subscription events.
@@ -439,10 +491,8 @@ class PgImportSession implements ImportSession {
        ORDER BY x.first_rn, c.bit`,
     );
     // Then the grant-only events of consent_<channel>=1 cells, planned against the profiles as they were (import-grants.ts),
-    // and against the basis at the chain position they will take: the chain lock (seal's) is taken first, so that no
-    // `policy set` lands between the read of the basis and the block.
-    if (options.grantable !== 0) await this.q('SELECT pg_advisory_xact_lock($1)', [CHAIN_LOCK]);
-    const grants = await this.grantMask(options.grantable);
+    // and against the basis at the chain position they will take (the chain lock is held since the start of the write,
+    // so no `policy set` lands between the read of the basis and the block).
     if (grants !== 0) {
       const r = await this.client.query(
         `INSERT INTO pg_temp.import_events (profile_id, channel, service, action)
@@ -450,7 +500,9 @@ class PgImportSession implements ImportSession {
       );
       counts.grantEvents = r.rowCount ?? 0;
     }
+    this.timer.mark('queue events');
     await this.checkedOnce('subscriptions', firstLoad && services.length > 0, () => this.subscriptions(counts, services, options.allowOptin, at, firstId));
+    this.timer.mark('subscriptions');
     counts.events = (await this.seal(context, firstLoad)) - counts.grantEvents;
     return counts;
   }
@@ -494,6 +546,7 @@ class PgImportSession implements ImportSession {
   private async seal(context: ChangeContext, firstLoad: boolean): Promise<number> {
     const [{ n }] = (await this.q<{ n: number }>('SELECT count(*) AS n FROM pg_temp.import_events')) as [{ n: number }];
     if (n === 0) return 0;
+    this.timer.mark('count events');
     await this.q('SELECT pg_advisory_xact_lock($1)', [CHAIN_LOCK]);
     const [head] = await this.q<{ id: number; hash: string; last_event_id: number }>(
       'SELECT id, hash, last_event_id FROM ledger_blocks ORDER BY id DESC LIMIT 1',
@@ -502,16 +555,19 @@ class PgImportSession implements ImportSession {
     const prevHash = head?.hash ?? GENESIS_HASH;
     const reason = context.reason ?? null;
     const evidence = context.evidence ? JSON.stringify(context.evidence) : null;
-    await this.checkedOnce('ledger_events', firstLoad, () =>
-      this.q(
+    await this.checkedOnce('ledger_events', firstLoad, async () => {
+      await this.q(
         `INSERT INTO ledger_events (id, profile_id, channel, service, action, source, actor, reason, evidence, occurred_at)
          SELECT $1 + seq, profile_id, channel, service, action, $2, $3, $4, $5, $6 FROM pg_temp.import_events ORDER BY seq`,
         [base, context.source, context.actor, reason, evidence, context.occurredAt],
-      ),
-    );
+      );
+      this.timer.mark('insert ledger events');
+    });
+    this.timer.mark('ledger foreign key');
     // The pages below are read by seq range: without this index each page would scan the whole queue
     // (quadratic: 63 full scans of 1.26 million rows for a million-row first load).
     await this.q('CREATE INDEX ON pg_temp.import_events (seq); ANALYZE pg_temp.import_events');
+    this.timer.mark('queue index');
     const tail = ',' + JSON.stringify([context.source, context.actor, reason, evidence, context.occurredAt]).slice(1, -1);
     const hasher = new BlockHasher(prevHash);
     for (let from = 1; from <= n; from += HASH_PAGE) {
@@ -525,6 +581,7 @@ class PgImportSession implements ImportSession {
       const [text, count] = r.rows[0]!;
       hasher.addJoined(text, count);
     }
+    this.timer.mark('hash block');
     await this.q(
       `INSERT INTO ledger_blocks (id, first_event_id, last_event_id, event_count, prev_hash, hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
       [(head?.id ?? 0) + 1, base + 1, base + n, n, prevHash, hasher.digest(), context.occurredAt],
@@ -535,6 +592,13 @@ class PgImportSession implements ImportSession {
   async discard(): Promise<void> {
     if (this.released) return;
     this.released = true;
+    if (this.first) {
+      // A first load never applied (invalid rows, an interruption, a failure): its transaction goes
+      // (with a COPY under way, by closing the connection).
+      if (this.first.abandon()) this.dead = true;
+      this.first = null;
+      if (!this.dead) await this.q('ROLLBACK').catch(() => (this.dead = true));
+    }
     if (this.copy) {
       // Never applied: abandon the COPY (the connection is then closed, which rolls it back).
       this.copy.destroy();

@@ -58,7 +58,11 @@ function copyText(v: RawValue): string {
  * keys of the (empty) tables, and returns the statements that make them
  * again exactly as they were (pg_get_indexdef, pg_get_constraintdef). Primary
  * keys and unique constraints stay. A role that may not drop them (not the
- * tables' owner) keeps them: the copy is then only slower.
+ * tables' owner) keeps them: the copy is then only slower. The grants
+ * trigger (migration 9) is not fired either: the profiles' grants are copied
+ * as they are, and the copy's verification checks them against the ledger
+ * before it commits (the trigger would group every copied event to rewrite
+ * no row, and keep them all in its transition table).
  */
 async function dropForLoad(client: pg.PoolClient): Promise<string[]> {
   const tables = STORE_TABLES.map((t) => t.name);
@@ -81,8 +85,13 @@ async function dropForLoad(client: pg.PoolClient): Promise<string[]> {
     );
     for (const k of keys) await client.query(`ALTER TABLE ${k.tbl} DROP CONSTRAINT ${k.name}`);
     for (const i of indexes) await client.query(`DROP INDEX ${i.name}`);
+    await client.query('ALTER TABLE ledger_events DISABLE TRIGGER ledger_events_grant');
     await client.query('RELEASE SAVEPOINT drop_for_load');
-    return [...indexes.map((i) => i.def), ...keys.map((k) => `ALTER TABLE ${k.tbl} ADD CONSTRAINT ${k.name} ${k.def}`)];
+    return [
+      ...indexes.map((i) => i.def),
+      ...keys.map((k) => `ALTER TABLE ${k.tbl} ADD CONSTRAINT ${k.name} ${k.def}`),
+      'ALTER TABLE ledger_events ENABLE TRIGGER ledger_events_grant',
+    ];
   } catch {
     await client.query('ROLLBACK TO SAVEPOINT drop_for_load');
     return [];

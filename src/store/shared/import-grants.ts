@@ -72,3 +72,15 @@ export function grantCountSql(o: { plan: string; profiles: string; mask: number 
     FROM (SELECT ${grantBitsSql(o.mask)} AS g FROM ${o.plan} ip LEFT JOIN ${o.profiles} p ON p.id = ip.profile_id
           WHERE ${grantBitsSql(o.mask)} <> 0) x`;
 }
+
+/**
+ * Marks as changed the plan rows of existing profiles that take a grant-only
+ * event: the import changes them (a grant), so they count as updated, not
+ * unchanged, and their updated_at moves, as `profile optin` does. Run after
+ * the plan, before its counts (a dry run too, so that both count alike).
+ */
+export function markGrantedSql(o: { plan: string; profiles: string; mask: number }): string {
+  return `UPDATE ${o.plan} AS ip SET changed = TRUE
+    WHERE NOT ip.changed AND NOT ip.is_new
+      AND EXISTS (SELECT 1 FROM ${o.profiles} p WHERE p.id = ip.profile_id AND ${grantBitsSql(o.mask)} <> 0)`;
+}

@@ -14,7 +14,7 @@ import type { SubscriptionStatus } from '../../consent/services.js';
 import type { ProfileFilter } from '../../consent/store.js';
 import { canonicalEvent, type BlockHasher, type ChangeContext } from '../../consent/ledger.js';
 import { ErasedAddressMatcher, ERASURE_ENTRIES_SQL, PLAN_ADDRESSES_SQL } from '../shared/erasure.js';
-import { grantCountSql, grantEventMask, grantEventsSql } from '../shared/import-grants.js';
+import { grantCountSql, grantEventMask, grantEventsSql, markGrantedSql } from '../shared/import-grants.js';
 import { CURRENT_POLICY_SQL } from '../shared/policy-sql.js';
 import { basesFromRows } from '../../consent/policy.js';
 import type { SqliteSuppressionRepository } from './suppression-store.js';
@@ -153,7 +153,8 @@ class SqliteImportSession implements ImportSession {
   }
 
   /**
-   * temp.import_plan: one row per email, in email order, with the current
+   * temp.import_plan: one row per email (new emails first, in the order they
+   * first appear in the file, then the profiles that exist, by id), with the current
    * profile (if any), the flags it will have (`newm`) and whether anything
    * changes.
    */
@@ -172,13 +173,16 @@ class SqliteImportSession implements ImportSession {
     // order: each email's id comes from the email index alone (no table
     // access), the groups are sorted by it, and the profile rows are then
     // read in the table's own order rather than at random (profiles are in
-    // the order they were loaded, not in email order). New emails sort first.
+    // the order they were loaded, not in email order). New emails sort first,
+    // in the order they first appear in the file (the order of their ids, as
+    // on PostgreSQL). (With min() beside max(), the bare columns of a group of
+    // several rows may come from either: those groups are folded again below.)
     db.exec(`CREATE TEMP TABLE import_plan AS
       WITH g AS MATERIALIZED (
         SELECT g0.*, (SELECT id FROM main.profiles WHERE email = g0.email) AS pid
-        FROM (SELECT email, count(*) AS n, max(rowid) AS last_row, phone, first_name, last_name, sum(setm) AS setm, sum(clearm) AS clearm
+        FROM (SELECT email, count(*) AS n, max(rowid) AS last_row, min(rowid) AS first_row, phone, first_name, last_name, sum(setm) AS setm, sum(clearm) AS clearm
               FROM temp.import_raw GROUP BY email) g0
-        ORDER BY pid)
+        ORDER BY pid, first_row)
       SELECT y.*, ${changed} AS changed FROM (
         SELECT x.*, ${newm} AS newm FROM (
           SELECT g.email, g.n, g.phone, g.first_name, g.last_name, g.setm, g.clearm,
@@ -256,7 +260,8 @@ class SqliteImportSession implements ImportSession {
 
   /**
    * The opt-out events of the plan, one per flag that changes, inserted by one
-   * statement in plan (email) then channel order, the scan's. After the
+   * statement in plan order (new emails in first-appearance order, then the
+   * profiles that exist, by id) then channel order, the scan's. After the
    * profiles are written: new profiles' ids come from the email index.
    * XOR is (a | b) - (a & b).
    */
@@ -382,13 +387,14 @@ class SqliteImportSession implements ImportSession {
         this.db.transaction(() => {
           const services = this.services(options.services);
           this.plan(options.allowOptin);
+          const mask = this.grantMask(options.grantable);
+          if (mask !== 0) this.db.exec(markGrantedSql({ ...SqliteImportSession.PLAN, mask }));
           const counts = this.baseCounts();
           this.countFlags(counts);
           counts.erasedAddresses = this.erasedAddresses(false);
           for (const _ of this.subscriptionChanges(counts, services, options.allowOptin, '', false));
           // What a real run would record: one event per flag set or cleared, one per subscription change, and the grants.
           counts.events = plannedEvents(counts);
-          const mask = this.grantMask(options.grantable);
           if (mask !== 0) counts.grantEvents = this.db.prepare(grantCountSql({ ...SqliteImportSession.PLAN, mask })).pluck().get() as number;
           return counts;
         })(),
@@ -403,6 +409,7 @@ class SqliteImportSession implements ImportSession {
       const grants = this.grantMask(options.grantable);
       if (services.length === 0 && grants === 0 && !this.db.prepare('SELECT 1 FROM main.profiles LIMIT 1').get()) return this.applyToEmptyStore(context);
       this.plan(options.allowOptin);
+      if (grants !== 0) this.db.exec(markGrantedSql({ ...SqliteImportSession.PLAN, mask: grants }));
       const counts = this.baseCounts();
       const at = context.occurredAt;
       if (counts.updated > 0) {
@@ -539,15 +546,21 @@ class SqliteImportSession implements ImportSession {
     }
   }
 
-  /** The first load of a file that repeats emails: grouped by email, duplicates folded (an opt-out in any row wins). */
+  /**
+   * The first load of a file that repeats emails: grouped by email, duplicates
+   * folded (an opt-out in any row wins), ids in the order the emails first appear in the file.
+   */
   private loadGrouped(at: string): number {
     const db = this.db;
-    // sum() is the mask for an email given once; duplicates are corrected below.
+    // sum() is the mask for an email given once; duplicates are corrected below (their bare columns, with
+    // min() beside max(), may come from any of their rows).
     const inserted = db
       .prepare(
         `INSERT INTO main.profiles (email, phone, first_name, last_name, ${C.map((c) => `optout_${c}`).join(', ')}, created_at, updated_at)
         SELECT email, phone, first_name, last_name, ${C.map((_, i) => `(setm >> ${i}) & 1`).join(', ')}, ?, ?
-        FROM (SELECT email, max(rowid) AS last_row, phone, first_name, last_name, sum(setm) AS setm FROM temp.import_raw GROUP BY email)`,
+        FROM (SELECT email, max(rowid) AS last_row, min(rowid) AS first_row, phone, first_name, last_name, sum(setm) AS setm
+              FROM temp.import_raw GROUP BY email)
+        ORDER BY first_row`,
       )
       .run(at, at).changes;
     if (this.stagedRows > inserted) {
