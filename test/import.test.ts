@@ -33,6 +33,19 @@ async function emailIndexSql(db: string): Promise<string | undefined> {
 }
 const EMAIL_INDEX = 'CREATE UNIQUE INDEX profiles_email ON profiles (email)';
 
+/** Every index of profiles (name and definition), as the store now has them. */
+async function profileIndexes(db: string): Promise<string[]> {
+  if (backend === 'postgres') {
+    return (await rawSql(db, "SELECT indexname || ': ' || indexdef AS d FROM pg_indexes WHERE tablename = 'profiles' ORDER BY indexname")).map((r) => r.d);
+  }
+  const d = new Database(db, { readonly: true });
+  try {
+    return d.prepare("SELECT name || ': ' || coalesce(sql, '') FROM sqlite_master WHERE type = 'index' AND tbl_name = 'profiles' ORDER BY name").pluck().all() as string[];
+  } finally {
+    d.close();
+  }
+}
+
 async function show(db: string, ref: string) {
   return runJson(db, ['profile', 'show', ref, '--json']);
 }
@@ -224,10 +237,16 @@ describe('profile import', () => {
     const twice = join(dir, 'twice.csv');
     writeFileSync(once, 'email,optout_sms\na@example.com,1\nb@example.com,0\n');
     writeFileSync(twice, 'email,optout_sms\na@example.com,1\nb@example.com,0\nA@example.com,0\n');
+    const fresh = await tempStore(backend);
+    expect((await runCli(['--db', fresh, 'store', 'init'])).code).toBe(0);
+    const migrated = await profileIndexes(fresh);
+    expect(migrated.length).toBeGreaterThan(2); // the email index and migration 14's (consent state, phone)
     for (const file of [once, twice]) {
       const db = (await tempStore(backend));
       expect(await runJson(db, ['profile', 'import', file, '--json'])).toMatchObject({ new: 2, optOutsSet: 1 });
       expect(await emailIndexSql(db)).toBe(EMAIL_INDEX);
+      // Every index of profiles is there again, as the migrations made it (a first load drops and builds them after the rows).
+      expect(await profileIndexes(db)).toEqual(migrated);
       if (backend === 'sqlite') {
         const d = new Database(db, { readonly: true });
         try {
