@@ -182,6 +182,18 @@ describe.each(BACKENDS)('as of a past moment, and send manifests, on %s', (backe
     await ok(db, ['profile', 'optin', 'b@x.io', '--channel', 'email', '--reason', 'ticket 4'], 4);
     await ok(db, ['profile', 'add', '--email', 'f@x.io'], 5);
     await ok(db, ['profile', 'erase', 'e@x.io', '--yes', '--reason', 'request 5'], 5);
+    // The suppressed non-member erased too: its hard-bounce entry was stronger, so the erasure adds no entry; its erase
+    // event records its address keys, by which the replay still finds what was suppressed for it before.
+    await ok(db, ['profile', 'erase', 'd@x.io', '--yes', '--reason', 'request 6'], 5);
+    const dBefore = await show(db, '4', manifest.ledger.at);
+    expect(dBefore).toMatchObject({ existed: true, erased: false, reachable: { email: false } });
+    expect(dBefore.suppressions).toMatchObject([{ channel: 'email', reason: 'hard-bounce', since: iso(2) }]);
+    expect(dBefore.channels.email.why).toMatch(/suppressed on email \(hard-bounce/);
+    expect(await audienceAsOf(db, 'email', manifest.ledger.at)).toEqual([1, 3, 5]);
+    // Keys only: the erase event names no address.
+    const erase = (await runJson<{ action: string; evidence: unknown }[]>(db, ['profile', 'history', '4', '--json'])).find((e) => e.action === 'erase');
+    expect(erase?.evidence).toMatchObject({ addressKeys: { email: expect.stringMatching(/^[0-9a-f]{64}$/), phone: null } });
+    expect(JSON.stringify(erase)).not.toContain('d@x.io');
     await setBasis(db, 'email', 'opt-in', 6);
     const verified = await runJson(db, ['audience', 'verify', manifestPath, '--file', csv, '--json'], { now: t(7) });
     expect(verified).toMatchObject({ ok: true, count: 3, root: manifest.digest.root, file: { rows: 3 } });

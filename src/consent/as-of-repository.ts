@@ -24,6 +24,11 @@ export interface AsOfRepository {
    * key on channel email, its phone's key on sms and phone; in id order.
    */
   addressEvents(email: string | null, phone: string | null, eventId: number): Promise<ReplayEvent[]>;
+  /**
+   * The same for an erased profile (its addresses are placeholders now): the address events
+   * up to `eventId` of the keys its erasure recorded; none when it is not erased.
+   */
+  erasedAddressEvents(profileId: number, eventId: number): Promise<ReplayEvent[]>;
   /** The bases in force at `eventId` (the last policy event of each channel up to it; none: opt-out). */
   basesAt(eventId: number): Promise<Record<ContactChannel, Basis>>;
   /**
