@@ -249,4 +249,23 @@ describe.each(BACKENDS)('as of a past moment, and send manifests, on %s', (backe
       expect(r.stdout).toBe('');
     }
   });
+  it('an sms manifest after a phone changed by an import: exit 6 naming that unrecorded change as a possible cause; an email manifest unaffected (a known limit)', async () => {
+    const db = await tempStore(backend);
+    const dir = tempDir();
+    await ok(db, ['profile', 'add', '--email', 'a@x.io', '--phone', '+33612345671'], 1);
+    await ok(db, ['profile', 'add', '--email', 'c@x.io', '--phone', '+33612345673'], 1);
+    await ok(db, ['suppression', 'add', '+33612345673', '--channel', 'sms', '--reason', 'manual'], 2);
+    const sms = join(dir, 'sms.json');
+    const email = join(dir, 'email.json');
+    await ok(db, ['profile', 'export', '--reachable', 'sms', '--out', join(dir, 'sms.csv'), '--manifest', sms], 3);
+    await ok(db, ['profile', 'export', '--reachable', 'email', '--out', join(dir, 'email.csv'), '--manifest', email], 3);
+    const file = join(dir, 'phones.csv');
+    writeFileSync(file, 'email,phone\nc@x.io,+33612345679\n');
+    await ok(db, ['profile', 'import', file], 4);
+    const r = await runCli(['--db', db, 'audience', 'verify', sms], { now: t(5) });
+    expect(r.code, r.stderr).toBe(6);
+    expect(r.stderr).toMatch(/2 profile\(s\).*where the manifest says 1/);
+    expect(r.stderr).toMatch(/phone number was changed since by `profile import`: the ledger does not record a change of phone/);
+    expect((await runCli(['--db', db, 'audience', 'verify', email], { now: t(5) })).code).toBe(0);
+  });
 });
