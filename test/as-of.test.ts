@@ -53,6 +53,7 @@ describe.each(BACKENDS)('as of a past moment, and send manifests, on %s', (backe
     await ok(db, ['profile', 'erase', 'cy@x.io', '--yes', '--reason', 'art. 17 request 7'], 8); // an erasure
     await ok(db, ['profile', 'add', '--email', 'dee@x.io'], 9); // a profile that did not exist before
     await setBasis(db, 'email', 'opt-in', 10); // a change of basis
+    await setBasis(db, 'email', 'opt-out', 11); // and back
 
     // The subscription.
     expect((await show(db, 'ann@x.io', before(3))).subscriptions).toEqual([]);
@@ -91,6 +92,13 @@ describe.each(BACKENDS)('as of a past moment, and send manifests, on %s', (backe
     expect(ann10.channels.postal).toMatchObject({ basis: 'opt-out', reachable: true });
     expect((await show(db, 'bob@x.io', after(10))).channels.email).toMatchObject({ basis: 'opt-in', state: 'granted', reachable: true });
     expect((await show(db, 'ann@x.io', before(10))).channels.email).toMatchObject({ basis: 'opt-out', reachable: true });
+    // Back to opt-out: ann (no grant) reachable again from then on, still unknown; the moment in between keeps opt-in.
+    const ann11 = await show(db, 'ann@x.io', after(11));
+    expect(ann11.channels.email).toMatchObject({ basis: 'opt-out', state: 'unknown', reachable: true });
+    expect(ann11.channels.email.decidingEvents).toHaveLength(1); // the policy event back to opt-out
+    expect(ann11.channels.email.decidingEvents[0]).toBeGreaterThan(ann10.channels.email.decidingEvents[0]);
+    expect((await show(db, 'ann@x.io', before(11))).channels.email).toMatchObject({ basis: 'opt-in', reachable: false });
+    expect((await show(db, 'bob@x.io', after(11))).channels.email).toMatchObject({ basis: 'opt-out', state: 'granted', reachable: true });
 
     // The audiences replayed in SQL, moment by moment.
     expect(await audienceAsOf(db, 'email', before(1))).toEqual([]);
@@ -103,9 +111,10 @@ describe.each(BACKENDS)('as of a past moment, and send manifests, on %s', (backe
     expect(await audienceAsOf(db, 'email', after(9))).toEqual([1, 2, 4]);
     expect(await audienceAsOf(db, 'email', after(10))).toEqual([2]);
     expect(await audienceAsOf(db, 'postal', after(10))).toEqual([1, 2, 4]);
+    expect(await audienceAsOf(db, 'email', after(11))).toEqual([1, 2, 4]);
 
     // The SQL replay and the domain replay agree on every channel at every moment, under both bases.
-    for (const moment of [after(1), after(4), after(6), after(8), after(9), after(10)]) {
+    for (const moment of [after(1), after(4), after(6), after(8), after(9), after(10), after(11)]) {
       const views = await Promise.all([1, 2, 3, 4].map((id) => show(db, String(id), moment)));
       for (const c of CONTACT_CHANNELS) {
         const domain = views.filter((v) => v.reachable[c]).map((v) => v.id);
