@@ -277,4 +277,23 @@ describe.each(BACKENDS)('as of a past moment, and send manifests, on %s', (backe
     expect(r.stderr).toMatch(/phone number was changed since by `profile import`: the ledger does not record a change of phone/);
     expect((await runCli(['--db', db, 'audience', 'verify', email], { now: t(5) })).code).toBe(0);
   });
+  it('an address erased twice (the second erasure finds its erasure entry in force and adds no entry): the replay and prove find the second profile by the keys its erase event recorded', async () => {
+    const db = await tempStore(backend);
+    const manifestPath = join(tempDir(), 'm.json');
+    await ok(db, ['profile', 'add', '--email', 'x@x.io'], 1);
+    await ok(db, ['profile', 'add', '--email', 'y@x.io'], 1);
+    await ok(db, ['profile', 'erase', 'x@x.io', '--yes', '--reason', 'request 1'], 2);
+    await ok(db, ['profile', 'add', '--email', 'x@x.io'], 3); // profile 3: its erasure entry matches it again
+    await ok(db, ['profile', 'export', '--reachable', 'email', '--out', join(tempDir(), 'm.csv'), '--manifest', manifestPath], 4);
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+    expect(manifest.count).toBe(1);
+    await ok(db, ['profile', 'erase', 'x@x.io', '--yes', '--reason', 'request 2'], 5);
+    expect((await runCli(['--db', db, 'audience', 'verify', manifestPath], { now: t(6) })).code).toBe(0);
+    const then = await show(db, '3', manifest.ledger.at);
+    expect(then).toMatchObject({ existed: true, erased: false, reachable: { email: false } });
+    expect(then.suppressions).toMatchObject([{ channel: 'email', reason: 'erasure' }]);
+    const proof = await runJson(db, ['audience', 'prove', manifestPath, 'x@x.io', '--json'], { now: t(6) });
+    expect(proof).toMatchObject({ profileId: 3, member: false });
+    expect(proof.why).toMatch(/suppressed on email \(erasure/);
+  });
 });

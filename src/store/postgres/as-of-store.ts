@@ -126,8 +126,9 @@ export class PgAsOfRepository implements AsOfRepository {
   async erasedProfileByEmail(email: string): Promise<number | null> {
     const key = await this.store.suppressions.keyOf('email', email);
     const r =
-      (await this.store.query<{ profile_id: number }>(ERASED_BY_EMAIL_KEY_SQL('$1'), [key]))[0] ??
-      (await this.store.query<{ profile_id: number }>(ERASED_BY_RECORDED_KEY_SQL(`(x.evidence::json -> 'addressKeys' ->> 'email')`, '$1'), [key]))[0];
+      // The last erasure that recorded the key (an address erased twice: its second profile), else an older erasure's events.
+      (await this.store.query<{ profile_id: number }>(ERASED_BY_RECORDED_KEY_SQL(`(x.evidence::json -> 'addressKeys' ->> 'email')`, '$1'), [key]))[0] ??
+      (await this.store.query<{ profile_id: number }>(ERASED_BY_EMAIL_KEY_SQL('$1'), [key]))[0];
     return r ? Number(r.profile_id) : null;
   }
 

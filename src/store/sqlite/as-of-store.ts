@@ -137,8 +137,9 @@ export class SqliteAsOfRepository implements AsOfRepository {
     const key = await this.store.suppressions.keyOf('email', email);
     const r = this.store.read(
       () =>
-        this.db.prepare<[string], { profile_id: number }>(ERASED_BY_EMAIL_KEY_SQL('?')).get(key) ??
-        this.db.prepare<[string], { profile_id: number }>(ERASED_BY_RECORDED_KEY_SQL(`json_extract(x.evidence, '$.addressKeys.email')`, '?')).get(key),
+        // The last erasure that recorded the key (an address erased twice: its second profile), else an older erasure's events.
+        this.db.prepare<[string], { profile_id: number }>(ERASED_BY_RECORDED_KEY_SQL(`json_extract(x.evidence, '$.addressKeys.email')`, '?')).get(key) ??
+        this.db.prepare<[string], { profile_id: number }>(ERASED_BY_EMAIL_KEY_SQL('?')).get(key),
     );
     return r ? Number(r.profile_id) : null;
   }
