@@ -6,7 +6,8 @@ import type { Profile } from './profile.js';
  * The ledger read at a past position (ConsentStore.asOf). Every answer is a
  * replay of the ledger up to the position (events are append-only, so a
  * position's answer never changes while the chain stands), with the
- * profiles' current addresses matched to the address events by their keys.
+ * profiles' current addresses matched to the address events by their keys
+ * (an erased profile's by the keys its erase event recorded).
  */
 export interface AsOfRepository {
   /** The chain's last block now (block 0, event 0, the genesis hash for an empty ledger). */

@@ -11,7 +11,9 @@
  *   suppressed  the last address event of (c, key of p's address) with id <= N is a `suppress`
  *             whose evidence expiresAt is NULL or after T (email: the email's key; sms, phone: the phone's);
  *             those keys are read first (suppressedKeysAtSql) and matched by address where the
- *             suppression list still holds it, by the profile's key otherwise
+ *             suppression list still holds it, by the profile's key otherwise; a profile erased
+ *             after N (its addresses are placeholders) by the keys its erase event recorded
+ *             (erasedKeysSql, erasedSuppressedIds)
  *   reachable = existed AND NOT erased AND NOT suppressed AND NOT refused AND (basis(c) = opt-out OR granted)
  *
  * Each probe is one descent of an index: ledger_events_profile (profile_id,
@@ -220,7 +222,9 @@ export function hmacPads(secret: Buffer): { ipad: Buffer; opad: Buffer } {
  * The erased profile whose email had this key (placeholder): an erasure writes the `erasure`
  * suppress events of its addresses (email first, then sms and phone) and then its `erase`
  * event, in one transaction, so the erase event follows the email's within three ids, at the
- * same time and from the same source. None when the erasure found the entry already there.
+ * same time and from the same source. None when the erasure found the entry already there: the
+ * erase event's recorded keys (ERASED_BY_RECORDED_KEY_SQL) are asked first; this is for erasures
+ * recorded before those keys were.
  */
 export const ERASED_BY_EMAIL_KEY_SQL = (key: string) => `SELECT x.profile_id FROM ledger_events s
   JOIN ledger_events x ON x.id > s.id AND x.id <= s.id + 3 AND x.action = 'erase' AND x.occurred_at = s.occurred_at AND x.source = s.source
