@@ -57,6 +57,7 @@ describe.each(BACKENDS)('import grants on %s', (backend) => {
     // A grant changes the profile, as `profile optin` does: a and d (grant-only) and b (its flag) are updated, c not.
     expect(real).toMatchObject({ updated: 3, unchanged: 1 });
     expect(dry).toMatchObject({ updated: 3, unchanged: 1 });
+    expect(real.grantsNotRecorded).toEqual({ sms: 1 }); // new@x.io's consent_sms=1: sms is opt-out
 
     // Exactly one new block, holding every event of the import, the grants included.
     const after = await blocks(db);
@@ -109,5 +110,55 @@ describe.each(BACKENDS)('import grants on %s', (backend) => {
     const [grant] = await rawSql(db, "SELECT e.id FROM ledger_events e JOIN profiles p ON p.id = e.profile_id WHERE p.email = 'p1@x.io' AND e.action = 'optin'");
     expect(then.channels.email.decidingEvents).toContain(Number(grant.id));
     expect((await runJson<unknown[]>(db, ['profile', 'list', '--reachable', 'email', '--as-of', FIXED_NOW.toISOString(), '--json'])).length).toBe(40);
+  });
+  it('one grant for an email given twice; a 0 on one channel and a 1 on another; optout_all=0 with a 1; consent_ beside subscribe_; an erased address; a 1 under opt-out said, not silent', async () => {
+    const db = await tempStore(backend);
+    await ok(db, ['profile', 'add', '--email', 'all0@x.io']);
+    await ok(db, ['profile', 'optout', 'all0@x.io', '--all']);
+    await ok(db, ['profile', 'add', '--email', 'gone@x.io']);
+    await ok(db, ['profile', 'erase', 'gone@x.io', '--yes', '--reason', 'request 1']);
+    await ok(db, ['service', 'create', 'news', '--label', 'News']);
+    await ok(db, ['policy', 'set', 'email', 'opt-in', '--reason', 'CNIL']);
+    await ok(db, ['policy', 'set', 'sms', 'opt-in', '--reason', 'CNIL']); // phone stays opt-out
+    const file = join(tempDir(), 'mixed.csv');
+    writeFileSync(
+      file,
+      'email,consent_email,consent_sms,consent_phone,optout_all,subscribe_news\n' +
+        'twice@x.io,1,,,,\ntwice@x.io,1,,,,\n' + // one grant, not two
+        'mix@x.io,0,1,,,\nmix@x.io,,1,,,\n' + // email refused, sms granted
+        'all0@x.io,1,,,0,\n' + // all lifted (its optin), email granted (a grant-only event)
+        'sub@x.io,1,,1,,1\n' + // email granted, subscribed; phone under opt-out: its 1 records nothing
+        'p2@x.io,,,1,,\n' +
+        'gone@x.io,1,,,,\n', // an erased address: a new profile, granted, but suppressed
+    );
+    const flags = ['--allow-optin', '--proof', PROOF];
+    const dry = await runJson(db, ['profile', 'import', file, '--dry-run', ...flags, '--json']);
+    const run = await runCli(['--db', db, 'profile', 'import', file, ...flags, '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const real = JSON.parse(run.stdout);
+    expect(real).toMatchObject({ grantsAsked: 9, grantEvents: 5, optInsApplied: 1, optOutsSet: 1, erasedAddresses: 1, grantsNotRecorded: { phone: 2 } });
+    expect(real.subscriptionsSet + real.subscriptionsPending).toBe(1);
+    expect(dry).toMatchObject({ grantEvents: real.grantEvents, events: real.events, grantsNotRecorded: { phone: 2 } });
+    expect(run.stderr).toContain('2 consent_phone=1 cell(s) recorded no grant: phone\'s basis is opt-out');
+    expect(run.stderr).toContain('run `consent policy set phone opt-in` first, then import');
+    const state = async (email: string) => {
+      const v = await runJson(db, ['profile', 'show', email, '--json']);
+      return Object.fromEntries(Object.entries(v.consent as Record<string, object>).map(([c, x]) => [c, { ...x, reachable: v.reachable[c] }]));
+    };
+    const optins = async (email: string, channel: string) =>
+      Number((await rawSql(db, "SELECT count(*) AS n FROM ledger_events e JOIN profiles p ON p.id = e.profile_id WHERE p.email = ? AND e.channel = ? AND e.action = 'optin'", [email, channel]))[0].n);
+    expect(await optins('twice@x.io', 'email')).toBe(1);
+    expect(await state('twice@x.io')).toMatchObject({ email: { state: 'granted', reachable: true } });
+    expect(await state('mix@x.io')).toMatchObject({ email: { state: 'refused', reachable: false }, sms: { state: 'granted' } });
+    expect(await state('all0@x.io')).toMatchObject({ email: { state: 'granted', reachable: true } });
+    expect(await optins('all0@x.io', 'all')).toBe(1);
+    expect(await state('sub@x.io')).toMatchObject({ email: { state: 'granted', reachable: true }, phone: { basis: 'opt-out', state: 'unknown', reachable: true } });
+    expect(await optins('sub@x.io', 'phone')).toBe(0);
+    expect(await state('gone@x.io')).toMatchObject({ email: { state: 'granted', reachable: false } });
+    expect((await runJson(db, ['ledger', 'verify', '--json'])).ok).toBe(true);
+    // Without consent_ columns, no such field.
+    const plain = join(tempDir(), 'plain.csv');
+    writeFileSync(plain, 'email\nplain@x.io\n');
+    expect(await runJson(db, ['profile', 'import', plain, '--json'])).not.toHaveProperty('grantsNotRecorded');
   });
 });

@@ -6,7 +6,8 @@ import type { Profile } from './profile.js';
  * The ledger read at a past position (ConsentStore.asOf). Every answer is a
  * replay of the ledger up to the position (events are append-only, so a
  * position's answer never changes while the chain stands), with the
- * profiles' current addresses matched to the address events by their keys.
+ * profiles' current addresses matched to the address events by their keys
+ * (an erased profile's by the keys its erase event recorded).
  */
 export interface AsOfRepository {
   /** The chain's last block now (block 0, event 0, the genesis hash for an empty ledger). */
@@ -24,6 +25,11 @@ export interface AsOfRepository {
    * key on channel email, its phone's key on sms and phone; in id order.
    */
   addressEvents(email: string | null, phone: string | null, eventId: number): Promise<ReplayEvent[]>;
+  /**
+   * The same for an erased profile (its addresses are placeholders now): the address events
+   * up to `eventId` of the keys its erasure recorded; none when it is not erased.
+   */
+  erasedAddressEvents(profileId: number, eventId: number): Promise<ReplayEvent[]>;
   /** The bases in force at `eventId` (the last policy event of each channel up to it; none: opt-out). */
   basesAt(eventId: number): Promise<Record<ContactChannel, Basis>>;
   /**

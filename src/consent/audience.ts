@@ -7,7 +7,8 @@ import { profileAt, type LedgerPosition, type Moment, type ProfileAt } from './a
 import { CONTACT_CHANNELS, type ContactChannel } from './channels.js';
 import { ConsentError, invalid } from './errors.js';
 import { auditPath, EMPTY_ROOT, LEAF_TAG, MerkleBuilder, verifyInclusion } from './merkle.js';
-import type { Profile } from './profile.js';
+import { requireProfile } from './operations.js';
+import type { Profile, ProfileRef } from './profile.js';
 import type { ConsentStore } from './store.js';
 
 /** The moment of `--as-of <at>` (its prefix of the chain), or the head now at `now`. */
@@ -18,6 +19,19 @@ export async function momentOf(store: ConsentStore, asOf: string | null, now: st
 
 export const positionView = (m: Moment) => ({ at: m.at, blockId: m.position.blockId, eventId: m.position.eventId, hash: m.position.hash });
 
+/**
+ * The profile a proof is asked for: by id or email as today, or, for an email no profile has
+ * now, the erased profile that had it (found by the key its erasure recorded in the ledger).
+ */
+export async function requireProfileThen(store: ConsentStore, ref: ProfileRef): Promise<Profile> {
+  if ('email' in ref && !(await store.findProfile(ref))) {
+    const id = await store.asOf.erasedProfileByEmail(ref.email);
+    const erased = id === null ? null : await store.findProfile({ id });
+    if (erased) return erased;
+  }
+  return requireProfile(store, ref);
+}
+
 /** A profile replayed at a moment (`profile show --as-of`). */
 export async function profileAsOf(store: ConsentStore, profile: Profile, moment: Moment): Promise<ProfileAt> {
   const n = moment.position.eventId;
@@ -26,8 +40,9 @@ export async function profileAsOf(store: ConsentStore, profile: Profile, moment:
     at: moment.at,
     events: await store.asOf.profileEvents(profile.id, n),
     policies: await store.asOf.policyEvents(n),
-    // The addresses it has now (an erased profile's are gone: see the README's known limits).
-    addressEvents: profile.erasedAt === null ? await store.asOf.addressEvents(profile.email, profile.phone, n) : [],
+    // The addresses it has now; an erased profile's by the keys its erasure recorded (its addresses are gone).
+    addressEvents:
+      profile.erasedAt === null ? await store.asOf.addressEvents(profile.email, profile.phone, n) : await store.asOf.erasedAddressEvents(profile.id, n),
   });
 }
 
@@ -204,7 +219,10 @@ function rootMismatch(m: Manifest, root: string, count: number): ConsentError {
   return new ConsentError(
     'integrity',
     `The audience recomputed at the manifest's ledger head (block ${m.ledger.blockId}) is not the manifest's: ${count} profile(s), root ${root.slice(0, 12)}…, where the manifest says ${m.count}, root ${m.digest.root.slice(0, 12)}….`,
-    'The manifest was altered, or the store was changed behind the tool (run `consent ledger verify`).',
+    m.filter.reachable === 'sms' || m.filter.reachable === 'phone'
+      ? 'The manifest was altered, or the store was changed behind the tool (run `consent ledger verify`), or (no tampering) a profile\'s phone number was changed since by `profile import`: ' +
+          'the ledger does not record a change of phone, so the replay matches a suppression with the number the profile has now.'
+      : 'The manifest was altered, or the store was changed behind the tool (run `consent ledger verify`).',
   );
 }
 

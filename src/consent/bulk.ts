@@ -86,6 +86,12 @@ export interface ImportSession {
    * subscription set, requested or unsubscribed) and `grantEvents`.
    */
   apply(options: ApplyOptions, context: ChangeContext | null): Promise<ImportCounts>;
+  /**
+   * After apply: of the file's consent_ channels (`grantable`), those whose
+   * basis was opt-out when apply read it (a mask of CHANNELS bits; 0 before
+   * apply or without consent_ columns): their `1` cells take no grant-only event.
+   */
+  optOutConsent(): number;
   /** Drops the staging data; always called, also after a failure. */
   discard(): Promise<void>;
 }

@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { STAGED_WIDTH, type BulkStore, type ImportCounts } from '../consent/bulk.js';
-import { CHANNELS } from '../consent/channels.js';
+import { CHANNELS, CONTACT_CHANNELS, type ContactChannel } from '../consent/channels.js';
 import { ConsentError, invalid } from '../consent/errors.js';
 import type { ChangeContext } from '../consent/ledger.js';
 import type { Encoding } from './decode.js';
@@ -76,6 +76,12 @@ export interface ImportSummary extends Omit<ImportCounts, 'grantEvents'> {
    * asked); and `grantEvents` (ImportCounts) is then given too.
    */
   grantsAsked?: number;
+  /**
+   * Only with consent_<channel> columns: per channel whose basis was opt-out
+   * at the import, its `1` cells (none recorded a grant-only event: a grant is
+   * recorded only under opt-in; a 1 there only lifts an opt-out flag).
+   */
+  grantsNotRecorded?: Partial<Record<ContactChannel, number>>;
 }
 
 /** Thrown when invalid rows stop an import; carries the summary for printing. */
@@ -151,6 +157,7 @@ export async function importProfiles(bulk: BulkStore, input: ImportInput, file: 
     let consentMask = 0;
     let consentColumns: { channel: string; column: string }[] = [];
     let grantsAsked = 0;
+    const askedByBit = CHANNELS.map(() => 0); // the `1` cells per channel bit
     const suppressed = options.suppressed && (options.suppressed.email.size > 0 || options.suppressed.phone.size > 0) ? options.suppressed : null;
     const onBatch = async (b: ParsedBatch) => {
       options.signal?.throwIfAborted();
@@ -164,7 +171,10 @@ export async function importProfiles(bulk: BulkStore, input: ImportInput, file: 
       if (consentMask !== 0) {
         const v = b.staged.values;
         for (let i = 0; i < b.staged.rows; i++) {
-          for (let m = (v[i * STAGED_WIDTH + 5] as number) & consentMask; m !== 0; m &= m - 1) grantsAsked++;
+          for (let m = (v[i * STAGED_WIDTH + 5] as number) & consentMask; m !== 0; m &= m - 1) {
+            grantsAsked++;
+            askedByBit[31 - Math.clz32(m & -m)]!++;
+          }
         }
       }
       rows += b.rows;
@@ -212,7 +222,14 @@ export async function importProfiles(bulk: BulkStore, input: ImportInput, file: 
     options.signal?.throwIfAborted();
     const { grantEvents, ...counts } = await session.apply({ allowOptin: options.allowOptin, services, grantable: consentMask }, options.dryRun ? null : options.context);
     if (consentColumns.length === 0) return { ...base, ...counts };
-    return { ...base, ...counts, grantsAsked, grantEvents };
+    // The `1` cells of channels under an opt-out basis: no grant-only event there (planGrants' rule), said, not silent.
+    const optOut = session.optOutConsent();
+    const grantsNotRecorded: Partial<Record<ContactChannel, number>> = {};
+    for (const c of CONTACT_CHANNELS) {
+      const bit = CHANNELS.indexOf(c);
+      if (optOut & (1 << bit) && askedByBit[bit]! > 0) grantsNotRecorded[c] = askedByBit[bit]!;
+    }
+    return { ...base, ...counts, grantsAsked, grantEvents, grantsNotRecorded };
   } finally {
     await session.discard();
   }

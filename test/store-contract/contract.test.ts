@@ -445,7 +445,13 @@ describe.each(BACKENDS)('store contract on %s', (backend: Backend) => {
       expect((await collect(store.listProfiles({ unreachable: 'postal' }))).map((p) => p.id)).toEqual([ann.id]);
       expect(Number((await rawSql(location, 'SELECT count(*) AS n FROM ledger_user_agents'))[0].n)).toBe(0);
       const history = await store.history(ann.id);
-      expect(history[0]).toMatchObject({ action: 'erase', channel: 'all', reason: 'ticket-9', evidence: null });
+      // Its evidence: the keys of the addresses it erased (never an address), for the as-of replay.
+      expect(history[0]).toMatchObject({
+        action: 'erase',
+        channel: 'all',
+        reason: 'ticket-9',
+        evidence: { addressKeys: { email: await store.suppressions.keyOf('email', 'ann@example.com'), phone: await store.suppressions.keyOf('sms', '+33612345678') } },
+      });
       expect(history[1]!.evidence).toEqual({ page: 'p', userAgentDigest: expect.stringMatching(/^[0-9a-f]{64}$/) });
       expect(await store.verifyLedger()).toMatchObject({ ok: true });
       await expect(store.eraseProfile(ann.id, ctx())).rejects.toMatchObject({ kind: 'conflict' });

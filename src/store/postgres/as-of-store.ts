@@ -9,6 +9,11 @@ import {
   ADDRESS_EVENTS_SQL,
   addressKeyPairs,
   ERASED_BY_EMAIL_KEY_SQL,
+  ERASED_BY_RECORDED_KEY_SQL,
+  erasedKeyPairs,
+  erasedKeysOf,
+  erasedKeysSql,
+  erasedSuppressedIds,
   audienceAtSql,
   splitSuppressed,
   suppressedKeysAtSql,
@@ -22,12 +27,14 @@ import {
   toPosition,
   toReplayEvent,
   type AsOfDialect,
+  type AudienceLists,
   type PositionRow,
 } from '../shared/as-of-sql.js';
 import type { EventRow } from '../shared/ledger-chain.js';
 import { PROFILE_COLUMNS, rowToProfile, type PgStore, type ProfileRow } from './pg-store.js';
 
 const PAGE = 5000;
+type ErasedRow = { profile_id: number | null; evidence: string | null; s_channel: string | null; s_key: string | null };
 
 /**
  * The address key in SQL: HMAC-SHA256 (RFC 2104) from the built-in sha256 and the key's pads,
@@ -72,7 +79,16 @@ export class PgAsOfRepository implements AsOfRepository {
   }
 
   async addressEvents(email: string | null, phone: string | null, eventId: number): Promise<ReplayEvent[]> {
-    const pairs = await addressKeyPairs((c, a) => this.store.suppressions.keyOf(c, a), email, phone);
+    return this.keyEvents(await addressKeyPairs((c, a) => this.store.suppressions.keyOf(c, a), email, phone), eventId);
+  }
+
+  async erasedAddressEvents(profileId: number, eventId: number): Promise<ReplayEvent[]> {
+    if (!Number.isSafeInteger(profileId) || profileId < 1 || profileId > 2147483647) return [];
+    const rows = await this.store.query<ErasedRow>(erasedKeysSql(0, '$1'), [profileId]);
+    return this.keyEvents(erasedKeyPairs(erasedKeysOf(rows).get(profileId)), eventId);
+  }
+
+  private async keyEvents(pairs: [string, string][], eventId: number): Promise<ReplayEvent[]> {
     if (pairs.length === 0) return [];
     const sql = ADDRESS_EVENTS_SQL(pairs.map((_, i) => [`$${2 * i + 1}`, `$${2 * i + 2}`]), `$${2 * pairs.length + 1}`);
     return (await this.store.query<EventRow>(sql, [...pairs.flat(), eventId])).map(toReplayEvent);
@@ -87,10 +103,13 @@ export class PgAsOfRepository implements AsOfRepository {
     const basis = (await this.basesAt(n))[channel];
     // $1 and $2 are the HMAC pads (DIALECT.keyOf), sent only when a key must be computed.
     const params: unknown[] = [];
-    const lists = { addresses: null as string | null, keys: null as string | null };
+    const lists: AudienceLists = { addresses: null, keys: null };
     if (channel === 'email' || channel === 'sms' || channel === 'phone') {
       type Row = { address_key: string; address: string | null; has_row: number };
-      const { addresses, keys } = splitSuppressed(await this.store.query<Row>(suppressedKeysAtSql(channel, n, moment.at, DIALECT)));
+      const rows = await this.store.query<Row>(suppressedKeysAtSql(channel, n, moment.at, DIALECT));
+      const { addresses, keys } = splitSuppressed(rows);
+      // Profiles erased since: matched by the keys their erasure recorded.
+      if (rows.length > 0) lists.erasedIds = erasedSuppressedIds(channel, rows, erasedKeysOf(await this.store.query<ErasedRow>(erasedKeysSql(n))));
       if (keys.length > 0) {
         const { ipad, opad } = await this.loadPads();
         params.push(ipad, opad, keys);
@@ -151,7 +170,10 @@ export class PgAsOfRepository implements AsOfRepository {
 
   async erasedProfileByEmail(email: string): Promise<number | null> {
     const key = await this.store.suppressions.keyOf('email', email);
-    const [r] = await this.store.query<{ profile_id: number }>(ERASED_BY_EMAIL_KEY_SQL('$1'), [key]);
+    const r =
+      // The last erasure that recorded the key (an address erased twice: its second profile), else an older erasure's events.
+      (await this.store.query<{ profile_id: number }>(ERASED_BY_RECORDED_KEY_SQL(`(x.evidence::json -> 'addressKeys' ->> 'email')`, '$1'), [key]))[0] ??
+      (await this.store.query<{ profile_id: number }>(ERASED_BY_EMAIL_KEY_SQL('$1'), [key]))[0];
     return r ? Number(r.profile_id) : null;
   }
 

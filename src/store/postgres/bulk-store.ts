@@ -357,7 +357,15 @@ class PgImportSession implements ImportSession {
    */
   private async grantMask(grantable: number): Promise<number> {
     if (grantable === 0) return 0;
-    return grantEventMask(grantable, basesFromRows(await this.q<{ channel: string; evidence: string | null }>(CURRENT_POLICY_SQL)));
+    const mask = grantEventMask(grantable, basesFromRows(await this.q<{ channel: string; evidence: string | null }>(CURRENT_POLICY_SQL)));
+    this.optOutGrantable = grantable & ~mask;
+    return mask;
+  }
+
+  private optOutGrantable = 0;
+
+  optOutConsent(): number {
+    return this.optOutGrantable;
   }
 
   async apply(options: ApplyOptions, context: ChangeContext | null): Promise<ImportCounts> {

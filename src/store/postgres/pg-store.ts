@@ -13,7 +13,7 @@ import {
   type VerifyOptions,
   userAgentProblem,
 } from '../../consent/ledger.js';
-import { checkErasable, erasureEntries, profileAddresses } from '../shared/erasure.js';
+import { checkErasable, erasureEntries, erasureEvidence, profileAddresses } from '../shared/erasure.js';
 import { applyChanges, erasedEmail, planChanges, planGrants, type NewProfile, type Profile, type ProfileRef } from '../../consent/profile.js';
 import type { ConsentRequest, ConsentResult, ErasureResult, LastChanges, ProfileFilter } from '../../consent/store.js';
 import type { ImportAllOptions, RawBatch, RowStore } from '../rows.js';
@@ -533,7 +533,7 @@ export class PgStore implements RowStore {
       const phoneKey = keys.find((k) => k.channel !== 'email')?.addressKey;
       if (phoneKey) await tx.query('UPDATE sms_messages SET body = NULL WHERE from_key = $1 AND body IS NOT NULL', [phoneKey]);
       const deleted = await tx.client.query('DELETE FROM ledger_user_agents WHERE event_id IN (SELECT id FROM ledger_events WHERE profile_id = $1)', [profileId]);
-      tx.appendEvents([{ profileId, channel: 'all', action: 'erase' }], context);
+      tx.appendEvents([{ profileId, channel: 'all', action: 'erase', evidence: erasureEvidence(keys, context.evidence) }], context);
       return { profile: rowToProfile(rows[0]!), suppressions: added, userAgentsDeleted: deleted.rowCount ?? 0 };
     });
   }

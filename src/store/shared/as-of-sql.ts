@@ -11,7 +11,9 @@
  *   suppressed  the last address event of (c, key of p's address) with id <= N is a `suppress`
  *             whose evidence expiresAt is NULL or after T (email: the email's key; sms, phone: the phone's);
  *             those keys are read first (suppressedKeysAtSql) and matched by address where the
- *             suppression list still holds it, by the profile's key otherwise
+ *             suppression list still holds it, by the profile's key otherwise; a profile erased
+ *             after N (its addresses are placeholders) by the keys its erase event recorded
+ *             (erasedKeysSql, erasedSuppressedIds)
  *   reachable = existed AND NOT erased AND NOT suppressed AND NOT refused AND (basis(c) = opt-out OR granted)
  *
  * Each probe is one descent of an index: ledger_events_profile (profile_id,
@@ -97,6 +99,16 @@ export function suppressedAtSql(p: string, channel: ContactChannel, lists: { add
   return tests.length === 0 ? null : `(${address} IS NOT NULL AND (${tests.join(' OR ')}))`;
 }
 
+/**
+ * The suppressed addresses and keys at (N, T) as SQL lists (null: none), and the
+ * profiles erased since whose recorded keys were suppressed then (erasedSuppressedIds).
+ */
+export interface AudienceLists {
+  addresses: string | null;
+  keys: string | null;
+  erasedIds?: readonly number[];
+}
+
 /** The profile existed at T and was not erased at N. */
 export function existedSql(p: string, n: number, at: string): string {
   return `${p}created_at <= ${timeSql(at)} AND (${p}erased_at IS NULL OR NOT EXISTS (SELECT 1 FROM ledger_events x
@@ -110,7 +122,7 @@ export function reachableAtSql(
   n: number,
   at: string,
   basis: Basis,
-  lists: { addresses: string | null; keys: string | null },
+  lists: AudienceLists,
   d: AsOfDialect,
 ): string {
   checkChannel(channel);
@@ -118,7 +130,10 @@ export function reachableAtSql(
   const consent =
     basis === 'opt-in' ? `coalesce(${own}, '') = 'optin'` : `coalesce(${own}, 'optin') <> 'optout'`;
   const suppressed = suppressedAtSql(p, channel, lists, d);
-  return `(${existedSql(p, n, at)} AND coalesce(${lastFlagSql(p, 'all', n)}, 'optin') <> 'optout' AND ${consent}${suppressed ? ` AND NOT ${suppressed}` : ''})`;
+  const erased = (lists.erasedIds ?? []).map(position);
+  return `(${existedSql(p, n, at)} AND coalesce(${lastFlagSql(p, 'all', n)}, 'optin') <> 'optout' AND ${consent}${suppressed ? ` AND NOT ${suppressed}` : ''}${
+    erased.length > 0 ? ` AND ${p}id NOT IN (${erased.join(', ')})` : ''
+  })`;
 }
 
 /** The audience at (N, T): its profiles' `columns` in id order, after a keyset `after` placeholder and up to a page. */
@@ -127,7 +142,7 @@ export function audienceAtSql(
   n: number,
   at: string,
   basis: Basis,
-  lists: { addresses: string | null; keys: string | null },
+  lists: AudienceLists,
   d: AsOfDialect,
   after: string,
   limit: string,
@@ -207,11 +222,85 @@ export function hmacPads(secret: Buffer): { ipad: Buffer; opad: Buffer } {
  * The erased profile whose email had this key (placeholder): an erasure writes the `erasure`
  * suppress events of its addresses (email first, then sms and phone) and then its `erase`
  * event, in one transaction, so the erase event follows the email's within three ids, at the
- * same time and from the same source. None when the erasure found the entry already there.
+ * same time and from the same source. None when the erasure found the entry already there: the
+ * erase event's recorded keys (ERASED_BY_RECORDED_KEY_SQL) are asked first; this is for erasures
+ * recorded before those keys were.
  */
 export const ERASED_BY_EMAIL_KEY_SQL = (key: string) => `SELECT x.profile_id FROM ledger_events s
   JOIN ledger_events x ON x.id > s.id AND x.id <= s.id + 3 AND x.action = 'erase' AND x.occurred_at = s.occurred_at AND x.source = s.source
   WHERE s.channel = 'email' AND s.address_key = ${key} AND s.action = 'suppress' AND s.reason = 'erasure' ORDER BY s.id DESC LIMIT 1`;
+
+/**
+ * The erase events after N (placeholder-free: N is a checked number), one row per address
+ * key they name, for erasedKeysOf. The keys are the erase event's evidence `addressKeys`
+ * (every erasure records them since session 6: erasureEvidence, src/store/shared/erasure.ts); an older
+ * erasure is matched, as ERASED_BY_EMAIL_KEY_SQL does, with the `suppress … erasure` events
+ * of its transaction (the ids just before it, same time and source), which it wrote only
+ * where no stronger entry was already in force.
+ */
+export function erasedKeysSql(after: number, profile?: string): string {
+  return `SELECT x.id, x.profile_id, x.evidence, s.channel AS s_channel, s.address_key AS s_key FROM ledger_events x
+    LEFT JOIN ledger_events s ON s.id >= x.id - 3 AND s.id < x.id AND s.action = 'suppress' AND s.reason = 'erasure'
+      AND s.address_key IS NOT NULL AND s.occurred_at = x.occurred_at AND s.source = x.source
+    WHERE x.action = 'erase' AND x.channel = 'all' AND x.id > ${position(after)}${profile ? ` AND x.profile_id = ${profile}` : ''} ORDER BY x.id`;
+}
+
+/** The address keys an erased profile had (its email's; its phone's, shared by sms and phone). */
+export interface ErasedKeys {
+  email: string | null;
+  phone: string | null;
+}
+
+/** erasedKeysSql's rows, per erased profile. */
+export function erasedKeysOf(
+  rows: readonly { profile_id: number | null; evidence: string | null; s_channel: string | null; s_key: string | null }[],
+): Map<number, ErasedKeys> {
+  const out = new Map<number, ErasedKeys>();
+  const recorded = new Set<number>(); // keys from the erase event's evidence: the suppress events add nothing
+  for (const r of rows) {
+    if (r.profile_id === null) continue;
+    const id = Number(r.profile_id);
+    let keys = out.get(id);
+    if (!keys) {
+      const ev = r.evidence === null ? undefined : (JSON.parse(r.evidence) as { addressKeys?: Partial<ErasedKeys> }).addressKeys;
+      keys = { email: ev?.email ?? null, phone: ev?.phone ?? null };
+      if (ev) recorded.add(id);
+      out.set(id, keys);
+    }
+    if (recorded.has(id) || r.s_key === null) continue;
+    if (r.s_channel === 'email') keys.email ??= r.s_key;
+    else if (r.s_channel === 'sms' || r.s_channel === 'phone') keys.phone ??= r.s_key;
+  }
+  return out;
+}
+
+/**
+ * The profiles erased after N whose address on `channel` was suppressed at (N, T): their
+ * addresses are placeholders now, so they are matched by the keys their erasure recorded.
+ * `suppressed` is every key of suppressedKeysAtSql (whatever the suppression list holds now).
+ */
+export function erasedSuppressedIds(channel: ContactChannel, suppressed: readonly { address_key: string }[], erased: Map<number, ErasedKeys>): number[] {
+  if (erased.size === 0 || suppressed.length === 0) return [];
+  const keys = new Set(suppressed.map((r) => r.address_key));
+  const out: number[] = [];
+  for (const [id, k] of erased) {
+    const key = channel === 'email' ? k.email : k.phone;
+    if (key !== null && keys.has(key)) out.push(id);
+  }
+  return out.sort((a, b) => a - b);
+}
+
+/** The (channel, key) pairs of an erased profile's recorded keys (as addressKeyPairs gives a live one's). */
+export function erasedKeyPairs(keys: ErasedKeys | undefined): [string, string][] {
+  const pairs: [string, string][] = [];
+  if (keys?.email) pairs.push(['email', keys.email]);
+  if (keys?.phone) pairs.push(['sms', keys.phone], ['phone', keys.phone]);
+  return pairs;
+}
+
+/** The erased profile whose erase event recorded this email key (`keyAt`: the dialect's SQL of evidence.addressKeys.email of alias x). */
+export const ERASED_BY_RECORDED_KEY_SQL = (keyAt: string, key: string) =>
+  `SELECT x.profile_id FROM ledger_events x WHERE x.action = 'erase' AND x.channel = 'all' AND x.evidence IS NOT NULL AND ${keyAt} = ${key} ORDER BY x.id DESC LIMIT 1`;
 
 /** The (channel, key) pairs of a profile's addresses: its email's key on email, its phone's on sms and phone. */
 export async function addressKeyPairs(

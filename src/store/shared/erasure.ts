@@ -17,6 +17,23 @@ export function erasureEntries(keys: readonly { channel: SuppressionChannel; add
   return keys.map((k) => ({ channel: k.channel, address: null, addressKey: k.addressKey, reason: 'erasure', note: null }));
 }
 
+/**
+ * The erase event's evidence: the keys of the addresses it erases (never an address), so that
+ * the as-of replay finds what was suppressed for that person before the erasure whatever entry
+ * was in force (an erasure writes a `suppress … erasure` event only where it adds or replaces
+ * an entry). `addressKeys.phone` is the phone's key, shared by sms and phone. The context's
+ * evidence, if any, is kept beside it (a user agent stays out: an erasure is an operator's act).
+ */
+export function erasureEvidence(
+  keys: readonly { channel: SuppressionChannel; addressKey: string }[],
+  contextEvidence: Record<string, unknown> | null | undefined,
+): Record<string, unknown> {
+  const { userAgent: _ignored, ...rest } = contextEvidence ?? {};
+  const email = keys.find((k) => k.channel === 'email')?.addressKey ?? null;
+  const phone = keys.find((k) => k.channel !== 'email')?.addressKey ?? null;
+  return { ...rest, addressKeys: { email, phone } };
+}
+
 /** Profile addresses to restore into keyed-only entries (a profile added, imported or signed up): email, and the phone on sms and phone. */
 export function profileAddresses(email: string, phone: string | null): { channel: SuppressionChannel; address: string }[] {
   const out: { channel: SuppressionChannel; address: string }[] = [{ channel: 'email', address: email }];

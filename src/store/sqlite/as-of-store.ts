@@ -11,6 +11,11 @@ import {
   ADDRESS_EVENTS_SQL,
   addressKeyPairs,
   ERASED_BY_EMAIL_KEY_SQL,
+  ERASED_BY_RECORDED_KEY_SQL,
+  erasedKeyPairs,
+  erasedKeysOf,
+  erasedKeysSql,
+  erasedSuppressedIds,
   audienceAtSql,
   splitSuppressed,
   suppressedKeysAtSql,
@@ -23,6 +28,7 @@ import {
   toPosition,
   toReplayEvent,
   type AsOfDialect,
+  type AudienceLists,
   type PositionRow,
 } from '../shared/as-of-sql.js';
 import type { EventRow } from '../shared/ledger-chain.js';
@@ -32,6 +38,7 @@ const PAGE = 5000;
 
 /** Named parameters as better-sqlite3 takes them: none when there are none. */
 const named = (params: Record<string, unknown>) => (Object.keys(params).length > 0 ? [params] : []);
+type ErasedRow = { profile_id: number | null; evidence: string | null; s_channel: string | null; s_key: string | null };
 const KEY_FUNCTION = 'consent_address_key';
 
 const DIALECT: AsOfDialect = {
@@ -85,7 +92,15 @@ export class SqliteAsOfRepository implements AsOfRepository {
   }
 
   async addressEvents(email: string | null, phone: string | null, eventId: number): Promise<ReplayEvent[]> {
-    const pairs = await addressKeyPairs((c, a) => this.store.suppressions.keyOf(c, a), email, phone);
+    return this.keyEvents(await addressKeyPairs((c, a) => this.store.suppressions.keyOf(c, a), email, phone), eventId);
+  }
+
+  async erasedAddressEvents(profileId: number, eventId: number): Promise<ReplayEvent[]> {
+    const rows = this.store.read(() => this.db.prepare<[number], ErasedRow>(erasedKeysSql(0, '?')).all(profileId));
+    return this.keyEvents(erasedKeyPairs(erasedKeysOf(rows).get(profileId)), eventId);
+  }
+
+  private keyEvents(pairs: [string, string][], eventId: number): ReplayEvent[] {
     if (pairs.length === 0) return [];
     const sql = ADDRESS_EVENTS_SQL(pairs.map(() => ['?', '?']), '?');
     return this.store.read(() => this.db.prepare(sql).all(...pairs.flat(), eventId).map((r) => toReplayEvent(r as EventRow)));
@@ -99,10 +114,13 @@ export class SqliteAsOfRepository implements AsOfRepository {
     const n = moment.position.eventId;
     const basis = (await this.basesAt(n))[channel];
     const params: Record<string, unknown> = { after: 0 };
-    const lists = { addresses: null as string | null, keys: null as string | null };
+    const lists: AudienceLists = { addresses: null, keys: null };
     if (channel === 'email' || channel === 'sms' || channel === 'phone') {
       type Row = { address_key: string; address: string | null; has_row: number };
-      const { addresses, keys } = splitSuppressed(this.store.read(() => this.db.prepare<[], Row>(suppressedKeysAtSql(channel, n, moment.at, DIALECT)).all()));
+      const rows = this.store.read(() => this.db.prepare<[], Row>(suppressedKeysAtSql(channel, n, moment.at, DIALECT)).all());
+      const { addresses, keys } = splitSuppressed(rows);
+      // Profiles erased since: matched by the keys their erasure recorded.
+      if (rows.length > 0) lists.erasedIds = erasedSuppressedIds(channel, rows, erasedKeysOf(this.store.read(() => this.db.prepare<[], ErasedRow>(erasedKeysSql(n)).all())));
       if (addresses.length > 0) [lists.addresses, params.addresses] = ['@addresses', JSON.stringify(addresses)];
       if (keys.length > 0) {
         this.store.read(() => this.loadSecret());
@@ -166,7 +184,12 @@ export class SqliteAsOfRepository implements AsOfRepository {
 
   async erasedProfileByEmail(email: string): Promise<number | null> {
     const key = await this.store.suppressions.keyOf('email', email);
-    const r = this.store.read(() => this.db.prepare<[string], { profile_id: number }>(ERASED_BY_EMAIL_KEY_SQL('?')).get(key));
+    const r = this.store.read(
+      () =>
+        // The last erasure that recorded the key (an address erased twice: its second profile), else an older erasure's events.
+        this.db.prepare<[string], { profile_id: number }>(ERASED_BY_RECORDED_KEY_SQL(`json_extract(x.evidence, '$.addressKeys.email')`, '?')).get(key) ??
+        this.db.prepare<[string], { profile_id: number }>(ERASED_BY_EMAIL_KEY_SQL('?')).get(key),
+    );
     return r ? Number(r.profile_id) : null;
   }
 

@@ -374,7 +374,15 @@ class SqliteImportSession implements ImportSession {
    */
   private grantMask(grantable: number): number {
     if (grantable === 0) return 0;
-    return grantEventMask(grantable, basesFromRows(this.db.prepare<[], { channel: string; evidence: string | null }>(CURRENT_POLICY_SQL).all()));
+    const mask = grantEventMask(grantable, basesFromRows(this.db.prepare<[], { channel: string; evidence: string | null }>(CURRENT_POLICY_SQL).all()));
+    this.optOutGrantable = grantable & ~mask;
+    return mask;
+  }
+
+  private optOutGrantable = 0;
+
+  optOutConsent(): number {
+    return this.optOutGrantable;
   }
 
   private static readonly PLAN = { plan: 'temp.import_plan', profiles: 'main.profiles' };

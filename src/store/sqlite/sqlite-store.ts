@@ -26,7 +26,7 @@ import {
 import { SqliteAsOfRepository } from './as-of-store.js';
 import { verifyStore } from './verify.js';
 import { eventFields, evidenceOf, HISTORY_SQL, type PendingEvent } from '../shared/ledger-chain.js';
-import { checkErasable, erasureEntries, profileAddresses } from '../shared/erasure.js';
+import { checkErasable, erasureEntries, erasureEvidence, profileAddresses } from '../shared/erasure.js';
 import { applyChanges, erasedEmail, planChanges, planGrants, type NewProfile, type Profile, type ProfileRef } from '../../consent/profile.js';
 import type {
   ConsentRequest,
@@ -318,7 +318,7 @@ export class SqliteStore implements RowStore {
         const { changes } = this.db
           .prepare('DELETE FROM ledger_user_agents WHERE event_id IN (SELECT id FROM ledger_events WHERE profile_id = ?)')
           .run(profileId);
-        this.appendEvents([{ profileId, channel: 'all', action: 'erase' }], context);
+        this.appendEvents([{ profileId, channel: 'all', action: 'erase', evidence: erasureEvidence(keys, context.evidence) }], context);
         return { profile: rowToProfile(this.stmts.byId.get(profileId)!), suppressions: added, userAgentsDeleted: changes };
       });
       // The WAL still holds the pages as they were before: copy it into the file and empty it.

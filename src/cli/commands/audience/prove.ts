@@ -1,12 +1,11 @@
-import { parseManifest, proveMember } from '../../../consent/audience.js';
-import { requireProfile } from '../../../consent/operations.js';
+import { parseManifest, proveMember, requireProfileThen } from '../../../consent/audience.js';
 import { parseRef } from '../../../consent/profile.js';
 import type { CommandContext } from '../../context.js';
 
 export async function run(ctx: CommandContext, manifestPath: string, ref: string, o: Record<string, unknown>): Promise<void> {
   const manifest = parseManifest(await ctx.readInput(manifestPath), manifestPath);
   const store = await ctx.store();
-  const profile = await requireProfile(store, parseRef(ref));
+  const profile = await requireProfileThen(store, parseRef(ref));
   const proof = await proveMember(store, manifest, profile);
   if (o.json) return ctx.json(proof);
   const head = `block ${proof.ledger.blockId}, event ${proof.ledger.eventId}, ${proof.ledger.at}`;

@@ -124,6 +124,8 @@ export async function run(ctx: CommandContext, file: string, o: Record<string, u
 
   for (const err of summary.errors.slice(0, MAX_ERRORS)) ctx.notice(`skipped line ${err.line}, column ${err.column}: ${err.reason}`);
   if (summary.unknownColumns.length > 0) ctx.notice(`Ignored unknown column(s): ${summary.unknownColumns.join(', ')}.`);
+  // Said with --json too (on stderr): a proof loaded under opt-out is not kept as a grant for a later switch.
+  for (const [c, n] of Object.entries(summary.grantsNotRecorded ?? {})) ctx.notice(grantsNotRecordedNotice(c, n!));
   if (o.json) return ctx.json(summary);
   ctx.print(formatSummary(summary));
   if (summary.optInsNotApplied > 0) ctx.notice(`${summary.optInsNotApplied} opt-in(s) not applied; use --allow-optin.`);
@@ -133,6 +135,14 @@ export async function run(ctx: CommandContext, file: string, o: Record<string, u
   if (summary.subscriptionsNotApplied > 0) {
     ctx.notice(`${summary.subscriptionsNotApplied} subscription(s) of unsubscribed profiles not applied; use --allow-optin.`);
   }
+}
+
+/** The notice of a channel's `1` cells under an opt-out basis (ImportSummary.grantsNotRecorded). */
+export function grantsNotRecordedNotice(channel: string, cells: number): string {
+  return (
+    `${cells} consent_${channel}=1 cell(s) recorded no grant: ${channel}'s basis is opt-out (there a 1 only lifts an opt-out flag; ` +
+    `a grant is recorded only under opt-in: run \`consent policy set ${channel} opt-in\` first, then import).`
+  );
 }
 
 export function formatSummary(s: ImportSummary): string {
