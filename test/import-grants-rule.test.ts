@@ -10,7 +10,7 @@
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { CHANNELS, CONTACT_CHANNELS, type Channel, type ContactChannel } from '../src/consent/channels.js';
-import type { Bases } from '../src/consent/policy.js';
+import { noGrants, type Bases } from '../src/consent/policy.js';
 import { planChanges, planGrants } from '../src/consent/profile.js';
 import { grantCountSql, grantEventMask, grantEventsSql } from '../src/store/shared/import-grants.js';
 import { foldedClear, newMaskSql } from '../src/store/shared/import-rules.js';
@@ -71,7 +71,7 @@ describe('the import grant rule (SQL) is planGrants (domain)', () => {
             const optOut = Object.fromEntries(CHANNELS.map((c) => [c, !!(cur & bit(c))])) as Record<Channel, boolean>;
             const wanted = Object.fromEntries(CHANNELS.filter((c) => (set | clear) & bit(c)).map((c) => [c, !!(newm & bit(c))]));
             const asked = (['email', 'sms'] as const).filter((c) => foldedClear(set, clear) & bit(c));
-            const domain = planGrants({ optOut, granted: held }, planChanges(optOut, wanted), asked, bases).map((g) => g.channel);
+            const domain = planGrants({ optOut, granted: { ...noGrants(), ...held } }, planChanges(optOut, wanted), asked, bases).map((g) => g.channel);
             cases++;
             if (sqlCount > 0) withGrants++;
             if (JSON.stringify(sqlChannels) !== JSON.stringify(domain) || sqlCount !== domain.length) {
