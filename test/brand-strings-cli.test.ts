@@ -31,6 +31,9 @@ const MALICIOUS_SVGS: [string, string, RegExp][] = [
   ['style with url()', '<svg xmlns="http://www.w3.org/2000/svg"><style>rect{fill:url(https://evil.example/t)}</style><rect width="1" height="1"/></svg>', /<style> loads an outside resource/],
   ['style with @import', '<svg xmlns="http://www.w3.org/2000/svg"><style>@import "https://evil.example/x.css";</style></svg>', /<style> loads an outside resource/],
   ['attribute url()', '<svg xmlns="http://www.w3.org/2000/svg"><rect fill="url(https://evil.example/t)" width="1" height="1"/></svg>', /refers to an outside resource/],
+  ['style with a CSS-escaped url()', '<svg xmlns="http://www.w3.org/2000/svg"><style>rect{fill:u\\72l(https://evil.example/t)}</style><rect width="1" height="1"/></svg>', /<style> has a backslash/],
+  ['style with a CSS-escaped @import', '<svg xmlns="http://www.w3.org/2000/svg"><style>@im\\port "https://evil.example/x.css";</style></svg>', /<style> has a backslash/],
+  ['attribute with a CSS-escaped url()', '<svg xmlns="http://www.w3.org/2000/svg"><rect style="fill:u\\rl(https://evil.example/t)" width="1" height="1"/></svg>', /has a backslash/],
   ['entity (billion laughs)', '<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY a "aaaa">]><svg xmlns="http://www.w3.org/2000/svg"><text>&a;</text></svg>', /DOCTYPE or entity/],
   ['not well-formed', '<svg xmlns="http://www.w3.org/2000/svg"><rect></svg>', /not well-formed/],
 ];
@@ -102,11 +105,22 @@ describe.each(BACKENDS)('on %s', (backend) => {
     expect(unbranded.stderr.match(/Warning: No brand is set/g)).toHaveLength(1);
     expect(readFileSync(join(out, 'prefs', 'index.html'), 'utf8')).not.toContain('<footer>');
 
-    await ok(db, ['brand', 'set', '--name', 'Acme & Co', '--logo', join(FIXTURES, 'logo.svg')]);
-    const refused = await runCli(['--db', db, 'landing', 'publish', 'stop', '--out-dir', out]);
+    // While a page is published, a brand without a privacy URL would take the link off it: refused, nothing stored.
+    const noPrivacy = await runCli(['--db', db, 'brand', 'set', '--name', 'Acme & Co', '--logo', join(FIXTURES, 'logo.svg')]);
+    expect(noPrivacy.code).toBe(2);
+    expect(noPrivacy.stderr).toContain('A brand needs a privacy URL while pages are published (prefs)');
+    expect(noPrivacy.stderr).toContain('--privacy-url');
+    expect(await runJson(db, ['brand', 'show', '--json'])).toBeNull();
+    // With no page published, a brand may wait for its privacy URL, and publishing is refused until it has one.
+    const db2 = await tempStore(backend);
+    await ok(db2, ['landing', 'create', 'stop', '--type', 'blocklist', '--title', 'Arrêt', '--lang', 'fr']);
+    await ok(db2, ['brand', 'set', '--name', 'Acme & Co']);
+    const refused = await runCli(['--db', db2, 'landing', 'publish', 'stop', '--out-dir', join(tempDir(), 'public')]);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('has no privacy URL (--privacy-url)');
-    expect((await runJson(db, ['landing', 'show', 'stop', '--json'])).published).toBeFalsy();
+    expect((await runJson(db2, ['landing', 'show', 'stop', '--json'])).published).toBeFalsy();
+
+    await ok(db, ['brand', 'set', '--name', 'Acme & Co', '--logo', join(FIXTURES, 'logo.svg'), '--privacy-url', 'https://acme.example/privacy']);
 
     await ok(db, ['brand', 'set', '--privacy-url', 'https://acme.example/privacy?a=1&b=2', '--contact', 'privacy@acme.example', '--address', '1 Rue <Test>, Paris']);
     const published = await runJson(db, ['landing', 'publish', 'stop', '--out-dir', out, '--json']);
@@ -127,6 +141,11 @@ describe.each(BACKENDS)('on %s', (backend) => {
       expect(csp).not.toMatch(/https?:/);
       expect(await htmlProblems(doc)).toEqual([]);
     }
+    // Clearing the privacy URL while pages are published: refused, the brand unchanged.
+    const cleared = await runCli(['--db', db, 'brand', 'set', '--privacy-url', '']);
+    expect(cleared.code).toBe(2);
+    expect(cleared.stderr).toContain('A brand needs a privacy URL while pages are published (prefs, stop)');
+    expect((await runJson(db, ['brand', 'show', '--json'])).version).toBe(2);
     // No logo: no img-src at all.
     await ok(db, ['brand', 'set', '--no-logo']);
     const noLogo = (await ok(db, ['landing', 'render', 'prefs'])).stdout;

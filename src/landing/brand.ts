@@ -90,6 +90,8 @@ export function svgProblem(text: string): string | null {
       const v = String(value);
       if ((a === 'href' || a === 'xlink:href') && !/^#[A-Za-z_][\w.-]*$/.test(v)) return fail(`it has an external reference ${attr}="${v.slice(0, 60)}" on <${tag.name}> (only #id references are allowed)`);
       if (/url\s*\(\s*['"]?\s*(?!#)/i.test(v) || /javascript:|@import|expression\s*\(/i.test(v)) return fail(`its attribute ${attr} on <${tag.name}> refers to an outside resource`);
+      // A CSS escape (`u\72l(`, `@im\port`) would hide a url() or @import from the tests above: a logo needs none.
+      if (v.includes('\\')) return fail(`its attribute ${attr} on <${tag.name}> has a backslash (CSS escapes are not allowed in a logo)`);
     }
   });
   parser.on('closetag', (tag) => {
@@ -97,6 +99,7 @@ export function svgProblem(text: string): string | null {
   });
   const checkCss = (t: string) => {
     if (inStyle > 0 && (/url\s*\(\s*['"]?\s*(?!#)/i.test(t) || /@import|javascript:|expression\s*\(/i.test(t))) fail('its <style> loads an outside resource (url() or @import)');
+    if (inStyle > 0 && t.includes('\\')) fail('its <style> has a backslash (CSS escapes, which could hide a url() or @import, are not allowed in a logo)');
   };
   parser.on('text', checkCss);
   parser.on('cdata', checkCss);
