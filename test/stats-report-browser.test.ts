@@ -51,6 +51,15 @@ describe('the html report in chromium', () => {
         return opaque;
       })()`)) as number;
       expect(painted, id).toBeGreaterThan(1000);
+      // Drawn with data, not only axes and a legend: the chart's datasets hold values above zero (the fixture has some for every chart).
+      const plotted = (await page.evaluate(`(() => {
+        const chart = Chart.getChart(document.getElementById(${JSON.stringify(id)}));
+        if (!chart) return -1;
+        let n = 0;
+        for (const d of chart.data.datasets) for (const v of d.data) if ((typeof v === 'number' ? v : v && v.y) > 0) n++;
+        return n;
+      })()`)) as number;
+      expect(plotted, `${id}: points above zero`).toBeGreaterThan(0);
     }
     const shot = join(dir, 'report.png');
     await page.screenshot({ path: shot, fullPage: true });
