@@ -33,6 +33,14 @@ async function emailIndexSql(db: string): Promise<string | undefined> {
 }
 const EMAIL_INDEX = 'CREATE UNIQUE INDEX profiles_email ON profiles (email)';
 
+/** Writes each text as `<name>.csv` in a new temporary folder; returns the paths by name. */
+function csvFiles<K extends string>(texts: Record<K, string>): Record<K, string> {
+  const dir = tempDir();
+  const paths = {} as Record<K, string>;
+  for (const name of Object.keys(texts) as K[]) writeFileSync((paths[name] = join(dir, `${name}.csv`)), texts[name]);
+  return paths;
+}
+
 /** Every index of profiles (name and definition), as the store now has them. */
 async function profileIndexes(db: string): Promise<string[]> {
   if (backend === 'postgres') {
@@ -215,11 +223,10 @@ describe('profile import', () => {
   });
 
   it('numbers new profiles in the order their emails first appear in the file, on both stores, repeated or not, into an empty store or not', async () => {
-    const dir = tempDir();
-    const repeated = join(dir, 'repeated.csv');
-    const once = join(dir, 'once.csv');
-    writeFileSync(repeated, 'email,first_name,optout_sms\nzed@example.com,Z,1\namy@example.com,A,0\nZED@example.com,Z2,\nbob@example.com,B,1\n');
-    writeFileSync(once, 'email,first_name,optout_sms\nzed@example.com,Z2,1\namy@example.com,A,0\nbob@example.com,B,1\n');
+    const { repeated, once } = csvFiles({
+      repeated: 'email,first_name,optout_sms\nzed@example.com,Z,1\namy@example.com,A,0\nZED@example.com,Z2,\nbob@example.com,B,1\n',
+      once: 'email,first_name,optout_sms\nzed@example.com,Z2,1\namy@example.com,A,0\nbob@example.com,B,1\n',
+    });
     for (const kind of ['an empty store', 'a populated store']) {
       for (const file of [repeated, once]) {
         const db = await storeOf(kind);
@@ -232,11 +239,10 @@ describe('profile import', () => {
   });
 
   it('a first load leaves the unique email index in place, whether or not the file repeats an email', async () => {
-    const dir = tempDir();
-    const once = join(dir, 'once.csv');
-    const twice = join(dir, 'twice.csv');
-    writeFileSync(once, 'email,optout_sms\na@example.com,1\nb@example.com,0\n');
-    writeFileSync(twice, 'email,optout_sms\na@example.com,1\nb@example.com,0\nA@example.com,0\n');
+    const { once, twice } = csvFiles({
+      once: 'email,optout_sms\na@example.com,1\nb@example.com,0\n',
+      twice: 'email,optout_sms\na@example.com,1\nb@example.com,0\nA@example.com,0\n',
+    });
     const fresh = await tempStore(backend);
     expect((await runCli(['--db', fresh, 'store', 'init'])).code).toBe(0);
     const migrated = await profileIndexes(fresh);

@@ -20,7 +20,7 @@ import type { LinkFormat, LinkLineSpec } from './link-lines.js';
 import type { LandingStore } from './repository.js';
 import { canonicalDefinition } from './canonical.js';
 import { withAtomicFile, writeFileAtomic } from '../io/atomic-file.js';
-import { brandMissing } from './brand.js';
+import { brandMissing, type Brand, type BrandInput } from './brand.js';
 import { loadLook, type PageLook } from './look.js';
 
 export async function requirePage(store: LandingStore, slug: string): Promise<PageRecord> {
@@ -196,6 +196,28 @@ export interface PublishResult {
   brandVersion: number | null;
   /** Set when the page was published without a brand: pages then name no organisation and link no privacy notice. */
   warning: string | null;
+}
+
+/**
+ * Stores a new brand version. Published pages show the latest brand at once
+ * (the server re-reads it), so while any page is published the brand must
+ * have what `publishPage` requires of it (brandMissing): else every live page
+ * would lose, say, its privacy link (GDPR art. 13). Refused before anything is stored.
+ */
+export async function setBrand(store: LandingStore, input: BrandInput, at: string, actor: string): Promise<Brand> {
+  const missing = brandMissing(input);
+  if (missing.length > 0) {
+    const published = (await store.pages.list()).filter((p) => p.latestVersion > 0).map((p) => p.slug);
+    if (published.length > 0) {
+      // brandMissing names each item with its flag: "privacy URL (--privacy-url)".
+      const [what, flags] = [missing.map((m) => m.replace(/ \(.*\)$/, '')), missing.map((m) => /\((--[a-z-]+)\)/.exec(m)?.[1] ?? m)];
+      throw invalid(
+        `A brand needs a ${what.join(' and a ')} while pages are published (${published.slice(0, 5).join(', ')}${published.length > 5 ? ', …' : ''}): every live page would lose it.`,
+        `Pass ${flags.join(' and ')} (pages name who collects the data and link its privacy notice).`,
+      );
+    }
+  }
+  return store.brand.set(input, at, actor);
 }
 
 /**

@@ -4,7 +4,7 @@ import type { Basis, LedgerPosition, Moment, ReplayEvent } from '../../consent/a
 import { CONTACT_CHANNELS, type ContactChannel } from '../../consent/channels.js';
 import type { Profile } from '../../consent/profile.js';
 import { changedCounts, reachableOverTime, type QuietGroup } from '../../consent/reach-over-time.js';
-import { changedReachableSql, quietBucketsSql, suppressedBucketsSql } from '../shared/reach-over-time-sql.js';
+import { changedReachableSql, quietBucketsSql, suppressedBucketsSql, toQuietGroups, type QuietGroupRow } from '../shared/reach-over-time-sql.js';
 import {
   ADDRESS_EVENTS_SQL,
   addressKeyPairs,
@@ -28,13 +28,14 @@ import {
   toReplayEvent,
   type AsOfDialect,
   type AudienceLists,
+  type ErasedKeyRow,
+  type SuppressedKeyRow,
   type PositionRow,
 } from '../shared/as-of-sql.js';
 import type { EventRow } from '../shared/ledger-chain.js';
 import { PROFILE_COLUMNS, rowToProfile, type PgStore, type ProfileRow } from './pg-store.js';
 
 const PAGE = 5000;
-type ErasedRow = { profile_id: number | null; evidence: string | null; s_channel: string | null; s_key: string | null };
 
 /**
  * The address key in SQL: HMAC-SHA256 (RFC 2104) from the built-in sha256 and the key's pads,
@@ -84,7 +85,7 @@ export class PgAsOfRepository implements AsOfRepository {
 
   async erasedAddressEvents(profileId: number, eventId: number): Promise<ReplayEvent[]> {
     if (!Number.isSafeInteger(profileId) || profileId < 1 || profileId > 2147483647) return [];
-    const rows = await this.store.query<ErasedRow>(erasedKeysSql(0, '$1'), [profileId]);
+    const rows = await this.store.query<ErasedKeyRow>(erasedKeysSql(0, '$1'), [profileId]);
     return this.keyEvents(erasedKeyPairs(erasedKeysOf(rows).get(profileId)), eventId);
   }
 
@@ -105,11 +106,10 @@ export class PgAsOfRepository implements AsOfRepository {
     const params: unknown[] = [];
     const lists: AudienceLists = { addresses: null, keys: null };
     if (channel === 'email' || channel === 'sms' || channel === 'phone') {
-      type Row = { address_key: string; address: string | null; has_row: number };
-      const rows = await this.store.query<Row>(suppressedKeysAtSql(channel, n, moment.at, DIALECT));
+      const rows = await this.store.query<SuppressedKeyRow>(suppressedKeysAtSql(channel, n, moment.at, DIALECT));
       const { addresses, keys } = splitSuppressed(rows);
       // Profiles erased since: matched by the keys their erasure recorded.
-      if (rows.length > 0) lists.erasedIds = erasedSuppressedIds(channel, rows, erasedKeysOf(await this.store.query<ErasedRow>(erasedKeysSql(n))));
+      if (rows.length > 0) lists.erasedIds = erasedSuppressedIds(channel, rows, erasedKeysOf(await this.store.query<ErasedKeyRow>(erasedKeysSql(n))));
       if (keys.length > 0) {
         const { ipad, opad } = await this.loadPads();
         params.push(ipad, opad, keys);
@@ -128,11 +128,8 @@ export class PgAsOfRepository implements AsOfRepository {
   async reachableOverTime(moments: readonly Moment[]): Promise<Record<ContactChannel, number[]>> {
     const points = moments.map((m) => ({ at: m.at, eventId: m.position.eventId }));
     const bases = await Promise.all(moments.map((m) => this.basesAt(m.position.eventId)));
-    type Row = { mask: number; k: number; c?: number; n: string };
-    const groups = (rows: Row[]) => rows.map((r) => ({ mask: Number(r.mask), quietFrom: Number(r.k), existsFrom: Number(r.c ?? 0), count: Number(r.n) }));
-    type Keys = { address_key: string; address: string | null; has_row: number };
-    const suppressedOf = async (c: 'email' | 'sms' | 'phone', m: Moment) => splitSuppressed(await this.store.query<Keys>(suppressedKeysAtSql(c, m.position.eventId, m.at, DIALECT)));
-    const buckets = groups(await this.store.query<Row>(quietBucketsSql('postgres', points)));
+    const suppressedOf = async (c: 'email' | 'sms' | 'phone', m: Moment) => splitSuppressed(await this.store.query<SuppressedKeyRow>(suppressedKeysAtSql(c, m.position.eventId, m.at, DIALECT)));
+    const buckets = toQuietGroups(await this.store.query<QuietGroupRow>(quietBucketsSql('postgres', points)));
     const candidates = changedCounts(buckets, points.length);
     const suppressed: Partial<Record<ContactChannel, QuietGroup[]>>[] = [];
     const changed: Record<ContactChannel, number>[] = [];
@@ -158,7 +155,7 @@ export class PgAsOfRepository implements AsOfRepository {
       for (const c of ['email', 'sms', 'phone'] as const) {
         const { params, lists } = await bind([c]);
         const sql = suppressedBucketsSql('postgres', points, c, lists[c]!, DIALECT);
-        suppressed[k]![c] = sql ? groups(await this.store.query<Row>(sql, params)) : [];
+        suppressed[k]![c] = sql ? toQuietGroups(await this.store.query<QuietGroupRow>(sql, params)) : [];
       }
       // Only where some profile existed without being quiet: elsewhere nobody needs replaying.
       const { params, lists } = await bind(['email', 'sms', 'phone']);

@@ -42,7 +42,8 @@ function checkChannel(c: string): void {
   if (!(CONTACT_CHANNELS as readonly string[]).includes(c) && c !== 'all') throw new Error(`not a channel: ${c}`);
 }
 
-function position(n: number): string {
+/** A ledger position (an event id, 0 before the first) as SQL text, checked: it is written into the SQL. */
+export function position(n: number): string {
   if (!Number.isSafeInteger(n) || n < 0) throw new Error(`not a ledger position: ${n}`);
   return String(n);
 }
@@ -72,8 +73,11 @@ export function suppressedKeysAtSql(channel: ContactChannel, n: number, at: stri
       AND a.action = 'suppress' AND (${d.expiry('a')} IS NULL OR ${d.expiry('a')} > ${timeSql(at)})`;
 }
 
+/** A row of suppressedKeysAtSql. */
+export type SuppressedKeyRow = { address_key: string; address: string | null; has_row: number };
+
 /** suppressedKeysAtSql's rows, split: addresses to match as they are, keys to match by computing the profile's key. */
-export function splitSuppressed(rows: readonly { address_key: string; address: string | null; has_row: number }[]): { addresses: string[]; keys: string[] } {
+export function splitSuppressed(rows: readonly SuppressedKeyRow[]): { addresses: string[]; keys: string[] } {
   const addresses: string[] = [];
   const keys: string[] = [];
   for (const r of rows) {
@@ -251,10 +255,11 @@ export interface ErasedKeys {
   phone: string | null;
 }
 
+/** A row of erasedKeysSql. */
+export type ErasedKeyRow = { profile_id: number | null; evidence: string | null; s_channel: string | null; s_key: string | null };
+
 /** erasedKeysSql's rows, per erased profile. */
-export function erasedKeysOf(
-  rows: readonly { profile_id: number | null; evidence: string | null; s_channel: string | null; s_key: string | null }[],
-): Map<number, ErasedKeys> {
+export function erasedKeysOf(rows: readonly ErasedKeyRow[]): Map<number, ErasedKeys> {
   const out = new Map<number, ErasedKeys>();
   const recorded = new Set<number>(); // keys from the erase event's evidence: the suppress events add nothing
   for (const r of rows) {

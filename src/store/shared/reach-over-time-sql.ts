@@ -9,7 +9,8 @@
  */
 import { CONTACT_CHANNELS, type ContactChannel } from '../../consent/channels.js';
 import type { Basis } from '../../consent/as-of.js';
-import { reachableAtSql, suppressedAtSql, type AsOfDialect } from './as-of-sql.js';
+import type { QuietGroup } from '../../consent/reach-over-time.js';
+import { position, reachableAtSql, suppressedAtSql, type AsOfDialect } from './as-of-sql.js';
 import { timeSql } from './reachability-sql.js';
 import { stateMaskSql } from './stats-sql.js';
 
@@ -18,10 +19,13 @@ export interface ReplayPointSql {
   eventId: number;
 }
 
-const position = (n: number) => {
-  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`not a ledger position: ${n}`);
-  return String(n);
-};
+/** A row of quietBucketsSql or suppressedBucketsSql (numbers may come back as text from PostgreSQL). */
+export type QuietGroupRow = { mask: number | string; k: number | string; c?: number | string; n: number | string };
+
+/** Those rows as the domain's groups (reach-over-time.ts). */
+export function toQuietGroups(rows: readonly QuietGroupRow[]): (QuietGroup & { existsFrom: number })[] {
+  return rows.map((r) => ({ mask: Number(r.mask), quietFrom: Number(r.k), existsFrom: Number(r.c ?? 0), count: Number(r.n) }));
+}
 
 const DECISIVE = `profile_id IS NOT NULL AND service IS NULL AND action IN ('optout', 'optin', 'erase')`;
 

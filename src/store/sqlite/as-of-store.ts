@@ -6,7 +6,7 @@ import type { Basis, LedgerPosition, Moment, ReplayEvent } from '../../consent/a
 import { CONTACT_CHANNELS, type ContactChannel } from '../../consent/channels.js';
 import type { Profile } from '../../consent/profile.js';
 import { changedCounts, reachableOverTime, type QuietGroup } from '../../consent/reach-over-time.js';
-import { changedReachableSql, quietBucketsSql, suppressedBucketsSql } from '../shared/reach-over-time-sql.js';
+import { changedReachableSql, quietBucketsSql, suppressedBucketsSql, toQuietGroups, type QuietGroupRow } from '../shared/reach-over-time-sql.js';
 import {
   ADDRESS_EVENTS_SQL,
   addressKeyPairs,
@@ -29,6 +29,8 @@ import {
   toReplayEvent,
   type AsOfDialect,
   type AudienceLists,
+  type ErasedKeyRow,
+  type SuppressedKeyRow,
   type PositionRow,
 } from '../shared/as-of-sql.js';
 import type { EventRow } from '../shared/ledger-chain.js';
@@ -38,7 +40,6 @@ const PAGE = 5000;
 
 /** Named parameters as better-sqlite3 takes them: none when there are none. */
 const named = (params: Record<string, unknown>) => (Object.keys(params).length > 0 ? [params] : []);
-type ErasedRow = { profile_id: number | null; evidence: string | null; s_channel: string | null; s_key: string | null };
 const KEY_FUNCTION = 'consent_address_key';
 
 const DIALECT: AsOfDialect = {
@@ -96,7 +97,7 @@ export class SqliteAsOfRepository implements AsOfRepository {
   }
 
   async erasedAddressEvents(profileId: number, eventId: number): Promise<ReplayEvent[]> {
-    const rows = this.store.read(() => this.db.prepare<[number], ErasedRow>(erasedKeysSql(0, '?')).all(profileId));
+    const rows = this.store.read(() => this.db.prepare<[number], ErasedKeyRow>(erasedKeysSql(0, '?')).all(profileId));
     return this.keyEvents(erasedKeyPairs(erasedKeysOf(rows).get(profileId)), eventId);
   }
 
@@ -116,11 +117,10 @@ export class SqliteAsOfRepository implements AsOfRepository {
     const params: Record<string, unknown> = { after: 0 };
     const lists: AudienceLists = { addresses: null, keys: null };
     if (channel === 'email' || channel === 'sms' || channel === 'phone') {
-      type Row = { address_key: string; address: string | null; has_row: number };
-      const rows = this.store.read(() => this.db.prepare<[], Row>(suppressedKeysAtSql(channel, n, moment.at, DIALECT)).all());
+      const rows = this.store.read(() => this.db.prepare<[], SuppressedKeyRow>(suppressedKeysAtSql(channel, n, moment.at, DIALECT)).all());
       const { addresses, keys } = splitSuppressed(rows);
       // Profiles erased since: matched by the keys their erasure recorded.
-      if (rows.length > 0) lists.erasedIds = erasedSuppressedIds(channel, rows, erasedKeysOf(this.store.read(() => this.db.prepare<[], ErasedRow>(erasedKeysSql(n)).all())));
+      if (rows.length > 0) lists.erasedIds = erasedSuppressedIds(channel, rows, erasedKeysOf(this.store.read(() => this.db.prepare<[], ErasedKeyRow>(erasedKeysSql(n)).all())));
       if (addresses.length > 0) [lists.addresses, params.addresses] = ['@addresses', JSON.stringify(addresses)];
       if (keys.length > 0) {
         this.store.read(() => this.loadSecret());
@@ -142,8 +142,7 @@ export class SqliteAsOfRepository implements AsOfRepository {
   private suppressedLists(channel: ContactChannel, moment: Moment, params: Record<string, unknown>): { addresses: string | null; keys: string | null } {
     const lists = { addresses: null as string | null, keys: null as string | null };
     if (channel !== 'email' && channel !== 'sms' && channel !== 'phone') return lists;
-    type Row = { address_key: string; address: string | null; has_row: number };
-    const { addresses, keys } = splitSuppressed(this.db.prepare<[], Row>(suppressedKeysAtSql(channel, moment.position.eventId, moment.at, DIALECT)).all());
+    const { addresses, keys } = splitSuppressed(this.db.prepare<[], SuppressedKeyRow>(suppressedKeysAtSql(channel, moment.position.eventId, moment.at, DIALECT)).all());
     if (addresses.length > 0) [lists.addresses, params[`a_${channel}`]] = [`@a_${channel}`, JSON.stringify(addresses)];
     if (keys.length > 0) {
       this.loadSecret();
@@ -155,11 +154,9 @@ export class SqliteAsOfRepository implements AsOfRepository {
   async reachableOverTime(moments: readonly Moment[]): Promise<Record<ContactChannel, number[]>> {
     const points = moments.map((m) => ({ at: m.at, eventId: m.position.eventId }));
     const bases = await Promise.all(moments.map((m) => this.basesAt(m.position.eventId)));
-    type Row = { mask: number; k: number; c?: number; n: number };
-    const groups = (rows: Row[]) => rows.map((r) => ({ mask: Number(r.mask), quietFrom: Number(r.k), existsFrom: Number(r.c ?? 0), count: Number(r.n) }));
     // One snapshot: the profiles as they are now are read once for every point.
     return this.store.read(() => this.db.transaction(() => {
-      const buckets = groups(this.db.prepare<[], Row>(quietBucketsSql('sqlite', points)).all());
+      const buckets = toQuietGroups(this.db.prepare<[], QuietGroupRow>(quietBucketsSql('sqlite', points)).all());
       const candidates = changedCounts(buckets, points.length);
       const suppressed: Partial<Record<ContactChannel, QuietGroup[]>>[] = [];
       const changed: Record<ContactChannel, number>[] = [];
@@ -172,7 +169,7 @@ export class SqliteAsOfRepository implements AsOfRepository {
           lists[c] = this.suppressedLists(c, moment, own);
           Object.assign(params, own);
           const sql = suppressedBucketsSql('sqlite', points, c, lists[c]!, DIALECT);
-          suppressed[k]![c] = sql ? groups(this.db.prepare(sql).all(...named(own)) as Row[]) : [];
+          suppressed[k]![c] = sql ? toQuietGroups(this.db.prepare(sql).all(...named(own)) as QuietGroupRow[]) : [];
         }
         // Only where some profile existed without being quiet: elsewhere nobody needs replaying.
         const row = candidates[k] === 0 ? {} : (this.db.prepare(changedReachableSql(points[k]!, bases[k]!, lists, DIALECT)).get(...named(params)) as Partial<Record<ContactChannel, number>>);

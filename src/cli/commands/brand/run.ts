@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { invalid, notFound } from '../../../consent/errors.js';
 import { brandJson, parseBrandText, parseColor, parseLogo, parsePrivacyUrl, type Brand, type BrandInput } from '../../../landing/brand.js';
+import { setBrand } from '../../../landing/operations.js';
 import type { CommandContext } from '../../context.js';
 
 async function logoFrom(ctx: CommandContext, file: string) {
@@ -37,18 +38,7 @@ export async function set(ctx: CommandContext, o: Record<string, unknown>): Prom
     contact: contact === undefined ? (prev?.contact ?? null) : contact,
     address: address === undefined ? (prev?.address ?? null) : address,
   };
-  // Published pages show the latest brand at once: a brand without a privacy notice would take the link off
-  // every live page, which `landing publish` refuses (GDPR art. 13). Refused here too, before anything is stored.
-  if (!input.privacyUrl) {
-    const published = (await store.pages.list()).filter((p) => p.latestVersion > 0).map((p) => p.slug);
-    if (published.length > 0) {
-      throw invalid(
-        `A brand needs a privacy URL while pages are published (${published.slice(0, 5).join(', ')}${published.length > 5 ? ', …' : ''}): every live page would lose its privacy link.`,
-        'Pass --privacy-url https://… (the privacy notice linked from every page).',
-      );
-    }
-  }
-  const b = await store.brand.set(input, ctx.nowIso(), ctx.actor());
+  const b = await setBrand(store, input, ctx.nowIso(), ctx.actor());
   if (o.json) return ctx.json(brandJson(b));
   printBrand(ctx, b);
   ctx.notice(`Stored brand version ${b.version}. Published pages show it from now on (the server re-reads it within a second).`);

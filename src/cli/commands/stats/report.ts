@@ -1,3 +1,4 @@
+import { momentOf } from '../../../consent/audience.js';
 import { invalid } from '../../../consent/errors.js';
 import { endMoment, periodStart, replayEnds, reportData, seriesPoints, weeksBetween } from '../../../consent/stats.js';
 import { csvLine, guardCell } from '../../../imports/columns.js';
@@ -21,7 +22,7 @@ export async function report(ctx: CommandContext, o: Record<string, unknown>): P
     counts,
     services,
     changes,
-    replay: await store.asOf.reachableOverTime(await Promise.all(ends.map(async (e) => ({ position: await store.asOf.positionAt(endMoment(e)), at: endMoment(e) })))),
+    replay: await store.asOf.reachableOverTime(await Promise.all(ends.map((e) => momentOf(store, endMoment(e), at)))),
     ends,
     reasons: await store.stats.reasons(since, at),
     delays: await store.stats.delays(since, at),
