@@ -102,14 +102,21 @@ for (;;) {
   const p = await store.addProfile({ email: 'w' + i + '@x.io', phone: null, firstName: null, lastName: null }, new Date().toISOString());
   await store.applyConsent([{ profileId: p.id, wanted: { [flags[i % 6]]: true } }], { source: 'test', actor: 'writer', occurredAt: new Date().toISOString() });
   i++;
+  process.stdout.write('wrote ' + i + '\\n');
 }`,
     );
     const writer = spawn(process.execPath, [script, db], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // Wait until the writer has committed a few profiles of its own (a fixed
+    // sleep was not enough on a loaded machine): the copies below must each
+    // fall in the middle of its writes.
     await new Promise<void>((resolve, reject) => {
-      writer.stdout!.once('data', () => resolve());
+      let lines = 0;
+      writer.stdout!.on('data', (chunk: Buffer) => {
+        lines += chunk.toString().split('\n').length - 1;
+        if (lines >= 4) resolve();
+      });
       writer.once('exit', (code) => reject(new Error(`the writer process exited early (${code}); is dist/ built?`)));
     });
-    await new Promise((r) => setTimeout(r, 300));
     const copies: string[] = [];
     try {
       for (let k = 0; k < 3; k++) {
