@@ -31,8 +31,8 @@ function freePort() {
 
 const runPg = (cmd, args) => (asRoot ? run('runuser', ['-u', 'postgres', '--', cmd, ...args]) : run(cmd, args));
 
-/** { adminUrl, dbUrl(name), psql(url, script), scalar(url, sql), createDb(name), dropDb(name), note }. Exits 2 naming the package when no server can be had. */
-export async function pgCluster(say = (m) => process.stderr.write(m + '\n')) {
+/** { adminUrl, dbUrl(name), psql(url, script), scalar(url, sql), createDb(name, template?), dropDb(name), note }. Exits 2 naming the package when no server can be had. */
+export async function pgCluster(say = (m) => process.stderr.write(m + '\n'), { maxConnections = 100 } = {}) {
   let adminUrl = process.env.BENCH_PG_URL;
   let note = 'BENCH_PG_URL';
   if (spawnSync('psql', ['--version']).error) {
@@ -58,7 +58,7 @@ export async function pgCluster(say = (m) => process.stderr.write(m + '\n')) {
     const port = await freePort();
     say(`Starting a throwaway PostgreSQL 15 cluster (default durability: fsync on) on 127.0.0.1:${port} …`);
     runPg(join(PGBIN, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8']);
-    const options = [`-p ${port}`, `-k ${sockets}`, '-c listen_addresses=127.0.0.1', '-c max_connections=100'].join(' ');
+    const options = [`-p ${port}`, `-k ${sockets}`, '-c listen_addresses=127.0.0.1', `-c max_connections=${maxConnections}`].join(' ');
     runPg(join(PGBIN, 'pg_ctl'), ['-D', data, '-o', options, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start']);
     let running = true;
     const stop = () => {
@@ -85,9 +85,10 @@ export async function pgCluster(say = (m) => process.stderr.write(m + '\n')) {
   const psql = (url, script) => run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url], { input: script });
   const scalar = (url, q) => run('psql', ['-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', url, '-c', q]).trim();
   const dropDb = (name) => psql(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE);`);
-  const createDb = (name) => {
+  /** A new database `name` (dropped first if there), empty or a file copy of `template`; its URL. */
+  const createDb = (name, template) => {
     dropDb(name);
-    psql(adminUrl, `CREATE DATABASE ${name};`);
+    psql(adminUrl, `CREATE DATABASE ${name}${template ? ` TEMPLATE ${template} STRATEGY FILE_COPY` : ''};`);
     return dbUrl(name);
   };
   return { adminUrl, dbUrl, psql, scalar, createDb, dropDb, note };

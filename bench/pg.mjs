@@ -24,12 +24,11 @@
 // Each timing is the best of --repeat turns (default 2), consent and its
 // reference taking turns, each after a CHECKPOINT and a `sync`.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { pgCluster, run } from './pg-cluster.mjs';
 import { CHANNELS, writeRealisticCsv } from './realistic.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -77,85 +76,14 @@ const x = (a, b) => `${(a / b).toFixed(2)}x`;
 const target = (ratio, t) => `(target ≤ ${t}x: ${ratio <= t ? 'met' : 'MISSED'})`;
 const say = (m) => process.stderr.write(m + '\n');
 
-function run(cmd, args, { env = {}, input } = {}) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 30, input, env: { ...process.env, ...env } });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.slice(0, 8).join(' ')} failed (${r.status}): ${r.stderr}`);
-  return r.stdout;
-}
 
 // ---------------------------------------------------------------- the server
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = s.address().port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-const asRoot = process.getuid?.() === 0;
-function runPg(cmd, args) {
-  const [file, argv] = asRoot ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args];
-  return run(file, argv);
-}
-
-let stopCluster = () => {};
-let adminUrl = process.env.BENCH_PG_URL;
-let serverNote;
-if (!adminUrl) {
-  const dir = mkdtempSync(join(tmpdir(), 'consent-bench-pg-'));
-  const data = join(dir, 'data');
-  const sockets = join(dir, 'sockets');
-  mkdirSync(sockets);
-  if (asRoot) {
-    const uid = Number(run('id', ['-u', 'postgres']).trim());
-    const gid = Number(run('id', ['-g', 'postgres']).trim());
-    chownSync(dir, uid, gid);
-    chownSync(sockets, uid, gid);
-  }
-  chmodSync(dir, 0o755);
-  const port = await freePort();
-  say(`Starting a throwaway PostgreSQL 15 cluster (default durability: fsync on) on 127.0.0.1:${port} …`);
-  runPg(join(PGBIN, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8']);
-  // Only what a bench needs beyond the defaults: a private socket, enough connections; durability untouched.
-  const options = [`-p ${port}`, `-k ${sockets}`, '-c listen_addresses=127.0.0.1', '-c max_connections=200'].join(' ');
-  runPg(join(PGBIN, 'pg_ctl'), ['-D', data, '-o', options, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start']);
-  let running = true;
-  stopCluster = () => {
-    if (running) {
-      try {
-        runPg(join(PGBIN, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop']);
-      } catch {
-        // already gone
-      }
-      running = false;
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  process.on('exit', stopCluster);
-  for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
-  adminUrl = `postgres://postgres@127.0.0.1:${port}/postgres`;
-  serverNote = 'a throwaway cluster started by the bench';
-} else {
-  serverNote = 'BENCH_PG_URL';
-}
-const dbUrl = (name) => {
-  const u = new URL(adminUrl);
-  u.pathname = '/' + name;
-  return u.toString();
-};
-const psql = (url, script) => run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url], { input: script });
+// BENCH_PG_URL or a throwaway cluster (bench/pg-cluster.mjs), with connections enough for two servers and wrk.
+const { adminUrl, dbUrl, psql, scalar, createDb, dropDb, note: serverNote } = await pgCluster(say, { maxConnections: 200 });
 const admin = (script) => psql(adminUrl, script);
-const scalar = (url, q) => run('psql', ['-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', url, '-c', q]).trim();
 const settings = scalar(adminUrl, "SELECT string_agg(name || '=' || setting, ', ' ORDER BY name) FROM pg_settings WHERE name IN ('fsync','synchronous_commit','full_page_writes','shared_buffers','wal_level','max_wal_size')");
 const pgVersion = scalar(adminUrl, 'SHOW server_version');
 
-const dropDb = (name) => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE);`);
-const createDb = (name, template) => {
-  dropDb(name);
-  admin(`CREATE DATABASE ${name}${template ? ` TEMPLATE ${template} STRATEGY FILE_COPY` : ''};`);
-};
 const settle = () => {
   admin('CHECKPOINT;');
   spawnSync('sync');
@@ -207,217 +135,214 @@ function interleaved(contestants) {
 }
 
 const results = [];
-try {
-  // ------------------------------------------------------------ (a), (b) import
-  const fileA = join(out, 'profiles.csv');
-  say(`Writing ${n(ROWS)} realistic profiles into bench/out/pg/ …`);
-  const figA = await writeRealisticCsv(fileA, ROWS);
+// The cluster (when the bench started one) stops and is removed when this process exits.
+// ------------------------------------------------------------ (a), (b) import
+const fileA = join(out, 'profiles.csv');
+say(`Writing ${n(ROWS)} realistic profiles into bench/out/pg/ …`);
+const figA = await writeRealisticCsv(fileA, ROWS);
 
-  say(`(a) first load, ${REPEAT} turns …`);
-  const [cA, rA] = interleaved([
-    { name: 'consent', prepare: () => createDb('consent_bench_c'), run: () => consentImport('consent_bench_c', fileA) },
-    { name: 'psql', prepare: () => createDb('consent_bench_r'), run: () => psqlTimed('consent_bench_r', refLoad(fileA)) },
-  ]);
-  const sumA = JSON.parse(cA.stdout);
-  // The loaded databases, copied before each turn of (b).
-  createDb('consent_bench_c_loaded', 'consent_bench_c');
-  createDb('consent_bench_r_loaded', 'consent_bench_r');
-  const loadedSize = scalar(adminUrl, "SELECT pg_size_pretty(pg_database_size('consent_bench_c_loaded'))");
+say(`(a) first load, ${REPEAT} turns …`);
+const [cA, rA] = interleaved([
+  { name: 'consent', prepare: () => createDb('consent_bench_c'), run: () => consentImport('consent_bench_c', fileA) },
+  { name: 'psql', prepare: () => createDb('consent_bench_r'), run: () => psqlTimed('consent_bench_r', refLoad(fileA)) },
+]);
+const sumA = JSON.parse(cA.stdout);
+// The loaded databases, copied before each turn of (b).
+createDb('consent_bench_c_loaded', 'consent_bench_c');
+createDb('consent_bench_r_loaded', 'consent_bench_r');
+const loadedSize = scalar(adminUrl, "SELECT pg_size_pretty(pg_database_size('consent_bench_c_loaded'))");
 
-  say(`(b) re-import of the same file, ${REPEAT} turns …`);
-  const [cB, rB] = interleaved([
-    { name: 'consent', prepare: () => createDb('consent_bench_c', 'consent_bench_c_loaded'), run: () => consentImport('consent_bench_c', fileA) },
-    { name: 'psql', prepare: () => createDb('consent_bench_r', 'consent_bench_r_loaded'), run: () => psqlTimed('consent_bench_r', refUpsert(fileA)) },
-  ]);
-  const sumB = JSON.parse(cB.stdout);
-  for (const d of ['consent_bench_c', 'consent_bench_r', 'consent_bench_r_loaded']) dropDb(d);
+say(`(b) re-import of the same file, ${REPEAT} turns …`);
+const [cB, rB] = interleaved([
+  { name: 'consent', prepare: () => createDb('consent_bench_c', 'consent_bench_c_loaded'), run: () => consentImport('consent_bench_c', fileA) },
+  { name: 'psql', prepare: () => createDb('consent_bench_r', 'consent_bench_r_loaded'), run: () => psqlTimed('consent_bench_r', refUpsert(fileA)) },
+]);
+const sumB = JSON.parse(cB.stdout);
+for (const d of ['consent_bench_c', 'consent_bench_r', 'consent_bench_r_loaded']) dropDb(d);
 
-  const summary = (s) =>
-    `${n(s.rows)} rows: ${n(s.new)} new, ${n(s.updated)} updated, ${n(s.unchanged)} unchanged, ${n(s.optOutsSet)} opt-outs set, ${n(s.events)} ledger events`;
-  results.push(
-    `file: ${n(figA.rows)} rows, ${mib(figA.bytes / 2 ** 20)}, ${n(figA.optOutsSet)} opt-out cells set = ${figA.eventsPerRow.toFixed(3)} ledger events per row; loaded store ${loadedSize}`,
-    `(a) first load      consent ${fmt(cA.secs)} vs psql \\copy + unique index ${fmt(rA.secs)}: ${x(cA.secs, rA.secs)} ${target(cA.secs / rA.secs, 2.5)}`,
-    `    consent: ${summary(sumA)}; peak RSS ${mib(cA.rss)}`,
-    `(b) re-import       consent ${fmt(cB.secs)} vs psql \\copy to staging + INSERT … ON CONFLICT DO UPDATE ${fmt(rB.secs)}: ${x(cB.secs, rB.secs)} ${target(cB.secs / rB.secs, 2.0)}`,
-    `    consent: ${summary(sumB)}; peak RSS ${mib(cB.rss)}`,
-  );
-  for (const l of results) say('  ' + l);
-  rmSync(fileA);
+const summary = (s) =>
+  `${n(s.rows)} rows: ${n(s.new)} new, ${n(s.updated)} updated, ${n(s.unchanged)} unchanged, ${n(s.optOutsSet)} opt-outs set, ${n(s.events)} ledger events`;
+results.push(
+  `file: ${n(figA.rows)} rows, ${mib(figA.bytes / 2 ** 20)}, ${n(figA.optOutsSet)} opt-out cells set = ${figA.eventsPerRow.toFixed(3)} ledger events per row; loaded store ${loadedSize}`,
+  `(a) first load      consent ${fmt(cA.secs)} vs psql \\copy + unique index ${fmt(rA.secs)}: ${x(cA.secs, rA.secs)} ${target(cA.secs / rA.secs, 2.5)}`,
+  `    consent: ${summary(sumA)}; peak RSS ${mib(cA.rss)}`,
+  `(b) re-import       consent ${fmt(cB.secs)} vs psql \\copy to staging + INSERT … ON CONFLICT DO UPDATE ${fmt(rB.secs)}: ${x(cB.secs, rB.secs)} ${target(cB.secs / rB.secs, 2.0)}`,
+  `    consent: ${summary(sumB)}; peak RSS ${mib(cB.rss)}`,
+);
+for (const l of results) say('  ' + l);
+rmSync(fileA);
 
-  // ------------------------------------------------------------ (c) one-click
-  say(`(c) one-click: setting up ${n(SERVE_PROFILES)} profiles on PostgreSQL and on SQLite …`);
-  const sqliteDb = join(out, 'serve.db');
-  createDb('consent_bench_serve');
-  const pgServe = dbUrl('consent_bench_serve');
-  const serveCsv = join(out, 'serve.csv');
-  await writeRealisticCsv(serveCsv, SERVE_PROFILES);
-  const consent = (db, ...args) => run(process.execPath, [bin, '--db', db, ...args], { env: { CONSENT_ACTOR: 'bench' } });
-  const jsonl = (text) => text.trimEnd().split('\n').map((l) => JSON.parse(l));
-  for (const db of [sqliteDb, pgServe]) {
-    consent(db, 'profile', 'import', serveCsv);
-    consent(db, 'landing', 'create', 'stop', '--type', 'blocklist', '--title', 'Unsubscribe');
-    consent(db, 'landing', 'publish', 'stop', '--out-dir', join(out, 'public'));
-  }
-  rmSync(serveCsv);
-  // The same people and links on both stores? Ids may differ (PostgreSQL ids may have gaps): links are made per store.
-  // Pools: every person is POSTed once in the whole bench, on one store; GET warm-ups use the first pages of each.
-  const linksOf = (db) => jsonl(consent(db, 'landing', 'links', 'stop', '--reachable', 'email', '--format', 'jsonl'));
-  const pools = { sqlite: linksOf(sqliteDb), pg: linksOf(pgServe) };
-  /** Writes dir/get.0.txt and dir/post.0.txt for one wrk process (one thread) from a slice of links. */
-  const writePool = (dir, links) => {
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'get.0.txt'), links.slice(0, 2000).map((l) => l.url).join('\n') + '\n');
-    writeFileSync(join(dir, 'post.0.txt'), links.map((l) => `/x\t\t${l.oneClickUrl}`).join('\n') + '\n');
-  };
-  // SQLite: one wrk, 2 threads, all connections (thread t reads post.t.txt).
-  {
-    const dir = join(out, 'wrk-sqlite');
-    mkdirSync(dir, { recursive: true });
-    for (let t = 0; t < 2; t++) {
-      const mine = pools.sqlite.filter((_, j) => j % 2 === t);
-      writeFileSync(join(dir, `get.${t}.txt`), mine.slice(0, 2000).map((l) => l.url).join('\n') + '\n');
-      writeFileSync(join(dir, `post.${t}.txt`), mine.map((l) => `/x\t\t${l.oneClickUrl}`).join('\n') + '\n');
-    }
-  }
-  writePool(join(out, 'wrk-pg-0'), pools.pg.filter((_, j) => j % 2 === 0));
-  writePool(join(out, 'wrk-pg-1'), pools.pg.filter((_, j) => j % 2 === 1));
-  const offsets = { sqlite: [0, 0], pg0: [0], pg1: [0] };
-  const lua = join(root, 'bench/serve.lua');
-
-  function startServer(name, db) {
-    const logFile = join(out, `${name}.log`);
-    const fd = openSync(logFile, 'w');
-    const child = spawn(process.execPath, [bin, '--db', db, 'landing', 'serve', '--port', '0'], { stdio: ['ignore', 'ignore', fd], env: { ...process.env, CONSENT_ACTOR: 'bench' } });
-    closeSync(fd);
-    let exited = false;
-    child.on('exit', () => (exited = true));
-    const url = new Promise((resolve, reject) => {
-      const poll = setInterval(() => {
-        const m = /(http:\/\/127\.0\.0\.1:\d+)/.exec(readFileSync(logFile, 'utf8').slice(0, 4096));
-        if (m) {
-          clearInterval(poll);
-          resolve(m[1]);
-        } else if (exited) {
-          clearInterval(poll);
-          reject(new Error(`${name} exited: ${readFileSync(logFile, 'utf8').slice(-2000)}`));
-        }
-      }, 50);
-    });
-    const stop = () =>
-      new Promise((resolve) => {
-        if (exited) return resolve();
-        child.once('exit', resolve);
-        child.kill('SIGTERM');
-      });
-    const commits = () => {
-      const m = /(\d+) changes? committed in (\d+) transactions?/.exec(readFileSync(logFile, 'utf8').slice(-4096));
-      return m ? { changes: Number(m[1]), commits: Number(m[2]) } : null;
-    };
-    return { url, stop, commits, logFile };
-  }
-  /** One wrk process, asynchronously; resolves to its BENCH summary. */
-  function wrk(url, mode, secs, dir, threads, conns, offs) {
-    return new Promise((resolve, reject) => {
-      const args = ['-t', String(threads), '-c', String(conns), '-d', `${secs}s`, '--timeout', '10s', '-s', lua, url, '--', mode, dir, offs.join(',')];
-      const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('exit', (code) => {
-        const line = stdout.split('\n').find((l) => l.startsWith('BENCH '));
-        if (code !== 0 || !line) return reject(new Error(`wrk failed (${code}): ${stdout}${stderr}`));
-        const r = JSON.parse(line.slice(6));
-        if (mode !== 'get') r.threads.forEach((t) => (offs[t.id] = t.postPos));
-        r.errors = r.connect + r.read + r.write + r.timeout + r.status;
-        r.wraps = r.threads.reduce((s, t) => s + t.postWraps, 0);
-        resolve(r);
-      });
-    });
-  }
-  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-  const countSqlite = () => Number(run('sqlite3', [sqliteDb, 'SELECT count(*) FROM ledger_events']).trim());
-  const countPg = () => Number(scalar(pgServe, 'SELECT count(*) FROM ledger_events'));
-
-  async function phaseSqlite() {
-    const s = startServer('serve-sqlite', sqliteDb);
-    const url = await s.url;
-    if (WARMUP > 0) await wrk(url, 'get', WARMUP, join(out, 'wrk-sqlite'), 2, CONNECTIONS, [0, 0]);
-    await sleep(300);
-    const before = countSqlite();
-    const r = await wrk(url, 'oneclick', DURATION, join(out, 'wrk-sqlite'), 2, CONNECTIONS, offsets.sqlite);
-    await s.stop();
-    const c = s.commits();
-    return { rps: r.completed / (r.durationUs / 1e6), completed: r.completed, errors: r.errors, wraps: r.wraps, p99Us: r.p99Us, secs: r.durationUs / 1e6, events: countSqlite() - before, commits: c?.commits ?? NaN, changes: c?.changes ?? NaN, completedPer: [r.completed] };
-  }
-  async function phasePg() {
-    const servers = [startServer('serve-pg-0', pgServe), startServer('serve-pg-1', pgServe)];
-    const urls = await Promise.all(servers.map((s) => s.url));
-    if (WARMUP > 0) await Promise.all(urls.map((u, i) => wrk(u, 'get', WARMUP, join(out, `wrk-pg-${i}`), 1, CONNECTIONS / 2, [0])));
-    await sleep(300);
-    const before = countPg();
-    const rs = await Promise.all(urls.map((u, i) => wrk(u, 'oneclick', DURATION, join(out, `wrk-pg-${i}`), 1, Math.ceil(CONNECTIONS / 2), i === 0 ? offsets.pg0 : offsets.pg1)));
-    await Promise.all(servers.map((s) => s.stop()));
-    const cs = servers.map((s) => s.commits());
-    const secs = Math.max(...rs.map((r) => r.durationUs / 1e6));
-    const completed = rs.reduce((a, r) => a + r.completed, 0);
-    return {
-      rps: completed / secs,
-      completed,
-      errors: rs.reduce((a, r) => a + r.errors, 0),
-      wraps: rs.reduce((a, r) => a + r.wraps, 0),
-      p99Us: Math.max(...rs.map((r) => r.p99Us)),
-      secs,
-      events: countPg() - before,
-      commits: cs.reduce((a, c) => a + (c?.commits ?? NaN), 0),
-      changes: cs.reduce((a, c) => a + (c?.changes ?? NaN), 0),
-      completedPer: rs.map((r) => r.completed),
-    };
-  }
-  say(`(c) one-click: wrk ${CONNECTIONS} connections, ${DURATION} s per phase, ${REPEAT} round(s) of SQLite (1 server) / PostgreSQL (2 servers) …`);
-  const best = {};
-  for (let i = 0; i < REPEAT; i++) {
-    for (const [name, phase] of [
-      ['sqlite', phaseSqlite],
-      ['pg', phasePg],
-    ]) {
-      const r = await phase();
-      say(`  round ${i + 1} ${name.padEnd(6)} ${n(r.rps)} req/s, ${n(r.commits / r.secs)} commits/s, ${(r.events / r.commits).toFixed(1)} events/commit`);
-      if (!best[name] || r.rps > best[name].rps) best[name] = r;
-    }
-  }
-  const line = (label, r) =>
-    `    ${label} ${n(r.rps).padStart(6)} req/s, p99 ${(r.p99Us / 1000).toFixed(1)} ms, ${r.errors} errors/non-2xx; ${n(r.events)} ledger events in ${n(r.commits)} commits: ` +
-    `${n(r.commits / r.secs)} commits/s, ${(r.events / r.commits).toFixed(1)} events per commit` +
-    (r.completedPer.length > 1 ? ` (answered per instance: ${r.completedPer.map(n).join(' + ')})` : '') +
-    (r.wraps ? `; WARNING: the POST pool ran out ${r.wraps} time(s), people reused (use more --serve-profiles)` : '');
-  results.push(
-    `(c) one-click POSTs, ${n(SERVE_PROFILES)} profiles, wrk ${CONNECTIONS} connections for ${DURATION} s; PostgreSQL ${x(best.pg.rps, best.sqlite.rps)} SQLite's requests/s`,
-    line('SQLite, 1 instance:     ', best.sqlite),
-    line('PostgreSQL, 2 instances:', best.pg),
-  );
-  dropDb('consent_bench_serve');
-
-  // ------------------------------------------------------------ (d) peak RSS
-  let big = null;
-  if (process.env.BENCH_PG_SKIP_BIG !== '1' && BIG > ROWS) {
-    const fileBig = join(out, 'profiles-big.csv');
-    say(`(d) peak RSS: writing and loading ${n(BIG)} rows …`);
-    const figBig = await writeRealisticCsv(fileBig, BIG);
-    createDb('consent_bench_big');
-    settle();
-    big = { ...consentImport('consent_bench_big', fileBig), rows: figBig.rows };
-    dropDb('consent_bench_big');
-    rmSync(fileBig);
-  }
-  dropDb('consent_bench_c_loaded');
-  results.push(
-    `(d) peak RSS        ${mib(Math.max(cA.rss, cB.rss))} at ${n(ROWS)} rows` +
-      (big ? `, ${mib(big.rss)} at ${n(big.rows)} rows (first load ${fmt(big.secs)})` : ' (big file skipped: BENCH_PG_SKIP_BIG=1)') +
-      ` (target ≤ 200 MiB, flat: ${Math.max(cA.rss, cB.rss, big?.rss ?? 0) <= 200 ? 'met' : 'MISSED'})`,
-  );
-  console.log(`bench:pg — Node ${process.version}, PostgreSQL ${pgVersion} (${serverNote}; ${settings}), best of ${REPEAT} interleaved turns, CHECKPOINT + sync before each`);
-  for (const l of results) console.log(l);
-} finally {
-  stopCluster();
+// ------------------------------------------------------------ (c) one-click
+say(`(c) one-click: setting up ${n(SERVE_PROFILES)} profiles on PostgreSQL and on SQLite …`);
+const sqliteDb = join(out, 'serve.db');
+createDb('consent_bench_serve');
+const pgServe = dbUrl('consent_bench_serve');
+const serveCsv = join(out, 'serve.csv');
+await writeRealisticCsv(serveCsv, SERVE_PROFILES);
+const consent = (db, ...args) => run(process.execPath, [bin, '--db', db, ...args], { env: { CONSENT_ACTOR: 'bench' } });
+const jsonl = (text) => text.trimEnd().split('\n').map((l) => JSON.parse(l));
+for (const db of [sqliteDb, pgServe]) {
+  consent(db, 'profile', 'import', serveCsv);
+  consent(db, 'landing', 'create', 'stop', '--type', 'blocklist', '--title', 'Unsubscribe');
+  consent(db, 'landing', 'publish', 'stop', '--out-dir', join(out, 'public'));
 }
+rmSync(serveCsv);
+// The same people and links on both stores? Ids may differ (PostgreSQL ids may have gaps): links are made per store.
+// Pools: every person is POSTed once in the whole bench, on one store; GET warm-ups use the first pages of each.
+const linksOf = (db) => jsonl(consent(db, 'landing', 'links', 'stop', '--reachable', 'email', '--format', 'jsonl'));
+const pools = { sqlite: linksOf(sqliteDb), pg: linksOf(pgServe) };
+/** Writes dir/get.0.txt and dir/post.0.txt for one wrk process (one thread) from a slice of links. */
+const writePool = (dir, links) => {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'get.0.txt'), links.slice(0, 2000).map((l) => l.url).join('\n') + '\n');
+  writeFileSync(join(dir, 'post.0.txt'), links.map((l) => `/x\t\t${l.oneClickUrl}`).join('\n') + '\n');
+};
+// SQLite: one wrk, 2 threads, all connections (thread t reads post.t.txt).
+{
+  const dir = join(out, 'wrk-sqlite');
+  mkdirSync(dir, { recursive: true });
+  for (let t = 0; t < 2; t++) {
+    const mine = pools.sqlite.filter((_, j) => j % 2 === t);
+    writeFileSync(join(dir, `get.${t}.txt`), mine.slice(0, 2000).map((l) => l.url).join('\n') + '\n');
+    writeFileSync(join(dir, `post.${t}.txt`), mine.map((l) => `/x\t\t${l.oneClickUrl}`).join('\n') + '\n');
+  }
+}
+writePool(join(out, 'wrk-pg-0'), pools.pg.filter((_, j) => j % 2 === 0));
+writePool(join(out, 'wrk-pg-1'), pools.pg.filter((_, j) => j % 2 === 1));
+const offsets = { sqlite: [0, 0], pg0: [0], pg1: [0] };
+const lua = join(root, 'bench/serve.lua');
+
+function startServer(name, db) {
+  const logFile = join(out, `${name}.log`);
+  const fd = openSync(logFile, 'w');
+  const child = spawn(process.execPath, [bin, '--db', db, 'landing', 'serve', '--port', '0'], { stdio: ['ignore', 'ignore', fd], env: { ...process.env, CONSENT_ACTOR: 'bench' } });
+  closeSync(fd);
+  let exited = false;
+  child.on('exit', () => (exited = true));
+  const url = new Promise((resolve, reject) => {
+    const poll = setInterval(() => {
+      const m = /(http:\/\/127\.0\.0\.1:\d+)/.exec(readFileSync(logFile, 'utf8').slice(0, 4096));
+      if (m) {
+        clearInterval(poll);
+        resolve(m[1]);
+      } else if (exited) {
+        clearInterval(poll);
+        reject(new Error(`${name} exited: ${readFileSync(logFile, 'utf8').slice(-2000)}`));
+      }
+    }, 50);
+  });
+  const stop = () =>
+    new Promise((resolve) => {
+      if (exited) return resolve();
+      child.once('exit', resolve);
+      child.kill('SIGTERM');
+    });
+  const commits = () => {
+    const m = /(\d+) changes? committed in (\d+) transactions?/.exec(readFileSync(logFile, 'utf8').slice(-4096));
+    return m ? { changes: Number(m[1]), commits: Number(m[2]) } : null;
+  };
+  return { url, stop, commits, logFile };
+}
+/** One wrk process, asynchronously; resolves to its BENCH summary. */
+function wrk(url, mode, secs, dir, threads, conns, offs) {
+  return new Promise((resolve, reject) => {
+    const args = ['-t', String(threads), '-c', String(conns), '-d', `${secs}s`, '--timeout', '10s', '-s', lua, url, '--', mode, dir, offs.join(',')];
+    const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('exit', (code) => {
+      const line = stdout.split('\n').find((l) => l.startsWith('BENCH '));
+      if (code !== 0 || !line) return reject(new Error(`wrk failed (${code}): ${stdout}${stderr}`));
+      const r = JSON.parse(line.slice(6));
+      if (mode !== 'get') r.threads.forEach((t) => (offs[t.id] = t.postPos));
+      r.errors = r.connect + r.read + r.write + r.timeout + r.status;
+      r.wraps = r.threads.reduce((s, t) => s + t.postWraps, 0);
+      resolve(r);
+    });
+  });
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const countSqlite = () => Number(run('sqlite3', [sqliteDb, 'SELECT count(*) FROM ledger_events']).trim());
+const countPg = () => Number(scalar(pgServe, 'SELECT count(*) FROM ledger_events'));
+
+async function phaseSqlite() {
+  const s = startServer('serve-sqlite', sqliteDb);
+  const url = await s.url;
+  if (WARMUP > 0) await wrk(url, 'get', WARMUP, join(out, 'wrk-sqlite'), 2, CONNECTIONS, [0, 0]);
+  await sleep(300);
+  const before = countSqlite();
+  const r = await wrk(url, 'oneclick', DURATION, join(out, 'wrk-sqlite'), 2, CONNECTIONS, offsets.sqlite);
+  await s.stop();
+  const c = s.commits();
+  return { rps: r.completed / (r.durationUs / 1e6), completed: r.completed, errors: r.errors, wraps: r.wraps, p99Us: r.p99Us, secs: r.durationUs / 1e6, events: countSqlite() - before, commits: c?.commits ?? NaN, changes: c?.changes ?? NaN, completedPer: [r.completed] };
+}
+async function phasePg() {
+  const servers = [startServer('serve-pg-0', pgServe), startServer('serve-pg-1', pgServe)];
+  const urls = await Promise.all(servers.map((s) => s.url));
+  if (WARMUP > 0) await Promise.all(urls.map((u, i) => wrk(u, 'get', WARMUP, join(out, `wrk-pg-${i}`), 1, CONNECTIONS / 2, [0])));
+  await sleep(300);
+  const before = countPg();
+  const rs = await Promise.all(urls.map((u, i) => wrk(u, 'oneclick', DURATION, join(out, `wrk-pg-${i}`), 1, Math.ceil(CONNECTIONS / 2), i === 0 ? offsets.pg0 : offsets.pg1)));
+  await Promise.all(servers.map((s) => s.stop()));
+  const cs = servers.map((s) => s.commits());
+  const secs = Math.max(...rs.map((r) => r.durationUs / 1e6));
+  const completed = rs.reduce((a, r) => a + r.completed, 0);
+  return {
+    rps: completed / secs,
+    completed,
+    errors: rs.reduce((a, r) => a + r.errors, 0),
+    wraps: rs.reduce((a, r) => a + r.wraps, 0),
+    p99Us: Math.max(...rs.map((r) => r.p99Us)),
+    secs,
+    events: countPg() - before,
+    commits: cs.reduce((a, c) => a + (c?.commits ?? NaN), 0),
+    changes: cs.reduce((a, c) => a + (c?.changes ?? NaN), 0),
+    completedPer: rs.map((r) => r.completed),
+  };
+}
+say(`(c) one-click: wrk ${CONNECTIONS} connections, ${DURATION} s per phase, ${REPEAT} round(s) of SQLite (1 server) / PostgreSQL (2 servers) …`);
+const best = {};
+for (let i = 0; i < REPEAT; i++) {
+  for (const [name, phase] of [
+    ['sqlite', phaseSqlite],
+    ['pg', phasePg],
+  ]) {
+    const r = await phase();
+    say(`  round ${i + 1} ${name.padEnd(6)} ${n(r.rps)} req/s, ${n(r.commits / r.secs)} commits/s, ${(r.events / r.commits).toFixed(1)} events/commit`);
+    if (!best[name] || r.rps > best[name].rps) best[name] = r;
+  }
+}
+const line = (label, r) =>
+  `    ${label} ${n(r.rps).padStart(6)} req/s, p99 ${(r.p99Us / 1000).toFixed(1)} ms, ${r.errors} errors/non-2xx; ${n(r.events)} ledger events in ${n(r.commits)} commits: ` +
+  `${n(r.commits / r.secs)} commits/s, ${(r.events / r.commits).toFixed(1)} events per commit` +
+  (r.completedPer.length > 1 ? ` (answered per instance: ${r.completedPer.map(n).join(' + ')})` : '') +
+  (r.wraps ? `; WARNING: the POST pool ran out ${r.wraps} time(s), people reused (use more --serve-profiles)` : '');
+results.push(
+  `(c) one-click POSTs, ${n(SERVE_PROFILES)} profiles, wrk ${CONNECTIONS} connections for ${DURATION} s; PostgreSQL ${x(best.pg.rps, best.sqlite.rps)} SQLite's requests/s`,
+  line('SQLite, 1 instance:     ', best.sqlite),
+  line('PostgreSQL, 2 instances:', best.pg),
+);
+dropDb('consent_bench_serve');
+
+// ------------------------------------------------------------ (d) peak RSS
+let big = null;
+if (process.env.BENCH_PG_SKIP_BIG !== '1' && BIG > ROWS) {
+  const fileBig = join(out, 'profiles-big.csv');
+  say(`(d) peak RSS: writing and loading ${n(BIG)} rows …`);
+  const figBig = await writeRealisticCsv(fileBig, BIG);
+  createDb('consent_bench_big');
+  settle();
+  big = { ...consentImport('consent_bench_big', fileBig), rows: figBig.rows };
+  dropDb('consent_bench_big');
+  rmSync(fileBig);
+}
+dropDb('consent_bench_c_loaded');
+results.push(
+  `(d) peak RSS        ${mib(Math.max(cA.rss, cB.rss))} at ${n(ROWS)} rows` +
+    (big ? `, ${mib(big.rss)} at ${n(big.rows)} rows (first load ${fmt(big.secs)})` : ' (big file skipped: BENCH_PG_SKIP_BIG=1)') +
+    ` (target ≤ 200 MiB, flat: ${Math.max(cA.rss, cB.rss, big?.rss ?? 0) <= 200 ? 'met' : 'MISSED'})`,
+);
+console.log(`bench:pg — Node ${process.version}, PostgreSQL ${pgVersion} (${serverNote}; ${settings}), best of ${REPEAT} interleaved turns, CHECKPOINT + sync before each`);
+for (const l of results) console.log(l);
