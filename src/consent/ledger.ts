@@ -17,7 +17,38 @@ export type ErasureAction = 'erase';
 export type StoreAction = 'policy';
 /** A person's optional answer to "why did you opt out?", recorded after the opt-out (evidence: the coded reason); changes no flag. */
 export type ReasonAction = 'reason';
-export const LEDGER_ACTIONS = ['optout', 'optin', 'subscribe', 'request', 'confirm', 'unsubscribe', 'suppress', 'unsuppress', 'erase', 'policy', 'reason'] as const;
+/**
+ * A profile's phone number changed (schema 15; `profile import` is the one
+ * writer that changes an existing profile's phone): channel `all`, evidence
+ * `{"from":"<key>"|null,"to":"<key>"|null}`, the address keys of the old and
+ * the new number (addressKey, kind `phone`), never a number in clear. It
+ * changes no flag; the as-of replay reads it to match sms and phone
+ * suppressions with the number the profile had at the moment asked.
+ */
+export type AddressChangeAction = 'address';
+export const LEDGER_ACTIONS = ['optout', 'optin', 'subscribe', 'request', 'confirm', 'unsubscribe', 'suppress', 'unsuppress', 'erase', 'policy', 'reason', 'address'] as const;
+/**
+ * The profile events that change no flag, grant or subscription (an erasure, a
+ * survey answer, a change of phone): every reader of consent state leaves them out.
+ */
+export const NON_CONSENT_PROFILE_ACTIONS = ['erase', 'reason', 'address'] as const;
+/** NON_CONSENT_PROFILE_ACTIONS as an SQL list: `('erase', 'reason', 'address')`. */
+export const NON_CONSENT_PROFILE_ACTIONS_SQL = `(${NON_CONSENT_PROFILE_ACTIONS.map((a) => `'${a}'`).join(', ')})`;
+
+/** The evidence of an `address` event: the keys of the old and new phone (null: none). Keys only, never a number. */
+export interface AddressChangeEvidence {
+  from: string | null;
+  to: string | null;
+}
+
+/** An `address` event's evidence read back; null when it is not one (a key is 64 hex digits or null). */
+export function addressChangeOf(evidence: Record<string, unknown> | null | undefined): AddressChangeEvidence | null {
+  if (!evidence) return null;
+  const key = (v: unknown) => (v === null ? null : typeof v === 'string' && /^[0-9a-f]{64}$/.test(v) ? v : undefined);
+  const from = key(evidence.from);
+  const to = key(evidence.to);
+  return from === undefined || to === undefined ? null : { from, to };
+}
 /** Subscription events: `request` makes a double opt-in subscription pending. */
 export type SubscriptionAction = 'subscribe' | 'request' | 'confirm' | 'unsubscribe';
 
@@ -38,7 +69,7 @@ export interface LedgerEvent {
   channel: Channel;
   /** Set on subscription events: the service's name (channel is then the service's channel). */
   service: string | null;
-  action: ConsentAction | SubscriptionAction | ErasureAction;
+  action: ConsentAction | SubscriptionAction | ErasureAction | AddressChangeAction;
   source: string;
   actor: string;
   reason: string | null;

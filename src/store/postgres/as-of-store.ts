@@ -41,7 +41,7 @@ const PAGE = 5000;
  * The address key in SQL: HMAC-SHA256 (RFC 2104) from the built-in sha256 and the key's pads,
  * passed as parameters $1 (inner) and $2 (outer), never written into the SQL text.
  */
-const DIALECT: AsOfDialect = {
+export const DIALECT: AsOfDialect = {
   keyOf: (kind, address) => `encode(sha256($2::bytea || sha256($1::bytea || convert_to('${kind}:' || ${address}, 'UTF8'))), 'hex')`,
   expiry: (a) => `(${a}.evidence::json ->> 'expiresAt')`,
   inList: (expr, list) => `${expr} = ANY(${list}::text[])`,

@@ -42,7 +42,7 @@ const PAGE = 5000;
 const named = (params: Record<string, unknown>) => (Object.keys(params).length > 0 ? [params] : []);
 const KEY_FUNCTION = 'consent_address_key';
 
-const DIALECT: AsOfDialect = {
+export const DIALECT: AsOfDialect = {
   keyOf: (kind, address) => `${KEY_FUNCTION}('${kind}', ${address})`,
   expiry: (a) => `json_extract(${a}.evidence, '$.expiresAt')`,
   // A list given as a JSON array parameter: SQLite builds its lookup table once per query.
@@ -50,14 +50,13 @@ const DIALECT: AsOfDialect = {
 };
 
 export class SqliteAsOfRepository implements AsOfRepository {
-  private secret: Buffer | null = null;
-
   constructor(private readonly store: SqliteStore) {
-    // The address key as an SQL function, so that the replay matches a profile's address to the
-    // ledger's keyed address events inside the query. The secret is read before any query runs
-    // (a function may not use the connection while its statement runs).
+    // The address key as an SQL function, so that the replay (and an import's `address` events)
+    // match a profile's address to the ledger's keys inside the query. The secret is read before
+    // any query that calls it runs (suppressions.secretKey(), cached: a function may not use the
+    // connection while its statement runs).
     store.db.function(KEY_FUNCTION, { deterministic: true }, (kind: unknown, address: unknown) =>
-      typeof address === 'string' ? addressKey(this.secret!, kind === 'email' ? 'email' : 'phone', address) : null,
+      typeof address === 'string' ? addressKey(store.suppressions.secretKey(), kind === 'email' ? 'email' : 'phone', address) : null,
     );
   }
 
@@ -66,7 +65,7 @@ export class SqliteAsOfRepository implements AsOfRepository {
   }
 
   private loadSecret(): void {
-    this.secret ??= this.store.suppressions.secretKey();
+    this.store.suppressions.secretKey();
   }
 
   async head(): Promise<LedgerPosition> {
