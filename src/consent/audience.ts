@@ -40,9 +40,10 @@ export async function profileAsOf(store: ConsentStore, profile: Profile, moment:
     at: moment.at,
     events: await store.asOf.profileEvents(profile.id, n),
     policies: await store.asOf.policyEvents(n),
-    // The addresses it has now; an erased profile's by the keys its erasure recorded (its addresses are gone).
+    // The addresses it has now (its phone as it was at the position, if it changed since); an erased
+    // profile's by the keys its erasure recorded (its addresses are gone).
     addressEvents:
-      profile.erasedAt === null ? await store.asOf.addressEvents(profile.email, profile.phone, n) : await store.asOf.erasedAddressEvents(profile.id, n),
+      profile.erasedAt === null ? await store.asOf.addressEvents(profile.id, profile.email, profile.phone, n) : await store.asOf.erasedAddressEvents(profile.id, n),
   });
 }
 

@@ -1,6 +1,6 @@
 /** The ledger read at a past position, on PostgreSQL (AsOfRepository; the SQL is shared: as-of-sql.ts). */
 import type { AsOfRepository } from '../../consent/as-of-repository.js';
-import type { Basis, LedgerPosition, Moment, ReplayEvent } from '../../consent/as-of.js';
+import { phoneKeyAt, type Basis, type LedgerPosition, type Moment, type ReplayEvent } from '../../consent/as-of.js';
 import { CONTACT_CHANNELS, type ContactChannel } from '../../consent/channels.js';
 import type { Profile } from '../../consent/profile.js';
 import { changedCounts, reachableOverTime, type QuietGroup } from '../../consent/reach-over-time.js';
@@ -13,7 +13,12 @@ import {
   erasedKeyPairs,
   erasedKeysOf,
   erasedKeysSql,
-  erasedSuppressedIds,
+  apartIds,
+  PHONE_CHANGES_AFTER_SQL,
+  PROFILE_PHONE_CHANGES_SQL,
+  phoneKeysOf,
+  withPhoneAt,
+  type PhoneChangeRow,
   audienceAtSql,
   splitSuppressed,
   suppressedKeysAtSql,
@@ -79,14 +84,29 @@ export class PgAsOfRepository implements AsOfRepository {
     return (await this.store.query<EventRow>(POLICY_EVENTS_SQL('$1'), [eventId])).map(toReplayEvent);
   }
 
-  async addressEvents(email: string | null, phone: string | null, eventId: number): Promise<ReplayEvent[]> {
-    return this.keyEvents(await addressKeyPairs((c, a) => this.store.suppressions.keyOf(c, a), email, phone), eventId);
+  async addressEvents(profileId: number, email: string | null, phone: string | null, eventId: number): Promise<ReplayEvent[]> {
+    const pairs = await addressKeyPairs((c, a) => this.store.suppressions.keyOf(c, a), email, phone);
+    return this.keyEvents(withPhoneAt(pairs, await this.phoneKeyAt(profileId, eventId)), eventId);
   }
 
   async erasedAddressEvents(profileId: number, eventId: number): Promise<ReplayEvent[]> {
     if (!Number.isSafeInteger(profileId) || profileId < 1 || profileId > 2147483647) return [];
     const rows = await this.store.query<ErasedKeyRow>(erasedKeysSql(0, '$1'), [profileId]);
-    return this.keyEvents(erasedKeyPairs(erasedKeysOf(rows).get(profileId)), eventId);
+    return this.keyEvents(withPhoneAt(erasedKeyPairs(erasedKeysOf(rows).get(profileId)), await this.phoneKeyAt(profileId, eventId)), eventId);
+  }
+
+  /** The key of the profile's phone at `eventId` from its changes of phone (phoneKeyAt); undefined: none recorded. */
+  private async phoneKeyAt(profileId: number, eventId: number): Promise<string | null | undefined> {
+    if (!Number.isSafeInteger(profileId) || profileId < 1 || profileId > 2147483647) return undefined;
+    return phoneKeyAt((await this.store.query<EventRow>(PROFILE_PHONE_CHANGES_SQL('$1'), [profileId])).map(toReplayEvent), eventId);
+  }
+
+  /** The profiles matched apart at position n on `channel` (apartIds), given the keys suppressed then. */
+  private async apart(channel: ContactChannel, n: number, rows: readonly SuppressedKeyRow[]): Promise<Pick<AudienceLists, 'movedIds' | 'suppressedIds'>> {
+    if (rows.length === 0) return {};
+    const erased = erasedKeysOf(await this.store.query<ErasedKeyRow>(erasedKeysSql(n)));
+    const moved = channel === 'email' ? new Map() : phoneKeysOf(await this.store.query<PhoneChangeRow>(PHONE_CHANGES_AFTER_SQL(n)));
+    return apartIds(channel, rows, erased, moved);
   }
 
   private async keyEvents(pairs: [string, string][], eventId: number): Promise<ReplayEvent[]> {
@@ -108,8 +128,8 @@ export class PgAsOfRepository implements AsOfRepository {
     if (channel === 'email' || channel === 'sms' || channel === 'phone') {
       const rows = await this.store.query<SuppressedKeyRow>(suppressedKeysAtSql(channel, n, moment.at, DIALECT));
       const { addresses, keys } = splitSuppressed(rows);
-      // Profiles erased since: matched by the keys their erasure recorded.
-      if (rows.length > 0) lists.erasedIds = erasedSuppressedIds(channel, rows, erasedKeysOf(await this.store.query<ErasedKeyRow>(erasedKeysSql(n))));
+      // Profiles erased since (the keys their erasure recorded) and whose phone changed since (its key at n): matched apart.
+      Object.assign(lists, await this.apart(channel, n, rows));
       if (keys.length > 0) {
         const { ipad, opad } = await this.loadPads();
         params.push(ipad, opad, keys);
@@ -128,7 +148,11 @@ export class PgAsOfRepository implements AsOfRepository {
   async reachableOverTime(moments: readonly Moment[]): Promise<Record<ContactChannel, number[]>> {
     const points = moments.map((m) => ({ at: m.at, eventId: m.position.eventId }));
     const bases = await Promise.all(moments.map((m) => this.basesAt(m.position.eventId)));
-    const suppressedOf = async (c: 'email' | 'sms' | 'phone', m: Moment) => splitSuppressed(await this.store.query<SuppressedKeyRow>(suppressedKeysAtSql(c, m.position.eventId, m.at, DIALECT)));
+    // The suppressed lists of a point, and the profiles matched apart there (apartIds).
+    const suppressedOf = async (c: 'email' | 'sms' | 'phone', m: Moment) => {
+      const rows = await this.store.query<SuppressedKeyRow>(suppressedKeysAtSql(c, m.position.eventId, m.at, DIALECT));
+      return { ...splitSuppressed(rows), ...(await this.apart(c, m.position.eventId, rows)) };
+    };
     const buckets = toQuietGroups(await this.store.query<QuietGroupRow>(quietBucketsSql('postgres', points)));
     const candidates = changedCounts(buckets, points.length);
     const suppressed: Partial<Record<ContactChannel, QuietGroup[]>>[] = [];
@@ -142,9 +166,9 @@ export class PgAsOfRepository implements AsOfRepository {
           const { ipad, opad } = await this.loadPads();
           params.push(ipad, opad);
         }
-        const lists: Partial<Record<ContactChannel, { addresses: string | null; keys: string | null }>> = {};
+        const lists: Partial<Record<ContactChannel, AudienceLists>> = {};
         for (const c of channels) {
-          const l = { addresses: null as string | null, keys: null as string | null };
+          const l: AudienceLists = { addresses: null, keys: null, movedIds: found[c].movedIds, suppressedIds: found[c].suppressedIds };
           if (found[c].keys.length > 0) l.keys = `$${params.push(found[c].keys)}`;
           if (found[c].addresses.length > 0) l.addresses = `$${params.push(found[c].addresses)}`;
           lists[c] = l;

@@ -2,7 +2,7 @@
 import type Database from 'better-sqlite3';
 import { addressKey } from '../../consent/suppressions.js';
 import type { AsOfRepository } from '../../consent/as-of-repository.js';
-import type { Basis, LedgerPosition, Moment, ReplayEvent } from '../../consent/as-of.js';
+import { phoneKeyAt, type Basis, type LedgerPosition, type Moment, type ReplayEvent } from '../../consent/as-of.js';
 import { CONTACT_CHANNELS, type ContactChannel } from '../../consent/channels.js';
 import type { Profile } from '../../consent/profile.js';
 import { changedCounts, reachableOverTime, type QuietGroup } from '../../consent/reach-over-time.js';
@@ -15,7 +15,12 @@ import {
   erasedKeyPairs,
   erasedKeysOf,
   erasedKeysSql,
-  erasedSuppressedIds,
+  apartIds,
+  PHONE_CHANGES_AFTER_SQL,
+  PROFILE_PHONE_CHANGES_SQL,
+  phoneKeysOf,
+  withPhoneAt,
+  type PhoneChangeRow,
   audienceAtSql,
   splitSuppressed,
   suppressedKeysAtSql,
@@ -91,13 +96,27 @@ export class SqliteAsOfRepository implements AsOfRepository {
     return this.store.read(() => this.db.prepare<[number], EventRow>(POLICY_EVENTS_SQL('?')).all(eventId).map(toReplayEvent));
   }
 
-  async addressEvents(email: string | null, phone: string | null, eventId: number): Promise<ReplayEvent[]> {
-    return this.keyEvents(await addressKeyPairs((c, a) => this.store.suppressions.keyOf(c, a), email, phone), eventId);
+  async addressEvents(profileId: number, email: string | null, phone: string | null, eventId: number): Promise<ReplayEvent[]> {
+    const pairs = await addressKeyPairs((c, a) => this.store.suppressions.keyOf(c, a), email, phone);
+    return this.keyEvents(withPhoneAt(pairs, this.phoneKeyAt(profileId, eventId)), eventId);
   }
 
   async erasedAddressEvents(profileId: number, eventId: number): Promise<ReplayEvent[]> {
     const rows = this.store.read(() => this.db.prepare<[number], ErasedKeyRow>(erasedKeysSql(0, '?')).all(profileId));
-    return this.keyEvents(erasedKeyPairs(erasedKeysOf(rows).get(profileId)), eventId);
+    return this.keyEvents(withPhoneAt(erasedKeyPairs(erasedKeysOf(rows).get(profileId)), this.phoneKeyAt(profileId, eventId)), eventId);
+  }
+
+  /** The key of the profile's phone at `eventId` from its changes of phone (phoneKeyAt); undefined: none recorded. */
+  private phoneKeyAt(profileId: number, eventId: number): string | null | undefined {
+    return phoneKeyAt(this.store.read(() => this.db.prepare<[number], EventRow>(PROFILE_PHONE_CHANGES_SQL('?')).all(profileId)).map(toReplayEvent), eventId);
+  }
+
+  /** The profiles matched apart at position n on `channel` (apartIds), given the keys suppressed then. */
+  private apart(channel: ContactChannel, n: number, rows: readonly SuppressedKeyRow[]): Pick<AudienceLists, 'movedIds' | 'suppressedIds'> {
+    if (rows.length === 0) return {};
+    const erased = erasedKeysOf(this.db.prepare<[], ErasedKeyRow>(erasedKeysSql(n)).all());
+    const moved = channel === 'email' ? new Map() : phoneKeysOf(this.db.prepare<[], PhoneChangeRow>(PHONE_CHANGES_AFTER_SQL(n)).all());
+    return apartIds(channel, rows, erased, moved);
   }
 
   private keyEvents(pairs: [string, string][], eventId: number): ReplayEvent[] {
@@ -118,8 +137,8 @@ export class SqliteAsOfRepository implements AsOfRepository {
     if (channel === 'email' || channel === 'sms' || channel === 'phone') {
       const rows = this.store.read(() => this.db.prepare<[], SuppressedKeyRow>(suppressedKeysAtSql(channel, n, moment.at, DIALECT)).all());
       const { addresses, keys } = splitSuppressed(rows);
-      // Profiles erased since: matched by the keys their erasure recorded.
-      if (rows.length > 0) lists.erasedIds = erasedSuppressedIds(channel, rows, erasedKeysOf(this.store.read(() => this.db.prepare<[], ErasedKeyRow>(erasedKeysSql(n)).all())));
+      // Profiles erased since (the keys their erasure recorded) and whose phone changed since (its key at n): matched apart.
+      Object.assign(lists, this.store.read(() => this.apart(channel, n, rows)));
       if (addresses.length > 0) [lists.addresses, params.addresses] = ['@addresses', JSON.stringify(addresses)];
       if (keys.length > 0) {
         this.store.read(() => this.loadSecret());
@@ -137,11 +156,13 @@ export class SqliteAsOfRepository implements AsOfRepository {
     }
   }
 
-  /** The suppressed lists of a point for `channel` as named parameters (`@a_<c>`, `@k_<c>`), or null lists when none. */
-  private suppressedLists(channel: ContactChannel, moment: Moment, params: Record<string, unknown>): { addresses: string | null; keys: string | null } {
-    const lists = { addresses: null as string | null, keys: null as string | null };
+  /** The suppressed lists of a point for `channel` as named parameters (`@a_<c>`, `@k_<c>`), or null lists when none; the profiles matched apart. */
+  private suppressedLists(channel: ContactChannel, moment: Moment, params: Record<string, unknown>): AudienceLists {
+    const lists: AudienceLists = { addresses: null, keys: null };
     if (channel !== 'email' && channel !== 'sms' && channel !== 'phone') return lists;
-    const { addresses, keys } = splitSuppressed(this.db.prepare<[], SuppressedKeyRow>(suppressedKeysAtSql(channel, moment.position.eventId, moment.at, DIALECT)).all());
+    const rows = this.db.prepare<[], SuppressedKeyRow>(suppressedKeysAtSql(channel, moment.position.eventId, moment.at, DIALECT)).all();
+    Object.assign(lists, this.apart(channel, moment.position.eventId, rows));
+    const { addresses, keys } = splitSuppressed(rows);
     if (addresses.length > 0) [lists.addresses, params[`a_${channel}`]] = [`@a_${channel}`, JSON.stringify(addresses)];
     if (keys.length > 0) {
       this.loadSecret();
@@ -161,7 +182,7 @@ export class SqliteAsOfRepository implements AsOfRepository {
       const changed: Record<ContactChannel, number>[] = [];
       moments.forEach((moment, k) => {
         const params: Record<string, unknown> = {};
-        const lists: Partial<Record<ContactChannel, { addresses: string | null; keys: string | null }>> = {};
+        const lists: Partial<Record<ContactChannel, AudienceLists>> = {};
         suppressed[k] = {};
         for (const c of ['email', 'sms', 'phone'] as const) {
           const own: Record<string, unknown> = {};
