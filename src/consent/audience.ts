@@ -220,10 +220,7 @@ function rootMismatch(m: Manifest, root: string, count: number): ConsentError {
   return new ConsentError(
     'integrity',
     `The audience recomputed at the manifest's ledger head (block ${m.ledger.blockId}) is not the manifest's: ${count} profile(s), root ${root.slice(0, 12)}…, where the manifest says ${m.count}, root ${m.digest.root.slice(0, 12)}….`,
-    m.filter.reachable === 'sms' || m.filter.reachable === 'phone'
-      ? 'The manifest was altered, or the store was changed behind the tool (run `consent ledger verify`), or (no tampering) a profile\'s phone number was changed since by `profile import`: ' +
-          'the ledger does not record a change of phone, so the replay matches a suppression with the number the profile has now.'
-      : 'The manifest was altered, or the store was changed behind the tool (run `consent ledger verify`).',
+    'The manifest was altered, or the store was changed behind the tool (run `consent ledger verify`).',
   );
 }
 

@@ -12,6 +12,7 @@ import {
   type LedgerVerification,
   type VerifyOptions,
   userAgentProblem,
+  NON_CONSENT_PROFILE_ACTIONS_SQL,
 } from '../../consent/ledger.js';
 import { checkErasable, erasureEntries, erasureEvidence, profileAddresses } from '../shared/erasure.js';
 import { applyChanges, erasedEmail, planChanges, planGrants, type NewProfile, type Profile, type ProfileRef } from '../../consent/profile.js';
@@ -623,7 +624,7 @@ export class PgStore implements RowStore {
 
   async lastChanges(profileId: number): Promise<LastChanges> {
     const rows = await this.query<EventRow>(
-      "SELECT DISTINCT ON (channel) * FROM ledger_events WHERE profile_id = $1 AND action NOT IN ('erase', 'reason') ORDER BY channel, id DESC",
+      `SELECT DISTINCT ON (channel) * FROM ledger_events WHERE profile_id = $1 AND action NOT IN ${NON_CONSENT_PROFILE_ACTIONS_SQL} ORDER BY channel, id DESC`,
       [profileId],
     );
     const last: LastChanges = {};
@@ -633,7 +634,7 @@ export class PgStore implements RowStore {
 
   async lastChangesOf(profileIds: readonly number[]): Promise<Map<number, LastChanges>> {
     const rows = await this.query<EventRow>(
-      "SELECT DISTINCT ON (profile_id, channel) * FROM ledger_events WHERE profile_id = ANY($1::int[]) AND action NOT IN ('erase', 'reason') ORDER BY profile_id, channel, id DESC",
+      `SELECT DISTINCT ON (profile_id, channel) * FROM ledger_events WHERE profile_id = ANY($1::int[]) AND action NOT IN ${NON_CONSENT_PROFILE_ACTIONS_SQL} ORDER BY profile_id, channel, id DESC`,
       [profileIds.filter(isInt4)],
     );
     return byProfile(profileIds, rows, (): LastChanges => ({}), (last, r) => (last[r.channel as Channel] = rowToEvent(r)));

@@ -6,6 +6,7 @@
  * domain's own replay of that one profile then says what disagrees. Runs on
  * the caller's connection, inside its snapshot.
  */
+import { NON_CONSENT_PROFILE_ACTIONS_SQL } from '../../consent/ledger.js';
 import type pg from 'pg';
 import { CHANNELS, CONTACT_CHANNELS, type Channel } from '../../consent/channels.js';
 import { GRANT_COLUMNS, GRANT_EVENTS_WHERE, grantMismatchSql } from '../shared/policy-sql.js';
@@ -27,7 +28,7 @@ const statusOf = (column: string) =>
 const STATE_SQL = `
 WITH last AS (
   SELECT DISTINCT ON (profile_id, channel, service) profile_id, channel, service, action
-  FROM ledger_events WHERE profile_id BETWEEN $1 AND $2 AND action NOT IN ('erase', 'reason')
+  FROM ledger_events WHERE profile_id BETWEEN $1 AND $2 AND action NOT IN ${NON_CONSENT_PROFILE_ACTIONS_SQL}
   ORDER BY profile_id, channel, service, id DESC
 ),
 flags AS (

@@ -22,6 +22,7 @@ import {
   type LedgerEvent,
   type LedgerVerification,
   type VerifyOptions,
+  NON_CONSENT_PROFILE_ACTIONS_SQL,
 } from '../../consent/ledger.js';
 import { SqliteAsOfRepository } from './as-of-store.js';
 import { verifyStore } from './verify.js';
@@ -219,11 +220,11 @@ export class SqliteStore implements RowStore {
       ),
       lastChanges: db.prepare<[number], EventRow>(
         `SELECT e.* FROM ledger_events e
-         WHERE e.id IN (SELECT max(id) FROM ledger_events WHERE profile_id = ? AND action NOT IN ('erase', 'reason') GROUP BY channel)`,
+         WHERE e.id IN (SELECT max(id) FROM ledger_events WHERE profile_id = ? AND action NOT IN ${NON_CONSENT_PROFILE_ACTIONS_SQL} GROUP BY channel)`,
       ),
       lastChangesOf: db.prepare<[string], EventRow>(
         `SELECT e.* FROM ledger_events e
-         WHERE e.id IN (SELECT max(id) FROM ledger_events WHERE profile_id IN (SELECT value FROM json_each(?)) AND action NOT IN ('erase', 'reason') GROUP BY profile_id, channel)`,
+         WHERE e.id IN (SELECT max(id) FROM ledger_events WHERE profile_id IN (SELECT value FROM json_each(?)) AND action NOT IN ${NON_CONSENT_PROFILE_ACTIONS_SQL} GROUP BY profile_id, channel)`,
       ),
       history: db.prepare<[number], EventRow>(HISTORY_SQL('?')),
     };

@@ -24,6 +24,7 @@ import {
   type LedgerVerification,
   type StateDisagreement,
   type VerifyOptions,
+  NON_CONSENT_PROFILE_ACTIONS_SQL,
 } from '../../consent/ledger.js';
 import { verifySuppressions } from './suppression-store.js';
 
@@ -255,7 +256,7 @@ const statusOf = (column: string) =>
 const STATE_SQL = `
 WITH last AS (
   SELECT profile_id, channel, service, action, max(id) AS event_id
-  FROM ledger_events WHERE profile_id BETWEEN @lo AND @hi AND action NOT IN ('erase', 'reason')
+  FROM ledger_events WHERE profile_id BETWEEN @lo AND @hi AND action NOT IN ${NON_CONSENT_PROFILE_ACTIONS_SQL}
   GROUP BY profile_id, channel, service
 ),
 flags AS (
@@ -309,8 +310,8 @@ export function verifyState(db: Database.Database, options: VerifyOptions = {}):
   const statusCode = (column: string) => `CASE ${column} ${STATUSES.map((s, i) => `WHEN '${s}' THEN ${i}`).join(' ')} ELSE 9 END`;
 
   // 1. The events, in id order: profile id, code (channel * 2 + optout, or 16 + status), service id (0: none or unknown).
-  // 14: an `erase` or `reason` event (changes no flag). Address events (profile_id NULL) give a NULL text, which group_concat skips.
-  const eventCode = `CASE WHEN service IS NULL AND action IN ('erase', 'reason') THEN 14 WHEN service IS NULL THEN ${CHANNELS.map((c, i) => `${i * 2} * (channel = '${c}')`).join(' + ')} + (action = 'optout')
+  // 14: an `erase`, `reason` or `address` event (changes no flag). Address events (profile_id NULL) give a NULL text, which group_concat skips.
+  const eventCode = `CASE WHEN service IS NULL AND action IN ${NON_CONSENT_PROFILE_ACTIONS_SQL} THEN 14 WHEN service IS NULL THEN ${CHANNELS.map((c, i) => `${i * 2} * (channel = '${c}')`).join(' + ')} + (action = 'optout')
       + 99 * (channel NOT IN (${CHANNELS.map((c) => `'${c}'`).join(', ')}) OR action NOT IN ('optout', 'optin'))
     ELSE 16 + ${statusCode(statusOf('action'))} END`;
   const events = db.prepare<[number, number], string | null>(
