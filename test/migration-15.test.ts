@@ -9,13 +9,12 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BlockHasher, canonicalEvent, GENESIS_HASH, userAgentDigest } from '../src/consent/ledger.js';
+import { userAgentDigest } from '../src/consent/ledger.js';
 import type { LandingStore } from '../src/landing/repository.js';
 import { openStore } from '../src/store/index.js';
-import { PgStore } from '../src/store/postgres/pg-store.js';
-import { openDatabase } from '../src/store/sqlite/open.js';
+import { atVersion, seedBlock } from './helpers/old-store.js';
 import { rawSql } from './helpers/raw-store.js';
-import { BACKENDS, runCli, tempDir, tempStore, type Backend } from './helpers/run-cli.js';
+import { BACKENDS, runCli, tempDir, type Backend } from './helpers/run-cli.js';
 
 const opened: LandingStore[] = [];
 afterEach(async () => {
@@ -25,13 +24,6 @@ afterEach(async () => {
 const AT = '2026-01-01T00:00:00.000Z';
 const UA_EVIDENCE = JSON.stringify({ userAgentDigest: userAgentDigest('salt', 'UA') });
 
-async function atVersion(backend: Backend, version: number): Promise<string> {
-  const location = await tempStore(backend);
-  if (backend === 'sqlite') openDatabase(location, { targetVersion: version }).close();
-  else await (await PgStore.open(location, { targetVersion: version })).close();
-  return location;
-}
-
 /** Three events and their block, as version 14 wrote them (a user agent kept beside one); returns the block's hash. */
 async function seedLedger(location: string): Promise<string> {
   await rawSql(location, 'INSERT INTO profiles (id, email, phone, optout_sms, created_at, updated_at) VALUES (1, ?, ?, 1, ?, ?)', ['old@example.com', '+33612345678', AT, AT]);
@@ -40,17 +32,7 @@ async function seedLedger(location: string): Promise<string> {
     { id: 2, profileId: 1, channel: 'email', action: 'optin', source: 'landing:p@v1', actor: 'web', reason: null, evidenceJson: UA_EVIDENCE, occurredAt: AT },
     { id: 3, profileId: 1, channel: 'all', action: 'reason', source: 'landing:p@v1', actor: 'web', reason: null, evidenceJson: '{"forEvent":1,"code":"too-many"}', occurredAt: AT },
   ];
-  const hasher = new BlockHasher(GENESIS_HASH);
-  for (const e of events) {
-    await rawSql(
-      location,
-      'INSERT INTO ledger_events (id, profile_id, channel, action, source, actor, reason, evidence, occurred_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      [e.id, e.profileId, e.channel, e.action, e.source, e.actor, e.reason, e.evidenceJson, e.occurredAt],
-    );
-    hasher.add(canonicalEvent(e));
-  }
-  const hash = hasher.digest();
-  await rawSql(location, 'INSERT INTO ledger_blocks (id, first_event_id, last_event_id, event_count, prev_hash, hash, created_at) VALUES (1, 1, 3, 3, ?, ?, ?)', [GENESIS_HASH, hash, AT]);
+  const hash = await seedBlock(location, events, AT);
   await rawSql(location, "INSERT INTO ledger_user_agents (event_id, salt, user_agent) VALUES (2, 'salt', 'UA')");
   return hash;
 }
