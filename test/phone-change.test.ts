@@ -135,5 +135,15 @@ describe.each(BACKENDS)('changes of phone number in the ledger, on %s', (backend
     expect((await json(db, ['profile', 'show', 'c@x.io', '--json'])).lastChanged).toEqual({});
     const feed = (await ok(db, ['changes', '--channel', 'sms'], D4)).stdout.trim().split('\n').map((l) => JSON.parse(l));
     expect(feed.filter((e) => e.action === 'address').map((e) => e.profileId)).toEqual([1, 2, 3, 4]);
+
+    // ledger verify checks each live profile's phone against its last change: an erasure (phone gone) is fine,
+    // a phone changed behind the tool is not (exit 6, keys only in the message).
+    await ok(db, ['profile', 'erase', 'a@x.io', '--yes', '--reason', 'request 1'], D4);
+    expect((await runCli(['--db', db, 'ledger', 'verify'], { now: D4 })).code).toBe(0);
+    await rawSql(db, "UPDATE profiles SET phone = '+33600000009' WHERE id = 3");
+    const bad = await runCli(['--db', db, 'ledger', 'verify'], { now: D4 });
+    expect(bad.code).toBe(6);
+    expect(bad.stderr + bad.stdout).toMatch(/profile 3: its phone \(key [0-9a-f]{12}…\) is not what its last change of phone \(event \d+\) recorded/);
+    expect(bad.stderr + bad.stdout).not.toContain('600000009');
   });
 });

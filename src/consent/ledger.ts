@@ -241,12 +241,15 @@ export interface VerifyOptions {
  *   granted_<channel> column of a contact channel (`channel`) is not what the
  *   profile's last optin/optout event on that channel says; `stored`/`ledger`
  *   are `granted` or `none`.
+ * - `phone` (checked last): a live profile whose phone is not the number its
+ *   last `address` event (a change of phone) recorded; `stored`/`ledger` are
+ *   the keys of the two numbers (null: none), never a number.
  * `eventId` is the last event that set what the ledger says (null: no event, the initial state).
  */
 export interface StateDisagreement {
   /** Null for a `suppression` disagreement (an address, not a profile). */
   profileId: number | null;
-  kind: 'flag' | 'subscription' | 'profile' | 'suppression' | 'grant';
+  kind: 'flag' | 'subscription' | 'profile' | 'suppression' | 'grant' | 'phone';
   channel: Channel | null;
   service: string | null;
   /** For `suppression`: the entry's key (the address is never shown). */
@@ -400,6 +403,29 @@ export function compareGrants(
     };
   }
   return null;
+}
+
+/**
+ * A live profile's phone (`phoneKey`, the key of the number it has now; null:
+ * none) against its last `address` event: the number that change recorded
+ * (its `to`). Null when they agree. Every change of phone since schema 15 is
+ * recorded, so a disagreement is a phone changed behind the tool (which the
+ * as-of replay would then take for the number the profile had).
+ */
+export function comparePhone(profileId: number, phoneKey: string | null, last: { id: number; evidence: Record<string, unknown> | null }): StateDisagreement | null {
+  const change = addressChangeOf(last.evidence);
+  if (change && change.to === phoneKey) return null;
+  const says = change ? (change.to === null ? 'no number' : `the number of key ${change.to.slice(0, 12)}…`) : 'evidence that is not a change of phone';
+  return {
+    profileId,
+    kind: 'phone',
+    channel: null,
+    service: null,
+    stored: phoneKey,
+    ledger: change?.to ?? null,
+    eventId: last.id,
+    detail: `profile ${profileId}: its phone (${phoneKey === null ? 'none' : `key ${phoneKey.slice(0, 12)}…`}) is not what its last change of phone (event ${last.id}) recorded: ${says}`,
+  };
 }
 
 /**

@@ -28,7 +28,7 @@ import { optedOutSql, reachableSql, timeSql, unreachableSql } from '../shared/re
 /** The server's clock in the tool's time format. */
 const PG_NOW = `to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 import { PgAsOfRepository } from './as-of-store.js';
-import { verifyPgGrants, verifyPgState } from './verify-state.js';
+import { verifyPgGrants, verifyPgPhones, verifyPgState } from './verify-state.js';
 import { byProfile } from '../shared/by-profile.js';
 import { PgBulkStore } from './bulk-store.js';
 import { createPool, DEFAULT_BUSY_TIMEOUT_MS, isRetryable, rollback, translatePgError, type PgOpenOptions } from './connection.js';
@@ -764,7 +764,7 @@ export async function verifyPgLedger(client: pg.PoolClient, options: VerifyOptio
         return { ok: false, blocks: result.blocks, events: result.events, brokenEventId: a.event_id, blockId: null, problem };
       }
     }
-    const disagreement = (await verifyPgState(client, options)) ?? (await verifyPgGrants(client)) ?? (await verifyPgSuppressions(client));
+    const disagreement = (await verifyPgState(client, options)) ?? (await verifyPgGrants(client)) ?? (await verifyPgSuppressions(client)) ?? (await verifyPgPhones(client));
     if (disagreement) {
       verdict = { ok: false, check: 'state', blocks: result.blocks, events: result.events, head: result.head, problem: disagreement.detail, disagreement };
     }

@@ -7,6 +7,8 @@
  * the caller's connection, inside its snapshot.
  */
 import { NON_CONSENT_PROFILE_ACTIONS_SQL } from '../../consent/ledger.js';
+import { addressKey } from '../../consent/suppressions.js';
+import { firstPhoneDisagreement, LAST_PHONE_CHANGES_SQL, type LastPhoneChangeRow } from '../shared/phone-changes.js';
 import type pg from 'pg';
 import { CHANNELS, CONTACT_CHANNELS, type Channel } from '../../consent/channels.js';
 import { GRANT_COLUMNS, GRANT_EVENTS_WHERE, grantMismatchSql } from '../shared/policy-sql.js';
@@ -84,6 +86,15 @@ export async function verifyPgState(client: pg.PoolClient, options: VerifyOption
     )
   ).rows[0]?.pid;
   return low === null || low === undefined ? null : explainAlways(client, low);
+}
+
+/** Each live profile's phone against its last change of phone (comparePhone): the first disagreement, or null (see verifyPhones for SQLite). */
+export async function verifyPgPhones(client: pg.PoolClient): Promise<StateDisagreement | null> {
+  const rows = (await client.query<LastPhoneChangeRow>(LAST_PHONE_CHANGES_SQL)).rows;
+  if (rows.length === 0) return null;
+  const [key] = (await client.query<{ value: string }>("SELECT value FROM settings WHERE key = 'suppression_key'")).rows;
+  const secret = Buffer.from(key?.value ?? '', 'hex');
+  return firstPhoneDisagreement(rows, (phone) => addressKey(secret, 'phone', phone));
 }
 
 /** The grants (granted_<channel>) against the ledger in one pass: the first disagreement of the lowest profile id, or null (see verifyGrants for SQLite). */

@@ -9,6 +9,7 @@
  * ever written into the ledger, and the text is byte for byte
  * JSON.stringify({ from, to }) (keys are lower-case hex).
  */
+import { comparePhone, type StateDisagreement } from '../../consent/ledger.js';
 
 /**
  * A plan row (`ip`) whose import changes an existing profile's phone. An
@@ -36,4 +37,27 @@ export function phoneChangeEventsSql(o: { plan: string; order: string; keyOf: (a
   return `SELECT ip.profile_id AS profile_id, 'all' AS channel, NULL AS service, 'address' AS action,
       ${addressChangeEvidenceSql(o.keyOf('ip.cur_phone'), o.keyOf('ip.phone'))} AS evidence
     FROM ${o.plan} ip WHERE ${PHONE_CHANGED_SQL()} ORDER BY ${o.order}`;
+}
+
+/**
+ * For `ledger verify`: each live profile's last `address` event (through the
+ * index ledger_events_phone_changes, then one probe of ledger_events_profile
+ * per profile that changed), with the phone it has now, by profile id.
+ */
+export const LAST_PHONE_CHANGES_SQL = `SELECT e.profile_id, e.id, e.evidence, p.phone FROM ledger_events e JOIN profiles p ON p.id = e.profile_id
+  WHERE e.action = 'address' AND p.erased_at IS NULL
+    AND e.id = (SELECT max(x.id) FROM ledger_events x WHERE x.profile_id = e.profile_id AND x.channel = 'all' AND x.action = 'address')
+  ORDER BY e.profile_id`;
+
+/** A row of LAST_PHONE_CHANGES_SQL. */
+export type LastPhoneChangeRow = { profile_id: number; id: number; evidence: string | null; phone: string | null };
+
+/** The first (lowest profile id) live profile whose phone is not what its last change of phone recorded (comparePhone), or null. */
+export function firstPhoneDisagreement(rows: Iterable<LastPhoneChangeRow>, keyOf: (phone: string) => string): StateDisagreement | null {
+  for (const r of rows) {
+    const evidence = r.evidence === null ? null : (JSON.parse(r.evidence) as Record<string, unknown>);
+    const found = comparePhone(Number(r.profile_id), r.phone === null ? null : keyOf(r.phone), { id: Number(r.id), evidence });
+    if (found) return found;
+  }
+  return null;
 }

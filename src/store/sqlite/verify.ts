@@ -27,6 +27,8 @@ import {
   NON_CONSENT_PROFILE_ACTIONS_SQL,
 } from '../../consent/ledger.js';
 import { verifySuppressions } from './suppression-store.js';
+import { addressKey } from '../../consent/suppressions.js';
+import { firstPhoneDisagreement, LAST_PHONE_CHANGES_SQL, type LastPhoneChangeRow } from '../shared/phone-changes.js';
 
 interface BlockRow {
   id: number;
@@ -83,7 +85,7 @@ export function verifyStore(db: Database.Database, options: VerifyOptions = {}):
     const problem = userAgentProblem(a);
     if (problem) return { ok: false, blocks: chain.blocks, events: chain.events, brokenEventId: a.event_id, blockId: null, problem };
   }
-  const disagreement = verifyState(db, options) ?? verifyGrants(db) ?? verifySuppressions(db);
+  const disagreement = verifyState(db, options) ?? verifyGrants(db) ?? verifySuppressions(db) ?? verifyPhones(db);
   if (!disagreement) return chain;
   return {
     ok: false,
@@ -115,6 +117,14 @@ export function verifyGrants(db: Database.Database): StateDisagreement | null {
     .all(id);
   const stored = Object.fromEntries(CONTACT_CHANNELS.map((c, i) => [c, row[i] === 1]));
   return explainGrants(id, stored, replayLedger(events));
+}
+
+/** Each live profile's phone against its last change of phone (comparePhone): the first disagreement, or null. */
+export function verifyPhones(db: Database.Database): StateDisagreement | null {
+  const rows = db.prepare<[], LastPhoneChangeRow>(LAST_PHONE_CHANGES_SQL).all();
+  if (rows.length === 0) return null;
+  const secret = Buffer.from((db.prepare("SELECT value FROM settings WHERE key = 'suppression_key'").pluck().get() as string | undefined) ?? '', 'hex');
+  return firstPhoneDisagreement(rows, (phone) => addressKey(secret, 'phone', phone));
 }
 
 /** Recomputes every block's hash from its events; names the first place it breaks. */
