@@ -32,8 +32,6 @@ export const LEDGER_ACTIONS = ['optout', 'optin', 'subscribe', 'request', 'confi
  * survey answer, a change of phone): every reader of consent state leaves them out.
  */
 export const NON_CONSENT_PROFILE_ACTIONS = ['erase', 'reason', 'address'] as const;
-/** NON_CONSENT_PROFILE_ACTIONS as an SQL list: `('erase', 'reason', 'address')`. */
-export const NON_CONSENT_PROFILE_ACTIONS_SQL = `(${NON_CONSENT_PROFILE_ACTIONS.map((a) => `'${a}'`).join(', ')})`;
 
 /** The evidence of an `address` event: the keys of the old and new phone (null: none). Keys only, never a number. */
 export interface AddressChangeEvidence {

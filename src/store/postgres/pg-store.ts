@@ -12,7 +12,6 @@ import {
   type LedgerVerification,
   type VerifyOptions,
   userAgentProblem,
-  NON_CONSENT_PROFILE_ACTIONS_SQL,
 } from '../../consent/ledger.js';
 import { checkErasable, erasureEntries, erasureEvidence, profileAddresses } from '../shared/erasure.js';
 import { applyChanges, erasedEmail, planChanges, planGrants, type NewProfile, type Profile, type ProfileRef } from '../../consent/profile.js';
@@ -22,7 +21,7 @@ import { maskLocation } from '../location.js';
 import { basesFromRows, grantsAfter, someGrants, type GrantFlags } from '../../consent/policy.js';
 import { CONSENT_EVENTS_WHERE, CURRENT_POLICY_SQL } from '../shared/policy-sql.js';
 import { PgPolicyRepository } from './policy-store.js';
-import { ChainVerifier, eventFields, evidenceOf, HISTORY_SQL, type BlockRow, type EventRow, type PendingEvent } from '../shared/ledger-chain.js';
+import { ChainVerifier, eventFields, evidenceOf, HISTORY_SQL, NON_CONSENT_PROFILE_ACTIONS_SQL, type BlockRow, type EventRow, type PendingEvent } from '../shared/ledger-chain.js';
 import { optedOutSql, reachableSql, timeSql, unreachableSql } from '../shared/reachability-sql.js';
 
 /** The server's clock in the tool's time format. */

@@ -6,7 +6,7 @@
  * domain's own replay of that one profile then says what disagrees. Runs on
  * the caller's connection, inside its snapshot.
  */
-import { NON_CONSENT_PROFILE_ACTIONS_SQL } from '../../consent/ledger.js';
+import { NON_CONSENT_PROFILE_ACTIONS_SQL } from '../shared/ledger-chain.js';
 import { addressKey } from '../../consent/suppressions.js';
 import { firstPhoneDisagreement, LAST_PHONE_CHANGES_SQL, type LastPhoneChangeRow } from '../shared/phone-changes.js';
 import type pg from 'pg';

@@ -22,11 +22,10 @@ import {
   type LedgerEvent,
   type LedgerVerification,
   type VerifyOptions,
-  NON_CONSENT_PROFILE_ACTIONS_SQL,
 } from '../../consent/ledger.js';
 import { SqliteAsOfRepository } from './as-of-store.js';
 import { verifyStore } from './verify.js';
-import { eventFields, evidenceOf, HISTORY_SQL, type PendingEvent } from '../shared/ledger-chain.js';
+import { eventFields, evidenceOf, HISTORY_SQL, NON_CONSENT_PROFILE_ACTIONS_SQL, type PendingEvent } from '../shared/ledger-chain.js';
 import { checkErasable, erasureEntries, erasureEvidence, profileAddresses } from '../shared/erasure.js';
 import { applyChanges, erasedEmail, planChanges, planGrants, type NewProfile, type Profile, type ProfileRef } from '../../consent/profile.js';
 import type {

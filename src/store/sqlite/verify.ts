@@ -24,8 +24,8 @@ import {
   type LedgerVerification,
   type StateDisagreement,
   type VerifyOptions,
-  NON_CONSENT_PROFILE_ACTIONS_SQL,
 } from '../../consent/ledger.js';
+import { NON_CONSENT_PROFILE_ACTIONS_SQL } from '../shared/ledger-chain.js';
 import { verifySuppressions } from './suppression-store.js';
 import { addressKey } from '../../consent/suppressions.js';
 import { firstPhoneDisagreement, LAST_PHONE_CHANGES_SQL, type LastPhoneChangeRow } from '../shared/phone-changes.js';
