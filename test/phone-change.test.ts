@@ -12,6 +12,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { rawSql } from './helpers/raw-store.js';
+import { receiver } from './helpers/webhook-receiver.js';
 import { BACKENDS, runCli, runJson, tempDir, tempStore } from './helpers/run-cli.js';
 
 const D1 = new Date('2025-12-29T10:00:00.000Z'); // profiles and suppressions (a Monday)
@@ -47,6 +48,10 @@ describe.each(BACKENDS)('changes of phone number in the ledger, on %s', (backend
     const manifest = join(dir, 'sms.json');
     await ok(db, ['profile', 'export', '--reachable', 'sms', '--out', join(dir, 'sms.csv'), '--manifest', manifest], D2);
     expect(JSON.parse(readFileSync(manifest, 'utf8')).count).toBe(2); // a and b
+
+    // A webhook on changes of phone only.
+    const rx = await receiver();
+    await ok(db, ['webhook', 'add', rx.url, '--events', 'address'], D2);
 
     const file = join(dir, 'phones.csv');
     writeFileSync(file, `email,phone\na@x.io,${P.a2}\nb@x.io,${P.b2}\nc@x.io,${P.c2}\nd@x.io,${P.d2}\n`);
@@ -135,6 +140,9 @@ describe.each(BACKENDS)('changes of phone number in the ledger, on %s', (backend
     expect((await json(db, ['profile', 'show', 'c@x.io', '--json'])).lastChanged).toEqual({});
     const feed = (await ok(db, ['changes', '--channel', 'sms'], D4)).stdout.trim().split('\n').map((l) => JSON.parse(l));
     expect(feed.filter((e) => e.action === 'address').map((e) => e.profileId)).toEqual([1, 2, 3, 4]);
+    expect((await json(db, ['webhook', 'deliver', '--once', '--json'])).delivered).toBe(4);
+    expect(rx.received.map((x) => [x.body.type, x.body.data.profileId, x.body.data.channel])).toEqual([1, 2, 3, 4].map((id) => ['profile.address', id, 'all']));
+    for (const n of Object.values(P)) expect(JSON.stringify(rx.received.map((x) => x.body))).not.toContain(n.slice(3));
 
     // ledger verify checks each live profile's phone against its last change: an erasure (phone gone) is fine,
     // a phone changed behind the tool is not (exit 6, keys only in the message).
