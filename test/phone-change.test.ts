@@ -22,7 +22,7 @@ const D4 = new Date('2026-01-09T12:00:00.000Z'); // reading
 const BEFORE = '2026-01-05'; // a week's end between the manifest and the import (midnight UTC)
 const AFTER = '2026-01-08T00:00:00Z';
 
-const P = { a: '+33612345671', a2: '+33612345677', c: '+33612345673', c2: '+33612345679', d: '+33612345676', d2: '+33612345678', b2: '+33612345675' };
+const P = { a: '+33612345671', a2: '+33612345677', c: '+33612345673', c2: '+33612345679', d: '+33612345676', d2: '+33612345678', b2: '+33612345675', e: '+33612345672', e2: '+33612345674' };
 
 async function ok(db: string, argv: string[], now: Date) {
   const r = await runCli(['--db', db, ...argv], { now });
@@ -44,6 +44,9 @@ describe.each(BACKENDS)('changes of phone number in the ledger, on %s', (backend
     await ok(db, ['profile', 'add', '--email', 'b@x.io'], D1); // 2: no phone; gets one
     await ok(db, ['profile', 'add', '--email', 'c@x.io', '--phone', P.c], D1); // 3: P.c suppressed; moves to c2, free
     await ok(db, ['profile', 'add', '--email', 'd@x.io', '--phone', P.d], D1); // 4: P.d suppressed; moves to d2, free
+    // 5: opted out of all, then its phone changes: the replay of its flags must not take the change for its last `all` event.
+    await ok(db, ['profile', 'add', '--email', 'e@x.io', '--phone', P.e], D1);
+    await ok(db, ['profile', 'optout', 'e@x.io', '--all', '--reason', 'asked'], D1);
     for (const n of [P.c, P.d, P.a2]) await ok(db, ['suppression', 'add', n, '--channel', 'sms', '--reason', 'manual'], D1);
     const manifest = join(dir, 'sms.json');
     await ok(db, ['profile', 'export', '--reachable', 'sms', '--out', join(dir, 'sms.csv'), '--manifest', manifest], D2);
@@ -54,17 +57,17 @@ describe.each(BACKENDS)('changes of phone number in the ledger, on %s', (backend
     await ok(db, ['webhook', 'add', rx.url, '--events', 'address'], D2);
 
     const file = join(dir, 'phones.csv');
-    writeFileSync(file, `email,phone\na@x.io,${P.a2}\nb@x.io,${P.b2}\nc@x.io,${P.c2}\nd@x.io,${P.d2}\n`);
+    writeFileSync(file, `email,phone\na@x.io,${P.a2}\nb@x.io,${P.b2}\nc@x.io,${P.c2}\nd@x.io,${P.d2}\ne@x.io,${P.e2}\n`);
     // A dry run counts the changes and writes none.
     const dry = await runJson(db, ['profile', 'import', file, '--dry-run', '--json'], { now: D3 });
-    expect(dry).toMatchObject({ dryRun: true, updated: 4, phoneChanges: 4, events: 0 });
+    expect(dry).toMatchObject({ dryRun: true, updated: 5, phoneChanges: 5, events: 0 });
     expect(await addressEvents(db)).toEqual([]);
     const blocksBefore = (await rawSql(db, 'SELECT CAST(count(*) AS integer) AS n FROM ledger_blocks'))[0].n;
     const done = await runJson(db, ['profile', 'import', file, '--json'], { now: D3 });
-    expect(done).toMatchObject({ dryRun: false, updated: 4, phoneChanges: 4, events: 0 });
+    expect(done).toMatchObject({ dryRun: false, updated: 5, phoneChanges: 5, events: 0 });
     // One event per change, in one new block, channel all, keys only.
     const events = await addressEvents(db);
-    expect(events.map((e) => e.profile_id)).toEqual([1, 2, 3, 4]);
+    expect(events.map((e) => e.profile_id)).toEqual([1, 2, 3, 4, 5]);
     expect((await rawSql(db, 'SELECT CAST(count(*) AS integer) AS n FROM ledger_blocks'))[0].n).toBe(blocksBefore + 1);
     const keyOf = async (n: string) =>
       (await rawSql(db, "SELECT address_key FROM ledger_events WHERE action = 'suppress' AND channel = 'sms' ORDER BY id")).map((r) => r.address_key)[[P.c, P.d, P.a2].indexOf(n)];
@@ -86,14 +89,14 @@ describe.each(BACKENDS)('changes of phone number in the ledger, on %s', (backend
 
     // A re-import of the same numbers records nothing.
     const again = await runJson(db, ['profile', 'import', file, '--json'], { now: D4 });
-    expect(again).toMatchObject({ unchanged: 4, phoneChanges: 0, events: 0 });
-    expect(await addressEvents(db)).toHaveLength(4);
+    expect(again).toMatchObject({ unchanged: 5, phoneChanges: 0, events: 0 });
+    expect(await addressEvents(db)).toHaveLength(5);
     // The chain covers the events.
     expect((await runCli(['--db', db, 'ledger', 'verify'], { now: D4 })).code).toBe(0);
 
     // The audience before the import: a (its old, free number) and b; c and d were suppressed by their old numbers.
     expect(await audience(db, 'sms', BEFORE)).toEqual([1, 2]);
-    expect(await audience(db, 'phone', BEFORE)).toEqual([1, 2, 3, 4]); // the entries are on sms only
+    expect(await audience(db, 'phone', BEFORE)).toEqual([1, 2, 3, 4]); // the entries are on sms only; e opted out of all
     // After: a is suppressed by its new number, c and d are free.
     expect(await audience(db, 'sms', AFTER)).toEqual([2, 3, 4]);
     expect(await audience(db, 'sms')).toEqual([2, 3, 4]);
@@ -139,9 +142,12 @@ describe.each(BACKENDS)('changes of phone number in the ledger, on %s', (backend
     // `profile show`'s last changes are consent changes: a change of phone is not one.
     expect((await json(db, ['profile', 'show', 'c@x.io', '--json'])).lastChanged).toEqual({});
     const feed = (await ok(db, ['changes', '--channel', 'sms'], D4)).stdout.trim().split('\n').map((l) => JSON.parse(l));
-    expect(feed.filter((e) => e.action === 'address').map((e) => e.profileId)).toEqual([1, 2, 3, 4]);
-    expect((await json(db, ['webhook', 'deliver', '--once', '--json'])).delivered).toBe(4);
-    expect(rx.received.map((x) => [x.body.type, x.body.data.profileId, x.body.data.channel])).toEqual([1, 2, 3, 4].map((id) => ['profile.address', id, 'all']));
+    expect(feed.filter((e) => e.action === 'address').map((e) => e.profileId)).toEqual([1, 2, 3, 4, 5]);
+    expect((await json(db, ['webhook', 'deliver', '--once', '--json'])).delivered).toBe(5);
+    expect(rx.received.map((x) => [x.body.type, x.body.data.profileId, x.body.data.channel])).toEqual([1, 2, 3, 4, 5].map((id) => ['profile.address', id, 'all']));
+    // Still opted out of all, as its last optout says (the change of phone is no flag event).
+    expect((await json(db, ['profile', 'show', 'e@x.io', '--json'])).optOut.all).toBe(true);
+    expect((await show('e@x.io', AFTER)).channels.sms).toMatchObject({ reachable: false });
     for (const n of Object.values(P)) expect(JSON.stringify(rx.received.map((x) => x.body))).not.toContain(n.slice(3));
 
     // ledger verify checks each live profile's phone against its last change: an erasure (phone gone) is fine,
