@@ -160,4 +160,18 @@ describe.each(BACKENDS)('changes of phone number in the ledger, on %s', (backend
     expect(bad.stderr + bad.stdout).toMatch(/profile 3: its phone \(key [0-9a-f]{12}…\) is not what its last change of phone \(event \d+\) recorded/);
     expect(bad.stderr + bad.stdout).not.toContain('600000009');
   });
+
+  it("reach over time matches a profile erased after a point by the keys its erasure recorded, as --as-of does (the report's points use the as-of engine's lists)", async () => {
+    const db = await tempStore(backend);
+    await ok(db, ['profile', 'add', '--email', 'x@x.io', '--phone', P.a], D1);
+    await ok(db, ['profile', 'add', '--email', 'y@x.io'], D1);
+    await ok(db, ['suppression', 'add', 'x@x.io', '--reason', 'hard-bounce'], D1);
+    await ok(db, ['suppression', 'add', P.a, '--channel', 'sms', '--reason', 'manual'], D1);
+    await ok(db, ['profile', 'erase', 'x@x.io', '--yes', '--reason', 'request 9'], D3);
+    expect(await audience(db, 'email', BEFORE)).toEqual([2]);
+    expect(await audience(db, 'sms', BEFORE)).toEqual([2]);
+    const csv = (await ok(db, ['report', '--format', 'csv', '--since', '30d'], D4)).stdout.trim().split('\n');
+    const point = (end: string, c: string) => csv.find((l) => l.startsWith(`reachable-replayed,${end},${c},`))?.split(',')[3];
+    for (const c of ['email', 'sms']) expect({ c, n: point(BEFORE, c) }).toEqual({ c, n: '1' });
+  });
 });

@@ -18,6 +18,8 @@ import {
   PROFILE_PHONE_CHANGES_SQL,
   phoneKeysOf,
   withPhoneAt,
+  laterThan,
+  type ApartRows,
   type PhoneChangeRow,
   audienceAtSql,
   splitSuppressed,
@@ -101,12 +103,16 @@ export class PgAsOfRepository implements AsOfRepository {
     return phoneKeyAt((await this.store.query<EventRow>(PROFILE_PHONE_CHANGES_SQL('$1'), [profileId])).map(toReplayEvent), eventId);
   }
 
-  /** The profiles matched apart at position n on `channel` (apartIds), given the keys suppressed then. */
-  private async apart(channel: ContactChannel, n: number, rows: readonly SuppressedKeyRow[]): Promise<Pick<AudienceLists, 'movedIds' | 'suppressedIds'>> {
+  /**
+   * The profiles matched apart at position n on `channel` (apartIds), given the keys suppressed
+   * then; `read`: the erasures and changes of phone after an earlier position, read once (else read here).
+   */
+  private async apart(channel: ContactChannel, n: number, rows: readonly SuppressedKeyRow[], read?: () => Promise<ApartRows>): Promise<Pick<AudienceLists, 'movedIds' | 'suppressedIds'>> {
     if (rows.length === 0) return {};
-    const erased = erasedKeysOf(await this.store.query<ErasedKeyRow>(erasedKeysSql(n)));
-    const moved = channel === 'email' ? new Map() : phoneKeysOf(await this.store.query<PhoneChangeRow>(PHONE_CHANGES_AFTER_SQL(n)));
-    return apartIds(channel, rows, erased, moved);
+    const r = read ? await read() : null;
+    const erased = r ? laterThan(r.erased, n) : await this.store.query<ErasedKeyRow>(erasedKeysSql(n));
+    const phones = channel === 'email' ? [] : r ? laterThan(r.phones, n) : await this.store.query<PhoneChangeRow>(PHONE_CHANGES_AFTER_SQL(n));
+    return apartIds(channel, rows, erasedKeysOf(erased), phoneKeysOf(phones));
   }
 
   private async keyEvents(pairs: [string, string][], eventId: number): Promise<ReplayEvent[]> {
@@ -148,10 +154,17 @@ export class PgAsOfRepository implements AsOfRepository {
   async reachableOverTime(moments: readonly Moment[]): Promise<Record<ContactChannel, number[]>> {
     const points = moments.map((m) => ({ at: m.at, eventId: m.position.eventId }));
     const bases = await Promise.all(moments.map((m) => this.basesAt(m.position.eventId)));
-    // The suppressed lists of a point, and the profiles matched apart there (apartIds).
+    // The suppressed lists of a point, and the profiles matched apart there (apartIds); the erasures and
+    // changes of phone after the first point are read once, when a point first needs them.
+    let read: Promise<ApartRows> | undefined;
+    const apartRows = () =>
+      (read ??= (async () => ({
+        erased: await this.store.query<ErasedKeyRow>(erasedKeysSql(points[0]!.eventId)),
+        phones: await this.store.query<PhoneChangeRow>(PHONE_CHANGES_AFTER_SQL(points[0]!.eventId)),
+      }))());
     const suppressedOf = async (c: 'email' | 'sms' | 'phone', m: Moment) => {
       const rows = await this.store.query<SuppressedKeyRow>(suppressedKeysAtSql(c, m.position.eventId, m.at, DIALECT));
-      return { ...splitSuppressed(rows), ...(await this.apart(c, m.position.eventId, rows)) };
+      return { ...splitSuppressed(rows), ...(await this.apart(c, m.position.eventId, rows, apartRows)) };
     };
     const buckets = toQuietGroups(await this.store.query<QuietGroupRow>(quietBucketsSql('postgres', points)));
     const candidates = changedCounts(buckets, points.length);

@@ -263,7 +263,7 @@ export interface ErasedKeys {
 }
 
 /** A row of erasedKeysSql. */
-export type ErasedKeyRow = { profile_id: number | null; evidence: string | null; s_channel: string | null; s_key: string | null };
+export type ErasedKeyRow = { id: number | string; profile_id: number | null; evidence: string | null; s_channel: string | null; s_key: string | null };
 
 /** erasedKeysSql's rows, per erased profile. */
 export function erasedKeysOf(rows: readonly ErasedKeyRow[]): Map<number, ErasedKeys> {
@@ -303,13 +303,27 @@ export function erasedSuppressedIds(channel: ContactChannel, suppressed: readonl
 }
 
 /** The `address` events (changes of phone) after N, in id order, through the index ledger_events_phone_changes. */
-export const PHONE_CHANGES_AFTER_SQL = (n: number) => `SELECT profile_id, evidence FROM ledger_events WHERE action = 'address' AND id > ${position(n)} ORDER BY id`;
+export const PHONE_CHANGES_AFTER_SQL = (n: number) => `SELECT id, profile_id, evidence FROM ledger_events WHERE action = 'address' AND id > ${position(n)} ORDER BY id`;
 /** A profile's `address` events, in id order (placeholder), through ledger_events_profile (profile_id, channel, id). */
 export const PROFILE_PHONE_CHANGES_SQL = (profile: string) =>
   `SELECT * FROM ledger_events WHERE profile_id = ${profile} AND channel = 'all' AND action = 'address' ORDER BY id`;
 
 /** A row of PHONE_CHANGES_AFTER_SQL. */
-export type PhoneChangeRow = { profile_id: number; evidence: string | null };
+export type PhoneChangeRow = { id: number | string; profile_id: number; evidence: string | null };
+
+/**
+ * The rows of PHONE_CHANGES_AFTER_SQL or erasedKeysSql after position n, from rows read once after
+ * an earlier position (reach over time reads them once for all its points): id order kept.
+ */
+export function laterThan<T extends { id: number | string }>(rows: readonly T[], n: number): T[] {
+  return rows.filter((r) => Number(r.id) > n);
+}
+
+/** The rows apartIds reads, read once after the earliest of several positions (laterThan). */
+export interface ApartRows {
+  erased: readonly ErasedKeyRow[];
+  phones: readonly PhoneChangeRow[];
+}
 
 /** Per profile whose phone changed after N (PHONE_CHANGES_AFTER_SQL's rows), the key of its phone at N (phoneKeysAfter). */
 export function phoneKeysOf(rows: readonly PhoneChangeRow[]): Map<number, string | null> {

@@ -20,6 +20,8 @@ import {
   PROFILE_PHONE_CHANGES_SQL,
   phoneKeysOf,
   withPhoneAt,
+  laterThan,
+  type ApartRows,
   type PhoneChangeRow,
   audienceAtSql,
   splitSuppressed,
@@ -111,12 +113,21 @@ export class SqliteAsOfRepository implements AsOfRepository {
     return phoneKeyAt(this.store.read(() => this.db.prepare<[number], EventRow>(PROFILE_PHONE_CHANGES_SQL('?')).all(profileId)).map(toReplayEvent), eventId);
   }
 
-  /** The profiles matched apart at position n on `channel` (apartIds), given the keys suppressed then. */
-  private apart(channel: ContactChannel, n: number, rows: readonly SuppressedKeyRow[]): Pick<AudienceLists, 'movedIds' | 'suppressedIds'> {
+  /**
+   * The profiles matched apart at position n on `channel` (apartIds), given the keys suppressed
+   * then; `read`: the erasures and changes of phone after an earlier position, read once (else read here).
+   */
+  private apart(channel: ContactChannel, n: number, rows: readonly SuppressedKeyRow[], readOnce?: () => ApartRows): Pick<AudienceLists, 'movedIds' | 'suppressedIds'> {
     if (rows.length === 0) return {};
-    const erased = erasedKeysOf(this.db.prepare<[], ErasedKeyRow>(erasedKeysSql(n)).all());
-    const moved = channel === 'email' ? new Map() : phoneKeysOf(this.db.prepare<[], PhoneChangeRow>(PHONE_CHANGES_AFTER_SQL(n)).all());
-    return apartIds(channel, rows, erased, moved);
+    const read = readOnce?.();
+    const erased = read ? laterThan(read.erased, n) : this.db.prepare<[], ErasedKeyRow>(erasedKeysSql(n)).all();
+    const phones = channel === 'email' ? [] : read ? laterThan(read.phones, n) : this.db.prepare<[], PhoneChangeRow>(PHONE_CHANGES_AFTER_SQL(n)).all();
+    return apartIds(channel, rows, erasedKeysOf(erased), phoneKeysOf(phones));
+  }
+
+  /** What apart() reads, after position n, for several later positions. */
+  private apartRows(n: number): ApartRows {
+    return { erased: this.db.prepare<[], ErasedKeyRow>(erasedKeysSql(n)).all(), phones: this.db.prepare<[], PhoneChangeRow>(PHONE_CHANGES_AFTER_SQL(n)).all() };
   }
 
   private keyEvents(pairs: [string, string][], eventId: number): ReplayEvent[] {
@@ -157,11 +168,11 @@ export class SqliteAsOfRepository implements AsOfRepository {
   }
 
   /** The suppressed lists of a point for `channel` as named parameters (`@a_<c>`, `@k_<c>`), or null lists when none; the profiles matched apart. */
-  private suppressedLists(channel: ContactChannel, moment: Moment, params: Record<string, unknown>): AudienceLists {
+  private suppressedLists(channel: ContactChannel, moment: Moment, params: Record<string, unknown>, read: () => ApartRows): AudienceLists {
     const lists: AudienceLists = { addresses: null, keys: null };
     if (channel !== 'email' && channel !== 'sms' && channel !== 'phone') return lists;
     const rows = this.db.prepare<[], SuppressedKeyRow>(suppressedKeysAtSql(channel, moment.position.eventId, moment.at, DIALECT)).all();
-    Object.assign(lists, this.apart(channel, moment.position.eventId, rows));
+    Object.assign(lists, this.apart(channel, moment.position.eventId, rows, read));
     const { addresses, keys } = splitSuppressed(rows);
     if (addresses.length > 0) [lists.addresses, params[`a_${channel}`]] = [`@a_${channel}`, JSON.stringify(addresses)];
     if (keys.length > 0) {
@@ -180,13 +191,14 @@ export class SqliteAsOfRepository implements AsOfRepository {
       const candidates = changedCounts(buckets, points.length);
       const suppressed: Partial<Record<ContactChannel, QuietGroup[]>>[] = [];
       const changed: Record<ContactChannel, number>[] = [];
+      let read: ApartRows | undefined; // the erasures and changes of phone after the first point, read once
       moments.forEach((moment, k) => {
         const params: Record<string, unknown> = {};
         const lists: Partial<Record<ContactChannel, AudienceLists>> = {};
         suppressed[k] = {};
         for (const c of ['email', 'sms', 'phone'] as const) {
           const own: Record<string, unknown> = {};
-          lists[c] = this.suppressedLists(c, moment, own);
+          lists[c] = this.suppressedLists(c, moment, own, () => (read ??= this.apartRows(points[0]!.eventId)));
           Object.assign(params, own);
           const sql = suppressedBucketsSql('sqlite', points, c, lists[c]!, DIALECT);
           suppressed[k]![c] = sql ? toQuietGroups(this.db.prepare(sql).all(...named(own)) as QuietGroupRow[]) : [];
