@@ -6,13 +6,11 @@
  * the same chain.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { BlockHasher, canonicalEvent, GENESIS_HASH } from '../src/consent/ledger.js';
 import type { LandingStore } from '../src/landing/repository.js';
 import { openStore } from '../src/store/index.js';
-import { PgStore } from '../src/store/postgres/pg-store.js';
-import { openDatabase } from '../src/store/sqlite/open.js';
+import { atVersion, seedBlock } from './helpers/old-store.js';
 import { rawSql } from './helpers/raw-store.js';
-import { BACKENDS, tempStore, type Backend } from './helpers/run-cli.js';
+import { BACKENDS } from './helpers/run-cli.js';
 
 const opened: LandingStore[] = [];
 afterEach(async () => {
@@ -21,13 +19,6 @@ afterEach(async () => {
 
 const AT = '2026-01-01T00:00:00.000Z';
 
-async function atVersion(backend: Backend, version: number): Promise<string> {
-  const location = await tempStore(backend);
-  if (backend === 'sqlite') openDatabase(location, { targetVersion: version }).close();
-  else await (await PgStore.open(location, { targetVersion: version })).close();
-  return location;
-}
-
 /** Two events and their block, written as the earlier versions wrote them; returns the block's hash. */
 async function seedLedger(location: string): Promise<string> {
   await rawSql(location, 'INSERT INTO profiles (id, email, phone, optout_sms, created_at, updated_at) VALUES (1, ?, ?, 1, ?, ?)', ['old@example.com', '+33612345678', AT, AT]);
@@ -35,18 +26,7 @@ async function seedLedger(location: string): Promise<string> {
     { id: 1, profileId: 1, channel: 'sms', action: 'optout', source: 'operator', actor: 'ann', reason: 'asked', evidenceJson: null, occurredAt: AT },
     { id: 2, profileId: 1, channel: 'email', action: 'optin', source: 'landing:p@v1', actor: 'web', reason: null, evidenceJson: '{"ua":"x\\"y"}', occurredAt: AT },
   ];
-  const hasher = new BlockHasher(GENESIS_HASH);
-  for (const e of events) {
-    await rawSql(
-      location,
-      'INSERT INTO ledger_events (id, profile_id, channel, action, source, actor, reason, evidence, occurred_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      [e.id, e.profileId, e.channel, e.action, e.source, e.actor, e.reason, e.evidenceJson, e.occurredAt],
-    );
-    hasher.add(canonicalEvent(e));
-  }
-  const hash = hasher.digest();
-  await rawSql(location, 'INSERT INTO ledger_blocks (id, first_event_id, last_event_id, event_count, prev_hash, hash, created_at) VALUES (1, 1, 2, 2, ?, ?, ?)', [GENESIS_HASH, hash, AT]);
-  return hash;
+  return seedBlock(location, events, AT);
 }
 
 describe.each(BACKENDS)('migration 4 on %s', (backend) => {

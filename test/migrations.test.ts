@@ -55,6 +55,9 @@ describe('migrations', () => {
 
     const db = openDatabase(path);
     expect(db.pragma('user_version', { simple: true })).toBe(LATEST_VERSION);
+    // The ledger stays append-only whatever migrations rebuilt it (4, 8, 15).
+    expect(() => db.prepare("UPDATE ledger_events SET actor = 'x'").run()).toThrow(/append-only/);
+    expect(() => db.prepare('DELETE FROM ledger_events').run()).toThrow(/append-only/);
     const after = snapshot(db);
     expect(after.settings!.filter((r) => (r as { key: string }).key === 'suppression_key')).toEqual([
       { key: 'suppression_key', value: expect.stringMatching(/^[0-9a-f]{64}$/) },
@@ -90,10 +93,15 @@ describe('migrations', () => {
     db.prepare('INSERT INTO profiles (email, created_at, updated_at) VALUES (?, ?, ?)').run('p@example.com', at, at);
     const insert = db.prepare('INSERT INTO ledger_events (profile_id, channel, action, source, actor, evidence, occurred_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
     for (const action of LEDGER_ACTIONS) {
-      if (action === 'suppress' || action === 'unsuppress' || action === 'policy') continue;
+      if (action === 'suppress' || action === 'unsuppress' || action === 'policy' || action === 'address') continue;
       insert.run(1, 'email', action, 'test', 'test', null, at);
     }
     insert.run(null, 'sms', 'policy', 'operator', 'test', '{"basis":"opt-in"}', at);
+    // A change of phone: a profile's event on channel all, with its evidence (the keys), never without.
+    insert.run(1, 'all', 'address', 'import:p.csv', 'test', '{"from":null,"to":null}', at);
+    expect(() => insert.run(1, 'sms', 'address', 'import:p.csv', 'test', '{"from":null,"to":null}', at)).toThrow(/CHECK/);
+    expect(() => insert.run(1, 'all', 'address', 'import:p.csv', 'test', null, at)).toThrow(/CHECK/);
+    expect(() => insert.run(null, 'all', 'address', 'import:p.csv', 'test', '{"from":null,"to":null}', at)).toThrow(/CHECK/);
     expect(() => insert.run(null, 'sms', 'optout', 'operator', 'test', null, at)).toThrow(/CHECK/);
     expect(() => insert.run(1, 'sms', 'policy', 'operator', 'test', null, at)).toThrow(/CHECK/);
     expect(() => insert.run(1, 'sms', 'grant-all', 'operator', 'test', null, at)).toThrow(/CHECK/);

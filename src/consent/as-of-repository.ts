@@ -22,12 +22,15 @@ export interface AsOfRepository {
   policyEvents(eventId: number): Promise<ReplayEvent[]>;
   /**
    * The address events up to `eventId` of a profile's addresses: its email's
-   * key on channel email, its phone's key on sms and phone; in id order.
+   * key on channel email, its phone's key on sms and phone; in id order. The
+   * phone is the one it had at `eventId` (phoneKeyAt over its `address`
+   * events), else the one given (its phone now).
    */
-  addressEvents(email: string | null, phone: string | null, eventId: number): Promise<ReplayEvent[]>;
+  addressEvents(profileId: number, email: string | null, phone: string | null, eventId: number): Promise<ReplayEvent[]>;
   /**
    * The same for an erased profile (its addresses are placeholders now): the address events
-   * up to `eventId` of the keys its erasure recorded; none when it is not erased.
+   * up to `eventId` of the keys its erasure recorded (its phone's at `eventId` if it
+   * changed since, as for addressEvents); none when it is not erased.
    */
   erasedAddressEvents(profileId: number, eventId: number): Promise<ReplayEvent[]>;
   /** The bases in force at `eventId` (the last policy event of each channel up to it; none: opt-out). */

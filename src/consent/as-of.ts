@@ -15,7 +15,7 @@
  */
 import { CONTACT_CHANNELS, type Channel, type ContactChannel } from './channels.js';
 import { invalid } from './errors.js';
-import { SUBSCRIPTION_STATUS_AFTER, type LedgerEvent, type SubscriptionAction } from './ledger.js';
+import { addressChangeOf, SUBSCRIPTION_STATUS_AFTER, type LedgerEvent, type SubscriptionAction } from './ledger.js';
 
 export type Basis = 'opt-in' | 'opt-out';
 export const BASES: readonly Basis[] = ['opt-in', 'opt-out'];
@@ -57,6 +57,45 @@ export function basesAt(policies: readonly ReplayEvent[]): Record<ContactChannel
     if (e.action !== 'policy' || !(CONTACT_CHANNELS as readonly string[]).includes(e.channel)) continue;
     const basis = e.evidence?.basis;
     if (basis === 'opt-in' || basis === 'opt-out') out[e.channel as ContactChannel] = { basis, eventId: e.id };
+  }
+  return out;
+}
+
+/**
+ * The key of the phone a profile had at ledger position `eventId`, from its
+ * `address` events (`changes`, id order, every one of the profile's, before
+ * and after the position): the `to` of its last change up to the position,
+ * else the `from` of its first change after it; `undefined` when it has none
+ * (its phone never changed since schema 15: the phone it has now, or, erased,
+ * the one its erasure recorded). Null: it had no phone then. Sms and phone
+ * suppressions are matched by this key (one number, one key on both).
+ */
+export function phoneKeyAt(changes: readonly Pick<ReplayEvent, 'id' | 'action' | 'evidence'>[], eventId: number): string | null | undefined {
+  let before: string | null | undefined;
+  let after: string | null | undefined;
+  for (const e of changes) {
+    const change = e.action === 'address' ? addressChangeOf(e.evidence) : null;
+    if (!change) continue;
+    if (e.id <= eventId) before = change.to;
+    else after ??= change.from;
+  }
+  return before !== undefined ? before : after;
+}
+
+/**
+ * Per profile whose phone changed after position N, the key of the phone it
+ * had at N: the `from` of its first `address` event after N (`changes`: every
+ * `address` event after N, id order). This is phoneKeyAt for the audiences:
+ * the `to` of a profile's last change up to N is the `from` of its next one,
+ * since every change from schema 15 on is recorded; a profile without a later
+ * change has at N the phone it has now.
+ */
+export function phoneKeysAfter(changes: Iterable<{ profileId: number; evidence: Record<string, unknown> | null }>): Map<number, string | null> {
+  const out = new Map<number, string | null>();
+  for (const c of changes) {
+    if (out.has(c.profileId)) continue;
+    const change = addressChangeOf(c.evidence);
+    if (change) out.set(c.profileId, change.from);
   }
   return out;
 }

@@ -40,9 +40,10 @@ export async function profileAsOf(store: ConsentStore, profile: Profile, moment:
     at: moment.at,
     events: await store.asOf.profileEvents(profile.id, n),
     policies: await store.asOf.policyEvents(n),
-    // The addresses it has now; an erased profile's by the keys its erasure recorded (its addresses are gone).
+    // The addresses it has now (its phone as it was at the position, if it changed since); an erased
+    // profile's by the keys its erasure recorded (its addresses are gone).
     addressEvents:
-      profile.erasedAt === null ? await store.asOf.addressEvents(profile.email, profile.phone, n) : await store.asOf.erasedAddressEvents(profile.id, n),
+      profile.erasedAt === null ? await store.asOf.addressEvents(profile.id, profile.email, profile.phone, n) : await store.asOf.erasedAddressEvents(profile.id, n),
   });
 }
 
@@ -219,10 +220,7 @@ function rootMismatch(m: Manifest, root: string, count: number): ConsentError {
   return new ConsentError(
     'integrity',
     `The audience recomputed at the manifest's ledger head (block ${m.ledger.blockId}) is not the manifest's: ${count} profile(s), root ${root.slice(0, 12)}…, where the manifest says ${m.count}, root ${m.digest.root.slice(0, 12)}….`,
-    m.filter.reachable === 'sms' || m.filter.reachable === 'phone'
-      ? 'The manifest was altered, or the store was changed behind the tool (run `consent ledger verify`), or (no tampering) a profile\'s phone number was changed since by `profile import`: ' +
-          'the ledger does not record a change of phone, so the replay matches a suppression with the number the profile has now.'
-      : 'The manifest was altered, or the store was changed behind the tool (run `consent ledger verify`).',
+    'The manifest was altered, or the store was changed behind the tool (run `consent ledger verify`).',
   );
 }
 

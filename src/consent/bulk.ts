@@ -62,6 +62,12 @@ export interface ImportCounts {
    * dry run the ones a real run would write.
    */
   grantEvents: number;
+  /**
+   * Existing profiles whose phone the import changes: one `address` event each
+   * (the keys of the old and new number), in the same transaction and block as
+   * `events`, or on a dry run the ones a real run would write. Not among `events`.
+   */
+  phoneChanges: number;
 }
 
 /**

@@ -17,7 +17,36 @@ export type ErasureAction = 'erase';
 export type StoreAction = 'policy';
 /** A person's optional answer to "why did you opt out?", recorded after the opt-out (evidence: the coded reason); changes no flag. */
 export type ReasonAction = 'reason';
-export const LEDGER_ACTIONS = ['optout', 'optin', 'subscribe', 'request', 'confirm', 'unsubscribe', 'suppress', 'unsuppress', 'erase', 'policy', 'reason'] as const;
+/**
+ * A profile's phone number changed (schema 15; `profile import` is the one
+ * writer that changes an existing profile's phone): channel `all`, evidence
+ * `{"from":"<key>"|null,"to":"<key>"|null}`, the address keys of the old and
+ * the new number (addressKey, kind `phone`), never a number in clear. It
+ * changes no flag; the as-of replay reads it to match sms and phone
+ * suppressions with the number the profile had at the moment asked.
+ */
+export type AddressChangeAction = 'address';
+export const LEDGER_ACTIONS = ['optout', 'optin', 'subscribe', 'request', 'confirm', 'unsubscribe', 'suppress', 'unsuppress', 'erase', 'policy', 'reason', 'address'] as const;
+/**
+ * The profile events that change no flag, grant or subscription (an erasure, a
+ * survey answer, a change of phone): every reader of consent state leaves them out.
+ */
+export const NON_CONSENT_PROFILE_ACTIONS = ['erase', 'reason', 'address'] as const;
+
+/** The evidence of an `address` event: the keys of the old and new phone (null: none). Keys only, never a number. */
+export interface AddressChangeEvidence {
+  from: string | null;
+  to: string | null;
+}
+
+/** An `address` event's evidence read back; null when it is not one (a key is 64 hex digits or null). */
+export function addressChangeOf(evidence: Record<string, unknown> | null | undefined): AddressChangeEvidence | null {
+  if (!evidence) return null;
+  const key = (v: unknown) => (v === null ? null : typeof v === 'string' && /^[0-9a-f]{64}$/.test(v) ? v : undefined);
+  const from = key(evidence.from);
+  const to = key(evidence.to);
+  return from === undefined || to === undefined ? null : { from, to };
+}
 /** Subscription events: `request` makes a double opt-in subscription pending. */
 export type SubscriptionAction = 'subscribe' | 'request' | 'confirm' | 'unsubscribe';
 
@@ -38,7 +67,7 @@ export interface LedgerEvent {
   channel: Channel;
   /** Set on subscription events: the service's name (channel is then the service's channel). */
   service: string | null;
-  action: ConsentAction | SubscriptionAction | ErasureAction;
+  action: ConsentAction | SubscriptionAction | ErasureAction | AddressChangeAction;
   source: string;
   actor: string;
   reason: string | null;
@@ -210,12 +239,15 @@ export interface VerifyOptions {
  *   granted_<channel> column of a contact channel (`channel`) is not what the
  *   profile's last optin/optout event on that channel says; `stored`/`ledger`
  *   are `granted` or `none`.
+ * - `phone` (checked last): a live profile whose phone is not the number its
+ *   last `address` event (a change of phone) recorded; `stored`/`ledger` are
+ *   the keys of the two numbers (null: none), never a number.
  * `eventId` is the last event that set what the ledger says (null: no event, the initial state).
  */
 export interface StateDisagreement {
   /** Null for a `suppression` disagreement (an address, not a profile). */
   profileId: number | null;
-  kind: 'flag' | 'subscription' | 'profile' | 'suppression' | 'grant';
+  kind: 'flag' | 'subscription' | 'profile' | 'suppression' | 'grant' | 'phone';
   channel: Channel | null;
   service: string | null;
   /** For `suppression`: the entry's key (the address is never shown). */
@@ -369,6 +401,29 @@ export function compareGrants(
     };
   }
   return null;
+}
+
+/**
+ * A live profile's phone (`phoneKey`, the key of the number it has now; null:
+ * none) against its last `address` event: the number that change recorded
+ * (its `to`). Null when they agree. Every change of phone since schema 15 is
+ * recorded, so a disagreement is a phone changed behind the tool (which the
+ * as-of replay would then take for the number the profile had).
+ */
+export function comparePhone(profileId: number, phoneKey: string | null, last: { id: number; evidence: Record<string, unknown> | null }): StateDisagreement | null {
+  const change = addressChangeOf(last.evidence);
+  if (change && change.to === phoneKey) return null;
+  const says = change ? (change.to === null ? 'no number' : `the number of key ${change.to.slice(0, 12)}…`) : 'evidence that is not a change of phone';
+  return {
+    profileId,
+    kind: 'phone',
+    channel: null,
+    service: null,
+    stored: phoneKey,
+    ledger: change?.to ?? null,
+    eventId: last.id,
+    detail: `profile ${profileId}: its phone (${phoneKey === null ? 'none' : `key ${phoneKey.slice(0, 12)}…`}) is not what its last change of phone (event ${last.id}) recorded: ${says}`,
+  };
 }
 
 /**

@@ -6,7 +6,7 @@
  *
  * - `buckets`: every profile per (state mask now, first quiet point): a
  *   profile is quiet at point k when it was created by T_k and has no
- *   decisive event of its own (optin, optout, erase) after N_k, so that its
+ *   decisive event of its own (optin, optout, erase, address) after N_k, so that its
  *   flags, grants and erasure at N_k are its columns now;
  * - `suppressed[k][c]`: the profiles whose address for c was suppressed at
  *   point k (the as-of engine's list of keys in force, joined to profiles), with

@@ -123,6 +123,8 @@ export interface PersonReport {
     actor: string;
     reason: string | null;
     evidence: Record<string, unknown> | null;
+    /** Set on an `address` event: "phone number changed" (its evidence holds the keys of the old and new number, never a number). */
+    description?: string;
   }[];
   pagesSeen: PageSeen[];
   suppressions: SuppressionView[];
@@ -261,6 +263,7 @@ export function buildReport(p: ReportParts): PersonReport {
       actor: e.actor,
       reason: e.reason,
       evidence: e.evidence,
+      ...(e.action === 'address' ? { description: 'phone number changed' } : {}),
     })),
     pagesSeen: p.pages,
     suppressions: p.suppressions.map(suppressionView),

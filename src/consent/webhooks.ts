@@ -144,6 +144,9 @@ export function eventType(action: string): string {
       return `suppression.${action}`;
     case 'erase':
       return 'profile.erase';
+    case 'address':
+      // A change of phone number (keys only in the ledger; the body carries none).
+      return 'profile.address';
     case 'policy':
       return 'channel.policy';
     default:

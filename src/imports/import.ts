@@ -207,7 +207,7 @@ export async function importProfiles(bulk: BulkStore, input: ImportInput, file: 
     if ((invalidRows > 0 && !options.skipInvalid) || malformed.length > 0) {
       const none: Omit<ImportCounts, 'grantEvents'> = {
         profiles: 0, new: 0, updated: 0, unchanged: 0, duplicatesMerged: 0, optOutsSet: 0, optInsApplied: 0, optInsNotApplied: 0,
-        subscriptionsSet: 0, subscriptionsPending: 0, unsubscribed: 0, subscriptionsNotApplied: 0, erasedAddresses: 0, events: 0,
+        subscriptionsSet: 0, subscriptionsPending: 0, unsubscribed: 0, subscriptionsNotApplied: 0, erasedAddresses: 0, events: 0, phoneChanges: 0,
       };
       throw new InvalidRowsError({ ...base, ...none, dryRun: true });
     }

@@ -48,6 +48,7 @@ const STRINGS = {
     noServices: 'You have no subscription.',
     events: 'Every recorded change',
     when: 'When', action: 'Action', source: 'Source', actor: 'By', reason: 'Reason', evidence: 'Proof',
+    action_: { address: 'phone number changed' } as Record<string, string>,
     noEvents: 'No change was ever recorded.',
     pages: 'Pages you used',
     page: 'Page', version: 'Version', published: 'Published', text: 'The page version, exactly as stored', pageTitle: 'Title', pageIntro: 'Introduction', boxes: 'Boxes offered', usedFor: 'Changes recorded from it',
@@ -80,6 +81,7 @@ const STRINGS = {
     noServices: "Vous n'avez aucun abonnement.",
     events: 'Tous les changements enregistrés',
     when: 'Quand', action: 'Action', source: 'Origine', actor: 'Par', reason: 'Motif', evidence: 'Preuve',
+    action_: { address: 'numéro de téléphone modifié' } as Record<string, string>,
     noEvents: "Aucun changement n'a été enregistré.",
     pages: 'Pages que vous avez utilisées',
     page: 'Page', version: 'Version', published: 'Publiée le', text: 'La version de la page, telle que conservée', pageTitle: 'Titre', pageIntro: 'Introduction', boxes: 'Cases proposées', usedFor: 'Changements enregistrés depuis cette page',
@@ -171,7 +173,7 @@ ${
         ['#', t.when, t.channel, t.action, t.source, t.actor, t.reason, t.evidence],
         r.events.map(
           (e) =>
-            html`<tr><td>${e.id}</td><td>${e.occurredAt}</td><td>${e.service ? `${e.channel} / ${e.service}` : e.channel}</td><td>${e.action}</td><td>${e.source}</td><td>${e.actor}</td><td>${e.reason ?? t.none}</td><td>${e.evidence ? html`<pre>${json(e.evidence)}</pre>` : t.none}</td></tr>`,
+            html`<tr><td>${e.id}</td><td>${e.occurredAt}</td><td>${e.service ? `${e.channel} / ${e.service}` : e.channel}</td><td>${t.action_[e.action] ?? e.action}</td><td>${e.source}</td><td>${e.actor}</td><td>${e.reason ?? t.none}</td><td>${e.evidence ? html`<pre>${json(e.evidence)}</pre>` : t.none}</td></tr>`,
         ),
       )
 }

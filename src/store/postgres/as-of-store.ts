@@ -1,6 +1,6 @@
 /** The ledger read at a past position, on PostgreSQL (AsOfRepository; the SQL is shared: as-of-sql.ts). */
 import type { AsOfRepository } from '../../consent/as-of-repository.js';
-import type { Basis, LedgerPosition, Moment, ReplayEvent } from '../../consent/as-of.js';
+import { phoneKeyAt, type Basis, type LedgerPosition, type Moment, type ReplayEvent } from '../../consent/as-of.js';
 import { CONTACT_CHANNELS, type ContactChannel } from '../../consent/channels.js';
 import type { Profile } from '../../consent/profile.js';
 import { changedCounts, reachableOverTime, type QuietGroup } from '../../consent/reach-over-time.js';
@@ -13,7 +13,14 @@ import {
   erasedKeyPairs,
   erasedKeysOf,
   erasedKeysSql,
-  erasedSuppressedIds,
+  apartIds,
+  PHONE_CHANGES_AFTER_SQL,
+  PROFILE_PHONE_CHANGES_SQL,
+  phoneKeysOf,
+  withPhoneAt,
+  laterThan,
+  type ApartRows,
+  type PhoneChangeRow,
   audienceAtSql,
   splitSuppressed,
   suppressedKeysAtSql,
@@ -41,7 +48,7 @@ const PAGE = 5000;
  * The address key in SQL: HMAC-SHA256 (RFC 2104) from the built-in sha256 and the key's pads,
  * passed as parameters $1 (inner) and $2 (outer), never written into the SQL text.
  */
-const DIALECT: AsOfDialect = {
+export const DIALECT: AsOfDialect = {
   keyOf: (kind, address) => `encode(sha256($2::bytea || sha256($1::bytea || convert_to('${kind}:' || ${address}, 'UTF8'))), 'hex')`,
   expiry: (a) => `(${a}.evidence::json ->> 'expiresAt')`,
   inList: (expr, list) => `${expr} = ANY(${list}::text[])`,
@@ -79,14 +86,33 @@ export class PgAsOfRepository implements AsOfRepository {
     return (await this.store.query<EventRow>(POLICY_EVENTS_SQL('$1'), [eventId])).map(toReplayEvent);
   }
 
-  async addressEvents(email: string | null, phone: string | null, eventId: number): Promise<ReplayEvent[]> {
-    return this.keyEvents(await addressKeyPairs((c, a) => this.store.suppressions.keyOf(c, a), email, phone), eventId);
+  async addressEvents(profileId: number, email: string | null, phone: string | null, eventId: number): Promise<ReplayEvent[]> {
+    const pairs = await addressKeyPairs((c, a) => this.store.suppressions.keyOf(c, a), email, phone);
+    return this.keyEvents(withPhoneAt(pairs, await this.phoneKeyAt(profileId, eventId)), eventId);
   }
 
   async erasedAddressEvents(profileId: number, eventId: number): Promise<ReplayEvent[]> {
     if (!Number.isSafeInteger(profileId) || profileId < 1 || profileId > 2147483647) return [];
     const rows = await this.store.query<ErasedKeyRow>(erasedKeysSql(0, '$1'), [profileId]);
-    return this.keyEvents(erasedKeyPairs(erasedKeysOf(rows).get(profileId)), eventId);
+    return this.keyEvents(withPhoneAt(erasedKeyPairs(erasedKeysOf(rows).get(profileId)), await this.phoneKeyAt(profileId, eventId)), eventId);
+  }
+
+  /** The key of the profile's phone at `eventId` from its changes of phone (phoneKeyAt); undefined: none recorded. */
+  private async phoneKeyAt(profileId: number, eventId: number): Promise<string | null | undefined> {
+    if (!Number.isSafeInteger(profileId) || profileId < 1 || profileId > 2147483647) return undefined;
+    return phoneKeyAt((await this.store.query<EventRow>(PROFILE_PHONE_CHANGES_SQL('$1'), [profileId])).map(toReplayEvent), eventId);
+  }
+
+  /**
+   * The profiles matched apart at position n on `channel` (apartIds), given the keys suppressed
+   * then; `read`: the erasures and changes of phone after an earlier position, read once (else read here).
+   */
+  private async apart(channel: ContactChannel, n: number, rows: readonly SuppressedKeyRow[], read?: () => Promise<ApartRows>): Promise<Pick<AudienceLists, 'movedIds' | 'suppressedIds'>> {
+    if (rows.length === 0) return {};
+    const r = read ? await read() : null;
+    const erased = r ? laterThan(r.erased, n) : await this.store.query<ErasedKeyRow>(erasedKeysSql(n));
+    const phones = channel === 'email' ? [] : r ? laterThan(r.phones, n) : await this.store.query<PhoneChangeRow>(PHONE_CHANGES_AFTER_SQL(n));
+    return apartIds(channel, rows, erasedKeysOf(erased), phoneKeysOf(phones));
   }
 
   private async keyEvents(pairs: [string, string][], eventId: number): Promise<ReplayEvent[]> {
@@ -108,8 +134,8 @@ export class PgAsOfRepository implements AsOfRepository {
     if (channel === 'email' || channel === 'sms' || channel === 'phone') {
       const rows = await this.store.query<SuppressedKeyRow>(suppressedKeysAtSql(channel, n, moment.at, DIALECT));
       const { addresses, keys } = splitSuppressed(rows);
-      // Profiles erased since: matched by the keys their erasure recorded.
-      if (rows.length > 0) lists.erasedIds = erasedSuppressedIds(channel, rows, erasedKeysOf(await this.store.query<ErasedKeyRow>(erasedKeysSql(n))));
+      // Profiles erased since (the keys their erasure recorded) and whose phone changed since (its key at n): matched apart.
+      Object.assign(lists, await this.apart(channel, n, rows));
       if (keys.length > 0) {
         const { ipad, opad } = await this.loadPads();
         params.push(ipad, opad, keys);
@@ -128,7 +154,18 @@ export class PgAsOfRepository implements AsOfRepository {
   async reachableOverTime(moments: readonly Moment[]): Promise<Record<ContactChannel, number[]>> {
     const points = moments.map((m) => ({ at: m.at, eventId: m.position.eventId }));
     const bases = await Promise.all(moments.map((m) => this.basesAt(m.position.eventId)));
-    const suppressedOf = async (c: 'email' | 'sms' | 'phone', m: Moment) => splitSuppressed(await this.store.query<SuppressedKeyRow>(suppressedKeysAtSql(c, m.position.eventId, m.at, DIALECT)));
+    // The suppressed lists of a point, and the profiles matched apart there (apartIds); the erasures and
+    // changes of phone after the first point are read once, when a point first needs them.
+    let read: Promise<ApartRows> | undefined;
+    const apartRows = () =>
+      (read ??= (async () => ({
+        erased: await this.store.query<ErasedKeyRow>(erasedKeysSql(points[0]!.eventId)),
+        phones: await this.store.query<PhoneChangeRow>(PHONE_CHANGES_AFTER_SQL(points[0]!.eventId)),
+      }))());
+    const suppressedOf = async (c: 'email' | 'sms' | 'phone', m: Moment) => {
+      const rows = await this.store.query<SuppressedKeyRow>(suppressedKeysAtSql(c, m.position.eventId, m.at, DIALECT));
+      return { ...splitSuppressed(rows), ...(await this.apart(c, m.position.eventId, rows, apartRows)) };
+    };
     const buckets = toQuietGroups(await this.store.query<QuietGroupRow>(quietBucketsSql('postgres', points)));
     const candidates = changedCounts(buckets, points.length);
     const suppressed: Partial<Record<ContactChannel, QuietGroup[]>>[] = [];
@@ -142,9 +179,9 @@ export class PgAsOfRepository implements AsOfRepository {
           const { ipad, opad } = await this.loadPads();
           params.push(ipad, opad);
         }
-        const lists: Partial<Record<ContactChannel, { addresses: string | null; keys: string | null }>> = {};
+        const lists: Partial<Record<ContactChannel, AudienceLists>> = {};
         for (const c of channels) {
-          const l = { addresses: null as string | null, keys: null as string | null };
+          const l: AudienceLists = { addresses: null, keys: null, movedIds: found[c].movedIds, suppressedIds: found[c].suppressedIds };
           if (found[c].keys.length > 0) l.keys = `$${params.push(found[c].keys)}`;
           if (found[c].addresses.length > 0) l.addresses = `$${params.push(found[c].addresses)}`;
           lists[c] = l;

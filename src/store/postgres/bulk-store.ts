@@ -1,6 +1,9 @@
 import { ErasedAddressMatcher, ERASURE_ENTRIES_SQL, PLAN_ADDRESSES_SQL } from '../shared/erasure.js';
 import { grantCountSql, grantEventMask, grantEventsSql, markGrantedSql } from '../shared/import-grants.js';
 import { CURRENT_POLICY_SQL } from '../shared/policy-sql.js';
+import { phoneChangeCountSql, phoneChangeEventsSql } from '../shared/phone-changes.js';
+import { hmacPads } from '../shared/as-of-sql.js';
+import { DIALECT as AS_OF_SQL } from './as-of-store.js';
 import { basesFromRows } from '../../consent/policy.js';
 import { finished } from 'node:stream/promises';
 import type pg from 'pg';
@@ -232,6 +235,22 @@ class PgImportSession implements ImportSession {
           FROM g LEFT JOIN profiles p ON p.email = g.email) x) y`);
   }
 
+  /**
+   * The `address` events of the plan's changes of phone (phone-changes.ts): with `write`, queued
+   * into the import's block (the keys computed in SQL, the HMAC pads as parameters); else counted.
+   */
+  private async phoneChanges(write: boolean): Promise<number> {
+    const n = Number((await this.q<{ n: string }>(phoneChangeCountSql('pg_temp.import_plan')))[0]!.n);
+    if (!write || n === 0) return n;
+    const { ipad, opad } = hmacPads(await this.store.suppressions.secretKey());
+    const r = await this.client.query(
+      `INSERT INTO pg_temp.import_events (profile_id, channel, service, action, evidence)
+       ${phoneChangeEventsSql({ plan: 'pg_temp.import_plan', order: 'ip.first_rn', keyOf: (a) => AS_OF_SQL.keyOf('phone', a) })}`,
+      [ipad, opad],
+    );
+    return r.rowCount ?? 0;
+  }
+
   /** The plan's profiles with an erased address; with `restore`, their keyed-only entries get the address back. */
   private async erasedAddresses(restore: boolean, addresses = PLAN_ADDRESSES_SQL('pg_temp.import_plan')): Promise<number> {
     const entries = await this.q<{ channel: string; address: string | null; address_key: string }>(ERASURE_ENTRIES_SQL);
@@ -383,6 +402,7 @@ class PgImportSession implements ImportSession {
           const counts = await this.baseCounts();
           await this.countFlags(counts);
           counts.erasedAddresses = await this.erasedAddresses(false);
+          counts.phoneChanges = await this.phoneChanges(false);
           await this.subscriptions(counts, services, options.allowOptin, '', null);
           counts.events = plannedEvents(counts);
           if (mask !== 0) counts.grantEvents = Number((await this.q<{ n: string }>(grantCountSql({ plan: 'pg_temp.import_plan', profiles: 'profiles', mask })))[0]!.n);
@@ -487,7 +507,7 @@ class PgImportSession implements ImportSession {
     await this.countFlags(counts);
     this.timer.mark('flag counts');
     await this.q(`CREATE TEMP TABLE import_events (seq bigint GENERATED ALWAYS AS IDENTITY, profile_id integer NOT NULL,
-      channel text NOT NULL, service text, action text NOT NULL) ON COMMIT DROP`);
+      channel text NOT NULL, service text, action text NOT NULL, evidence text) ON COMMIT DROP`);
     // One block: the opt-out events (one per flag that changes), then the subscription events.
     await this.q(
       `INSERT INTO pg_temp.import_events (profile_id, channel, service, action)
@@ -508,10 +528,12 @@ class PgImportSession implements ImportSession {
       );
       counts.grantEvents = r.rowCount ?? 0;
     }
+    // Then the changes of phone (the plan keeps the phone each profile had before the update above).
+    counts.phoneChanges = await this.phoneChanges(true);
     this.timer.mark('queue events');
     await this.checkedOnce('subscriptions', firstLoad && services.length > 0, () => this.subscriptions(counts, services, options.allowOptin, at, firstId));
     this.timer.mark('subscriptions');
-    counts.events = (await this.seal(context, firstLoad)) - counts.grantEvents;
+    counts.events = (await this.seal(context, firstLoad)) - counts.grantEvents - counts.phoneChanges;
     return counts;
   }
 
@@ -566,7 +588,8 @@ class PgImportSession implements ImportSession {
     await this.checkedOnce('ledger_events', firstLoad, async () => {
       await this.q(
         `INSERT INTO ledger_events (id, profile_id, channel, service, action, source, actor, reason, evidence, occurred_at)
-         SELECT $1 + seq, profile_id, channel, service, action, $2, $3, $4, $5, $6 FROM pg_temp.import_events ORDER BY seq`,
+         SELECT $1 + seq, profile_id, channel, service, action, $2, $3, $4, CASE WHEN action = 'address' THEN evidence ELSE $5 END, $6
+         FROM pg_temp.import_events ORDER BY seq`,
         [base, context.source, context.actor, reason, evidence, context.occurredAt],
       );
       this.timer.mark('insert ledger events');
@@ -576,14 +599,18 @@ class PgImportSession implements ImportSession {
     // (quadratic: 63 full scans of 1.26 million rows for a million-row first load).
     await this.q('CREATE INDEX ON pg_temp.import_events (seq); ANALYZE pg_temp.import_events');
     this.timer.mark('queue index');
+    // The fields after `action`: the context's (tail), or for an `address` event its own evidence between head and end.
     const tail = ',' + JSON.stringify([context.source, context.actor, reason, evidence, context.occurredAt]).slice(1, -1);
+    const ownBefore = ',' + JSON.stringify([context.source, context.actor, reason]).slice(1, -1) + ',';
+    const ownAfter = ',' + JSON.stringify(context.occurredAt);
     const hasher = new BlockHasher(prevHash);
     for (let from = 1; from <= n; from += HASH_PAGE) {
       const r = await this.client.query<[string, number]>({
-        text: `SELECT string_agg('[' || ($1::bigint + seq) || ',' || profile_id || ',' || to_json(channel)::text || ',' || to_json(action)::text || $2
+        text: `SELECT string_agg('[' || ($1::bigint + seq) || ',' || profile_id || ',' || to_json(channel)::text || ',' || to_json(action)::text
+                 || CASE WHEN action = 'address' THEN $5 || to_json(evidence)::text || $6 ELSE $2 END
                  || CASE WHEN service IS NULL THEN ']' ELSE ',' || to_json(service)::text || ']' END, E'\\n' ORDER BY seq), count(*)
                FROM pg_temp.import_events WHERE seq BETWEEN $3 AND $4`,
-        values: [base, tail, from, Math.min(n, from + HASH_PAGE - 1)],
+        values: [base, tail, from, Math.min(n, from + HASH_PAGE - 1), ownBefore, ownAfter],
         rowMode: 'array',
       });
       const [text, count] = r.rows[0]!;

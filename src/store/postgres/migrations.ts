@@ -6,6 +6,8 @@ import { CHANNELS } from '../../consent/channels.js';
 
 /** Migration 4's action list, frozen (a released migration never changes; later actions come with later migrations). */
 const V4_ACTIONS = ['optout', 'optin', 'subscribe', 'request', 'confirm', 'unsubscribe', 'suppress', 'unsuppress', 'erase'].map((a) => `'${a}'`).join(', ');
+/** Migration 15's action list, frozen: LEDGER_ACTIONS at schema 15. */
+const V15_ACTIONS = ['optout', 'optin', 'subscribe', 'request', 'confirm', 'unsubscribe', 'suppress', 'unsuppress', 'erase', 'policy', 'reason', 'address'].map((a) => `'${a}'`).join(', ');
 /** Migration 8's action list, frozen: LEDGER_ACTIONS at schema 8. */
 const V8_ACTIONS = ['optout', 'optin', 'subscribe', 'request', 'confirm', 'unsubscribe', 'suppress', 'unsuppress', 'erase', 'policy', 'reason'].map((a) => `'${a}'`).join(', ');
 import { ConsentError, notFound } from '../../consent/errors.js';
@@ -359,6 +361,27 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   CREATE INDEX profiles_consent_state ON profiles (optout_all, optout_email, optout_sms, optout_phone, optout_postal, optout_fax, optout_push, granted_email, granted_sms, granted_phone, granted_postal, granted_fax, granted_push) WHERE erased_at IS NULL;
   CREATE INDEX profiles_consent_state_erased ON profiles (optout_all, optout_email, optout_sms, optout_phone, optout_postal, optout_fax, optout_push, granted_email, granted_sms, granted_phone, granted_postal, granted_fax, granted_push) WHERE erased_at IS NOT NULL;
   CREATE INDEX profiles_phone ON profiles (phone) WHERE phone IS NOT NULL;
+`);
+    },
+  },
+  {
+    version: 15,
+    description: "changes of a profile's phone number in the ledger (address: the keys of the old and new number)",
+    async up(c) {
+      // In place (rows and hashes untouched, the append-only triggers kept):
+      // the action list gains `address` (a profile event on channel `all`,
+      // service and address_key NULL, its evidence the keys of the old and new phone).
+      await c.query(`
+  ALTER TABLE ledger_events DROP CONSTRAINT ledger_events_action_check;
+  ALTER TABLE ledger_events ADD CONSTRAINT ledger_events_action_check CHECK (action IN (${V15_ACTIONS}));
+  ALTER TABLE ledger_events DROP CONSTRAINT ledger_events_address_check;
+  ALTER TABLE ledger_events ADD CONSTRAINT ledger_events_address_check
+    CHECK (CASE WHEN action IN ('suppress', 'unsuppress') THEN profile_id IS NULL AND address_key IS NOT NULL
+      WHEN action = 'policy' THEN profile_id IS NULL AND address_key IS NULL AND service IS NULL
+      WHEN action = 'address' THEN profile_id IS NOT NULL AND address_key IS NULL AND service IS NULL AND channel = 'all' AND evidence IS NOT NULL
+      ELSE profile_id IS NOT NULL AND address_key IS NULL END);
+  -- the as-of replay reads the changes of phone after a position (few): found by this index, not a scan
+  CREATE INDEX ledger_events_phone_changes ON ledger_events (id) WHERE action = 'address';
 `);
     },
   },

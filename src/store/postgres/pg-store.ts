@@ -21,13 +21,13 @@ import { maskLocation } from '../location.js';
 import { basesFromRows, grantsAfter, someGrants, type GrantFlags } from '../../consent/policy.js';
 import { CONSENT_EVENTS_WHERE, CURRENT_POLICY_SQL } from '../shared/policy-sql.js';
 import { PgPolicyRepository } from './policy-store.js';
-import { ChainVerifier, eventFields, evidenceOf, HISTORY_SQL, type BlockRow, type EventRow, type PendingEvent } from '../shared/ledger-chain.js';
+import { ChainVerifier, eventFields, evidenceOf, HISTORY_SQL, NON_CONSENT_PROFILE_ACTIONS_SQL, type BlockRow, type EventRow, type PendingEvent } from '../shared/ledger-chain.js';
 import { optedOutSql, reachableSql, timeSql, unreachableSql } from '../shared/reachability-sql.js';
 
 /** The server's clock in the tool's time format. */
 const PG_NOW = `to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 import { PgAsOfRepository } from './as-of-store.js';
-import { verifyPgGrants, verifyPgState } from './verify-state.js';
+import { verifyPgGrants, verifyPgPhones, verifyPgState } from './verify-state.js';
 import { byProfile } from '../shared/by-profile.js';
 import { PgBulkStore } from './bulk-store.js';
 import { createPool, DEFAULT_BUSY_TIMEOUT_MS, isRetryable, rollback, translatePgError, type PgOpenOptions } from './connection.js';
@@ -623,7 +623,7 @@ export class PgStore implements RowStore {
 
   async lastChanges(profileId: number): Promise<LastChanges> {
     const rows = await this.query<EventRow>(
-      "SELECT DISTINCT ON (channel) * FROM ledger_events WHERE profile_id = $1 AND action NOT IN ('erase', 'reason') ORDER BY channel, id DESC",
+      `SELECT DISTINCT ON (channel) * FROM ledger_events WHERE profile_id = $1 AND action NOT IN ${NON_CONSENT_PROFILE_ACTIONS_SQL} ORDER BY channel, id DESC`,
       [profileId],
     );
     const last: LastChanges = {};
@@ -633,7 +633,7 @@ export class PgStore implements RowStore {
 
   async lastChangesOf(profileIds: readonly number[]): Promise<Map<number, LastChanges>> {
     const rows = await this.query<EventRow>(
-      "SELECT DISTINCT ON (profile_id, channel) * FROM ledger_events WHERE profile_id = ANY($1::int[]) AND action NOT IN ('erase', 'reason') ORDER BY profile_id, channel, id DESC",
+      `SELECT DISTINCT ON (profile_id, channel) * FROM ledger_events WHERE profile_id = ANY($1::int[]) AND action NOT IN ${NON_CONSENT_PROFILE_ACTIONS_SQL} ORDER BY profile_id, channel, id DESC`,
       [profileIds.filter(isInt4)],
     );
     return byProfile(profileIds, rows, (): LastChanges => ({}), (last, r) => (last[r.channel as Channel] = rowToEvent(r)));
@@ -763,7 +763,7 @@ export async function verifyPgLedger(client: pg.PoolClient, options: VerifyOptio
         return { ok: false, blocks: result.blocks, events: result.events, brokenEventId: a.event_id, blockId: null, problem };
       }
     }
-    const disagreement = (await verifyPgState(client, options)) ?? (await verifyPgGrants(client)) ?? (await verifyPgSuppressions(client));
+    const disagreement = (await verifyPgState(client, options)) ?? (await verifyPgGrants(client)) ?? (await verifyPgSuppressions(client)) ?? (await verifyPgPhones(client));
     if (disagreement) {
       verdict = { ok: false, check: 'state', blocks: result.blocks, events: result.events, head: result.head, problem: disagreement.detail, disagreement };
     }

@@ -6,6 +6,9 @@
  * domain's own replay of that one profile then says what disagrees. Runs on
  * the caller's connection, inside its snapshot.
  */
+import { NON_CONSENT_PROFILE_ACTIONS_SQL } from '../shared/ledger-chain.js';
+import { addressKey } from '../../consent/suppressions.js';
+import { firstPhoneDisagreement, LAST_PHONE_CHANGES_SQL, type LastPhoneChangeRow } from '../shared/phone-changes.js';
 import type pg from 'pg';
 import { CHANNELS, CONTACT_CHANNELS, type Channel } from '../../consent/channels.js';
 import { GRANT_COLUMNS, GRANT_EVENTS_WHERE, grantMismatchSql } from '../shared/policy-sql.js';
@@ -27,7 +30,7 @@ const statusOf = (column: string) =>
 const STATE_SQL = `
 WITH last AS (
   SELECT DISTINCT ON (profile_id, channel, service) profile_id, channel, service, action
-  FROM ledger_events WHERE profile_id BETWEEN $1 AND $2 AND action NOT IN ('erase', 'reason')
+  FROM ledger_events WHERE profile_id BETWEEN $1 AND $2 AND action NOT IN ${NON_CONSENT_PROFILE_ACTIONS_SQL}
   ORDER BY profile_id, channel, service, id DESC
 ),
 flags AS (
@@ -83,6 +86,15 @@ export async function verifyPgState(client: pg.PoolClient, options: VerifyOption
     )
   ).rows[0]?.pid;
   return low === null || low === undefined ? null : explainAlways(client, low);
+}
+
+/** Each live profile's phone against its last change of phone (comparePhone): the first disagreement, or null (see verifyPhones for SQLite). */
+export async function verifyPgPhones(client: pg.PoolClient): Promise<StateDisagreement | null> {
+  const rows = (await client.query<LastPhoneChangeRow>(LAST_PHONE_CHANGES_SQL)).rows;
+  if (rows.length === 0) return null;
+  const [key] = (await client.query<{ value: string }>("SELECT value FROM settings WHERE key = 'suppression_key'")).rows;
+  const secret = Buffer.from(key?.value ?? '', 'hex');
+  return firstPhoneDisagreement(rows, (phone) => addressKey(secret, 'phone', phone));
 }
 
 /** The grants (granted_<channel>) against the ledger in one pass: the first disagreement of the lowest profile id, or null (see verifyGrants for SQLite). */

@@ -13,7 +13,8 @@
  *             those keys are read first (suppressedKeysAtSql) and matched by address where the
  *             suppression list still holds it, by the profile's key otherwise; a profile erased
  *             after N (its addresses are placeholders) by the keys its erase event recorded
- *             (erasedKeysSql, erasedSuppressedIds)
+ *             (erasedKeysSql, erasedSuppressedIds); a profile whose phone changed after N (an
+ *             `address` event) by the key of the phone it had at N on sms and phone (apartIds)
  *   reachable = existed AND NOT erased AND NOT suppressed AND NOT refused AND (basis(c) = opt-out OR granted)
  *
  * Each probe is one descent of an index: ledger_events_profile (profile_id,
@@ -24,7 +25,7 @@
  * expression (`keyOf`): a registered function on SQLite, built-in sha256 on PostgreSQL.
  */
 import { CONTACT_CHANNELS, type ContactChannel } from '../../consent/channels.js';
-import { basesAt, type Basis, type LedgerPosition, type ReplayEvent } from '../../consent/as-of.js';
+import { basesAt, phoneKeysAfter, type Basis, type LedgerPosition, type ReplayEvent } from '../../consent/as-of.js';
 import { GENESIS_HASH } from '../../consent/ledger.js';
 import { timeSql } from './reachability-sql.js';
 
@@ -105,12 +106,15 @@ export function suppressedAtSql(p: string, channel: ContactChannel, lists: { add
 
 /**
  * The suppressed addresses and keys at (N, T) as SQL lists (null: none), and the
- * profiles erased since whose recorded keys were suppressed then (erasedSuppressedIds).
+ * profiles matched apart (apartIds): `movedIds`, whose phone changed after N (not
+ * matched by the phone they have now), and `suppressedIds`, suppressed then by the keys
+ * they had then (erased since: the keys their erasure recorded; moved: the phone's at N).
  */
 export interface AudienceLists {
   addresses: string | null;
   keys: string | null;
-  erasedIds?: readonly number[];
+  movedIds?: readonly number[];
+  suppressedIds?: readonly number[];
 }
 
 /** The profile existed at T and was not erased at N. */
@@ -133,10 +137,13 @@ export function reachableAtSql(
   const own = lastFlagSql(p, channel, n);
   const consent =
     basis === 'opt-in' ? `coalesce(${own}, '') = 'optin'` : `coalesce(${own}, 'optin') <> 'optout'`;
-  const suppressed = suppressedAtSql(p, channel, lists, d);
-  const erased = (lists.erasedIds ?? []).map(position);
+  const current = suppressedAtSql(p, channel, lists, d);
+  const moved = (lists.movedIds ?? []).map(position);
+  // A profile whose phone changed after N is not matched by the phone it has now (its key at N: suppressedIds).
+  const suppressed = current && moved.length > 0 ? `(${p}id NOT IN (${moved.join(', ')}) AND ${current})` : current;
+  const apart = (lists.suppressedIds ?? []).map(position);
   return `(${existedSql(p, n, at)} AND coalesce(${lastFlagSql(p, 'all', n)}, 'optin') <> 'optout' AND ${consent}${suppressed ? ` AND NOT ${suppressed}` : ''}${
-    erased.length > 0 ? ` AND ${p}id NOT IN (${erased.join(', ')})` : ''
+    apart.length > 0 ? ` AND ${p}id NOT IN (${apart.join(', ')})` : ''
   })`;
 }
 
@@ -256,7 +263,7 @@ export interface ErasedKeys {
 }
 
 /** A row of erasedKeysSql. */
-export type ErasedKeyRow = { profile_id: number | null; evidence: string | null; s_channel: string | null; s_key: string | null };
+export type ErasedKeyRow = { id: number | string; profile_id: number | null; evidence: string | null; s_channel: string | null; s_key: string | null };
 
 /** erasedKeysSql's rows, per erased profile. */
 export function erasedKeysOf(rows: readonly ErasedKeyRow[]): Map<number, ErasedKeys> {
@@ -293,6 +300,69 @@ export function erasedSuppressedIds(channel: ContactChannel, suppressed: readonl
     if (key !== null && keys.has(key)) out.push(id);
   }
   return out.sort((a, b) => a - b);
+}
+
+/** The `address` events (changes of phone) after N, in id order, through the index ledger_events_phone_changes. */
+export const PHONE_CHANGES_AFTER_SQL = (n: number) => `SELECT id, profile_id, evidence FROM ledger_events WHERE action = 'address' AND id > ${position(n)} ORDER BY id`;
+/** A profile's `address` events, in id order (placeholder), through ledger_events_profile (profile_id, channel, id). */
+export const PROFILE_PHONE_CHANGES_SQL = (profile: string) =>
+  `SELECT * FROM ledger_events WHERE profile_id = ${profile} AND channel = 'all' AND action = 'address' ORDER BY id`;
+
+/** A row of PHONE_CHANGES_AFTER_SQL. */
+export type PhoneChangeRow = { id: number | string; profile_id: number; evidence: string | null };
+
+/**
+ * The rows of PHONE_CHANGES_AFTER_SQL or erasedKeysSql after position n, from rows read once after
+ * an earlier position (reach over time reads them once for all its points): id order kept.
+ */
+export function laterThan<T extends { id: number | string }>(rows: readonly T[], n: number): T[] {
+  return rows.filter((r) => Number(r.id) > n);
+}
+
+/** The rows apartIds reads, read once after the earliest of several positions (laterThan). */
+export interface ApartRows {
+  erased: readonly ErasedKeyRow[];
+  phones: readonly PhoneChangeRow[];
+}
+
+/** Per profile whose phone changed after N (PHONE_CHANGES_AFTER_SQL's rows), the key of its phone at N (phoneKeysAfter). */
+export function phoneKeysOf(rows: readonly PhoneChangeRow[]): Map<number, string | null> {
+  return phoneKeysAfter(rows.map((r) => ({ profileId: Number(r.profile_id), evidence: r.evidence === null ? null : (JSON.parse(r.evidence) as Record<string, unknown>) })));
+}
+
+/**
+ * The profiles the audience at (N, T) on `channel` matches apart from its lists of
+ * addresses (AudienceLists): on sms and phone, those whose phone changed after N
+ * (`moved`: the key each had at N) are never matched by the phone they have now, and
+ * are suppressed when their key at N was; the profiles erased after N are suppressed
+ * when the keys their erasure recorded were (on sms and phone, unless their phone
+ * changed after N: then their key at N decides). `suppressed`: every key of
+ * suppressedKeysAtSql.
+ */
+export function apartIds(
+  channel: ContactChannel,
+  suppressed: readonly { address_key: string }[],
+  erased: Map<number, ErasedKeys>,
+  moved: ReadonlyMap<number, string | null>,
+): { movedIds: number[]; suppressedIds: number[] } {
+  if (channel !== 'sms' && channel !== 'phone') return { movedIds: [], suppressedIds: erasedSuppressedIds(channel, suppressed, erased) };
+  const keys = new Set(suppressed.map((r) => r.address_key));
+  const out = new Set(erasedSuppressedIds(channel, suppressed, erased).filter((id) => !moved.has(id)));
+  for (const [id, key] of moved) if (key !== null && keys.has(key)) out.add(id);
+  const byId = (a: number, b: number) => a - b;
+  return { movedIds: [...moved.keys()].sort(byId), suppressedIds: [...out].sort(byId) };
+}
+
+/**
+ * A profile's (channel, key) pairs (addressKeyPairs, erasedKeyPairs) with its phone's
+ * replaced by the key of the phone it had at N (`phoneAtN`, phoneKeyAt: null for none;
+ * undefined, no change of phone recorded: kept).
+ */
+export function withPhoneAt(pairs: [string, string][], phoneAtN: string | null | undefined): [string, string][] {
+  if (phoneAtN === undefined) return pairs;
+  const out = pairs.filter(([c]) => c === 'email');
+  if (phoneAtN !== null) out.push(['sms', phoneAtN], ['phone', phoneAtN]);
+  return out;
 }
 
 /** The (channel, key) pairs of an erased profile's recorded keys (as addressKeyPairs gives a live one's). */

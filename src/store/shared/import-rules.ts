@@ -77,7 +77,7 @@ export function wantedSubscription(sub: number, unsub: number, k: number): 0 | 1
 
 export const ZERO_FLAG_COUNTS = {
   optOutsSet: 0, optInsApplied: 0, optInsNotApplied: 0,
-  subscriptionsSet: 0, subscriptionsPending: 0, unsubscribed: 0, subscriptionsNotApplied: 0, erasedAddresses: 0, events: 0, grantEvents: 0,
+  subscriptionsSet: 0, subscriptionsPending: 0, unsubscribed: 0, subscriptionsNotApplied: 0, erasedAddresses: 0, events: 0, grantEvents: 0, phoneChanges: 0,
 } as const;
 
 /**

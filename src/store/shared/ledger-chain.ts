@@ -5,7 +5,10 @@
  * suits its database; both stores thus give the same answer on the same rows.
  */
 import type { Channel } from '../../consent/channels.js';
-import { BlockHasher, canonicalEvent, GENESIS_HASH, type LedgerVerification } from '../../consent/ledger.js';
+import { BlockHasher, canonicalEvent, GENESIS_HASH, NON_CONSENT_PROFILE_ACTIONS, type LedgerVerification } from '../../consent/ledger.js';
+
+/** The domain's NON_CONSENT_PROFILE_ACTIONS as an SQL list, `('erase', 'reason', 'address')`: what the consent-state readers leave out. */
+export const NON_CONSENT_PROFILE_ACTIONS_SQL = `(${NON_CONSENT_PROFILE_ACTIONS.map((a) => `'${a}'`).join(', ')})`;
 
 /**
  * An event to append (both stores' appendEvents). `reason` and `evidence`,

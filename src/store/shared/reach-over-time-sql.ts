@@ -3,14 +3,16 @@
  * by both stores: the profiles per (state now, first quiet point) in one
  * pass, the suppressed per point through the as-of engine's lists, and the
  * as-of predicate (reachableAtSql) on the profiles changed since a point.
- * "Decisive" events of a profile: its optin/optout (service NULL) and erase
- * events, the only own events reachability reads (reason, subscription and
- * every other event change none of it).
+ * "Decisive" events of a profile: its optin/optout (service NULL), erase and
+ * address (a change of phone) events, the only own events reachability reads
+ * (reason, subscription and every other event change none of it). A profile
+ * whose phone changed after a point is thus replayed there, with the key of the
+ * phone it had then (the as-of engine's apartIds).
  */
 import { CONTACT_CHANNELS, type ContactChannel } from '../../consent/channels.js';
 import type { Basis } from '../../consent/as-of.js';
 import type { QuietGroup } from '../../consent/reach-over-time.js';
-import { position, reachableAtSql, suppressedAtSql, type AsOfDialect } from './as-of-sql.js';
+import { position, reachableAtSql, suppressedAtSql, type AsOfDialect, type AudienceLists } from './as-of-sql.js';
 import { timeSql } from './reachability-sql.js';
 import { stateMaskSql } from './stats-sql.js';
 
@@ -27,7 +29,8 @@ export function toQuietGroups(rows: readonly QuietGroupRow[]): (QuietGroup & { e
   return rows.map((r) => ({ mask: Number(r.mask), quietFrom: Number(r.k), existsFrom: Number(r.c ?? 0), count: Number(r.n) }));
 }
 
-const DECISIVE = `profile_id IS NOT NULL AND service IS NULL AND action IN ('optout', 'optin', 'erase')`;
+const DECISIVE_ACTIONS = `('optout', 'optin', 'erase', 'address')`;
+const DECISIVE = `profile_id IS NOT NULL AND service IS NULL AND action IN ${DECISIVE_ACTIONS}`;
 
 /** Each profile's last decisive event after N (profile_id, last). */
 const lateSql = (n: number) => `SELECT profile_id, max(id) AS last FROM ledger_events WHERE id > ${position(n)} AND ${DECISIVE} GROUP BY profile_id`;
@@ -69,7 +72,7 @@ export function suppressedBucketsSql(
   const suppressed = suppressedAtSql('p.', channel, lists, d);
   if (suppressed === null) return null;
   // Few profiles: each one's last decisive event is probed through ledger_events_profile (profile_id, channel, id).
-  const last = `(SELECT max(e.id) FROM ledger_events e WHERE e.profile_id = p.id AND e.id > ${position(points[0]!.eventId)} AND e.service IS NULL AND e.action IN ('optout', 'optin', 'erase'))`;
+  const last = `(SELECT max(e.id) FROM ledger_events e WHERE e.profile_id = p.id AND e.id > ${position(points[0]!.eventId)} AND e.service IS NULL AND e.action IN ${DECISIVE_ACTIONS})`;
   return `SELECT ${stateMaskSql(dialect)} AS mask, ${quietFromSql(points, last)} AS k, count(*) AS n
 FROM profiles p WHERE ${suppressed} GROUP BY 1, 2`;
 }
@@ -83,7 +86,7 @@ FROM profiles p WHERE ${suppressed} GROUP BY 1, 2`;
 export function changedReachableSql(
   point: ReplayPointSql,
   bases: Record<ContactChannel, Basis>,
-  lists: Partial<Record<ContactChannel, { addresses: string | null; keys: string | null }>>,
+  lists: Partial<Record<ContactChannel, AudienceLists>>,
   d: AsOfDialect,
 ): string {
   const none = { addresses: null, keys: null };

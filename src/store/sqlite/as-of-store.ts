@@ -2,7 +2,7 @@
 import type Database from 'better-sqlite3';
 import { addressKey } from '../../consent/suppressions.js';
 import type { AsOfRepository } from '../../consent/as-of-repository.js';
-import type { Basis, LedgerPosition, Moment, ReplayEvent } from '../../consent/as-of.js';
+import { phoneKeyAt, type Basis, type LedgerPosition, type Moment, type ReplayEvent } from '../../consent/as-of.js';
 import { CONTACT_CHANNELS, type ContactChannel } from '../../consent/channels.js';
 import type { Profile } from '../../consent/profile.js';
 import { changedCounts, reachableOverTime, type QuietGroup } from '../../consent/reach-over-time.js';
@@ -15,7 +15,14 @@ import {
   erasedKeyPairs,
   erasedKeysOf,
   erasedKeysSql,
-  erasedSuppressedIds,
+  apartIds,
+  PHONE_CHANGES_AFTER_SQL,
+  PROFILE_PHONE_CHANGES_SQL,
+  phoneKeysOf,
+  withPhoneAt,
+  laterThan,
+  type ApartRows,
+  type PhoneChangeRow,
   audienceAtSql,
   splitSuppressed,
   suppressedKeysAtSql,
@@ -42,7 +49,7 @@ const PAGE = 5000;
 const named = (params: Record<string, unknown>) => (Object.keys(params).length > 0 ? [params] : []);
 const KEY_FUNCTION = 'consent_address_key';
 
-const DIALECT: AsOfDialect = {
+export const DIALECT: AsOfDialect = {
   keyOf: (kind, address) => `${KEY_FUNCTION}('${kind}', ${address})`,
   expiry: (a) => `json_extract(${a}.evidence, '$.expiresAt')`,
   // A list given as a JSON array parameter: SQLite builds its lookup table once per query.
@@ -50,14 +57,13 @@ const DIALECT: AsOfDialect = {
 };
 
 export class SqliteAsOfRepository implements AsOfRepository {
-  private secret: Buffer | null = null;
-
   constructor(private readonly store: SqliteStore) {
-    // The address key as an SQL function, so that the replay matches a profile's address to the
-    // ledger's keyed address events inside the query. The secret is read before any query runs
-    // (a function may not use the connection while its statement runs).
+    // The address key as an SQL function, so that the replay (and an import's `address` events)
+    // match a profile's address to the ledger's keys inside the query. The secret is read before
+    // any query that calls it runs (suppressions.secretKey(), cached: a function may not use the
+    // connection while its statement runs).
     store.db.function(KEY_FUNCTION, { deterministic: true }, (kind: unknown, address: unknown) =>
-      typeof address === 'string' ? addressKey(this.secret!, kind === 'email' ? 'email' : 'phone', address) : null,
+      typeof address === 'string' ? addressKey(store.suppressions.secretKey(), kind === 'email' ? 'email' : 'phone', address) : null,
     );
   }
 
@@ -66,7 +72,7 @@ export class SqliteAsOfRepository implements AsOfRepository {
   }
 
   private loadSecret(): void {
-    this.secret ??= this.store.suppressions.secretKey();
+    this.store.suppressions.secretKey();
   }
 
   async head(): Promise<LedgerPosition> {
@@ -92,13 +98,36 @@ export class SqliteAsOfRepository implements AsOfRepository {
     return this.store.read(() => this.db.prepare<[number], EventRow>(POLICY_EVENTS_SQL('?')).all(eventId).map(toReplayEvent));
   }
 
-  async addressEvents(email: string | null, phone: string | null, eventId: number): Promise<ReplayEvent[]> {
-    return this.keyEvents(await addressKeyPairs((c, a) => this.store.suppressions.keyOf(c, a), email, phone), eventId);
+  async addressEvents(profileId: number, email: string | null, phone: string | null, eventId: number): Promise<ReplayEvent[]> {
+    const pairs = await addressKeyPairs((c, a) => this.store.suppressions.keyOf(c, a), email, phone);
+    return this.keyEvents(withPhoneAt(pairs, this.phoneKeyAt(profileId, eventId)), eventId);
   }
 
   async erasedAddressEvents(profileId: number, eventId: number): Promise<ReplayEvent[]> {
     const rows = this.store.read(() => this.db.prepare<[number], ErasedKeyRow>(erasedKeysSql(0, '?')).all(profileId));
-    return this.keyEvents(erasedKeyPairs(erasedKeysOf(rows).get(profileId)), eventId);
+    return this.keyEvents(withPhoneAt(erasedKeyPairs(erasedKeysOf(rows).get(profileId)), this.phoneKeyAt(profileId, eventId)), eventId);
+  }
+
+  /** The key of the profile's phone at `eventId` from its changes of phone (phoneKeyAt); undefined: none recorded. */
+  private phoneKeyAt(profileId: number, eventId: number): string | null | undefined {
+    return phoneKeyAt(this.store.read(() => this.db.prepare<[number], EventRow>(PROFILE_PHONE_CHANGES_SQL('?')).all(profileId)).map(toReplayEvent), eventId);
+  }
+
+  /**
+   * The profiles matched apart at position n on `channel` (apartIds), given the keys suppressed
+   * then; `read`: the erasures and changes of phone after an earlier position, read once (else read here).
+   */
+  private apart(channel: ContactChannel, n: number, rows: readonly SuppressedKeyRow[], readOnce?: () => ApartRows): Pick<AudienceLists, 'movedIds' | 'suppressedIds'> {
+    if (rows.length === 0) return {};
+    const read = readOnce?.();
+    const erased = read ? laterThan(read.erased, n) : this.db.prepare<[], ErasedKeyRow>(erasedKeysSql(n)).all();
+    const phones = channel === 'email' ? [] : read ? laterThan(read.phones, n) : this.db.prepare<[], PhoneChangeRow>(PHONE_CHANGES_AFTER_SQL(n)).all();
+    return apartIds(channel, rows, erasedKeysOf(erased), phoneKeysOf(phones));
+  }
+
+  /** What apart() reads, after position n, for several later positions. */
+  private apartRows(n: number): ApartRows {
+    return { erased: this.db.prepare<[], ErasedKeyRow>(erasedKeysSql(n)).all(), phones: this.db.prepare<[], PhoneChangeRow>(PHONE_CHANGES_AFTER_SQL(n)).all() };
   }
 
   private keyEvents(pairs: [string, string][], eventId: number): ReplayEvent[] {
@@ -119,8 +148,8 @@ export class SqliteAsOfRepository implements AsOfRepository {
     if (channel === 'email' || channel === 'sms' || channel === 'phone') {
       const rows = this.store.read(() => this.db.prepare<[], SuppressedKeyRow>(suppressedKeysAtSql(channel, n, moment.at, DIALECT)).all());
       const { addresses, keys } = splitSuppressed(rows);
-      // Profiles erased since: matched by the keys their erasure recorded.
-      if (rows.length > 0) lists.erasedIds = erasedSuppressedIds(channel, rows, erasedKeysOf(this.store.read(() => this.db.prepare<[], ErasedKeyRow>(erasedKeysSql(n)).all())));
+      // Profiles erased since (the keys their erasure recorded) and whose phone changed since (its key at n): matched apart.
+      Object.assign(lists, this.store.read(() => this.apart(channel, n, rows)));
       if (addresses.length > 0) [lists.addresses, params.addresses] = ['@addresses', JSON.stringify(addresses)];
       if (keys.length > 0) {
         this.store.read(() => this.loadSecret());
@@ -138,11 +167,13 @@ export class SqliteAsOfRepository implements AsOfRepository {
     }
   }
 
-  /** The suppressed lists of a point for `channel` as named parameters (`@a_<c>`, `@k_<c>`), or null lists when none. */
-  private suppressedLists(channel: ContactChannel, moment: Moment, params: Record<string, unknown>): { addresses: string | null; keys: string | null } {
-    const lists = { addresses: null as string | null, keys: null as string | null };
+  /** The suppressed lists of a point for `channel` as named parameters (`@a_<c>`, `@k_<c>`), or null lists when none; the profiles matched apart. */
+  private suppressedLists(channel: ContactChannel, moment: Moment, params: Record<string, unknown>, read: () => ApartRows): AudienceLists {
+    const lists: AudienceLists = { addresses: null, keys: null };
     if (channel !== 'email' && channel !== 'sms' && channel !== 'phone') return lists;
-    const { addresses, keys } = splitSuppressed(this.db.prepare<[], SuppressedKeyRow>(suppressedKeysAtSql(channel, moment.position.eventId, moment.at, DIALECT)).all());
+    const rows = this.db.prepare<[], SuppressedKeyRow>(suppressedKeysAtSql(channel, moment.position.eventId, moment.at, DIALECT)).all();
+    Object.assign(lists, this.apart(channel, moment.position.eventId, rows, read));
+    const { addresses, keys } = splitSuppressed(rows);
     if (addresses.length > 0) [lists.addresses, params[`a_${channel}`]] = [`@a_${channel}`, JSON.stringify(addresses)];
     if (keys.length > 0) {
       this.loadSecret();
@@ -160,13 +191,14 @@ export class SqliteAsOfRepository implements AsOfRepository {
       const candidates = changedCounts(buckets, points.length);
       const suppressed: Partial<Record<ContactChannel, QuietGroup[]>>[] = [];
       const changed: Record<ContactChannel, number>[] = [];
+      let read: ApartRows | undefined; // the erasures and changes of phone after the first point, read once
       moments.forEach((moment, k) => {
         const params: Record<string, unknown> = {};
-        const lists: Partial<Record<ContactChannel, { addresses: string | null; keys: string | null }>> = {};
+        const lists: Partial<Record<ContactChannel, AudienceLists>> = {};
         suppressed[k] = {};
         for (const c of ['email', 'sms', 'phone'] as const) {
           const own: Record<string, unknown> = {};
-          lists[c] = this.suppressedLists(c, moment, own);
+          lists[c] = this.suppressedLists(c, moment, own, () => (read ??= this.apartRows(points[0]!.eventId)));
           Object.assign(params, own);
           const sql = suppressedBucketsSql('sqlite', points, c, lists[c]!, DIALECT);
           suppressed[k]![c] = sql ? toQuietGroups(this.db.prepare(sql).all(...named(own)) as QuietGroupRow[]) : [];

@@ -16,6 +16,8 @@ import { canonicalEvent, type BlockHasher, type ChangeContext } from '../../cons
 import { ErasedAddressMatcher, ERASURE_ENTRIES_SQL, PLAN_ADDRESSES_SQL } from '../shared/erasure.js';
 import { grantCountSql, grantEventMask, grantEventsSql, markGrantedSql } from '../shared/import-grants.js';
 import { CURRENT_POLICY_SQL } from '../shared/policy-sql.js';
+import { phoneChangeCountSql, phoneChangeEventsSql } from '../shared/phone-changes.js';
+import { DIALECT as AS_OF_SQL } from './as-of-store.js';
 import { basesFromRows } from '../../consent/policy.js';
 import type { SqliteSuppressionRepository } from './suppression-store.js';
 import type { SqliteStore } from './sqlite-store.js';
@@ -275,6 +277,17 @@ class SqliteImportSession implements ImportSession {
     );
   }
 
+  /**
+   * The `address` events of the plan's changes of phone (phone-changes.ts): with a ledger, written
+   * into its block; without (a dry run), counted. Returns how many.
+   */
+  private phoneChanges(ledger: ImportLedger | null): number {
+    const n = this.db.prepare(phoneChangeCountSql('temp.import_plan')).pluck().get() as number;
+    if (n === 0 || ledger === null) return n;
+    this.store.suppressions.secretKey(); // read before the statement that calls the key function
+    return ledger.insertSelectWithEvidence(phoneChangeEventsSql({ plan: 'temp.import_plan', order: 'ip.rowid', keyOf: (a) => AS_OF_SQL.keyOf('phone', a) }));
+  }
+
   /** The plan's profiles with an erased address; with `restore`, their keyed-only entries get the address back. */
   private erasedAddresses(restore: boolean): number {
     const entries = this.db.prepare<[], { channel: string; address: string | null; address_key: string }>(ERASURE_ENTRIES_SQL).all();
@@ -400,6 +413,7 @@ class SqliteImportSession implements ImportSession {
           const counts = this.baseCounts();
           this.countFlags(counts);
           counts.erasedAddresses = this.erasedAddresses(false);
+          counts.phoneChanges = this.phoneChanges(null);
           for (const _ of this.subscriptionChanges(counts, services, options.allowOptin, '', false));
           // What a real run would record: one event per flag set or cleared, one per subscription change, and the grants.
           counts.events = plannedEvents(counts);
@@ -450,10 +464,12 @@ class SqliteImportSession implements ImportSession {
           grantEventsSql({ ...SqliteImportSession.PLAN, mask: grants, order: 'ip.rowid', pid: 'coalesce(ip.profile_id, (SELECT np.id FROM main.profiles np WHERE np.email = ip.email))' }),
         );
       }
+      // The changes of phone (after the profiles are written: the plan keeps the phone each had before).
+      counts.phoneChanges = this.phoneChanges(ledger);
       for (const e of this.subscriptionChanges(counts, services, options.allowOptin, at, true)) {
         ledger.insertOne(e.profileId, e.channel, e.service, e.action);
       }
-      counts.events = ledger.seal() - counts.grantEvents;
+      counts.events = ledger.seal() - counts.grantEvents - counts.phoneChanges;
       return counts;
     });
   }
@@ -777,6 +793,14 @@ class ImportLedger {
     return checkedAfterwards(this.store.db, this.first, () => insert.run(...params, this.params).changes);
   }
 
+  /** `select` gives profile_id, channel, service, action and each event's own evidence (text), in numbering order. */
+  insertSelectWithEvidence(select: string): number {
+    const insert = this.store.db.prepare(
+      `INSERT INTO main.ledger_events (${EVENT_COLUMNS}) SELECT sel.profile_id, sel.channel, sel.service, sel.action, @source, @actor, @reason, sel.evidence, @at FROM (${select}) sel`,
+    );
+    return checkedAfterwards(this.store.db, this.first, () => insert.run(this.params).changes);
+  }
+
   insertOne(profileId: number, channel: string, service: string | null, action: string): void {
     this.one.run(profileId, channel, service, action, this.params);
   }
@@ -846,17 +870,24 @@ class ImportLedger {
     return n;
   }
 
-  private tail(): string {
+  /**
+   * The fields after `action` as canonicalEvent writes them (JSON.stringify): `tail` for an event
+   * with the context's evidence; `head` + its own evidence + `end` for an `address` event.
+   */
+  private tails(): { tail: string; head: string; end: string } {
     const p = this.params;
-    // The fields after `action` as canonicalEvent writes them (JSON.stringify).
-    return ',' + JSON.stringify([p.source, p.actor, p.reason, p.evidence, p.at]).slice(1, -1);
+    return {
+      tail: ',' + JSON.stringify([p.source, p.actor, p.reason, p.evidence, p.at]).slice(1, -1),
+      head: ',' + JSON.stringify([p.source, p.actor, p.reason]).slice(1, -1) + ',',
+      end: ',' + JSON.stringify(p.at),
+    };
   }
 
   /** Adds the canonical texts of events `from`..`to` to `hasher`, a page at a time. */
   private hashPages(hasher: BlockHasher, page: Database.Statement, from: number, to: number): void {
-    const tail = this.tail();
+    const tails = this.tails();
     for (let at = from; at <= to; at += HASH_PAGE) {
-      const [text, n] = page.get({ tail, from: at, to: Math.min(to, at + HASH_PAGE - 1) }) as [Uint8Array, number];
+      const [text, n] = page.get({ ...tails, from: at, to: Math.min(to, at + HASH_PAGE - 1) }) as [Uint8Array, number];
       hasher.addJoined(text, n);
     }
   }
@@ -935,12 +966,15 @@ function ledgerChecks(db: Database.Database): string[] | null {
  * The canonical texts (canonicalEvent) of the events of `rows` (a subquery of
  * id, profile_id, channel, service, action, bounded by @from and @to), joined
  * by newlines (as UTF-8 bytes: no conversion to a JavaScript string and back), and their count; @tail holds the fields after `action`, the
- * same for the whole import. Built in SQL, a page of events per string:
+ * same for the whole import but for `address` events, which carry evidence of their own (@head, the
+ * evidence, @end). Built in SQL, a page of events per string:
  * integers print as in JavaScript, and json_quote matches JSON.stringify on
- * the channel, action and service names (fixed vocabularies and service-name rules).
+ * the channel, action and service names (fixed vocabularies and service-name rules) and on an
+ * `address` event's evidence (JSON of hex keys: no character json_quote could escape otherwise).
  */
 function canonicalPageSql(rows: string): string {
-  return `SELECT CAST(group_concat('[' || id || ',' || profile_id || ',' || json_quote(channel) || ',' || json_quote(action) || @tail
+  return `SELECT CAST(group_concat('[' || id || ',' || profile_id || ',' || json_quote(channel) || ',' || json_quote(action)
+      || CASE WHEN action = 'address' THEN @head || json_quote(evidence) || @end ELSE @tail END
       || CASE WHEN service IS NULL THEN ']' ELSE ',' || json_quote(service) || ']' END, char(10) ORDER BY id) AS BLOB), count(*)
     FROM ${rows} ev`;
 }

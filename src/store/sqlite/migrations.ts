@@ -6,6 +6,8 @@ import { CHANNELS } from '../../consent/channels.js';
 
 /** Migration 8's action list, frozen: LEDGER_ACTIONS at schema 8. */
 const V8_ACTIONS = ['optout', 'optin', 'subscribe', 'request', 'confirm', 'unsubscribe', 'suppress', 'unsuppress', 'erase', 'policy', 'reason'].map((a) => `'${a}'`).join(', ');
+/** Migration 15's action list, frozen: LEDGER_ACTIONS at schema 15. */
+const V15_ACTIONS = ['optout', 'optin', 'subscribe', 'request', 'confirm', 'unsubscribe', 'suppress', 'unsuppress', 'erase', 'policy', 'reason', 'address'].map((a) => `'${a}'`).join(', ');
 /** Migration 4's action list, frozen (a released migration never changes; later actions come with later migrations). */
 const V4_ACTIONS = ['optout', 'optin', 'subscribe', 'request', 'confirm', 'unsubscribe', 'suppress', 'unsuppress', 'erase'].map((a) => `'${a}'`).join(', ');
 import { smsMessagesDdl } from '../shared/sms-rows.js';
@@ -396,6 +398,60 @@ export const MIGRATIONS: readonly Migration[] = [
       db.exec(`
   CREATE INDEX profiles_consent_state ON profiles (((optout_all << 0) | (optout_email << 1) | (optout_sms << 2) | (optout_phone << 3) | (optout_postal << 4) | (optout_fax << 5) | (optout_push << 6) | (granted_email << 7) | (granted_sms << 8) | (granted_phone << 9) | (granted_postal << 10) | (granted_fax << 11) | (granted_push << 12) | ((erased_at IS NOT NULL) << 13)));
   CREATE INDEX profiles_phone ON profiles (phone) WHERE phone IS NOT NULL;
+`);
+    },
+  },
+  {
+    version: 15,
+    description: "changes of a profile's phone number in the ledger (address: the keys of the old and new number)",
+    up(db) {
+      // ledger_events is rebuilt as in migrations 4 and 8 (SQLite cannot
+      // change a CHECK in place), by SQLite's 12-step procedure: the same
+      // rows, ids and bytes (so the same hashes), the action list gaining
+      // `address` (a profile event on channel `all`, service and address_key
+      // NULL, its evidence the keys of the old and new phone). Every index and
+      // trigger of the table (the append-only guards, the grant triggers of
+      // migration 9, the indexes of 1, 4, 8 and 12) is read from the schema
+      // before the drop and made again, exactly as it was, on the new table.
+      // The user agents kept beside events reference the table: set aside and
+      // put back, as in migration 8.
+      const objects = db
+        .prepare<[], { type: string; sql: string }>(
+          "SELECT type, sql FROM sqlite_master WHERE tbl_name = 'ledger_events' AND type IN ('index', 'trigger') AND sql IS NOT NULL ORDER BY type = 'trigger', rowid",
+        )
+        .all();
+      db.exec(`
+  CREATE TEMP TABLE ledger_user_agents_v15 AS SELECT event_id, salt, user_agent FROM ledger_user_agents;
+  DELETE FROM ledger_user_agents;
+  CREATE TABLE ledger_events_v15 (
+    id INTEGER PRIMARY KEY,
+    -- NULL for address events (suppress/unsuppress, named by address_key) and store events (policy)
+    profile_id INTEGER REFERENCES profiles (id),
+    channel TEXT NOT NULL,
+    service TEXT,
+    action TEXT NOT NULL CHECK (action IN (${V15_ACTIONS})),
+    source TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    reason TEXT,
+    evidence TEXT,
+    occurred_at TEXT NOT NULL,
+    address_key TEXT,
+    CHECK (CASE WHEN action IN ('suppress', 'unsuppress') THEN profile_id IS NULL AND address_key IS NOT NULL
+      WHEN action = 'policy' THEN profile_id IS NULL AND address_key IS NULL AND service IS NULL
+      WHEN action = 'address' THEN profile_id IS NOT NULL AND address_key IS NULL AND service IS NULL AND channel = 'all' AND evidence IS NOT NULL
+      ELSE profile_id IS NOT NULL AND address_key IS NULL END)
+  );
+  INSERT INTO ledger_events_v15 (id, profile_id, channel, service, action, source, actor, reason, evidence, occurred_at, address_key)
+    SELECT id, profile_id, channel, service, action, source, actor, reason, evidence, occurred_at, address_key FROM ledger_events ORDER BY id;
+  DROP TABLE ledger_events;
+  ALTER TABLE ledger_events_v15 RENAME TO ledger_events;
+`);
+      for (const o of objects) db.exec(o.sql);
+      // The as-of replay reads the changes of phone after a position (few): found by this index, not a scan.
+      db.exec(`
+  CREATE INDEX ledger_events_phone_changes ON ledger_events (id) WHERE action = 'address';
+  INSERT INTO ledger_user_agents (event_id, salt, user_agent) SELECT event_id, salt, user_agent FROM temp.ledger_user_agents_v15;
+  DROP TABLE temp.ledger_user_agents_v15;
 `);
     },
   },

@@ -25,7 +25,7 @@ import {
 } from '../../consent/ledger.js';
 import { SqliteAsOfRepository } from './as-of-store.js';
 import { verifyStore } from './verify.js';
-import { eventFields, evidenceOf, HISTORY_SQL, type PendingEvent } from '../shared/ledger-chain.js';
+import { eventFields, evidenceOf, HISTORY_SQL, NON_CONSENT_PROFILE_ACTIONS_SQL, type PendingEvent } from '../shared/ledger-chain.js';
 import { checkErasable, erasureEntries, erasureEvidence, profileAddresses } from '../shared/erasure.js';
 import { applyChanges, erasedEmail, planChanges, planGrants, type NewProfile, type Profile, type ProfileRef } from '../../consent/profile.js';
 import type {
@@ -219,11 +219,11 @@ export class SqliteStore implements RowStore {
       ),
       lastChanges: db.prepare<[number], EventRow>(
         `SELECT e.* FROM ledger_events e
-         WHERE e.id IN (SELECT max(id) FROM ledger_events WHERE profile_id = ? AND action NOT IN ('erase', 'reason') GROUP BY channel)`,
+         WHERE e.id IN (SELECT max(id) FROM ledger_events WHERE profile_id = ? AND action NOT IN ${NON_CONSENT_PROFILE_ACTIONS_SQL} GROUP BY channel)`,
       ),
       lastChangesOf: db.prepare<[string], EventRow>(
         `SELECT e.* FROM ledger_events e
-         WHERE e.id IN (SELECT max(id) FROM ledger_events WHERE profile_id IN (SELECT value FROM json_each(?)) AND action NOT IN ('erase', 'reason') GROUP BY profile_id, channel)`,
+         WHERE e.id IN (SELECT max(id) FROM ledger_events WHERE profile_id IN (SELECT value FROM json_each(?)) AND action NOT IN ${NON_CONSENT_PROFILE_ACTIONS_SQL} GROUP BY profile_id, channel)`,
       ),
       history: db.prepare<[number], EventRow>(HISTORY_SQL('?')),
     };

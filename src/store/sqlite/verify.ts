@@ -25,7 +25,10 @@ import {
   type StateDisagreement,
   type VerifyOptions,
 } from '../../consent/ledger.js';
+import { NON_CONSENT_PROFILE_ACTIONS_SQL } from '../shared/ledger-chain.js';
 import { verifySuppressions } from './suppression-store.js';
+import { addressKey } from '../../consent/suppressions.js';
+import { firstPhoneDisagreement, LAST_PHONE_CHANGES_SQL, type LastPhoneChangeRow } from '../shared/phone-changes.js';
 
 interface BlockRow {
   id: number;
@@ -82,7 +85,7 @@ export function verifyStore(db: Database.Database, options: VerifyOptions = {}):
     const problem = userAgentProblem(a);
     if (problem) return { ok: false, blocks: chain.blocks, events: chain.events, brokenEventId: a.event_id, blockId: null, problem };
   }
-  const disagreement = verifyState(db, options) ?? verifyGrants(db) ?? verifySuppressions(db);
+  const disagreement = verifyState(db, options) ?? verifyGrants(db) ?? verifySuppressions(db) ?? verifyPhones(db);
   if (!disagreement) return chain;
   return {
     ok: false,
@@ -114,6 +117,14 @@ export function verifyGrants(db: Database.Database): StateDisagreement | null {
     .all(id);
   const stored = Object.fromEntries(CONTACT_CHANNELS.map((c, i) => [c, row[i] === 1]));
   return explainGrants(id, stored, replayLedger(events));
+}
+
+/** Each live profile's phone against its last change of phone (comparePhone): the first disagreement, or null. */
+export function verifyPhones(db: Database.Database): StateDisagreement | null {
+  const rows = db.prepare<[], LastPhoneChangeRow>(LAST_PHONE_CHANGES_SQL).all();
+  if (rows.length === 0) return null;
+  const secret = Buffer.from((db.prepare("SELECT value FROM settings WHERE key = 'suppression_key'").pluck().get() as string | undefined) ?? '', 'hex');
+  return firstPhoneDisagreement(rows, (phone) => addressKey(secret, 'phone', phone));
 }
 
 /** Recomputes every block's hash from its events; names the first place it breaks. */
@@ -255,7 +266,7 @@ const statusOf = (column: string) =>
 const STATE_SQL = `
 WITH last AS (
   SELECT profile_id, channel, service, action, max(id) AS event_id
-  FROM ledger_events WHERE profile_id BETWEEN @lo AND @hi AND action NOT IN ('erase', 'reason')
+  FROM ledger_events WHERE profile_id BETWEEN @lo AND @hi AND action NOT IN ${NON_CONSENT_PROFILE_ACTIONS_SQL}
   GROUP BY profile_id, channel, service
 ),
 flags AS (
@@ -309,8 +320,8 @@ export function verifyState(db: Database.Database, options: VerifyOptions = {}):
   const statusCode = (column: string) => `CASE ${column} ${STATUSES.map((s, i) => `WHEN '${s}' THEN ${i}`).join(' ')} ELSE 9 END`;
 
   // 1. The events, in id order: profile id, code (channel * 2 + optout, or 16 + status), service id (0: none or unknown).
-  // 14: an `erase` or `reason` event (changes no flag). Address events (profile_id NULL) give a NULL text, which group_concat skips.
-  const eventCode = `CASE WHEN service IS NULL AND action IN ('erase', 'reason') THEN 14 WHEN service IS NULL THEN ${CHANNELS.map((c, i) => `${i * 2} * (channel = '${c}')`).join(' + ')} + (action = 'optout')
+  // 14: an `erase`, `reason` or `address` event (changes no flag). Address events (profile_id NULL) give a NULL text, which group_concat skips.
+  const eventCode = `CASE WHEN service IS NULL AND action IN ${NON_CONSENT_PROFILE_ACTIONS_SQL} THEN 14 WHEN service IS NULL THEN ${CHANNELS.map((c, i) => `${i * 2} * (channel = '${c}')`).join(' + ')} + (action = 'optout')
       + 99 * (channel NOT IN (${CHANNELS.map((c) => `'${c}'`).join(', ')}) OR action NOT IN ('optout', 'optin'))
     ELSE 16 + ${statusCode(statusOf('action'))} END`;
   const events = db.prepare<[number, number], string | null>(

@@ -167,8 +167,15 @@ export function formatSummary(s: ImportSummary): string {
     ...(s.grantsAsked !== undefined ? [`  grants (consent_…=1): ${s.grantsAsked} cell(s); ${s.grantEvents ?? 0} grant-only event(s) under an opt-in basis (in the import's block)`] : []),
     `  invalid (skipped):   ${s.invalid}`,
     ...(s.suppressedAddresses > 0 ? [`  suppressed addresses: ${s.suppressedAddresses} (on the suppression list: unreachable there, whatever their flags)`] : []),
-    `  ledger events:       ${s.events + (s.grantEvents ?? 0)}${s.grantEvents ? ` (${s.grantEvents} of them grant-only), in one block` : ''}`,
+    ...(s.phoneChanges > 0 ? [`  phone numbers changed: ${s.phoneChanges} (one \`address\` event each, keys only)`] : []),
+    `  ledger events:       ${s.events + (s.grantEvents ?? 0) + s.phoneChanges}${ofWhich(s)}`,
   ].join('\n');
+}
+
+/** ", in one block" with the grant-only and `address` events among them named, when there are any. */
+function ofWhich(s: ImportSummary): string {
+  const parts = [s.grantEvents ? `${s.grantEvents} grant-only` : null, s.phoneChanges ? `${s.phoneChanges} change(s) of phone` : null].filter(Boolean);
+  return parts.length > 0 ? ` (${parts.join(', ')} among them), in one block` : '';
 }
 
 /** Rows, rows/s and percent on stderr, redrawn at most every 200 ms; only on a terminal. */

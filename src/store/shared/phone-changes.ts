@@ -1,0 +1,63 @@
+/**
+ * The changes of phone number an import makes (issue 15: the `address`
+ * event, src/consent/ledger.ts), written once for both stores: planned from
+ * the import's plan table (one row per email: phone, cur_phone, is_new,
+ * profile_id) in the import's own transaction and block, set-based like the
+ * grants (import-grants.ts). The evidence is built in SQL from the address
+ * keys, computed in the query by the dialect's key expression (`keyOf`, the
+ * HMAC-SHA256 of addressKey with the store's secret), so that no number is
+ * ever written into the ledger, and the text is byte for byte
+ * JSON.stringify({ from, to }) (keys are lower-case hex).
+ */
+import { comparePhone, type StateDisagreement } from '../../consent/ledger.js';
+
+/**
+ * A plan row (`ip`) whose import changes an existing profile's phone. An
+ * empty phone cell keeps the phone (the UPDATE's coalesce), so an import
+ * never clears one: the change is null → number or number → another number.
+ */
+export const PHONE_CHANGED_SQL = (ip = 'ip') =>
+  `(NOT ${ip}.is_new AND ${ip}.phone IS NOT NULL AND (${ip}.cur_phone IS NULL OR ${ip}.phone <> ${ip}.cur_phone))`;
+
+/** How many `address` events phoneChangeEventsSql would give (a dry run's count). */
+export const phoneChangeCountSql = (plan: string) => `SELECT count(*) AS n FROM ${plan} ip WHERE ${PHONE_CHANGED_SQL()}`;
+
+/** `{"from":<key or null>,"to":<key or null>}` from two SQL expressions of keys (NULL: no phone), as JSON.stringify writes it. */
+export function addressChangeEvidenceSql(fromKey: string, toKey: string): string {
+  const k = (x: string) => `coalesce('"' || ${x} || '"', 'null')`;
+  return `'{"from":' || ${k(fromKey)} || ',"to":' || ${k(toKey)} || '}'`;
+}
+
+/**
+ * profile_id, channel, service, action, evidence of the plan's `address`
+ * events, in the plan's order (`order`). Run after the profiles are written
+ * (the plan still holds the phone each had before, cur_phone).
+ */
+export function phoneChangeEventsSql(o: { plan: string; order: string; keyOf: (address: string) => string }): string {
+  return `SELECT ip.profile_id AS profile_id, 'all' AS channel, NULL AS service, 'address' AS action,
+      ${addressChangeEvidenceSql(o.keyOf('ip.cur_phone'), o.keyOf('ip.phone'))} AS evidence
+    FROM ${o.plan} ip WHERE ${PHONE_CHANGED_SQL()} ORDER BY ${o.order}`;
+}
+
+/**
+ * For `ledger verify`: each live profile's last `address` event (through the
+ * index ledger_events_phone_changes, then one probe of ledger_events_profile
+ * per profile that changed), with the phone it has now, by profile id.
+ */
+export const LAST_PHONE_CHANGES_SQL = `SELECT e.profile_id, e.id, e.evidence, p.phone FROM ledger_events e JOIN profiles p ON p.id = e.profile_id
+  WHERE e.action = 'address' AND p.erased_at IS NULL
+    AND e.id = (SELECT max(x.id) FROM ledger_events x WHERE x.profile_id = e.profile_id AND x.channel = 'all' AND x.action = 'address')
+  ORDER BY e.profile_id`;
+
+/** A row of LAST_PHONE_CHANGES_SQL. */
+export type LastPhoneChangeRow = { profile_id: number; id: number; evidence: string | null; phone: string | null };
+
+/** The first (lowest profile id) live profile whose phone is not what its last change of phone recorded (comparePhone), or null. */
+export function firstPhoneDisagreement(rows: Iterable<LastPhoneChangeRow>, keyOf: (phone: string) => string): StateDisagreement | null {
+  for (const r of rows) {
+    const evidence = r.evidence === null ? null : (JSON.parse(r.evidence) as Record<string, unknown>);
+    const found = comparePhone(Number(r.profile_id), r.phone === null ? null : keyOf(r.phone), { id: Number(r.id), evidence });
+    if (found) return found;
+  }
+  return null;
+}
