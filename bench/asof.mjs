@@ -5,9 +5,11 @@
 // way users build one: `consent profile import` of a realistic export
 // (bench/realistic.mjs: a quarter opted out per channel, quoted names), then,
 // a few seconds later, the realistic update file (5 % new rows, some flags
-// changed) and a few suppressions. T is a time between the two imports, so the
+// changed, 2 % new phone numbers) and a few suppressions (three of them the
+// old numbers of people whose phone changed). T is a time between the two imports, so the
 // replay must leave the update's events out. Both exports go to a file; the
-// figures are wall seconds and peak RSS (GNU time), and the ratio as-of / now.
+// figures are wall seconds and peak RSS (GNU time), and the ratio as-of / now,
+// for email and for sms (whose replay also takes the phone a profile had then).
 // The replay is SQL (src/store/shared/as-of-sql.ts): per profile an index
 // descent of ledger_events_profile for the channel's and `all`'s last flag
 // event up to N, and of ledger_events_address for its address key.
@@ -71,16 +73,28 @@ else {
   await sleep(1500);
   say('consent profile import (the update, later) and a few suppressions …');
   consent(['profile', 'import', update, '--allow-optin', '--json']);
-  const someone = readFileSync(first, 'utf8').split('\n', 4).slice(1).map((l) => l.split(',')[0]);
+  const lines = readFileSync(first, 'utf8').split('\n');
+  const someone = lines.slice(1, 4).map((l) => l.split(',')[0]);
   for (const e of someone) consent(['suppression', 'add', e, '--reason', 'hard-bounce']);
+  // The old numbers of three people whose phone the update changed (realistic.mjs: k % 50 === 19): suppressed
+  // now, they were those people's numbers at the moment asked, so the replay must match them by the phone then.
+  const moved = lines
+    .slice(1)
+    .map((l) => l.split(','))
+    .filter(([e, ph]) => ph && Number(/\.(\d+)@/.exec(e ?? '')?.[1]) % 50 === 19)
+    .slice(0, 3);
+  for (const [, ph] of moved) consent(['suppression', 'add', ph, '--reason', 'complaint']);
 }
 
-say(`profile export --reachable email --as-of ${mid} …`);
-const past = consent(['profile', 'export', '--reachable', 'email', '--as-of', mid, '--out', join(out, 'past.csv')]);
-say('profile export --reachable email (today) …');
-const now = consent(['profile', 'export', '--reachable', 'email', '--out', join(out, 'now.csv')]);
 const count = (r) => /Exported (\d+)/.exec(r.stderr)?.[1];
-console.log(`store: ${n(ROWS)} realistic profiles (+ the update), SQLite; load ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-console.log(`as of ${mid}: ${n(Number(count(past)))} profiles in ${past.secs.toFixed(2)} s, peak RSS ${past.rss.toFixed(0)} MiB`);
-console.log(`today:        ${n(Number(count(now)))} profiles in ${now.secs.toFixed(2)} s, peak RSS ${now.rss.toFixed(0)} MiB`);
-console.log(`ratio as-of / today: ${(past.secs / now.secs).toFixed(2)}`);
+console.log(`store: ${n(ROWS)} realistic profiles (+ the update, 2 % of them with a new phone), SQLite; load ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+// email: the replay of flags and suppressions; sms: also the phone each profile had then (the update's changes of phone).
+for (const channel of ['email', 'sms']) {
+  say(`profile export --reachable ${channel} --as-of ${mid} …`);
+  const past = consent(['profile', 'export', '--reachable', channel, '--as-of', mid, '--out', join(out, `past-${channel}.csv`)]);
+  say(`profile export --reachable ${channel} (today) …`);
+  const now = consent(['profile', 'export', '--reachable', channel, '--out', join(out, `now-${channel}.csv`)]);
+  console.log(`${channel} as of ${mid}: ${n(Number(count(past)))} profiles in ${past.secs.toFixed(2)} s, peak RSS ${past.rss.toFixed(0)} MiB`);
+  console.log(`${channel} today:        ${n(Number(count(now)))} profiles in ${now.secs.toFixed(2)} s, peak RSS ${now.rss.toFixed(0)} MiB`);
+  console.log(`${channel} ratio as-of / today: ${(past.secs / now.secs).toFixed(2)}`);
+}

@@ -65,7 +65,8 @@ function person(k) {
  * Writes `n` people (0…n-1) in random order to `path` (the caller writes it
  * once per run and reuses it for every repetition). With `update`, the file a
  * later import brings: the same people in another order, 10 % of them changed
- * (half a new last name, half one more opt-out set) and 5 % new people (n…1.05n).
+ * (half a new last name, half one more opt-out set), 2 % others with a new
+ * mobile number, and 5 % new people (n…1.05n).
  * Returns { rows, optOutsSet, eventsPerRow }: the opt-out cells set to 1, which
  * is the ledger events a first load must write.
  */
@@ -84,6 +85,8 @@ export async function writeRealisticCsv(path, n, { update = false } = {}) {
       const x = r();
       return x < (c === 'all' ? P_ALL : P_CHANNEL) ? '1' : r() < 1 / 6 ? '' : '0';
     });
+    // 2 % of the people have a new mobile number (they moved, or changed operator): `profile import` records it (`address`).
+    if (update && k < n && k % 50 === 19) p.phone = `+33${700000000 + (k % 100000000)}`;
     if (update && k < n && k % 10 === 5) {
       const c = [1, 2, 3, 4, 5, 6].map((j) => 1 + ((k + j) % 6)).find((j) => flags[j] !== '1');
       if (k % 20 === 5 || c === undefined) p.last = `Renamed${k % 501}`;
