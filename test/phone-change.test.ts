@@ -48,6 +48,8 @@ describe.each(BACKENDS)('changes of phone number in the ledger, on %s', (backend
     await ok(db, ['profile', 'add', '--email', 'e@x.io', '--phone', P.e], D1);
     await ok(db, ['profile', 'optout', 'e@x.io', '--all', '--reason', 'asked'], D1);
     for (const n of [P.c, P.d, P.a2]) await ok(db, ['suppression', 'add', n, '--channel', 'sms', '--reason', 'manual'], D1);
+    // On phone: c's old number (suppressed by the number it had then) and d's new one (not by the number it has now).
+    for (const n of [P.c, P.d2]) await ok(db, ['suppression', 'add', n, '--channel', 'phone', '--reason', 'manual'], D1);
     const manifest = join(dir, 'sms.json');
     await ok(db, ['profile', 'export', '--reachable', 'sms', '--out', join(dir, 'sms.csv'), '--manifest', manifest], D2);
     expect(JSON.parse(readFileSync(manifest, 'utf8')).count).toBe(2); // a and b
@@ -96,14 +98,17 @@ describe.each(BACKENDS)('changes of phone number in the ledger, on %s', (backend
 
     // The audience before the import: a (its old, free number) and b; c and d were suppressed by their old numbers.
     expect(await audience(db, 'sms', BEFORE)).toEqual([1, 2]);
-    expect(await audience(db, 'phone', BEFORE)).toEqual([1, 2, 3, 4]); // the entries are on sms only; e opted out of all
+    // On phone, before: c out by its old number, d in (its old number was free, its new one is suppressed); e opted out of all.
+    expect(await audience(db, 'phone', BEFORE)).toEqual([1, 2, 4]);
     // After: a is suppressed by its new number, c and d are free.
     expect(await audience(db, 'sms', AFTER)).toEqual([2, 3, 4]);
     expect(await audience(db, 'sms')).toEqual([2, 3, 4]);
+    expect(await audience(db, 'phone', AFTER)).toEqual([1, 2, 3]);
+    expect(await audience(db, 'phone')).toEqual([1, 2, 3]);
 
     // One profile at a time, the suppression of the number it had then decides.
     const suppressEvent = async (n: string) =>
-      (await rawSql(db, "SELECT CAST(id AS integer) AS id FROM ledger_events WHERE action = 'suppress' AND address_key = ?", [await keyOf(n)]))[0].id;
+      (await rawSql(db, "SELECT CAST(id AS integer) AS id FROM ledger_events WHERE action = 'suppress' AND channel = 'sms' AND address_key = ?", [await keyOf(n)]))[0].id;
     const show = (ref: string, asOf: string) => json(db, ['profile', 'show', ref, '--as-of', asOf, '--json']);
     const c0 = await show('c@x.io', BEFORE);
     expect(c0.channels.sms).toMatchObject({ reachable: false, decidingEvents: [await suppressEvent(P.c)] });
@@ -159,6 +164,15 @@ describe.each(BACKENDS)('changes of phone number in the ledger, on %s', (backend
     expect(bad.code).toBe(6);
     expect(bad.stderr + bad.stdout).toMatch(/profile 3: its phone \(key [0-9a-f]{12}…\) is not what its last change of phone \(event \d+\) recorded/);
     expect(bad.stderr + bad.stdout).not.toContain('600000009');
+    // A later import then records that number → another: the phone agrees with the last change again, but that
+    // change does not start from the number the one before it left, so the moment between them is unknowable.
+    const later = join(dir, 'later.csv');
+    writeFileSync(later, 'email,phone\nc@x.io,+33612345670\n');
+    await ok(db, ['profile', 'import', later, '--json'], D4);
+    const gap = await runCli(['--db', db, 'ledger', 'verify'], { now: D4 });
+    expect(gap.code).toBe(6);
+    expect(gap.stderr + gap.stdout).toMatch(/profile 3: its change of phone of event \d+ starts from the number of key [0-9a-f]{12}…, but its change of event \d+ left the number of key [0-9a-f]{12}…/);
+    for (const n of ['600000009', '612345670', P.c2.slice(3)]) expect(gap.stderr + gap.stdout).not.toContain(n);
   });
 
   it("reach over time matches a profile erased after a point by the keys its erasure recorded, as --as-of does (the report's points use the as-of engine's lists)", async () => {

@@ -90,14 +90,27 @@ export function phoneKeyAt(changes: readonly Pick<ReplayEvent, 'id' | 'action' |
  * since every change from schema 15 on is recorded; a profile without a later
  * change has at N the phone it has now.
  */
-export function phoneKeysAfter(changes: Iterable<{ profileId: number; evidence: Record<string, unknown> | null }>): Map<number, string | null> {
-  const out = new Map<number, string | null>();
+export function phoneKeysAfter(changes: Iterable<{ profileId: number; evidence: Record<string, unknown> | null }>): PhoneKeys {
+  const then = new Map<number, string | null>();
+  const now = new Map<number, string | null>();
   for (const c of changes) {
-    if (out.has(c.profileId)) continue;
     const change = addressChangeOf(c.evidence);
-    if (change) out.set(c.profileId, change.from);
+    if (!change) continue;
+    if (!then.has(c.profileId)) then.set(c.profileId, change.from);
+    now.set(c.profileId, change.to);
   }
-  return out;
+  return { then, now };
+}
+
+/**
+ * phoneKeysAfter: per profile whose phone changed after N, the key of its phone
+ * at N (`then`) and of the phone its last change gave it, which is the phone it
+ * has now (`now`: ledger verify checks that a live profile's phone is its last
+ * change's).
+ */
+export interface PhoneKeys {
+  then: ReadonlyMap<number, string | null>;
+  now: ReadonlyMap<number, string | null>;
 }
 
 /** A suppression entry as the address events replay it: the last event of (channel, key) up to the position. */

@@ -427,6 +427,34 @@ export function comparePhone(profileId: number, phoneKey: string | null, last: {
 }
 
 /**
+ * Two successive changes of a profile's phone (`address` events, id order):
+ * the later must start from the number the earlier one left (its `from` is
+ * the earlier's `to`); otherwise the phone was changed behind the tool between
+ * them, and the replay of a moment between them could not say which number it
+ * had (a disagreement of kind `phone`).
+ */
+export function comparePhoneChanges(
+  profileId: number,
+  earlier: { id: number; evidence: Record<string, unknown> | null },
+  later: { id: number; evidence: Record<string, unknown> | null },
+): StateDisagreement | null {
+  const before = addressChangeOf(earlier.evidence);
+  const after = addressChangeOf(later.evidence);
+  if (before && after && before.to === after.from) return null;
+  const key = (k: string | null | undefined) => (k === undefined ? 'evidence that is not a change of phone' : k === null ? 'no number' : `the number of key ${k.slice(0, 12)}…`);
+  return {
+    profileId,
+    kind: 'phone',
+    channel: null,
+    service: null,
+    stored: after?.from ?? null,
+    ledger: before?.to ?? null,
+    eventId: later.id,
+    detail: `profile ${profileId}: its change of phone of event ${later.id} starts from ${key(after?.from)}, but its change of event ${earlier.id} left ${key(before?.to)} (a phone changed behind the tool between them)`,
+  };
+}
+
+/**
  * compareGrants for a profile a store's set-based check found disagreeing;
  * when the domain's replay sees nothing wrong, a disagreement in a value no
  * write path makes (a grant of 2…).

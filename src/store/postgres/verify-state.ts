@@ -8,7 +8,7 @@
  */
 import { NON_CONSENT_PROFILE_ACTIONS_SQL } from '../shared/ledger-chain.js';
 import { addressKey } from '../../consent/suppressions.js';
-import { firstPhoneDisagreement, LAST_PHONE_CHANGES_SQL, type LastPhoneChangeRow } from '../shared/phone-changes.js';
+import { firstPhoneChangeBreak, firstPhoneDisagreement, LAST_PHONE_CHANGES_SQL, PHONE_CHANGE_PAIRS_SQL, type LastPhoneChangeRow, type PhoneChangePairRow } from '../shared/phone-changes.js';
 import type pg from 'pg';
 import { CHANNELS, CONTACT_CHANNELS, type Channel } from '../../consent/channels.js';
 import { GRANT_COLUMNS, GRANT_EVENTS_WHERE, grantMismatchSql } from '../shared/policy-sql.js';
@@ -94,7 +94,7 @@ export async function verifyPgPhones(client: pg.PoolClient): Promise<StateDisagr
   if (rows.length === 0) return null;
   const [key] = (await client.query<{ value: string }>("SELECT value FROM settings WHERE key = 'suppression_key'")).rows;
   const secret = Buffer.from(key?.value ?? '', 'hex');
-  return firstPhoneDisagreement(rows, (phone) => addressKey(secret, 'phone', phone));
+  return firstPhoneDisagreement(rows, (phone) => addressKey(secret, 'phone', phone)) ?? firstPhoneChangeBreak((await client.query<PhoneChangePairRow>(PHONE_CHANGE_PAIRS_SQL)).rows);
 }
 
 /** The grants (granted_<channel>) against the ledger in one pass: the first disagreement of the lowest profile id, or null (see verifyGrants for SQLite). */

@@ -25,7 +25,7 @@
  * expression (`keyOf`): a registered function on SQLite, built-in sha256 on PostgreSQL.
  */
 import { CONTACT_CHANNELS, type ContactChannel } from '../../consent/channels.js';
-import { basesAt, phoneKeysAfter, type Basis, type LedgerPosition, type ReplayEvent } from '../../consent/as-of.js';
+import { basesAt, phoneKeysAfter, type Basis, type LedgerPosition, type PhoneKeys, type ReplayEvent } from '../../consent/as-of.js';
 import { GENESIS_HASH } from '../../consent/ledger.js';
 import { timeSql } from './reachability-sql.js';
 
@@ -325,8 +325,8 @@ export interface ApartRows {
   phones: readonly PhoneChangeRow[];
 }
 
-/** Per profile whose phone changed after N (PHONE_CHANGES_AFTER_SQL's rows), the key of its phone at N (phoneKeysAfter). */
-export function phoneKeysOf(rows: readonly PhoneChangeRow[]): Map<number, string | null> {
+/** Per profile whose phone changed after N (PHONE_CHANGES_AFTER_SQL's rows), the keys of its phone at N and now (phoneKeysAfter). */
+export function phoneKeysOf(rows: readonly PhoneChangeRow[]): PhoneKeys {
   return phoneKeysAfter(rows.map((r) => ({ profileId: Number(r.profile_id), evidence: r.evidence === null ? null : (JSON.parse(r.evidence) as Record<string, unknown>) })));
 }
 
@@ -343,14 +343,21 @@ export function apartIds(
   channel: ContactChannel,
   suppressed: readonly { address_key: string }[],
   erased: Map<number, ErasedKeys>,
-  moved: ReadonlyMap<number, string | null>,
+  phones: PhoneKeys,
 ): { movedIds: number[]; suppressedIds: number[] } {
   if (channel !== 'sms' && channel !== 'phone') return { movedIds: [], suppressedIds: erasedSuppressedIds(channel, suppressed, erased) };
+  const moved = phones.then;
   const keys = new Set(suppressed.map((r) => r.address_key));
   const out = new Set(erasedSuppressedIds(channel, suppressed, erased).filter((id) => !moved.has(id)));
   for (const [id, key] of moved) if (key !== null && keys.has(key)) out.add(id);
   const byId = (a: number, b: number) => a - b;
-  return { movedIds: [...moved.keys()].sort(byId), suppressedIds: [...out].sort(byId) };
+  // Only the moved profiles that the phone they have now would match (its key suppressed at N) need keeping out of
+  // that match: the lists stay as short as the suppressed keys they meet, however many phones changed since.
+  const misled = [...moved.keys()].filter((id) => {
+    const now = phones.now.get(id);
+    return now === undefined || (now !== null && keys.has(now));
+  });
+  return { movedIds: misled.sort(byId), suppressedIds: [...out].sort(byId) };
 }
 
 /**

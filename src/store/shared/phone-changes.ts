@@ -9,7 +9,7 @@
  * ever written into the ledger, and the text is byte for byte
  * JSON.stringify({ from, to }) (keys are lower-case hex).
  */
-import { comparePhone, type StateDisagreement } from '../../consent/ledger.js';
+import { comparePhone, comparePhoneChanges, type StateDisagreement } from '../../consent/ledger.js';
 
 /**
  * A plan row (`ip`) whose import changes an existing profile's phone. An
@@ -57,6 +57,28 @@ export function firstPhoneDisagreement(rows: Iterable<LastPhoneChangeRow>, keyOf
   for (const r of rows) {
     const evidence = r.evidence === null ? null : (JSON.parse(r.evidence) as Record<string, unknown>);
     const found = comparePhone(Number(r.profile_id), r.phone === null ? null : keyOf(r.phone), { id: Number(r.id), evidence });
+    if (found) return found;
+  }
+  return null;
+}
+
+/**
+ * For `ledger verify`: each `address` event after a profile's first, with the
+ * one before it (by profile, then id), through ledger_events_phone_changes.
+ */
+export const PHONE_CHANGE_PAIRS_SQL = `SELECT profile_id, id, evidence, prev_id, prev_evidence FROM (
+    SELECT profile_id, id, evidence, lag(id) OVER w AS prev_id, lag(evidence) OVER w AS prev_evidence
+    FROM ledger_events WHERE action = 'address' WINDOW w AS (PARTITION BY profile_id ORDER BY id)) t
+  WHERE prev_id IS NOT NULL ORDER BY profile_id, id`;
+
+/** A row of PHONE_CHANGE_PAIRS_SQL. */
+export type PhoneChangePairRow = { profile_id: number; id: number; evidence: string | null; prev_id: number; prev_evidence: string | null };
+
+/** The first (lowest profile id) change of phone that does not start from the number the one before it left (comparePhoneChanges), or null. */
+export function firstPhoneChangeBreak(rows: Iterable<PhoneChangePairRow>): StateDisagreement | null {
+  const parsed = (e: string | null) => (e === null ? null : (JSON.parse(e) as Record<string, unknown>));
+  for (const r of rows) {
+    const found = comparePhoneChanges(Number(r.profile_id), { id: Number(r.prev_id), evidence: parsed(r.prev_evidence) }, { id: Number(r.id), evidence: parsed(r.evidence) });
     if (found) return found;
   }
   return null;

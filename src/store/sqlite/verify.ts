@@ -28,7 +28,7 @@ import {
 import { NON_CONSENT_PROFILE_ACTIONS_SQL } from '../shared/ledger-chain.js';
 import { verifySuppressions } from './suppression-store.js';
 import { addressKey } from '../../consent/suppressions.js';
-import { firstPhoneDisagreement, LAST_PHONE_CHANGES_SQL, type LastPhoneChangeRow } from '../shared/phone-changes.js';
+import { firstPhoneChangeBreak, firstPhoneDisagreement, LAST_PHONE_CHANGES_SQL, PHONE_CHANGE_PAIRS_SQL, type LastPhoneChangeRow, type PhoneChangePairRow } from '../shared/phone-changes.js';
 
 interface BlockRow {
   id: number;
@@ -124,7 +124,7 @@ export function verifyPhones(db: Database.Database): StateDisagreement | null {
   const rows = db.prepare<[], LastPhoneChangeRow>(LAST_PHONE_CHANGES_SQL).all();
   if (rows.length === 0) return null;
   const secret = Buffer.from((db.prepare("SELECT value FROM settings WHERE key = 'suppression_key'").pluck().get() as string | undefined) ?? '', 'hex');
-  return firstPhoneDisagreement(rows, (phone) => addressKey(secret, 'phone', phone));
+  return firstPhoneDisagreement(rows, (phone) => addressKey(secret, 'phone', phone)) ?? firstPhoneChangeBreak(db.prepare<[], PhoneChangePairRow>(PHONE_CHANGE_PAIRS_SQL).iterate());
 }
 
 /** Recomputes every block's hash from its events; names the first place it breaks. */
