@@ -40,7 +40,7 @@ import {
   type PositionRow,
 } from '../shared/as-of-sql.js';
 import type { EventRow } from '../shared/ledger-chain.js';
-import { PROFILE_COLUMNS, rowToProfile, type PgStore, type ProfileRow } from './pg-store.js';
+import { PROFILE_COLUMNS, rowToProfile, type CursorPlan, type PgStore, type ProfileRow } from './pg-store.js';
 
 const PAGE = 5000;
 
@@ -107,11 +107,17 @@ export class PgAsOfRepository implements AsOfRepository {
    * The profiles matched apart at position n on `channel` (apartIds), given the keys suppressed
    * then; `read`: the erasures and changes of phone after an earlier position, read once (else read here).
    */
-  private async apart(channel: ContactChannel, n: number, rows: readonly SuppressedKeyRow[], read?: () => Promise<ApartRows>): Promise<Pick<AudienceLists, 'movedIds' | 'suppressedIds'>> {
+  private async apart(
+    channel: ContactChannel,
+    n: number,
+    rows: readonly SuppressedKeyRow[],
+    read?: () => Promise<ApartRows>,
+    q: Parameters<CursorPlan>[0] = (sql, params) => this.store.query(sql, params),
+  ): Promise<Pick<AudienceLists, 'movedIds' | 'suppressedIds'>> {
     if (rows.length === 0) return {};
     const r = read ? await read() : null;
-    const erased = r ? laterThan(r.erased, n) : await this.store.query<ErasedKeyRow>(erasedKeysSql(n));
-    const phones = channel === 'email' ? [] : r ? laterThan(r.phones, n) : await this.store.query<PhoneChangeRow>(PHONE_CHANGES_AFTER_SQL(n));
+    const erased = r ? laterThan(r.erased, n) : await q<ErasedKeyRow>(erasedKeysSql(n));
+    const phones = channel === 'email' ? [] : r ? laterThan(r.phones, n) : await q<PhoneChangeRow>(PHONE_CHANGES_AFTER_SQL(n));
     return apartIds(channel, rows, erasedKeysOf(erased), phoneKeysOf(phones));
   }
 
@@ -128,27 +134,30 @@ export class PgAsOfRepository implements AsOfRepository {
   async *audience(channel: ContactChannel, moment: Moment): AsyncIterable<Profile[]> {
     const n = moment.position.eventId;
     const basis = (await this.basesAt(n))[channel];
-    // $1 and $2 are the HMAC pads (DIALECT.keyOf), sent only when a key must be computed.
-    const params: unknown[] = [];
-    const lists: AudienceLists = { addresses: null, keys: null };
-    if (channel === 'email' || channel === 'sms' || channel === 'phone') {
-      const rows = await this.store.query<SuppressedKeyRow>(suppressedKeysAtSql(channel, n, moment.at, DIALECT));
-      const { addresses, keys } = splitSuppressed(rows);
-      // Profiles erased since (the keys their erasure recorded) and whose phone changed since (its key at n): matched apart.
-      Object.assign(lists, await this.apart(channel, n, rows));
-      if (keys.length > 0) {
-        const { ipad, opad } = await this.loadPads();
-        params.push(ipad, opad, keys);
-        lists.keys = '$3';
+    // One cursor, one snapshot, which the suppressed lists and the profiles matched apart are read in too: an
+    // import that changes phones or an erasure committed meanwhile is in all of it or in none.
+    const plan: CursorPlan = async (q) => {
+      // $1 and $2 are the HMAC pads (DIALECT.keyOf), sent only when a key must be computed.
+      const params: unknown[] = [];
+      const lists: AudienceLists = { addresses: null, keys: null };
+      if (channel === 'email' || channel === 'sms' || channel === 'phone') {
+        const rows = await q<SuppressedKeyRow>(suppressedKeysAtSql(channel, n, moment.at, DIALECT));
+        const { addresses, keys } = splitSuppressed(rows);
+        // Profiles erased since (the keys their erasure recorded) and whose phone changed since (its key at n): matched apart.
+        Object.assign(lists, await this.apart(channel, n, rows, undefined, q));
+        if (keys.length > 0) {
+          const { ipad, opad } = await this.loadPads();
+          params.push(ipad, opad, keys);
+          lists.keys = '$3';
+        }
+        if (addresses.length > 0) {
+          params.push(addresses);
+          lists.addresses = `$${params.length}`; // $4 after the pads and keys, else $1
+        }
       }
-      if (addresses.length > 0) {
-        params.push(addresses);
-        lists.addresses = `$${params.length}`; // $4 after the pads and keys, else $1
-      }
-    }
-    // One cursor, one snapshot; the position is fixed anyway, so the replay does not depend on it.
-    const sql = audienceAtSql(channel, n, moment.at, basis, lists, DIALECT, '0', 'ALL', PROFILE_COLUMNS);
-    for await (const rows of this.store.cursor<ProfileRow>(sql, params, PAGE)) yield rows.map(rowToProfile);
+      return { sql: audienceAtSql(channel, n, moment.at, basis, lists, DIALECT, '0', 'ALL', PROFILE_COLUMNS), params };
+    };
+    for await (const rows of this.store.cursor<ProfileRow>(plan, [], PAGE)) yield rows.map(rowToProfile);
   }
 
   async reachableOverTime(moments: readonly Moment[]): Promise<Record<ContactChannel, number[]>> {

@@ -463,7 +463,11 @@ export class PgStore implements RowStore {
    * connection of its own: constant memory, and the caller may use the store
    * between pages.
    */
-  async *cursor<T extends pg.QueryResultRow>(sql: string, params: unknown[], page = PAGE, rowMode?: 'array'): AsyncGenerator<T[]> {
+  /**
+   * `sql` with `params`, in pages, from one cursor in one REPEATABLE READ snapshot; or `plan`: a function
+   * that reads what the statement needs inside that same snapshot (its `q`) and returns it.
+   */
+  async *cursor<T extends pg.QueryResultRow>(sql: string | CursorPlan, params: unknown[], page = PAGE, rowMode?: 'array'): AsyncGenerator<T[]> {
     const client = await this.connect();
     let open = false;
     let dead = false;
@@ -471,7 +475,8 @@ export class PgStore implements RowStore {
     try {
       open = true;
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      await client.query(`DECLARE consent_cursor NO SCROLL CURSOR FOR ${sql}`, params);
+      const planned = typeof sql === 'string' ? { sql, params } : await sql(async (text, values) => (await client.query(text, values)).rows);
+      await client.query(`DECLARE consent_cursor NO SCROLL CURSOR FOR ${planned.sql}`, planned.params);
       for (;;) {
         const r = await client.query<T>({ text: `FETCH ${page} FROM consent_cursor`, ...(rowMode ? { rowMode } : {}) });
         if (r.rows.length > 0) yield r.rows;
@@ -694,6 +699,9 @@ export class PgStore implements RowStore {
     await this.pool.end();
   }
 }
+
+/** A cursor's statement, planned from reads made in the cursor's own snapshot (`q`). */
+export type CursorPlan = (q: <R extends pg.QueryResultRow = any>(text: string, values?: unknown[]) => Promise<R[]>) => Promise<{ sql: string; params: unknown[] }>;
 
 /** Channel names are interpolated into column names: only the registry's. */
 export function checkChannel(c: string): string {

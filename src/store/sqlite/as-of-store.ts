@@ -141,6 +141,18 @@ export class SqliteAsOfRepository implements AsOfRepository {
   }
 
   async *audience(channel: ContactChannel, moment: Moment): AsyncIterable<Profile[]> {
+    // One snapshot for the lists and every page (a read transaction: WAL keeps it whatever commits meanwhile), so
+    // an import that changes phones or an erasure between two pages cannot set a profile apart on one and not the other.
+    const own = !this.db.inTransaction;
+    if (own) this.store.read(() => this.db.exec('BEGIN DEFERRED'));
+    try {
+      yield* this.audienceIn(channel, moment);
+    } finally {
+      if (own && this.db.inTransaction) this.db.exec('COMMIT');
+    }
+  }
+
+  private async *audienceIn(channel: ContactChannel, moment: Moment): AsyncIterable<Profile[]> {
     const n = moment.position.eventId;
     const basis = (await this.basesAt(n))[channel];
     const params: Record<string, unknown> = { after: 0 };
