@@ -2,7 +2,8 @@
 // `npm run bench:copy [-- --rows 1000000]`: `consent store copy` both ways
 // (issue 11, "Moving between stores"), on a store built the way users build
 // one: `consent profile import` of a realistic export (bench/realistic.mjs,
-// ≈1.26 ledger events per row) into a new SQLite file. Then, in one run:
+// ≈1.26 ledger events per row) into a new SQLite file, then of its update
+// (5 % new people, changed flags, 2 % new phone numbers). Then, in one run:
 //   (a) SQLite → PostgreSQL: `store copy file.db postgres://…/empty`;
 //   (b) PostgreSQL → SQLite: `store copy postgres://… new.db`;
 // and as the reference for each, the same rows moved by the databases' own
@@ -61,6 +62,14 @@ say('Building the SQLite store the way users do: consent profile import …');
 const imp = timed(process.execPath, [bin, '--db', source, 'profile', 'import', csv, '--json'], { CONSENT_ACTOR: 'bench' });
 const imported = JSON.parse(imp.stdout);
 say(`  ${imported.profiles} profiles, ${imported.events} events in ${imp.secs.toFixed(1)} s`);
+// Then the later export users import over it (realistic.mjs's update: changed names and flags, 5 % new people,
+// 2 % new phone numbers), so the copy also carries address events and a second block.
+const update = join(out, 'update.csv');
+await writeRealisticCsv(update, ROWS, { update: true });
+const upd = JSON.parse(timed(process.execPath, [bin, '--db', source, 'profile', 'import', update, '--json'], { CONSENT_ACTOR: 'bench' }).stdout);
+say(`  then the update: ${upd.new} new, ${upd.updated} updated, ${upd.events} events, ${upd.phoneChanges} changes of phone`);
+const storeRows = spawnSync('sqlite3', [source, 'SELECT (SELECT count(*) FROM profiles) || " " || (SELECT count(*) FROM ledger_events)'], { encoding: 'utf8' }).stdout.trim();
+const [storeProfiles, storeEvents] = storeRows.split(' ').map(Number);
 
 // (a) SQLite → PostgreSQL
 const target = pg.createDb('consent_bench_copy');
@@ -100,14 +109,14 @@ const bRef = sh(
     `echo 'CREATE UNIQUE INDEX p_email ON profiles (email); CREATE INDEX e_profile ON ledger_events (profile_id, channel, id); COMMIT;'; } | sqlite3 -bail ${refDb}`,
 );
 const refRows = spawnSync('sqlite3', [refDb, 'SELECT (SELECT count(*) FROM profiles) || " " || (SELECT count(*) FROM ledger_events)'], { encoding: 'utf8' }).stdout.trim();
-if (refRows !== `${imported.profiles} ${imported.events}`) throw new Error(`the reference (b) loaded ${refRows} rows, not ${imported.profiles} ${imported.events}`);
+if (refRows !== storeRows) throw new Error(`the reference (b) loaded ${refRows} rows, not ${storeRows}`);
 
 const line = (name, r, refR) => `${name}: ${r.secs.toFixed(1)} s (peak RSS ${r.rss.toFixed(0)} MiB); reference ${refR.secs.toFixed(1)} s; ratio ${(r.secs / refR.secs).toFixed(2)}x`;
 const pgVersion = pg.scalar(pg.adminUrl, 'SHOW server_version');
 const settings = pg.scalar(pg.adminUrl, "SELECT string_agg(name || '=' || setting, ', ' ORDER BY name) FROM pg_settings WHERE name IN ('fsync','synchronous_commit','shared_buffers')");
 process.stdout.write(
   [
-    `bench:copy: ${imported.profiles.toLocaleString('en')} profiles, ${imported.events.toLocaleString('en')} ledger events (built by profile import in ${imp.secs.toFixed(1)} s); PostgreSQL ${pgVersion} (${pg.note}; ${settings}); load average ${execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).split(' ').slice(0, 3).join(' ')}`,
+    `bench:copy: ${storeProfiles.toLocaleString('en')} profiles, ${storeEvents.toLocaleString('en')} ledger events (built by profile import: the first load in ${imp.secs.toFixed(1)} s, then the update with ${upd.phoneChanges.toLocaleString('en')} changes of phone); PostgreSQL ${pgVersion} (${pg.note}; ${settings}); load average ${execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).split(' ').slice(0, 3).join(' ')}`,
     line('(a) store copy SQLite → PostgreSQL', a, aRef),
     line('(b) store copy PostgreSQL → SQLite', b, bRef),
     `ledger head ${aOut.head}: the same after (a) and (b) (each copy checks it against its source): ${aOut.head === bOut.head ? 'yes' : 'NO'}`,

@@ -40,13 +40,17 @@ export function phoneChangeEventsSql(o: { plan: string; order: string; keyOf: (a
 }
 
 /**
- * For `ledger verify`: each live profile's last `address` event (through the
- * index ledger_events_phone_changes, then one probe of ledger_events_profile
- * per profile that changed), with the phone it has now, by profile id.
+ * For `ledger verify`: each live profile's last `address` event, with the
+ * phone it has now, by profile id. One pass over the `address` events (the
+ * index ledger_events_phone_changes) and one join, not a probe per event: a
+ * store copy verifies inside its load transaction, before the tables have
+ * planner statistics, where a correlated probe was planned as a scan per event.
  */
-export const LAST_PHONE_CHANGES_SQL = `SELECT e.profile_id, e.id, e.evidence, p.phone FROM ledger_events e JOIN profiles p ON p.id = e.profile_id
-  WHERE e.action = 'address' AND p.erased_at IS NULL
-    AND e.id = (SELECT max(x.id) FROM ledger_events x WHERE x.profile_id = e.profile_id AND x.channel = 'all' AND x.action = 'address')
+export const LAST_PHONE_CHANGES_SQL = `SELECT e.profile_id, e.id, e.evidence, p.phone FROM (
+    SELECT profile_id, id, evidence, row_number() OVER (PARTITION BY profile_id ORDER BY id DESC) AS nth
+    FROM ledger_events WHERE action = 'address') e
+  JOIN profiles p ON p.id = e.profile_id
+  WHERE e.nth = 1 AND p.erased_at IS NULL
   ORDER BY e.profile_id`;
 
 /** A row of LAST_PHONE_CHANGES_SQL. */
