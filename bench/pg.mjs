@@ -24,12 +24,13 @@
 // Each timing is the best of --repeat turns (default 2), consent and its
 // reference taking turns, each after a CHECKPOINT and a `sync`.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { pgCluster, run } from './pg-cluster.mjs';
 import { CHANNELS, writeRealisticCsv } from './realistic.mjs';
+import { startServerProcess } from './server-process.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = join(root, 'bin/consent.js');
@@ -214,29 +215,7 @@ const lua = join(root, 'bench/serve.lua');
 
 function startServer(name, db) {
   const logFile = join(out, `${name}.log`);
-  const fd = openSync(logFile, 'w');
-  const child = spawn(process.execPath, [bin, '--db', db, 'landing', 'serve', '--port', '0'], { stdio: ['ignore', 'ignore', fd], env: { ...process.env, CONSENT_ACTOR: 'bench' } });
-  closeSync(fd);
-  let exited = false;
-  child.on('exit', () => (exited = true));
-  const url = new Promise((resolve, reject) => {
-    const poll = setInterval(() => {
-      const m = /(http:\/\/127\.0\.0\.1:\d+)/.exec(readFileSync(logFile, 'utf8').slice(0, 4096));
-      if (m) {
-        clearInterval(poll);
-        resolve(m[1]);
-      } else if (exited) {
-        clearInterval(poll);
-        reject(new Error(`${name} exited: ${readFileSync(logFile, 'utf8').slice(-2000)}`));
-      }
-    }, 50);
-  });
-  const stop = () =>
-    new Promise((resolve) => {
-      if (exited) return resolve();
-      child.once('exit', resolve);
-      child.kill('SIGTERM');
-    });
+  const { url, stop } = startServerProcess(name, logFile, [bin, '--db', db, 'landing', 'serve', '--port', '0']);
   const commits = () => {
     const m = /(\d+) changes? committed in (\d+) transactions?/.exec(readFileSync(logFile, 'utf8').slice(-4096));
     return m ? { changes: Number(m[1]), commits: Number(m[2]) } : null;

@@ -21,12 +21,13 @@
 // --reachable email` (a campaign mails the people it may email), and each
 // person's state read back with `profile export`.
 // Usage: npm run bench:serve [-- --duration 10 --rounds 3 --connections 50 --threads 2 --warmup 2 --profiles 1000000]
-import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { writeRealisticCsv } from './realistic.mjs';
+import { startServerProcess } from './server-process.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
@@ -124,36 +125,10 @@ const postOffsets = Array.from({ length: threads }, () => 0);
 let postsUsed = 0;
 let wraps = 0;
 
-/**
- * A server in a process of its own. Its stderr (the serve log, a line per
- * request) goes to a file, not a pipe, so that reading it takes no CPU from
- * wrk during the run; the server still writes every line.
- */
+/** A server in a process of its own, logging to out/<name>.log (bench/server-process.mjs). */
 function startChild(name, args) {
   const logFile = join(out, `${name}.log`);
-  const fd = openSync(logFile, 'w');
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', fd], env: { ...process.env, CONSENT_ACTOR: 'bench' } });
-  closeSync(fd);
-  let exited = false;
-  child.on('exit', () => (exited = true));
-  const url = new Promise((resolve, reject) => {
-    const poll = setInterval(() => {
-      const m = /(http:\/\/127\.0\.0\.1:\d+)/.exec(readFileSync(logFile, 'utf8').slice(0, 4096));
-      if (m) {
-        clearInterval(poll);
-        resolve(m[1]);
-      } else if (exited) {
-        clearInterval(poll);
-        reject(new Error(`${name} exited: ${readFileSync(logFile, 'utf8').slice(-2000)}`));
-      }
-    }, 50);
-  });
-  const stop = () =>
-    new Promise((resolve) => {
-      if (exited) return resolve();
-      child.once('exit', resolve);
-      child.kill('SIGTERM');
-    });
+  const { url, stop } = startServerProcess(name, logFile, args);
   return { url, logFile, stop };
 }
 

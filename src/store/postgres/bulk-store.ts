@@ -1,6 +1,7 @@
 import { ErasedAddressMatcher, ERASURE_ENTRIES_SQL, PLAN_ADDRESSES_SQL } from '../shared/erasure.js';
 import { grantCountSql, grantEventMask, grantEventsSql, markGrantedSql } from '../shared/import-grants.js';
 import { CURRENT_POLICY_SQL } from '../shared/policy-sql.js';
+import { canonicalTails } from '../shared/ledger-chain.js';
 import { phoneChangeCountSql, phoneChangeEventsSql } from '../shared/phone-changes.js';
 import { hmacPads } from '../shared/as-of-sql.js';
 import { DIALECT as AS_OF_SQL } from './as-of-store.js';
@@ -600,9 +601,7 @@ class PgImportSession implements ImportSession {
     await this.q('CREATE INDEX ON pg_temp.import_events (seq); ANALYZE pg_temp.import_events');
     this.timer.mark('queue index');
     // The fields after `action`: the context's (tail), or for an `address` event its own evidence between head and end.
-    const tail = ',' + JSON.stringify([context.source, context.actor, reason, evidence, context.occurredAt]).slice(1, -1);
-    const ownBefore = ',' + JSON.stringify([context.source, context.actor, reason]).slice(1, -1) + ',';
-    const ownAfter = ',' + JSON.stringify(context.occurredAt);
+    const { tail, head: ownBefore, end: ownAfter } = canonicalTails(context.source, context.actor, reason, evidence, context.occurredAt);
     const hasher = new BlockHasher(prevHash);
     for (let from = 1; from <= n; from += HASH_PAGE) {
       const r = await this.client.query<[string, number]>({

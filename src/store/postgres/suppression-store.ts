@@ -22,7 +22,9 @@ import {
   planAdd,
   planLift,
   SUPPRESSION_COLUMNS,
+  SUPPRESSION_KEY_SQL,
   SUPPRESSION_STATE_SQL,
+  suppressionSecret,
   suppressionDisagreement,
   toSuppression,
   type LastAddressEvent,
@@ -45,9 +47,7 @@ export class PgSuppressionRepository implements SuppressionRepository {
   /** The secret of addressKey (settings.suppression_key), read once; never shown. */
   async secretKey(): Promise<Buffer> {
     if (!this.secret) {
-      const [row] = await this.store.query<{ value: string }>(`SELECT value FROM settings WHERE key = 'suppression_key'`);
-      if (!row) throw new ConsentError('integrity', `The store ${this.store.location} has no suppression key.`, 'Restore it from a backup.');
-      this.secret = Buffer.from(row.value, 'hex');
+      this.secret = suppressionSecret((await this.store.query<{ value: string }>(SUPPRESSION_KEY_SQL))[0], this.store.location);
     }
     return this.secret;
   }

@@ -6,6 +6,7 @@
  * domain's own replay of that one profile then says what disagrees. Runs on
  * the caller's connection, inside its snapshot.
  */
+import { SUPPRESSION_KEY_SQL, suppressionSecret } from '../shared/suppression-rows.js';
 import { NON_CONSENT_PROFILE_ACTIONS_SQL } from '../shared/ledger-chain.js';
 import { addressKey } from '../../consent/suppressions.js';
 import { firstPhoneChangeBreak, firstPhoneDisagreement, LAST_PHONE_CHANGES_SQL, PHONE_CHANGE_PAIRS_SQL, type LastPhoneChangeRow, type PhoneChangePairRow } from '../shared/phone-changes.js';
@@ -92,8 +93,7 @@ export async function verifyPgState(client: pg.PoolClient, options: VerifyOption
 export async function verifyPgPhones(client: pg.PoolClient): Promise<StateDisagreement | null> {
   const rows = (await client.query<LastPhoneChangeRow>(LAST_PHONE_CHANGES_SQL)).rows;
   if (rows.length === 0) return null;
-  const [key] = (await client.query<{ value: string }>("SELECT value FROM settings WHERE key = 'suppression_key'")).rows;
-  const secret = Buffer.from(key?.value ?? '', 'hex');
+  const secret = suppressionSecret((await client.query<{ value: string }>(SUPPRESSION_KEY_SQL)).rows[0], `database ${client.database ?? '?'}`);
   return firstPhoneDisagreement(rows, (phone) => addressKey(secret, 'phone', phone)) ?? firstPhoneChangeBreak((await client.query<PhoneChangePairRow>(PHONE_CHANGE_PAIRS_SQL)).rows);
 }
 

@@ -35,6 +35,20 @@ export function eventFields(e: PendingEvent, contextReason: string | null, conte
   };
 }
 
+/**
+ * The fields after `action` in canonicalEvent's text (JSON.stringify), for
+ * the set-based hashing of an import's block: `tail` for an event with the
+ * context's evidence; `head` + its own evidence (JSON) + `end` for an event
+ * that has its own (an `address` event).
+ */
+export function canonicalTails(source: string, actor: string, reason: string | null, evidence: string | null, at: string): { tail: string; head: string; end: string } {
+  return {
+    tail: ',' + JSON.stringify([source, actor, reason, evidence, at]).slice(1, -1),
+    head: ',' + JSON.stringify([source, actor, reason]).slice(1, -1) + ',',
+    end: ',' + JSON.stringify(at),
+  };
+}
+
 /** A ledger_events row as both schemas store it (times and evidence as text). */
 export interface EventRow {
   id: number;

@@ -249,3 +249,12 @@ export function matchBlocking(addresses: readonly { email: string | null; phone:
     return found.sort((a, b) => (a.channel < b.channel ? -1 : a.channel > b.channel ? 1 : 0));
   });
 }
+
+/** The store's secret of addressKey (settings.suppression_key, made by the migrations): never shown. */
+export const SUPPRESSION_KEY_SQL = "SELECT value FROM settings WHERE key = 'suppression_key'";
+
+/** SUPPRESSION_KEY_SQL's row as the key's bytes; a store without one is damaged (integrity). */
+export function suppressionSecret(row: { value: string } | undefined, location: string): Buffer {
+  if (!row) throw new ConsentError('integrity', `The store ${location} has no suppression key.`, 'Restore it from a backup.');
+  return Buffer.from(row.value, 'hex');
+}

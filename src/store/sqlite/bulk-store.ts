@@ -16,6 +16,7 @@ import { canonicalEvent, type BlockHasher, type ChangeContext } from '../../cons
 import { ErasedAddressMatcher, ERASURE_ENTRIES_SQL, PLAN_ADDRESSES_SQL } from '../shared/erasure.js';
 import { grantCountSql, grantEventMask, grantEventsSql, markGrantedSql } from '../shared/import-grants.js';
 import { CURRENT_POLICY_SQL } from '../shared/policy-sql.js';
+import { canonicalTails } from '../shared/ledger-chain.js';
 import { phoneChangeCountSql, phoneChangeEventsSql } from '../shared/phone-changes.js';
 import { DIALECT as AS_OF_SQL } from './as-of-store.js';
 import { basesFromRows } from '../../consent/policy.js';
@@ -870,22 +871,10 @@ class ImportLedger {
     return n;
   }
 
-  /**
-   * The fields after `action` as canonicalEvent writes them (JSON.stringify): `tail` for an event
-   * with the context's evidence; `head` + its own evidence + `end` for an `address` event.
-   */
-  private tails(): { tail: string; head: string; end: string } {
-    const p = this.params;
-    return {
-      tail: ',' + JSON.stringify([p.source, p.actor, p.reason, p.evidence, p.at]).slice(1, -1),
-      head: ',' + JSON.stringify([p.source, p.actor, p.reason]).slice(1, -1) + ',',
-      end: ',' + JSON.stringify(p.at),
-    };
-  }
-
   /** Adds the canonical texts of events `from`..`to` to `hasher`, a page at a time. */
   private hashPages(hasher: BlockHasher, page: Database.Statement, from: number, to: number): void {
-    const tails = this.tails();
+    const p = this.params;
+    const tails = canonicalTails(p.source, p.actor, p.reason, p.evidence, p.at);
     for (let at = from; at <= to; at += HASH_PAGE) {
       const [text, n] = page.get({ ...tails, from: at, to: Math.min(to, at + HASH_PAGE - 1) }) as [Uint8Array, number];
       hasher.addJoined(text, n);

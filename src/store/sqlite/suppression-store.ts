@@ -22,7 +22,9 @@ import {
   planAdd,
   planLift,
   SUPPRESSION_COLUMNS,
+  SUPPRESSION_KEY_SQL,
   SUPPRESSION_STATE_SQL,
+  suppressionSecret,
   suppressionDisagreement,
   toSuppression,
   type LastAddressEvent,
@@ -46,9 +48,7 @@ export class SqliteSuppressionRepository implements SuppressionRepository {
   /** The secret of addressKey (settings.suppression_key), read once; never shown. Call it inside a read or write. */
   secretKey(): Buffer {
     if (!this.secret) {
-      const row = this.db.prepare<[], { value: string }>(`SELECT value FROM settings WHERE key = 'suppression_key'`).get();
-      if (!row) throw new ConsentError('integrity', `The store ${this.store.location} has no suppression key.`, 'Restore it from a backup.');
-      this.secret = Buffer.from(row.value, 'hex');
+      this.secret = suppressionSecret(this.db.prepare<[], { value: string }>(SUPPRESSION_KEY_SQL).get(), this.store.location);
     }
     return this.secret;
   }

@@ -8,6 +8,7 @@
  * canonicalEvent, any block whose SQL-built text does not match its hash, so
  * that an SQL quirk can never report a tampering that is not there).
  */
+import { SUPPRESSION_KEY_SQL, suppressionSecret } from '../shared/suppression-rows.js';
 import type Database from 'better-sqlite3';
 import { CHANNELS, CONTACT_CHANNELS, type Channel } from '../../consent/channels.js';
 import { GRANT_COLUMNS, GRANT_EVENTS_WHERE, grantMismatchSql } from '../shared/policy-sql.js';
@@ -123,7 +124,7 @@ export function verifyGrants(db: Database.Database): StateDisagreement | null {
 export function verifyPhones(db: Database.Database): StateDisagreement | null {
   const rows = db.prepare<[], LastPhoneChangeRow>(LAST_PHONE_CHANGES_SQL).all();
   if (rows.length === 0) return null;
-  const secret = Buffer.from((db.prepare("SELECT value FROM settings WHERE key = 'suppression_key'").pluck().get() as string | undefined) ?? '', 'hex');
+  const secret = suppressionSecret(db.prepare<[], { value: string }>(SUPPRESSION_KEY_SQL).get(), db.name);
   return firstPhoneDisagreement(rows, (phone) => addressKey(secret, 'phone', phone)) ?? firstPhoneChangeBreak(db.prepare<[], PhoneChangePairRow>(PHONE_CHANGE_PAIRS_SQL).iterate());
 }
 
