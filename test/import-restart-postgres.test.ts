@@ -70,6 +70,8 @@ const PHASES = {
     "SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE a.application_name = 'consent' AND l.locktype = 'advisory' AND l.granted",
   // A first load (empty store): the rows streaming straight into profiles, in the import's open transaction.
   "the first load's COPY into profiles": "SELECT 1 FROM pg_stat_activity WHERE application_name = 'consent' AND state = 'active' AND query LIKE 'COPY profiles%'",
+  // Later in a first load: the profiles loaded and indexed, their opt-out events streaming into the ledger.
+  "the first load's COPY into the ledger": "SELECT 1 FROM pg_stat_activity WHERE application_name = 'consent' AND state = 'active' AND query LIKE 'COPY ledger_events%'",
 } as const;
 
 describe('profile import while the PostgreSQL server restarts (built binary, a cluster of its own)', () => {
@@ -77,12 +79,13 @@ describe('profile import while the PostgreSQL server restarts (built binary, a c
     ['the staging COPY', 'fast'],
     ['the ledger write, after the profiles', 'immediate'],
     ["the first load's COPY into profiles", 'immediate'],
+    ["the first load's COPY into the ledger", 'immediate'],
   ] as const)('during %s, pg_ctl restart -m %s: exit "store unavailable" naming the host, nothing written, a re-run completes it', async (phase, mode) => {
     const dir = tempDir();
     const file = join(dir, 'big.csv');
     bigCsv(file);
     const db = await newDatabase();
-    const firstLoad = phase === "the first load's COPY into profiles";
+    const firstLoad = phase.startsWith("the first load's");
     if (firstLoad) {
       // An empty store, whose ledger already holds a store-level event: the load's block must follow it.
       expect(consent(db, 'policy', 'set', 'fax', 'opt-in', '--reason', 'test').status).toBe(0);
