@@ -6,9 +6,7 @@ import { phoneChangeCountSql, phoneChangeEventsSql } from '../shared/phone-chang
 import { hmacPads } from '../shared/as-of-sql.js';
 import { DIALECT as AS_OF_SQL } from './as-of-store.js';
 import { basesFromRows } from '../../consent/policy.js';
-import { finished } from 'node:stream/promises';
 import type pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { withoutQueryTimeout } from './connection.js';
 import { CHANNELS, type Channel } from '../../consent/channels.js';
 import {
@@ -36,7 +34,8 @@ import {
   wantedSubscription,
   ZERO_FLAG_COUNTS,
 } from '../shared/import-rules.js';
-import { copyText, PgFirstLoad, PROFILES_EMAIL_INDEX, writeCopy } from './first-load.js';
+import { copyText, CopyIn } from './copy-in.js';
+import { PgFirstLoad, PROFILES_EMAIL_INDEX } from './first-load.js';
 import { CHAIN_LOCK, PgTx, type PgStore } from './pg-store.js';
 
 /** Imports that write at least this many profiles refresh the planner's statistics after their commit. */
@@ -135,8 +134,7 @@ interface ImportService {
 }
 
 class PgImportSession implements ImportSession {
-  private copy: ReturnType<typeof copyFrom> | null = null;
-  private copyError: unknown = null;
+  private copy: CopyIn | null = null;
   private dead = false;
   private released = false;
   private readonly timer = new PhaseTimer();
@@ -176,18 +174,18 @@ class PgImportSession implements ImportSession {
         throw this.fail(e);
       }
     }
-    if (!this.copy) {
-      this.copy = this.client.query(copyFrom('COPY pg_temp.import_raw (email, phone, first_name, last_name, setm, clearm) FROM STDIN'));
-      this.copy.on('error', (e) => (this.copyError ??= e));
-    }
-    if (this.copyError) throw this.fail(this.copyError);
+    this.copy ??= new CopyIn(this.client, 'COPY pg_temp.import_raw (email, phone, first_name, last_name, setm, clearm) FROM STDIN');
     const v = batch.values;
     const lines: string[] = [];
     for (let r = 0; r < batch.rows; r++) {
       const o = r * STAGED_WIDTH;
       lines.push(`${copyText(v[o]!)}\t${copyText(v[o + 1]!)}\t${copyText(v[o + 2]!)}\t${copyText(v[o + 3]!)}\t${v[o + 4]}\t${v[o + 5]}\n`);
     }
-    await writeCopy(this.copy, lines.join(''), () => this.copyError && this.fail(this.copyError));
+    try {
+      await this.copy.write(lines.join(''));
+    } catch (e) {
+      throw this.fail(e);
+    }
   }
 
   private fail(e: unknown): unknown {
@@ -200,12 +198,10 @@ class PgImportSession implements ImportSession {
     const copy = this.copy;
     this.copy = null;
     try {
-      copy.end();
-      await finished(copy);
+      await copy.end();
     } catch (e) {
       throw this.fail(e);
     }
-    if (this.copyError) throw this.fail(this.copyError);
   }
 
   /** pg_temp.import_plan: one row per email (duplicates folded), with its current profile and the flags it will have. */

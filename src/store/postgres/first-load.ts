@@ -23,14 +23,13 @@
  * Measured, the staged path spent most of a million-row load planning,
  * re-sorting and copying the staged rows; see the README's PostgreSQL speed section.
  */
-import { finished } from 'node:stream/promises';
 import type pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { STAGED_WIDTH, type StagedBatch } from '../../consent/bulk.js';
 import { CHANNELS } from '../../consent/channels.js';
 import { ConsentError } from '../../consent/errors.js';
 import { BlockHasher, canonicalEvent, GENESIS_HASH, type ChangeContext } from '../../consent/ledger.js';
 import { ALL_BITS, currentMaskSql } from '../shared/import-rules.js';
+import { copyText, CopyIn } from './copy-in.js';
 import { CHAIN_LOCK } from './pg-store.js';
 
 const C = CHANNELS;
@@ -42,29 +41,6 @@ const PROFILE_COLUMNS = `id, email, phone, first_name, last_name, ${C.map((c) =>
 
 type Query = <T extends pg.QueryResultRow = any>(sql: string, params?: unknown[]) => Promise<T[]>;
 
-/** COPY's text format: backslash, tab, newline and CR escaped; \N is NULL. */
-export function copyText(v: string | number | null): string {
-  if (v === null) return '\\N';
-  if (typeof v === 'number') return String(v);
-  return v.replace(/[\\\t\n\r]/g, (ch) => (ch === '\\' ? '\\\\' : ch === '\t' ? '\\t' : ch === '\n' ? '\\n' : '\\r'));
-}
-
-/** Writes to a COPY … FROM STDIN, waiting for it to drain (or fail: `failed()` then says why) when its buffer is full. */
-export async function writeCopy(copy: ReturnType<typeof copyFrom>, text: string, failed: () => unknown): Promise<void> {
-  if (copy.write(text)) return;
-  await new Promise<void>((resolve) => {
-    const done = () => {
-      copy.off('drain', done);
-      copy.off('error', done);
-      resolve();
-    };
-    copy.on('drain', done);
-    copy.on('error', done);
-  });
-  const e = failed();
-  if (e) throw e;
-}
-
 export interface FirstLoadResult {
   profiles: number;
   events: number;
@@ -73,8 +49,7 @@ export interface FirstLoadResult {
 export class PgFirstLoad {
   private rows = 0;
   private events = 0;
-  private copy: ReturnType<typeof copyFrom> | null = null;
-  private copyError: unknown = null;
+  private copy: CopyIn | null = null;
   /** Each loaded row's set mask, in file (= id) order: finish() writes their events from it (one byte a row). */
   private masks = new Uint8Array(1 << 16);
   private readonly hasher: BlockHasher;
@@ -156,11 +131,7 @@ export class PgFirstLoad {
 
   /** A batch of staged rows: sent to the COPY (backpressure awaited), their opt-out events hashed. */
   async load(batch: StagedBatch): Promise<void> {
-    if (!this.copy) {
-      this.copy = this.client.query(copyFrom(`COPY profiles (${PROFILE_COLUMNS}) FROM STDIN`));
-      this.copy.on('error', (e) => (this.copyError ??= e));
-    }
-    if (this.copyError) throw this.copyError;
+    this.copy ??= new CopyIn(this.client, `COPY profiles (${PROFILE_COLUMNS}) FROM STDIN`);
     const v = batch.values;
     const at = copyText(this.params.at);
     const after = this.after;
@@ -188,7 +159,7 @@ export class PgFirstLoad {
       }
     }
     this.hasher.addJoined(text, n);
-    await writeCopy(this.copy, lines.join(''), () => this.copyError);
+    await this.copy.write(lines.join(''));
   }
 
   /** Never finished: the COPY abandoned (the connection is then unusable: closed by the caller). */
@@ -209,9 +180,7 @@ export class PgFirstLoad {
     if (this.copy) {
       const copy = this.copy;
       this.copy = null;
-      copy.end();
-      await finished(copy);
-      if (this.copyError) throw this.copyError;
+      await copy.end();
     }
     await this.q('SAVEPOINT first_load_index');
     try {
@@ -243,10 +212,9 @@ export class PgFirstLoad {
     // The events by one COPY, from the masks kept while loading, in the order they were hashed (profile id,
     // then channel): measured, about half the time of making them in SQL from the loaded flags (a scan, a
     // cross join and a window sort of the pairs).
+    // (Disabled inside the import's transaction: a failure rolls the change back with the rest.)
     await this.q('ALTER TABLE ledger_events DISABLE TRIGGER ledger_events_grant');
-    const copy = this.client.query(copyFrom('COPY ledger_events (id, profile_id, channel, service, action, source, actor, reason, evidence, occurred_at) FROM STDIN'));
-    let failed: unknown = null;
-    copy.on('error', (e) => (failed ??= e));
+    const copy = new CopyIn(this.client, 'COPY ledger_events (id, profile_id, channel, service, action, source, actor, reason, evidence, occurred_at) FROM STDIN');
     const tail = `\t\\N\toptout\t${copyText(p.source)}\t${copyText(p.actor)}\t${copyText(p.reason)}\t${copyText(p.evidence)}\t${copyText(p.at)}\n`;
     const tails = C.map((channel) => `\t${channel}${tail}`);
     let id = this.head.lastEventId;
@@ -255,14 +223,11 @@ export class PgFirstLoad {
       const pid = this.firstId + r;
       for (let m = this.masks[r]!, k = 0; m !== 0; m >>= 1, k++) if (m & 1) text += ++id + '\t' + pid + tails[k];
       if (text.length >= 1 << 16) {
-        await writeCopy(copy, text, () => failed);
+        await copy.write(text);
         text = '';
       }
     }
-    copy.end(text);
-    await finished(copy).catch((e) => (failed ??= e));
-    if (failed) throw failed;
-    const written = copy.rowCount;
+    const written = await copy.end(text);
     await this.q('ALTER TABLE ledger_events ENABLE TRIGGER ledger_events_grant');
     mark('insert ledger events');
     if (written !== this.events || this.hasher.size !== this.events) {

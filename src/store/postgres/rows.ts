@@ -1,9 +1,8 @@
 /** RowStore's two methods on PostgreSQL (see src/store/rows.ts for what they promise). */
-import { finished } from 'node:stream/promises';
 import type pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { batchRows, GENERATED_ID_TABLES, MUST_BE_EMPTY, STORE_TABLES, storeTable, type ImportAllOptions, type RawBatch, type RawValue } from '../rows.js';
 import { assertEmpty, verificationFailed } from '../sqlite/rows.js';
+import { copyText, CopyIn } from './copy-in.js';
 import { CHAIN_LOCK, verifyPgLedger, type PgStore } from './pg-store.js';
 
 const BATCH = 5000;
@@ -43,14 +42,6 @@ export async function* exportPgRows(store: PgStore): AsyncIterable<RawBatch> {
     if (open) await client.query('ROLLBACK').catch(() => (dead = true));
     client.release(dead || undefined);
   }
-}
-
-/** COPY's text format: backslash, tab, newline and CR escaped; \N is NULL; bytea as \\x and hex. */
-function copyText(v: RawValue): string {
-  if (v === null) return '\\N';
-  if (typeof v === 'number') return String(v);
-  if (Buffer.isBuffer(v)) return '\\\\x' + v.toString('hex');
-  return v.replace(/[\\\t\n\r]/g, (ch) => (ch === '\\' ? '\\\\' : ch === '\t' ? '\\t' : ch === '\n' ? '\\n' : '\\r'));
 }
 
 /**
@@ -100,17 +91,14 @@ async function dropForLoad(client: pg.PoolClient): Promise<string[]> {
 
 export async function importPgRows(store: PgStore, batches: AsyncIterable<RawBatch>, options: ImportAllOptions = {}) {
   const client = await store.connect();
-  let copy: ReturnType<typeof copyFrom> | null = null;
+  let copy: CopyIn | null = null;
   let copyTable = '';
-  let copyError: unknown = null;
   const q = async (sql: string, params: unknown[] = []) => (await client.query(sql, params)).rows;
   const endCopy = async () => {
     if (!copy) return;
     const c = copy;
     copy = null;
-    c.end();
-    await finished(c);
-    if (copyError) throw copyError;
+    await c.end();
   };
   try {
     // A client killed mid-copy is noticed within a second, even during a long statement, and its transaction rolled back.
@@ -133,25 +121,11 @@ export async function importPgRows(store: PgStore, batches: AsyncIterable<RawBat
       if (copyTable !== t.name) {
         await endCopy();
         copyTable = t.name;
-        copyError = null;
-        copy = client.query(copyFrom(`COPY ${t.name} (${t.columns.join(', ')}) FROM STDIN`));
-        copy.on('error', (e) => (copyError ??= e));
+        copy = new CopyIn(client, `COPY ${t.name} (${t.columns.join(', ')}) FROM STDIN`);
       }
-      if (copyError) throw copyError;
       let text = 'copyText' in b ? b.copyText : '';
       if ('rows' in b) for (const r of b.rows) text += r.map(copyText).join('\t') + '\n';
-      if (!copy!.write(text)) {
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            copy!.off('drain', done);
-            copy!.off('error', done);
-            resolve();
-          };
-          copy!.on('drain', done);
-          copy!.on('error', done);
-        });
-        if (copyError) throw copyError;
-      }
+      await copy!.write(text);
       const n = (written.get(t.name) ?? 0) + batchRows(b);
       written.set(t.name, n);
       options.onProgress?.(t.name, n);
@@ -175,7 +149,7 @@ export async function importPgRows(store: PgStore, batches: AsyncIterable<RawBat
   } catch (e) {
     if (copy) {
       // An unfinished COPY: the connection is dropped, which rolls the transaction back.
-      (copy as ReturnType<typeof copyFrom>).destroy();
+      (copy as CopyIn).destroy();
     } else {
       await client.query('ROLLBACK').catch(() => {});
     }
