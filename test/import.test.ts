@@ -54,6 +54,30 @@ async function profileIndexes(db: string): Promise<string[]> {
   }
 }
 
+/** The indexes of the ledger's events and the columns' defaults of profiles and the ledger's events, as the store now has them. */
+async function ledgerIndexesAndDefaults(db: string): Promise<string[]> {
+  if (backend === 'postgres') {
+    return (
+      await rawSql(
+        db,
+        `SELECT indexname || ': ' || indexdef AS d FROM pg_indexes WHERE tablename = 'ledger_events'
+         UNION ALL SELECT table_name || '.' || column_name || ' default ' || coalesce(column_default, 'none') FROM information_schema.columns
+          WHERE table_name IN ('profiles', 'ledger_events') ORDER BY 1`,
+      )
+    ).map((r) => r.d);
+  }
+  const d = new Database(db, { readonly: true });
+  try {
+    const indexes = d.prepare("SELECT name || ': ' || coalesce(sql, '') FROM sqlite_master WHERE type = 'index' AND tbl_name = 'ledger_events' ORDER BY name").pluck().all() as string[];
+    const defaults = ['profiles', 'ledger_events'].flatMap((t) =>
+      (d.pragma(`table_info(${t})`) as { name: string; dflt_value: string | null }[]).map((c) => `${t}.${c.name} default ${c.dflt_value ?? 'none'}`),
+    );
+    return [...indexes, ...defaults];
+  } finally {
+    d.close();
+  }
+}
+
 async function show(db: string, ref: string) {
   return runJson(db, ['profile', 'show', ref, '--json']);
 }
@@ -247,12 +271,17 @@ describe('profile import', () => {
     expect((await runCli(['--db', fresh, 'store', 'init'])).code).toBe(0);
     const migrated = await profileIndexes(fresh);
     expect(migrated.length).toBeGreaterThan(2); // the email index and migration 14's (consent state, phone)
+    const ledgerMigrated = await ledgerIndexesAndDefaults(fresh);
+    expect(ledgerMigrated.filter((d) => d.startsWith('ledger_events_changes')).length).toBe(1);
+    expect(ledgerMigrated).toContain('ledger_events.source default none');
     for (const file of [once, twice]) {
       const db = (await tempStore(backend));
       expect(await runJson(db, ['profile', 'import', file, '--json'])).toMatchObject({ new: 2, optOutsSet: 1 });
       expect(await emailIndexSql(db)).toBe(EMAIL_INDEX);
       // Every index of profiles is there again, as the migrations made it (a first load drops and builds them after the rows).
       expect(await profileIndexes(db)).toEqual(migrated);
+      // The ledger's indexes and the columns' defaults too (a first load on PostgreSQL sets the load's constants as defaults).
+      expect(await ledgerIndexesAndDefaults(db)).toEqual(ledgerMigrated);
       if (backend === 'sqlite') {
         const d = new Database(db, { readonly: true });
         try {

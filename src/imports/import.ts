@@ -108,8 +108,10 @@ function parseInWorker(
   onBatch: (batch: ParsedBatch) => Promise<void> | void,
 ): Promise<ParseResult> {
   return new Promise((resolve, reject) => {
-    // Bounded heaps: the parser holds only a few batches at a time (and its young garbage is short-lived).
-    const worker = new Worker(WORKER_URL, { workerData: { path, ...options }, resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 } });
+    // Bounded heaps: the parser holds only a few batches at a time, and its young garbage is short-lived (a
+    // young generation of 16 MiB rather than 8: measured, a million-row parse spent a quarter of its time
+    // in the collector, and a PostgreSQL first load's reading phase went from 6.8–6.9 s to 5.8–6.0 s, peak RSS +5 MB).
+    const worker = new Worker(WORKER_URL, { workerData: { path, ...options }, resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16 } });
     let settled = false;
     let chain = Promise.resolve();
     const fail = (e: unknown) => {

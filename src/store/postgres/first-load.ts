@@ -17,9 +17,10 @@
  * repeats an email fails it: the rows then go back to staging and the usual
  * plan folds them, in the same transaction); the events are sent by a second
  * COPY from the set masks kept while loading (a byte a row), in the same order
- * (their count checked against the hashed ones), with the ledger's foreign key and the two
- * indexes they fall in dropped and made again after the rows (one sort each,
- * one join, instead of a descent and a check per row); the block is appended.
+ * (their count checked against the hashed ones), with the ledger's foreign key, the two
+ * indexes they fall in and the other indexes of profiles dropped and made again
+ * after the rows (one sort each, one join, instead of a descent and a check
+ * per row); the block is appended.
  * Measured, the staged path spent most of a million-row load planning,
  * re-sorting and copying the staged rows; see the README's PostgreSQL speed section.
  */
@@ -37,9 +38,28 @@ const C = CHANNELS;
 const LEDGER_INDEXES = ['ledger_events_profile', 'ledger_events_changes'];
 /** Dropped and rebuilt by a first load, exactly as migration 1 made it. */
 export const PROFILES_EMAIL_INDEX = 'CREATE UNIQUE INDEX profiles_email ON profiles (email)';
-const PROFILE_COLUMNS = `id, email, phone, first_name, last_name, ${C.map((c) => `optout_${c}`).join(', ')}, created_at, updated_at`;
+/** The first load's columns of profiles (their times are the columns' defaults during the load). */
+const PROFILE_COLUMNS = `id, email, phone, first_name, last_name, ${C.map((c) => `optout_${c}`).join(', ')}`;
 
 type Query = <T extends pg.QueryResultRow = any>(sql: string, params?: unknown[]) => Promise<T[]>;
+
+/**
+ * Sets the given columns' defaults to the given constants (null: no
+ * default) and returns the statements that set them back as they were.
+ */
+async function constantDefaults(client: pg.PoolClient, q: Query, table: string, values: Record<string, string | null>): Promise<string[]> {
+  const columns = Object.keys(values);
+  const had = await q<{ name: string; def: string | null }>(
+    `SELECT a.attname AS name, pg_get_expr(d.adbin, d.adrelid) AS def
+       FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+      WHERE a.attrelid = $1::regclass AND a.attname = ANY($2) AND NOT a.attisdropped`,
+    [table, columns],
+  );
+  if (had.length !== columns.length) throw new ConsentError('integrity', `${table} lacks one of the columns ${columns.join(', ')}.`);
+  const set = (name: string, def: string | null) => `ALTER COLUMN ${client.escapeIdentifier(name)} ${def === null ? 'DROP DEFAULT' : `SET DEFAULT ${def}`}`;
+  await q(`ALTER TABLE ${table} ${columns.map((c) => set(c, values[c] === null ? null : client.escapeLiteral(values[c]!))).join(', ')}`);
+  return [`ALTER TABLE ${table} ${had.map((h) => set(h.name, h.def)).join(', ')}`];
+}
 
 export interface FirstLoadResult {
   profiles: number;
@@ -104,9 +124,16 @@ export class PgFirstLoad {
       const [seq] = await q<{ first: string }>(`SELECT nextval(pg_get_serial_sequence('profiles', 'id')) AS first`);
       await q('DROP INDEX profiles_email');
       // The ledger's foreign key to profiles and the indexes the events fall in, made again after the rows exactly as they were.
+      // And the other indexes of profiles (migration 14's consent-state and phone indexes, as the SQLite
+      // store's first load does): kept up to date row by row they made the COPY of a million rows take
+      // PostgreSQL 8.7 s instead of 3.3 s, against 2.5 s to build them after the rows.
       const indexes = await q<{ name: string; def: string }>(
-        `SELECT quote_ident(relname) AS name, pg_get_indexdef(oid) AS def FROM pg_class
-          WHERE oid IN (SELECT to_regclass(n) FROM unnest($1::text[]) AS n) ORDER BY relname`,
+        `SELECT quote_ident(ic.relname) AS name, pg_get_indexdef(i.indexrelid) AS def
+           FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+          WHERE i.indexrelid IN (SELECT to_regclass(n) FROM unnest($1::text[]) AS n)
+             OR (i.indrelid = 'profiles'::regclass AND ic.relname <> 'profiles_email'
+                 AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid))
+          ORDER BY ic.relname`,
         [LEDGER_INDEXES],
       );
       const keys = await q<{ name: string; def: string }>(
@@ -115,13 +142,27 @@ export class PgFirstLoad {
       );
       for (const k of keys) await q(`ALTER TABLE ledger_events DROP CONSTRAINT ${k.name}`);
       for (const i of indexes) await q(`DROP INDEX ${i.name}`);
+      // What every row of the load has in common, as the columns' defaults for its two COPYs (set back after the
+      // rows): the server then parses one id, a profile id and a channel per event instead of ten fields, and
+      // no time for a profile.
+      const restore = [
+        ...(await constantDefaults(client, q, 'profiles', { created_at: context.occurredAt, updated_at: context.occurredAt })),
+        ...(await constantDefaults(client, q, 'ledger_events', {
+          action: 'optout',
+          source: context.source,
+          actor: context.actor,
+          reason: context.reason ?? null,
+          evidence: context.evidence ? JSON.stringify(context.evidence) : null,
+          occurred_at: context.occurredAt,
+        })),
+      ];
       return new PgFirstLoad(
         client,
         q,
         context,
         Number(seq!.first),
         { id: Number(head?.id ?? 0), hash: head?.hash ?? GENESIS_HASH, lastEventId: Number(head?.last_event_id ?? 0) },
-        [...indexes.map((i) => i.def), ...keys.map((k) => `ALTER TABLE ledger_events ADD CONSTRAINT ${k.name} ${k.def}`)],
+        [...restore, ...indexes.map((i) => i.def), ...keys.map((k) => `ALTER TABLE ledger_events ADD CONSTRAINT ${k.name} ${k.def}`)],
       );
     } catch (e) {
       await q('ROLLBACK').catch(() => {});
@@ -133,7 +174,6 @@ export class PgFirstLoad {
   async load(batch: StagedBatch): Promise<void> {
     this.copy ??= new CopyIn(this.client, `COPY profiles (${PROFILE_COLUMNS}) FROM STDIN`);
     const v = batch.values;
-    const at = copyText(this.params.at);
     const after = this.after;
     const lines: string[] = [];
     let text = '';
@@ -151,7 +191,7 @@ export class PgFirstLoad {
       this.masks[this.rows - 1] = set;
       let flags = '';
       for (let k = 0; k < C.length; k++) flags += (set >> k) & 1 ? '\t1' : '\t0';
-      lines.push(`${id}\t${copyText(v[o]!)}\t${copyText(v[o + 1]!)}\t${copyText(v[o + 2]!)}\t${copyText(v[o + 3]!)}${flags}\t${at}\t${at}\n`);
+      lines.push(`${id}\t${copyText(v[o]!)}\t${copyText(v[o + 1]!)}\t${copyText(v[o + 2]!)}\t${copyText(v[o + 3]!)}${flags}\n`);
       // Its events, as finish() makes them: one per flag set, in channel order, numbered after the chain's last.
       for (let m = set, k = 0; m !== 0; m >>= 1, k++) {
         if ((m & 1) === 0) continue;
@@ -214,9 +254,9 @@ export class PgFirstLoad {
     // cross join and a window sort of the pairs).
     // (Disabled inside the import's transaction: a failure rolls the change back with the rest.)
     await this.q('ALTER TABLE ledger_events DISABLE TRIGGER ledger_events_grant');
-    const copy = new CopyIn(this.client, 'COPY ledger_events (id, profile_id, channel, service, action, source, actor, reason, evidence, occurred_at) FROM STDIN');
-    const tail = `\t\\N\toptout\t${copyText(p.source)}\t${copyText(p.actor)}\t${copyText(p.reason)}\t${copyText(p.evidence)}\t${copyText(p.at)}\n`;
-    const tails = C.map((channel) => `\t${channel}${tail}`);
+    // Only the id, the profile and the channel: the rest are the columns' defaults during the load.
+    const copy = new CopyIn(this.client, 'COPY ledger_events (id, profile_id, channel) FROM STDIN');
+    const tails = C.map((channel) => `\t${channel}\n`);
     let id = this.head.lastEventId;
     let text = '';
     for (let r = 0; r < this.rows; r++) {
@@ -234,7 +274,7 @@ export class PgFirstLoad {
       throw new ConsentError('integrity', `${written} first-load events written, ${this.hasher.size} hashed; nothing was written.`);
     }
     for (const sql of this.rebuild) await this.q(sql);
-    mark('ledger indexes and foreign key');
+    mark('indexes and foreign key');
     if (this.events > 0) {
       await this.q(
         `INSERT INTO ledger_blocks (id, first_event_id, last_event_id, event_count, prev_hash, hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
