@@ -54,13 +54,19 @@ async function profileIndexes(db: string): Promise<string[]> {
   }
 }
 
-/** The indexes of the ledger's events and the columns' defaults of profiles and the ledger's events, as the store now has them. */
+/**
+ * The indexes of the ledger's events, the constraints of profiles, the
+ * ledger's events and user agents, and the columns' defaults of profiles and
+ * the ledger's events, as the store now has them.
+ */
 async function ledgerIndexesAndDefaults(db: string): Promise<string[]> {
   if (backend === 'postgres') {
     return (
       await rawSql(
         db,
         `SELECT indexname || ': ' || indexdef AS d FROM pg_indexes WHERE tablename = 'ledger_events'
+         UNION ALL SELECT conrelid::regclass || '.' || conname || ': ' || pg_get_constraintdef(oid) FROM pg_constraint
+          WHERE conrelid IN ('profiles'::regclass, 'ledger_events'::regclass, 'ledger_user_agents'::regclass)
          UNION ALL SELECT table_name || '.' || column_name || ' default ' || coalesce(column_default, 'none') FROM information_schema.columns
           WHERE table_name IN ('profiles', 'ledger_events') ORDER BY 1`,
       )
@@ -274,6 +280,7 @@ describe('profile import', () => {
     const ledgerMigrated = await ledgerIndexesAndDefaults(fresh);
     expect(ledgerMigrated.filter((d) => d.startsWith('ledger_events_changes')).length).toBe(1);
     expect(ledgerMigrated).toContain('ledger_events.source default none');
+    if (backend === 'postgres') expect(ledgerMigrated).toContain('ledger_user_agents.ledger_user_agents_event_id_fkey: FOREIGN KEY (event_id) REFERENCES ledger_events(id)');
     for (const file of [once, twice]) {
       const db = (await tempStore(backend));
       expect(await runJson(db, ['profile', 'import', file, '--json'])).toMatchObject({ new: 2, optOutsSet: 1 });
