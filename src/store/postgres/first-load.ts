@@ -42,6 +42,13 @@ export const PROFILES_EMAIL_INDEX = 'CREATE UNIQUE INDEX profiles_email ON profi
 /** The first load's columns of profiles (their times are the columns' defaults during the load). */
 const PROFILE_COLUMNS = `id, email, phone, first_name, last_name, ${C.map((c) => `optout_${c}`).join(', ')}`;
 
+/** The number of set bits of each byte. */
+const POPCOUNT = Uint8Array.from({ length: 256 }, (_, b) => {
+  let n = 0;
+  for (let m = b; m !== 0; m >>= 1) n += m & 1;
+  return n;
+});
+
 type Query = <T extends pg.QueryResultRow = any>(sql: string, params?: unknown[]) => Promise<T[]>;
 
 /**
@@ -259,22 +266,35 @@ export class PgFirstLoad {
     const p = this.params;
     // ledger_events_grant (migration 9) is not fired: these are opt-outs of new profiles, whose grants
     // are 0 and stay 0 (it would group every event to rewrite no row).
-    // The events by one COPY, from the masks kept while loading, in the order they were hashed (profile id,
-    // then channel): measured, about half the time of making them in SQL from the loaded flags (a scan, a
-    // cross join and a window sort of the pairs).
+    // The events by one COPY, from the masks kept while loading: measured, about half the time of making
+    // them in SQL from the loaded flags (a scan, a cross join and a window sort of the pairs). Their ids are
+    // those they were hashed with (profile id, then channel), but they are sent channel by channel, in the
+    // order the database sorts the channels' names: the rows then lie in the order of ledger_events_changes
+    // (every event of the load has the same time, action and source), whose build after them finds its
+    // input sorted (3.3 s -> 1.1 s at 1.26M events). Read by id, the load's events are then one run per
+    // channel, each in id order.
     // (Disabled inside the import's transaction: a failure rolls the change back with the rest.)
     await this.q('ALTER TABLE ledger_events DISABLE TRIGGER ledger_events_grant');
+    const order = (await this.q<{ c: string }>('SELECT c FROM unnest($1::text[]) AS c ORDER BY c', [C])).map((r) => C.indexOf(r.c as (typeof C)[number]));
     // Only the id, the profile and the channel: the rest are the columns' defaults during the load.
     const copy = new CopyIn(this.client, 'COPY ledger_events (id, profile_id, channel) FROM STDIN');
-    const tails = C.map((channel) => `\t${channel}\n`);
-    let id = this.head.lastEventId;
     let text = '';
-    for (let r = 0; r < this.rows; r++) {
-      const pid = this.firstId + r;
-      for (let m = this.masks[r]!, k = 0; m !== 0; m >>= 1, k++) if (m & 1) text += ++id + '\t' + pid + tails[k];
-      if (text.length >= 1 << 16) {
-        await copy.write(text);
-        text = '';
+    for (const k of order) {
+      const tail = `\t${C[k]}\n`;
+      const bit = 1 << k;
+      const below = bit - 1;
+      // The events before this row's: a running count of the set bits of the rows before it.
+      let before = this.head.lastEventId;
+      for (let r = 0; r < this.rows; r++) {
+        const m = this.masks[r]!;
+        if (m & bit) {
+          text += before + POPCOUNT[m & below]! + 1 + '\t' + (this.firstId + r) + tail;
+          if (text.length >= 1 << 16) {
+            await copy.write(text);
+            text = '';
+          }
+        }
+        before += POPCOUNT[m]!;
       }
     }
     const written = await copy.end(text);
