@@ -29,6 +29,17 @@ describe('phone numbers (libphonenumber-js, E.164)', () => {
     expect((await storedProfiles(db)).map((x) => x.phone)).toEqual(['+33612345678', '+33698765432']);
   });
 
+  it('stores "+49043567066" (a trunk 0 after the calling code, a possible length with it) as +4943567066, and finds it either way', async () => {
+    const db = (await tempStore(backend));
+    const p = await runJson(db, ['profile', 'add', '--email', 'kai@example.com', '--phone', '+49043567066', '--json']);
+    expect(p.phone).toBe('+4943567066');
+    const r = await runCli(['--db', db, 'profile', 'import', file('p.csv', 'email,phone\nuta@example.com,+49043567067\nrosa@example.com,+390612345678\n'), '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    // Italy keeps the 0 its numbers begin with.
+    expect((await storedProfiles(db)).map((x) => x.phone)).toEqual(['+4943567066', '+4943567067', '+390612345678']);
+    expect((await runJson(db, ['profile', 'show', '+49043567066', '--json'])).email).toBe('kai@example.com');
+  });
+
   it('refuses what is not a possible number, naming the field and why', async () => {
     const db = (await tempStore(backend));
     const short = await runCli(['--db', db, 'profile', 'add', '--email', 'a@example.com', '--phone', '+33 6 12']);

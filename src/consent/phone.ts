@@ -10,7 +10,7 @@
  * `min` metadata therefore: it holds the possible lengths `isPossible()`
  * reads, the same as `max`, in less to load.
  */
-import { PhoneNumber, parsePhoneNumberFromString, isSupportedCountry, validatePhoneNumberLength, type CountryCode } from 'libphonenumber-js/min';
+import { Metadata, PhoneNumber, parsePhoneNumberFromString, isSupportedCountry, validatePhoneNumberLength, type CountryCode } from 'libphonenumber-js/min';
 import { invalid } from './errors.js';
 
 export type PhoneResult = { phone: string } | { problem: string };
@@ -41,35 +41,51 @@ const LENGTH_PROBLEM: Record<string, string> = {
 const E164_RE = /^\+[1-9]\d{6,14}$/;
 
 /**
- * Whether an E.164 number is possible exactly as written:
- * `new PhoneNumber(raw).isPossible()`, which reads the calling code from
+ * Whether an E.164 number is kept exactly as written: possible as written
+ * (`new PhoneNumber(raw).isPossible()`, which reads the calling code from
  * the first one to three digits and then checks only the length of the rest
- * against that code's possible lengths. So its answer is a function of the
- * first three digits and the length, and is kept per such pair (at most
- * 900 × 9 of them): a million-row import asks a few hundred times instead of
- * 700,000 (about 1.5 µs each). A calling code the metadata lacks makes
+ * against that code's possible lengths), and its national part does not
+ * begin with what the full parse would take for a national prefix (the
+ * calling code's `national_prefix_for_parsing`: `+49 0431…`, the trunk 0
+ * written after the calling code, is `+49431…` to the full parse, and to
+ * every gateway). The first answer is a function of the first three digits
+ * and the length, and is kept per such pair (at most 900 × 9 of them, with
+ * the calling code's national-prefix pattern): a million-row import asks the
+ * library a few hundred times instead of 700,000 (about 1.5 µs each), and
+ * tests one pattern per row. A calling code the metadata lacks makes
  * PhoneNumber throw: not possible as written, and the full parse says why.
  */
-const possibleAsWritten = new Map<string, boolean>();
-function isPossibleAsWritten(raw: string): boolean {
+const asWritten = new Map<string, { codeLength: number; nationalPrefix: RegExp | null } | null>();
+const metadata = new Metadata();
+function keptAsWritten(raw: string): boolean {
   const key = raw.slice(0, 4) + raw.length;
-  let possible = possibleAsWritten.get(key);
-  if (possible === undefined) {
+  let w = asWritten.get(key);
+  if (w === undefined) {
     try {
-      possible = new PhoneNumber(raw as `+${string}`).isPossible();
+      const p = new PhoneNumber(raw as `+${string}`);
+      if (p.isPossible()) {
+        metadata.selectNumberingPlan(p.countryCallingCode as CountryCode);
+        // Not in the library's typings (METADATA.md documents it): without it, every such number takes the full parse.
+        const plan = metadata.numberingPlan as unknown as { nationalPrefixForParsing?: () => string | undefined } | undefined;
+        if (typeof plan?.nationalPrefixForParsing !== 'function') w = null;
+        else {
+          const prefix = plan.nationalPrefixForParsing();
+          w = { codeLength: p.countryCallingCode.length, nationalPrefix: prefix ? new RegExp(`^(?:${prefix})`) : null };
+        }
+      } else w = null;
     } catch {
-      possible = false;
+      w = null;
     }
-    possibleAsWritten.set(key, possible);
+    asWritten.set(key, w);
   }
-  return possible;
+  return w !== null && !(w.nationalPrefix !== null && w.nationalPrefix.test(raw.slice(1 + w.codeLength)));
 }
 
 export function normalisePhone(raw: string, defaultCountry?: string | null): PhoneResult {
   // The usual case in bulk imports, without the full parse's text handling:
-  // a number already in E.164 that is possible exactly as written is kept.
-  // (Anything else, `+330612345678` included, takes the full parse.)
-  if (E164_RE.test(raw) && isPossibleAsWritten(raw)) return { phone: raw };
+  // a number already in E.164 that is possible exactly as written, without a national prefix, is kept.
+  // (Anything else, `+330612345678` and `+49043567066` included, takes the full parse.)
+  if (E164_RE.test(raw) && keptAsWritten(raw)) return { phone: raw };
   let s = raw.trim();
   if (s.startsWith('00')) s = '+' + s.slice(2);
   const international = s.startsWith('+');
