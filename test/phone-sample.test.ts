@@ -72,6 +72,9 @@ describe('E.164 phone numbers: the cached answer is the library\'s', () => {
       ['+330612345678', '+33612345678'],
       ['+33612345678', '+33612345678'],
       ['+390612345678', '+390612345678'], // Italy keeps its leading 0
+      ['+49 0435 67066', '+4943567066'],
+      ['+33 06 12 34 56 78', '+33612345678'],
+      ['0044 7700-900.123', '+447700900123'],
     ] as const) {
       expect(normalisePhone(raw), raw).toEqual({ phone: want });
     }
