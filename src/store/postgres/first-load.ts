@@ -32,6 +32,7 @@ import { ConsentError } from '../../consent/errors.js';
 import { BlockHasher, canonicalEvent, GENESIS_HASH, type ChangeContext } from '../../consent/ledger.js';
 import { ALL_BITS, currentMaskSql } from '../shared/import-rules.js';
 import { copyText, CopyIn } from './copy-in.js';
+import { dropForRebuild, type Query } from './load-ddl.js';
 import { CHAIN_LOCK } from './pg-store.js';
 
 const C = CHANNELS;
@@ -49,7 +50,6 @@ const POPCOUNT = Uint8Array.from({ length: 256 }, (_, b) => {
   return n;
 });
 
-type Query = <T extends pg.QueryResultRow = any>(sql: string, params?: unknown[]) => Promise<T[]>;
 
 /**
  * Sets the given columns' defaults to the given constants (null: no
@@ -135,30 +135,21 @@ export class PgFirstLoad {
       // And the other indexes of profiles (migration 14's consent-state and phone indexes, as the SQLite
       // store's first load does): kept up to date row by row they made the COPY of a million rows take
       // PostgreSQL 8.7 s instead of 3.3 s, against 2.5 s to build them after the rows.
-      const indexes = await q<{ name: string; def: string }>(
-        `SELECT quote_ident(ic.relname) AS name, pg_get_indexdef(i.indexrelid) AS def
-           FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
-          WHERE i.indexrelid IN (SELECT to_regclass(n) FROM unnest($1::text[]) AS n)
-             OR (i.indrelid = 'profiles'::regclass AND ic.relname <> 'profiles_email'
-                 AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid))
-          ORDER BY ic.relname`,
-        [LEDGER_INDEXES],
-      );
       // And the ledger's primary key, with the foreign keys to it (ledger_user_agents'): kept up to date
       // row by row it doubled the server's time for the events' COPY (2.1 s against 0.9 s at 1.26M events,
       // 0.5 s to build it after them).
-      const keys = await q<{ tbl: string; name: string; def: string; primary: boolean }>(
-        `SELECT k.conrelid::regclass::text AS tbl, quote_ident(k.conname) AS name, pg_get_constraintdef(k.oid) AS def, k.contype = 'p' AS primary
-           FROM pg_constraint k
-          WHERE (k.conrelid = 'ledger_events'::regclass AND k.contype = 'f' AND k.confrelid = 'profiles'::regclass)
+      const rebuild = await dropForRebuild(
+        q,
+        {
+          indexes: `i.indexrelid IN (SELECT to_regclass(n) FROM unnest($1::text[]) AS n)
+             OR (i.indrelid = 'profiles'::regclass AND ic.relname <> 'profiles_email'
+                 AND NOT EXISTS (SELECT 1 FROM pg_constraint x WHERE x.conindid = i.indexrelid))`,
+          constraints: `(k.conrelid = 'ledger_events'::regclass AND k.contype = 'f' AND k.confrelid = 'profiles'::regclass)
              OR (k.contype = 'f' AND k.confrelid = 'ledger_events'::regclass)
-             OR (k.conrelid = 'ledger_events'::regclass AND k.contype = 'p')
-          ORDER BY k.contype = 'p', k.conname`,
+             OR (k.conrelid = 'ledger_events'::regclass AND k.contype = 'p')`,
+          indexParams: [LEDGER_INDEXES],
+        },
       );
-      // The foreign keys first, then the primary key they may need; made again in the other order.
-      for (const k of keys) await q(`ALTER TABLE ${k.tbl} DROP CONSTRAINT ${k.name}`);
-      for (const i of indexes) await q(`DROP INDEX ${i.name}`);
-      const addKeys = [...keys.filter((k) => k.primary), ...keys.filter((k) => !k.primary)].map((k) => `ALTER TABLE ${k.tbl} ADD CONSTRAINT ${k.name} ${k.def}`);
       // What every row of the load has in common, as the columns' defaults for its two COPYs (set back after the
       // rows): the server then parses one id, a profile id and a channel per event instead of ten fields, and
       // no time for a profile.
@@ -179,7 +170,7 @@ export class PgFirstLoad {
         context,
         Number(seq!.first),
         { id: Number(head?.id ?? 0), hash: head?.hash ?? GENESIS_HASH, lastEventId: Number(head?.last_event_id ?? 0) },
-        [...restore, ...indexes.map((i) => i.def), ...addKeys],
+        [...restore, ...rebuild],
       );
     } catch (e) {
       await q('ROLLBACK').catch(() => {});

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { batchRows, GENERATED_ID_TABLES, MUST_BE_EMPTY, STORE_TABLES, storeTable, type ImportAllOptions, type RawBatch, type RawValue } from '../rows.js';
 import { assertEmpty, verificationFailed } from '../sqlite/rows.js';
 import { copyText, CopyIn } from './copy-in.js';
+import { dropForRebuild } from './load-ddl.js';
 import { CHAIN_LOCK, verifyPgLedger, type PgStore } from './pg-store.js';
 
 const BATCH = 5000;
@@ -59,30 +60,19 @@ async function dropForLoad(client: pg.PoolClient): Promise<string[]> {
   const tables = STORE_TABLES.map((t) => t.name);
   await client.query('SAVEPOINT drop_for_load');
   try {
-    const { rows: indexes } = await client.query<{ name: string; def: string }>(
-      `SELECT quote_ident(ic.relname) AS name, pg_get_indexdef(i.indexrelid) AS def
-         FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_class ic ON ic.oid = i.indexrelid
-        WHERE c.relnamespace = current_schema()::regnamespace AND c.relname = ANY($1)
-          AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
-        ORDER BY ic.relname`,
-      [tables],
+    const inStore = `c.relnamespace = current_schema()::regnamespace AND c.relname = ANY($1)`;
+    const rebuild = await dropForRebuild(
+      async (sql, params) => (await client.query(sql, params)).rows,
+      {
+        indexes: `${inStore} AND NOT EXISTS (SELECT 1 FROM pg_constraint x WHERE x.conindid = i.indexrelid)`,
+        constraints: `k.contype = 'f' AND ${inStore}`,
+        indexParams: [tables],
+        constraintParams: [tables],
+      },
     );
-    const { rows: keys } = await client.query<{ tbl: string; name: string; def: string }>(
-      `SELECT quote_ident(c.relname) AS tbl, quote_ident(k.conname) AS name, pg_get_constraintdef(k.oid) AS def
-         FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
-        WHERE k.contype = 'f' AND c.relnamespace = current_schema()::regnamespace AND c.relname = ANY($1)
-        ORDER BY c.relname, k.conname`,
-      [tables],
-    );
-    for (const k of keys) await client.query(`ALTER TABLE ${k.tbl} DROP CONSTRAINT ${k.name}`);
-    for (const i of indexes) await client.query(`DROP INDEX ${i.name}`);
     await client.query('ALTER TABLE ledger_events DISABLE TRIGGER ledger_events_grant');
     await client.query('RELEASE SAVEPOINT drop_for_load');
-    return [
-      ...indexes.map((i) => i.def),
-      ...keys.map((k) => `ALTER TABLE ${k.tbl} ADD CONSTRAINT ${k.name} ${k.def}`),
-      'ALTER TABLE ledger_events ENABLE TRIGGER ledger_events_grant',
-    ];
+    return [...rebuild, 'ALTER TABLE ledger_events ENABLE TRIGGER ledger_events_grant'];
   } catch {
     await client.query('ROLLBACK TO SAVEPOINT drop_for_load');
     return [];
